@@ -1,0 +1,104 @@
+//! The `[server]` section: sockets, media ports, protocol timers. Every field has a
+//! default so a dial plan file without a `[server]` section still runs.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Where and how Switchboard runs. Command-line flags override these fields.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// SIP listen address, used for both UDP and TCP.
+    pub sip_listen: SocketAddr,
+    /// Address written into SDP and Contact when it differs from the listen address
+    /// (e.g. listening on 0.0.0.0 behind a public IP).
+    pub advertised_address: Option<IpAddr>,
+    /// RTP port range `LOW-HIGH` (inclusive); each call leg uses one even port.
+    pub rtp_ports: PortRange,
+    /// Where the database, recordings and state live.
+    pub data_dir: PathBuf,
+    /// Directory of WAV prompts, relative to the config file unless absolute.
+    pub prompts_dir: PathBuf,
+    /// Seconds without RTP from the caller after which a call is ended with BYE.
+    pub rtp_timeout_secs: u64,
+    /// Also listen for DTMF tones inside the audio (for trunks that send neither
+    /// RFC 4733 events nor SIP INFO). Off by default: costs CPU and can false-trigger.
+    pub inband_dtmf: bool,
+    /// RFC 3261 timer base values.
+    pub sip_timers: SipTimers,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            sip_listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            advertised_address: None,
+            rtp_ports: PortRange { low: 20000, high: 29999 },
+            data_dir: PathBuf::from("data"),
+            prompts_dir: PathBuf::from("prompts"),
+            rtp_timeout_secs: 30,
+            inband_dtmf: false,
+            sip_timers: SipTimers::default(),
+        }
+    }
+}
+
+/// RFC 3261 §17.1.1.1 T1 (RTT estimate), T2 (max non-INVITE retransmit interval),
+/// T4 (max time a message stays in the network), in milliseconds.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipTimers {
+    pub t1_ms: u64,
+    pub t2_ms: u64,
+    pub t4_ms: u64,
+}
+
+impl Default for SipTimers {
+    fn default() -> Self {
+        Self { t1_ms: 500, t2_ms: 4000, t4_ms: 5000 }
+    }
+}
+
+impl SipTimers {
+    pub fn t1(&self) -> Duration {
+        Duration::from_millis(self.t1_ms)
+    }
+    pub fn t2(&self) -> Duration {
+        Duration::from_millis(self.t2_ms)
+    }
+    pub fn t4(&self) -> Duration {
+        Duration::from_millis(self.t4_ms)
+    }
+}
+
+/// An inclusive port range written `"20000-29999"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl std::str::FromStr for PortRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (lo, hi) = s
+            .split_once('-')
+            .ok_or_else(|| format!("port range \"{s}\" must look like 20000-29999"))?;
+        let low: u16 = lo.trim().parse().map_err(|_| format!("\"{lo}\" is not a port number"))?;
+        let high: u16 = hi.trim().parse().map_err(|_| format!("\"{hi}\" is not a port number"))?;
+        if low == 0 || high < low.saturating_add(1) {
+            return Err(format!("port range \"{s}\" must be LOW-HIGH with 0 < LOW < HIGH"));
+        }
+        Ok(PortRange { low, high })
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
