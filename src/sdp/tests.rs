@@ -732,23 +732,42 @@ const VOCABULARY: &[&str] = &[
 ];
 
 fn sdpish() -> impl Strategy<Value = String> {
-    let line = prop_oneof![
-        4 => proptest::sample::select(VOCABULARY).prop_map(str::to_owned),
-        1 => "[a-z]=[ -~]{0,40}",
-    ];
-    (proptest::collection::vec(line, 0..24), any::<bool>()).prop_map(|(lines, crlf)| {
-        let mut body =
-            String::from("v=0\no=- 1 1 IN IP4 10.0.0.1\ns=-\nc=IN IP4 10.0.0.9\nt=0 0\n");
-        body.push_str(&lines.join("\n"));
-        if crlf {
-            body.replace('\n', "\r\n")
-        } else {
-            body
-        }
-    })
+    let line = || {
+        prop_oneof![
+            8 => proptest::sample::select(VOCABULARY).prop_map(str::to_owned),
+            1 => "[a-z]=[ -~]{0,40}",
+            2 => "a=(rtpmap|ptime|maxptime|sendrecv|inactive):[ -~]{0,24}",
+            1 => "c=IN IP[46] [0-9a-f.:/]{0,30}",
+            2 => "m=(audio|video|image) [0-9]{1,6}(/[0-9])? (RTP/AVP|RTP/SAVP|udptl)( [0-9]{1,4}){0,5}",
+        ]
+    };
+    // A valid head and one valid audio m= line, with random lines around it, so that a
+    // good share of bodies get through to negotiation and answering.
+    (
+        proptest::collection::vec(line(), 0..4),
+        proptest::collection::vec(line(), 0..16),
+        any::<bool>(),
+    )
+        .prop_map(|(session, media, crlf)| {
+            let mut body =
+                String::from("v=0\no=- 1 1 IN IP4 10.0.0.1\ns=-\nc=IN IP4 10.0.0.9\nt=0 0\n");
+            for l in &session {
+                body.push_str(l);
+                body.push('\n');
+            }
+            body.push_str("m=audio 4000 RTP/AVP 0 8 101\n");
+            body.push_str(&media.join("\n"));
+            if crlf {
+                body.replace('\n', "\r\n")
+            } else {
+                body
+            }
+        })
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
     #[test]
     fn parse_never_panics_on_strings(s in any::<String>()) {
         let _ = parse(s.as_bytes());
