@@ -1,6 +1,171 @@
 //! Configuration: the `[server]` section (where Switchboard listens, its media ports,
 //! protocol timers) and the dial plan, loaded from one TOML file.
+//!
+//! Loading is two steps: serde reads the file into raw structs that remember where each
+//! value was written (`raw`), then `compile` resolves and checks everything into a
+//! [`DialPlan`]. Only a compiled plan reaches the routing engine, so nothing downstream
+//! re-validates. The key-by-key reference is `docs/dialplan.md`.
 
 pub mod server;
 
+mod check;
+mod compile;
+pub mod diagnostic;
+pub mod plan;
+mod raw;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
+pub use plan::{
+    Action, Department, DialPlan, HistoryPolicy, Manager, Menu, NumberPattern, NumberRoute,
+    Schedule, Strategy, TimeRange, Voicemail,
+};
 pub use server::ServerConfig;
+
+use diagnostic::{Sink, did_you_mean};
+
+/// A config file that loaded: the server settings, the compiled plan and any warnings
+/// (print them; they do not stop the plan from running).
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub server: ServerConfig,
+    pub plan: DialPlan,
+    pub warnings: Vec<Diagnostic>,
+    /// `server.prompts_dir` resolved against the config file's directory: where
+    /// `NAME.wav` lives for every name in `plan.prompts`.
+    pub prompts_dir: PathBuf,
+}
+
+/// Reads, parses and validates the config file. Prompt names are checked against the
+/// `*.wav` files in the prompts directory (relative to the config file).
+pub fn load(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+        diagnostics: vec![Diagnostic {
+            severity: Severity::Error,
+            file: path.to_path_buf(),
+            line: None,
+            message: format!("cannot read the config file ({e}); check the path and permissions"),
+        }],
+    })?;
+    load_inner(&text, path, |server, sink| {
+        let dir = prompts_dir(path, server);
+        match list_prompts(&dir) {
+            Ok(names) => Some(names),
+            Err(e) => {
+                sink.error(
+                    None,
+                    format!(
+                        "cannot read the prompts directory {} ({e}); set prompts_dir in [server] \
+                         to the folder holding the WAV prompts",
+                        dir.display()
+                    ),
+                );
+                None
+            }
+        }
+    })
+}
+
+/// Parses and validates config text. `path` is only used in messages and to resolve
+/// `prompts_dir`. `available_prompts` is the set of prompt names (file stems) that
+/// exist; `None` skips the prompt check (e.g. `explain` without the prompt files).
+pub fn load_str(
+    text: &str,
+    path: &Path,
+    available_prompts: Option<&BTreeSet<String>>,
+) -> Result<LoadedConfig, ConfigErrors> {
+    load_inner(text, path, |_, _| available_prompts.cloned())
+}
+
+/// Where prompts live: `server.prompts_dir`, relative to the config file's directory.
+pub fn prompts_dir(config_path: &Path, server: &ServerConfig) -> PathBuf {
+    let base = config_path.parent().unwrap_or(Path::new(""));
+    base.join(&server.prompts_dir)
+}
+
+/// Stems of the `*.wav` files in `dir`.
+fn list_prompts(dir: &Path) -> std::io::Result<BTreeSet<String>> {
+    let mut names = BTreeSet::new();
+    for entry in std::fs::read_dir(dir)? {
+        let p = entry?.path();
+        let is_wav = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+        if let (true, Some(stem)) = (is_wav, p.file_stem().and_then(|s| s.to_str())) {
+            names.insert(stem.to_string());
+        }
+    }
+    Ok(names)
+}
+
+fn load_inner(
+    text: &str,
+    path: &Path,
+    prompts: impl FnOnce(&ServerConfig, &mut Sink) -> Option<BTreeSet<String>>,
+) -> Result<LoadedConfig, ConfigErrors> {
+    let mut sink = Sink::new(path, text);
+    if let Err(e) = toml::de::DeTable::parse(text) {
+        sink.error(e.span(), format!("TOML syntax error: {}", e.message()));
+        return Err(ConfigErrors {
+            diagnostics: sink.finish(),
+        });
+    }
+    let raw: raw::RawConfig = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            sink.error(e.span(), serde_message(e.message()));
+            return Err(ConfigErrors {
+                diagnostics: sink.finish(),
+            });
+        }
+    };
+    let server = raw.server.clone();
+    let available = prompts(&server, &mut sink);
+    let dir_display = server.prompts_dir.display().to_string();
+    let compiler = compile::Compiler::new(&mut sink, &raw, available.as_ref(), dir_display);
+    let (plan, menu_spans) = compiler.compile(raw);
+    check::check_menus(&plan, &menu_spans, &mut sink);
+    let prompts_dir = prompts_dir(path, &server);
+    if sink.has_errors() {
+        return Err(ConfigErrors {
+            diagnostics: sink.finish(),
+        });
+    }
+    Ok(LoadedConfig {
+        server,
+        plan,
+        warnings: sink.finish(),
+        prompts_dir,
+    })
+}
+
+/// Rewrites serde/TOML messages into the words an admin uses ("key", not "field") and
+/// adds a suggestion where we can.
+fn serde_message(msg: &str) -> String {
+    let ticked = |s: &str| -> Vec<String> {
+        s.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    if let Some(rest) = msg.strip_prefix("unknown field ") {
+        let words = ticked(rest);
+        let mut words = words.iter().map(String::as_str);
+        let key = words.next().unwrap_or("");
+        let allowed: Vec<&str> = words.collect();
+        let dym = did_you_mean(key, allowed.iter().copied());
+        return format!(
+            "unknown key \"{key}\"{dym}; the keys allowed here are: {}",
+            allowed.join(", ")
+        );
+    }
+    if let Some(rest) = msg.strip_prefix("missing field ") {
+        let key = ticked(rest).into_iter().next().unwrap_or_default();
+        return format!("this section is missing the required key \"{key}\"");
+    }
+    if msg.contains("expected a string") {
+        return format!("{msg}; put text values (names, times, dates) in double quotes");
+    }
+    msg.to_string()
+}

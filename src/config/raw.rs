@@ -1,0 +1,139 @@
+//! The config file exactly as written: serde types with spans, so the compiler can say
+//! on which line a mistake is. Nothing here is validated; see `compile` for that.
+//! Every table denies unknown keys, so a typo such as `promt` is an error with a line
+//! number rather than a silently ignored setting.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::ServerConfig;
+
+pub(crate) type Text = Spanned<String>;
+pub(crate) type Named<T> = BTreeMap<Text, Spanned<T>>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub numbers: Vec<Spanned<RawNumber>>,
+    #[serde(default)]
+    pub menus: Named<RawMenu>,
+    #[serde(default)]
+    pub departments: Named<RawDepartment>,
+    #[serde(default)]
+    pub managers: Named<RawManager>,
+    #[serde(default)]
+    pub hours: Named<RawHours>,
+    #[serde(default)]
+    pub voicemail: Named<RawVoicemail>,
+    pub history: Option<Spanned<RawHistory>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNumber {
+    pub number: Text,
+    pub source: Option<Text>,
+    pub action: Text,
+    pub history: Option<bool>,
+    pub hours: Option<Text>,
+    pub after_hours: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMenu {
+    pub prompt: Text,
+    #[serde(default)]
+    pub options: BTreeMap<Text, Text>,
+    pub timeout_secs: Option<u64>,
+    pub retries: Option<u32>,
+    pub invalid_prompt: Option<Text>,
+    pub timeout_prompt: Option<Text>,
+    pub on_failure: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDepartment {
+    #[serde(default)]
+    pub members: Vec<Text>,
+    pub strategy: Option<Text>,
+    #[serde(default)]
+    pub skills: Vec<String>,
+    pub ring_timeout_secs: Option<u64>,
+    pub queue_timeout_secs: Option<u64>,
+    pub max_waiting: Option<u32>,
+    pub hold_prompt: Option<Text>,
+    pub overflow: Option<Text>,
+    pub hours: Option<Text>,
+    pub after_hours: Option<Text>,
+    pub wrap_up_secs: Option<u64>,
+    pub history: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawManager {
+    pub extension: Option<Text>,
+    pub name: Option<String>,
+    pub contact: Option<Text>,
+    #[serde(default)]
+    pub skills: Vec<String>,
+    pub max_calls: Option<u32>,
+    pub hours: Option<Text>,
+    pub ring_timeout_secs: Option<u64>,
+    pub unavailable: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHours {
+    pub timezone: Text,
+    pub monday: Option<Vec<Text>>,
+    pub tuesday: Option<Vec<Text>>,
+    pub wednesday: Option<Vec<Text>>,
+    pub thursday: Option<Vec<Text>>,
+    pub friday: Option<Vec<Text>>,
+    pub saturday: Option<Vec<Text>>,
+    pub sunday: Option<Vec<Text>>,
+    #[serde(default)]
+    pub holidays: Vec<Text>,
+    #[serde(default)]
+    pub special: BTreeMap<Text, Vec<Text>>,
+}
+
+impl RawHours {
+    /// The seven days, Monday first (ISO 8601 order, as `jiff`'s Monday-zero offset).
+    pub fn days(&self) -> [(&'static str, Option<&Vec<Text>>); 7] {
+        [
+            ("monday", self.monday.as_ref()),
+            ("tuesday", self.tuesday.as_ref()),
+            ("wednesday", self.wednesday.as_ref()),
+            ("thursday", self.thursday.as_ref()),
+            ("friday", self.friday.as_ref()),
+            ("saturday", self.saturday.as_ref()),
+            ("sunday", self.sunday.as_ref()),
+        ]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHistory {
+    pub enabled: Option<bool>,
+    pub lookback_days: Option<u32>,
+    pub wait_secs: Option<u64>,
+    pub on_unavailable: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawVoicemail {
+    pub greeting: Option<Text>,
+    pub max_secs: Option<u64>,
+}

@@ -1,0 +1,111 @@
+//! `switchboard explain`: the path a call would take and why, using the same functions
+//! live calls use, so what the admin reads is what the router does.
+
+use std::fmt;
+
+use super::department::{Selection, select_department};
+use super::engine::{Decision, Env, MenuInput, MenuSession, Step};
+use super::state::{CallContext, ManagerStates, PreviousInteraction, StrategyState, Tried};
+use crate::config::DialPlan;
+
+/// The steps of a simulated call, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    pub decisions: Vec<Decision>,
+    /// What happens next that is not a decision of its own (waiting for a key, whom a
+    /// department would ring, ignored keys).
+    pub notes: Vec<String>,
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.decisions.iter().enumerate() {
+            writeln!(f, "{}. {}", i + 1, d.reason)?;
+            writeln!(f, "   => {}", d.step)?;
+        }
+        for n in &self.notes {
+            writeln!(f, "   {n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Simulates the call: entry decision, then each key of `ctx.digits` in the menus, then
+/// a preview of whom the department would ring (with fresh strategy state, so the
+/// preview does not disturb live round-robin positions).
+pub fn explain(
+    plan: &DialPlan,
+    ctx: &CallContext,
+    states: &ManagerStates,
+    history: Option<&PreviousInteraction>,
+) -> Explanation {
+    let env = Env {
+        plan,
+        states,
+        now: ctx.now,
+    };
+    let mut out = walk(&env, ctx, history);
+    let last = out.decisions.last().map(|d| d.step.clone());
+    match last.as_ref().map(Step::target) {
+        Some(Step::Menu { menu, .. }) => {
+            if let Some(m) = plan.menus.get(menu) {
+                let options: Vec<String> = m
+                    .options
+                    .iter()
+                    .map(|(k, a)| format!("{k} → {a}"))
+                    .collect();
+                out.notes
+                    .push(format!("waits for a key: {}", options.join(", ")));
+            }
+        }
+        Some(Step::Department { name }) => {
+            let mut strategy = StrategyState::default();
+            let d = select_department(plan, name, ctx.now, states, &mut strategy, &Tried::new());
+            match d.selection {
+                Selection::Overflow(step) | Selection::AfterHours(step) => {
+                    out.decisions.push(Decision {
+                        step,
+                        reason: d.reason,
+                    })
+                }
+                _ => out.notes.push(d.reason),
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Entry decision plus one decision per key pressed while in a menu.
+pub(crate) fn walk(
+    env: &Env<'_>,
+    ctx: &CallContext,
+    history: Option<&PreviousInteraction>,
+) -> Explanation {
+    let mut out = Explanation {
+        decisions: vec![env.entry(ctx, history)],
+        notes: Vec::new(),
+    };
+    let mut session = MenuSession::new();
+    let mut keys = ctx.digits.chars().filter(|c| !c.is_whitespace());
+    while let Some(menu) = current_menu(&out) {
+        session.enter(&menu);
+        let Some(key) = keys.next() else { break };
+        out.decisions
+            .push(env.menu_input(&mut session, MenuInput::Digit(key)));
+    }
+    let rest: String = keys.collect();
+    if !rest.is_empty() {
+        out.notes.push(format!(
+            "keys \"{rest}\" were not used: the call had left the menus"
+        ));
+    }
+    out
+}
+
+fn current_menu(out: &Explanation) -> Option<String> {
+    match out.decisions.last().map(|d| d.step.target()) {
+        Some(Step::Menu { menu, .. }) => Some(menu.clone()),
+        _ => None,
+    }
+}
