@@ -117,7 +117,10 @@ fn timestamps_keep_milliseconds(s: &mut dyn Store) {
     c.started_at = Timestamp::new(1_767_000_000, 123_456_789).unwrap();
     s.upsert_call(&c).unwrap();
     let got = s.get_call("ms").unwrap().unwrap();
-    assert_eq!(got.started_at.as_millisecond(), c.started_at.as_millisecond());
+    assert_eq!(
+        got.started_at.as_millisecond(),
+        c.started_at.as_millisecond()
+    );
     assert_eq!(got.started_at.subsec_nanosecond(), 123_000_000);
 }
 
@@ -168,7 +171,10 @@ fn ring_attempts(s: &mut dyn Store) {
     for a in [&a1, &a2, &a3] {
         s.add_ring_attempt(a).unwrap();
     }
-    assert_eq!(s.ring_attempts_for_call("c1").unwrap(), [a1.clone(), a2.clone()]);
+    assert_eq!(
+        s.ring_attempts_for_call("c1").unwrap(),
+        [a1.clone(), a2.clone()]
+    );
     assert_eq!(s.ring_attempts_between(t(0), t(5)).unwrap(), [a1, a3]);
     assert_eq!(s.ring_attempts_between(t(5), t(6)).unwrap(), [a2]);
 }
@@ -176,12 +182,16 @@ fn ring_attempts(s: &mut dyn Store) {
 fn caller_history_window(s: &mut dyn Store) {
     assert_eq!(s.last_interaction("+1555", t(0)).unwrap(), None);
     // Too old (answered at t(-990)), then within the window by bella, then andrew latest.
-    s.upsert_call(&answered("old", "+1555", -1000, "olga")).unwrap();
-    s.upsert_call(&answered("mid", "+1555", 100, "bella")).unwrap();
-    s.upsert_call(&answered("new", "+1555", 200, "andrew")).unwrap();
+    s.upsert_call(&answered("old", "+1555", -1000, "olga"))
+        .unwrap();
+    s.upsert_call(&answered("mid", "+1555", 100, "bella"))
+        .unwrap();
+    s.upsert_call(&answered("new", "+1555", 200, "andrew"))
+        .unwrap();
     // Later calls that nobody answered, or from another caller, do not count.
     s.upsert_call(&call("missed", "+1555", 300)).unwrap();
-    s.upsert_call(&answered("other", "+1999", 400, "zed")).unwrap();
+    s.upsert_call(&answered("other", "+1999", 400, "zed"))
+        .unwrap();
 
     let got = s.last_interaction("+1555", t(0)).unwrap().unwrap();
     assert_eq!(got.manager, "andrew");
@@ -191,10 +201,14 @@ fn caller_history_window(s: &mut dyn Store) {
     assert_eq!(got.manager, "andrew");
     assert_eq!(s.last_interaction("+1555", t(211)).unwrap(), None);
     // A caller whose only answered call is older than the window is not returning.
-    s.upsert_call(&answered("solo", "+1777", -1000, "olga")).unwrap();
+    s.upsert_call(&answered("solo", "+1777", -1000, "olga"))
+        .unwrap();
     assert_eq!(s.last_interaction("+1777", t(0)).unwrap(), None);
     assert_eq!(
-        s.last_interaction("+1777", t(-2000)).unwrap().unwrap().manager,
+        s.last_interaction("+1777", t(-2000))
+            .unwrap()
+            .unwrap()
+            .manager,
         "olga"
     );
 }
@@ -250,7 +264,8 @@ fn repeat_callback_updates_instead_of_duplicating(s: &mut dyn Store) {
     assert_eq!(cb.call_count, 4);
 
     // Once done, a new call opens a new request.
-    s.complete_callback(id, "andrew", "reached", t(160)).unwrap();
+    s.complete_callback(id, "andrew", "reached", t(160))
+        .unwrap();
     let (fresh, created) = s
         .add_or_update_callback(&new_callback("sales", "+1555", 170))
         .unwrap();
@@ -260,9 +275,15 @@ fn repeat_callback_updates_instead_of_duplicating(s: &mut dyn Store) {
 }
 
 fn callback_listing(s: &mut dyn Store) {
-    let (a, _) = s.add_or_update_callback(&new_callback("sales", "+1", 30)).unwrap();
-    let (b, _) = s.add_or_update_callback(&new_callback("support", "+2", 10)).unwrap();
-    let (c, _) = s.add_or_update_callback(&new_callback("sales", "+3", 20)).unwrap();
+    let (a, _) = s
+        .add_or_update_callback(&new_callback("sales", "+1", 30))
+        .unwrap();
+    let (b, _) = s
+        .add_or_update_callback(&new_callback("support", "+2", 10))
+        .unwrap();
+    let (c, _) = s
+        .add_or_update_callback(&new_callback("sales", "+3", 20))
+        .unwrap();
     s.claim_callback(c, "bella", t(40)).unwrap();
     let ids = |list: Vec<switchboard::store::CallbackRequest>| -> Vec<i64> {
         list.into_iter().map(|cb| cb.id).collect()
@@ -284,7 +305,9 @@ fn callback_listing(s: &mut dyn Store) {
 }
 
 fn claim_and_complete_rules(s: &mut dyn Store) {
-    let (id, _) = s.add_or_update_callback(&new_callback("sales", "+1", 0)).unwrap();
+    let (id, _) = s
+        .add_or_update_callback(&new_callback("sales", "+1", 0))
+        .unwrap();
     assert!(matches!(
         s.claim_callback(9999, "andrew", t(1)),
         Err(StoreError::CallbackNotFound { id: 9999 })
@@ -321,8 +344,12 @@ fn claim_and_complete_rules(s: &mut dyn Store) {
     ));
 
     // Completing an open request directly counts as the manager's claim.
-    let (open, _) = s.add_or_update_callback(&new_callback("sales", "+2", 0)).unwrap();
-    let cb = s.complete_callback(open, "bella", "voicemail", t(20)).unwrap();
+    let (open, _) = s
+        .add_or_update_callback(&new_callback("sales", "+2", 0))
+        .unwrap();
+    let cb = s
+        .complete_callback(open, "bella", "voicemail", t(20))
+        .unwrap();
     assert_eq!(cb.claimed_by.as_deref(), Some("bella"));
     assert_eq!(cb.claimed_at, Some(t(20)));
     assert!(matches!(
@@ -371,7 +398,10 @@ fn webhook_outbox(s: &mut dyn Store) {
     assert!(s.due_webhooks(t(9), 10).unwrap().is_empty());
     let due = s.due_webhooks(t(20), 10).unwrap();
     assert_eq!(due.iter().map(|w| w.id).collect::<Vec<_>>(), [a, b]);
-    assert_eq!(due.first().map(|w| w.payload_json.as_str()), Some(r#"{"n":1}"#));
+    assert_eq!(
+        due.first().map(|w| w.payload_json.as_str()),
+        Some(r#"{"n":1}"#)
+    );
     assert_eq!(due.first().map(|w| w.attempts), Some(0));
     assert_eq!(s.due_webhooks(t(20), 1).unwrap().len(), 1);
 
@@ -416,7 +446,10 @@ fn batch_writes_and_notification(s: &mut dyn Store) {
     ];
     let errors = s.apply_batch(&writes);
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(matches!(errors.first(), Some(StoreError::UnknownCall { .. })));
+    assert!(matches!(
+        errors.first(),
+        Some(StoreError::UnknownCall { .. })
+    ));
     assert!(s.get_call("c1").unwrap().is_some());
     assert_eq!(s.registrations().unwrap().len(), 1);
 
@@ -425,8 +458,7 @@ fn batch_writes_and_notification(s: &mut dyn Store) {
     assert_eq!(cbs.first().map(|c| c.call_count), Some(2));
     let due = s.due_webhooks(t(1000), 10).unwrap();
     assert_eq!(due.len(), 1);
-    let body: serde_json::Value =
-        serde_json::from_str(&due.first().unwrap().payload_json).unwrap();
+    let body: serde_json::Value = serde_json::from_str(&due.first().unwrap().payload_json).unwrap();
     assert_eq!(body["event"], "callback.created");
     assert_eq!(body["callback"]["caller"], "+1");
     assert_eq!(body["callback"]["reason"], "after_hours");
@@ -461,7 +493,11 @@ fn offsets_are_plain_instants(s: &mut dyn Store) {
     let mut c = call("d", "+1", 0);
     c.started_at = base + SignedDuration::from_millis(1);
     s.upsert_call(&c).unwrap();
-    assert!(s.calls_between(base, base + SignedDuration::from_millis(1)).unwrap().is_empty());
+    assert!(
+        s.calls_between(base, base + SignedDuration::from_millis(1))
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         s.calls_between(base, base + SignedDuration::from_millis(2))
             .unwrap()
@@ -470,10 +506,16 @@ fn offsets_are_plain_instants(s: &mut dyn Store) {
     );
 }
 
-const CASES: &[(&str, fn(&mut dyn Store))] = &[
+/// A named conformance case; each gets a fresh, empty store.
+type Case = (&'static str, fn(&mut dyn Store));
+
+const CASES: &[Case] = &[
     ("calls_round_trip_and_update", calls_round_trip_and_update),
     ("timestamps_keep_milliseconds", timestamps_keep_milliseconds),
-    ("calls_between_is_half_open_and_ordered", calls_between_is_half_open_and_ordered),
+    (
+        "calls_between_is_half_open_and_ordered",
+        calls_between_is_half_open_and_ordered,
+    ),
     ("ring_attempts", ring_attempts),
     ("caller_history_window", caller_history_window),
     (
@@ -484,7 +526,10 @@ const CASES: &[(&str, fn(&mut dyn Store))] = &[
     ("claim_and_complete_rules", claim_and_complete_rules),
     ("registrations_crud", registrations_crud),
     ("webhook_outbox", webhook_outbox),
-    ("batch_writes_and_notification", batch_writes_and_notification),
+    (
+        "batch_writes_and_notification",
+        batch_writes_and_notification,
+    ),
     ("offsets_are_plain_instants", offsets_are_plain_instants),
 ];
 

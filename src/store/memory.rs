@@ -283,7 +283,11 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn remove_registration(&mut self, manager: &str, contact_uri: &str) -> Result<bool, StoreError> {
+    fn remove_registration(
+        &mut self,
+        manager: &str,
+        contact_uri: &str,
+    ) -> Result<bool, StoreError> {
         Ok(self
             .registrations
             .remove(&(manager.to_owned(), contact_uri.to_owned()))

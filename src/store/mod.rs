@@ -150,8 +150,7 @@ pub trait Store: Send {
     fn add_ring_attempt(&mut self, attempt: &RingAttempt) -> Result<(), StoreError>;
     fn get_call(&self, call_id: &str) -> Result<Option<CallRecord>, StoreError>;
     /// Calls that *started* in `[from, to)`, by start time.
-    fn calls_between(&self, from: Timestamp, to: Timestamp)
-    -> Result<Vec<CallRecord>, StoreError>;
+    fn calls_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<CallRecord>, StoreError>;
     /// Ring attempts that *started* in `[from, to)`, by start time.
     fn ring_attempts_between(
         &self,

@@ -165,7 +165,16 @@ fn get_enum<T>(
     parse: fn(&str) -> Option<T>,
 ) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;
-    parse(&text).ok_or_else(|| conv_err(idx, Type::Text, BadText { expected, found: text }))
+    parse(&text).ok_or_else(|| {
+        conv_err(
+            idx,
+            Type::Text,
+            BadText {
+                expected,
+                found: text,
+            },
+        )
+    })
 }
 
 fn get_opt_enum<T>(
@@ -176,7 +185,16 @@ fn get_opt_enum<T>(
 ) -> rusqlite::Result<Option<T>> {
     let text: Option<String> = row.get(idx)?;
     text.map(|text| {
-        parse(&text).ok_or_else(|| conv_err(idx, Type::Text, BadText { expected, found: text }))
+        parse(&text).ok_or_else(|| {
+            conv_err(
+                idx,
+                Type::Text,
+                BadText {
+                    expected,
+                    found: text,
+                },
+            )
+        })
     })
     .transpose()
 }
@@ -331,7 +349,12 @@ impl SqliteStore {
         run().map_err(sql_err(op))
     }
 
-    fn exec(&self, op: &'static str, sql: &str, params: &[&dyn ToSql]) -> Result<usize, StoreError> {
+    fn exec(
+        &self,
+        op: &'static str,
+        sql: &str,
+        params: &[&dyn ToSql],
+    ) -> Result<usize, StoreError> {
         let run = || -> rusqlite::Result<usize> { self.conn.prepare_cached(sql)?.execute(params) };
         run().map_err(sql_err(op))
     }
@@ -438,9 +461,15 @@ impl Store for SqliteStore {
     }
 
     fn ring_attempts_for_call(&self, call_id: &str) -> Result<Vec<RingAttempt>, StoreError> {
-        let sql =
-            format!("SELECT {RING_COLS} FROM ring_attempts WHERE call_id = ?1 ORDER BY started_at, id");
-        self.query_vec("list ring attempts of a call", &sql, params![call_id], ring_from_row)
+        let sql = format!(
+            "SELECT {RING_COLS} FROM ring_attempts WHERE call_id = ?1 ORDER BY started_at, id"
+        );
+        self.query_vec(
+            "list ring attempts of a call",
+            &sql,
+            params![call_id],
+            ring_from_row,
+        )
     }
 
     fn last_interaction(
@@ -528,7 +557,12 @@ impl Store for SqliteStore {
 
     fn get_callback(&self, id: i64) -> Result<Option<CallbackRequest>, StoreError> {
         let sql = format!("SELECT {CALLBACK_COLS} FROM callbacks WHERE id = ?1");
-        self.query_opt("read a callback request", &sql, params![id], callback_from_row)
+        self.query_opt(
+            "read a callback request",
+            &sql,
+            params![id],
+            callback_from_row,
+        )
     }
 
     fn claim_callback(
@@ -601,7 +635,11 @@ impl Store for SqliteStore {
         .map(|_| ())
     }
 
-    fn remove_registration(&mut self, manager: &str, contact_uri: &str) -> Result<bool, StoreError> {
+    fn remove_registration(
+        &mut self,
+        manager: &str,
+        contact_uri: &str,
+    ) -> Result<bool, StoreError> {
         self.exec(
             "remove a registration",
             "DELETE FROM registrations WHERE manager = ?1 AND contact_uri = ?2",

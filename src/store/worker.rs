@@ -32,6 +32,9 @@ pub const MAX_BATCH: usize = 512;
 
 type Job = Box<dyn FnOnce(&mut dyn Store) + Send>;
 
+// Writes dominate the traffic; boxing them would add an allocation per write just to
+// shrink the rare Run/Shutdown messages.
+#[expect(clippy::large_enum_variant, reason = "writes are the common message")]
 enum Msg {
     Write(StoreWrite),
     Run(Job),
@@ -297,5 +300,156 @@ impl StoreHandle {
         limit: usize,
     ) -> Result<Vec<WebhookEvent>, StoreError> {
         self.query_async(move |s| s.due_webhooks(now, limit)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::store::model::{NewCallback, RingAttempt};
+
+    /// Records the size of each batch it is given; nothing else is expected to be called.
+    struct BatchRecorder(Arc<Mutex<Vec<usize>>>);
+
+    impl Store for BatchRecorder {
+        fn apply_batch(&mut self, writes: &[StoreWrite]) -> Vec<StoreError> {
+            self.0.lock().unwrap().push(writes.len());
+            Vec::new()
+        }
+        fn upsert_call(&mut self, _: &CallRecord) -> Result<(), StoreError> {
+            unimplemented!()
+        }
+        fn add_ring_attempt(&mut self, _: &RingAttempt) -> Result<(), StoreError> {
+            unimplemented!()
+        }
+        fn get_call(&self, _: &str) -> Result<Option<CallRecord>, StoreError> {
+            unimplemented!()
+        }
+        fn calls_between(&self, _: Timestamp, _: Timestamp) -> Result<Vec<CallRecord>, StoreError> {
+            unimplemented!()
+        }
+        fn ring_attempts_between(
+            &self,
+            _: Timestamp,
+            _: Timestamp,
+        ) -> Result<Vec<RingAttempt>, StoreError> {
+            unimplemented!()
+        }
+        fn ring_attempts_for_call(&self, _: &str) -> Result<Vec<RingAttempt>, StoreError> {
+            unimplemented!()
+        }
+        fn last_interaction(
+            &self,
+            _: &str,
+            _: Timestamp,
+        ) -> Result<Option<PreviousInteraction>, StoreError> {
+            unimplemented!()
+        }
+        fn add_or_update_callback(&mut self, _: &NewCallback) -> Result<(i64, bool), StoreError> {
+            unimplemented!()
+        }
+        fn list_callbacks(
+            &self,
+            _: Option<&str>,
+            _: Option<CallbackStatus>,
+        ) -> Result<Vec<CallbackRequest>, StoreError> {
+            unimplemented!()
+        }
+        fn get_callback(&self, _: i64) -> Result<Option<CallbackRequest>, StoreError> {
+            unimplemented!()
+        }
+        fn claim_callback(
+            &mut self,
+            _: i64,
+            _: &str,
+            _: Timestamp,
+        ) -> Result<CallbackRequest, StoreError> {
+            unimplemented!()
+        }
+        fn complete_callback(
+            &mut self,
+            _: i64,
+            _: &str,
+            _: &str,
+            _: Timestamp,
+        ) -> Result<CallbackRequest, StoreError> {
+            unimplemented!()
+        }
+        fn save_registration(&mut self, _: &Registration) -> Result<(), StoreError> {
+            unimplemented!()
+        }
+        fn remove_registration(&mut self, _: &str, _: &str) -> Result<bool, StoreError> {
+            unimplemented!()
+        }
+        fn registrations(&self) -> Result<Vec<Registration>, StoreError> {
+            unimplemented!()
+        }
+        fn remove_expired_registrations(&mut self, _: Timestamp) -> Result<usize, StoreError> {
+            unimplemented!()
+        }
+        fn enqueue_webhook(&mut self, _: &str, _: Timestamp) -> Result<i64, StoreError> {
+            unimplemented!()
+        }
+        fn due_webhooks(&self, _: Timestamp, _: usize) -> Result<Vec<WebhookEvent>, StoreError> {
+            unimplemented!()
+        }
+        fn mark_webhook_delivered(&mut self, _: i64) -> Result<(), StoreError> {
+            unimplemented!()
+        }
+        fn reschedule_webhook(&mut self, _: i64, _: Timestamp, _: u32) -> Result<(), StoreError> {
+            unimplemented!()
+        }
+    }
+
+    fn delivered(id: i64) -> StoreWrite {
+        StoreWrite::WebhookDelivered { id }
+    }
+
+    #[test]
+    fn queued_writes_are_applied_in_batches_and_queries_keep_their_place() {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let worker = StoreWorker::spawn(Box::new(BatchRecorder(Arc::clone(&sizes)))).unwrap();
+        let handle = worker.handle();
+
+        // Hold the thread inside a job while writes pile up behind it.
+        let (entered_tx, entered_rx) = mpsc::channel();
+        let (gate_tx, gate_rx) = mpsc::channel::<()>();
+        let blocker = {
+            let handle = handle.clone();
+            std::thread::spawn(move || {
+                handle.query(move |_| {
+                    entered_tx.send(()).unwrap();
+                    gate_rx.recv().unwrap();
+                    Ok(())
+                })
+            })
+        };
+        entered_rx.recv().unwrap();
+        for id in 0..1000 {
+            handle.write(delivered(id));
+        }
+        // A query in the middle splits the batch: writes before it are committed first.
+        // (Sent straight onto the channel so its place in the queue is certain.)
+        let (probe_tx, probe_rx) = mpsc::channel();
+        let sizes_probe = Arc::clone(&sizes);
+        let probe: Job = Box::new(move |_| {
+            probe_tx.send(sizes_probe.lock().unwrap().clone()).unwrap();
+        });
+        handle.tx.send(Msg::Run(probe)).unwrap();
+        for id in 0..10 {
+            handle.write(delivered(id));
+        }
+        gate_tx.send(()).unwrap();
+        blocker.join().unwrap().unwrap();
+        assert_eq!(probe_rx.recv().unwrap(), [MAX_BATCH, 1000 - MAX_BATCH]);
+
+        handle.flush().unwrap();
+        assert_eq!(*sizes.lock().unwrap(), [MAX_BATCH, 1000 - MAX_BATCH, 10]);
+
+        // Writes after shutdown are dropped, not a panic.
+        worker.shutdown().unwrap();
+        handle.write(delivered(1));
     }
 }
