@@ -299,6 +299,11 @@ fn worker_queries_see_earlier_writes() {
         handle.query(|s| s.claim_callback(77, "x", t(0))),
         Err(StoreError::CallbackNotFound { id: 77 })
     ));
+    // A panicking query is contained; later work still goes through.
+    let panicked = handle.query(|_| -> Result<(), StoreError> { panic!("bug in a query") });
+    assert!(matches!(panicked, Err(StoreError::WorkerGone)));
+    handle.write(StoreWrite::UpsertCall(call("c2", "+1", 1)));
+    assert!(handle.query(|s| s.get_call("c2")).unwrap().is_some());
     worker.shutdown().unwrap();
 }
 

@@ -138,7 +138,15 @@ fn run(mut store: Box<dyn Store>, rx: &mpsc::Receiver<Msg>) {
                 }
                 apply(store.as_mut(), &mut batch);
             }
-            Msg::Run(job) => job(store.as_mut()),
+            Msg::Run(job) => {
+                // A panicking query (a bug in its closure) must not take the thread, and
+                // with it every later write, down. Its asker sees WorkerGone.
+                let outcome =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(store.as_mut())));
+                if outcome.is_err() {
+                    tracing::error!("a store query panicked; the store thread carries on");
+                }
+            }
             Msg::Shutdown => {
                 // Writes racing with shutdown from other handles are still committed;
                 // queries get WorkerGone when their reply sender is dropped here.
