@@ -1,0 +1,332 @@
+//! Plain data types persisted by the [`Store`](super::Store).
+//!
+//! These are deliberately dumb records: no behaviour beyond small helpers, no references
+//! to the dial plan or SIP types, so that reports, the admin API and the routing engine
+//! can all read them without dragging in the protocol stack.
+//!
+//! Wall-clock times are [`jiff::Timestamp`]. Both stores keep them at **millisecond**
+//! precision (SQLite stores INTEGER unix milliseconds), so a value read back may differ
+//! from the one written by less than a millisecond; use [`to_store_precision`] when a
+//! test compares round-tripped values.
+//!
+//! Every type derives serde with `snake_case` names; that is the JSON the admin API and
+//! webhooks emit, and the format of the JSON text columns (`menu_path`, `transfers`).
+
+use std::net::SocketAddr;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Truncates a timestamp to the millisecond precision the stores keep.
+///
+/// Timestamps before 1970 truncate towards negative infinity, like SQLite would round
+/// the stored integer; out-of-range values (impossible for millisecond-derived jiff
+/// values) fall back to the input.
+#[must_use]
+pub fn to_store_precision(ts: Timestamp) -> Timestamp {
+    Timestamp::from_millisecond(ts.as_millisecond()).unwrap_or(ts)
+}
+
+/// Final (or current) outcome of an inbound call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// Still up: in the IVR, ringing, or talking.
+    InProgress,
+    /// A manager answered.
+    Answered,
+    /// The caller hung up while still in the menus.
+    AbandonedInIvr,
+    /// The caller hung up while managers were being rung.
+    AbandonedRinging,
+    /// The caller left (or was offered) voicemail.
+    Voicemail,
+    /// Nobody answered and the call ended without voicemail.
+    Missed,
+    /// Technical failure (no media, SIP error, …).
+    Failed,
+}
+
+/// Who ended a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Caller,
+    Manager,
+    /// Switchboard itself (timeouts, hangup actions, shutdown).
+    System,
+}
+
+/// One step through an IVR menu: which menu, what was pressed, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MenuStep {
+    pub menu: String,
+    /// The digits collected in this menu (empty on timeout).
+    pub digits: String,
+    pub at: Timestamp,
+}
+
+/// A transfer of an answered call between managers (or to an external number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub from: String,
+    pub to: String,
+    pub at: Timestamp,
+}
+
+/// The record of one inbound call, upserted as the call progresses.
+///
+/// The core upserts the whole record at each milestone (start, answer, end); the last
+/// write wins, so it must always carry the full picture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallRecord {
+    /// Unique per call (the SIP Call-ID of the inbound leg).
+    pub call_id: String,
+    pub started_at: Timestamp,
+    pub answered_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    /// The number that was dialled (Request-URI user).
+    pub dialled: String,
+    /// The source/campaign label of the dialled number.
+    pub source: String,
+    /// Caller number as received.
+    pub caller: String,
+    pub caller_name: Option<String>,
+    pub menu_path: Vec<MenuStep>,
+    /// The routing decision (e.g. `department:sales`).
+    pub decision: String,
+    /// Human reason for the decision (`returning caller: spoke with andrew 3 days ago`).
+    pub reason: String,
+    pub department: Option<String>,
+    /// The manager who answered.
+    pub answered_by: Option<String>,
+    pub outcome: CallOutcome,
+    pub hangup_side: Option<Side>,
+    pub transfers: Vec<Transfer>,
+}
+
+/// How ringing one manager ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RingOutcome {
+    Answered,
+    NoAnswer,
+    Busy,
+    Declined,
+    /// Another manager answered or the caller gave up.
+    Cancelled,
+    Failed,
+}
+
+/// One manager rung for one call, written when the ringing ends.
+///
+/// The call record must have been upserted first (SQLite enforces a foreign key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RingAttempt {
+    pub call_id: String,
+    pub manager: String,
+    pub started_at: Timestamp,
+    pub ended_at: Timestamp,
+    pub outcome: RingOutcome,
+}
+
+/// Why a callback request exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackReason {
+    AfterHours,
+    NobodyAnswered,
+    /// The caller hung up while waiting for a manager.
+    AbandonedWaiting,
+    /// The call was lost before routing finished (e.g. hung up during the greeting).
+    Missed,
+    /// The department's queue was full.
+    Overflow,
+}
+
+/// Where a callback request is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackStatus {
+    Open,
+    Claimed,
+    Done,
+}
+
+/// A request to call a customer back, in a department's queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallbackRequest {
+    pub id: i64,
+    pub department: String,
+    pub caller: String,
+    pub dialled: String,
+    pub source: String,
+    pub created_at: Timestamp,
+    /// Time of the latest call that created or updated this request.
+    pub updated_at: Timestamp,
+    /// Menu path of the latest call.
+    pub menu_path: Vec<MenuStep>,
+    /// Reason of the latest call.
+    pub reason: CallbackReason,
+    pub recording_path: Option<String>,
+    pub recording_secs: Option<f64>,
+    /// Set when a recording is suspicious, e.g. `"silent"` or `"short"`.
+    pub recording_flag: Option<String>,
+    pub status: CallbackStatus,
+    pub claimed_by: Option<String>,
+    pub claimed_at: Option<Timestamp>,
+    /// Who closed the request and when (for "not called back within N hours" alerts).
+    pub done_by: Option<String>,
+    pub done_at: Option<Timestamp>,
+    /// Free text recorded when the request is closed (`"reached"`, `"voicemail"`, …).
+    pub outcome: Option<String>,
+    /// How many calls fed this request (1 for a new one; repeat calls bump it).
+    pub call_count: u32,
+}
+
+/// What the core knows when a call must become a callback request.
+///
+/// Passed to [`Store::add_or_update_callback`](super::Store::add_or_update_callback); the
+/// store assigns the id, status and counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCallback {
+    pub department: String,
+    pub caller: String,
+    pub dialled: String,
+    pub source: String,
+    /// When the call happened.
+    pub at: Timestamp,
+    pub menu_path: Vec<MenuStep>,
+    pub reason: CallbackReason,
+    pub recording_path: Option<String>,
+    pub recording_secs: Option<f64>,
+    pub recording_flag: Option<String>,
+}
+
+/// A manager's contact binding (RFC 3261 §10), kept so bindings survive a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    pub manager: String,
+    /// The Contact URI to send INVITEs to.
+    pub contact_uri: String,
+    /// Where the REGISTER came from (for NAT: send there rather than to the Contact).
+    pub source_addr: SocketAddr,
+    /// `udp` or `tcp`.
+    pub transport: String,
+    pub registered_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// RFC 3261 §10.3 step 7: Call-ID and CSeq let the registrar ignore stale REGISTERs.
+    pub call_id: String,
+    pub cseq: u32,
+    pub user_agent: Option<String>,
+}
+
+/// A webhook notification waiting in the outbox until it is delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    pub id: i64,
+    pub payload_json: String,
+    /// Delivery attempts made so far.
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    pub created_at: Timestamp,
+}
+
+/// The manager a caller last spoke with (for returning-caller routing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousInteraction {
+    pub manager: String,
+    /// When that manager answered.
+    pub at: Timestamp,
+}
+
+macro_rules! text_enum {
+    ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The stable text form, used in the database and in JSON.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),+ }
+            }
+
+            /// Parses the text form written by [`Self::as_str`].
+            #[must_use]
+            pub fn from_text(text: &str) -> Option<Self> {
+                match text { $($text => Some($ty::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(CallOutcome {
+    InProgress => "in_progress",
+    Answered => "answered",
+    AbandonedInIvr => "abandoned_in_ivr",
+    AbandonedRinging => "abandoned_ringing",
+    Voicemail => "voicemail",
+    Missed => "missed",
+    Failed => "failed",
+});
+
+text_enum!(Side {
+    Caller => "caller",
+    Manager => "manager",
+    System => "system",
+});
+
+text_enum!(RingOutcome {
+    Answered => "answered",
+    NoAnswer => "no_answer",
+    Busy => "busy",
+    Declined => "declined",
+    Cancelled => "cancelled",
+    Failed => "failed",
+});
+
+text_enum!(CallbackReason {
+    AfterHours => "after_hours",
+    NobodyAnswered => "nobody_answered",
+    AbandonedWaiting => "abandoned_waiting",
+    Missed => "missed",
+    Overflow => "overflow",
+});
+
+text_enum!(CallbackStatus {
+    Open => "open",
+    Claimed => "claimed",
+    Done => "done",
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_forms_match_serde() {
+        for o in [
+            CallOutcome::InProgress,
+            CallOutcome::AbandonedInIvr,
+            CallOutcome::AbandonedRinging,
+        ] {
+            let json = serde_json::to_string(&o).unwrap();
+            assert_eq!(json, format!("\"{}\"", o.as_str()));
+            assert_eq!(CallOutcome::from_text(o.as_str()), Some(o));
+        }
+        let json = serde_json::to_string(&RingOutcome::NoAnswer).unwrap();
+        assert_eq!(json, "\"no_answer\"");
+        assert_eq!(CallbackStatus::from_text("nope"), None);
+    }
+
+    #[test]
+    fn precision_truncates_to_millis() {
+        let ts = Timestamp::new(1_700_000_000, 123_456_789).unwrap();
+        assert_eq!(to_store_precision(ts).as_millisecond(), ts.as_millisecond());
+        assert_eq!(to_store_precision(ts).subsec_nanosecond(), 123_000_000);
+    }
+}
