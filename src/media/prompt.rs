@@ -22,6 +22,10 @@ use super::resample;
 const SOX_HINT: &str = "convert with: sox in.wav -r 8000 -c 1 -b 16 out.wav";
 /// Longest prompt accepted, so a mistaken multi-hour file cannot eat the server's memory.
 pub const MAX_PROMPT_SECONDS: u64 = 3600;
+/// Accepted input sample rates: below 4 kHz there is no telephone band to keep, and
+/// above 384 kHz is surely a broken header.
+const MIN_RATE: u32 = 4000;
+const MAX_RATE: u32 = 384_000;
 
 /// Why a prompt could not be loaded. Every message starts with the file's path.
 #[derive(Debug, thiserror::Error)]
@@ -338,6 +342,12 @@ fn decode_wav(path: &Path, bytes: &[u8]) -> Result<Vec<i16>, PromptError> {
         return Err(not_wav(
             "the fmt chunk says a sample rate of 0 Hz".to_owned(),
         ));
+    }
+    if !(MIN_RATE..=MAX_RATE).contains(&fmt.rate) {
+        return Err(unsupported(format!(
+            "sample rate {} Hz; {MIN_RATE}-{MAX_RATE} Hz are accepted",
+            fmt.rate
+        )));
     }
     let channels = usize::from(fmt.channels);
     let frames_hint = match fmt.tag {

@@ -270,6 +270,12 @@ fn admin_facing_errors() {
 
     let (_d, r) = load_bytes("zero.wav", &raw_wav(1, 1, 0, 16, &[0; 4]));
     assert!(matches!(r, Err(PromptError::NotWav { .. })));
+    let (_d, r) = load_bytes("slow.wav", &raw_wav(1, 1, 100, 16, &[0; 4]));
+    let msg = r.unwrap_err().to_string();
+    assert!(
+        msg.contains("slow.wav: unsupported WAV samples (sample rate 100 Hz"),
+        "{msg}"
+    );
 
     let mut no_data = raw_wav(1, 1, 8000, 16, &[]);
     no_data.truncate(36);

@@ -20,8 +20,9 @@ pub enum RtpError {
     Truncated { header_len: usize, len: usize },
     #[error("RTP padding length {pad} is invalid")]
     BadPadding { pad: u8 },
-    /// RFC 5761 §4: with rtcp-mux, packet types 200-204 sit where RTP would carry
-    /// marker + payload type 72-76; such a datagram is RTCP, not media.
+    /// RFC 5761 §4: with rtcp-mux, RTCP packet types 192-223 sit where RTP would carry
+    /// marker + payload type 64-95 (which is why those payload types are not used);
+    /// such a datagram is RTCP, not media.
     #[error("datagram is RTCP (packet type {packet_type}), not RTP")]
     Rtcp { packet_type: u8 },
     #[error(
@@ -47,7 +48,7 @@ pub fn parse_rtp(buf: &[u8]) -> Result<RtpView<'_>, RtpError> {
     // Check RTCP first: rtp-rs would happily parse an RTCP report as RTP.
     if let (Some(&b0), Some(&b1)) = (buf.first(), buf.get(1))
         && b0 >> 6 == 2
-        && (200..=204).contains(&b1)
+        && (192..=223).contains(&b1)
     {
         return Err(RtpError::Rtcp { packet_type: b1 });
     }
@@ -281,8 +282,8 @@ mod tests {
             ssrc: u32, seq: u16, ts: u32, pt in 0u8..128,
             payload in proptest::collection::vec(any::<u8>(), 0..300),
         ) {
-            // Avoid payload types that RFC 5761 reserves for RTCP when marked.
-            prop_assume!(!(72..=76).contains(&pt));
+            // Payload types 64-95 collide with RTCP when marked (RFC 5761 §4).
+            prop_assume!(!(64..=95).contains(&pt));
             let mut s = RtpSender::new(ssrc, seq, ts, pt);
             let mut buf = vec![0u8; 400];
             let n = s.write_packet(&payload, 160, &mut buf).unwrap();
