@@ -21,6 +21,7 @@
 pub mod call;
 pub mod config;
 pub mod dialog;
+pub mod endpoint;
 pub mod io;
 pub mod media;
 pub mod routing;

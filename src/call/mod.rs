@@ -1,1 +1,11 @@
-//! TODO: call
+//! The per-call logic: what a call does ([`program`]), how steps are carried out
+//! ([`ivr`]), and the contract with the media plane ([`media_cmd`]).
+
+pub mod ivr;
+pub mod media_cmd;
+pub mod plan;
+pub mod program;
+
+pub use ivr::{IvrAction, IvrRunner};
+pub use media_cmd::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
+pub use program::{CallInfo, CollectSpec, DemoIvr, MenuResult, Program, Step};

@@ -27,6 +27,9 @@ pub struct ServerConfig {
     /// Also listen for DTMF tones inside the audio (for trunks that send neither
     /// RFC 4733 events nor SIP INFO). Off by default: costs CPU and can false-trigger.
     pub inband_dtmf: bool,
+    /// Send 180 Ringing and wait this long before answering (0 = answer at once).
+    /// A short ring sounds natural to callers and gives trunks time to CANCEL.
+    pub ring_before_answer_ms: u64,
     /// RFC 3261 timer base values.
     pub sip_timers: SipTimers,
 }
@@ -41,6 +44,7 @@ impl Default for ServerConfig {
             prompts_dir: PathBuf::from("prompts"),
             rtp_timeout_secs: 30,
             inband_dtmf: false,
+            ring_before_answer_ms: 0,
             sip_timers: SipTimers::default(),
         }
     }

@@ -1,1 +1,241 @@
-//! TODO: dialog
+//! SIP dialogs (RFC 3261 §12): the state two user agents share for the life of a call,
+//! and the construction of in-dialog requests (BYE now; re-INVITE, NOTIFY, REFER later).
+//!
+//! A dialog keeps the From/To header *values* exactly as they were exchanged rather
+//! than re-rendering them from parsed URIs: RFC 3261 §12.2.1.1 requires in-dialog
+//! requests to carry the same URIs, and re-rendering is where display names, quoting
+//! and unknown parameters get lost.
+
+use std::net::SocketAddr;
+
+use thiserror::Error;
+
+use crate::sip::rsip::{self, prelude::*};
+use crate::sip::{Peer, Transport};
+
+/// Identifies a dialog: Call-ID plus both tags (RFC 3261 §12).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DialogId {
+    pub call_id: String,
+    pub local_tag: String,
+    pub remote_tag: String,
+}
+
+/// Why a request cannot be taken into a dialog.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum DialogError {
+    #[error("request has no usable {0} header")]
+    MissingHeader(&'static str),
+    /// RFC 3261 §12.2.2: a CSeq lower than the last one seen is out of order → 500.
+    #[error("CSeq {got} is lower than the last seen {last}")]
+    CSeqOutOfOrder { got: u32, last: u32 },
+}
+
+/// The UAS side of a dialog created by an INVITE we answer.
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    pub id: DialogId,
+    /// Our To header value including `;tag=…` (becomes From in requests we send).
+    local_header: String,
+    /// Their From header value including their tag (becomes To in requests we send).
+    remote_header: String,
+    /// Where in-dialog requests go: the peer's Contact URI (§12.1.1).
+    remote_target: String,
+    /// Record-Route values in the order received; for a UAS that is the route set order (§12.1.1).
+    route_set: Vec<String>,
+    local_seq: u32,
+    remote_seq: u32,
+    /// The transport peer in-dialog requests are sent to. We send back to the address
+    /// the INVITE came from (symmetric signalling) because trunks behind NAT advertise
+    /// Contacts we cannot reach; this is what Asterisk calls `force_rport`/`comedia`.
+    pub peer: Peer,
+}
+
+impl Dialog {
+    /// Create the UAS dialog for an initial INVITE we are about to answer (§12.1.1).
+    pub fn new_uas(invite: &rsip::Request, peer: Peer, local_tag: &str) -> Result<Self, DialogError> {
+        let call_id = invite
+            .call_id_header()
+            .map_err(|_| DialogError::MissingHeader("Call-ID"))?
+            .value()
+            .to_string();
+        let from = invite.from_header().map_err(|_| DialogError::MissingHeader("From"))?;
+        let remote_tag = from
+            .tag()
+            .ok()
+            .flatten()
+            .map(|t| t.value().to_string())
+            .ok_or(DialogError::MissingHeader("From tag"))?;
+        let to = invite.to_header().map_err(|_| DialogError::MissingHeader("To"))?;
+        let cseq = invite
+            .cseq_header()
+            .ok()
+            .and_then(|c| c.seq().ok())
+            .ok_or(DialogError::MissingHeader("CSeq"))?;
+        let remote_target = invite
+            .contact_header()
+            .ok()
+            .and_then(|c| contact_uri(c.value()))
+            .unwrap_or_else(|| invite.uri.to_string());
+        let route_set = invite
+            .record_route_headers()
+            .iter()
+            .map(|r| r.value().to_string())
+            .collect();
+        Ok(Self {
+            id: DialogId { call_id, local_tag: local_tag.to_string(), remote_tag },
+            local_header: format!("{};tag={}", to.value(), local_tag),
+            remote_header: from.value().to_string(),
+            remote_target,
+            route_set,
+            local_seq: 0,
+            remote_seq: cseq,
+            peer,
+        })
+    }
+
+    /// Check and record the CSeq of an in-dialog request (§12.2.2).
+    /// ACK and CANCEL reuse the INVITE's number and are exempt.
+    pub fn handle_request_cseq(&mut self, req: &rsip::Request) -> Result<(), DialogError> {
+        if matches!(req.method, rsip::Method::Ack | rsip::Method::Cancel) {
+            return Ok(());
+        }
+        let got = req
+            .cseq_header()
+            .ok()
+            .and_then(|c| c.seq().ok())
+            .ok_or(DialogError::MissingHeader("CSeq"))?;
+        if got < self.remote_seq {
+            return Err(DialogError::CSeqOutOfOrder { got, last: self.remote_seq });
+        }
+        self.remote_seq = got;
+        Ok(())
+    }
+
+    /// Build an in-dialog request (§12.2.1.1) with the next local CSeq.
+    /// `local` is our sent-by address for the Via; `branch` must be fresh.
+    pub fn build_request(
+        &mut self,
+        method: rsip::Method,
+        local: SocketAddr,
+        branch: &str,
+        extra_headers: &[(&str, &str)],
+        body: Option<(&str, &[u8])>,
+    ) -> Option<rsip::Request> {
+        self.local_seq = self.local_seq.saturating_add(1);
+        let mut text = String::with_capacity(512);
+        use std::fmt::Write;
+        let _ = write!(
+            text,
+            "{method} {target} SIP/2.0\r\nVia: SIP/2.0/{t} {local};branch={branch};rport\r\nMax-Forwards: 70\r\n",
+            target = self.remote_target,
+            t = self.peer.transport.via_token(),
+        );
+        for route in &self.route_set {
+            let _ = write!(text, "Route: {route}\r\n");
+        }
+        let _ = write!(
+            text,
+            "From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {method}\r\nUser-Agent: Switchboard\r\n",
+            self.local_header, self.remote_header, self.id.call_id, self.local_seq
+        );
+        for (name, value) in extra_headers {
+            let _ = write!(text, "{name}: {value}\r\n");
+        }
+        match body {
+            Some((content_type, body)) => {
+                let _ = write!(text, "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n", body.len());
+                text.push_str(&String::from_utf8_lossy(body));
+            }
+            None => text.push_str("Content-Length: 0\r\n\r\n"),
+        }
+        rsip::Request::try_from(text.as_str()).ok()
+    }
+
+    pub fn local_seq(&self) -> u32 {
+        self.local_seq
+    }
+
+    /// The transport dialog requests use.
+    pub fn transport(&self) -> Transport {
+        self.peer.transport
+    }
+}
+
+/// The URI inside a Contact value: `"Bob" <sip:bob@host;transport=tcp>;expires=60`
+/// → `sip:bob@host;transport=tcp`. Returns None for `*` or an empty value.
+pub fn contact_uri(value: &str) -> Option<String> {
+    let v = value.trim();
+    if let Some(start) = v.find('<') {
+        let rest = v.get(start + 1..)?;
+        let end = rest.find('>')?;
+        return rest.get(..end).map(str::to_string);
+    }
+    let uri = v.split(';').next()?.trim();
+    if uri.is_empty() || uri == "*" { None } else { Some(uri.to_string()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &str = "INVITE sip:1000@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKabc\r\n\
+Record-Route: <sip:proxy1.example.com;lr>\r\n\
+Record-Route: <sip:proxy2.example.com;lr>\r\n\
+From: \"Alice\" <sip:alice@10.0.0.1>;tag=aaa\r\n\
+To: <sip:1000@127.0.0.1>\r\n\
+Call-ID: call-1@10.0.0.1\r\n\
+CSeq: 7 INVITE\r\n\
+Contact: <sip:alice@10.0.0.1:5070;transport=udp>\r\n\
+Max-Forwards: 70\r\n\
+Content-Length: 0\r\n\r\n";
+
+    fn peer() -> Peer {
+        Peer { transport: Transport::Udp, addr: "10.0.0.1:5070".parse().unwrap() }
+    }
+
+    #[test]
+    fn uas_dialog_builds_bye_with_swapped_headers_and_route_set() {
+        let inv = rsip::Request::try_from(INVITE).unwrap();
+        let mut d = Dialog::new_uas(&inv, peer(), "bbb").unwrap();
+        assert_eq!(d.id.remote_tag, "aaa");
+        let bye = d
+            .build_request(rsip::Method::Bye, "127.0.0.1:5060".parse().unwrap(), "z9hG4bKx", &[], None)
+            .unwrap();
+        let text = bye.to_string();
+        assert!(text.starts_with("BYE sip:alice@10.0.0.1:5070;transport=udp SIP/2.0"), "{text}");
+        assert!(text.contains("From: <sip:1000@127.0.0.1>;tag=bbb"), "{text}");
+        assert!(text.contains("To: \"Alice\" <sip:alice@10.0.0.1>;tag=aaa"), "{text}");
+        assert!(text.contains("CSeq: 1 BYE"));
+        let r1 = text.find("proxy1").unwrap();
+        let r2 = text.find("proxy2").unwrap();
+        assert!(r1 < r2, "UAS route set keeps Record-Route order");
+    }
+
+    #[test]
+    fn cseq_must_not_go_backwards() {
+        let inv = rsip::Request::try_from(INVITE).unwrap();
+        let mut d = Dialog::new_uas(&inv, peer(), "bbb").unwrap();
+        let info = |n: u32| {
+            rsip::Request::try_from(
+                INVITE.replace("INVITE sip", "INFO sip").replace("7 INVITE", &format!("{n} INFO")),
+            )
+            .unwrap()
+        };
+        assert!(d.handle_request_cseq(&info(8)).is_ok());
+        assert_eq!(
+            d.handle_request_cseq(&info(5)),
+            Err(DialogError::CSeqOutOfOrder { got: 5, last: 8 })
+        );
+    }
+
+    #[test]
+    fn contact_uri_forms() {
+        assert_eq!(contact_uri("<sip:a@b:5060>;expires=3").as_deref(), Some("sip:a@b:5060"));
+        assert_eq!(contact_uri("\"X, Y\" <sip:a@b>").as_deref(), Some("sip:a@b"));
+        assert_eq!(contact_uri("sip:a@b;expires=3").as_deref(), Some("sip:a@b"));
+        assert_eq!(contact_uri("*"), None);
+        assert_eq!(contact_uri("<sip:broken"), None);
+    }
+}

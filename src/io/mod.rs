@@ -1,1 +1,171 @@
-//! TODO: io
+//! The tokio driver: the only code with sockets, clocks, threads and signals.
+//!
+//! One core task owns the sans-IO [`Endpoint`]: it waits for a SIP datagram, a TCP
+//! message, a media event or the endpoint's next deadline, feeds it in with the
+//! current time, then drains every output before waiting again (the
+//! drain-after-input rule from the crate docs).
+
+pub mod media;
+pub mod tcp;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use thiserror::Error;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+
+use crate::call::{CallKey, MediaEvent};
+use crate::endpoint::{CallEvent, Endpoint, EndpointConfig, Output, ProgramFactory};
+use crate::media::prompt::{PromptError, PromptSet};
+use crate::sip::{Peer, Transport};
+use crate::config::ServerConfig;
+
+use self::media::MediaPlane;
+use self::tcp::TcpEvent;
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error("cannot listen for SIP on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Prompts(#[from] PromptError),
+    #[error("cannot start the media plane: {0}")]
+    Media(std::io::Error),
+}
+
+/// Everything `run` needs, already resolved from the file and the command line.
+pub struct RunOptions {
+    pub server: ServerConfig,
+    pub prompts_dir: PathBuf,
+    pub programs: ProgramFactory,
+}
+
+/// A running router: its bound address and a way to stop it (used by tests).
+pub struct Running {
+    pub sip_addr: SocketAddr,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub fn stop(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Bind sockets, load prompts and start the core task.
+pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
+    let prompts = Arc::new(PromptSet::load_dir(&opts.prompts_dir)?);
+    tracing::info!(count = prompts.len(), dir = %opts.prompts_dir.display(), "prompts loaded");
+    let listen = opts.server.sip_listen;
+    let udp = UdpSocket::bind(listen).await.map_err(|source| RunError::Listen { addr: listen, source })?;
+    let bound = udp.local_addr().map_err(|source| RunError::Listen { addr: listen, source })?;
+    // TCP on the same port as UDP (RFC 3261 §18: a server listens on both).
+    let tcp = TcpListener::bind(bound).await.map_err(|source| RunError::Listen { addr: bound, source })?;
+    let (tcp_tx, tcp_rx) = mpsc::unbounded_channel();
+    tokio::spawn(tcp::accept_loop(tcp, tcp_tx));
+
+    let (media_tx, media_rx) = mpsc::unbounded_channel();
+    let plane = MediaPlane::start(
+        bound.ip(),
+        prompts,
+        Duration::from_secs(opts.server.rtp_timeout_secs),
+        media_tx,
+    )
+    .map_err(RunError::Media)?;
+    let cfg = EndpointConfig::from_server(&opts.server, bound);
+    let seed = rand::random::<u64>();
+    let endpoint = Endpoint::new(cfg, opts.programs, seed);
+    let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+    tracing::info!(%bound, "Switchboard listening for SIP on UDP and TCP");
+    let task = tokio::spawn(core_loop(endpoint, udp, tcp_rx, media_rx, plane, shutdown_rx));
+    Ok(Running { sip_addr: bound, shutdown, task })
+}
+
+struct Core {
+    endpoint: Endpoint,
+    udp: UdpSocket,
+    tcp_writers: HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>>,
+    plane: MediaPlane,
+}
+
+async fn core_loop(
+    endpoint: Endpoint,
+    udp: UdpSocket,
+    mut tcp_rx: mpsc::UnboundedReceiver<TcpEvent>,
+    mut media_rx: mpsc::UnboundedReceiver<(CallKey, MediaEvent)>,
+    plane: MediaPlane,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut core = Core { endpoint, udp, tcp_writers: HashMap::new(), plane };
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let deadline = core.endpoint.poll_timeout();
+        let sleep_until = deadline.map(tokio::time::Instant::from_std);
+        tokio::select! {
+            r = core.udp.recv_from(&mut buf) => {
+                if let Ok((n, from)) = r {
+                    let peer = Peer { transport: Transport::Udp, addr: from };
+                    if let Some(bytes) = buf.get(..n) {
+                        core.endpoint.handle_sip(Instant::now(), jiff::Timestamp::now(), peer, bytes);
+                    }
+                }
+            }
+            Some(ev) = tcp_rx.recv() => match ev {
+                TcpEvent::Connected { addr, writer } => { core.tcp_writers.insert(addr, writer); }
+                TcpEvent::Closed { addr } => { core.tcp_writers.remove(&addr); }
+                TcpEvent::Message { addr, bytes } => {
+                    let peer = Peer { transport: Transport::Tcp, addr };
+                    core.endpoint.handle_sip(Instant::now(), jiff::Timestamp::now(), peer, &bytes);
+                }
+            },
+            Some((call, ev)) = media_rx.recv() => {
+                core.endpoint.handle_media_event(Instant::now(), jiff::Timestamp::now(), call, ev);
+            }
+            _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                core.endpoint.handle_timeout(Instant::now(), jiff::Timestamp::now());
+            }
+            _ = shutdown.changed() => {
+                tracing::info!("shutting down with {} calls in progress", core.endpoint.active_calls());
+                return;
+            }
+        }
+        core.drain();
+    }
+}
+
+impl Core {
+    fn drain(&mut self) {
+        while let Some(out) = self.endpoint.poll_output() {
+            match out {
+                Output::Transmit(t) => {
+                    tracing::debug!(to = %t.peer.addr, "SIP out:\n{}", String::from_utf8_lossy(&t.payload));
+                    match t.peer.transport {
+                        Transport::Udp => {
+                            if let Err(e) = self.udp.try_send_to(&t.payload, t.peer.addr) {
+                                tracing::warn!(to = %t.peer.addr, "SIP send failed: {e}");
+                            }
+                        }
+                        Transport::Tcp => match self.tcp_writers.get(&t.peer.addr) {
+                            Some(w) => {
+                                let _ = w.send(t.payload);
+                            }
+                            None => tracing::warn!(to = %t.peer.addr, "no TCP connection to send on; dropped"),
+                        },
+                    }
+                }
+                Output::Media(cmd) => self.plane.handle_command(Instant::now(), cmd),
+                Output::Event(ev) => log_event(&ev),
+            }
+        }
+    }
+}
+
+fn log_event(ev: &CallEvent) {
+    tracing::trace!(?ev, "call event");
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""IVR load benchmark: sipp callers at RATE calls/s each listen to the prompt for
+DURATION seconds, against a release build of switchboard. Prints achieved calls/s,
+failed calls, peak concurrent calls, the router's CPU (% of one core: mean over the
+steady state and peak 1 s sample) and peak RSS.
+
+usage: benches/ivr_load.py [--rate 50] [--duration 10] [--calls 1000] [--caller-audio]
+Needs sipp (apt-get install sip-tester) and, for --caller-audio, sox.
+"""
+import argparse, os, subprocess, sys, tempfile, time, csv, signal
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLK = os.sysconf("SC_CLK_TCK")
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+def rss_kib(pid, key="VmHWM"):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rate", type=float, default=50)
+    ap.add_argument("--duration", type=float, default=10, help="seconds each caller listens")
+    ap.add_argument("--calls", type=int, default=1000)
+    ap.add_argument("--caller-audio", action="store_true", help="callers also stream audio (RTP both ways)")
+    ap.add_argument("--port", type=int, default=25060)
+    a = ap.parse_args()
+
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
+    binary = os.path.join(target, "release", "switchboard")
+    work = tempfile.mkdtemp(prefix="sb-bench-")
+    cfg = os.path.join(work, "bench.toml")
+    with open(cfg, "w") as f:
+        f.write(f'[server]\nsip_listen = "127.0.0.1:{a.port}"\nrtp_ports = "20000-27999"\n'
+                f'prompts_dir = "{REPO}/prompts"\ndata_dir = "{work}/data"\nrtp_timeout_secs = 120\n')
+    log = open(os.path.join(work, "router.log"), "w")
+    router = subprocess.Popen([binary, "run", "--config", cfg], stdout=log, stderr=log,
+                              env={**os.environ, "SWITCHBOARD_LOG": "warn"})
+    time.sleep(1.0)
+    if router.poll() is not None:
+        sys.exit("router failed to start: see " + log.name)
+
+    scenario = "uac_listen.xml"
+    extra = []
+    if a.caller_audio:
+        audio = os.path.join(work, "caller.ulaw")
+        subprocess.run(["sox", os.path.join(REPO, "prompts", "main_menu.wav"), "-t", "raw", "-r", "8000",
+                        "-c", "1", "-e", "mu-law", audio], check=True)
+        scenario = "uac_listen_rtp.xml"
+        extra = ["-key", "caller_audio", f"{audio},-1,0"]
+    callers = os.path.join(work, "callers.csv")
+    with open(callers, "w") as f:
+        f.write("SEQUENTIAL\n5551234;1\n")
+    stat = os.path.join(work, "stat.csv")
+    cmd = ["sipp", f"127.0.0.1:{a.port}", "-sf", os.path.join(REPO, "tests", "sipp", scenario),
+           "-i", "127.0.0.1", "-p", "25070", "-mi", "127.0.0.1", "-mp", "40000",
+           "-r", str(a.rate), "-m", str(a.calls), "-d", str(int(a.duration * 1000)), "-s", "1000",
+           "-inf", callers, "-nostdin", "-timeout", str(int(a.calls / a.rate + a.duration + 60)) + "s",
+           "-trace_stat", "-stf", stat, "-fd", "1", "-l", "100000", "-max_socket", "60000"] + extra
+    t0 = time.time(); c0 = cpu_ticks(router.pid)
+    sipp = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    samples = []
+    last_t, last_c = t0, c0
+    while sipp.poll() is None:
+        time.sleep(1.0)
+        now, c = time.time(), cpu_ticks(router.pid)
+        samples.append((now - t0, (c - last_c) / CLK / (now - last_t) * 100.0, rss_kib(router.pid, "VmRSS")))
+        last_t, last_c = now, c
+    wall = time.time() - t0
+    total_cpu = (cpu_ticks(router.pid) - c0) / CLK
+    peak_rss = rss_kib(router.pid)
+    router.send_signal(signal.SIGINT)
+    router.wait(timeout=10)
+
+    rows = list(csv.DictReader(open(stat), delimiter=";"))
+    last = rows[-1] if rows else {}
+    succ = int(last.get("SuccessfulCall(C)", 0)); fail = int(last.get("FailedCall(C)", 0))
+    peak = max((int(r.get("CurrentCall(P)", 0)) for r in rows), default=0)
+    # steady state: from full ramp (duration s) until the ramp down starts
+    ramp_end = a.duration + 1
+    load_end = a.calls / a.rate
+    steady = [s for s in samples if ramp_end <= s[0] <= load_end] or samples
+    mean = sum(s[1] for s in steady) / max(len(steady), 1)
+    print(f"rate requested       {a.rate:.0f} calls/s, {a.calls} calls of {a.duration:.0f} s"
+          f"{' (callers stream audio)' if a.caller_audio else ''}")
+    print(f"achieved             {succ / max(load_end, 1e-9):.1f} calls/s (successful {succ}, failed {fail})")
+    print(f"peak concurrent      {peak} calls")
+    print(f"router CPU           {mean:.1f}% of one core in steady state "
+          f"(peak 1 s sample {max((s[1] for s in samples), default=0):.1f}%, whole run {total_cpu / wall * 100:.1f}%)")
+    if peak:
+        print(f"per concurrent call  {mean / peak:.4f}% of a core")
+    print(f"router peak RSS      {peak_rss / 1024:.1f} MiB (RSS per second: "
+          f"{', '.join(str(s[2] // 1024) for s in samples[:: max(1, len(samples) // 12)])} MiB)")
+    print(f"work dir             {work}")
+    sys.exit(1 if fail else 0)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Regenerates the shipped prompts: espeak-ng speech converted by sox to
+# 8 kHz mono 16-bit PCM WAV (what Switchboard plays without resampling).
+# Usage: prompts/make_prompts.sh   (needs: apt-get install espeak-ng sox)
+set -euo pipefail
+cd "$(dirname "$0")"
+say() { # name text
+  espeak-ng -v en-us -s 155 -w "/tmp/sb_$1.wav" "$2"
+  sox "/tmp/sb_$1.wav" -r 8000 -c 1 -b 16 -e signed-integer "$1.wav" norm -3
+  rm -f "/tmp/sb_$1.wav"
+}
+say welcome "Thank you for calling. Please press a digit."
+say main_menu "For sales, press 1. For support, press 2. To repeat this menu, press 9."
+say support_menu "For technical support, press 1. For billing, press 2. To go back, press star."
+say invalid "Sorry, that is not a valid choice."
+say timeout "Sorry, we did not receive your choice."
+say goodbye "Thank you for calling. Goodbye."
+say you_pressed "You pressed"
+say sales "Connecting you to sales."
+say support "Connecting you to support."
+say billing "Connecting you to billing."
+say connecting "Please hold while we connect your call."
+say closed "Our office is closed right now."
+say callback_confirm "We have received your call. A manager will call you back as soon as we open."
+say voicemail_greeting "Please leave a message after the tone, then press the pound key."
+say transfer "Transferring your call."
+say busy "All our managers are busy. Please stay on the line."
+for d in 0 1 2 3 4 5 6 7 8 9; do say "digit_$d" "$d"; done
+say digit_star "star"
+say digit_pound "pound"
+# hold music: a soft two-tone chime loop, 6 s
+sox -n -r 8000 -c 1 -b 16 hold_music.wav synth 6 sine 440 sine 554 remix - fade 0.2 6 0.2 vol 0.3
+# beep for voicemail
+sox -n -r 8000 -c 1 -b 16 beep.wav synth 0.4 sine 1000 vol 0.5

@@ -1,0 +1,268 @@
+//! Executes [`Step`]s: prompts, menus with barge-in and digit collection, hang-up.
+//!
+//! Sans-IO: digits, playback completions and timeouts come in with `now`; media
+//! commands and the hang-up request go out through [`IvrRunner::poll_action`].
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use jiff::Timestamp;
+
+use super::program::{CallInfo, CollectSpec, MenuResult, Program, Step};
+use crate::media::collector::{Collected, CollectorConfig, DigitCollector, EndedBy};
+
+/// What the runner wants the call to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IvrAction {
+    Play { play_id: u32, prompts: Vec<String> },
+    StopPlayback,
+    /// A menu finished: for the call's story and its record.
+    MenuDone { menu: String, result: MenuResult, reason: Option<String> },
+    Hangup { reason: String },
+}
+
+#[derive(Debug)]
+enum State {
+    Idle,
+    Playing { play_id: u32, then: Step },
+    Menu { id: String, play_id: Option<u32>, collector: DigitCollector },
+    Done,
+}
+
+pub struct IvrRunner {
+    program: Box<dyn Program>,
+    state: State,
+    next_play_id: u32,
+    actions: VecDeque<IvrAction>,
+}
+
+impl std::fmt::Debug for IvrRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IvrRunner").field("state", &self.state).finish()
+    }
+}
+
+fn collector_config(spec: &CollectSpec) -> CollectorConfig {
+    CollectorConfig {
+        max_digits: spec.max_digits,
+        terminator: spec.terminator,
+        first_digit_timeout: spec.first_digit_timeout,
+        inter_digit_timeout: spec.inter_digit_timeout,
+    }
+}
+
+impl IvrRunner {
+    pub fn new(program: Box<dyn Program>) -> Self {
+        Self { program, state: State::Idle, next_play_id: 0, actions: VecDeque::new() }
+    }
+
+    pub fn start(&mut self, now: Instant, wall: Timestamp, call: &CallInfo) {
+        let step = self.program.start(call, wall);
+        self.execute(now, step);
+    }
+
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    /// A prompt ended. Stale completions (of a prompt we already stopped) are ignored.
+    pub fn handle_playback_finished(&mut self, now: Instant, wall: Timestamp, call: &CallInfo, id: u32) {
+        match &mut self.state {
+            State::Playing { play_id, .. } if *play_id == id => {
+                if let State::Playing { then, .. } = std::mem::replace(&mut self.state, State::Idle) {
+                    self.execute(now, then);
+                }
+            }
+            State::Menu { play_id, collector, .. } if *play_id == Some(id) => {
+                *play_id = None;
+                // The first-digit timer runs from the end of the prompt, so a long
+                // prompt does not eat the caller's time to answer.
+                collector.start(now);
+            }
+            _ => {}
+        }
+        let _ = (wall, call);
+    }
+
+    /// A DTMF digit from any source.
+    pub fn handle_digit(&mut self, now: Instant, wall: Timestamp, call: &CallInfo, digit: char) {
+        let State::Menu { play_id, collector, .. } = &mut self.state else {
+            return; // digits outside menus are ignored (no type-ahead into plain prompts)
+        };
+        if play_id.take().is_some() {
+            // Barge-in: the first digit cuts the prompt at once.
+            self.actions.push_back(IvrAction::StopPlayback);
+        }
+        if let Some(done) = collector.handle_digit(now, digit) {
+            self.finish_menu(now, wall, call, done);
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp, call: &CallInfo) {
+        let State::Menu { collector, .. } = &mut self.state else { return };
+        if let Some(done) = collector.handle_timeout(now) {
+            self.finish_menu(now, wall, call, done);
+        }
+    }
+
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Menu { collector, .. } => collector.poll_timeout(),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<IvrAction> {
+        self.actions.pop_front()
+    }
+
+    pub fn last_reason(&self) -> Option<&str> {
+        self.program.last_reason()
+    }
+
+    fn finish_menu(&mut self, now: Instant, wall: Timestamp, call: &CallInfo, done: Collected) {
+        let State::Menu { id, .. } = std::mem::replace(&mut self.state, State::Idle) else { return };
+        let result = match done.ended_by {
+            EndedBy::NoInput => MenuResult::NoInput,
+            _ if done.digits.is_empty() => MenuResult::NoInput,
+            _ => MenuResult::Digits(done.digits),
+        };
+        let step = self.program.on_menu_result(call, wall, &id, result.clone());
+        let reason = self.program.last_reason().map(str::to_string);
+        self.actions.push_back(IvrAction::MenuDone { menu: id, result, reason });
+        self.execute(now, step);
+    }
+
+    fn execute(&mut self, _now: Instant, mut step: Step) {
+        loop {
+            match step {
+                Step::Play { prompts, then } if prompts.is_empty() => step = *then,
+                Step::Play { prompts, then } => {
+                    let play_id = self.play(prompts);
+                    self.state = State::Playing { play_id, then: *then };
+                    return;
+                }
+                Step::Menu { id, prompts, collect } => {
+                    let collector = DigitCollector::new(collector_config(&collect));
+                    let play_id = if prompts.is_empty() { None } else { Some(self.play(prompts)) };
+                    let mut state = State::Menu { id, play_id, collector };
+                    if let State::Menu { play_id: None, collector, .. } = &mut state {
+                        collector.start(_now);
+                    }
+                    self.state = state;
+                    return;
+                }
+                Step::Hangup { reason } => {
+                    self.actions.push_back(IvrAction::Hangup { reason });
+                    self.state = State::Done;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn play(&mut self, prompts: Vec<String>) -> u32 {
+        self.next_play_id = self.next_play_id.wrapping_add(1);
+        let play_id = self.next_play_id;
+        self.actions.push_back(IvrAction::Play { play_id, prompts });
+        play_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::program::DemoIvr;
+    use std::time::Duration;
+
+    fn info() -> CallInfo {
+        CallInfo {
+            call_id: "c1".into(),
+            caller: "100".into(),
+            caller_name: None,
+            dialled: "1000".into(),
+            started_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    fn drain(r: &mut IvrRunner) -> Vec<IvrAction> {
+        std::iter::from_fn(|| r.poll_action()).collect()
+    }
+
+    #[test]
+    fn demo_ivr_barge_in_and_confirm() {
+        let t0 = Instant::now();
+        let w = Timestamp::UNIX_EPOCH;
+        let ci = info();
+        let mut r = IvrRunner::new(Box::new(DemoIvr::default()));
+        r.start(t0, w, &ci);
+        assert_eq!(drain(&mut r), vec![IvrAction::Play { play_id: 1, prompts: vec!["welcome".into()] }]);
+        // digit during the welcome prompt: prompt stops at once, digit confirmed
+        r.handle_digit(t0 + Duration::from_millis(700), w, &ci, '3');
+        let a = drain(&mut r);
+        assert_eq!(a[0], IvrAction::StopPlayback);
+        assert!(matches!(&a[1], IvrAction::MenuDone { result: MenuResult::Digits(d), .. } if d == "3"));
+        assert_eq!(
+            a[2],
+            IvrAction::Play { play_id: 2, prompts: vec!["you_pressed".into(), "digit_3".into(), "goodbye".into()] }
+        );
+        // a stale completion of the stopped welcome prompt is ignored
+        r.handle_playback_finished(t0 + Duration::from_secs(1), w, &ci, 1);
+        assert!(drain(&mut r).is_empty());
+        r.handle_playback_finished(t0 + Duration::from_secs(3), w, &ci, 2);
+        assert!(matches!(drain(&mut r)[..], [IvrAction::Hangup { .. }]));
+        assert!(r.is_done());
+    }
+
+    #[test]
+    fn timeout_runs_from_end_of_prompt_and_retries_then_hangs_up() {
+        let t0 = Instant::now();
+        let w = Timestamp::UNIX_EPOCH;
+        let ci = info();
+        let mut r = IvrRunner::new(Box::new(DemoIvr::default()));
+        r.start(t0, w, &ci);
+        assert_eq!(r.poll_timeout(), None, "no timer while the prompt plays");
+        let mut now = t0;
+        let mut play = 1;
+        for attempt in 0..3 {
+            drain(&mut r);
+            now += Duration::from_secs(3);
+            r.handle_playback_finished(now, w, &ci, play);
+            let deadline = r.poll_timeout().unwrap();
+            assert_eq!(deadline, now + Duration::from_secs(5));
+            r.handle_timeout(deadline, w, &ci);
+            let a = drain(&mut r);
+            assert!(matches!(&a[0], IvrAction::MenuDone { result: MenuResult::NoInput, .. }));
+            let IvrAction::Play { play_id, prompts } = &a[1] else { panic!("{a:?}") };
+            if attempt < 2 {
+                assert_eq!(prompts, &vec!["timeout".to_string()]);
+                r.handle_playback_finished(now, w, &ci, *play_id);
+                let IvrAction::Play { play_id, .. } = r.poll_action().unwrap() else { panic!() };
+                play = play_id;
+                // put the action back in view for the next loop's drain
+            } else {
+                assert_eq!(prompts, &vec!["timeout".to_string(), "goodbye".to_string()]);
+                r.handle_playback_finished(now, w, &ci, *play_id);
+                assert!(matches!(r.poll_action(), Some(IvrAction::Hangup { .. })));
+            }
+            now = deadline;
+        }
+    }
+
+    #[test]
+    fn invalid_digit_replays_menu() {
+        let t0 = Instant::now();
+        let w = Timestamp::UNIX_EPOCH;
+        let ci = info();
+        let mut r = IvrRunner::new(Box::new(DemoIvr::default()));
+        r.start(t0, w, &ci);
+        drain(&mut r);
+        r.handle_digit(t0, w, &ci, '*');
+        let a = drain(&mut r);
+        assert_eq!(a.last(), Some(&IvrAction::Play { play_id: 2, prompts: vec!["invalid".into()] }));
+        r.handle_playback_finished(t0, w, &ci, 2);
+        assert_eq!(drain(&mut r), vec![IvrAction::Play { play_id: 3, prompts: vec!["welcome".into()] }]);
+    }
+}

@@ -1,0 +1,69 @@
+//! The contract between the sans-IO call logic and the media plane in the driver.
+//!
+//! The call logic never sees RTP packets: it tells the media plane what to do with
+//! [`MediaCommand`]s and hears back [`MediaEvent`]s (a digit, a prompt finished, the
+//! caller went silent). Per-packet work stays in the media plane, so signalling cost
+//! does not grow with the packet rate.
+
+use std::net::SocketAddr;
+
+use crate::sdp::Codec;
+
+/// Identifies a call inside one Switchboard process (cheap to copy and hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallKey(pub u64);
+
+impl std::fmt::Display for CallKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Negotiated media parameters of one leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaParams {
+    /// Where to send RTP until symmetric RTP latching learns the real source.
+    pub remote: Option<SocketAddr>,
+    pub codec: Codec,
+    /// The RTP payload type for `codec`: the offer's number, which may be dynamic
+    /// (RFC 3264 §6.1: the answer reuses the offerer's payload type numbers).
+    pub pt: u8,
+    /// RFC 4733 telephone-event payload type, if the peer offered one.
+    pub te_pt: Option<u8>,
+    /// On hold (sendonly/inactive/0.0.0.0 offer): keep the stream but stop the
+    /// inactivity timer, since a held peer legitimately sends nothing.
+    pub hold: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaCommand {
+    /// Bind `port` and start the stream (comfort silence until something plays).
+    /// SSRC and initial sequence/timestamp are chosen by the (seeded) call logic so
+    /// runs are reproducible.
+    Open { call: CallKey, port: u16, params: MediaParams, inband_dtmf: bool, ssrc: u32, seq: u16, ts: u32 },
+    /// New parameters after a re-INVITE.
+    Update { call: CallKey, params: MediaParams },
+    /// Play prompts in order; `play_id` comes back in [`MediaEvent::PlaybackFinished`].
+    Play { call: CallKey, play_id: u32, prompts: Vec<String> },
+    /// Stop what is playing at once (barge-in); no PlaybackFinished follows.
+    StopPlayback { call: CallKey },
+    /// Release the port; nothing more is sent or reported for this call.
+    Close { call: CallKey },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigitSource {
+    Rfc4733,
+    Info,
+    Inband,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    Digit { digit: char, source: DigitSource },
+    PlaybackFinished { play_id: u32 },
+    /// No RTP from the peer for the configured time.
+    RtpTimeout,
+    /// The media plane could not serve the call (port unavailable, socket error).
+    Failed { reason: String },
+}

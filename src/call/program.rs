@@ -1,0 +1,123 @@
+//! What a call does, as a sequence of [`Step`]s chosen by a [`Program`].
+//!
+//! The call state machine knows how to *execute* a step (play prompts, run a menu,
+//! hang up); a program decides *which* step comes next. The dial plan is one program;
+//! the demo IVR below is another. Keeping the decision behind a trait lets the routing
+//! simulator drive the same call logic without SIP.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+/// How digits are collected for a menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectSpec {
+    pub max_digits: usize,
+    pub terminator: Option<char>,
+    pub first_digit_timeout: Duration,
+    pub inter_digit_timeout: Duration,
+}
+
+impl Default for CollectSpec {
+    fn default() -> Self {
+        Self {
+            max_digits: 1,
+            terminator: Some('#'),
+            first_digit_timeout: Duration::from_secs(5),
+            inter_digit_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The next thing a call does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Play prompts to the end (digits are ignored), then continue.
+    Play { prompts: Vec<String>, then: Box<Step> },
+    /// Play prompts with barge-in and collect digits; the result goes back to the program.
+    Menu { id: String, prompts: Vec<String>, collect: CollectSpec },
+    /// End the call from our side (BYE).
+    Hangup { reason: String },
+}
+
+impl Step {
+    pub fn play(prompts: &[&str], then: Step) -> Step {
+        Step::Play { prompts: prompts.iter().map(|p| p.to_string()).collect(), then: Box::new(then) }
+    }
+    pub fn hangup(reason: impl Into<String>) -> Step {
+        Step::Hangup { reason: reason.into() }
+    }
+}
+
+/// What the caller did in a menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuResult {
+    Digits(String),
+    NoInput,
+}
+
+/// Facts about the call a program decides on.
+#[derive(Debug, Clone)]
+pub struct CallInfo {
+    pub call_id: String,
+    /// Caller number (From user part).
+    pub caller: String,
+    pub caller_name: Option<String>,
+    /// Dialled number (Request-URI user, falling back to To).
+    pub dialled: String,
+    pub started_at: Timestamp,
+}
+
+/// A per-call decision maker. `wall` is the current wall-clock time (business hours).
+pub trait Program: Send {
+    fn start(&mut self, call: &CallInfo, wall: Timestamp) -> Step;
+    fn on_menu_result(&mut self, call: &CallInfo, wall: Timestamp, menu: &str, result: MenuResult) -> Step;
+    /// A one-line human summary of the last decision, for the call's log and record.
+    fn last_reason(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// The built-in IVR used until a dial plan is configured: welcome, one digit, confirm
+/// the digit ("you pressed 3"), goodbye. `*` and `#` are invalid choices; three failed
+/// attempts end the call politely.
+#[derive(Debug, Default)]
+pub struct DemoIvr {
+    attempts: u32,
+}
+
+impl DemoIvr {
+    const MAX_ATTEMPTS: u32 = 3;
+
+    fn menu() -> Step {
+        Step::Menu { id: "demo".into(), prompts: vec!["welcome".into()], collect: CollectSpec::default() }
+    }
+
+    fn retry(&mut self, prompt: &str) -> Step {
+        self.attempts += 1;
+        if self.attempts >= Self::MAX_ATTEMPTS {
+            Step::play(&[prompt, "goodbye"], Step::hangup("no valid choice after 3 attempts"))
+        } else {
+            Step::play(&[prompt], Self::menu())
+        }
+    }
+}
+
+impl Program for DemoIvr {
+    fn start(&mut self, _call: &CallInfo, _wall: Timestamp) -> Step {
+        Self::menu()
+    }
+
+    fn on_menu_result(&mut self, _call: &CallInfo, _wall: Timestamp, _menu: &str, result: MenuResult) -> Step {
+        match result {
+            MenuResult::Digits(d) => match d.chars().next() {
+                Some(c @ '0'..='9') => {
+                    let digit = format!("digit_{c}");
+                    Step::play(&["you_pressed", &digit, "goodbye"], Step::hangup(format!("caller chose {c}")))
+                }
+                _ => self.retry("invalid"),
+            },
+            MenuResult::NoInput => self.retry("timeout"),
+        }
+    }
+}

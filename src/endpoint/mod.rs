@@ -1,0 +1,346 @@
+//! The sans-IO SIP endpoint: the transaction layer, the dialogs and the calls of one
+//! Switchboard process, driven by `handle_*` inputs and drained through `poll_*`.
+//!
+//! The tokio driver feeds it datagrams, media events and timeouts; it answers with
+//! [`Output`]s. Everything a call does on the signalling side — answering, re-INVITE,
+//! INFO digits, CANCEL, BYE in either direction — happens here on a virtual clock, so
+//! whole call flows are unit-testable in microseconds (see `tests/endpoint_flows.rs`).
+
+mod calls;
+pub mod ports;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use jiff::Timestamp;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::call::{CallInfo, CallKey, MediaCommand, MediaEvent, Program};
+use crate::config::ServerConfig;
+use crate::sdp::Codec;
+use crate::sip::rsip::{self, prelude::*};
+use crate::sip::{Peer, Transmit};
+use crate::transaction::{ClientKey, ServerKey, TransactionLayer, TuEvent};
+
+use calls::CallSlot;
+use ports::PortPool;
+
+/// Methods we implement, advertised in Allow headers and 405 responses.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+
+/// What the endpoint needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// Our SIP address as written in Via and Contact.
+    pub sip_addr: SocketAddr,
+    /// Address written into SDP `c=` lines.
+    pub media_ip: IpAddr,
+    pub server: ServerConfig,
+    /// Codecs we accept, in our order of preference (the offerer's order wins).
+    pub codecs: Vec<Codec>,
+    /// Ring (180) this long before answering; 0 answers at once.
+    pub ring_before_answer: Duration,
+}
+
+impl EndpointConfig {
+    pub fn from_server(server: &ServerConfig, bound: SocketAddr) -> Self {
+        let ip = server.advertised_address.unwrap_or(bound.ip());
+        Self {
+            sip_addr: SocketAddr::new(ip, bound.port()),
+            media_ip: ip,
+            server: server.clone(),
+            codecs: vec![Codec::Pcmu, Codec::Pcma],
+            ring_before_answer: Duration::from_millis(server.ring_before_answer_ms),
+        }
+    }
+}
+
+/// A call's life event, for logs, records and metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallEvent {
+    Started { key: CallKey, info: CallInfo },
+    Answered { key: CallKey },
+    MenuChoice { key: CallKey, menu: String, input: String, reason: Option<String> },
+    Ended { key: CallKey, cause: EndCause, duration: Duration },
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndCause {
+    CallerHungUp,
+    CallerCancelled,
+    /// Our IVR finished (the reason says what happened).
+    Completed(String),
+    RtpTimeout,
+    NoAck,
+    Rejected(u16),
+    MediaFailed(String),
+}
+
+/// Work for the driver.
+#[derive(Debug)]
+pub enum Output {
+    Transmit(Transmit),
+    Media(MediaCommand),
+    Event(CallEvent),
+}
+
+/// Builds the per-call program (the dial plan, or the demo IVR).
+pub type ProgramFactory = Box<dyn Fn(&CallInfo) -> Box<dyn Program> + Send>;
+
+pub struct Endpoint {
+    cfg: EndpointConfig,
+    txn: TransactionLayer,
+    calls: HashMap<CallKey, CallSlot>,
+    /// Our local tag → call: every dialog we create has a unique local tag.
+    by_tag: HashMap<String, CallKey>,
+    by_invite: HashMap<ServerKey, CallKey>,
+    by_client: HashMap<ClientKey, CallKey>,
+    ports: PortPool,
+    rng: SmallRng,
+    next_key: u64,
+    outputs: VecDeque<Output>,
+    programs: ProgramFactory,
+}
+
+impl Endpoint {
+    /// `seed` makes tags, branches and SSRCs reproducible in tests.
+    pub fn new(cfg: EndpointConfig, programs: ProgramFactory, seed: u64) -> Self {
+        let txn = TransactionLayer::new(cfg.server.sip_timers, seed ^ 0x5eed);
+        let ports = PortPool::new(cfg.server.rtp_ports);
+        Self {
+            cfg,
+            txn,
+            calls: HashMap::new(),
+            by_tag: HashMap::new(),
+            by_invite: HashMap::new(),
+            by_client: HashMap::new(),
+            ports,
+            rng: SmallRng::seed_from_u64(seed),
+            next_key: 0,
+            outputs: VecDeque::new(),
+            programs,
+        }
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Open transactions (for leak checks).
+    pub fn transactions(&self) -> usize {
+        self.txn.len()
+    }
+
+    /// A datagram or framed stream message from `peer`.
+    pub fn handle_sip(&mut self, now: Instant, wall: Timestamp, peer: Peer, bytes: &[u8]) {
+        match crate::sip::parse::parse_message(bytes) {
+            Ok(rsip::SipMessage::Request(mut req)) => {
+                tracing::debug!(from = %peer.addr, "SIP in:\n{}", req);
+                crate::sip::headers::stamp_received(&mut req, peer.addr);
+                self.txn.handle_request(now, req, peer);
+            }
+            Ok(rsip::SipMessage::Response(resp)) => {
+                tracing::debug!(from = %peer.addr, "SIP in:\n{}", resp);
+                self.txn.handle_response(now, resp, peer);
+            }
+            Err(err) => {
+                tracing::warn!(from = %peer.addr, "dropping malformed SIP message: {err}");
+                if let Some(response) = err.response() {
+                    self.outputs.push_back(Output::Transmit(Transmit { peer, payload: response }));
+                }
+            }
+        }
+        self.process_txn_events(now, wall);
+    }
+
+    pub fn handle_media_event(&mut self, now: Instant, wall: Timestamp, call: CallKey, ev: MediaEvent) {
+        self.with_call(now, wall, call, |ep, slot, now, wall| ep.call_media_event(slot, now, wall, ev));
+        self.process_txn_events(now, wall);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp) {
+        self.txn.handle_timeout(now);
+        let due: Vec<CallKey> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            self.with_call(now, wall, key, |ep, slot, now, wall| ep.call_timeout(slot, now, wall));
+        }
+        self.process_txn_events(now, wall);
+    }
+
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        if let Some(t) = self.txn.poll_transmit() {
+            return Some(Output::Transmit(t));
+        }
+        self.outputs.pop_front()
+    }
+
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let calls = self.calls.values().filter_map(CallSlot::poll_timeout).min();
+        match (self.txn.poll_timeout(), calls) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn process_txn_events(&mut self, now: Instant, wall: Timestamp) {
+        while let Some(ev) = self.txn.poll_event() {
+            match ev {
+                TuEvent::Request { key, req, peer } => self.on_request(now, wall, key, req, peer),
+                TuEvent::Ack { req, .. } => self.on_ack(now, wall, &req),
+                TuEvent::Cancelled { invite } => {
+                    if let Some(call) = self.by_invite.get(&invite).copied() {
+                        self.with_call(now, wall, call, |ep, slot, now, _| ep.call_cancelled(slot, now));
+                    }
+                }
+                TuEvent::Response { key, resp } => {
+                    if let Some(call) = self.by_client.get(&key).copied() {
+                        if resp.status_code.code() >= 200 {
+                            self.by_client.remove(&key);
+                            self.finish_call(call);
+                        }
+                    }
+                }
+                TuEvent::ClientTimeout { key } => {
+                    if let Some(call) = self.by_client.remove(&key) {
+                        tracing::warn!("BYE for call {call} got no answer");
+                        self.finish_call(call);
+                    }
+                }
+                TuEvent::AckTimeout { key } => {
+                    if let Some(call) = self.by_invite.get(&key).copied() {
+                        self.with_call(now, wall, call, |ep, slot, now, _| {
+                            tracing::warn!("no ACK for our 200 OK: ending the call");
+                            ep.hangup(slot, now, super::endpoint::EndCause::NoAck);
+                        });
+                    }
+                }
+                #[allow(unreachable_patterns)]
+                _ => {}
+            }
+        }
+    }
+
+    fn on_request(&mut self, now: Instant, wall: Timestamp, key: ServerKey, req: rsip::Request, peer: Peer) {
+        use rsip::Method;
+        if crate::sip::headers::max_forwards(&req) == Some(0) && req.method != Method::Ack {
+            return self.respond(now, key, &req, 483, None);
+        }
+        let to_tag = crate::sip::headers::to_tag(&rsip::SipMessage::Request(req.clone()));
+        if let Some(tag) = to_tag {
+            let call = self.by_tag.get(&tag).copied();
+            let same_call_id = call
+                .and_then(|c| self.calls.get(&c))
+                .is_some_and(|slot| Some(slot.dialog.id.call_id.as_str()) == req.call_id_header().ok().map(|c| c.value()));
+            return match call {
+                Some(call) if same_call_id => {
+                    self.with_call(now, wall, call, |ep, slot, now, wall| ep.call_in_dialog(slot, now, wall, key, req))
+                }
+                // RFC 3261 §12.2.2: a request for a dialog we don't know.
+                _ => self.respond(now, key, &req, 481, None),
+            };
+        }
+        match req.method {
+            Method::Invite => self.new_call(now, wall, key, req, peer),
+            Method::Options => self.respond_options(now, key, &req),
+            Method::Bye | Method::Info | Method::Update | Method::Prack | Method::Notify | Method::Refer => {
+                self.respond(now, key, &req, 481, None)
+            }
+            _ => self.respond(now, key, &req, 405, None),
+        }
+    }
+
+    fn on_ack(&mut self, now: Instant, wall: Timestamp, req: &rsip::Request) {
+        let msg = rsip::SipMessage::Request(req.clone());
+        let Some(tag) = crate::sip::headers::to_tag(&msg) else { return };
+        if let Some(call) = self.by_tag.get(&tag).copied() {
+            self.with_call(now, wall, call, |ep, slot, now, wall| ep.call_ack(slot, now, wall, req));
+        }
+    }
+
+    /// Run `f` on a call taken out of the map (so `f` can use `&mut self`), then put
+    /// it back unless it ended.
+    fn with_call(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        key: CallKey,
+        f: impl FnOnce(&mut Self, &mut CallSlot, Instant, Timestamp),
+    ) {
+        let Some(mut slot) = self.calls.remove(&key) else { return };
+        let span = slot.span.clone();
+        let _enter = span.enter();
+        f(self, &mut slot, now, wall);
+        self.drain_ivr(&mut slot, now);
+        if slot.is_finished() {
+            self.release(slot);
+        } else {
+            self.calls.insert(key, slot);
+        }
+    }
+
+    fn release(&mut self, slot: CallSlot) {
+        self.ports.release(slot.port);
+        self.by_tag.remove(&slot.dialog.id.local_tag);
+        if let Some(k) = slot.invite_key() {
+            self.by_invite.remove(&k);
+        }
+        self.by_client.retain(|_, c| *c != slot.key);
+    }
+
+    /// A BYE we sent was answered or timed out: the call is over.
+    fn finish_call(&mut self, call: CallKey) {
+        if let Some(slot) = self.calls.remove(&call) {
+            self.release(slot);
+        }
+    }
+
+    fn respond(&mut self, now: Instant, key: ServerKey, req: &rsip::Request, code: u16, to_tag: Option<&str>) {
+        let mut resp = crate::sip::response::make_response(req, code, to_tag);
+        if code == 405 {
+            resp.headers.push(rsip::Header::Allow(ALLOW.into()));
+        }
+        self.txn.send_response(now, key, resp);
+    }
+
+    fn respond_options(&mut self, now: Instant, key: ServerKey, req: &rsip::Request) {
+        // Trunks send OPTIONS as a keepalive/health check: always 200 with our capabilities.
+        let mut resp = crate::sip::response::make_response(req, 200, None);
+        resp.headers.push(rsip::Header::Allow(ALLOW.into()));
+        resp.headers.push(rsip::Header::Accept("application/sdp".into()));
+        resp.headers.push(rsip::Header::Other("Supported".into(), "replaces".into()));
+        self.txn.send_response(now, key, resp);
+    }
+
+    fn new_tag(&mut self) -> String {
+        format!("sb{:016x}", self.rng.random::<u64>())
+    }
+
+    fn new_branch(&mut self) -> String {
+        format!("z9hG4bKsb{:016x}", self.rng.random::<u64>())
+    }
+}
+
+/// Replace the body (and its Content-Type/Length) of a message.
+pub(crate) fn set_body(headers: &mut rsip::Headers, body: &mut Vec<u8>, content_type: &str, new_body: Vec<u8>) {
+    headers.retain(|h| !matches!(h, rsip::Header::ContentLength(_) | rsip::Header::ContentType(_)));
+    headers.push(rsip::Header::ContentType(content_type.into()));
+    headers.push(rsip::Header::ContentLength((new_body.len() as u32).into()));
+    *body = new_body;
+}
+
+/// Bytes helper for tests and the driver.
+pub fn to_bytes(msg: &impl std::fmt::Display) -> Bytes {
+    Bytes::from(msg.to_string())
+}

@@ -1,0 +1,64 @@
+//! RTP port allocation from the configured range.
+//!
+//! Even ports only (RFC 3550 §11: RTP on even, RTCP on the next odd port). Freed ports
+//! go to the back of the queue so a port is reused as late as possible: late packets
+//! of a finished call then cannot land in a new call on the same port.
+
+use std::collections::{HashSet, VecDeque};
+
+use crate::config::server::PortRange;
+
+#[derive(Debug)]
+pub struct PortPool {
+    free: VecDeque<u16>,
+    in_use: HashSet<u16>,
+}
+
+impl PortPool {
+    pub fn new(range: PortRange) -> Self {
+        let first = range.low + (range.low % 2);
+        let free: VecDeque<u16> = (first..=range.high).step_by(2).collect();
+        Self { in_use: HashSet::with_capacity(free.len()), free }
+    }
+
+    /// Take a port, or None when every port is busy (the caller answers 503).
+    pub fn allocate(&mut self) -> Option<u16> {
+        let port = self.free.pop_front()?;
+        self.in_use.insert(port);
+        Some(port)
+    }
+
+    /// Give a port back. Unknown or double releases are ignored.
+    pub fn release(&mut self, port: u16) {
+        if self.in_use.remove(&port) {
+            self.free.push_back(port);
+        }
+    }
+
+    /// Take a port out of circulation (another process holds it).
+    pub fn retire(&mut self, port: u16) {
+        self.in_use.remove(&port);
+    }
+
+    pub fn available(&self) -> usize {
+        self.free.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn even_ports_reused_last() {
+        let mut p = PortPool::new(PortRange { low: 10001, high: 10008 });
+        assert_eq!(p.available(), 4);
+        let a = p.allocate().unwrap();
+        assert_eq!(a, 10002);
+        p.release(a);
+        p.release(a);
+        let order: Vec<u16> = std::iter::from_fn(|| p.allocate()).collect();
+        assert_eq!(order, vec![10004, 10006, 10008, 10002]);
+        assert_eq!(p.allocate(), None);
+    }
+}

@@ -1,0 +1,198 @@
+//! The media plane: RTP sockets, a receive task per call and one pacer thread for all
+//! calls.
+//!
+//! Why one pacer thread: a prompt stream is 50 packets/s per call. A timer per call
+//! would cost a task wake-up per packet; instead one thread wakes every
+//! [`PACER_TICK`] and sends every frame that is due across all calls. The per-call
+//! deadline schedule (`start + n·20 ms`) lives in [`MediaSession`], so the tick only
+//! bounds jitter, never drift.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::call::{CallKey, MediaCommand, MediaEvent};
+use crate::media::prompt::PromptSet;
+use crate::media::session::MediaSession;
+
+/// How often the pacer wakes. 5 ms keeps jitter well inside any jitter buffer while
+/// costing 200 wake-ups/s in total, whatever the number of calls.
+pub const PACER_TICK: Duration = Duration::from_millis(5);
+
+struct Slot {
+    session: Mutex<MediaSession>,
+    socket: std::net::UdpSocket,
+    closed: AtomicBool,
+}
+
+type Registry = Arc<RwLock<HashMap<CallKey, Arc<Slot>>>>;
+
+/// Handle used by the core loop to run media commands.
+pub struct MediaPlane {
+    registry: Registry,
+    bind_ip: IpAddr,
+    prompts: Arc<PromptSet>,
+    rtp_timeout: Duration,
+    events: UnboundedSender<(CallKey, MediaEvent)>,
+    recv_tasks: HashMap<CallKey, tokio::task::JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl MediaPlane {
+    pub fn start(
+        bind_ip: IpAddr,
+        prompts: Arc<PromptSet>,
+        rtp_timeout: Duration,
+        events: UnboundedSender<(CallKey, MediaEvent)>,
+    ) -> std::io::Result<Self> {
+        let registry: Registry = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (reg, tx, stop2) = (registry.clone(), events.clone(), stop.clone());
+        std::thread::Builder::new().name("rtp-pacer".into()).spawn(move || pacer_loop(reg, tx, stop2))?;
+        Ok(Self { registry, bind_ip, prompts, rtp_timeout, events, recv_tasks: HashMap::new(), stop })
+    }
+
+    pub fn active(&self) -> usize {
+        self.recv_tasks.len()
+    }
+
+    pub fn handle_command(&mut self, now: Instant, cmd: MediaCommand) {
+        match cmd {
+            MediaCommand::Open { call, port, params, inband_dtmf, ssrc, seq, ts } => {
+                let socket = match bind_rtp(SocketAddr::new(self.bind_ip, port)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let reason = format!("cannot use RTP port {port}: {e}");
+                        let _ = self.events.send((call, MediaEvent::Failed { reason }));
+                        return;
+                    }
+                };
+                let session = MediaSession::new(
+                    now,
+                    params,
+                    self.prompts.clone(),
+                    self.rtp_timeout,
+                    inband_dtmf,
+                    ssrc,
+                    seq,
+                    ts,
+                );
+                let recv_socket = match socket.try_clone().and_then(tokio::net::UdpSocket::from_std) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = self.events.send((call, MediaEvent::Failed { reason: e.to_string() }));
+                        return;
+                    }
+                };
+                let slot = Arc::new(Slot { session: Mutex::new(session), socket, closed: AtomicBool::new(false) });
+                if let Ok(mut reg) = self.registry.write() {
+                    reg.insert(call, slot.clone());
+                }
+                let events = self.events.clone();
+                let task = tokio::spawn(recv_loop(call, slot, recv_socket, events));
+                self.recv_tasks.insert(call, task);
+            }
+            MediaCommand::Update { call, params } => self.with(call, |s, ev| {
+                s.update(now, params);
+                flush(call, s, ev)
+            }),
+            MediaCommand::Play { call, play_id, prompts } => self.with(call, |s, ev| {
+                s.play(play_id, &prompts);
+                flush(call, s, ev)
+            }),
+            MediaCommand::StopPlayback { call } => self.with(call, |s, _| s.stop_playback()),
+            MediaCommand::Close { call } => {
+                let slot = self.registry.write().ok().and_then(|mut r| r.remove(&call));
+                if let Some(slot) = slot {
+                    slot.closed.store(true, Ordering::Relaxed);
+                }
+                if let Some(task) = self.recv_tasks.remove(&call) {
+                    task.abort();
+                }
+            }
+        }
+    }
+
+    fn with(&self, call: CallKey, f: impl FnOnce(&mut MediaSession, &UnboundedSender<(CallKey, MediaEvent)>)) {
+        let slot = self.registry.read().ok().and_then(|r| r.get(&call).cloned());
+        if let Some(slot) = slot {
+            if let Ok(mut s) = slot.session.lock() {
+                f(&mut s, &self.events);
+            }
+        }
+    }
+}
+
+impl Drop for MediaPlane {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn bind_rtp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    let s = std::net::UdpSocket::bind(addr)?;
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+fn flush(call: CallKey, s: &mut MediaSession, events: &UnboundedSender<(CallKey, MediaEvent)>) {
+    while let Some(ev) = s.poll_event() {
+        let _ = events.send((call, ev));
+    }
+}
+
+async fn recv_loop(
+    call: CallKey,
+    slot: Arc<Slot>,
+    socket: tokio::net::UdpSocket,
+    events: UnboundedSender<(CallKey, MediaEvent)>,
+) {
+    let mut buf = [0u8; 2048];
+    loop {
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else { return };
+        if slot.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(packet) = buf.get(..n) else { continue };
+        if let Ok(mut s) = slot.session.lock() {
+            s.handle_rtp(Instant::now(), from, packet);
+            flush(call, &mut s, &events);
+        }
+    }
+}
+
+fn pacer_loop(registry: Registry, events: UnboundedSender<(CallKey, MediaEvent)>, stop: Arc<AtomicBool>) {
+    let mut buf = [0u8; 1500];
+    let mut slots: Vec<(CallKey, Arc<Slot>)> = Vec::new();
+    let mut next_tick = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        next_tick += PACER_TICK;
+        let now = Instant::now();
+        if next_tick > now {
+            std::thread::sleep(next_tick - now);
+        } else if now - next_tick > Duration::from_millis(100) {
+            next_tick = now; // we were descheduled for long: don't spin to catch up
+        }
+        // Send everything due within half a tick, so frames are on average on time.
+        let horizon = Instant::now() + PACER_TICK / 2;
+        slots.clear();
+        if let Ok(reg) = registry.read() {
+            slots.extend(reg.iter().map(|(k, v)| (*k, v.clone())));
+        }
+        for (call, slot) in &slots {
+            let Ok(mut s) = slot.session.lock() else { continue };
+            while let Some((dest, len)) = s.poll_transmit(horizon, &mut buf) {
+                if let Some(pkt) = buf.get(..len) {
+                    // A full socket buffer drops this frame; RTP tolerates loss, and
+                    // blocking here would delay every other call.
+                    let _ = slot.socket.send_to(pkt, dest);
+                }
+            }
+            flush(*call, &mut s, &events);
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Harness for real-peer tests: starts the `switchboard` binary on loopback ports,
+//! runs sipp scenarios against it and captures RTP with tshark.
+//!
+//! These tests never skip: a missing sipp or tshark is a failure with the install
+//! command in the message, because a green run without real peers proves nothing.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Real-peer tests run one at a time: they measure packet rates and share 2 cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+static NEXT_SLOT: AtomicU16 = AtomicU16::new(0);
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn require(tool: &str, package: &str) -> PathBuf {
+    let out = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().unwrap();
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        !path.is_empty(),
+        "{tool} is required for the real-peer tests: apt-get install -y {package} (the .ci/run script does this)"
+    );
+    PathBuf::from(path)
+}
+
+/// Ports for one test: SIP port, RTP range, sipp's SIP and media ports.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub sip: u16,
+    pub rtp_low: u16,
+    pub rtp_high: u16,
+    pub sipp_sip: u16,
+    pub sipp_media: u16,
+}
+
+pub fn ports() -> Ports {
+    let n = NEXT_SLOT.fetch_add(1, Ordering::SeqCst);
+    let pid = (std::process::id() % 20) as u16;
+    let slot = pid * 40 + n;
+    Ports {
+        sip: 15000 + slot * 2,
+        rtp_low: 30000 + slot * 40,
+        rtp_high: 30000 + slot * 40 + 38,
+        sipp_sip: 17000 + slot * 2,
+        sipp_media: 40000 + slot * 8,
+    }
+}
+
+pub struct Router {
+    child: Child,
+    pub ports: Ports,
+    pub log_path: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+impl Router {
+    /// Start the router with the given extra `[server]` keys and an optional dial plan.
+    pub fn start(ports: Ports, server_extra: &str, plan: &str) -> Router {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("switchboard.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nsip_listen = \"127.0.0.1:{}\"\nrtp_ports = \"{}-{}\"\nprompts_dir = \"{}\"\ndata_dir = \"{}\"\n{server_extra}\n{plan}\n",
+                ports.sip,
+                ports.rtp_low,
+                ports.rtp_high,
+                repo().join("prompts").display(),
+                dir.path().join("data").display(),
+            ),
+        )
+        .unwrap();
+        let log_path = dir.path().join("router.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("SWITCHBOARD_LOG", "debug")
+            .env("NO_COLOR", "1")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let r = Router { child, ports, log_path, dir };
+        r.wait_for_log("listening for SIP", Duration::from_secs(10));
+        r
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.log().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("router log never showed {needle:?}:\n{}", self.log());
+    }
+
+    pub fn count(&self, needle: &str) -> usize {
+        self.log().matches(needle).count()
+    }
+}
+
+impl Drop for Router {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct SippResult {
+    pub success: bool,
+    pub output: String,
+}
+
+/// Run a scenario from tests/sipp against the router, one call, with a time limit.
+/// `transport` is "u1" (UDP) or "t1" (TCP).
+pub fn sipp(ports: Ports, scenario: &str, transport: &str, extra: &[&str]) -> SippResult {
+    let sipp = require("sipp", "sip-tester");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("callers.csv");
+    std::fs::write(&csv, "SEQUENTIAL\n5551234;1\n").unwrap();
+    let out = Command::new("timeout")
+        .arg("40")
+        .arg(sipp)
+        .arg(format!("127.0.0.1:{}", ports.sip))
+        .arg("-sf")
+        .arg(repo().join("tests/sipp").join(scenario))
+        .args(["-t", transport, "-i", "127.0.0.1", "-p"])
+        .arg(ports.sipp_sip.to_string())
+        .args(["-mi", "127.0.0.1", "-mp"])
+        .arg(ports.sipp_media.to_string())
+        .args(["-s", "1000", "-m", "1", "-nostdin", "-timeout", "35s", "-inf"])
+        .arg(&csv)
+        .args(["-trace_err", "-error_file"])
+        .arg(dir.path().join("err.log"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let mut output = String::from_utf8_lossy(&out.stdout).to_string();
+    output.push_str(&String::from_utf8_lossy(&out.stderr));
+    output.push_str(&std::fs::read_to_string(dir.path().join("err.log")).unwrap_or_default());
+    SippResult { success: out.status.success(), output }
+}
+
+/// One RTP packet as captured.
+#[derive(Debug, Clone)]
+pub struct RtpPacket {
+    pub time: f64,
+    pub seq: u16,
+    pub ts: u32,
+    pub pt: u8,
+    pub ssrc: u32,
+    pub payload: Vec<u8>,
+}
+
+/// A tshark capture of UDP packets to `port` on loopback.
+pub struct Capture {
+    child: Child,
+    file: PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Capture {
+    pub fn start(port: u16) -> Capture {
+        let tshark = require("tshark", "tshark");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cap.pcapng");
+        let mut child = Command::new(tshark)
+            .args(["-i", "lo", "-f"])
+            .arg(format!("udp dst port {port}"))
+            .arg("-w")
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until tshark really captures, or the first packets are lost.
+        let stderr = child.stderr.take().unwrap();
+        let mut reader = BufReader::new(stderr);
+        let mut line = String::new();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            if line.contains("Capturing on") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in reader.lines() {});
+        Capture { child, file, port, _dir: dir }
+    }
+
+    /// Stop capturing and decode the RTP packets.
+    pub fn finish(mut self) -> Vec<RtpPacket> {
+        std::thread::sleep(Duration::from_millis(300));
+        unsafe_sigint(self.child.id());
+        let _ = self.child.wait();
+        decode_rtp(&self.file, self.port)
+    }
+}
+
+fn unsafe_sigint(pid: u32) {
+    let _ = Command::new("kill").arg("-INT").arg(pid.to_string()).status();
+}
+
+fn decode_rtp(file: &Path, port: u16) -> Vec<RtpPacket> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .arg("-d")
+        .arg(format!("udp.port=={port},rtp"))
+        .args(["-Y", "rtp", "-T", "fields", "-E", "separator=;"])
+        .args(["-e", "frame.time_relative", "-e", "rtp.seq", "-e", "rtp.timestamp", "-e", "rtp.p_type", "-e", "rtp.ssrc", "-e", "rtp.payload"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(';').collect();
+            let payload = f.get(5)?.replace(':', "");
+            Some(RtpPacket {
+                time: f.first()?.parse().ok()?,
+                seq: f.get(1)?.parse().ok()?,
+                ts: f.get(2)?.parse().ok()?,
+                pt: f.get(3)?.parse().ok()?,
+                ssrc: u32::from_str_radix(f.get(4)?.trim_start_matches("0x"), 16).ok()?,
+                payload: (0..payload.len() / 2)
+                    .filter_map(|i| u8::from_str_radix(payload.get(i * 2..i * 2 + 2)?, 16).ok())
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// Check a captured stream is a proper 20 ms G.711 stream: one SSRC, sequence +1,
+/// timestamp +160, and about 50 packets per second. Returns the measured rate.
+pub fn assert_paced_stream(pkts: &[RtpPacket], pt: u8) -> f64 {
+    assert!(pkts.len() > 50, "too few RTP packets: {}", pkts.len());
+    let ssrc = pkts[0].ssrc;
+    for w in pkts.windows(2) {
+        assert_eq!(w[1].ssrc, ssrc, "SSRC changed mid-stream");
+        assert_eq!(w[1].pt, pt, "payload type");
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "sequence numbers must rise by one");
+        assert_eq!(w[1].ts, w[0].ts.wrapping_add(160), "timestamp must advance 160 per 20 ms frame");
+        assert_eq!(w[1].payload.len(), 160, "20 ms of G.711");
+    }
+    let span = pkts.last().unwrap().time - pkts[0].time;
+    let rate = (pkts.len() - 1) as f64 / span;
+    assert!((45.0..=55.0).contains(&rate), "RTP rate {rate:.1} packets/s, expected ~50");
+    rate
+}

@@ -1,0 +1,96 @@
+//! Real peers: sipp callers against the running `switchboard` binary (issue 2).
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const DTMF_1: &str = "tests/data/dtmf_2833_1.pcap";
+
+fn ivr_call_with_rfc4733(transport: &str) {
+    let _g = serial();
+    let p = ports();
+    let router = Router::start(p, "", "");
+    let cap = Capture::start(p.sipp_media);
+    let pcap = repo().join(DTMF_1);
+    let res = sipp(p, "uac_rfc4733.xml", transport, &["-key", "dtmf_pcap", pcap.to_str().unwrap()]);
+    let pkts = cap.finish();
+    assert!(res.success, "sipp failed:\n{}\nrouter log:\n{}", res.output, router.log());
+    let log = router.log();
+    assert!(log.contains("caller pressed 1 (Rfc4733)"), "digit not detected:\n{log}");
+    assert_eq!(log.matches("caller pressed").count(), 1, "the digit must be reported once:\n{log}");
+    assert!(log.contains("menu demo: caller chose 1"), "{log}");
+    // The caller heard a paced stream: the welcome prompt, then the confirmation.
+    assert_paced_stream(&pkts, 0);
+    let audible = pkts.iter().filter(|p| p.payload.iter().any(|&b| b != 0xFF && b != 0x7F)).count();
+    assert!(audible > 100, "expected spoken prompts in the stream, got {audible} non-silent frames");
+}
+
+#[test]
+fn udp_caller_hears_prompt_sends_rfc4733_digit_and_gets_bye() {
+    ivr_call_with_rfc4733("u1");
+}
+
+#[test]
+fn tcp_caller_hears_prompt_sends_rfc4733_digit_and_gets_bye() {
+    ivr_call_with_rfc4733("t1");
+}
+
+#[test]
+fn udp_caller_sends_digit_by_sip_info() {
+    let _g = serial();
+    let p = ports();
+    let router = Router::start(p, "", "");
+    let cap = Capture::start(p.sipp_media);
+    let csv_digit_is_1 = sipp(p, "uac_info.xml", "u1", &[]);
+    let pkts = cap.finish();
+    assert!(csv_digit_is_1.success, "sipp failed:\n{}\nrouter log:\n{}", csv_digit_is_1.output, router.log());
+    let log = router.log();
+    assert!(log.contains("caller pressed 1 (Info)"), "{log}");
+    assert!(log.contains("menu demo: caller chose 1"), "{log}");
+    assert_paced_stream(&pkts, 0);
+}
+
+#[test]
+fn cancel_before_answer_gets_487() {
+    let _g = serial();
+    let p = ports();
+    let router = Router::start(p, "ring_before_answer_ms = 3000", "");
+    let res = sipp(p, "uac_cancel.xml", "u1", &[]);
+    assert!(res.success, "sipp failed:\n{}\nrouter log:\n{}", res.output, router.log());
+    router.wait_for_log("caller hung up before answer (CANCEL)", Duration::from_secs(2));
+}
+
+#[test]
+fn retransmitted_invite_is_answered_once() {
+    let _g = serial();
+    let p = ports();
+    let router = Router::start(p, "ring_before_answer_ms = 800", "");
+    let res = sipp(p, "uac_retrans.xml", "u1", &[]);
+    assert!(res.success, "sipp failed:\n{}\nrouter log:\n{}", res.output, router.log());
+    router.wait_for_log("call ended", Duration::from_secs(3));
+    assert_eq!(router.count("incoming call"), 1, "{}", router.log());
+    assert_eq!(router.count("answered after"), 1, "{}", router.log());
+}
+
+#[test]
+fn pcma_only_offer_is_answered_in_pcma() {
+    let _g = serial();
+    let p = ports();
+    let router = Router::start(p, "", "");
+    let cap = Capture::start(p.sipp_media);
+    let res = sipp(p, "uac_pcma.xml", "u1", &[]);
+    let pkts = cap.finish();
+    assert!(res.success, "sipp failed:\n{}\nrouter log:\n{}", res.output, router.log());
+    assert!(!pkts.is_empty() && pkts.iter().all(|p| p.pt == 8), "RTP must be PCMA (PT 8)");
+}
+
+#[test]
+fn g729_only_offer_gets_488() {
+    let _g = serial();
+    let p = ports();
+    let router = Router::start(p, "", "");
+    let res = sipp(p, "uac_g729.xml", "u1", &[]);
+    assert!(res.success, "sipp failed:\n{}\nrouter log:\n{}", res.output, router.log());
+    assert!(router.log().contains("488"), "{}", router.log());
+}
