@@ -41,3 +41,12 @@ pub struct Transmit {
     pub peer: Peer,
     pub payload: Bytes,
 }
+
+pub mod frame;
+pub mod headers;
+pub mod normalize;
+pub mod parse;
+
+pub use frame::{FrameError, MAX_MESSAGE_SIZE, StreamFramer, frame_datagram};
+pub use headers::{response_destination, serialize, stamp_received};
+pub use parse::{ParseError, Problem, parse_message};

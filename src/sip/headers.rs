@@ -1,0 +1,392 @@
+//! Small, panic-free accessors for the header fields the upper layers need,
+//! the RFC 3261 §18.2.1 / RFC 3581 `received`/`rport` stamping, the §18.2.2
+//! response destination, and serialization with a correct Content-Length.
+//!
+//! All readers return `Option`: a message that reached the upper layers went
+//! through [`parse_message`](super::parse::parse_message), which already
+//! rejected missing or malformed mandatory headers, so `None` here means
+//! "not present" rather than an error to report.
+
+use std::net::{IpAddr, SocketAddr};
+
+use bytes::Bytes;
+
+use super::rsip::{
+    self, Header, HeadersExt, Method, Request, SipMessage, typed,
+    uri::{Host, Param, Received, Scheme, Uri},
+};
+
+/// The Call-ID value.
+pub fn call_id<M: HeadersExt>(msg: &M) -> Option<&str> {
+    msg.call_id_header().ok().map(|h| h.value().trim())
+}
+
+/// CSeq number and method. An extension method (not in [`Method`]) gives `None`.
+pub fn cseq<M: HeadersExt>(msg: &M) -> Option<(u32, Method)> {
+    let c = typed::CSeq::parse(msg.cseq_header().ok()?.value()).ok()?;
+    Some((c.seq, c.method))
+}
+
+/// The `tag` parameter of From.
+pub fn from_tag<M: HeadersExt>(msg: &M) -> Option<String> {
+    let from = typed_from(msg)?;
+    from.tag().map(|t| t.value().to_string())
+}
+
+/// The `tag` parameter of To (absent on out-of-dialog requests).
+pub fn to_tag<M: HeadersExt>(msg: &M) -> Option<String> {
+    let to = typed_to(msg)?;
+    to.tag().map(|t| t.value().to_string())
+}
+
+/// The `branch` parameter of the top Via (the transaction id, RFC 3261 §17.2.3).
+pub fn top_via_branch<M: HeadersExt>(msg: &M) -> Option<String> {
+    let via = top_via(msg)?;
+    via.branch().map(|b| b.value().to_string())
+}
+
+/// The top Via, typed. After normalization each Via line holds one value, but
+/// a hand-built message may still have a comma list, so only the first value
+/// is taken.
+pub fn top_via<M: HeadersExt>(msg: &M) -> Option<typed::Via> {
+    let first = msg.via_header().ok()?.first_value().ok()?;
+    typed::Via::parse(first.value()).ok()
+}
+
+/// The user part of the Request-URI: the user of a `sip:`/`sips:` URI or the
+/// number of a `tel:` URI (RFC 3966), as written (escapes not decoded). This
+/// is the dialed number the routing engine matches.
+pub fn request_uri_user(req: &Request) -> Option<String> {
+    uri_user(&req.uri)
+}
+
+/// The user (or `tel:` number) of the To URI: who the caller asked for.
+pub fn to_user<M: HeadersExt>(msg: &M) -> Option<String> {
+    uri_user(&typed_to(msg)?.uri)
+}
+
+/// The user (or `tel:` number) of the From URI: the caller ID.
+pub fn from_user<M: HeadersExt>(msg: &M) -> Option<String> {
+    uri_user(&typed_from(msg)?.uri)
+}
+
+/// The From display name with quotes and quoted-pair escapes removed
+/// (RFC 3261 §25.1 `quoted-pair`), `None` when absent or empty.
+pub fn from_display_name<M: HeadersExt>(msg: &M) -> Option<String> {
+    let name = typed_from(msg)?.display_name?;
+    let mut out = String::with_capacity(name.len());
+    let mut chars = name.trim().trim_matches('"').chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    let out = out.trim().to_string();
+    (!out.is_empty()).then_some(out)
+}
+
+/// Max-Forwards (RFC 3261 §20.22). `None` when absent or out of the 0–255
+/// range: RFC 4475 §3.1.2.4 lets an element treat an out-of-range value as absent.
+pub fn max_forwards<M: HeadersExt>(msg: &M) -> Option<u8> {
+    msg.max_forwards_header().ok()?.value().trim().parse().ok()
+}
+
+fn typed_from<M: HeadersExt>(msg: &M) -> Option<typed::From> {
+    typed::From::parse(msg.from_header().ok()?.value()).ok()
+}
+
+fn typed_to<M: HeadersExt>(msg: &M) -> Option<typed::To> {
+    typed::To::parse(msg.to_header().ok()?.value()).ok()
+}
+
+fn uri_user(uri: &Uri) -> Option<String> {
+    match &uri.scheme {
+        Some(Scheme::Sip | Scheme::Sips) => {
+            uri.user().filter(|u| !u.is_empty()).map(str::to_string)
+        }
+        // RFC 3966: tel:+15551234567;phone-context=... — the fork parses the
+        // number as the host.
+        Some(Scheme::Other(s)) if s.eq_ignore_ascii_case("tel") => match uri.host() {
+            Host::Domain(d) if !d.0.is_empty() => Some(d.0.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// RFC 3261 §18.2.1 and RFC 3581 §4: records where a request really came
+/// from in its top Via, so responses find their way back through NAT.
+///
+/// Adds `received=<source ip>` when the sent-by host is not that IP (or when
+/// `rport` is present, which RFC 3581 requires), and fills an empty `rport`
+/// with the source port. A top Via that does not parse is left alone (the
+/// parser rejects such requests before they get here).
+pub fn stamp_received(req: &mut Request, source: SocketAddr) {
+    let Ok(via) = req.via_header_mut() else {
+        return;
+    };
+    // update_first_value only errors when the value is unusable; leaving the
+    // Via as it was is the right fallback then.
+    let _ = via.update_first_value(|first| {
+        let mut typed = typed::Via::parse(first.value())?;
+        let wants_rport = typed.rport() == Some(None);
+        let sent_by_ip = match &typed.uri.host_with_port.host {
+            Host::IpAddr(ip) => Some(*ip),
+            Host::Domain(d) => d.0.parse::<IpAddr>().ok(),
+        };
+        if wants_rport || sent_by_ip != Some(source.ip()) {
+            typed = typed.with_received(Received::new(source.ip().to_string()));
+        }
+        if wants_rport {
+            // with_rport re-appends: keep the param where it was instead.
+            for p in typed.params.iter_mut() {
+                if let Param::Rport(port @ None) = p {
+                    *port = Some(source.port());
+                }
+            }
+        }
+        Ok(typed.into())
+    });
+}
+
+/// RFC 3261 §18.2.2 (unreliable unicast) with RFC 3581 §4: where to send a
+/// response, from the top Via of the request (or of the response, which
+/// carries the same Via): `received` + `rport`, else `received` + sent-by
+/// port, else the sent-by address itself. Default port 5060. `None` when
+/// sent-by is a host name without `received` (no DNS here: the driver falls
+/// back to the request's source address) or a `maddr` is present (out of scope).
+pub fn response_destination(top_via: &typed::Via) -> Option<SocketAddr> {
+    if top_via.params.iter().any(|p| matches!(p, Param::Maddr(_))) {
+        return None;
+    }
+    let sent_by_port = top_via.uri.host_with_port.port.map(|p| p.0);
+    let rport = top_via.rport().flatten();
+    let received = top_via
+        .params
+        .iter()
+        .find_map(|p| match p {
+            Param::Received(r) => Some(r.value().trim_matches(['[', ']']).parse::<IpAddr>()),
+            _ => None,
+        })
+        .and_then(Result::ok);
+    let ip = match received {
+        Some(ip) => ip,
+        None => match &top_via.uri.host_with_port.host {
+            Host::IpAddr(ip) => *ip,
+            Host::Domain(d) => d.0.parse().ok()?,
+        },
+    };
+    let port = match received {
+        Some(_) => rport.or(sent_by_port),
+        None => sent_by_port,
+    }
+    .unwrap_or(5060);
+    Some(SocketAddr::new(ip, port))
+}
+
+/// [`response_destination`] for the top Via of a message.
+pub fn response_destination_of<M: HeadersExt>(msg: &M) -> Option<SocketAddr> {
+    response_destination(&top_via(msg)?)
+}
+
+/// Wire bytes of a message with Content-Length set to the real body length
+/// (RFC 3261 §20.14; mandatory on streams, §18.3): a stale or missing
+/// Content-Length is replaced in place or appended, duplicates are dropped.
+pub fn serialize(msg: &SipMessage) -> Bytes {
+    match msg {
+        SipMessage::Request(r) => serialize_request(r),
+        SipMessage::Response(r) => serialize_response(r),
+    }
+}
+
+/// [`serialize`] for a request.
+pub fn serialize_request(req: &Request) -> Bytes {
+    let start = format!("{} {} {}\r\n", req.method, req.uri, req.version);
+    serialize_parts(&start, &req.headers, &req.body)
+}
+
+/// [`serialize`] for a response. The status line carries the standard reason
+/// phrase for the code (the fork's printing rule).
+pub fn serialize_response(resp: &rsip::Response) -> Bytes {
+    let start = format!(
+        "{} {} {}\r\n",
+        resp.version,
+        resp.status_code.code(),
+        resp.status_code.text()
+    );
+    serialize_parts(&start, &resp.headers, &resp.body)
+}
+
+fn serialize_parts(start: &str, headers: &rsip::Headers, body: &[u8]) -> Bytes {
+    let length_line = format!("Content-Length: {}\r\n", body.len());
+    let mut out = Vec::with_capacity(start.len() + 64 * headers.len() + body.len() + 32);
+    out.extend_from_slice(start.as_bytes());
+    let mut wrote_length = false;
+    for h in headers.iter() {
+        if matches!(h, Header::ContentLength(_)) {
+            if !wrote_length {
+                out.extend_from_slice(length_line.as_bytes());
+                wrote_length = true;
+            }
+            continue;
+        }
+        out.extend_from_slice(h.to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !wrote_length {
+        out.extend_from_slice(length_line.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::parse::parse_message;
+
+    fn req(s: &str) -> Request {
+        match parse_message(s.as_bytes()).unwrap() {
+            SipMessage::Request(r) => r,
+            SipMessage::Response(_) => panic!("expected a request"),
+        }
+    }
+
+    const INVITE: &str = "INVITE sip:+4930123@pbx.example.com;user=phone SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 10.0.0.7:5062;branch=z9hG4bKabc;rport\r\n\
+        Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKold\r\n\
+        Max-Forwards: 70\r\n\
+        From: \"Doe \\\"JD\\\" John\" <sip:alice@example.com>;tag=f1\r\n\
+        To: <tel:+4930999>\r\n\
+        Call-ID: abc@10.0.0.7\r\n\
+        CSeq: 42 INVITE\r\n\
+        Content-Length: 0\r\n\r\n";
+
+    #[test]
+    fn readers() {
+        let r = req(INVITE);
+        assert_eq!(call_id(&r), Some("abc@10.0.0.7"));
+        assert_eq!(cseq(&r), Some((42, Method::Invite)));
+        assert_eq!(from_tag(&r).as_deref(), Some("f1"));
+        assert_eq!(to_tag(&r), None);
+        assert_eq!(top_via_branch(&r).as_deref(), Some("z9hG4bKabc"));
+        assert_eq!(request_uri_user(&r).as_deref(), Some("+4930123"));
+        assert_eq!(to_user(&r).as_deref(), Some("+4930999"));
+        assert_eq!(from_user(&r).as_deref(), Some("alice"));
+        assert_eq!(from_display_name(&r).as_deref(), Some("Doe \"JD\" John"));
+        assert_eq!(max_forwards(&r), Some(70));
+    }
+
+    #[test]
+    fn readers_on_missing_or_odd_values() {
+        let mut r = req(INVITE);
+        r.headers.retain(|h| !matches!(h, Header::MaxForwards(_)));
+        assert_eq!(max_forwards(&r), None);
+        r.headers.push(Header::MaxForwards("300".into()));
+        assert_eq!(max_forwards(&r), None);
+        r.headers.retain(|h| !matches!(h, Header::From(_)));
+        assert_eq!(from_user(&r), None);
+        assert_eq!(from_display_name(&r), None);
+        r.headers.retain(|h| !matches!(h, Header::Via(_)));
+        assert_eq!(top_via_branch(&r), None);
+        assert_eq!(response_destination_of(&r), None);
+    }
+
+    #[test]
+    fn stamp_received_fills_rport_and_received() {
+        let mut r = req(INVITE);
+        stamp_received(&mut r, "203.0.113.9:40000".parse().unwrap());
+        let via = top_via(&r).unwrap();
+        assert_eq!(via.rport(), Some(Some(40000)));
+        assert_eq!(via.received().unwrap().unwrap().to_string(), "203.0.113.9");
+        assert_eq!(via.branch().unwrap().value(), "z9hG4bKabc");
+        assert_eq!(
+            response_destination(&via),
+            Some("203.0.113.9:40000".parse().unwrap())
+        );
+        // The second Via is untouched.
+        let vias: Vec<_> = r
+            .headers
+            .iter()
+            .filter(|h| matches!(h, Header::Via(_)))
+            .collect();
+        assert_eq!(vias[1].value(), "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKold");
+    }
+
+    #[test]
+    fn stamp_received_leaves_matching_sent_by_alone() {
+        let mut r = req(&INVITE.replace(";rport", ""));
+        stamp_received(&mut r, "10.0.0.7:5062".parse().unwrap());
+        let via = top_via(&r).unwrap();
+        assert!(via.received().is_none());
+        assert_eq!(
+            response_destination(&via),
+            Some("10.0.0.7:5062".parse().unwrap())
+        );
+        // Different source IP, no rport: received only, port from sent-by.
+        stamp_received(&mut r, "198.51.100.1:7000".parse().unwrap());
+        let via = top_via(&r).unwrap();
+        assert_eq!(
+            response_destination(&via),
+            Some("198.51.100.1:5062".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn stamp_received_ipv6_and_domain() {
+        let mut r = req(&INVITE.replace("10.0.0.7:5062", "phone.example.com"));
+        let v = top_via(&r).unwrap();
+        assert_eq!(response_destination(&v), None);
+        stamp_received(&mut r, "[2001:db8::5]:5070".parse().unwrap());
+        let via = top_via(&r).unwrap();
+        assert_eq!(
+            response_destination(&via),
+            Some("[2001:db8::5]:5070".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn response_destination_rules() {
+        let via = |s: &str| typed::Via::parse(s).unwrap();
+        assert_eq!(
+            response_destination(&via("SIP/2.0/UDP 192.0.2.1")),
+            Some("192.0.2.1:5060".parse().unwrap())
+        );
+        assert_eq!(
+            response_destination(&via("SIP/2.0/UDP h.example:5070;received=192.0.2.2")),
+            Some("192.0.2.2:5070".parse().unwrap())
+        );
+        assert_eq!(
+            response_destination(&via("SIP/2.0/UDP h.example;received=192.0.2.2;rport=9999")),
+            Some("192.0.2.2:9999".parse().unwrap())
+        );
+        assert_eq!(
+            response_destination(&via("SIP/2.0/UDP 192.0.2.1;maddr=224.0.1.75")),
+            None
+        );
+    }
+
+    #[test]
+    fn serialize_fixes_content_length() {
+        let mut r = req(INVITE);
+        r.body = b"v=0\r\n".to_vec();
+        let bytes = serialize(&SipMessage::Request(r.clone()));
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert!(
+            text.contains("\r\nContent-Length: 5\r\n\r\nv=0\r\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("Content-Length").count(), 1);
+        // Round trip.
+        let again = req(text);
+        assert_eq!(again.body, b"v=0\r\n");
+        r.headers.retain(|h| !matches!(h, Header::ContentLength(_)));
+        let bytes = serialize_request(&r);
+        assert!(bytes.ends_with(b"Content-Length: 5\r\n\r\nv=0\r\n"));
+    }
+}
