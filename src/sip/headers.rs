@@ -71,22 +71,32 @@ pub fn from_user<M: HeadersExt>(msg: &M) -> Option<String> {
 }
 
 /// The From display name with quotes and quoted-pair escapes removed
-/// (RFC 3261 §25.1 `quoted-pair`), `None` when absent or empty.
+/// (RFC 3261 §25.1 `quoted-string`, `quoted-pair`), `None` when absent or
+/// empty. Read from the raw value: the fork trims every `"` at both ends,
+/// which mangles names ending in an escaped quote.
 pub fn from_display_name<M: HeadersExt>(msg: &M) -> Option<String> {
-    let name = typed_from(msg)?.display_name?;
-    let mut out = String::with_capacity(name.len());
-    let mut chars = name.trim().trim_matches('"').chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(next) = chars.next() {
-                out.push(next);
+    display_name(msg.from_header().ok()?.value())
+}
+
+fn display_name(value: &str) -> Option<String> {
+    let value = value.trim();
+    let name = if let Some(quoted) = value.strip_prefix('"') {
+        let mut out = String::new();
+        let mut chars = quoted.chars();
+        loop {
+            match chars.next()? {
+                '"' => break,
+                '\\' => out.push(chars.next()?),
+                c => out.push(c),
             }
-        } else {
-            out.push(c);
         }
-    }
-    let out = out.trim().to_string();
-    (!out.is_empty()).then_some(out)
+        out
+    } else {
+        // `token *(LWS token) <uri>`; a bare addr-spec has no display name.
+        value.split_once('<')?.0.trim().to_string()
+    };
+    let name = name.trim().to_string();
+    (!name.is_empty()).then_some(name)
 }
 
 /// Max-Forwards (RFC 3261 §20.22). `None` when absent or out of the 0–255
@@ -280,6 +290,25 @@ mod tests {
         assert_eq!(from_user(&r).as_deref(), Some("alice"));
         assert_eq!(from_display_name(&r).as_deref(), Some("Doe \"JD\" John"));
         assert_eq!(max_forwards(&r), Some(70));
+    }
+
+    #[test]
+    fn display_names() {
+        assert_eq!(
+            display_name(r#""J Rosenberg \\\"" <sip:a@b>"#).as_deref(),
+            Some(r#"J Rosenberg \""#)
+        );
+        assert_eq!(
+            display_name("caller<sip:a@b>;tag=1").as_deref(),
+            Some("caller")
+        );
+        assert_eq!(
+            display_name("A. Bell <sip:a@b>").as_deref(),
+            Some("A. Bell")
+        );
+        assert_eq!(display_name("sip:a@b;tag=1"), None);
+        assert_eq!(display_name("\"\" <sip:a@b>"), None);
+        assert_eq!(display_name("\"unterminated <sip:a@b>"), None);
     }
 
     #[test]

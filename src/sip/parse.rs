@@ -12,7 +12,7 @@ use thiserror::Error;
 
 use super::frame::{FrameError, find_head_end, frame_datagram_parts, logical_lines, split_header};
 use super::normalize::normalize;
-use super::rsip::{Header, Method, SipMessage, typed};
+use super::rsip::{self, Header, Method, SipMessage, typed};
 
 /// Methods listed in the `Allow` header of our 501 (RFC 3261 §21.5.2): what
 /// the transaction and call layers handle.
@@ -146,7 +146,12 @@ pub fn parse_message(buf: &[u8]) -> Result<SipMessage, ParseError> {
     // The fork drops the body of a message without Content-Length and
     // truncates to it; framing already decided what the body is.
     match &mut parsed {
-        SipMessage::Request(r) => r.body = body.to_vec(),
+        SipMessage::Request(r) => {
+            r.body = body.to_vec();
+            if let Some(uri) = request_uri(start_line).and_then(reparse_user_uri) {
+                r.uri = uri;
+            }
+        }
         SipMessage::Response(r) => r.body = body.to_vec(),
     }
     validate(&parsed, &start, head).map_err(|p| reject(norm, 400, p))?;
@@ -249,6 +254,26 @@ fn check_start_line(line: &[u8]) -> Result<Start<'_>, (u16, Problem)> {
         ));
     }
     Ok(Start::Request { method })
+}
+
+/// The Request-URI text of a request line already checked by [`check_start_line`].
+fn request_uri(start_line: &[u8]) -> Option<&str> {
+    std::str::from_utf8(start_line).ok()?.split(' ').nth(1)
+}
+
+/// The fork splits a URI at the first `;` or `?` even inside the user part
+/// (RFC 3261 §19.1.1 allows both there, RFC 4475 §3.1.1.9 `semiuri`), which
+/// turns `sip:user;par=x@host` into host `user`. When the userinfo holds such
+/// characters, parse the part after `@` alone and put the userinfo back.
+fn reparse_user_uri(uri: &str) -> Option<rsip::Uri> {
+    let (scheme, rest) = uri.split_once(':')?;
+    let (userinfo, hostpart) = rest.rsplit_once('@')?;
+    if !userinfo.contains([';', '?']) {
+        return None;
+    }
+    let mut parsed = rsip::Uri::try_from(format!("{scheme}:{hostpart}").as_str()).ok()?;
+    parsed.auth = Some(rsip::Auth::from(userinfo));
+    Some(parsed)
 }
 
 /// The RFC 3261 §8.1.1 / §20 rules the fork does not enforce.
@@ -619,7 +644,7 @@ fn fnv1a(parts: &[&[u8]]) -> u32 {
 mod tests {
     use super::*;
     use crate::sip::headers;
-    use crate::sip::rsip::{self, HeadersExt};
+    use crate::sip::rsip::HeadersExt;
 
     const INVITE: &str = "INVITE sip:bob@example.com SIP/2.0\r\n\
         Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds\r\n\
