@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
 
+use super::frame::{find_head_end, logical_lines, split_header};
 use super::rsip::{
     self, Header, HeadersExt, Method, Request, SipMessage, typed,
     uri::{Host, Param, Received, Scheme, Uri},
@@ -71,22 +72,32 @@ pub fn from_user<M: HeadersExt>(msg: &M) -> Option<String> {
 }
 
 /// The From display name with quotes and quoted-pair escapes removed
-/// (RFC 3261 §25.1 `quoted-pair`), `None` when absent or empty.
+/// (RFC 3261 §25.1 `quoted-string`, `quoted-pair`), `None` when absent or
+/// empty. Read from the raw value: the fork trims every `"` at both ends,
+/// which mangles names ending in an escaped quote.
 pub fn from_display_name<M: HeadersExt>(msg: &M) -> Option<String> {
-    let name = typed_from(msg)?.display_name?;
-    let mut out = String::with_capacity(name.len());
-    let mut chars = name.trim().trim_matches('"').chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(next) = chars.next() {
-                out.push(next);
+    display_name(msg.from_header().ok()?.value())
+}
+
+fn display_name(value: &str) -> Option<String> {
+    let value = value.trim();
+    let name = if let Some(quoted) = value.strip_prefix('"') {
+        let mut out = String::new();
+        let mut chars = quoted.chars();
+        loop {
+            match chars.next()? {
+                '"' => break,
+                '\\' => out.push(chars.next()?),
+                c => out.push(c),
             }
-        } else {
-            out.push(c);
         }
-    }
-    let out = out.trim().to_string();
-    (!out.is_empty()).then_some(out)
+        out
+    } else {
+        // `token *(LWS token) <uri>`; a bare addr-spec has no display name.
+        value.split_once('<')?.0.trim().to_string()
+    };
+    let name = name.trim().to_string();
+    (!name.is_empty()).then_some(name)
 }
 
 /// Max-Forwards (RFC 3261 §20.22). `None` when absent or out of the 0–255
@@ -245,6 +256,139 @@ fn serialize_parts(start: &str, headers: &rsip::Headers, body: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
+/// Methods listed in the `Allow` header of our 501 (RFC 3261 §21.5.2): what
+/// the transaction and call layers handle.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY";
+
+/// Our `User-Agent`/`Server` product token in generated responses.
+const SERVER: &str = "switchboard";
+
+/// Builds the error response for a rejected request from its raw
+/// (normalized) bytes, `None` for a response, an ACK or a message without Via.
+///
+/// RFC 3261 §8.2.6: the response copies every Via, From, To (with a tag
+/// added), Call-ID and CSeq of the request.
+pub(crate) fn error_response(msg: &[u8], status: u16, reason: &str) -> Option<Bytes> {
+    let head = match find_head_end(msg, 0) {
+        Some((end, _)) => msg.get(..end)?,
+        None => msg,
+    };
+    let mut lines = logical_lines(head);
+    let start = lines.next()?;
+    let method = start.split(|&b| b == b' ').next()?;
+    if start.starts_with(b"SIP/") || method == b"ACK" || method.is_empty() {
+        return None;
+    }
+    let mut vias = Vec::new();
+    let (mut from, mut to, mut call_id, mut cseq) = (None, None, None, None);
+    for line in lines {
+        let Some((name, value)) = split_header(line) else {
+            continue;
+        };
+        let value = value.trim_ascii();
+        let slot = if name.eq_ignore_ascii_case(b"via") {
+            vias.push(value);
+            continue;
+        } else if name.eq_ignore_ascii_case(b"from") {
+            &mut from
+        } else if name.eq_ignore_ascii_case(b"to") {
+            &mut to
+        } else if name.eq_ignore_ascii_case(b"call-id") {
+            &mut call_id
+        } else if name.eq_ignore_ascii_case(b"cseq") {
+            &mut cseq
+        } else {
+            continue;
+        };
+        slot.get_or_insert(value);
+    }
+    if vias.is_empty() {
+        return None;
+    }
+    let phrase = match status {
+        501 => "Not Implemented",
+        505 => "Version Not Supported",
+        _ => "Bad Request",
+    };
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(format!("SIP/2.0 {status} {phrase} (").as_bytes());
+    // The reason phrase is ours, but it quotes wire text: keep it printable.
+    let detail: String = reason
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(200)
+        .collect();
+    out.extend_from_slice(detail.as_bytes());
+    out.extend_from_slice(b")\r\n");
+    for via in &vias {
+        push_header(&mut out, b"Via", via);
+    }
+    if let Some(from) = from {
+        push_header(&mut out, b"From", from);
+    }
+    if let Some(to) = to {
+        push_header(&mut out, b"To", to);
+        // §8.2.6.2: add a To tag when there is none; derived from the request
+        // so a retransmission gets the same answer.
+        if !contains_tag(to) {
+            out.truncate(out.len() - 2);
+            let seed = [
+                to,
+                from.unwrap_or_default(),
+                call_id.unwrap_or_default(),
+                cseq.unwrap_or_default(),
+            ];
+            out.extend_from_slice(format!(";tag={:08x}\r\n", fnv1a(&seed)).as_bytes());
+        }
+    }
+    if let Some(call_id) = call_id {
+        push_header(&mut out, b"Call-ID", call_id);
+    }
+    if let Some(cseq) = cseq {
+        push_header(&mut out, b"CSeq", cseq);
+    }
+    if status == 501 || status == 405 {
+        push_header(&mut out, b"Allow", ALLOW.as_bytes());
+    }
+    push_header(&mut out, b"Server", SERVER.as_bytes());
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    Some(Bytes::from(out))
+}
+
+fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Whether a To/From value has a `tag` parameter outside `<...>` and quotes.
+fn contains_tag(value: &[u8]) -> bool {
+    let params = match value.iter().rposition(|&b| b == b'>') {
+        Some(gt) => value.get(gt + 1..).unwrap_or_default(),
+        None => value,
+    };
+    params.split(|&b| b == b';').skip(1).any(|p| {
+        let name = p.split(|&b| b == b'=').next().unwrap_or_default();
+        name.trim_ascii().eq_ignore_ascii_case(b"tag")
+    })
+}
+
+fn fnv1a(parts: &[&[u8]]) -> u32 {
+    parts
+        .iter()
+        .flat_map(|p| p.iter())
+        .fold(0x811c_9dc5, |h, &b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +424,25 @@ mod tests {
         assert_eq!(from_user(&r).as_deref(), Some("alice"));
         assert_eq!(from_display_name(&r).as_deref(), Some("Doe \"JD\" John"));
         assert_eq!(max_forwards(&r), Some(70));
+    }
+
+    #[test]
+    fn display_names() {
+        assert_eq!(
+            display_name(r#""J Rosenberg \\\"" <sip:a@b>"#).as_deref(),
+            Some(r#"J Rosenberg \""#)
+        );
+        assert_eq!(
+            display_name("caller<sip:a@b>;tag=1").as_deref(),
+            Some("caller")
+        );
+        assert_eq!(
+            display_name("A. Bell <sip:a@b>").as_deref(),
+            Some("A. Bell")
+        );
+        assert_eq!(display_name("sip:a@b;tag=1"), None);
+        assert_eq!(display_name("\"\" <sip:a@b>"), None);
+        assert_eq!(display_name("\"unterminated <sip:a@b>"), None);
     }
 
     #[test]

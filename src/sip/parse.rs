@@ -11,15 +11,11 @@ use bytes::Bytes;
 use thiserror::Error;
 
 use super::frame::{FrameError, find_head_end, frame_datagram_parts, logical_lines, split_header};
+use super::headers::error_response;
 use super::normalize::normalize;
-use super::rsip::{Header, Method, SipMessage, typed};
+use super::rsip::{self, Header, Method, SipMessage, typed};
 
-/// Methods listed in the `Allow` header of our 501 (RFC 3261 §21.5.2): what
-/// the transaction and call layers handle.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY";
-
-/// Our `User-Agent`/`Server` product token in generated responses.
-const SERVER: &str = "switchboard";
+pub use super::headers::ALLOW;
 
 /// Why a message was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -146,7 +142,12 @@ pub fn parse_message(buf: &[u8]) -> Result<SipMessage, ParseError> {
     // The fork drops the body of a message without Content-Length and
     // truncates to it; framing already decided what the body is.
     match &mut parsed {
-        SipMessage::Request(r) => r.body = body.to_vec(),
+        SipMessage::Request(r) => {
+            r.body = body.to_vec();
+            if let Some(uri) = request_uri(start_line).and_then(reparse_user_uri) {
+                r.uri = uri;
+            }
+        }
         SipMessage::Response(r) => r.body = body.to_vec(),
     }
     validate(&parsed, &start, head).map_err(|p| reject(norm, 400, p))?;
@@ -249,6 +250,26 @@ fn check_start_line(line: &[u8]) -> Result<Start<'_>, (u16, Problem)> {
         ));
     }
     Ok(Start::Request { method })
+}
+
+/// The Request-URI text of a request line already checked by [`check_start_line`].
+fn request_uri(start_line: &[u8]) -> Option<&str> {
+    std::str::from_utf8(start_line).ok()?.split(' ').nth(1)
+}
+
+/// The fork splits a URI at the first `;` or `?` even inside the user part
+/// (RFC 3261 §19.1.1 allows both there, RFC 4475 §3.1.1.9 `semiuri`), which
+/// turns `sip:user;par=x@host` into host `user`. When the userinfo holds such
+/// characters, parse the part after `@` alone and put the userinfo back.
+fn reparse_user_uri(uri: &str) -> Option<rsip::Uri> {
+    let (scheme, rest) = uri.split_once(':')?;
+    let (userinfo, hostpart) = rest.rsplit_once('@')?;
+    if !userinfo.contains([';', '?']) {
+        return None;
+    }
+    let mut parsed = rsip::Uri::try_from(format!("{scheme}:{hostpart}").as_str()).ok()?;
+    parsed.auth = Some(rsip::Auth::from(userinfo));
+    Some(parsed)
 }
 
 /// The RFC 3261 §8.1.1 / §20 rules the fork does not enforce.
@@ -483,7 +504,7 @@ fn check_head_lines(head: &[u8]) -> Result<(), Problem> {
 /// ACK) that has a Via to send it along.
 fn reject(msg: &[u8], status: u16, reason: Problem) -> ParseError {
     let norm = normalize(msg);
-    let response = error_response(&norm, status, &reason);
+    let response = error_response(&norm, status, &reason.to_string());
     ParseError::Reject {
         status,
         response,
@@ -491,135 +512,11 @@ fn reject(msg: &[u8], status: u16, reason: Problem) -> ParseError {
     }
 }
 
-/// RFC 3261 §8.2.6: the response copies every Via, From, To (with a tag
-/// added), Call-ID and CSeq of the request.
-fn error_response(msg: &[u8], status: u16, reason: &Problem) -> Option<Bytes> {
-    let head = match find_head_end(msg, 0) {
-        Some((end, _)) => msg.get(..end)?,
-        None => msg,
-    };
-    let mut lines = logical_lines(head);
-    let start = lines.next()?;
-    let method = start.split(|&b| b == b' ').next()?;
-    if start.starts_with(b"SIP/") || method == b"ACK" || method.is_empty() {
-        return None;
-    }
-    let mut vias = Vec::new();
-    let (mut from, mut to, mut call_id, mut cseq) = (None, None, None, None);
-    for line in lines {
-        let Some((name, value)) = split_header(line) else {
-            continue;
-        };
-        let value = value.trim_ascii();
-        let slot = if name.eq_ignore_ascii_case(b"via") {
-            vias.push(value);
-            continue;
-        } else if name.eq_ignore_ascii_case(b"from") {
-            &mut from
-        } else if name.eq_ignore_ascii_case(b"to") {
-            &mut to
-        } else if name.eq_ignore_ascii_case(b"call-id") {
-            &mut call_id
-        } else if name.eq_ignore_ascii_case(b"cseq") {
-            &mut cseq
-        } else {
-            continue;
-        };
-        slot.get_or_insert(value);
-    }
-    if vias.is_empty() {
-        return None;
-    }
-    let phrase = match status {
-        501 => "Not Implemented",
-        505 => "Version Not Supported",
-        _ => "Bad Request",
-    };
-    let mut out = Vec::with_capacity(512);
-    out.extend_from_slice(format!("SIP/2.0 {status} {phrase} (").as_bytes());
-    // The reason phrase is ours, but it quotes wire text: keep it printable.
-    let detail: String = reason
-        .to_string()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .take(200)
-        .collect();
-    out.extend_from_slice(detail.as_bytes());
-    out.extend_from_slice(b")\r\n");
-    for via in &vias {
-        push_header(&mut out, b"Via", via);
-    }
-    if let Some(from) = from {
-        push_header(&mut out, b"From", from);
-    }
-    if let Some(to) = to {
-        push_header(&mut out, b"To", to);
-        // §8.2.6.2: add a To tag when there is none; derived from the request
-        // so a retransmission gets the same answer.
-        if !contains_tag(to) {
-            out.truncate(out.len() - 2);
-            let seed = [
-                to,
-                from.unwrap_or_default(),
-                call_id.unwrap_or_default(),
-                cseq.unwrap_or_default(),
-            ];
-            out.extend_from_slice(format!(";tag={:08x}\r\n", fnv1a(&seed)).as_bytes());
-        }
-    }
-    if let Some(call_id) = call_id {
-        push_header(&mut out, b"Call-ID", call_id);
-    }
-    if let Some(cseq) = cseq {
-        push_header(&mut out, b"CSeq", cseq);
-    }
-    if status == 501 || status == 405 {
-        push_header(&mut out, b"Allow", ALLOW.as_bytes());
-    }
-    push_header(&mut out, b"Server", SERVER.as_bytes());
-    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
-    Some(Bytes::from(out))
-}
-
-fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// Whether a To/From value has a `tag` parameter outside `<...>` and quotes.
-fn contains_tag(value: &[u8]) -> bool {
-    let params = match value.iter().rposition(|&b| b == b'>') {
-        Some(gt) => value.get(gt + 1..).unwrap_or_default(),
-        None => value,
-    };
-    params.split(|&b| b == b';').skip(1).any(|p| {
-        let name = p.split(|&b| b == b'=').next().unwrap_or_default();
-        name.trim_ascii().eq_ignore_ascii_case(b"tag")
-    })
-}
-
-fn fnv1a(parts: &[&[u8]]) -> u32 {
-    parts
-        .iter()
-        .flat_map(|p| p.iter())
-        .fold(0x811c_9dc5, |h, &b| {
-            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sip::headers;
-    use crate::sip::rsip::{self, HeadersExt};
+    use crate::sip::rsip::HeadersExt;
 
     const INVITE: &str = "INVITE sip:bob@example.com SIP/2.0\r\n\
         Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776asdhds\r\n\
