@@ -3,14 +3,19 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use switchboard::call::DemoIvr;
+use switchboard::call::plan::PlanProgram;
+use switchboard::call::{DemoIvr, Program};
 use switchboard::config::server::PortRange;
-use switchboard::config::ServerConfig;
+use switchboard::config::{self, ConfigErrors, DialPlan, LoadedConfig};
 use switchboard::io::{self, RunOptions};
+use switchboard::routing::{self, CallContext, ManagerStates};
+use switchboard::store::{SqliteStore, Store, StoreHandle, StoreWorker};
 
 #[derive(Parser)]
 #[command(name = "switchboard", version, about = "SIP call router with a built-in IVR")]
@@ -32,14 +37,35 @@ enum Command {
         /// RTP port range LOW-HIGH, overriding [server] rtp_ports.
         #[arg(long)]
         rtp_ports: Option<PortRange>,
-        /// Data directory, overriding [server] data_dir.
+        /// Data directory (database, recordings), overriding [server] data_dir.
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Check a configuration file and print what is wrong with it.
+    /// Check a configuration file and its prompts; exit non-zero on errors.
     Check {
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// Show the path a call would take through the dial plan, and why.
+    Explain {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The dialled number.
+        #[arg(long)]
+        to: String,
+        /// The caller's number.
+        #[arg(long)]
+        from: String,
+        /// When the call happens, e.g. "2026-12-01T21:30" (the config's local time
+        /// zone of each schedule applies; a bare time is read as UTC). Default: now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Keys the caller presses in the menus, in order.
+        #[arg(long, default_value = "")]
+        digits: String,
+        /// Data directory to look up the caller's history in (default: from the config).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -48,67 +74,124 @@ fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
         .with_target(false)
         .init();
-    let cli = Cli::parse();
-    match cli.command {
+    match Cli::parse().command {
         Command::Run { config, sip_listen, rtp_ports, data_dir } => {
-            let mut server = match load_server(&config) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::FAILURE;
-                }
+            let mut loaded = match load(&config) {
+                Some(l) => l,
+                None => return ExitCode::FAILURE,
             };
             if let Some(a) = sip_listen {
-                server.sip_listen = a;
+                loaded.server.sip_listen = a;
             }
             if let Some(r) = rtp_ports {
-                server.rtp_ports = r;
+                loaded.server.rtp_ports = r;
             }
             if let Some(d) = data_dir {
-                server.data_dir = d;
+                loaded.server.data_dir = d;
             }
-            run(&config, server)
+            run(config, loaded)
         }
-        Command::Check { config } => match load_server(&config) {
-            Ok(server) => {
-                let dir = relative_to(&config, &server.prompts_dir);
-                match switchboard::media::prompt::PromptSet::load_dir(&dir) {
-                    Ok(p) => {
-                        println!("{}: OK ({} prompts)", config.display(), p.len());
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => {
-                        eprintln!("{e}");
-                        ExitCode::FAILURE
-                    }
-                }
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Check { config } => check(&config),
+        Command::Explain { config, to, from, at, digits, data_dir } => explain(&config, &to, &from, at.as_deref(), &digits, data_dir),
     }
+}
+
+/// Load and print problems the way `check` does; None when the plan has errors.
+fn load(path: &Path) -> Option<LoadedConfig> {
+    match config::load(path) {
+        Ok(l) => {
+            for w in &l.warnings {
+                eprintln!("{w}");
+            }
+            Some(l)
+        }
+        Err(e) => {
+            print_errors(&e);
+            None
+        }
+    }
+}
+
+fn print_errors(e: &ConfigErrors) {
+    eprintln!("{e}");
+    eprintln!("{} error(s): the configuration was not loaded.", e.errors().count());
+}
+
+fn check(path: &Path) -> ExitCode {
+    let Some(loaded) = load(path) else { return ExitCode::FAILURE };
+    let (prompts, errors) = switchboard::media::PromptSet::load_dir_lenient(&loaded.prompts_dir);
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    if !errors.is_empty() {
+        return ExitCode::FAILURE;
+    }
+    let p = &loaded.plan;
+    println!(
+        "{}: OK — {} numbers, {} menus, {} departments, {} managers, {} prompts loaded{}",
+        path.display(),
+        p.numbers.len(),
+        p.menus.len(),
+        p.departments.len(),
+        p.managers.len(),
+        prompts.len(),
+        if loaded.warnings.is_empty() { String::new() } else { format!(", {} warning(s)", loaded.warnings.len()) }
+    );
+    ExitCode::SUCCESS
+}
+
+fn parse_time(at: Option<&str>) -> Result<jiff::Timestamp, String> {
+    let Some(at) = at else { return Ok(jiff::Timestamp::now()) };
+    if let Ok(ts) = at.parse::<jiff::Timestamp>() {
+        return Ok(ts);
+    }
+    at.parse::<jiff::civil::DateTime>()
+        .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC))
+        .map(|z| z.timestamp())
+        .map_err(|e| format!("--at \"{at}\": not a date and time like 2026-12-01T21:30 ({e})"))
+}
+
+fn explain(path: &Path, to: &str, from: &str, at: Option<&str>, digits: &str, data_dir: Option<PathBuf>) -> ExitCode {
+    let Some(loaded) = load(path) else { return ExitCode::FAILURE };
+    let now = match parse_time(at) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let data_dir = data_dir.unwrap_or_else(|| relative_to(path, &loaded.server.data_dir));
+    let history = lookup_history_file(&data_dir, &loaded.plan, from, now);
+    let ctx = CallContext::new(to, from, now).with_digits(digits);
+    let ex = routing::explain(&loaded.plan, &ctx, &ManagerStates::default(), history.as_ref());
+    println!("{ex}");
+    ExitCode::SUCCESS
 }
 
 fn relative_to(config: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        config.parent().unwrap_or(Path::new(".")).join(p)
-    }
+    if p.is_absolute() { p.to_path_buf() } else { config.parent().unwrap_or(Path::new(".")).join(p) }
 }
 
-fn load_server(path: &Path) -> Result<ServerConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    match table.get("server") {
-        Some(v) => v.clone().try_into().map_err(|e| format!("{}: [server]: {e}", path.display())),
-        None => Ok(ServerConfig::default()),
-    }
+fn db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("switchboard.db")
 }
 
-fn run(config: &Path, server: ServerConfig) -> ExitCode {
+fn history_since(plan: &DialPlan, now: jiff::Timestamp) -> jiff::Timestamp {
+    let lookback = jiff::SignedDuration::try_from(plan.history.lookback).unwrap_or(jiff::SignedDuration::ZERO);
+    now.checked_sub(lookback).unwrap_or(jiff::Timestamp::MIN)
+}
+
+/// History for `explain`, read straight from the database file when it exists.
+fn lookup_history_file(data_dir: &Path, plan: &DialPlan, caller: &str, now: jiff::Timestamp) -> Option<routing::PreviousInteraction> {
+    let db = db_path(data_dir);
+    if !db.exists() {
+        return None;
+    }
+    let store = SqliteStore::open(&db).ok()?;
+    store.last_interaction(caller, history_since(plan, now)).ok().flatten()
+}
+
+fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -116,9 +199,29 @@ fn run(config: &Path, server: ServerConfig) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let prompts_dir = relative_to(config, &server.prompts_dir);
-    rt.block_on(async move {
-        let opts = RunOptions { server, prompts_dir, programs: Box::new(|_| Box::new(DemoIvr::default())) };
+    let data_dir = relative_to(&config, &loaded.server.data_dir);
+    if let Err(e) = std::fs::create_dir_all(&data_dir) {
+        eprintln!("cannot create the data directory {}: {e}", data_dir.display());
+        return ExitCode::FAILURE;
+    }
+    let store = match SqliteStore::open(&db_path(&data_dir)).and_then(|s| StoreWorker::spawn(Box::new(s))) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let handle = store.handle();
+    let plan = Arc::new(ArcSwap::from_pointee(loaded.plan));
+    let prompts_dir = loaded.prompts_dir.clone();
+    let code = rt.block_on(async move {
+        let opts = RunOptions {
+            server: loaded.server,
+            prompts_dir,
+            plan: plan.clone(),
+            programs: program_factory(plan.clone(), handle.clone()),
+            store: Some(handle),
+        };
         let running = match io::start(opts).await {
             Ok(r) => r,
             Err(e) => {
@@ -126,25 +229,60 @@ fn run(config: &Path, server: ServerConfig) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        wait_for_stop().await;
+        wait_for_stop(&config, &plan).await;
         running.stop();
         let _ = running.task.await;
         ExitCode::SUCCESS
+    });
+    if let Err(e) = store.shutdown() {
+        eprintln!("database: {e}");
+    }
+    code
+}
+
+/// Each call gets the plan current at its start (a reload never changes a call in
+/// progress) and, when the plan uses returning-caller routing, the caller's history.
+fn program_factory(plan: Arc<ArcSwap<DialPlan>>, store: StoreHandle) -> switchboard::endpoint::ProgramFactory {
+    Box::new(move |info| -> Box<dyn Program> {
+        let plan = plan.load_full();
+        if plan.numbers.is_empty() {
+            return Box::new(DemoIvr::default());
+        }
+        let history = if plan.history.enabled {
+            let caller = info.caller.clone();
+            let since = history_since(&plan, info.started_at);
+            // A single indexed lookup on the store thread; the result decides the route.
+            store.query(move |s| s.last_interaction(&caller, since)).ok().flatten()
+        } else {
+            None
+        };
+        let prompts = plan.prompts.clone();
+        Box::new(PlanProgram::new(plan, ManagerStates::default(), history, Box::new(move |p| prompts.contains(p))))
     })
 }
 
-/// SIGINT or SIGTERM stops the router.
-async fn wait_for_stop() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+/// SIGINT or SIGTERM stops the router; SIGHUP reloads the dial plan (an invalid plan
+/// is rejected and the running one stays in force).
+async fn wait_for_stop(config: &Path, plan: &ArcSwap<DialPlan>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = hup.recv() => match config::load(config) {
+                Ok(l) => {
+                    for w in &l.warnings {
+                        tracing::warn!("{w}");
+                    }
+                    plan.store(Arc::new(l.plan));
+                    tracing::info!("dial plan reloaded from {}", config.display());
+                }
+                Err(e) => tracing::error!("dial plan NOT reloaded, the running plan stays in force:\n{e}"),
+            },
         }
     }
     tracing::info!("stop requested");

@@ -18,6 +18,8 @@ pub enum IvrAction {
     StopPlayback,
     /// A menu finished: for the call's story and its record.
     MenuDone { menu: String, result: MenuResult, reason: Option<String> },
+    /// The program's entry decision and why (e.g. "returning caller: spoke with andrew").
+    Decision { reason: String },
     Hangup { reason: String },
 }
 
@@ -58,6 +60,9 @@ impl IvrRunner {
 
     pub fn start(&mut self, now: Instant, wall: Timestamp, call: &CallInfo) {
         let step = self.program.start(call, wall);
+        if let Some(reason) = self.program.last_reason() {
+            self.actions.push_back(IvrAction::Decision { reason: reason.to_string() });
+        }
         self.execute(now, step);
     }
 

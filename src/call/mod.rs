@@ -5,6 +5,7 @@ pub mod ivr;
 pub mod media_cmd;
 pub mod plan;
 pub mod program;
+pub mod record;
 
 pub use ivr::{IvrAction, IvrRunner};
 pub use media_cmd::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};

@@ -57,7 +57,7 @@ pub enum MenuResult {
 }
 
 /// Facts about the call a program decides on.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallInfo {
     pub call_id: String,
     /// Caller number (From user part).

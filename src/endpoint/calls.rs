@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use jiff::Timestamp;
-use rand::Rng;
+use rand::RngExt;
 
 use super::{set_body, CallEvent, EndCause, Endpoint, Output, ALLOW};
 use crate::call::{
@@ -118,7 +118,7 @@ impl Endpoint {
         self.next_key += 1;
         let call = CallKey(self.next_key);
         let info = CallInfo {
-            call_id,
+            call_id: call_id.to_string(),
             caller,
             caller_name: headers::from_display_name(&msg),
             dialled,
@@ -387,6 +387,10 @@ impl Endpoint {
                         reason.as_deref().map(|r| format!(" → {r}")).unwrap_or_default()
                     );
                     self.outputs.push_back(Output::Event(CallEvent::MenuChoice { key: slot.key, menu, input, reason }));
+                }
+                IvrAction::Decision { reason } => {
+                    tracing::info!("routing: {reason}");
+                    self.outputs.push_back(Output::Event(CallEvent::Decision { key: slot.key, reason }));
                 }
                 IvrAction::Hangup { reason } => {
                     tracing::info!("IVR finished: {reason}");

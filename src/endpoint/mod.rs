@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use jiff::Timestamp;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 use crate::call::{CallInfo, CallKey, MediaCommand, MediaEvent, Program};
 use crate::config::ServerConfig;
@@ -64,6 +64,8 @@ pub enum CallEvent {
     Started { key: CallKey, info: CallInfo },
     Answered { key: CallKey },
     MenuChoice { key: CallKey, menu: String, input: String, reason: Option<String> },
+    /// The entry routing decision.
+    Decision { key: CallKey, reason: String },
     Ended { key: CallKey, cause: EndCause, duration: Duration },
 }
 
@@ -151,7 +153,7 @@ impl Endpoint {
             Err(err) => {
                 tracing::warn!(from = %peer.addr, "dropping malformed SIP message: {err}");
                 if let Some(response) = err.response() {
-                    self.outputs.push_back(Output::Transmit(Transmit { peer, payload: response }));
+                    self.outputs.push_back(Output::Transmit(Transmit { peer, payload: response.clone() }));
                 }
             }
         }
@@ -254,7 +256,7 @@ impl Endpoint {
         match req.method {
             Method::Invite => self.new_call(now, wall, key, req, peer),
             Method::Options => self.respond_options(now, key, &req),
-            Method::Bye | Method::Info | Method::Update | Method::Prack | Method::Notify | Method::Refer => {
+            Method::Bye | Method::Info | Method::Update | Method::PRack | Method::Notify | Method::Refer => {
                 self.respond(now, key, &req, 481, None)
             }
             _ => self.respond(now, key, &req, 405, None),

@@ -19,8 +19,13 @@ use thiserror::Error;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
+use arc_swap::ArcSwap;
+
+use crate::call::record::Recorder;
 use crate::call::{CallKey, MediaEvent};
-use crate::endpoint::{CallEvent, Endpoint, EndpointConfig, Output, ProgramFactory};
+use crate::config::DialPlan;
+use crate::store::{StoreHandle, StoreWrite};
+use crate::endpoint::{Endpoint, EndpointConfig, Output, ProgramFactory};
 use crate::media::prompt::{PromptError, PromptSet};
 use crate::sip::{Peer, Transport};
 use crate::config::ServerConfig;
@@ -42,7 +47,11 @@ pub enum RunError {
 pub struct RunOptions {
     pub server: ServerConfig,
     pub prompts_dir: PathBuf,
+    /// The dial plan in force (swapped on reload); records use it for source labels.
+    pub plan: Arc<ArcSwap<DialPlan>>,
     pub programs: ProgramFactory,
+    /// Where call records go; None keeps no records (tests of the SIP core).
+    pub store: Option<StoreHandle>,
 }
 
 /// A running router: its bound address and a way to stop it (used by tests).
@@ -83,7 +92,16 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     let endpoint = Endpoint::new(cfg, opts.programs, seed);
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     tracing::info!(%bound, "Switchboard listening for SIP on UDP and TCP");
-    let task = tokio::spawn(core_loop(endpoint, udp, tcp_rx, media_rx, plane, shutdown_rx));
+    let core = Core {
+        endpoint,
+        udp,
+        tcp_writers: HashMap::new(),
+        plane,
+        recorder: Recorder::new(),
+        plan: opts.plan,
+        store: opts.store,
+    };
+    let task = tokio::spawn(core_loop(core, tcp_rx, media_rx, shutdown_rx));
     Ok(Running { sip_addr: bound, shutdown, task })
 }
 
@@ -92,17 +110,17 @@ struct Core {
     udp: UdpSocket,
     tcp_writers: HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>>,
     plane: MediaPlane,
+    recorder: Recorder,
+    plan: Arc<ArcSwap<DialPlan>>,
+    store: Option<StoreHandle>,
 }
 
 async fn core_loop(
-    endpoint: Endpoint,
-    udp: UdpSocket,
+    mut core: Core,
     mut tcp_rx: mpsc::UnboundedReceiver<TcpEvent>,
     mut media_rx: mpsc::UnboundedReceiver<(CallKey, MediaEvent)>,
-    plane: MediaPlane,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut core = Core { endpoint, udp, tcp_writers: HashMap::new(), plane };
     let mut buf = vec![0u8; 65535];
     loop {
         let deadline = core.endpoint.poll_timeout();
@@ -160,12 +178,15 @@ impl Core {
                     }
                 }
                 Output::Media(cmd) => self.plane.handle_command(Instant::now(), cmd),
-                Output::Event(ev) => log_event(&ev),
+                Output::Event(ev) => {
+                    let plan = self.plan.load();
+                    if let Some(rec) = self.recorder.handle_event(jiff::Timestamp::now(), Some(&plan), &ev) {
+                        if let Some(store) = &self.store {
+                            store.write(StoreWrite::UpsertCall(rec));
+                        }
+                    }
+                }
             }
         }
     }
-}
-
-fn log_event(ev: &CallEvent) {
-    tracing::trace!(?ev, "call event");
 }

@@ -19,6 +19,7 @@ pub mod prompt;
 pub mod resample;
 pub mod rfc4733;
 pub mod rtp;
+pub mod session;
 
 pub use collector::{Collected, CollectorConfig, DigitCollector, EndedBy};
 pub use g711::{FRAME_SAMPLES, Law, SAMPLE_RATE};

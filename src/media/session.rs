@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::call::{DigitSource, MediaEvent, MediaParams};
 use crate::media::g711::Law;
 use crate::media::inband::InbandDetector;
-use crate::media::pacer::Pacer;
+use crate::media::pacer::{Pacer, PacerStep};
 use crate::media::player::{PlayerEvent, PromptPlayer};
 use crate::media::prompt::PromptSet;
 use crate::media::rfc4733::DtmfReceiver;
@@ -75,7 +75,7 @@ impl MediaSession {
             prompts,
             dtmf: DtmfReceiver::new(),
             inband: inband.then(InbandDetector::new),
-            pcm_scratch: Vec::with_capacity(FRAME_SAMPLES),
+            pcm_scratch: vec![0; FRAME_SAMPLES],
             last_rx: now,
             rtp_timeout,
             timed_out: false,
@@ -93,7 +93,7 @@ impl MediaSession {
             self.latched = false;
         }
         self.law = law_of(params.codec);
-        self.sender.set_payload_type(params.pt);
+        self.sender.pt = params.pt;
         self.last_rx = now;
         self.params = params;
     }
@@ -142,13 +142,12 @@ impl MediaSession {
             self.latched = true;
         }
         if Some(pt) == self.params.te_pt {
-            if let Some(digit) = self.dtmf.handle_packet(rtp.timestamp, rtp.payload) {
+            if let Some(digit) = self.dtmf.handle_packet(&rtp) {
                 self.events.push_back(MediaEvent::Digit { digit, source: DigitSource::Rfc4733 });
             }
         } else if let Some(det) = &mut self.inband {
-            self.pcm_scratch.clear();
-            self.law.decode_into(rtp.payload, &mut self.pcm_scratch);
-            if let Some(digit) = det.handle_samples(&self.pcm_scratch) {
+            let n = crate::media::g711::decode(self.law, rtp.payload, &mut self.pcm_scratch);
+            if let Some(digit) = det.handle_samples(self.pcm_scratch.get(..n).unwrap_or_default()) {
                 self.events.push_back(MediaEvent::Digit { digit, source: DigitSource::Inband });
             }
         }
@@ -163,15 +162,16 @@ impl MediaSession {
     /// send it and its length. Returns None when nothing is due or there is nowhere to send.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
         self.check_timeout(now);
-        if self.pacer.next_deadline() > now {
-            return None;
-        }
-        let skipped = self.pacer.on_sent(now);
+        let PacerStep::Send { skipped } = self.pacer.poll(now) else { return None };
+        self.pacer.on_sent();
         if skipped > 0 {
-            self.sender.skip_frames(skipped, FRAME_SAMPLES as u32);
+            // We fell behind (the process was descheduled): keep the timeline true
+            // instead of bursting stale audio.
+            let samples = u32::try_from(skipped.saturating_mul(FRAME_SAMPLES as u64)).unwrap_or(u32::MAX);
+            self.sender.skip(samples);
         }
         let (payload, ev) = self.player.next_frame(self.law);
-        if let PlayerEvent::Finished = ev {
+        if let PlayerEvent::Finished(_) = ev {
             if let Some(play_id) = self.current_play.take() {
                 self.events.push_back(MediaEvent::PlaybackFinished { play_id });
             }
@@ -180,7 +180,7 @@ impl MediaSession {
             return None; // the peer put us on hold (it only sends, or nothing): stay quiet
         }
         let dest = self.remote?;
-        let len = self.sender.write_packet(payload, buf)?;
+        let len = self.sender.write_packet(payload, FRAME_SAMPLES as u32, buf).ok()?;
         Some((dest, len))
     }
 

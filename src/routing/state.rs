@@ -50,12 +50,9 @@ impl ManagerStates {
     }
 }
 
-/// The last time this caller spoke with someone (from the store).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreviousInteraction {
-    pub manager: String,
-    pub at: Timestamp,
-}
+/// The last time this caller spoke with someone: the store's type, so a lookup result
+/// goes straight into the engine.
+pub use crate::store::PreviousInteraction;
 
 /// What the engine knows about a call when it decides.
 #[derive(Debug, Clone)]

@@ -1,0 +1,105 @@
+//! Turns a call's life events into its [`CallRecord`], pure: the driver hands each
+//! returned record to the store worker, off the signalling path.
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+
+use super::CallKey;
+use crate::config::DialPlan;
+use crate::endpoint::{CallEvent, EndCause};
+use crate::store::{CallOutcome, CallRecord, MenuStep, Side};
+
+#[derive(Debug, Default)]
+pub struct Recorder {
+    open: HashMap<CallKey, CallRecord>,
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Calls with an open record.
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// Apply an event; returns the record to write when it changed.
+    pub fn handle_event(&mut self, wall: Timestamp, plan: Option<&DialPlan>, ev: &CallEvent) -> Option<CallRecord> {
+        match ev {
+            CallEvent::Started { key, info } => {
+                let source = plan
+                    .and_then(|p| p.number_route(&info.dialled))
+                    .map(|r| r.source.clone())
+                    .unwrap_or_default();
+                let rec = CallRecord {
+                    call_id: info.call_id.clone(),
+                    started_at: info.started_at,
+                    answered_at: None,
+                    ended_at: None,
+                    dialled: info.dialled.clone(),
+                    source,
+                    caller: info.caller.clone(),
+                    caller_name: info.caller_name.clone(),
+                    menu_path: Vec::new(),
+                    decision: String::new(),
+                    reason: String::new(),
+                    department: None,
+                    answered_by: None,
+                    outcome: CallOutcome::InProgress,
+                    hangup_side: None,
+                    transfers: Vec::new(),
+                };
+                self.open.insert(*key, rec.clone());
+                Some(rec)
+            }
+            CallEvent::Answered { .. } => None,
+            CallEvent::Decision { key, reason } => {
+                let rec = self.open.get_mut(key)?;
+                rec.reason = reason.clone();
+                Some(rec.clone())
+            }
+            CallEvent::MenuChoice { key, menu, input, reason } => {
+                let rec = self.open.get_mut(key)?;
+                rec.menu_path.push(MenuStep { menu: menu.clone(), digits: input.clone(), at: wall });
+                if let Some(r) = reason {
+                    rec.reason = r.clone();
+                }
+                Some(rec.clone())
+            }
+            CallEvent::Ended { key, cause, .. } => {
+                let mut rec = self.open.remove(key)?;
+                rec.ended_at = Some(wall);
+                let (outcome, side) = match cause {
+                    EndCause::CallerHungUp => (CallOutcome::AbandonedInIvr, Side::Caller),
+                    EndCause::CallerCancelled => (CallOutcome::AbandonedRinging, Side::Caller),
+                    EndCause::Completed(what) => {
+                        rec.decision = what.clone();
+                        if let Some(dept) = what.strip_prefix("routed to department ") {
+                            rec.department = Some(dept.to_string());
+                        }
+                        if what.starts_with("voicemail") {
+                            (CallOutcome::Voicemail, Side::System)
+                        } else if what.starts_with("routed to") {
+                            // Routed, but no manager could be rung yet: nobody took it.
+                            (CallOutcome::Missed, Side::System)
+                        } else {
+                            (CallOutcome::AbandonedInIvr, Side::System)
+                        }
+                    }
+                    EndCause::RtpTimeout | EndCause::NoAck | EndCause::MediaFailed(_) | EndCause::Rejected(_) => {
+                        (CallOutcome::Failed, Side::System)
+                    }
+                };
+                rec.outcome = outcome;
+                rec.hangup_side = Some(side);
+                Some(rec)
+            }
+        }
+    }
+}
