@@ -18,7 +18,11 @@ use switchboard::routing::{self, CallContext, ManagerStates};
 use switchboard::store::{SqliteStore, Store, StoreHandle, StoreWorker};
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "SIP call router with a built-in IVR")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "SIP call router with a built-in IVR"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -71,11 +75,18 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_target(false)
         .init();
     match Cli::parse().command {
-        Command::Run { config, sip_listen, rtp_ports, data_dir } => {
+        Command::Run {
+            config,
+            sip_listen,
+            rtp_ports,
+            data_dir,
+        } => {
             let mut loaded = match load(&config) {
                 Some(l) => l,
                 None => return ExitCode::FAILURE,
@@ -92,7 +103,14 @@ fn main() -> ExitCode {
             run(config, loaded)
         }
         Command::Check { config } => check(&config),
-        Command::Explain { config, to, from, at, digits, data_dir } => explain(&config, &to, &from, at.as_deref(), &digits, data_dir),
+        Command::Explain {
+            config,
+            to,
+            from,
+            at,
+            digits,
+            data_dir,
+        } => explain(&config, &to, &from, at.as_deref(), &digits, data_dir),
     }
 }
 
@@ -114,11 +132,16 @@ fn load(path: &Path) -> Option<LoadedConfig> {
 
 fn print_errors(e: &ConfigErrors) {
     eprintln!("{e}");
-    eprintln!("{} error(s): the configuration was not loaded.", e.errors().count());
+    eprintln!(
+        "{} error(s): the configuration was not loaded.",
+        e.errors().count()
+    );
 }
 
 fn check(path: &Path) -> ExitCode {
-    let Some(loaded) = load(path) else { return ExitCode::FAILURE };
+    let Some(loaded) = load(path) else {
+        return ExitCode::FAILURE;
+    };
     let (prompts, errors) = switchboard::media::PromptSet::load_dir_lenient(&loaded.prompts_dir);
     for e in &errors {
         eprintln!("{e}");
@@ -135,13 +158,19 @@ fn check(path: &Path) -> ExitCode {
         p.departments.len(),
         p.managers.len(),
         prompts.len(),
-        if loaded.warnings.is_empty() { String::new() } else { format!(", {} warning(s)", loaded.warnings.len()) }
+        if loaded.warnings.is_empty() {
+            String::new()
+        } else {
+            format!(", {} warning(s)", loaded.warnings.len())
+        }
     );
     ExitCode::SUCCESS
 }
 
 fn parse_time(at: Option<&str>) -> Result<jiff::Timestamp, String> {
-    let Some(at) = at else { return Ok(jiff::Timestamp::now()) };
+    let Some(at) = at else {
+        return Ok(jiff::Timestamp::now());
+    };
     if let Ok(ts) = at.parse::<jiff::Timestamp>() {
         return Ok(ts);
     }
@@ -151,8 +180,17 @@ fn parse_time(at: Option<&str>) -> Result<jiff::Timestamp, String> {
         .map_err(|e| format!("--at \"{at}\": not a date and time like 2026-12-01T21:30 ({e})"))
 }
 
-fn explain(path: &Path, to: &str, from: &str, at: Option<&str>, digits: &str, data_dir: Option<PathBuf>) -> ExitCode {
-    let Some(loaded) = load(path) else { return ExitCode::FAILURE };
+fn explain(
+    path: &Path,
+    to: &str,
+    from: &str,
+    at: Option<&str>,
+    digits: &str,
+    data_dir: Option<PathBuf>,
+) -> ExitCode {
+    let Some(loaded) = load(path) else {
+        return ExitCode::FAILURE;
+    };
     let now = match parse_time(at) {
         Ok(t) => t,
         Err(e) => {
@@ -163,13 +201,22 @@ fn explain(path: &Path, to: &str, from: &str, at: Option<&str>, digits: &str, da
     let data_dir = data_dir.unwrap_or_else(|| relative_to(path, &loaded.server.data_dir));
     let history = lookup_history_file(&data_dir, &loaded.plan, from, now);
     let ctx = CallContext::new(to, from, now).with_digits(digits);
-    let ex = routing::explain(&loaded.plan, &ctx, &ManagerStates::default(), history.as_ref());
+    let ex = routing::explain(
+        &loaded.plan,
+        &ctx,
+        &ManagerStates::default(),
+        history.as_ref(),
+    );
     println!("{ex}");
     ExitCode::SUCCESS
 }
 
 fn relative_to(config: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() { p.to_path_buf() } else { config.parent().unwrap_or(Path::new(".")).join(p) }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        config.parent().unwrap_or(Path::new(".")).join(p)
+    }
 }
 
 fn db_path(data_dir: &Path) -> PathBuf {
@@ -177,22 +224,35 @@ fn db_path(data_dir: &Path) -> PathBuf {
 }
 
 fn history_since(plan: &DialPlan, now: jiff::Timestamp) -> jiff::Timestamp {
-    let lookback = jiff::SignedDuration::try_from(plan.history.lookback).unwrap_or(jiff::SignedDuration::ZERO);
+    let lookback =
+        jiff::SignedDuration::try_from(plan.history.lookback).unwrap_or(jiff::SignedDuration::ZERO);
     now.checked_sub(lookback).unwrap_or(jiff::Timestamp::MIN)
 }
 
 /// History for `explain`, read straight from the database file when it exists.
-fn lookup_history_file(data_dir: &Path, plan: &DialPlan, caller: &str, now: jiff::Timestamp) -> Option<routing::PreviousInteraction> {
+fn lookup_history_file(
+    data_dir: &Path,
+    plan: &DialPlan,
+    caller: &str,
+    now: jiff::Timestamp,
+) -> Option<routing::PreviousInteraction> {
     let db = db_path(data_dir);
     if !db.exists() {
         return None;
     }
     let store = SqliteStore::open(&db).ok()?;
-    store.last_interaction(caller, history_since(plan, now)).ok().flatten()
+    store
+        .last_interaction(caller, history_since(plan, now))
+        .ok()
+        .flatten()
 }
 
 fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");
@@ -201,10 +261,15 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
     };
     let data_dir = relative_to(&config, &loaded.server.data_dir);
     if let Err(e) = std::fs::create_dir_all(&data_dir) {
-        eprintln!("cannot create the data directory {}: {e}", data_dir.display());
+        eprintln!(
+            "cannot create the data directory {}: {e}",
+            data_dir.display()
+        );
         return ExitCode::FAILURE;
     }
-    let store = match SqliteStore::open(&db_path(&data_dir)).and_then(|s| StoreWorker::spawn(Box::new(s))) {
+    let store = match SqliteStore::open(&db_path(&data_dir))
+        .and_then(|s| StoreWorker::spawn(Box::new(s)))
+    {
         Ok(w) => w,
         Err(e) => {
             eprintln!("{e}");
@@ -242,7 +307,10 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
 
 /// Each call gets the plan current at its start (a reload never changes a call in
 /// progress) and, when the plan uses returning-caller routing, the caller's history.
-fn program_factory(plan: Arc<ArcSwap<DialPlan>>, store: StoreHandle) -> switchboard::endpoint::ProgramFactory {
+fn program_factory(
+    plan: Arc<ArcSwap<DialPlan>>,
+    store: StoreHandle,
+) -> switchboard::endpoint::ProgramFactory {
     Box::new(move |info| -> Box<dyn Program> {
         let plan = plan.load_full();
         if plan.numbers.is_empty() {
@@ -252,12 +320,20 @@ fn program_factory(plan: Arc<ArcSwap<DialPlan>>, store: StoreHandle) -> switchbo
             let caller = info.caller.clone();
             let since = history_since(&plan, info.started_at);
             // A single indexed lookup on the store thread; the result decides the route.
-            store.query(move |s| s.last_interaction(&caller, since)).ok().flatten()
+            store
+                .query(move |s| s.last_interaction(&caller, since))
+                .ok()
+                .flatten()
         } else {
             None
         };
         let prompts = plan.prompts.clone();
-        Box::new(PlanProgram::new(plan, ManagerStates::default(), history, Box::new(move |p| prompts.contains(p))))
+        Box::new(PlanProgram::new(
+            plan,
+            ManagerStates::default(),
+            history,
+            Box::new(move |p| prompts.contains(p)),
+        ))
     })
 }
 
@@ -265,7 +341,10 @@ fn program_factory(plan: Arc<ArcSwap<DialPlan>>, store: StoreHandle) -> switchbo
 /// is rejected and the running one stays in force).
 async fn wait_for_stop(config: &Path, plan: &ArcSwap<DialPlan>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
         let _ = tokio::signal::ctrl_c().await;
         return;
     };

@@ -12,13 +12,19 @@ use switchboard::sip::{Peer, Transport};
 const TRUNK: &str = "10.0.0.1:5070";
 
 fn endpoint(ring_ms: u64) -> Endpoint {
-    let server = ServerConfig { ring_before_answer_ms: ring_ms, ..ServerConfig::default() };
+    let server = ServerConfig {
+        ring_before_answer_ms: ring_ms,
+        ..ServerConfig::default()
+    };
     let cfg = EndpointConfig::from_server(&server, "127.0.0.1:5060".parse().unwrap());
     Endpoint::new(cfg, Box::new(|_| Box::new(DemoIvr::default())), 7)
 }
 
 fn peer() -> Peer {
-    Peer { transport: Transport::Udp, addr: TRUNK.parse().unwrap() }
+    Peer {
+        transport: Transport::Udp,
+        addr: TRUNK.parse().unwrap(),
+    }
 }
 
 const SDP: &str = "v=0\r\no=trunk 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\n";
@@ -30,7 +36,15 @@ fn invite(call_id: &str, branch: &str, sdp: &str) -> String {
     )
 }
 
-fn in_dialog(method: &str, call_id: &str, to_tag: &str, cseq: u32, branch: &str, extra: &str, body: &str) -> String {
+fn in_dialog(
+    method: &str,
+    call_id: &str,
+    to_tag: &str,
+    cseq: u32,
+    branch: &str,
+    extra: &str,
+    body: &str,
+) -> String {
     format!(
         "{method} sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch={branch}\r\nFrom: \"Alice\" <sip:5551234@10.0.0.1>;tag=t1\r\nTo: <sip:1000@127.0.0.1>;tag={to_tag}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         body.len()
@@ -48,19 +62,29 @@ struct Harness {
 
 impl Harness {
     fn new(ring_ms: u64) -> Self {
-        Self { ep: endpoint(ring_ms), now: Instant::now(), wall: Timestamp::UNIX_EPOCH, sent: vec![], media: vec![], events: vec![] }
+        Self {
+            ep: endpoint(ring_ms),
+            now: Instant::now(),
+            wall: Timestamp::UNIX_EPOCH,
+            sent: vec![],
+            media: vec![],
+            events: vec![],
+        }
     }
     fn drain(&mut self) {
         while let Some(o) = self.ep.poll_output() {
             match o {
-                Output::Transmit(t) => self.sent.push(String::from_utf8_lossy(&t.payload).to_string()),
+                Output::Transmit(t) => self
+                    .sent
+                    .push(String::from_utf8_lossy(&t.payload).to_string()),
                 Output::Media(m) => self.media.push(m),
                 Output::Event(e) => self.events.push(e),
             }
         }
     }
     fn sip(&mut self, text: &str) {
-        self.ep.handle_sip(self.now, self.wall, peer(), text.as_bytes());
+        self.ep
+            .handle_sip(self.now, self.wall, peer(), text.as_bytes());
         self.drain();
     }
     fn media_event(&mut self, ev: MediaEvent) {
@@ -95,14 +119,25 @@ impl Harness {
     }
     fn last_play(&self) -> Option<(u32, Vec<String>)> {
         self.media.iter().rev().find_map(|m| match m {
-            MediaCommand::Play { play_id, prompts, .. } => Some((*play_id, prompts.clone())),
+            MediaCommand::Play {
+                play_id, prompts, ..
+            } => Some((*play_id, prompts.clone())),
             _ => None,
         })
     }
     fn to_tag(&self) -> String {
-        let ok = self.sent.iter().chain(std::iter::empty()).find(|s| s.starts_with("SIP/2.0 200")).cloned();
+        let ok = self
+            .sent
+            .iter()
+            .chain(std::iter::empty())
+            .find(|s| s.starts_with("SIP/2.0 200"))
+            .cloned();
         let ok = ok.expect("200 OK sent");
-        let to = ok.lines().find(|l| l.starts_with("To:")).unwrap().to_string();
+        let to = ok
+            .lines()
+            .find(|l| l.starts_with("To:"))
+            .unwrap()
+            .to_string();
         to.split("tag=").nth(1).unwrap().trim().to_string()
     }
     fn assert_clean(&mut self) {
@@ -113,7 +148,9 @@ impl Harness {
 }
 
 fn status_lines(sent: &[String]) -> Vec<String> {
-    sent.iter().map(|s| s.lines().next().unwrap_or_default().to_string()).collect()
+    sent.iter()
+        .map(|s| s.lines().next().unwrap_or_default().to_string())
+        .collect()
 }
 
 #[test]
@@ -123,7 +160,11 @@ fn full_ivr_call_digit_by_rfc4733_then_bye_from_us() {
     let first = status_lines(&h.sent);
     assert_eq!(first[0], "SIP/2.0 100 Trying");
     assert_eq!(first[1], "SIP/2.0 200 OK");
-    assert!(h.sent[1].contains("m=audio") && h.sent[1].contains("RTP/AVP 0 101"), "{}", h.sent[1]);
+    assert!(
+        h.sent[1].contains("m=audio") && h.sent[1].contains("RTP/AVP 0 101"),
+        "{}",
+        h.sent[1]
+    );
     assert!(matches!(h.media[0], MediaCommand::Open { .. }));
     let tag = h.to_tag();
     // 2xx is retransmitted until the ACK (RFC 3261 §13.3.1.4)
@@ -135,13 +176,24 @@ fn full_ivr_call_digit_by_rfc4733_then_bye_from_us() {
     h.advance(Duration::from_secs(2));
     assert!(h.take_sent().is_empty(), "no retransmission after ACK");
 
-    h.media_event(MediaEvent::Digit { digit: '4', source: DigitSource::Rfc4733 });
-    assert!(h.media.iter().any(|m| matches!(m, MediaCommand::StopPlayback { .. })), "barge-in");
+    h.media_event(MediaEvent::Digit {
+        digit: '4',
+        source: DigitSource::Rfc4733,
+    });
+    assert!(
+        h.media
+            .iter()
+            .any(|m| matches!(m, MediaCommand::StopPlayback { .. })),
+        "barge-in"
+    );
     let (play, prompts) = h.last_play().unwrap();
     assert_eq!(prompts, vec!["you_pressed", "digit_4", "goodbye"]);
     h.media_event(MediaEvent::PlaybackFinished { play_id: play });
     let sent = h.take_sent();
-    assert!(sent[0].starts_with("BYE sip:alice@10.0.0.1:5070 SIP/2.0"), "{sent:?}");
+    assert!(
+        sent[0].starts_with("BYE sip:alice@10.0.0.1:5070 SIP/2.0"),
+        "{sent:?}"
+    );
     assert!(matches!(h.media.last(), Some(MediaCommand::Close { .. })));
     // answer our BYE
     let bye = &sent[0];
@@ -149,7 +201,13 @@ fn full_ivr_call_digit_by_rfc4733_then_bye_from_us() {
     let from = bye.lines().find(|l| l.starts_with("From:")).unwrap();
     let to = bye.lines().find(|l| l.starts_with("To:")).unwrap();
     h.sip(&format!("SIP/2.0 200 OK\r\n{via}\r\n{from}\r\n{to}\r\nCall-ID: c1\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"));
-    assert!(h.events.iter().any(|e| matches!(e, CallEvent::Ended { cause: EndCause::Completed(_), .. })));
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        CallEvent::Ended {
+            cause: EndCause::Completed(_),
+            ..
+        }
+    )));
     h.assert_clean();
 }
 
@@ -160,12 +218,29 @@ fn digit_by_sip_info_and_caller_bye() {
     let tag = h.to_tag();
     h.sip(&in_dialog("ACK", "c2", &tag, 1, "z9hG4bKack2", "", ""));
     h.take_sent();
-    h.sip(&in_dialog("INFO", "c2", &tag, 2, "z9hG4bKinfo", "Content-Type: application/dtmf-relay\r\n", "Signal=7\r\nDuration=160\r\n"));
+    h.sip(&in_dialog(
+        "INFO",
+        "c2",
+        &tag,
+        2,
+        "z9hG4bKinfo",
+        "Content-Type: application/dtmf-relay\r\n",
+        "Signal=7\r\nDuration=160\r\n",
+    ));
     assert_eq!(status_lines(&h.take_sent()), vec!["SIP/2.0 200 OK"]);
-    assert_eq!(h.last_play().unwrap().1, vec!["you_pressed", "digit_7", "goodbye"]);
+    assert_eq!(
+        h.last_play().unwrap().1,
+        vec!["you_pressed", "digit_7", "goodbye"]
+    );
     h.sip(&in_dialog("BYE", "c2", &tag, 3, "z9hG4bKbye", "", ""));
     assert_eq!(status_lines(&h.take_sent()), vec!["SIP/2.0 200 OK"]);
-    assert!(h.events.iter().any(|e| matches!(e, CallEvent::Ended { cause: EndCause::CallerHungUp, .. })));
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        CallEvent::Ended {
+            cause: EndCause::CallerHungUp,
+            ..
+        }
+    )));
     h.assert_clean();
 }
 
@@ -173,11 +248,19 @@ fn digit_by_sip_info_and_caller_bye() {
 fn cancel_while_ringing_gets_487_and_cancel_after_answer_does_not() {
     let mut h = Harness::new(2000);
     h.sip(&invite("c3", "z9hG4bKinv3", SDP));
-    assert_eq!(status_lines(&h.take_sent()), vec!["SIP/2.0 100 Trying", "SIP/2.0 180 Ringing"]);
-    let cancel = invite("c3", "z9hG4bKinv3", "").replace("INVITE sip", "CANCEL sip").replace("1 INVITE", "1 CANCEL");
+    assert_eq!(
+        status_lines(&h.take_sent()),
+        vec!["SIP/2.0 100 Trying", "SIP/2.0 180 Ringing"]
+    );
+    let cancel = invite("c3", "z9hG4bKinv3", "")
+        .replace("INVITE sip", "CANCEL sip")
+        .replace("1 INVITE", "1 CANCEL");
     h.sip(&cancel);
     let lines = status_lines(&h.take_sent());
-    assert_eq!(lines, vec!["SIP/2.0 200 OK", "SIP/2.0 487 Request Terminated"]);
+    assert_eq!(
+        lines,
+        vec!["SIP/2.0 200 OK", "SIP/2.0 487 Request Terminated"]
+    );
     assert!(h.media.is_empty(), "no media for a call never answered");
     h.assert_clean();
 
@@ -185,7 +268,9 @@ fn cancel_while_ringing_gets_487_and_cancel_after_answer_does_not() {
     let mut h = Harness::new(0);
     h.sip(&invite("c4", "z9hG4bKinv4", SDP));
     h.take_sent();
-    let cancel = invite("c4", "z9hG4bKinv4", "").replace("INVITE sip", "CANCEL sip").replace("1 INVITE", "1 CANCEL");
+    let cancel = invite("c4", "z9hG4bKinv4", "")
+        .replace("INVITE sip", "CANCEL sip")
+        .replace("1 INVITE", "1 CANCEL");
     h.sip(&cancel);
     assert_eq!(status_lines(&h.take_sent()), vec!["SIP/2.0 200 OK"]);
     assert_eq!(h.ep.active_calls(), 1);
@@ -198,7 +283,13 @@ fn retransmitted_invite_creates_one_call() {
     h.sip(&invite("c5", "z9hG4bKinv5", SDP));
     assert_eq!(h.ep.active_calls(), 1);
     h.advance(Duration::from_millis(1000));
-    assert_eq!(h.sent.iter().filter(|s| s.starts_with("SIP/2.0 200")).count(), 1);
+    assert_eq!(
+        h.sent
+            .iter()
+            .filter(|s| s.starts_with("SIP/2.0 200"))
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -208,8 +299,18 @@ fn no_ack_ends_the_call_with_bye() {
     h.take_sent();
     h.advance(Duration::from_secs(33)); // 64·T1 = 32 s
     let sent = h.take_sent();
-    assert!(sent.iter().any(|s| s.starts_with("BYE ")), "{:?}", status_lines(&sent));
-    assert!(h.events.iter().any(|e| matches!(e, CallEvent::Ended { cause: EndCause::NoAck, .. })));
+    assert!(
+        sent.iter().any(|s| s.starts_with("BYE ")),
+        "{:?}",
+        status_lines(&sent)
+    );
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        CallEvent::Ended {
+            cause: EndCause::NoAck,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -231,11 +332,26 @@ fn reinvite_hold_keeps_the_call() {
     h.sip(&in_dialog("ACK", "c8", &tag, 1, "z9hG4bKack8", "", ""));
     h.take_sent();
     let hold = SDP.replace("a=ptime:20\r\n", "a=ptime:20\r\na=sendonly\r\n");
-    h.sip(&in_dialog("INVITE", "c8", &tag, 2, "z9hG4bKre", "Content-Type: application/sdp\r\n", &hold));
+    h.sip(&in_dialog(
+        "INVITE",
+        "c8",
+        &tag,
+        2,
+        "z9hG4bKre",
+        "Content-Type: application/sdp\r\n",
+        &hold,
+    ));
     let sent = h.take_sent();
-    let ok = sent.iter().find(|s| s.starts_with("SIP/2.0 200")).expect("200 to re-INVITE");
+    let ok = sent
+        .iter()
+        .find(|s| s.starts_with("SIP/2.0 200"))
+        .expect("200 to re-INVITE");
     assert!(ok.contains("a=recvonly"), "{ok}");
-    assert!(h.media.iter().any(|m| matches!(m, MediaCommand::Update { params, .. } if params.hold)));
+    assert!(
+        h.media
+            .iter()
+            .any(|m| matches!(m, MediaCommand::Update { params, .. } if params.hold))
+    );
     assert_eq!(h.ep.active_calls(), 1);
 }
 
@@ -243,22 +359,47 @@ fn reinvite_hold_keeps_the_call() {
 fn out_of_dialog_requests() {
     let mut h = Harness::new(0);
     // OPTIONS keepalive
-    let options = invite("o1", "z9hG4bKopt", "").replace("INVITE sip", "OPTIONS sip").replace("1 INVITE", "1 OPTIONS");
+    let options = invite("o1", "z9hG4bKopt", "")
+        .replace("INVITE sip", "OPTIONS sip")
+        .replace("1 INVITE", "1 OPTIONS");
     h.sip(&options);
     assert_eq!(status_lines(&h.take_sent()), vec!["SIP/2.0 200 OK"]);
     // BYE for a dialog we don't know
-    h.sip(&in_dialog("BYE", "nope", "unknown", 2, "z9hG4bKbye9", "", ""));
-    assert_eq!(status_lines(&h.take_sent()), vec!["SIP/2.0 481 Call/Transaction Does Not Exist"]);
+    h.sip(&in_dialog(
+        "BYE",
+        "nope",
+        "unknown",
+        2,
+        "z9hG4bKbye9",
+        "",
+        "",
+    ));
+    assert_eq!(
+        status_lines(&h.take_sent()),
+        vec!["SIP/2.0 481 Call/Transaction Does Not Exist"]
+    );
     // unknown method
-    let unknown = options.replace("OPTIONS sip", "FOOBAR sip").replace("1 OPTIONS", "1 FOOBAR").replace("z9hG4bKopt", "z9hG4bKfoo");
+    let unknown = options
+        .replace("OPTIONS sip", "FOOBAR sip")
+        .replace("1 OPTIONS", "1 FOOBAR")
+        .replace("z9hG4bKopt", "z9hG4bKfoo");
     h.sip(&unknown);
-    assert_eq!(status_lines(&h.take_sent())[0].split(' ').nth(1), Some("501"));
+    assert_eq!(
+        status_lines(&h.take_sent())[0].split(' ').nth(1),
+        Some("501")
+    );
     // garbage with a Via we can answer
     h.sip("INVITE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKbad\r\nContent-Length: 0\r\n\r\n");
     let sent = h.take_sent();
-    assert!(sent.is_empty() || sent[0].starts_with("SIP/2.0 400"), "{sent:?}");
+    assert!(
+        sent.is_empty() || sent[0].starts_with("SIP/2.0 400"),
+        "{sent:?}"
+    );
     // G.729 only → 488
-    let g729 = SDP.replace("RTP/AVP 0 8 101", "RTP/AVP 18").replace("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n", "");
+    let g729 = SDP.replace("RTP/AVP 0 8 101", "RTP/AVP 18").replace(
+        "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n",
+        "",
+    );
     h.sip(&invite("g1", "z9hG4bKg729", &g729));
     assert!(status_lines(&h.take_sent()).contains(&"SIP/2.0 488 Not Acceptable Here".to_string()));
     h.assert_clean();

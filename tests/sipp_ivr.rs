@@ -13,17 +13,40 @@ fn ivr_call_with_rfc4733(transport: &str) {
     let router = Router::start(p, "", "");
     let cap = Capture::start(p.sipp_media);
     let pcap = repo().join(DTMF_1);
-    let res = sipp(p, "uac_rfc4733.xml", transport, &["-key", "dtmf_pcap", pcap.to_str().unwrap()]);
+    let res = sipp(
+        p,
+        "uac_rfc4733.xml",
+        transport,
+        &["-key", "dtmf_pcap", pcap.to_str().unwrap()],
+    );
     let pkts = cap.finish();
-    assert!(res.success, "sipp failed:\n{}\nrouter log:\n{}", res.output, router.log());
+    assert!(
+        res.success,
+        "sipp failed:\n{}\nrouter log:\n{}",
+        res.output,
+        router.log()
+    );
     let log = router.log();
-    assert!(log.contains("caller pressed 1 (Rfc4733)"), "digit not detected:\n{log}");
-    assert_eq!(log.matches("caller pressed").count(), 1, "the digit must be reported once:\n{log}");
+    assert!(
+        log.contains("caller pressed 1 (Rfc4733)"),
+        "digit not detected:\n{log}"
+    );
+    assert_eq!(
+        log.matches("caller pressed").count(),
+        1,
+        "the digit must be reported once:\n{log}"
+    );
     assert!(log.contains("menu demo: caller chose 1"), "{log}");
     // The caller heard a paced stream: the welcome prompt, then the confirmation.
     assert_paced_stream(&pkts, 0);
-    let audible = pkts.iter().filter(|p| p.payload.iter().any(|&b| b != 0xFF && b != 0x7F)).count();
-    assert!(audible > 100, "expected spoken prompts in the stream, got {audible} non-silent frames");
+    let audible = pkts
+        .iter()
+        .filter(|p| p.payload.iter().any(|&b| b != 0xFF && b != 0x7F))
+        .count();
+    assert!(
+        audible > 100,
+        "expected spoken prompts in the stream, got {audible} non-silent frames"
+    );
 }
 
 #[test]
@@ -44,7 +67,12 @@ fn udp_caller_sends_digit_by_sip_info() {
     let cap = Capture::start(p.sipp_media);
     let csv_digit_is_1 = sipp(p, "uac_info.xml", "u1", &[]);
     let pkts = cap.finish();
-    assert!(csv_digit_is_1.success, "sipp failed:\n{}\nrouter log:\n{}", csv_digit_is_1.output, router.log());
+    assert!(
+        csv_digit_is_1.success,
+        "sipp failed:\n{}\nrouter log:\n{}",
+        csv_digit_is_1.output,
+        router.log()
+    );
     let log = router.log();
     assert!(log.contains("caller pressed 1 (Info)"), "{log}");
     assert!(log.contains("menu demo: caller chose 1"), "{log}");
@@ -57,8 +85,16 @@ fn cancel_before_answer_gets_487() {
     let p = ports();
     let router = Router::start(p, "ring_before_answer_ms = 3000", "");
     let res = sipp(p, "uac_cancel.xml", "u1", &[]);
-    assert!(res.success, "sipp failed:\n{}\nrouter log:\n{}", res.output, router.log());
-    router.wait_for_log("caller hung up before answer (CANCEL)", Duration::from_secs(2));
+    assert!(
+        res.success,
+        "sipp failed:\n{}\nrouter log:\n{}",
+        res.output,
+        router.log()
+    );
+    router.wait_for_log(
+        "caller hung up before answer (CANCEL)",
+        Duration::from_secs(2),
+    );
 }
 
 #[test]
@@ -67,7 +103,12 @@ fn retransmitted_invite_is_answered_once() {
     let p = ports();
     let router = Router::start(p, "ring_before_answer_ms = 800", "");
     let res = sipp(p, "uac_retrans.xml", "u1", &[]);
-    assert!(res.success, "sipp failed:\n{}\nrouter log:\n{}", res.output, router.log());
+    assert!(
+        res.success,
+        "sipp failed:\n{}\nrouter log:\n{}",
+        res.output,
+        router.log()
+    );
     router.wait_for_log("call ended", Duration::from_secs(3));
     assert_eq!(router.count("incoming call"), 1, "{}", router.log());
     assert_eq!(router.count("answered after"), 1, "{}", router.log());
@@ -81,8 +122,16 @@ fn pcma_only_offer_is_answered_in_pcma() {
     let cap = Capture::start(p.sipp_media);
     let res = sipp(p, "uac_pcma.xml", "u1", &[]);
     let pkts = cap.finish();
-    assert!(res.success, "sipp failed:\n{}\nrouter log:\n{}", res.output, router.log());
-    assert!(!pkts.is_empty() && pkts.iter().all(|p| p.pt == 8), "RTP must be PCMA (PT 8)");
+    assert!(
+        res.success,
+        "sipp failed:\n{}\nrouter log:\n{}",
+        res.output,
+        router.log()
+    );
+    assert!(
+        !pkts.is_empty() && pkts.iter().all(|p| p.pt == 8),
+        "RTP must be PCMA (PT 8)"
+    );
 }
 
 #[test]
@@ -91,6 +140,11 @@ fn g729_only_offer_gets_488() {
     let p = ports();
     let router = Router::start(p, "", "");
     let res = sipp(p, "uac_g729.xml", "u1", &[]);
-    assert!(res.success, "sipp failed:\n{}\nrouter log:\n{}", res.output, router.log());
+    assert!(
+        res.success,
+        "sipp failed:\n{}\nrouter log:\n{}",
+        res.output,
+        router.log()
+    );
     assert!(router.log().contains("488"), "{}", router.log());
 }

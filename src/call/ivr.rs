@@ -14,20 +14,38 @@ use crate::media::collector::{Collected, CollectorConfig, DigitCollector, EndedB
 /// What the runner wants the call to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IvrAction {
-    Play { play_id: u32, prompts: Vec<String> },
+    Play {
+        play_id: u32,
+        prompts: Vec<String>,
+    },
     StopPlayback,
     /// A menu finished: for the call's story and its record.
-    MenuDone { menu: String, result: MenuResult, reason: Option<String> },
+    MenuDone {
+        menu: String,
+        result: MenuResult,
+        reason: Option<String>,
+    },
     /// The program's entry decision and why (e.g. "returning caller: spoke with andrew").
-    Decision { reason: String },
-    Hangup { reason: String },
+    Decision {
+        reason: String,
+    },
+    Hangup {
+        reason: String,
+    },
 }
 
 #[derive(Debug)]
 enum State {
     Idle,
-    Playing { play_id: u32, then: Step },
-    Menu { id: String, play_id: Option<u32>, collector: DigitCollector },
+    Playing {
+        play_id: u32,
+        then: Step,
+    },
+    Menu {
+        id: String,
+        play_id: Option<u32>,
+        collector: DigitCollector,
+    },
     Done,
 }
 
@@ -40,7 +58,9 @@ pub struct IvrRunner {
 
 impl std::fmt::Debug for IvrRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IvrRunner").field("state", &self.state).finish()
+        f.debug_struct("IvrRunner")
+            .field("state", &self.state)
+            .finish()
     }
 }
 
@@ -55,13 +75,20 @@ fn collector_config(spec: &CollectSpec) -> CollectorConfig {
 
 impl IvrRunner {
     pub fn new(program: Box<dyn Program>) -> Self {
-        Self { program, state: State::Idle, next_play_id: 0, actions: VecDeque::new() }
+        Self {
+            program,
+            state: State::Idle,
+            next_play_id: 0,
+            actions: VecDeque::new(),
+        }
     }
 
     pub fn start(&mut self, now: Instant, wall: Timestamp, call: &CallInfo) {
         let step = self.program.start(call, wall);
         if let Some(reason) = self.program.last_reason() {
-            self.actions.push_back(IvrAction::Decision { reason: reason.to_string() });
+            self.actions.push_back(IvrAction::Decision {
+                reason: reason.to_string(),
+            });
         }
         self.execute(now, step);
     }
@@ -71,14 +98,23 @@ impl IvrRunner {
     }
 
     /// A prompt ended. Stale completions (of a prompt we already stopped) are ignored.
-    pub fn handle_playback_finished(&mut self, now: Instant, wall: Timestamp, call: &CallInfo, id: u32) {
+    pub fn handle_playback_finished(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        call: &CallInfo,
+        id: u32,
+    ) {
         match &mut self.state {
             State::Playing { play_id, .. } if *play_id == id => {
-                if let State::Playing { then, .. } = std::mem::replace(&mut self.state, State::Idle) {
+                if let State::Playing { then, .. } = std::mem::replace(&mut self.state, State::Idle)
+                {
                     self.execute(now, then);
                 }
             }
-            State::Menu { play_id, collector, .. } if *play_id == Some(id) => {
+            State::Menu {
+                play_id, collector, ..
+            } if *play_id == Some(id) => {
                 *play_id = None;
                 // The first-digit timer runs from the end of the prompt, so a long
                 // prompt does not eat the caller's time to answer.
@@ -91,7 +127,10 @@ impl IvrRunner {
 
     /// A DTMF digit from any source.
     pub fn handle_digit(&mut self, now: Instant, wall: Timestamp, call: &CallInfo, digit: char) {
-        let State::Menu { play_id, collector, .. } = &mut self.state else {
+        let State::Menu {
+            play_id, collector, ..
+        } = &mut self.state
+        else {
             return; // digits outside menus are ignored (no type-ahead into plain prompts)
         };
         if play_id.take().is_some() {
@@ -104,7 +143,9 @@ impl IvrRunner {
     }
 
     pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp, call: &CallInfo) {
-        let State::Menu { collector, .. } = &mut self.state else { return };
+        let State::Menu { collector, .. } = &mut self.state else {
+            return;
+        };
         if let Some(done) = collector.handle_timeout(now) {
             self.finish_menu(now, wall, call, done);
         }
@@ -128,7 +169,9 @@ impl IvrRunner {
     }
 
     fn finish_menu(&mut self, now: Instant, wall: Timestamp, call: &CallInfo, done: Collected) {
-        let State::Menu { id, .. } = std::mem::replace(&mut self.state, State::Idle) else { return };
+        let State::Menu { id, .. } = std::mem::replace(&mut self.state, State::Idle) else {
+            return;
+        };
         let result = match done.ended_by {
             EndedBy::NoInput => MenuResult::NoInput,
             _ if done.digits.is_empty() => MenuResult::NoInput,
@@ -136,7 +179,11 @@ impl IvrRunner {
         };
         let step = self.program.on_menu_result(call, wall, &id, result.clone());
         let reason = self.program.last_reason().map(str::to_string);
-        self.actions.push_back(IvrAction::MenuDone { menu: id, result, reason });
+        self.actions.push_back(IvrAction::MenuDone {
+            menu: id,
+            result,
+            reason,
+        });
         self.execute(now, step);
     }
 
@@ -146,14 +193,34 @@ impl IvrRunner {
                 Step::Play { prompts, then } if prompts.is_empty() => step = *then,
                 Step::Play { prompts, then } => {
                     let play_id = self.play(prompts);
-                    self.state = State::Playing { play_id, then: *then };
+                    self.state = State::Playing {
+                        play_id,
+                        then: *then,
+                    };
                     return;
                 }
-                Step::Menu { id, prompts, collect } => {
+                Step::Menu {
+                    id,
+                    prompts,
+                    collect,
+                } => {
                     let collector = DigitCollector::new(collector_config(&collect));
-                    let play_id = if prompts.is_empty() { None } else { Some(self.play(prompts)) };
-                    let mut state = State::Menu { id, play_id, collector };
-                    if let State::Menu { play_id: None, collector, .. } = &mut state {
+                    let play_id = if prompts.is_empty() {
+                        None
+                    } else {
+                        Some(self.play(prompts))
+                    };
+                    let mut state = State::Menu {
+                        id,
+                        play_id,
+                        collector,
+                    };
+                    if let State::Menu {
+                        play_id: None,
+                        collector,
+                        ..
+                    } = &mut state
+                    {
                         collector.start(_now);
                     }
                     self.state = state;
@@ -203,15 +270,26 @@ mod tests {
         let ci = info();
         let mut r = IvrRunner::new(Box::new(DemoIvr::default()));
         r.start(t0, w, &ci);
-        assert_eq!(drain(&mut r), vec![IvrAction::Play { play_id: 1, prompts: vec!["welcome".into()] }]);
+        assert_eq!(
+            drain(&mut r),
+            vec![IvrAction::Play {
+                play_id: 1,
+                prompts: vec!["welcome".into()]
+            }]
+        );
         // digit during the welcome prompt: prompt stops at once, digit confirmed
         r.handle_digit(t0 + Duration::from_millis(700), w, &ci, '3');
         let a = drain(&mut r);
         assert_eq!(a[0], IvrAction::StopPlayback);
-        assert!(matches!(&a[1], IvrAction::MenuDone { result: MenuResult::Digits(d), .. } if d == "3"));
+        assert!(
+            matches!(&a[1], IvrAction::MenuDone { result: MenuResult::Digits(d), .. } if d == "3")
+        );
         assert_eq!(
             a[2],
-            IvrAction::Play { play_id: 2, prompts: vec!["you_pressed".into(), "digit_3".into(), "goodbye".into()] }
+            IvrAction::Play {
+                play_id: 2,
+                prompts: vec!["you_pressed".into(), "digit_3".into(), "goodbye".into()]
+            }
         );
         // a stale completion of the stopped welcome prompt is ignored
         r.handle_playback_finished(t0 + Duration::from_secs(1), w, &ci, 1);
@@ -239,12 +317,22 @@ mod tests {
             assert_eq!(deadline, now + Duration::from_secs(5));
             r.handle_timeout(deadline, w, &ci);
             let a = drain(&mut r);
-            assert!(matches!(&a[0], IvrAction::MenuDone { result: MenuResult::NoInput, .. }));
-            let IvrAction::Play { play_id, prompts } = &a[1] else { panic!("{a:?}") };
+            assert!(matches!(
+                &a[0],
+                IvrAction::MenuDone {
+                    result: MenuResult::NoInput,
+                    ..
+                }
+            ));
+            let IvrAction::Play { play_id, prompts } = &a[1] else {
+                panic!("{a:?}")
+            };
             if attempt < 2 {
                 assert_eq!(prompts, &vec!["timeout".to_string()]);
                 r.handle_playback_finished(now, w, &ci, *play_id);
-                let IvrAction::Play { play_id, .. } = r.poll_action().unwrap() else { panic!() };
+                let IvrAction::Play { play_id, .. } = r.poll_action().unwrap() else {
+                    panic!()
+                };
                 play = play_id;
                 // put the action back in view for the next loop's drain
             } else {
@@ -266,8 +354,20 @@ mod tests {
         drain(&mut r);
         r.handle_digit(t0, w, &ci, '*');
         let a = drain(&mut r);
-        assert_eq!(a.last(), Some(&IvrAction::Play { play_id: 2, prompts: vec!["invalid".into()] }));
+        assert_eq!(
+            a.last(),
+            Some(&IvrAction::Play {
+                play_id: 2,
+                prompts: vec!["invalid".into()]
+            })
+        );
         r.handle_playback_finished(t0, w, &ci, 2);
-        assert_eq!(drain(&mut r), vec![IvrAction::Play { play_id: 3, prompts: vec!["welcome".into()] }]);
+        assert_eq!(
+            drain(&mut r),
+            vec![IvrAction::Play {
+                play_id: 3,
+                prompts: vec!["welcome".into()]
+            }]
+        );
     }
 }

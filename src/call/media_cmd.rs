@@ -40,11 +40,23 @@ pub enum MediaCommand {
     /// Bind `port` and start the stream (comfort silence until something plays).
     /// SSRC and initial sequence/timestamp are chosen by the (seeded) call logic so
     /// runs are reproducible.
-    Open { call: CallKey, port: u16, params: MediaParams, inband_dtmf: bool, ssrc: u32, seq: u16, ts: u32 },
+    Open {
+        call: CallKey,
+        port: u16,
+        params: MediaParams,
+        inband_dtmf: bool,
+        ssrc: u32,
+        seq: u16,
+        ts: u32,
+    },
     /// New parameters after a re-INVITE.
     Update { call: CallKey, params: MediaParams },
     /// Play prompts in order; `play_id` comes back in [`MediaEvent::PlaybackFinished`].
-    Play { call: CallKey, play_id: u32, prompts: Vec<String> },
+    Play {
+        call: CallKey,
+        play_id: u32,
+        prompts: Vec<String>,
+    },
     /// Stop what is playing at once (barge-in); no PlaybackFinished follows.
     StopPlayback { call: CallKey },
     /// Release the port; nothing more is sent or reported for this call.
@@ -60,10 +72,17 @@ pub enum DigitSource {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
-    Digit { digit: char, source: DigitSource },
-    PlaybackFinished { play_id: u32 },
+    Digit {
+        digit: char,
+        source: DigitSource,
+    },
+    PlaybackFinished {
+        play_id: u32,
+    },
     /// No RTP from the peer for the configured time.
     RtpTimeout,
     /// The media plane could not serve the call (port unavailable, socket error).
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }

@@ -12,7 +12,9 @@ use jiff::Timestamp;
 
 use super::program::{CallInfo, CollectSpec, MenuResult, Program, Step};
 use crate::config::DialPlan;
-use crate::routing::{self, CallContext, ManagerStates, MenuInput, MenuSession, PreviousInteraction};
+use crate::routing::{
+    self, CallContext, ManagerStates, MenuInput, MenuSession, PreviousInteraction,
+};
 
 /// Where the engine sent the call, in the form the call record keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +42,15 @@ impl PlanProgram {
         history: Option<PreviousInteraction>,
         has_prompt: Box<dyn Fn(&str) -> bool + Send>,
     ) -> Self {
-        Self { plan, states, history, session: MenuSession::new(), last_reason: None, destination: None, has_prompt }
+        Self {
+            plan,
+            states,
+            history,
+            session: MenuSession::new(),
+            last_reason: None,
+            destination: None,
+            has_prompt,
+        }
     }
 
     /// The menus the caller went through, outermost first.
@@ -60,7 +70,11 @@ impl PlanProgram {
     /// Turn an engine step into something the IVR runner executes.
     fn convert(&mut self, step: routing::Step) -> Step {
         match step {
-            routing::Step::Menu { menu, prompts, timeout } => {
+            routing::Step::Menu {
+                menu,
+                prompts,
+                timeout,
+            } => {
                 self.session.enter(&menu);
                 let collect = CollectSpec {
                     max_digits: 1,
@@ -68,14 +82,25 @@ impl PlanProgram {
                     first_digit_timeout: timeout,
                     inter_digit_timeout: Duration::from_secs(3),
                 };
-                Step::Menu { id: menu, prompts, collect }
+                Step::Menu {
+                    id: menu,
+                    prompts,
+                    collect,
+                }
             }
             routing::Step::Play { prompt, then } => {
                 let then = self.convert(*then);
-                Step::Play { prompts: vec![prompt], then: Box::new(then) }
+                Step::Play {
+                    prompts: vec![prompt],
+                    then: Box::new(then),
+                }
             }
             routing::Step::Department { name } => {
-                let prompt = if (self.has_prompt)(&name) { name.clone() } else { "connecting".into() };
+                let prompt = if (self.has_prompt)(&name) {
+                    name.clone()
+                } else {
+                    "connecting".into()
+                };
                 self.destination = Some(Destination::Department(name.clone()));
                 Step::Play {
                     prompts: vec![prompt],
@@ -84,12 +109,20 @@ impl PlanProgram {
             }
             routing::Step::Manager { name, .. } => {
                 self.destination = Some(Destination::Manager(name.clone()));
-                Step::play(&["connecting"], Step::hangup(format!("routed to manager {name}")))
+                Step::play(
+                    &["connecting"],
+                    Step::hangup(format!("routed to manager {name}")),
+                )
             }
-            routing::Step::Voicemail { mailbox, greeting, .. } => {
+            routing::Step::Voicemail {
+                mailbox, greeting, ..
+            } => {
                 self.destination = Some(Destination::Voicemail(mailbox.clone()));
                 let greeting = greeting.unwrap_or_else(|| "voicemail_greeting".into());
-                Step::Play { prompts: vec![greeting], then: Box::new(Step::hangup(format!("voicemail {mailbox}"))) }
+                Step::Play {
+                    prompts: vec![greeting],
+                    then: Box::new(Step::hangup(format!("voicemail {mailbox}"))),
+                }
             }
             routing::Step::Hangup => Step::hangup("dial plan: hang up"),
         }
@@ -103,9 +136,18 @@ impl Program for PlanProgram {
         self.decide(d)
     }
 
-    fn on_menu_result(&mut self, _call: &CallInfo, wall: Timestamp, _menu: &str, result: MenuResult) -> Step {
+    fn on_menu_result(
+        &mut self,
+        _call: &CallInfo,
+        wall: Timestamp,
+        _menu: &str,
+        result: MenuResult,
+    ) -> Step {
         let input = match result {
-            MenuResult::Digits(d) => d.chars().next().map_or(MenuInput::Timeout, MenuInput::Digit),
+            MenuResult::Digits(d) => d
+                .chars()
+                .next()
+                .map_or(MenuInput::Timeout, MenuInput::Digit),
             MenuResult::NoInput => MenuInput::Timeout,
         };
         let d = routing::on_menu_input(&self.plan, &mut self.session, input, wall, &self.states);

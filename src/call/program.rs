@@ -33,19 +33,31 @@ impl Default for CollectSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// Play prompts to the end (digits are ignored), then continue.
-    Play { prompts: Vec<String>, then: Box<Step> },
+    Play {
+        prompts: Vec<String>,
+        then: Box<Step>,
+    },
     /// Play prompts with barge-in and collect digits; the result goes back to the program.
-    Menu { id: String, prompts: Vec<String>, collect: CollectSpec },
+    Menu {
+        id: String,
+        prompts: Vec<String>,
+        collect: CollectSpec,
+    },
     /// End the call from our side (BYE).
     Hangup { reason: String },
 }
 
 impl Step {
     pub fn play(prompts: &[&str], then: Step) -> Step {
-        Step::Play { prompts: prompts.iter().map(|p| p.to_string()).collect(), then: Box::new(then) }
+        Step::Play {
+            prompts: prompts.iter().map(|p| p.to_string()).collect(),
+            then: Box::new(then),
+        }
     }
     pub fn hangup(reason: impl Into<String>) -> Step {
-        Step::Hangup { reason: reason.into() }
+        Step::Hangup {
+            reason: reason.into(),
+        }
     }
 }
 
@@ -71,7 +83,13 @@ pub struct CallInfo {
 /// A per-call decision maker. `wall` is the current wall-clock time (business hours).
 pub trait Program: Send {
     fn start(&mut self, call: &CallInfo, wall: Timestamp) -> Step;
-    fn on_menu_result(&mut self, call: &CallInfo, wall: Timestamp, menu: &str, result: MenuResult) -> Step;
+    fn on_menu_result(
+        &mut self,
+        call: &CallInfo,
+        wall: Timestamp,
+        menu: &str,
+        result: MenuResult,
+    ) -> Step;
     /// A one-line human summary of the last decision, for the call's log and record.
     fn last_reason(&self) -> Option<&str> {
         None
@@ -90,13 +108,20 @@ impl DemoIvr {
     const MAX_ATTEMPTS: u32 = 3;
 
     fn menu() -> Step {
-        Step::Menu { id: "demo".into(), prompts: vec!["welcome".into()], collect: CollectSpec::default() }
+        Step::Menu {
+            id: "demo".into(),
+            prompts: vec!["welcome".into()],
+            collect: CollectSpec::default(),
+        }
     }
 
     fn retry(&mut self, prompt: &str) -> Step {
         self.attempts += 1;
         if self.attempts >= Self::MAX_ATTEMPTS {
-            Step::play(&[prompt, "goodbye"], Step::hangup("no valid choice after 3 attempts"))
+            Step::play(
+                &[prompt, "goodbye"],
+                Step::hangup("no valid choice after 3 attempts"),
+            )
         } else {
             Step::play(&[prompt], Self::menu())
         }
@@ -108,12 +133,21 @@ impl Program for DemoIvr {
         Self::menu()
     }
 
-    fn on_menu_result(&mut self, _call: &CallInfo, _wall: Timestamp, _menu: &str, result: MenuResult) -> Step {
+    fn on_menu_result(
+        &mut self,
+        _call: &CallInfo,
+        _wall: Timestamp,
+        _menu: &str,
+        result: MenuResult,
+    ) -> Step {
         match result {
             MenuResult::Digits(d) => match d.chars().next() {
                 Some(c @ '0'..='9') => {
                     let digit = format!("digit_{c}");
-                    Step::play(&["you_pressed", &digit, "goodbye"], Step::hangup(format!("caller chose {c}")))
+                    Step::play(
+                        &["you_pressed", &digit, "goodbye"],
+                        Step::hangup(format!("caller chose {c}")),
+                    )
                 }
                 _ => self.retry("invalid"),
             },

@@ -30,7 +30,12 @@ impl Recorder {
     }
 
     /// Apply an event; returns the record to write when it changed.
-    pub fn handle_event(&mut self, wall: Timestamp, plan: Option<&DialPlan>, ev: &CallEvent) -> Option<CallRecord> {
+    pub fn handle_event(
+        &mut self,
+        wall: Timestamp,
+        plan: Option<&DialPlan>,
+        ev: &CallEvent,
+    ) -> Option<CallRecord> {
         match ev {
             CallEvent::Started { key, info } => {
                 let source = plan
@@ -64,9 +69,18 @@ impl Recorder {
                 rec.reason = reason.clone();
                 Some(rec.clone())
             }
-            CallEvent::MenuChoice { key, menu, input, reason } => {
+            CallEvent::MenuChoice {
+                key,
+                menu,
+                input,
+                reason,
+            } => {
                 let rec = self.open.get_mut(key)?;
-                rec.menu_path.push(MenuStep { menu: menu.clone(), digits: input.clone(), at: wall });
+                rec.menu_path.push(MenuStep {
+                    menu: menu.clone(),
+                    digits: input.clone(),
+                    at: wall,
+                });
                 if let Some(r) = reason {
                     rec.reason = r.clone();
                 }
@@ -92,9 +106,10 @@ impl Recorder {
                             (CallOutcome::AbandonedInIvr, Side::System)
                         }
                     }
-                    EndCause::RtpTimeout | EndCause::NoAck | EndCause::MediaFailed(_) | EndCause::Rejected(_) => {
-                        (CallOutcome::Failed, Side::System)
-                    }
+                    EndCause::RtpTimeout
+                    | EndCause::NoAck
+                    | EndCause::MediaFailed(_)
+                    | EndCause::Rejected(_) => (CallOutcome::Failed, Side::System),
                 };
                 rec.outcome = outcome;
                 rec.hangup_side = Some(side);

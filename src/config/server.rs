@@ -39,7 +39,10 @@ impl Default for ServerConfig {
         Self {
             sip_listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
             advertised_address: None,
-            rtp_ports: PortRange { low: 20000, high: 29999 },
+            rtp_ports: PortRange {
+                low: 20000,
+                high: 29999,
+            },
             data_dir: PathBuf::from("data"),
             prompts_dir: PathBuf::from("prompts"),
             rtp_timeout_secs: 30,
@@ -62,7 +65,11 @@ pub struct SipTimers {
 
 impl Default for SipTimers {
     fn default() -> Self {
-        Self { t1_ms: 500, t2_ms: 4000, t4_ms: 5000 }
+        Self {
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+        }
     }
 }
 
@@ -91,10 +98,18 @@ impl std::str::FromStr for PortRange {
         let (lo, hi) = s
             .split_once('-')
             .ok_or_else(|| format!("port range \"{s}\" must look like 20000-29999"))?;
-        let low: u16 = lo.trim().parse().map_err(|_| format!("\"{lo}\" is not a port number"))?;
-        let high: u16 = hi.trim().parse().map_err(|_| format!("\"{hi}\" is not a port number"))?;
+        let low: u16 = lo
+            .trim()
+            .parse()
+            .map_err(|_| format!("\"{lo}\" is not a port number"))?;
+        let high: u16 = hi
+            .trim()
+            .parse()
+            .map_err(|_| format!("\"{hi}\" is not a port number"))?;
         if low == 0 || high < low.saturating_add(1) {
-            return Err(format!("port range \"{s}\" must be LOW-HIGH with 0 < LOW < HIGH"));
+            return Err(format!(
+                "port range \"{s}\" must be LOW-HIGH with 0 < LOW < HIGH"
+            ));
         }
         Ok(PortRange { low, high })
     }

@@ -53,20 +53,28 @@ pub struct Dialog {
 
 impl Dialog {
     /// Create the UAS dialog for an initial INVITE we are about to answer (§12.1.1).
-    pub fn new_uas(invite: &rsip::Request, peer: Peer, local_tag: &str) -> Result<Self, DialogError> {
+    pub fn new_uas(
+        invite: &rsip::Request,
+        peer: Peer,
+        local_tag: &str,
+    ) -> Result<Self, DialogError> {
         let call_id = invite
             .call_id_header()
             .map_err(|_| DialogError::MissingHeader("Call-ID"))?
             .value()
             .to_string();
-        let from = invite.from_header().map_err(|_| DialogError::MissingHeader("From"))?;
+        let from = invite
+            .from_header()
+            .map_err(|_| DialogError::MissingHeader("From"))?;
         let remote_tag = from
             .tag()
             .ok()
             .flatten()
             .map(|t| t.value().to_string())
             .ok_or(DialogError::MissingHeader("From tag"))?;
-        let to = invite.to_header().map_err(|_| DialogError::MissingHeader("To"))?;
+        let to = invite
+            .to_header()
+            .map_err(|_| DialogError::MissingHeader("To"))?;
         let cseq = invite
             .cseq_header()
             .ok()
@@ -83,7 +91,11 @@ impl Dialog {
             .map(|r| r.value().to_string())
             .collect();
         Ok(Self {
-            id: DialogId { call_id, local_tag: local_tag.to_string(), remote_tag },
+            id: DialogId {
+                call_id,
+                local_tag: local_tag.to_string(),
+                remote_tag,
+            },
             local_header: format!("{};tag={}", to.value(), local_tag),
             remote_header: from.value().to_string(),
             remote_target,
@@ -106,7 +118,10 @@ impl Dialog {
             .and_then(|c| c.seq().ok())
             .ok_or(DialogError::MissingHeader("CSeq"))?;
         if got < self.remote_seq {
-            return Err(DialogError::CSeqOutOfOrder { got, last: self.remote_seq });
+            return Err(DialogError::CSeqOutOfOrder {
+                got,
+                last: self.remote_seq,
+            });
         }
         self.remote_seq = got;
         Ok(())
@@ -144,7 +159,11 @@ impl Dialog {
         }
         match body {
             Some((content_type, body)) => {
-                let _ = write!(text, "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n", body.len());
+                let _ = write!(
+                    text,
+                    "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
                 text.push_str(&String::from_utf8_lossy(body));
             }
             None => text.push_str("Content-Length: 0\r\n\r\n"),
@@ -172,7 +191,11 @@ pub fn contact_uri(value: &str) -> Option<String> {
         return rest.get(..end).map(str::to_string);
     }
     let uri = v.split(';').next()?.trim();
-    if uri.is_empty() || uri == "*" { None } else { Some(uri.to_string()) }
+    if uri.is_empty() || uri == "*" {
+        None
+    } else {
+        Some(uri.to_string())
+    }
 }
 
 #[cfg(test)]
@@ -192,7 +215,10 @@ Max-Forwards: 70\r\n\
 Content-Length: 0\r\n\r\n";
 
     fn peer() -> Peer {
-        Peer { transport: Transport::Udp, addr: "10.0.0.1:5070".parse().unwrap() }
+        Peer {
+            transport: Transport::Udp,
+            addr: "10.0.0.1:5070".parse().unwrap(),
+        }
     }
 
     #[test]
@@ -201,12 +227,27 @@ Content-Length: 0\r\n\r\n";
         let mut d = Dialog::new_uas(&inv, peer(), "bbb").unwrap();
         assert_eq!(d.id.remote_tag, "aaa");
         let bye = d
-            .build_request(rsip::Method::Bye, "127.0.0.1:5060".parse().unwrap(), "z9hG4bKx", &[], None)
+            .build_request(
+                rsip::Method::Bye,
+                "127.0.0.1:5060".parse().unwrap(),
+                "z9hG4bKx",
+                &[],
+                None,
+            )
             .unwrap();
         let text = bye.to_string();
-        assert!(text.starts_with("BYE sip:alice@10.0.0.1:5070;transport=udp SIP/2.0"), "{text}");
-        assert!(text.contains("From: <sip:1000@127.0.0.1>;tag=bbb"), "{text}");
-        assert!(text.contains("To: \"Alice\" <sip:alice@10.0.0.1>;tag=aaa"), "{text}");
+        assert!(
+            text.starts_with("BYE sip:alice@10.0.0.1:5070;transport=udp SIP/2.0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("From: <sip:1000@127.0.0.1>;tag=bbb"),
+            "{text}"
+        );
+        assert!(
+            text.contains("To: \"Alice\" <sip:alice@10.0.0.1>;tag=aaa"),
+            "{text}"
+        );
         assert!(text.contains("CSeq: 1 BYE"));
         let r1 = text.find("proxy1").unwrap();
         let r2 = text.find("proxy2").unwrap();
@@ -219,7 +260,9 @@ Content-Length: 0\r\n\r\n";
         let mut d = Dialog::new_uas(&inv, peer(), "bbb").unwrap();
         let info = |n: u32| {
             rsip::Request::try_from(
-                INVITE.replace("INVITE sip", "INFO sip").replace("7 INVITE", &format!("{n} INFO")),
+                INVITE
+                    .replace("INVITE sip", "INFO sip")
+                    .replace("7 INVITE", &format!("{n} INFO")),
             )
             .unwrap()
         };
@@ -232,8 +275,14 @@ Content-Length: 0\r\n\r\n";
 
     #[test]
     fn contact_uri_forms() {
-        assert_eq!(contact_uri("<sip:a@b:5060>;expires=3").as_deref(), Some("sip:a@b:5060"));
-        assert_eq!(contact_uri("\"X, Y\" <sip:a@b>").as_deref(), Some("sip:a@b"));
+        assert_eq!(
+            contact_uri("<sip:a@b:5060>;expires=3").as_deref(),
+            Some("sip:a@b:5060")
+        );
+        assert_eq!(
+            contact_uri("\"X, Y\" <sip:a@b>").as_deref(),
+            Some("sip:a@b")
+        );
         assert_eq!(contact_uri("sip:a@b;expires=3").as_deref(), Some("sip:a@b"));
         assert_eq!(contact_uri("*"), None);
         assert_eq!(contact_uri("<sip:broken"), None);

@@ -5,25 +5,33 @@ use std::time::Instant;
 use jiff::Timestamp;
 use rand::RngExt;
 
-use super::{set_body, CallEvent, EndCause, Endpoint, Output, ALLOW};
+use super::{ALLOW, CallEvent, EndCause, Endpoint, Output, set_body};
 use crate::call::{
     CallInfo, CallKey, DigitSource, IvrAction, IvrRunner, MediaCommand, MediaEvent, MediaParams,
 };
 use crate::dialog::Dialog;
 use crate::sdp::{self, LocalMedia, RemoteMedia};
 use crate::sip::rsip::{self, prelude::*};
-use crate::sip::{headers, Peer, Transport};
+use crate::sip::{Peer, Transport, headers};
 use crate::transaction::{ClientKey, ServerKey};
 
 #[derive(Debug)]
 pub(super) enum Phase {
     /// 180 sent; we answer at `answer_at` (CANCEL may come first).
-    Ringing { invite_key: ServerKey, invite: Box<rsip::Request>, answer_at: Instant },
+    Ringing {
+        invite_key: ServerKey,
+        invite: Box<rsip::Request>,
+        answer_at: Instant,
+    },
     /// 200 sent, waiting for the ACK (the transaction layer retransmits the 200).
-    WaitAck { invite_key: ServerKey },
+    WaitAck {
+        invite_key: ServerKey,
+    },
     Active,
     /// We sent BYE and wait for its response.
-    Ending { bye: Option<ClientKey> },
+    Ending {
+        bye: Option<ClientKey>,
+    },
     Finished,
 }
 
@@ -78,7 +86,14 @@ fn media_params(offer: &RemoteMedia, neg: &sdp::Negotiated) -> MediaParams {
 
 impl Endpoint {
     /// An initial INVITE: negotiate media, create the dialog and the call, ring or answer.
-    pub(super) fn new_call(&mut self, now: Instant, wall: Timestamp, key: ServerKey, req: rsip::Request, peer: Peer) {
+    pub(super) fn new_call(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        key: ServerKey,
+        req: rsip::Request,
+        peer: Peer,
+    ) {
         let msg = rsip::SipMessage::Request(req.clone());
         let call_id = headers::call_id(&msg).unwrap_or_default();
         let caller = headers::from_user(&msg).unwrap_or_else(|| "anonymous".into());
@@ -127,13 +142,20 @@ impl Endpoint {
         let media = media_params(&offer, &neg);
         tracing::info!(codec = ?neg.codec, "incoming call from {} via {}", info.caller, peer.addr);
         let ivr = IvrRunner::new((self.programs)(&info));
-        self.outputs.push_back(Output::Event(CallEvent::Started { key: call, info: info.clone() }));
+        self.outputs.push_back(Output::Event(CallEvent::Started {
+            key: call,
+            info: info.clone(),
+        }));
         let slot = CallSlot {
             key: call,
             info,
             span: span.clone(),
             dialog,
-            phase: Phase::Ringing { invite_key: key, invite: Box::new(req), answer_at: now + self.cfg.ring_before_answer },
+            phase: Phase::Ringing {
+                invite_key: key,
+                invite: Box::new(req),
+                answer_at: now + self.cfg.ring_before_answer,
+            },
             ivr,
             port,
             media,
@@ -159,28 +181,52 @@ impl Endpoint {
     }
 
     fn send_provisional(&mut self, slot: &mut CallSlot, now: Instant, code: u16) {
-        if let Phase::Ringing { invite_key, invite, .. } = &slot.phase {
-            let mut resp = crate::sip::response::make_response(invite, code, Some(&slot.dialog.id.local_tag));
-            resp.headers.push(rsip::Header::Contact(self.contact(slot.dialog.transport()).into()));
+        if let Phase::Ringing {
+            invite_key, invite, ..
+        } = &slot.phase
+        {
+            let mut resp =
+                crate::sip::response::make_response(invite, code, Some(&slot.dialog.id.local_tag));
+            resp.headers.push(rsip::Header::Contact(
+                self.contact(slot.dialog.transport()).into(),
+            ));
             let key = *invite_key;
             self.txn.send_response(now, key, resp);
         }
     }
 
     fn local_media(&self, slot: &CallSlot) -> LocalMedia {
-        LocalMedia { ip: self.cfg.media_ip, port: slot.port, session_id: slot.sdp_session, session_version: slot.sdp_version }
+        LocalMedia {
+            ip: self.cfg.media_ip,
+            port: slot.port,
+            session_id: slot.sdp_session,
+            session_version: slot.sdp_version,
+        }
     }
 
     /// Send 200 OK with our SDP answer and open the media stream.
     fn answer(&mut self, slot: &mut CallSlot, now: Instant, _wall: Timestamp) {
-        let Phase::Ringing { invite_key, invite, .. } = std::mem::replace(&mut slot.phase, Phase::Active) else {
+        let Phase::Ringing {
+            invite_key, invite, ..
+        } = std::mem::replace(&mut slot.phase, Phase::Active)
+        else {
             return;
         };
         let answer = sdp::build_answer(&slot.offer, &slot.neg, &self.local_media(slot));
-        let mut resp = crate::sip::response::make_response(&invite, 200, Some(&slot.dialog.id.local_tag));
+        let mut resp =
+            crate::sip::response::make_response(&invite, 200, Some(&slot.dialog.id.local_tag));
         self.add_uas_headers(&mut resp.headers, slot.dialog.transport());
-        set_body(&mut resp.headers, &mut resp.body, "application/sdp", answer.into_bytes());
-        let (ssrc, seq, ts) = (self.rng.random::<u32>(), self.rng.random::<u16>(), self.rng.random::<u32>());
+        set_body(
+            &mut resp.headers,
+            &mut resp.body,
+            "application/sdp",
+            answer.into_bytes(),
+        );
+        let (ssrc, seq, ts) = (
+            self.rng.random::<u32>(),
+            self.rng.random::<u16>(),
+            self.rng.random::<u32>(),
+        );
         self.outputs.push_back(Output::Media(MediaCommand::Open {
             call: slot.key,
             port: slot.port,
@@ -193,8 +239,12 @@ impl Endpoint {
         slot.media_open = true;
         self.txn.send_response(now, invite_key, resp);
         slot.phase = Phase::WaitAck { invite_key };
-        tracing::info!("answered after {} ms", now.saturating_duration_since(slot.created).as_millis());
-        self.outputs.push_back(Output::Event(CallEvent::Answered { key: slot.key }));
+        tracing::info!(
+            "answered after {} ms",
+            now.saturating_duration_since(slot.created).as_millis()
+        );
+        self.outputs
+            .push_back(Output::Event(CallEvent::Answered { key: slot.key }));
     }
 
     /// Our Contact: where the peer sends in-dialog requests (RFC 3261 §8.1.1.8).
@@ -212,7 +262,13 @@ impl Endpoint {
         headers.push(rsip::Header::Other("Server".into(), "Switchboard".into()));
     }
 
-    pub(super) fn call_ack(&mut self, slot: &mut CallSlot, now: Instant, wall: Timestamp, ack: &rsip::Request) {
+    pub(super) fn call_ack(
+        &mut self,
+        slot: &mut CallSlot,
+        now: Instant,
+        wall: Timestamp,
+        ack: &rsip::Request,
+    ) {
         if let Phase::WaitAck { .. } = slot.phase {
             slot.phase = Phase::Active;
             tracing::debug!("ACK received, starting the IVR");
@@ -224,8 +280,12 @@ impl Endpoint {
     }
 
     pub(super) fn call_cancelled(&mut self, slot: &mut CallSlot, now: Instant) {
-        if let Phase::Ringing { invite_key, invite, .. } = std::mem::replace(&mut slot.phase, Phase::Finished) {
-            let resp = crate::sip::response::make_response(&invite, 487, Some(&slot.dialog.id.local_tag));
+        if let Phase::Ringing {
+            invite_key, invite, ..
+        } = std::mem::replace(&mut slot.phase, Phase::Finished)
+        {
+            let resp =
+                crate::sip::response::make_response(&invite, 487, Some(&slot.dialog.id.local_tag));
             self.txn.send_response(now, invite_key, resp);
             tracing::info!("caller hung up before answer (CANCEL)");
             self.end(slot, now, EndCause::CallerCancelled);
@@ -243,7 +303,13 @@ impl Endpoint {
         }
     }
 
-    pub(super) fn call_media_event(&mut self, slot: &mut CallSlot, now: Instant, wall: Timestamp, ev: MediaEvent) {
+    pub(super) fn call_media_event(
+        &mut self,
+        slot: &mut CallSlot,
+        now: Instant,
+        wall: Timestamp,
+        ev: MediaEvent,
+    ) {
         let info = slot.info.clone();
         match ev {
             MediaEvent::Digit { digit, source } => {
@@ -252,9 +318,14 @@ impl Endpoint {
                     slot.ivr.handle_digit(now, wall, &info, digit);
                 }
             }
-            MediaEvent::PlaybackFinished { play_id } => slot.ivr.handle_playback_finished(now, wall, &info, play_id),
+            MediaEvent::PlaybackFinished { play_id } => {
+                slot.ivr.handle_playback_finished(now, wall, &info, play_id)
+            }
             MediaEvent::RtpTimeout => {
-                tracing::info!("no RTP from the caller for {} s: hanging up", self.cfg.server.rtp_timeout_secs);
+                tracing::info!(
+                    "no RTP from the caller for {} s: hanging up",
+                    self.cfg.server.rtp_timeout_secs
+                );
                 self.hangup(slot, now, EndCause::RtpTimeout);
             }
             MediaEvent::Failed { reason } => {
@@ -266,7 +337,14 @@ impl Endpoint {
     }
 
     /// Requests inside an established dialog.
-    pub(super) fn call_in_dialog(&mut self, slot: &mut CallSlot, now: Instant, wall: Timestamp, key: ServerKey, req: rsip::Request) {
+    pub(super) fn call_in_dialog(
+        &mut self,
+        slot: &mut CallSlot,
+        now: Instant,
+        wall: Timestamp,
+        key: ServerKey,
+        req: rsip::Request,
+    ) {
         use rsip::Method;
         if let Err(e) = slot.dialog.handle_request_cseq(&req) {
             tracing::warn!("in-dialog {}: {e}", req.method);
@@ -284,7 +362,15 @@ impl Endpoint {
                 match crate::media::info::parse_info_dtmf(&ctype, &req.body) {
                     Some(digit) => {
                         self.respond(now, key, &req, 200, None);
-                        self.call_media_event(slot, now, wall, MediaEvent::Digit { digit, source: DigitSource::Info });
+                        self.call_media_event(
+                            slot,
+                            now,
+                            wall,
+                            MediaEvent::Digit {
+                                digit,
+                                source: DigitSource::Info,
+                            },
+                        );
                     }
                     // RFC 6086 §4.2.2: an INFO package we don't support.
                     None if !req.body.is_empty() => self.respond(now, key, &req, 415, None),
@@ -304,14 +390,18 @@ impl Endpoint {
             return self.respond(now, key, &req, 491, None);
         }
         if !req.body.is_empty() {
-            let negotiated = sdp::parse(&req.body).and_then(|o| sdp::negotiate(&o, &self.cfg.codecs).map(|n| (o, n)));
+            let negotiated = sdp::parse(&req.body)
+                .and_then(|o| sdp::negotiate(&o, &self.cfg.codecs).map(|n| (o, n)));
             match negotiated {
                 Ok((offer, neg)) => {
                     slot.media = media_params(&offer, &neg);
                     slot.offer = offer;
                     slot.neg = neg;
                     tracing::info!(hold = slot.media.hold, "re-INVITE: media updated");
-                    self.outputs.push_back(Output::Media(MediaCommand::Update { call: slot.key, params: slot.media.clone() }));
+                    self.outputs.push_back(Output::Media(MediaCommand::Update {
+                        call: slot.key,
+                        params: slot.media.clone(),
+                    }));
                 }
                 Err(e) => {
                     tracing::info!("re-INVITE rejected with 488 ({e}); the call continues");
@@ -323,7 +413,12 @@ impl Endpoint {
         let answer = sdp::build_answer(&slot.offer, &slot.neg, &self.local_media(slot));
         let mut resp = crate::sip::response::make_response(&req, 200, None);
         self.add_uas_headers(&mut resp.headers, slot.dialog.transport());
-        set_body(&mut resp.headers, &mut resp.body, "application/sdp", answer.into_bytes());
+        set_body(
+            &mut resp.headers,
+            &mut resp.body,
+            "application/sdp",
+            answer.into_bytes(),
+        );
         self.txn.send_response(now, key, resp);
     }
 
@@ -333,8 +428,15 @@ impl Endpoint {
             Phase::Ending { .. } | Phase::Finished => return,
             Phase::Ringing { .. } => {
                 // Never answered: reject the INVITE instead of BYE.
-                if let Phase::Ringing { invite_key, invite, .. } = std::mem::replace(&mut slot.phase, Phase::Finished) {
-                    let resp = crate::sip::response::make_response(&invite, 480, Some(&slot.dialog.id.local_tag));
+                if let Phase::Ringing {
+                    invite_key, invite, ..
+                } = std::mem::replace(&mut slot.phase, Phase::Finished)
+                {
+                    let resp = crate::sip::response::make_response(
+                        &invite,
+                        480,
+                        Some(&slot.dialog.id.local_tag),
+                    );
                     self.txn.send_response(now, invite_key, resp);
                 }
                 return self.end(slot, now, cause);
@@ -342,7 +444,9 @@ impl Endpoint {
             _ => {}
         }
         let branch = self.new_branch();
-        let bye = slot.dialog.build_request(rsip::Method::Bye, self.cfg.sip_addr, &branch, &[], None);
+        let bye =
+            slot.dialog
+                .build_request(rsip::Method::Bye, self.cfg.sip_addr, &branch, &[], None);
         let bye_key = bye.map(|bye| {
             let k = self.txn.send_request(now, bye, slot.dialog.peer);
             self.by_client.insert(k, slot.key);
@@ -358,12 +462,21 @@ impl Endpoint {
     /// Common end of a call: close media, report, mark finished (unless a BYE is pending).
     fn end(&mut self, slot: &mut CallSlot, now: Instant, cause: EndCause) {
         if slot.media_open {
-            self.outputs.push_back(Output::Media(MediaCommand::Close { call: slot.key }));
+            self.outputs
+                .push_back(Output::Media(MediaCommand::Close { call: slot.key }));
             slot.media_open = false;
         }
         let duration = now.saturating_duration_since(slot.created);
-        tracing::info!("call ended after {:.1} s: {:?}", duration.as_secs_f64(), cause);
-        self.outputs.push_back(Output::Event(CallEvent::Ended { key: slot.key, cause, duration }));
+        tracing::info!(
+            "call ended after {:.1} s: {:?}",
+            duration.as_secs_f64(),
+            cause
+        );
+        self.outputs.push_back(Output::Event(CallEvent::Ended {
+            key: slot.key,
+            cause,
+            duration,
+        }));
         slot.phase = Phase::Finished;
     }
 
@@ -373,24 +486,49 @@ impl Endpoint {
             match action {
                 IvrAction::Play { play_id, prompts } => {
                     tracing::debug!("playing {prompts:?}");
-                    self.outputs.push_back(Output::Media(MediaCommand::Play { call: slot.key, play_id, prompts }));
+                    self.outputs.push_back(Output::Media(MediaCommand::Play {
+                        call: slot.key,
+                        play_id,
+                        prompts,
+                    }));
                 }
-                IvrAction::StopPlayback => self.outputs.push_back(Output::Media(MediaCommand::StopPlayback { call: slot.key })),
-                IvrAction::MenuDone { menu, result, reason } => {
+                IvrAction::StopPlayback => self
+                    .outputs
+                    .push_back(Output::Media(MediaCommand::StopPlayback { call: slot.key })),
+                IvrAction::MenuDone {
+                    menu,
+                    result,
+                    reason,
+                } => {
                     let input = match &result {
                         crate::call::MenuResult::Digits(d) => d.clone(),
                         crate::call::MenuResult::NoInput => String::new(),
                     };
                     tracing::info!(
                         "menu {menu}: {}{}",
-                        if input.is_empty() { "no input".to_string() } else { format!("caller chose {input}") },
-                        reason.as_deref().map(|r| format!(" → {r}")).unwrap_or_default()
+                        if input.is_empty() {
+                            "no input".to_string()
+                        } else {
+                            format!("caller chose {input}")
+                        },
+                        reason
+                            .as_deref()
+                            .map(|r| format!(" → {r}"))
+                            .unwrap_or_default()
                     );
-                    self.outputs.push_back(Output::Event(CallEvent::MenuChoice { key: slot.key, menu, input, reason }));
+                    self.outputs.push_back(Output::Event(CallEvent::MenuChoice {
+                        key: slot.key,
+                        menu,
+                        input,
+                        reason,
+                    }));
                 }
                 IvrAction::Decision { reason } => {
                     tracing::info!("routing: {reason}");
-                    self.outputs.push_back(Output::Event(CallEvent::Decision { key: slot.key, reason }));
+                    self.outputs.push_back(Output::Event(CallEvent::Decision {
+                        key: slot.key,
+                        reason,
+                    }));
                 }
                 IvrAction::Hangup { reason } => {
                     tracing::info!("IVR finished: {reason}");

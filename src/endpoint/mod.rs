@@ -28,8 +28,8 @@ use crate::transaction::{ClientKey, ServerKey, TransactionLayer, TuEvent};
 use calls::CallSlot;
 use ports::PortPool;
 
-/// Methods we implement, advertised in Allow headers and 405 responses.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+/// Methods we implement, advertised in Allow headers and 405/501 responses.
+pub use crate::sip::headers::ALLOW;
 
 /// What the endpoint needs from the configuration.
 #[derive(Debug, Clone)]
@@ -61,12 +61,29 @@ impl EndpointConfig {
 /// A call's life event, for logs, records and metrics.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallEvent {
-    Started { key: CallKey, info: CallInfo },
-    Answered { key: CallKey },
-    MenuChoice { key: CallKey, menu: String, input: String, reason: Option<String> },
+    Started {
+        key: CallKey,
+        info: CallInfo,
+    },
+    Answered {
+        key: CallKey,
+    },
+    MenuChoice {
+        key: CallKey,
+        menu: String,
+        input: String,
+        reason: Option<String>,
+    },
     /// The entry routing decision.
-    Decision { key: CallKey, reason: String },
-    Ended { key: CallKey, cause: EndCause, duration: Duration },
+    Decision {
+        key: CallKey,
+        reason: String,
+    },
+    Ended {
+        key: CallKey,
+        cause: EndCause,
+        duration: Duration,
+    },
 }
 
 /// Why a call ended.
@@ -153,15 +170,26 @@ impl Endpoint {
             Err(err) => {
                 tracing::warn!(from = %peer.addr, "dropping malformed SIP message: {err}");
                 if let Some(response) = err.response() {
-                    self.outputs.push_back(Output::Transmit(Transmit { peer, payload: response.clone() }));
+                    self.outputs.push_back(Output::Transmit(Transmit {
+                        peer,
+                        payload: response.clone(),
+                    }));
                 }
             }
         }
         self.process_txn_events(now, wall);
     }
 
-    pub fn handle_media_event(&mut self, now: Instant, wall: Timestamp, call: CallKey, ev: MediaEvent) {
-        self.with_call(now, wall, call, |ep, slot, now, wall| ep.call_media_event(slot, now, wall, ev));
+    pub fn handle_media_event(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        call: CallKey,
+        ev: MediaEvent,
+    ) {
+        self.with_call(now, wall, call, |ep, slot, now, wall| {
+            ep.call_media_event(slot, now, wall, ev)
+        });
         self.process_txn_events(now, wall);
     }
 
@@ -174,7 +202,9 @@ impl Endpoint {
             .map(|(k, _)| *k)
             .collect();
         for key in due {
-            self.with_call(now, wall, key, |ep, slot, now, wall| ep.call_timeout(slot, now, wall));
+            self.with_call(now, wall, key, |ep, slot, now, wall| {
+                ep.call_timeout(slot, now, wall)
+            });
         }
         self.process_txn_events(now, wall);
     }
@@ -203,7 +233,9 @@ impl Endpoint {
                 TuEvent::Ack { req, .. } => self.on_ack(now, wall, &req),
                 TuEvent::Cancelled { invite } => {
                     if let Some(call) = self.by_invite.get(&invite).copied() {
-                        self.with_call(now, wall, call, |ep, slot, now, _| ep.call_cancelled(slot, now));
+                        self.with_call(now, wall, call, |ep, slot, now, _| {
+                            ep.call_cancelled(slot, now)
+                        });
                     }
                 }
                 TuEvent::Response { key, resp } => {
@@ -234,7 +266,14 @@ impl Endpoint {
         }
     }
 
-    fn on_request(&mut self, now: Instant, wall: Timestamp, key: ServerKey, req: rsip::Request, peer: Peer) {
+    fn on_request(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        key: ServerKey,
+        req: rsip::Request,
+        peer: Peer,
+    ) {
         use rsip::Method;
         if crate::sip::headers::max_forwards(&req) == Some(0) && req.method != Method::Ack {
             return self.respond(now, key, &req, 483, None);
@@ -242,12 +281,15 @@ impl Endpoint {
         let to_tag = crate::sip::headers::to_tag(&rsip::SipMessage::Request(req.clone()));
         if let Some(tag) = to_tag {
             let call = self.by_tag.get(&tag).copied();
-            let same_call_id = call
-                .and_then(|c| self.calls.get(&c))
-                .is_some_and(|slot| Some(slot.dialog.id.call_id.as_str()) == req.call_id_header().ok().map(|c| c.value()));
+            let same_call_id = call.and_then(|c| self.calls.get(&c)).is_some_and(|slot| {
+                Some(slot.dialog.id.call_id.as_str())
+                    == req.call_id_header().ok().map(|c| c.value())
+            });
             return match call {
                 Some(call) if same_call_id => {
-                    self.with_call(now, wall, call, |ep, slot, now, wall| ep.call_in_dialog(slot, now, wall, key, req))
+                    self.with_call(now, wall, call, |ep, slot, now, wall| {
+                        ep.call_in_dialog(slot, now, wall, key, req)
+                    })
                 }
                 // RFC 3261 §12.2.2: a request for a dialog we don't know.
                 _ => self.respond(now, key, &req, 481, None),
@@ -256,18 +298,25 @@ impl Endpoint {
         match req.method {
             Method::Invite => self.new_call(now, wall, key, req, peer),
             Method::Options => self.respond_options(now, key, &req),
-            Method::Bye | Method::Info | Method::Update | Method::PRack | Method::Notify | Method::Refer => {
-                self.respond(now, key, &req, 481, None)
-            }
+            Method::Bye
+            | Method::Info
+            | Method::Update
+            | Method::PRack
+            | Method::Notify
+            | Method::Refer => self.respond(now, key, &req, 481, None),
             _ => self.respond(now, key, &req, 405, None),
         }
     }
 
     fn on_ack(&mut self, now: Instant, wall: Timestamp, req: &rsip::Request) {
         let msg = rsip::SipMessage::Request(req.clone());
-        let Some(tag) = crate::sip::headers::to_tag(&msg) else { return };
+        let Some(tag) = crate::sip::headers::to_tag(&msg) else {
+            return;
+        };
         if let Some(call) = self.by_tag.get(&tag).copied() {
-            self.with_call(now, wall, call, |ep, slot, now, wall| ep.call_ack(slot, now, wall, req));
+            self.with_call(now, wall, call, |ep, slot, now, wall| {
+                ep.call_ack(slot, now, wall, req)
+            });
         }
     }
 
@@ -280,7 +329,9 @@ impl Endpoint {
         key: CallKey,
         f: impl FnOnce(&mut Self, &mut CallSlot, Instant, Timestamp),
     ) {
-        let Some(mut slot) = self.calls.remove(&key) else { return };
+        let Some(mut slot) = self.calls.remove(&key) else {
+            return;
+        };
         let span = slot.span.clone();
         let _enter = span.enter();
         f(self, &mut slot, now, wall);
@@ -308,7 +359,14 @@ impl Endpoint {
         }
     }
 
-    fn respond(&mut self, now: Instant, key: ServerKey, req: &rsip::Request, code: u16, to_tag: Option<&str>) {
+    fn respond(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        req: &rsip::Request,
+        code: u16,
+        to_tag: Option<&str>,
+    ) {
         let mut resp = crate::sip::response::make_response(req, code, to_tag);
         if code == 405 {
             resp.headers.push(rsip::Header::Allow(ALLOW.into()));
@@ -320,8 +378,10 @@ impl Endpoint {
         // Trunks send OPTIONS as a keepalive/health check: always 200 with our capabilities.
         let mut resp = crate::sip::response::make_response(req, 200, None);
         resp.headers.push(rsip::Header::Allow(ALLOW.into()));
-        resp.headers.push(rsip::Header::Accept("application/sdp".into()));
-        resp.headers.push(rsip::Header::Other("Supported".into(), "replaces".into()));
+        resp.headers
+            .push(rsip::Header::Accept("application/sdp".into()));
+        resp.headers
+            .push(rsip::Header::Other("Supported".into(), "replaces".into()));
         self.txn.send_response(now, key, resp);
     }
 
@@ -335,8 +395,18 @@ impl Endpoint {
 }
 
 /// Replace the body (and its Content-Type/Length) of a message.
-pub(crate) fn set_body(headers: &mut rsip::Headers, body: &mut Vec<u8>, content_type: &str, new_body: Vec<u8>) {
-    headers.retain(|h| !matches!(h, rsip::Header::ContentLength(_) | rsip::Header::ContentType(_)));
+pub(crate) fn set_body(
+    headers: &mut rsip::Headers,
+    body: &mut Vec<u8>,
+    content_type: &str,
+    new_body: Vec<u8>,
+) {
+    headers.retain(|h| {
+        !matches!(
+            h,
+            rsip::Header::ContentLength(_) | rsip::Header::ContentType(_)
+        )
+    });
     headers.push(rsip::Header::ContentType(content_type.into()));
     headers.push(rsip::Header::ContentLength((new_body.len() as u32).into()));
     *body = new_body;

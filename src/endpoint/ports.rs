@@ -18,7 +18,10 @@ impl PortPool {
     pub fn new(range: PortRange) -> Self {
         let first = range.low + (range.low % 2);
         let free: VecDeque<u16> = (first..=range.high).step_by(2).collect();
-        Self { in_use: HashSet::with_capacity(free.len()), free }
+        Self {
+            in_use: HashSet::with_capacity(free.len()),
+            free,
+        }
     }
 
     /// Take a port, or None when every port is busy (the caller answers 503).
@@ -51,7 +54,10 @@ mod tests {
 
     #[test]
     fn even_ports_reused_last() {
-        let mut p = PortPool::new(PortRange { low: 10001, high: 10008 });
+        let mut p = PortPool::new(PortRange {
+            low: 10001,
+            high: 10008,
+        });
         assert_eq!(p.available(), 4);
         let a = p.allocate().unwrap();
         assert_eq!(a, 10002);

@@ -52,8 +52,18 @@ impl MediaPlane {
         let registry: Registry = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let (reg, tx, stop2) = (registry.clone(), events.clone(), stop.clone());
-        std::thread::Builder::new().name("rtp-pacer".into()).spawn(move || pacer_loop(reg, tx, stop2))?;
-        Ok(Self { registry, bind_ip, prompts, rtp_timeout, events, recv_tasks: HashMap::new(), stop })
+        std::thread::Builder::new()
+            .name("rtp-pacer".into())
+            .spawn(move || pacer_loop(reg, tx, stop2))?;
+        Ok(Self {
+            registry,
+            bind_ip,
+            prompts,
+            rtp_timeout,
+            events,
+            recv_tasks: HashMap::new(),
+            stop,
+        })
     }
 
     pub fn active(&self) -> usize {
@@ -62,7 +72,15 @@ impl MediaPlane {
 
     pub fn handle_command(&mut self, now: Instant, cmd: MediaCommand) {
         match cmd {
-            MediaCommand::Open { call, port, params, inband_dtmf, ssrc, seq, ts } => {
+            MediaCommand::Open {
+                call,
+                port,
+                params,
+                inband_dtmf,
+                ssrc,
+                seq,
+                ts,
+            } => {
                 let socket = match bind_rtp(SocketAddr::new(self.bind_ip, port)) {
                     Ok(s) => s,
                     Err(e) => {
@@ -81,14 +99,24 @@ impl MediaPlane {
                     seq,
                     ts,
                 );
-                let recv_socket = match socket.try_clone().and_then(tokio::net::UdpSocket::from_std) {
+                let recv_socket = match socket.try_clone().and_then(tokio::net::UdpSocket::from_std)
+                {
                     Ok(s) => s,
                     Err(e) => {
-                        let _ = self.events.send((call, MediaEvent::Failed { reason: e.to_string() }));
+                        let _ = self.events.send((
+                            call,
+                            MediaEvent::Failed {
+                                reason: e.to_string(),
+                            },
+                        ));
                         return;
                     }
                 };
-                let slot = Arc::new(Slot { session: Mutex::new(session), socket, closed: AtomicBool::new(false) });
+                let slot = Arc::new(Slot {
+                    session: Mutex::new(session),
+                    socket,
+                    closed: AtomicBool::new(false),
+                });
                 if let Ok(mut reg) = self.registry.write() {
                     reg.insert(call, slot.clone());
                 }
@@ -100,7 +128,11 @@ impl MediaPlane {
                 s.update(now, params);
                 flush(call, s, ev)
             }),
-            MediaCommand::Play { call, play_id, prompts } => self.with(call, |s, ev| {
+            MediaCommand::Play {
+                call,
+                play_id,
+                prompts,
+            } => self.with(call, |s, ev| {
                 s.play(play_id, &prompts);
                 flush(call, s, ev)
             }),
@@ -117,8 +149,16 @@ impl MediaPlane {
         }
     }
 
-    fn with(&self, call: CallKey, f: impl FnOnce(&mut MediaSession, &UnboundedSender<(CallKey, MediaEvent)>)) {
-        let slot = self.registry.read().ok().and_then(|r| r.get(&call).cloned());
+    fn with(
+        &self,
+        call: CallKey,
+        f: impl FnOnce(&mut MediaSession, &UnboundedSender<(CallKey, MediaEvent)>),
+    ) {
+        let slot = self
+            .registry
+            .read()
+            .ok()
+            .and_then(|r| r.get(&call).cloned());
         if let Some(slot) = slot {
             if let Ok(mut s) = slot.session.lock() {
                 f(&mut s, &self.events);
@@ -153,7 +193,9 @@ async fn recv_loop(
 ) {
     let mut buf = [0u8; 2048];
     loop {
-        let Ok((n, from)) = socket.recv_from(&mut buf).await else { return };
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+            return;
+        };
         if slot.closed.load(Ordering::Relaxed) {
             return;
         }
@@ -165,7 +207,11 @@ async fn recv_loop(
     }
 }
 
-fn pacer_loop(registry: Registry, events: UnboundedSender<(CallKey, MediaEvent)>, stop: Arc<AtomicBool>) {
+fn pacer_loop(
+    registry: Registry,
+    events: UnboundedSender<(CallKey, MediaEvent)>,
+    stop: Arc<AtomicBool>,
+) {
     let mut buf = [0u8; 1500];
     let mut slots: Vec<(CallKey, Arc<Slot>)> = Vec::new();
     let mut next_tick = Instant::now();
@@ -184,7 +230,9 @@ fn pacer_loop(registry: Registry, events: UnboundedSender<(CallKey, MediaEvent)>
             slots.extend(reg.iter().map(|(k, v)| (*k, v.clone())));
         }
         for (call, slot) in &slots {
-            let Ok(mut s) = slot.session.lock() else { continue };
+            let Ok(mut s) = slot.session.lock() else {
+                continue;
+            };
             while let Some((dest, len)) = s.poll_transmit(horizon, &mut buf) {
                 if let Some(pkt) = buf.get(..len) {
                     // A full socket buffer drops this frame; RTP tolerates loss, and

@@ -24,11 +24,11 @@ use arc_swap::ArcSwap;
 use crate::call::record::Recorder;
 use crate::call::{CallKey, MediaEvent};
 use crate::config::DialPlan;
-use crate::store::{StoreHandle, StoreWrite};
+use crate::config::ServerConfig;
 use crate::endpoint::{Endpoint, EndpointConfig, Output, ProgramFactory};
 use crate::media::prompt::{PromptError, PromptSet};
 use crate::sip::{Peer, Transport};
-use crate::config::ServerConfig;
+use crate::store::{StoreHandle, StoreWrite};
 
 use self::media::MediaPlane;
 use self::tcp::TcpEvent;
@@ -36,7 +36,10 @@ use self::tcp::TcpEvent;
 #[derive(Debug, Error)]
 pub enum RunError {
     #[error("cannot listen for SIP on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Prompts(#[from] PromptError),
     #[error("cannot start the media plane: {0}")]
@@ -72,10 +75,23 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     let prompts = Arc::new(PromptSet::load_dir(&opts.prompts_dir)?);
     tracing::info!(count = prompts.len(), dir = %opts.prompts_dir.display(), "prompts loaded");
     let listen = opts.server.sip_listen;
-    let udp = UdpSocket::bind(listen).await.map_err(|source| RunError::Listen { addr: listen, source })?;
-    let bound = udp.local_addr().map_err(|source| RunError::Listen { addr: listen, source })?;
+    let udp = UdpSocket::bind(listen)
+        .await
+        .map_err(|source| RunError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let bound = udp.local_addr().map_err(|source| RunError::Listen {
+        addr: listen,
+        source,
+    })?;
     // TCP on the same port as UDP (RFC 3261 §18: a server listens on both).
-    let tcp = TcpListener::bind(bound).await.map_err(|source| RunError::Listen { addr: bound, source })?;
+    let tcp = TcpListener::bind(bound)
+        .await
+        .map_err(|source| RunError::Listen {
+            addr: bound,
+            source,
+        })?;
     let (tcp_tx, tcp_rx) = mpsc::unbounded_channel();
     tokio::spawn(tcp::accept_loop(tcp, tcp_tx));
 
@@ -102,7 +118,11 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         store: opts.store,
     };
     let task = tokio::spawn(core_loop(core, tcp_rx, media_rx, shutdown_rx));
-    Ok(Running { sip_addr: bound, shutdown, task })
+    Ok(Running {
+        sip_addr: bound,
+        shutdown,
+        task,
+    })
 }
 
 struct Core {
@@ -173,14 +193,19 @@ impl Core {
                             Some(w) => {
                                 let _ = w.send(t.payload);
                             }
-                            None => tracing::warn!(to = %t.peer.addr, "no TCP connection to send on; dropped"),
+                            None => {
+                                tracing::warn!(to = %t.peer.addr, "no TCP connection to send on; dropped")
+                            }
                         },
                     }
                 }
                 Output::Media(cmd) => self.plane.handle_command(Instant::now(), cmd),
                 Output::Event(ev) => {
                     let plan = self.plan.load();
-                    if let Some(rec) = self.recorder.handle_event(jiff::Timestamp::now(), Some(&plan), &ev) {
+                    if let Some(rec) =
+                        self.recorder
+                            .handle_event(jiff::Timestamp::now(), Some(&plan), &ev)
+                    {
                         if let Some(store) = &self.store {
                             store.write(StoreWrite::UpsertCall(rec));
                         }

@@ -13,9 +13,17 @@ use crate::sip::frame::StreamFramer;
 /// What connection tasks tell the core loop.
 #[derive(Debug)]
 pub enum TcpEvent {
-    Connected { addr: SocketAddr, writer: mpsc::UnboundedSender<Bytes> },
-    Message { addr: SocketAddr, bytes: Bytes },
-    Closed { addr: SocketAddr },
+    Connected {
+        addr: SocketAddr,
+        writer: mpsc::UnboundedSender<Bytes>,
+    },
+    Message {
+        addr: SocketAddr,
+        bytes: Bytes,
+    },
+    Closed {
+        addr: SocketAddr,
+    },
 }
 
 pub async fn accept_loop(listener: TcpListener, events: mpsc::UnboundedSender<TcpEvent>) {
@@ -36,7 +44,10 @@ pub async fn accept_loop(listener: TcpListener, events: mpsc::UnboundedSender<Tc
 async fn connection(stream: TcpStream, addr: SocketAddr, events: mpsc::UnboundedSender<TcpEvent>) {
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
-    if events.send(TcpEvent::Connected { addr, writer: tx }).is_err() {
+    if events
+        .send(TcpEvent::Connected { addr, writer: tx })
+        .is_err()
+    {
         return;
     }
     let writer = tokio::spawn(async move {

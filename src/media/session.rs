@@ -16,7 +16,7 @@ use crate::media::pacer::{Pacer, PacerStep};
 use crate::media::player::{PlayerEvent, PromptPlayer};
 use crate::media::prompt::PromptSet;
 use crate::media::rfc4733::DtmfReceiver;
-use crate::media::rtp::{parse_rtp, RtpSender};
+use crate::media::rtp::{RtpSender, parse_rtp};
 use crate::sdp::Codec;
 
 /// 20 ms of G.711 at 8 kHz.
@@ -116,7 +116,8 @@ impl MediaSession {
             self.current_play = Some(play_id);
         } else {
             self.current_play = None;
-            self.events.push_back(MediaEvent::PlaybackFinished { play_id });
+            self.events
+                .push_back(MediaEvent::PlaybackFinished { play_id });
         }
     }
 
@@ -143,12 +144,18 @@ impl MediaSession {
         }
         if Some(pt) == self.params.te_pt {
             if let Some(digit) = self.dtmf.handle_packet(&rtp) {
-                self.events.push_back(MediaEvent::Digit { digit, source: DigitSource::Rfc4733 });
+                self.events.push_back(MediaEvent::Digit {
+                    digit,
+                    source: DigitSource::Rfc4733,
+                });
             }
         } else if let Some(det) = &mut self.inband {
             let n = crate::media::g711::decode(self.law, rtp.payload, &mut self.pcm_scratch);
             if let Some(digit) = det.handle_samples(self.pcm_scratch.get(..n).unwrap_or_default()) {
-                self.events.push_back(MediaEvent::Digit { digit, source: DigitSource::Inband });
+                self.events.push_back(MediaEvent::Digit {
+                    digit,
+                    source: DigitSource::Inband,
+                });
             }
         }
     }
@@ -162,25 +169,32 @@ impl MediaSession {
     /// send it and its length. Returns None when nothing is due or there is nowhere to send.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
         self.check_timeout(now);
-        let PacerStep::Send { skipped } = self.pacer.poll(now) else { return None };
+        let PacerStep::Send { skipped } = self.pacer.poll(now) else {
+            return None;
+        };
         self.pacer.on_sent();
         if skipped > 0 {
             // We fell behind (the process was descheduled): keep the timeline true
             // instead of bursting stale audio.
-            let samples = u32::try_from(skipped.saturating_mul(FRAME_SAMPLES as u64)).unwrap_or(u32::MAX);
+            let samples =
+                u32::try_from(skipped.saturating_mul(FRAME_SAMPLES as u64)).unwrap_or(u32::MAX);
             self.sender.skip(samples);
         }
         let (payload, ev) = self.player.next_frame(self.law);
         if let PlayerEvent::Finished(_) = ev {
             if let Some(play_id) = self.current_play.take() {
-                self.events.push_back(MediaEvent::PlaybackFinished { play_id });
+                self.events
+                    .push_back(MediaEvent::PlaybackFinished { play_id });
             }
         }
         if self.params.hold {
             return None; // the peer put us on hold (it only sends, or nothing): stay quiet
         }
         let dest = self.remote?;
-        let len = self.sender.write_packet(payload, FRAME_SAMPLES as u32, buf).ok()?;
+        let len = self
+            .sender
+            .write_packet(payload, FRAME_SAMPLES as u32, buf)
+            .ok()?;
         Some((dest, len))
     }
 

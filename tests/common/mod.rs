@@ -25,7 +25,11 @@ pub fn repo() -> PathBuf {
 }
 
 pub fn require(tool: &str, package: &str) -> PathBuf {
-    let out = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .unwrap();
     let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(
         !path.is_empty(),
@@ -92,7 +96,12 @@ impl Router {
             .stderr(log)
             .spawn()
             .unwrap();
-        let r = Router { child, ports, log_path, dir };
+        let r = Router {
+            child,
+            ports,
+            log_path,
+            dir,
+        };
         r.wait_for_log("listening for SIP", Duration::from_secs(10));
         r
     }
@@ -146,7 +155,9 @@ pub fn sipp(ports: Ports, scenario: &str, transport: &str, extra: &[&str]) -> Si
         .arg(ports.sipp_sip.to_string())
         .args(["-mi", "127.0.0.1", "-mp"])
         .arg(ports.sipp_media.to_string())
-        .args(["-s", "1000", "-m", "1", "-nostdin", "-timeout", "35s", "-inf"])
+        .args([
+            "-s", "1000", "-m", "1", "-nostdin", "-timeout", "35s", "-inf",
+        ])
         .arg(&csv)
         .args(["-trace_err", "-error_file"])
         .arg(dir.path().join("err.log"))
@@ -157,7 +168,10 @@ pub fn sipp(ports: Ports, scenario: &str, transport: &str, extra: &[&str]) -> Si
     let mut output = String::from_utf8_lossy(&out.stdout).to_string();
     output.push_str(&String::from_utf8_lossy(&out.stderr));
     output.push_str(&std::fs::read_to_string(dir.path().join("err.log")).unwrap_or_default());
-    SippResult { success: out.status.success(), output }
+    SippResult {
+        success: out.status.success(),
+        output,
+    }
 }
 
 /// One RTP packet as captured.
@@ -208,7 +222,12 @@ impl Capture {
             }
         }
         std::thread::spawn(move || for _ in reader.lines() {});
-        Capture { child, file, port, _dir: dir }
+        Capture {
+            child,
+            file,
+            port,
+            _dir: dir,
+        }
     }
 
     /// Stop capturing and decode the RTP packets.
@@ -221,7 +240,10 @@ impl Capture {
 }
 
 fn unsafe_sigint(pid: u32) {
-    let _ = Command::new("kill").arg("-INT").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-INT")
+        .arg(pid.to_string())
+        .status();
 }
 
 fn decode_rtp(file: &Path, port: u16) -> Vec<RtpPacket> {
@@ -231,7 +253,20 @@ fn decode_rtp(file: &Path, port: u16) -> Vec<RtpPacket> {
         .arg("-d")
         .arg(format!("udp.port=={port},rtp"))
         .args(["-Y", "rtp", "-T", "fields", "-E", "separator=;"])
-        .args(["-e", "frame.time_relative", "-e", "rtp.seq", "-e", "rtp.timestamp", "-e", "rtp.p_type", "-e", "rtp.ssrc", "-e", "rtp.payload"])
+        .args([
+            "-e",
+            "frame.time_relative",
+            "-e",
+            "rtp.seq",
+            "-e",
+            "rtp.timestamp",
+            "-e",
+            "rtp.p_type",
+            "-e",
+            "rtp.ssrc",
+            "-e",
+            "rtp.payload",
+        ])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout)
@@ -261,12 +296,23 @@ pub fn assert_paced_stream(pkts: &[RtpPacket], pt: u8) -> f64 {
     for w in pkts.windows(2) {
         assert_eq!(w[1].ssrc, ssrc, "SSRC changed mid-stream");
         assert_eq!(w[1].pt, pt, "payload type");
-        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "sequence numbers must rise by one");
-        assert_eq!(w[1].ts, w[0].ts.wrapping_add(160), "timestamp must advance 160 per 20 ms frame");
+        assert_eq!(
+            w[1].seq,
+            w[0].seq.wrapping_add(1),
+            "sequence numbers must rise by one"
+        );
+        assert_eq!(
+            w[1].ts,
+            w[0].ts.wrapping_add(160),
+            "timestamp must advance 160 per 20 ms frame"
+        );
         assert_eq!(w[1].payload.len(), 160, "20 ms of G.711");
     }
     let span = pkts.last().unwrap().time - pkts[0].time;
     let rate = (pkts.len() - 1) as f64 / span;
-    assert!((45.0..=55.0).contains(&rate), "RTP rate {rate:.1} packets/s, expected ~50");
+    assert!(
+        (45.0..=55.0).contains(&rate),
+        "RTP rate {rate:.1} packets/s, expected ~50"
+    );
     rate
 }
