@@ -116,10 +116,14 @@ struct Entry {
 
 /// All transactions of one SIP endpoint, sans-IO.
 ///
-/// Matching is O(1) through hash maps (branch + sent-by + method for servers, branch
-/// + method for clients, dialog + CSeq for 2xx ACKs); timers live in one binary heap
-///   with lazy deletion, so an input touches only its own transaction and a timeout
-///   pops only due entries.
+/// Matching is O(1) through hash maps (branch, sent-by and method for servers; branch
+/// and method for clients; dialog and CSeq for 2xx ACKs). Timers live in one binary
+/// heap with lazy deletion, so an input touches only its own transaction and a
+/// timeout pops only due entries.
+///
+/// Every request handed up as [`TuEvent::Request`] must get a final response from the
+/// TU: RFC 3261 gives a server transaction no timer before its final response, so an
+/// unanswered one would live forever.
 #[derive(Debug)]
 pub struct TransactionLayer {
     cfg: TimerConfig,

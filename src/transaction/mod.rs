@@ -24,6 +24,8 @@ mod test_util;
 #[cfg(test)]
 mod tests_client;
 #[cfg(test)]
+mod tests_prop;
+#[cfg(test)]
 mod tests_server;
 
 use bytes::Bytes;
