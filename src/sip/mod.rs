@@ -2,6 +2,8 @@
 //! vendored by rsipstack (see `docs/decisions.md` for why not rsip 0.4), plus the
 //! transport-level types every layer above shares.
 
+pub mod response;
+
 use std::net::SocketAddr;
 
 use bytes::Bytes;
