@@ -167,16 +167,22 @@ fn check(path: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn parse_time(at: Option<&str>) -> Result<jiff::Timestamp, String> {
+/// `--at` as an instant. A time without offset is read in the plan's time zone when all
+/// its schedules share one (what an admin means by "21:30"), else in the system's.
+fn parse_time(at: Option<&str>, plan: &DialPlan) -> Result<jiff::Timestamp, String> {
     let Some(at) = at else {
         return Ok(jiff::Timestamp::now());
     };
     if let Ok(ts) = at.parse::<jiff::Timestamp>() {
         return Ok(ts);
     }
+    let mut zones = plan.hours.values().map(|s| &s.timezone);
+    let tz = match zones.next() {
+        Some(first) if zones.all(|z| z == first) => first.clone(),
+        _ => jiff::tz::TimeZone::system(),
+    };
     at.parse::<jiff::civil::DateTime>()
-        .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC))
-        .map(|z| z.timestamp())
+        .and_then(|dt| tz.to_timestamp(dt))
         .map_err(|e| format!("--at \"{at}\": not a date and time like 2026-12-01T21:30 ({e})"))
 }
 
@@ -191,7 +197,7 @@ fn explain(
     let Some(loaded) = load(path) else {
         return ExitCode::FAILURE;
     };
-    let now = match parse_time(at) {
+    let now = match parse_time(at, &loaded.plan) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("{e}");
@@ -267,15 +273,14 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    let store = match SqliteStore::open(&db_path(&data_dir))
-        .and_then(|s| StoreWorker::spawn(Box::new(s)))
-    {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let store =
+        match SqliteStore::open(db_path(&data_dir)).and_then(|s| StoreWorker::spawn(Box::new(s))) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let handle = store.handle();
     let plan = Arc::new(ArcSwap::from_pointee(loaded.plan));
     let prompts_dir = loaded.prompts_dir.clone();

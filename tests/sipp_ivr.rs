@@ -39,13 +39,31 @@ fn ivr_call_with_rfc4733(transport: &str) {
     assert!(log.contains("menu demo: caller chose 1"), "{log}");
     // The caller heard a paced stream: the welcome prompt, then the confirmation.
     assert_paced_stream(&pkts, 0);
+    // The confirmation ("you pressed" "1" "goodbye") played to its end before our BYE:
+    // the caller pressed after ~1.5 s of welcome, so the stream lasts at least that plus
+    // the three confirmation prompts.
+    let confirm: f64 = ["you_pressed", "digit_1", "goodbye"]
+        .iter()
+        .map(|p| {
+            let f = repo().join("prompts").join(format!("{p}.wav"));
+            switchboard::media::Prompt::load_file(&f)
+                .unwrap()
+                .duration()
+                .as_secs_f64()
+        })
+        .sum();
+    let span = pkts.last().unwrap().time - pkts[0].time;
+    assert!(
+        span > 1.4 + confirm - 0.1,
+        "stream lasted {span:.2} s; expected the welcome (~1.5 s) plus {confirm:.2} s of confirmation"
+    );
     let audible = pkts
         .iter()
         .filter(|p| p.payload.iter().any(|&b| b != 0xFF && b != 0x7F))
         .count();
     assert!(
-        audible > 100,
-        "expected spoken prompts in the stream, got {audible} non-silent frames"
+        audible > 150,
+        "expected spoken prompts, got {audible} non-silent frames"
     );
 }
 

@@ -237,7 +237,8 @@ Content-Length: 0\r\n\r\n";
             .unwrap();
         let text = bye.to_string();
         assert!(
-            text.starts_with("BYE sip:alice@10.0.0.1:5070;transport=udp SIP/2.0"),
+            text.to_ascii_lowercase()
+                .starts_with("bye sip:alice@10.0.0.1:5070;transport=udp sip/2.0"),
             "{text}"
         );
         assert!(

@@ -13,7 +13,7 @@ use crate::dialog::Dialog;
 use crate::sdp::{self, LocalMedia, RemoteMedia};
 use crate::sip::rsip::{self, prelude::*};
 use crate::sip::{Peer, Transport, headers};
-use crate::transaction::{ClientKey, ServerKey};
+use crate::transaction::ServerKey;
 
 #[derive(Debug)]
 pub(super) enum Phase {
@@ -29,9 +29,7 @@ pub(super) enum Phase {
     },
     Active,
     /// We sent BYE and wait for its response.
-    Ending {
-        bye: Option<ClientKey>,
-    },
+    Ending,
     Finished,
 }
 
@@ -68,7 +66,9 @@ impl CallSlot {
 
     pub fn invite_key(&self) -> Option<ServerKey> {
         match &self.phase {
-            Phase::Ringing { invite_key, .. } | Phase::WaitAck { invite_key } => Some(*invite_key),
+            Phase::Ringing { invite_key, .. } | Phase::WaitAck { invite_key } => {
+                Some(invite_key.clone())
+            }
             _ => None,
         }
     }
@@ -152,7 +152,7 @@ impl Endpoint {
             span: span.clone(),
             dialog,
             phase: Phase::Ringing {
-                invite_key: key,
+                invite_key: key.clone(),
                 invite: Box::new(req),
                 answer_at: now + self.cfg.ring_before_answer,
             },
@@ -190,7 +190,7 @@ impl Endpoint {
             resp.headers.push(rsip::Header::Contact(
                 self.contact(slot.dialog.transport()).into(),
             ));
-            let key = *invite_key;
+            let key = invite_key.clone();
             self.txn.send_response(now, key, resp);
         }
     }
@@ -237,7 +237,7 @@ impl Endpoint {
             ts,
         }));
         slot.media_open = true;
-        self.txn.send_response(now, invite_key, resp);
+        self.txn.send_response(now, invite_key.clone(), resp);
         slot.phase = Phase::WaitAck { invite_key };
         tracing::info!(
             "answered after {} ms",
@@ -425,7 +425,7 @@ impl Endpoint {
     /// End the call from our side with BYE.
     pub(super) fn hangup(&mut self, slot: &mut CallSlot, now: Instant, cause: EndCause) {
         match slot.phase {
-            Phase::Ending { .. } | Phase::Finished => return,
+            Phase::Ending | Phase::Finished => return,
             Phase::Ringing { .. } => {
                 // Never answered: reject the INVITE instead of BYE.
                 if let Phase::Ringing {
@@ -449,14 +449,14 @@ impl Endpoint {
                 .build_request(rsip::Method::Bye, self.cfg.sip_addr, &branch, &[], None);
         let bye_key = bye.map(|bye| {
             let k = self.txn.send_request(now, bye, slot.dialog.peer);
-            self.by_client.insert(k, slot.key);
+            self.by_client.insert(k.clone(), slot.key);
             k
         });
         self.end(slot, now, cause);
-        slot.phase = Phase::Ending { bye: bye_key };
-        if bye_key.is_none() {
-            slot.phase = Phase::Finished;
-        }
+        slot.phase = match bye_key {
+            Some(_) => Phase::Ending,
+            None => Phase::Finished,
+        };
     }
 
     /// Common end of a call: close media, report, mark finished (unless a BYE is pending).

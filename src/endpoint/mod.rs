@@ -239,11 +239,11 @@ impl Endpoint {
                     }
                 }
                 TuEvent::Response { key, resp } => {
-                    if let Some(call) = self.by_client.get(&key).copied() {
-                        if resp.status_code.code() >= 200 {
-                            self.by_client.remove(&key);
-                            self.finish_call(call);
-                        }
+                    if let Some(call) = self.by_client.get(&key).copied()
+                        && resp.status_code.code() >= 200
+                    {
+                        self.by_client.remove(&key);
+                        self.finish_call(call);
                     }
                 }
                 TuEvent::ClientTimeout { key } => {

@@ -159,10 +159,10 @@ impl MediaPlane {
             .read()
             .ok()
             .and_then(|r| r.get(&call).cloned());
-        if let Some(slot) = slot {
-            if let Ok(mut s) = slot.session.lock() {
-                f(&mut s, &self.events);
-            }
+        if let Some(slot) = slot
+            && let Ok(mut s) = slot.session.lock()
+        {
+            f(&mut s, &self.events);
         }
     }
 }

@@ -202,13 +202,11 @@ impl Core {
                 Output::Media(cmd) => self.plane.handle_command(Instant::now(), cmd),
                 Output::Event(ev) => {
                     let plan = self.plan.load();
-                    if let Some(rec) =
-                        self.recorder
-                            .handle_event(jiff::Timestamp::now(), Some(&plan), &ev)
-                    {
-                        if let Some(store) = &self.store {
-                            store.write(StoreWrite::UpsertCall(rec));
-                        }
+                    let rec = self
+                        .recorder
+                        .handle_event(jiff::Timestamp::now(), Some(&plan), &ev);
+                    if let (Some(rec), Some(store)) = (rec, &self.store) {
+                        store.write(StoreWrite::UpsertCall(rec));
                     }
                 }
             }

@@ -181,21 +181,26 @@ impl MediaSession {
             self.sender.skip(samples);
         }
         let (payload, ev) = self.player.next_frame(self.law);
-        if let PlayerEvent::Finished(_) = ev {
-            if let Some(play_id) = self.current_play.take() {
-                self.events
-                    .push_back(MediaEvent::PlaybackFinished { play_id });
-            }
+        let prompt_ended = matches!(ev, PlayerEvent::Finished(_));
+        // On hold the peer only sends (or nothing): stay quiet, but keep the timeline.
+        let sent = match (self.params.hold, self.remote) {
+            (false, Some(dest)) => self
+                .sender
+                .write_packet(payload, FRAME_SAMPLES as u32, buf)
+                .ok()
+                .map(|len| (dest, len)),
+            _ => None,
+        };
+        // The player reports the end of each prompt; the call cares about the end of
+        // the whole list it asked for.
+        if prompt_ended
+            && !self.player.is_playing()
+            && let Some(play_id) = self.current_play.take()
+        {
+            self.events
+                .push_back(MediaEvent::PlaybackFinished { play_id });
         }
-        if self.params.hold {
-            return None; // the peer put us on hold (it only sends, or nothing): stay quiet
-        }
-        let dest = self.remote?;
-        let len = self
-            .sender
-            .write_packet(payload, FRAME_SAMPLES as u32, buf)
-            .ok()?;
-        Some((dest, len))
+        sent
     }
 
     fn check_timeout(&mut self, now: Instant) {
@@ -211,5 +216,105 @@ impl MediaSession {
     #[must_use]
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.events.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::Prompt;
+
+    fn session(t0: Instant, timeout: Duration) -> MediaSession {
+        let mut set = PromptSet::new();
+        set.insert(Prompt::from_pcm("a", vec![1000; 160 * 3]));
+        set.insert(Prompt::from_pcm("b", vec![1000; 160 * 2]));
+        let params = MediaParams {
+            remote: Some("127.0.0.1:4000".parse().unwrap()),
+            codec: Codec::Pcmu,
+            pt: 0,
+            te_pt: Some(101),
+            hold: false,
+        };
+        MediaSession::new(t0, params, Arc::new(set), timeout, false, 1, 100, 1000)
+    }
+
+    fn frames(s: &mut MediaSession, from: Instant, n: u32) -> Vec<(SocketAddr, Vec<u8>)> {
+        let mut buf = [0u8; 200];
+        (0..n)
+            .filter_map(|i| {
+                let now = from + PTIME * i;
+                s.poll_transmit(now, &mut buf)
+                    .map(|(a, l)| (a, buf[..l].to_vec()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_prompt_list_finishes_once_at_its_end() {
+        let t0 = Instant::now();
+        let mut s = session(t0, Duration::ZERO);
+        s.play(7, &["a".into(), "b".into()]);
+        let sent = frames(&mut s, t0, 4);
+        assert_eq!(sent.len(), 4);
+        assert_eq!(
+            s.poll_event(),
+            None,
+            "the first prompt ending is not the end of the list"
+        );
+        frames(&mut s, t0 + PTIME * 4, 1);
+        assert_eq!(
+            s.poll_event(),
+            Some(MediaEvent::PlaybackFinished { play_id: 7 })
+        );
+        frames(&mut s, t0 + PTIME * 5, 3);
+        assert_eq!(s.poll_event(), None);
+    }
+
+    #[test]
+    fn missing_prompt_is_skipped_not_waited_for() {
+        let t0 = Instant::now();
+        let mut s = session(t0, Duration::ZERO);
+        s.play(3, &["nope".into()]);
+        assert_eq!(
+            s.poll_event(),
+            Some(MediaEvent::PlaybackFinished { play_id: 3 })
+        );
+    }
+
+    #[test]
+    fn latches_onto_rtp_source_and_paces_without_drift() {
+        let t0 = Instant::now();
+        let mut s = session(t0, Duration::ZERO);
+        let mut pkt = [0u8; 172];
+        pkt[0] = 0x80; // V=2, PT 0
+        let nat: SocketAddr = "192.0.2.7:31000".parse().unwrap();
+        s.handle_rtp(t0, nat, &pkt);
+        let sent = frames(&mut s, t0, 500);
+        assert_eq!(sent.len(), 500);
+        assert!(
+            sent.iter().all(|(a, _)| *a == nat),
+            "symmetric RTP: send where the caller sends from"
+        );
+        assert_eq!(s.next_deadline(), t0 + PTIME * 500);
+        // sequence and timestamp advance per frame
+        let seq = |p: &Vec<u8>| u16::from_be_bytes([p[2], p[3]]);
+        assert_eq!(seq(&sent[499].1).wrapping_sub(seq(&sent[0].1)), 499);
+    }
+
+    #[test]
+    fn silence_from_the_caller_times_out_once_but_not_on_hold() {
+        let t0 = Instant::now();
+        let mut s = session(t0, Duration::from_secs(30));
+        frames(&mut s, t0 + Duration::from_secs(31), 1);
+        assert_eq!(s.poll_event(), Some(MediaEvent::RtpTimeout));
+        frames(&mut s, t0 + Duration::from_secs(32), 1);
+        assert_eq!(s.poll_event(), None);
+
+        let mut s = session(t0, Duration::from_secs(30));
+        let mut held = s.params.clone();
+        held.hold = true;
+        s.update(t0, held);
+        frames(&mut s, t0 + Duration::from_secs(60), 1);
+        assert_eq!(s.poll_event(), None);
     }
 }
