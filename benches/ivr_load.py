@@ -12,10 +12,13 @@ import argparse, os, subprocess, sys, tempfile, time, csv, signal
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK = os.sysconf("SC_CLK_TCK")
 
-def cpu_ticks(pid):
+def cpu_split(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
+    return int(fields[11]), int(fields[12])  # utime, stime
+
+def cpu_ticks(pid):
+    return sum(cpu_split(pid))
 
 def rss_kib(pid, key="VmHWM"):
     with open(f"/proc/{pid}/status") as f:
@@ -65,7 +68,7 @@ def main():
            "-r", str(a.rate), "-m", str(a.calls), "-d", str(int(a.duration * 1000)), "-s", "1000",
            "-inf", callers, "-nostdin", "-timeout", str(int(a.calls / a.rate + a.duration + 60)) + "s",
            "-trace_stat", "-stf", stat, "-fd", "1", "-l", "100000", "-max_socket", "60000"] + extra
-    t0 = time.time(); c0 = cpu_ticks(router.pid)
+    t0 = time.time(); c0 = cpu_ticks(router.pid); u0, s0 = cpu_split(router.pid)
     sipp = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
     samples = []
     last_t, last_c = t0, c0
@@ -76,6 +79,7 @@ def main():
         last_t, last_c = now, c
     wall = time.time() - t0
     total_cpu = (cpu_ticks(router.pid) - c0) / CLK
+    u1, s1 = cpu_split(router.pid)
     peak_rss = rss_kib(router.pid)
     router.send_signal(signal.SIGINT)
     router.wait(timeout=10)
@@ -83,7 +87,7 @@ def main():
     rows = list(csv.DictReader(open(stat), delimiter=";"))
     last = rows[-1] if rows else {}
     succ = int(last.get("SuccessfulCall(C)", 0)); fail = int(last.get("FailedCall(C)", 0))
-    peak = max((int(r.get("CurrentCall(P)", 0)) for r in rows), default=0)
+    peak = max((int(r.get("CurrentCall", 0) or 0) for r in rows), default=0)
     # steady state: from full ramp (duration s) until the ramp down starts
     ramp_end = a.duration + 1
     load_end = a.calls / a.rate
@@ -95,6 +99,7 @@ def main():
     print(f"peak concurrent      {peak} calls")
     print(f"router CPU           {mean:.1f}% of one core in steady state "
           f"(peak 1 s sample {max((s[1] for s in samples), default=0):.1f}%, whole run {total_cpu / wall * 100:.1f}%)")
+    print(f"  user / kernel        {(u1 - u0) / CLK / wall * 100:.1f}% / {(s1 - s0) / CLK / wall * 100:.1f}% (whole run)")
     if peak:
         print(f"per concurrent call  {mean / peak:.4f}% of a core")
     print(f"router peak RSS      {peak_rss / 1024:.1f} MiB (RSS per second: "

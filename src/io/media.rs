@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::call::{CallKey, MediaCommand, MediaEvent};
@@ -99,8 +101,10 @@ impl MediaPlane {
                     seq,
                     ts,
                 );
-                let recv_socket = match socket.try_clone().and_then(tokio::net::UdpSocket::from_std)
-                {
+                // Register for readability only: the pacer's sends free socket buffer
+                // space 50 times a second per call, and with write interest every one of
+                // those would wake the runtime for nothing.
+                let recv_socket = match socket.try_clone().and_then(register_readable) {
                     Ok(s) => s,
                     Err(e) => {
                         let _ = self.events.send((
@@ -173,6 +177,13 @@ impl Drop for MediaPlane {
     }
 }
 
+/// Register a socket with the runtime for readability only.
+fn register_readable(socket: std::net::UdpSocket) -> std::io::Result<AsyncFd<std::net::UdpSocket>> {
+    // SAFETY: a std UdpSocket owns its file descriptor and keeps it open, unchanged,
+    // until it is dropped, which is exactly what the AsyncFd contract asks for.
+    unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }.map_err(std::io::Error::from)
+}
+
 fn bind_rtp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     let s = std::net::UdpSocket::bind(addr)?;
     s.set_nonblocking(true)?;
@@ -188,13 +199,18 @@ fn flush(call: CallKey, s: &mut MediaSession, events: &UnboundedSender<(CallKey,
 async fn recv_loop(
     call: CallKey,
     slot: Arc<Slot>,
-    socket: tokio::net::UdpSocket,
+    socket: AsyncFd<std::net::UdpSocket>,
     events: UnboundedSender<(CallKey, MediaEvent)>,
 ) {
     let mut buf = [0u8; 2048];
     loop {
-        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+        let Ok(mut ready) = socket.readable().await else {
             return;
+        };
+        let (n, from) = match ready.try_io(|s| s.get_ref().recv_from(&mut buf)) {
+            Ok(Ok(got)) => got,
+            Ok(Err(_)) => continue, // e.g. ICMP port unreachable surfacing as an error
+            Err(_would_block) => continue,
         };
         if slot.closed.load(Ordering::Relaxed) {
             return;
