@@ -9,7 +9,7 @@ use switchboard::config::{self, Action, ConfigErrors, Strategy};
 const SHIPPED_PROMPTS: [&str; 9] = [
     "welcome",
     "main_menu",
-    "support",
+    "support_menu",
     "invalid",
     "timeout",
     "goodbye",

@@ -181,7 +181,8 @@ impl Drop for MediaPlane {
 fn register_readable(socket: std::net::UdpSocket) -> std::io::Result<AsyncFd<std::net::UdpSocket>> {
     // SAFETY: a std UdpSocket owns its file descriptor and keeps it open, unchanged,
     // until it is dropped, which is exactly what the AsyncFd contract asks for.
-    unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }.map_err(std::io::Error::from)
+    unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+        .map_err(std::io::Error::from)
 }
 
 fn bind_rtp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {

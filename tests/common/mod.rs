@@ -71,7 +71,16 @@ pub struct Router {
 impl Router {
     /// Start the router with the given extra `[server]` keys and an optional dial plan.
     pub fn start(ports: Ports, server_extra: &str, plan: &str) -> Router {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), ports, server_extra, plan)
+    }
+
+    /// Start with a prepared directory (e.g. a database seeded in `dir/data`).
+    pub fn start_in(
+        dir: tempfile::TempDir,
+        ports: Ports,
+        server_extra: &str,
+        plan: &str,
+    ) -> Router {
         let config = dir.path().join("switchboard.toml");
         std::fs::write(
             &config,
@@ -119,6 +128,36 @@ impl Router {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("router log never showed {needle:?}:\n{}", self.log());
+    }
+
+    /// Stop the way an operator does (SIGTERM): pending database writes are flushed.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("router did not stop on SIGTERM:\n{}", self.log());
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The router's database file.
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("data").join("switchboard.db")
+    }
+
+    /// The config file the router runs with.
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("switchboard.toml")
     }
 
     pub fn count(&self, needle: &str) -> usize {
