@@ -49,6 +49,8 @@ pub(super) struct CallSlot {
     pub sdp_version: u64,
     pub created: Instant,
     pub media_open: bool,
+    /// The deadline this call is filed under in the endpoint's index.
+    pub armed: Option<Instant>,
 }
 
 impl CallSlot {
@@ -165,6 +167,7 @@ impl Endpoint {
             sdp_version: 1,
             created: now,
             media_open: false,
+            armed: None,
         };
         self.by_tag.insert(local_tag, call);
         self.by_invite.insert(key, call);

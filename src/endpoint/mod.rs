@@ -9,7 +9,7 @@
 mod calls;
 pub mod ports;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -114,6 +114,8 @@ pub struct Endpoint {
     cfg: EndpointConfig,
     txn: TransactionLayer,
     calls: HashMap<CallKey, CallSlot>,
+    /// Every call's next timeout, ordered: `(deadline, call)`.
+    deadlines: BTreeSet<(Instant, CallKey)>,
     /// Our local tag → call: every dialog we create has a unique local tag.
     by_tag: HashMap<String, CallKey>,
     by_invite: HashMap<ServerKey, CallKey>,
@@ -134,6 +136,7 @@ impl Endpoint {
             cfg,
             txn,
             calls: HashMap::new(),
+            deadlines: BTreeSet::new(),
             by_tag: HashMap::new(),
             by_invite: HashMap::new(),
             by_client: HashMap::new(),
@@ -195,12 +198,17 @@ impl Endpoint {
 
     pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp) {
         self.txn.handle_timeout(now);
-        let due: Vec<CallKey> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| c.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(k, _)| *k)
-            .collect();
+        let mut due = Vec::new();
+        while let Some(&(at, key)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            if let Some(slot) = self.calls.get_mut(&key) {
+                slot.armed = None;
+            }
+            due.push(key);
+        }
         for key in due {
             self.with_call(now, wall, key, |ep, slot, now, wall| {
                 ep.call_timeout(slot, now, wall)
@@ -219,7 +227,7 @@ impl Endpoint {
 
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let calls = self.calls.values().filter_map(CallSlot::poll_timeout).min();
+        let calls = self.deadlines.first().map(|(at, _)| *at);
         match (self.txn.poll_timeout(), calls) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -339,11 +347,31 @@ impl Endpoint {
         if slot.is_finished() {
             self.release(slot);
         } else {
+            self.rearm(&mut slot);
             self.calls.insert(key, slot);
         }
     }
 
-    fn release(&mut self, slot: CallSlot) {
+    /// Keep the deadline index in step with the call's next timeout, so finding the
+    /// next timer costs O(log n) instead of a scan of every call.
+    fn rearm(&mut self, slot: &mut CallSlot) {
+        let next = slot.poll_timeout();
+        if next == slot.armed {
+            return;
+        }
+        if let Some(old) = slot.armed.take() {
+            self.deadlines.remove(&(old, slot.key));
+        }
+        if let Some(at) = next {
+            self.deadlines.insert((at, slot.key));
+            slot.armed = Some(at);
+        }
+    }
+
+    fn release(&mut self, mut slot: CallSlot) {
+        if let Some(old) = slot.armed.take() {
+            self.deadlines.remove(&(old, slot.key));
+        }
         self.ports.release(slot.port);
         self.by_tag.remove(&slot.dialog.id.local_tag);
         if let Some(k) = slot.invite_key() {
