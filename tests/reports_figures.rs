@@ -270,7 +270,7 @@ fn text_and_csv_output() {
     let csv = reports::render_report(&r, reports::Format::Csv);
     assert!(csv.starts_with("# totals\ncalls,answered,"), "{csv}");
     assert!(
-        csv.contains("# managers\nmanager,offered,answered,missed,answer_median_s,answer_p90_s,talk_time\nandrew,7,3,3,30.000,40.000,420.000\n"),
+        csv.contains("# managers\nmanager,offered,answered,missed,answer_median_s,answer_p90_s,talk_s\nandrew,7,3,3,30.000,40.000,420.000\n"),
         "{csv}"
     );
     assert!(

@@ -217,7 +217,7 @@ pub fn report_tables(report: &Report, human: bool) -> Vec<Table> {
             ("missed", R),
             ("answer_median_s", R),
             ("answer_p90_s", R),
-            ("talk_time", R),
+            (if human { "talk_time" } else { "talk_s" }, R),
         ],
     );
     for m in &report.per_manager {
