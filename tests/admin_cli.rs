@@ -1,6 +1,6 @@
 //! `switchboard callbacks list|claim|done` end to end on a seeded data directory.
 
-#[path = "reports_fixture.rs"]
+#[path = "reports_fixture/mod.rs"]
 mod fixture;
 
 use std::process::{Command, Output};

@@ -1,7 +1,7 @@
 //! The admin HTTP API in-process on 127.0.0.1:0, over a real SQLite file behind a
 //! store worker, spoken to with plain HTTP/1.1 over TCP.
 
-#[path = "reports_fixture.rs"]
+#[path = "reports_fixture/mod.rs"]
 mod fixture;
 
 use std::net::SocketAddr;

@@ -1,6 +1,6 @@
 //! `switchboard report` end to end: the binary on a seeded data directory.
 
-#[path = "reports_fixture.rs"]
+#[path = "reports_fixture/mod.rs"]
 mod fixture;
 
 use std::process::{Command, Output};

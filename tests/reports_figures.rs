@@ -1,8 +1,8 @@
-//! Every report figure for the hand-built week in `reports_fixture.rs`, asserted
+//! Every report figure for the hand-built week in `reports_fixture/mod.rs`, asserted
 //! exactly, through a real SQLite file. The expected values are worked out by hand in
 //! the comments, from the definitions in docs/admin.md.
 
-#[path = "reports_fixture.rs"]
+#[path = "reports_fixture/mod.rs"]
 mod fixture;
 
 use jiff::civil::date;

@@ -1,6 +1,6 @@
 //! A hand-built week of traffic shared by the report, CLI and HTTP tests (included with
-//! `#[path]`; as its own test target it runs no tests). The expected figures are worked
-//! out by hand in `tests/reports_figures.rs`.
+//! `#[path]`; a subdirectory, so cargo does not build it as a test target of its own).
+//! The expected figures are worked out by hand in `tests/reports_figures.rs`.
 //!
 //! The week is Monday 2026-03-02 .. Sunday 2026-03-08 (UTC). Managers: andrew, elena,
 //! bob. Departments: sales, support, and one call that never reached a department.
