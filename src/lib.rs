@@ -18,12 +18,14 @@
 //! [`call`] (per-call state machine: IVR, legs, bridge) ← [`routing`] (pure decisions
 //! from the compiled [`config`] dial plan). [`sdp`] and [`media`] are leaf libraries.
 
+pub mod admin;
 pub mod call;
 pub mod config;
 pub mod dialog;
 pub mod endpoint;
 pub mod io;
 pub mod media;
+pub mod reports;
 pub mod routing;
 pub mod sdp;
 pub mod sip;

@@ -14,8 +14,11 @@ use switchboard::call::{DemoIvr, Program};
 use switchboard::config::server::PortRange;
 use switchboard::config::{self, ConfigErrors, DialPlan, LoadedConfig};
 use switchboard::io::{self, RunOptions};
+use switchboard::reports;
 use switchboard::routing::{self, CallContext, ManagerStates};
-use switchboard::store::{SqliteStore, Store, StoreHandle, StoreWorker};
+use switchboard::store::{
+    CallbackStatus, SqliteStore, Store, StoreError, StoreHandle, StoreWorker,
+};
 
 #[derive(Parser)]
 #[command(
@@ -71,6 +74,40 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Call figures for a period: per day, source, manager and department, and the
+    /// missed calls nobody has called back yet.
+    Report {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Data directory holding switchboard.db (default: from the config).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The current ISO week, Monday to Sunday (the default).
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        week: bool,
+        /// First day, inclusive (YYYY-MM-DD).
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// Last day, inclusive (YYYY-MM-DD).
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// Time zone for days and the week, e.g. Europe/Rome (default: the system's).
+        #[arg(long)]
+        tz: Option<String>,
+        /// table, csv or json.
+        #[arg(long, default_value = "table")]
+        format: reports::Format,
+    },
+    /// Work the callback queue: list, claim and close requests.
+    Callbacks {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Data directory holding switchboard.db (default: from the config).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        action: CallbacksAction,
+    },
 }
 
 fn main() -> ExitCode {
@@ -111,6 +148,27 @@ fn main() -> ExitCode {
             digits,
             data_dir,
         } => explain(&config, &to, &from, at.as_deref(), &digits, data_dir),
+        Command::Report {
+            config,
+            data_dir,
+            week: _,
+            from,
+            to,
+            tz,
+            format,
+        } => report(
+            &config,
+            data_dir,
+            from.as_deref(),
+            to.as_deref(),
+            tz.as_deref(),
+            format,
+        ),
+        Command::Callbacks {
+            config,
+            data_dir,
+            action,
+        } => callbacks(&config, data_dir, action),
     }
 }
 
@@ -370,4 +428,164 @@ async fn wait_for_stop(config: &Path, plan: &ArcSwap<DialPlan>) {
         }
     }
     tracing::info!("stop requested");
+}
+
+#[derive(Subcommand)]
+enum CallbacksAction {
+    /// The queue, oldest first.
+    List {
+        #[arg(long)]
+        department: Option<String>,
+        /// open, claimed or done.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<CallbackStatus>,
+        /// table or json.
+        #[arg(long, default_value = "table")]
+        format: reports::Format,
+        /// Time zone for the times shown (default: the system's).
+        #[arg(long)]
+        tz: Option<String>,
+    },
+    /// Take a request so no other manager calls the same customer.
+    Claim {
+        id: i64,
+        #[arg(long)]
+        manager: String,
+    },
+    /// Close a request after calling back, recording what happened.
+    Done {
+        id: i64,
+        #[arg(long)]
+        manager: String,
+        /// What happened, e.g. "reached", "no answer, left a message".
+        #[arg(long)]
+        outcome: String,
+    },
+}
+
+fn parse_status(s: &str) -> Result<CallbackStatus, String> {
+    CallbackStatus::from_text(s)
+        .ok_or_else(|| format!("\"{s}\" is not a status; use open, claimed or done"))
+}
+
+/// The existing database of a config's data directory, opened directly (WAL lets it be
+/// read and written while the router runs). Never creates one: a missing file almost
+/// always means a wrong --data-dir.
+fn open_existing_db(config: &Path, data_dir: Option<PathBuf>) -> Result<SqliteStore, String> {
+    let data_dir = match data_dir {
+        Some(d) => d,
+        None => {
+            let loaded = load(config).ok_or("the configuration has errors (see above)")?;
+            relative_to(config, &loaded.server.data_dir)
+        }
+    };
+    let db = db_path(&data_dir);
+    if !db.exists() {
+        return Err(format!(
+            "no database at {}: run the router with this data directory first, or pass --data-dir",
+            db.display()
+        ));
+    }
+    SqliteStore::open(&db).map_err(|e| e.to_string())
+}
+
+fn report(
+    config: &Path,
+    data_dir: Option<PathBuf>,
+    from: Option<&str>,
+    to: Option<&str>,
+    tz: Option<&str>,
+    format: reports::Format,
+) -> ExitCode {
+    let result = (|| {
+        let tz = reports::time_zone(tz).map_err(|e| e.to_string())?;
+        let now = jiff::Timestamp::now();
+        let period = reports::Period::from_args(from, to, now, tz).map_err(|e| e.to_string())?;
+        let store = open_existing_db(config, data_dir)?;
+        reports::generate(&store, &period, now).map_err(|e| e.to_string())
+    })();
+    match result {
+        Ok(r) => {
+            print!("{}", reports::render_report(&r, format));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn callbacks(config: &Path, data_dir: Option<PathBuf>, action: CallbacksAction) -> ExitCode {
+    let mut store = match open_existing_db(config, data_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = jiff::Timestamp::now();
+    let result = match action {
+        CallbacksAction::List {
+            department,
+            status,
+            format,
+            tz,
+        } => reports::time_zone(tz.as_deref())
+            .map_err(|e| e.to_string())
+            .and_then(|tz| {
+                let list = store
+                    .list_callbacks(department.as_deref(), status)
+                    .map_err(|e| e.to_string())?;
+                match format {
+                    reports::Format::Json => serde_json::to_string_pretty(&list)
+                        .map(|j| j + "\n")
+                        .map_err(|e| e.to_string()),
+                    reports::Format::Table => Ok(reports::callbacks_table(&list, &tz)),
+                    reports::Format::Csv => Err("callbacks list prints table or json".to_owned()),
+                }
+            }),
+        CallbacksAction::Claim { id, manager } => store
+            .claim_callback(id, &manager, now)
+            .map(|cb| {
+                format!(
+                    "callback #{} claimed by {manager}: call {} ({}, {})\n",
+                    cb.id, cb.caller, cb.department, cb.source
+                )
+            })
+            .map_err(|e| callback_error(id, e)),
+        CallbacksAction::Done {
+            id,
+            manager,
+            outcome,
+        } => store
+            .complete_callback(id, &manager, &outcome, now)
+            .map(|cb| format!("callback #{} closed by {manager}: {outcome}\n", cb.id))
+            .map_err(|e| callback_error(id, e)),
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn callback_error(id: i64, e: StoreError) -> String {
+    match e {
+        StoreError::CallbackNotFound { .. } => {
+            format!("no such request: {id} (run `switchboard callbacks list` to see the queue)")
+        }
+        StoreError::AlreadyClaimed { by, .. } => {
+            format!("callback #{id} is already claimed by {by}")
+        }
+        StoreError::AlreadyDone { by, .. } => {
+            format!("callback #{id} is already done (closed by {by})")
+        }
+        other => other.to_string(),
+    }
 }

@@ -32,6 +32,25 @@ pub struct ServerConfig {
     pub ring_before_answer_ms: u64,
     /// RFC 3261 timer base values.
     pub sip_timers: SipTimers,
+    /// Admin HTTP API address (`"off"` disables it). Loopback by default: on any other
+    /// address the API refuses to start unless `admin_token` is set.
+    #[serde(deserialize_with = "listen_or_off")]
+    pub http_listen: Option<SocketAddr>,
+    /// Bearer token required on every admin API call when set (see docs/admin.md).
+    pub admin_token: Option<String>,
+}
+
+/// `"127.0.0.1:8080"` → that address; `"off"` or `""` → no admin API.
+fn listen_or_off<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.trim() {
+        "" | "off" => Ok(None),
+        addr => addr.parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "http_listen \"{addr}\" must be an address like 127.0.0.1:8080, or \"off\""
+            ))
+        }),
+    }
 }
 
 impl Default for ServerConfig {
@@ -49,6 +68,8 @@ impl Default for ServerConfig {
             inband_dtmf: false,
             ring_before_answer_ms: 0,
             sip_timers: SipTimers::default(),
+            http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            admin_token: None,
         }
     }
 }

@@ -1,0 +1,107 @@
+//! Prometheus metrics: small helpers the driver calls, and the text `/metrics` serves.
+//!
+//! The recorder is installed process-wide on first use (the `metrics` facade has one
+//! global recorder). If something else installed a recorder first, these helpers still
+//! work but `/metrics` renders only what reached ours (nothing); that is logged once.
+//!
+//! Metric names (all prefixed `switchboard_`):
+//!
+//! | name | type | labels | set by |
+//! |---|---|---|---|
+//! | `calls_total` | counter | `outcome` | [`record_call_outcome`] |
+//! | `active_calls` | gauge | | [`set_active_calls`] |
+//! | `answer_seconds` | histogram | | [`observe_answer_time`] |
+//! | `ivr_seconds` | histogram | | [`observe_ivr_time`] |
+//! | `sip_requests_total` | counter | `method` | [`count_sip_request`] |
+//! | `sip_responses_total` | counter | `status` | [`count_sip_response`] |
+//! | `rtp_packets_total` | counter | `kind` = sent/received/late/lost | [`add_rtp_packets`] |
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::store::CallOutcome;
+
+/// Histogram buckets in seconds: answer and IVR times are seconds to a few minutes.
+const TIME_BUCKETS: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 120.0, 300.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the recorder (once) and returns the handle that renders it.
+pub fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        // Only fails for an empty bucket list, which TIME_BUCKETS is not; the fallback
+        // renders the histograms as summaries instead.
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), TIME_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("another metrics recorder is installed; /metrics will be empty");
+        }
+        handle
+    })
+}
+
+/// Counts a finished call by its final outcome.
+pub fn record_call_outcome(outcome: CallOutcome) {
+    handle();
+    metrics::counter!("switchboard_calls_total", "outcome" => outcome.as_str()).increment(1);
+}
+
+/// Sets the number of calls in progress.
+pub fn set_active_calls(n: usize) {
+    handle();
+    metrics::gauge!("switchboard_active_calls").set(n as f64);
+}
+
+/// Time from the start of a call to its answer.
+pub fn observe_answer_time(secs: f64) {
+    handle();
+    metrics::histogram!("switchboard_answer_seconds").record(secs);
+}
+
+/// Time a caller spent in the menus.
+pub fn observe_ivr_time(secs: f64) {
+    handle();
+    metrics::histogram!("switchboard_ivr_seconds").record(secs);
+}
+
+/// Counts a SIP request received, by method (`INVITE`, `BYE`, …).
+pub fn count_sip_request(method: &str) {
+    handle();
+    metrics::counter!("switchboard_sip_requests_total", "method" => method.to_owned()).increment(1);
+}
+
+/// Counts a SIP response sent or received, by status code.
+pub fn count_sip_response(status: u16) {
+    handle();
+    metrics::counter!("switchboard_sip_responses_total", "status" => status.to_string())
+        .increment(1);
+}
+
+/// Adds RTP packet counts (call it with deltas, e.g. once per second per call plane).
+pub fn add_rtp_packets(sent: u64, received: u64, late: u64, lost: u64) {
+    handle();
+    for (kind, n) in [
+        ("sent", sent),
+        ("received", received),
+        ("late", late),
+        ("lost", lost),
+    ] {
+        if n > 0 {
+            metrics::counter!("switchboard_rtp_packets_total", "kind" => kind).increment(n);
+        }
+    }
+}
+
+/// The Prometheus text exposition of everything recorded so far.
+#[must_use]
+pub fn render() -> String {
+    let h = handle();
+    h.run_upkeep();
+    h.render()
+}

@@ -1,0 +1,229 @@
+//! The admin HTTP API (axum): call records, reports, the callback queue, recordings,
+//! live calls, health and Prometheus metrics. Endpoint reference: `docs/admin.md`.
+//!
+//! Part of the I/O shell (it reads the clock for claim times and serves sockets); the
+//! data comes through the [`StoreHandle`], so every query runs on the store thread and
+//! no handler ever blocks the runtime on SQLite.
+//!
+//! # Security
+//!
+//! With `admin_token` set, every `/api/*` and `/metrics` request must carry
+//! `Authorization: Bearer TOKEN` (401 otherwise); `/healthz` is always open. Without a
+//! token the API is only allowed on a loopback address: [`serve`] (and [`bind`])
+//! refuse anything else, because the API can claim callbacks and download recordings
+//! of customers' voices.
+
+mod handlers;
+pub mod metrics;
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use jiff::tz::TimeZone;
+use tokio::net::TcpListener;
+
+use crate::store::StoreHandle;
+
+/// The live-calls snapshot, supplied by the driver (a JSON array).
+pub type LiveFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+
+/// What every handler can reach. Cheap to clone (all shared).
+#[derive(Clone)]
+pub struct AdminState {
+    pub store: StoreHandle,
+    /// Bearer token required on `/api/*` and `/metrics`; `None` (or empty) = no auth.
+    pub token: Option<String>,
+    /// Snapshot of the calls in progress for `GET /api/live`.
+    pub live: LiveFn,
+    /// Recordings are only served from inside this directory.
+    pub data_dir: PathBuf,
+    /// Zone for report days and `from`/`to` dates (the system zone by default).
+    pub time_zone: TimeZone,
+}
+
+impl fmt::Debug for AdminState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminState")
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AdminState {
+    /// No token, an empty live snapshot, the system time zone.
+    #[must_use]
+    pub fn new(store: StoreHandle, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            store,
+            token: None,
+            live: Arc::new(|| serde_json::Value::Array(Vec::new())),
+            data_dir: data_dir.into(),
+            time_zone: TimeZone::system(),
+        }
+    }
+
+    #[must_use]
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token.filter(|t| !t.is_empty());
+        self
+    }
+
+    #[must_use]
+    pub fn with_live(mut self, live: LiveFn) -> Self {
+        self.live = live;
+        self
+    }
+
+    #[must_use]
+    pub fn with_time_zone(mut self, tz: TimeZone) -> Self {
+        self.time_zone = tz;
+        self
+    }
+
+    fn token(&self) -> Option<&str> {
+        self.token.as_deref().filter(|t| !t.is_empty())
+    }
+}
+
+/// Why the admin API could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(
+        "refusing to serve the admin API on {addr} without a token: it is not a loopback address; set admin_token in [server] or listen on 127.0.0.1"
+    )]
+    Unprotected { addr: SocketAddr },
+    #[error("cannot listen for the admin API on {addr}: {source}; is another process using it?")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the admin API listener has no local address: {source}")]
+    LocalAddr { source: std::io::Error },
+    #[error("the admin API server failed: {source}")]
+    Serve { source: std::io::Error },
+}
+
+/// Refuses a non-loopback listen address unless a (non-empty) token is configured.
+pub fn check_exposure(addr: SocketAddr, token: Option<&str>) -> Result<(), AdminError> {
+    if addr.ip().is_loopback() || token.is_some_and(|t| !t.is_empty()) {
+        Ok(())
+    } else {
+        Err(AdminError::Unprotected { addr })
+    }
+}
+
+/// Checks exposure and binds: the startup step, so a bad configuration fails at once.
+pub async fn bind(addr: SocketAddr, token: Option<&str>) -> Result<TcpListener, AdminError> {
+    check_exposure(addr, token)?;
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| AdminError::Bind { addr, source })
+}
+
+/// The API's routes. `/healthz` is open; everything else passes the token check.
+pub fn router(state: AdminState) -> Router {
+    let protected = Router::new()
+        .route("/api/calls", get(handlers::calls))
+        .route("/api/reports", get(handlers::reports))
+        .route("/api/callbacks", get(handlers::list_callbacks))
+        .route("/api/callbacks/{id}", get(handlers::get_callback))
+        .route("/api/callbacks/{id}/claim", post(handlers::claim))
+        .route("/api/callbacks/{id}/done", post(handlers::done))
+        .route("/api/callbacks/{id}/recording", get(handlers::recording))
+        .route("/api/live", get(handlers::live))
+        .route("/metrics", get(handlers::metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .merge(protected)
+        .with_state(state)
+}
+
+/// Serves until the process ends. Fails at once (before accepting anything) when the
+/// listener is not on loopback and no token is set.
+pub async fn serve(listener: TcpListener, state: AdminState) -> Result<(), AdminError> {
+    serve_with_shutdown(listener, state, std::future::pending()).await
+}
+
+/// [`serve`], stopping gracefully when `shutdown` completes.
+pub async fn serve_with_shutdown(
+    listener: TcpListener,
+    state: AdminState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AdminError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|source| AdminError::LocalAddr { source })?;
+    check_exposure(addr, state.token())?;
+    tracing::info!(%addr, auth = state.token().is_some(), "admin API listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| AdminError::Serve { source })
+}
+
+async fn require_token(State(state): State<AdminState>, req: Request, next: Next) -> Response {
+    let Some(token) = state.token() else {
+        return next.run(req).await;
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(given) if constant_time_eq(given.as_bytes(), token.as_bytes()) => next.run(req).await,
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            axum::Json(serde_json::json!({
+                "error": "missing or wrong token: send Authorization: Bearer <admin_token>"
+            })),
+        )
+            .into_response(),
+    }
+}
+
+/// Compares without an early exit, so response time does not reveal how much of a
+/// guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposure_rules() {
+        let lo: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let lo6: SocketAddr = "[::1]:8080".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert!(check_exposure(lo, None).is_ok());
+        assert!(check_exposure(lo6, None).is_ok());
+        assert!(check_exposure(any, Some("s3cret")).is_ok());
+        let e = check_exposure(any, Some("")).unwrap_err();
+        assert!(e.to_string().contains("set admin_token"), "{e}");
+    }
+
+    #[test]
+    fn token_compare() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,43 @@
+//! Reports: how many calls came in, who took them and how fast, where callers waited
+//! or gave up, and which missed calls still wait for a callback.
+//!
+//! The figures are a pure function ([`build`]) of call records, ring attempts and the
+//! callback queue, so they can be tested exactly on hand-built records. [`generate`]
+//! fetches those from any [`Store`] (the CLI opens the SQLite file directly; the admin
+//! API runs it on the store thread) and [`render_report`] prints the result as a text
+//! table, CSV or JSON. The same [`Report`] value backs all three and `GET /api/reports`.
+//!
+//! Definitions (also in `docs/admin.md`):
+//! - A call belongs to the period when it *started* in it; days are local days in the
+//!   period's time zone.
+//! - Percentiles are nearest-rank ([`nearest_rank`]): always an observed value; the
+//!   median of an even count is the lower middle value.
+//! - Durations are whole milliseconds.
+
+mod compute;
+mod period;
+mod render;
+
+use jiff::Timestamp;
+
+use crate::store::{Store, StoreError};
+
+pub use compute::{
+    DayRow, DepartmentRow, ManagerRow, MissedCall, PeriodInfo, Report, SourceRow, Totals, build,
+    nearest_rank,
+};
+pub use period::{Period, PeriodError, time_zone, zone_name};
+pub use render::{Format, Table, callbacks_table, render_report, report_tables};
+
+/// Fetches what [`build`] needs from `store` and builds the report.
+///
+/// Calls are fetched from the start of the period up to `now` (or the period's end if
+/// later), so a missed caller who was answered on a call *after* the period is not
+/// listed as waiting for a callback.
+pub fn generate(store: &dyn Store, period: &Period, now: Timestamp) -> Result<Report, StoreError> {
+    let until = now.max(period.end());
+    let calls = store.calls_between(period.start(), until)?;
+    let rings = store.ring_attempts_between(period.start(), until)?;
+    let callbacks = store.list_callbacks(None, None)?;
+    Ok(build(period, &calls, &rings, &callbacks))
+}
