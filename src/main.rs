@@ -342,6 +342,10 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
     let handle = store.handle();
     let plan = Arc::new(ArcSwap::from_pointee(loaded.plan));
     let prompts_dir = loaded.prompts_dir.clone();
+    let http_listen = loaded.server.http_listen;
+    let admin_token = loaded.server.admin_token.clone();
+    let handle_for_admin = handle.clone();
+    let admin_data_dir = data_dir.clone();
     let code = rt.block_on(async move {
         let opts = RunOptions {
             server: loaded.server,
@@ -357,6 +361,30 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if let Some(addr) = http_listen {
+            let live = running.live.clone();
+            let state = switchboard::admin::AdminState::new(handle_for_admin, admin_data_dir)
+                .with_token(admin_token.clone())
+                .with_live(Arc::new(move || {
+                    let calls = live.lock().map(|r| r.live()).unwrap_or_default();
+                    serde_json::to_value(calls).unwrap_or_default()
+                }));
+            match switchboard::admin::bind(addr, admin_token.as_deref()).await {
+                Ok(listener) => {
+                    tracing::info!("admin API and dashboard on http://{addr}");
+                    tokio::spawn(async move {
+                        if let Err(e) = switchboard::admin::serve(listener, state).await {
+                            tracing::error!("admin API stopped: {e}");
+                        }
+                    });
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    running.stop();
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         wait_for_stop(&config, &plan).await;
         running.stop();
         let _ = running.task.await;

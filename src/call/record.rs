@@ -29,6 +29,13 @@ impl Recorder {
         self.open.is_empty()
     }
 
+    /// The calls in progress, oldest first (the admin API's live view).
+    pub fn live(&self) -> Vec<CallRecord> {
+        let mut v: Vec<CallRecord> = self.open.values().cloned().collect();
+        v.sort_by_key(|r| r.started_at);
+        v
+    }
+
     /// Apply an event; returns the record to write when it changed.
     pub fn handle_event(
         &mut self,

@@ -21,11 +21,12 @@ use tokio::sync::mpsc;
 
 use arc_swap::ArcSwap;
 
+use crate::admin::metrics;
 use crate::call::record::Recorder;
 use crate::call::{CallKey, MediaEvent};
 use crate::config::DialPlan;
 use crate::config::ServerConfig;
-use crate::endpoint::{Endpoint, EndpointConfig, Output, ProgramFactory};
+use crate::endpoint::{CallEvent, Endpoint, EndpointConfig, Output, ProgramFactory};
 use crate::media::prompt::{PromptError, PromptSet};
 use crate::sip::{Peer, Transport};
 use crate::store::{StoreHandle, StoreWrite};
@@ -60,6 +61,8 @@ pub struct RunOptions {
 /// A running router: its bound address and a way to stop it (used by tests).
 pub struct Running {
     pub sip_addr: SocketAddr,
+    /// The records of calls in progress (for the admin API's live view).
+    pub live: Arc<std::sync::Mutex<Recorder>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     pub task: tokio::task::JoinHandle<()>,
 }
@@ -108,18 +111,20 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     let endpoint = Endpoint::new(cfg, opts.programs, seed);
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     tracing::info!(%bound, "Switchboard listening for SIP on UDP and TCP");
+    let live = Arc::new(std::sync::Mutex::new(Recorder::new()));
     let core = Core {
         endpoint,
         udp,
         tcp_writers: HashMap::new(),
         plane,
-        recorder: Recorder::new(),
+        recorder: live.clone(),
         plan: opts.plan,
         store: opts.store,
     };
     let task = tokio::spawn(core_loop(core, tcp_rx, media_rx, shutdown_rx));
     Ok(Running {
         sip_addr: bound,
+        live,
         shutdown,
         task,
     })
@@ -130,7 +135,7 @@ struct Core {
     udp: UdpSocket,
     tcp_writers: HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>>,
     plane: MediaPlane,
-    recorder: Recorder,
+    recorder: Arc<std::sync::Mutex<Recorder>>,
     plan: Arc<ArcSwap<DialPlan>>,
     store: Option<StoreHandle>,
 }
@@ -202,14 +207,32 @@ impl Core {
                 Output::Media(cmd) => self.plane.handle_command(Instant::now(), cmd),
                 Output::Event(ev) => {
                     let plan = self.plan.load();
-                    let rec = self
-                        .recorder
-                        .handle_event(jiff::Timestamp::now(), Some(&plan), &ev);
+                    count_event(&ev);
+                    let rec = match self.recorder.lock() {
+                        Ok(mut r) => {
+                            let rec = r.handle_event(jiff::Timestamp::now(), Some(&plan), &ev);
+                            metrics::set_active_calls(r.len());
+                            rec
+                        }
+                        Err(_) => None,
+                    };
+                    if let Some(rec) = &rec
+                        && rec.ended_at.is_some()
+                    {
+                        metrics::record_call_outcome(rec.outcome);
+                    }
                     if let (Some(rec), Some(store)) = (rec, &self.store) {
                         store.write(StoreWrite::UpsertCall(rec));
                     }
                 }
             }
         }
+    }
+}
+
+/// Metrics for call life events (the outcome counters are fed from the records).
+fn count_event(ev: &CallEvent) {
+    if let CallEvent::MenuChoice { .. } = ev {
+        ::metrics::counter!("switchboard_menu_choices_total").increment(1);
     }
 }
