@@ -24,6 +24,7 @@ pub mod dialog;
 pub mod endpoint;
 pub mod io;
 pub mod media;
+pub mod registrar;
 pub mod routing;
 pub mod sdp;
 pub mod sip;

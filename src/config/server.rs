@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub ring_before_answer_ms: u64,
     /// RFC 3261 timer base values.
     pub sip_timers: SipTimers,
+    /// The digest authentication realm managers' phones are configured with.
+    pub realm: String,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +51,7 @@ impl Default for ServerConfig {
             inband_dtmf: false,
             ring_before_answer_ms: 0,
             sip_timers: SipTimers::default(),
+            realm: "switchboard".to_string(),
         }
     }
 }

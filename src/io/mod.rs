@@ -105,7 +105,9 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     .map_err(RunError::Media)?;
     let cfg = EndpointConfig::from_server(&opts.server, bound);
     let seed = rand::random::<u64>();
-    let endpoint = Endpoint::new(cfg, opts.programs, seed);
+    let mut endpoint = Endpoint::new(cfg, opts.programs, seed);
+    endpoint
+        .set_registrar(start_registrar(&opts.server, &opts.plan.load(), opts.store.as_ref()).await);
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     tracing::info!(%bound, "Switchboard listening for SIP on UDP and TCP");
     let core = Core {
@@ -123,6 +125,24 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         shutdown,
         task,
     })
+}
+
+/// The registrar with the plan's phone logins and the bindings stored before a restart.
+async fn start_registrar(
+    server: &ServerConfig,
+    plan: &DialPlan,
+    store: Option<&StoreHandle>,
+) -> crate::registrar::Registrar {
+    let users = crate::registrar::users_from_plan(plan);
+    let mut registrar =
+        crate::registrar::Registrar::new(rand::random::<[u8; 32]>(), server.realm.clone(), users);
+    if let Some(store) = store {
+        match store.registrations().await {
+            Ok(regs) => registrar.load(regs),
+            Err(e) => tracing::warn!("cannot read stored registrations: {e}"),
+        }
+    }
+    registrar
 }
 
 struct Core {
@@ -200,6 +220,11 @@ impl Core {
                     }
                 }
                 Output::Media(cmd) => self.plane.handle_command(Instant::now(), cmd),
+                Output::Store(write) => {
+                    if let Some(store) = &self.store {
+                        store.write(*write);
+                    }
+                }
                 Output::Event(ev) => {
                     let plan = self.plan.load();
                     let rec = self
