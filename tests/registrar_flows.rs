@@ -559,3 +559,45 @@ fn junk_authorization_never_panics() {
         assert_eq!(code(&out), 401, "{junk}");
     }
 }
+
+#[test]
+fn algorithm_order_and_choice_are_configurable() {
+    use switchboard::registrar::RegistrarConfig;
+    use switchboard::registrar::digest::Algorithm;
+    let cfg = RegistrarConfig {
+        algorithms: vec![Algorithm::Md5],
+        ..Default::default()
+    };
+    let mut r = Registrar::with_config([42; 32], REALM, users(), cfg);
+    let out = r.handle_register(
+        t0(),
+        &register("101", "a", 1, &[C1], None, None),
+        phone_peer(PHONE),
+    );
+    let ch = challenges(&out.response);
+    assert_eq!(ch.len(), 1);
+    assert_eq!(ch[0].algorithm, "MD5");
+    // SHA-256 credentials are not accepted when SHA-256 is not offered: re-challenge.
+    let mut sha = ch[0].clone();
+    sha.algorithm = "SHA-256".into();
+    let auth = authorization(&sha, "REGISTER", "101", "s3cret", 1);
+    let out = r.handle_register(
+        t0(),
+        &register("101", "a", 2, &[C1], None, Some(&auth)),
+        phone_peer(PHONE),
+    );
+    assert_eq!(code(&out), 401);
+    // Legacy order: MD5 first, both offered; empty means the default.
+    let cfg = RegistrarConfig {
+        algorithms: vec![Algorithm::Md5, Algorithm::Sha256, Algorithm::Md5],
+        ..Default::default()
+    };
+    let r = Registrar::with_config([42; 32], REALM, users(), cfg);
+    assert_eq!(r.config().algorithms, [Algorithm::Md5, Algorithm::Sha256]);
+    let cfg = RegistrarConfig {
+        algorithms: vec![],
+        ..Default::default()
+    };
+    let r = Registrar::with_config([42; 32], REALM, users(), cfg);
+    assert_eq!(r.config().algorithms, [Algorithm::Sha256, Algorithm::Md5]);
+}

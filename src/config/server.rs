@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub sip_timers: SipTimers,
     /// The digest authentication realm managers' phones are configured with.
     pub realm: String,
+    /// Digest algorithms offered to phones, most preferred first (RFC 8760).
+    pub digest_algorithms: Vec<crate::registrar::digest::Algorithm>,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +54,7 @@ impl Default for ServerConfig {
             ring_before_answer_ms: 0,
             sip_timers: SipTimers::default(),
             realm: "switchboard".to_string(),
+            digest_algorithms: crate::registrar::DEFAULT_ALGORITHMS.to_vec(),
         }
     }
 }

@@ -134,8 +134,16 @@ async fn start_registrar(
     store: Option<&StoreHandle>,
 ) -> crate::registrar::Registrar {
     let users = crate::registrar::users_from_plan(plan);
-    let mut registrar =
-        crate::registrar::Registrar::new(rand::random::<[u8; 32]>(), server.realm.clone(), users);
+    let cfg = crate::registrar::RegistrarConfig {
+        algorithms: server.digest_algorithms.clone(),
+        ..Default::default()
+    };
+    let mut registrar = crate::registrar::Registrar::with_config(
+        rand::random::<[u8; 32]>(),
+        server.realm.clone(),
+        users,
+        cfg,
+    );
     if let Some(store) = store {
         match store.registrations().await {
             Ok(regs) => registrar.load(regs),

@@ -43,6 +43,8 @@ pub(crate) struct Authenticator {
     realm: String,
     users: Users,
     nonce_lifetime_secs: i64,
+    /// Accepted algorithms, most preferred first (what the challenges offer).
+    algorithms: Vec<Algorithm>,
     /// Makes each challenge's nonce unique within a second.
     sequence: u32,
     /// (username, nonce) → (highest nc accepted, nonce issue time in unix seconds).
@@ -54,12 +56,19 @@ pub(crate) struct Authenticator {
 const COUNTS_SOFT_LIMIT: usize = 4096;
 
 impl Authenticator {
-    pub fn new(secret: [u8; 32], realm: String, users: Users, nonce_lifetime_secs: i64) -> Self {
+    pub fn new(
+        secret: [u8; 32],
+        realm: String,
+        users: Users,
+        nonce_lifetime_secs: i64,
+        algorithms: Vec<Algorithm>,
+    ) -> Self {
         Self {
             key: NonceKey::new(secret),
             realm,
             users,
             nonce_lifetime_secs,
+            algorithms,
             sequence: 0,
             counts: HashMap::new(),
         }
@@ -106,7 +115,7 @@ impl Authenticator {
         let Some(creds) = creds else {
             return fresh;
         };
-        let Some(algorithm) = creds.algorithm else {
+        let Some(algorithm) = creds.algorithm.filter(|a| self.algorithms.contains(a)) else {
             tracing::info!(user = %creds.username, "digest algorithm not offered; re-challenging");
             return fresh;
         };
@@ -173,14 +182,17 @@ impl Authenticator {
             .retain(|_, (_, issued)| now_secs.saturating_sub(*issued) <= lifetime);
     }
 
-    /// RFC 8760 §2.4: one `WWW-Authenticate` per algorithm, the preferred (SHA-256)
+    /// RFC 8760 §2.4: one `WWW-Authenticate` per accepted algorithm, most preferred
     /// first, sharing one new nonce.
-    pub fn challenges(&mut self, now_secs: i64, stale: bool) -> [Header; 2] {
+    pub fn challenges(&mut self, now_secs: i64, stale: bool) -> Vec<Header> {
         self.sequence = self.sequence.wrapping_add(1);
         let nonce = self.key.issue(now_secs, self.sequence);
-        [Algorithm::Sha256, Algorithm::Md5].map(|a| {
-            Header::WwwAuthenticate(digest::challenge(&self.realm, &nonce, a, stale).into())
-        })
+        self.algorithms
+            .iter()
+            .map(|&a| {
+                Header::WwwAuthenticate(digest::challenge(&self.realm, &nonce, a, stale).into())
+            })
+            .collect()
     }
 
     /// A To tag for our final responses (RFC 3261 §8.2.6.2), unique per response.

@@ -13,10 +13,13 @@ use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
 /// A digest algorithm we accept (RFC 8760 §2.1). The `-sess` variants are not offered,
-/// so a client never has a reason to use them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// so a client never has a reason to use them. Written `"SHA-256"` / `"MD5"` in the
+/// config (`[server] digest_algorithms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
 pub enum Algorithm {
+    #[serde(rename = "MD5")]
     Md5,
+    #[serde(rename = "SHA-256")]
     Sha256,
 }
 

@@ -38,8 +38,12 @@ use crate::sip::{Peer, Transport, headers};
 use crate::store::{Registration, StoreWrite};
 
 /// Limits of the registrar. The defaults suit desk phones and softphones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrarConfig {
+    /// Digest algorithms offered and accepted, most preferred first (RFC 8760 §2.4).
+    /// Empty means the default, SHA-256 then MD5. Phones that only read the first
+    /// challenge (sipp 3.6, some old firmware) need MD5 first.
+    pub algorithms: Vec<digest::Algorithm>,
     /// Shorter requested expiries get `423 Interval Too Brief` (RFC 3261 §10.3 step 6).
     pub min_expires: u32,
     /// Longer requested expiries are shortened to this.
@@ -55,6 +59,7 @@ pub struct RegistrarConfig {
 impl Default for RegistrarConfig {
     fn default() -> Self {
         Self {
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
             min_expires: 60,
             max_expires: 3600,
             default_expires: 3600,
@@ -63,6 +68,10 @@ impl Default for RegistrarConfig {
         }
     }
 }
+
+/// RFC 8760 §2.4: the stronger algorithm first.
+pub const DEFAULT_ALGORITHMS: [digest::Algorithm; 2] =
+    [digest::Algorithm::Sha256, digest::Algorithm::Md5];
 
 /// What a REGISTER produced: the response to send and the writes for the store.
 #[derive(Debug, Clone)]
@@ -120,22 +129,32 @@ impl Registrar {
         secret: [u8; 32],
         realm: impl Into<String>,
         users: Users,
-        cfg: RegistrarConfig,
+        mut cfg: RegistrarConfig,
     ) -> Self {
+        if cfg.algorithms.is_empty() {
+            cfg.algorithms = DEFAULT_ALGORITHMS.to_vec();
+        }
+        let mut seen = Vec::with_capacity(2);
+        cfg.algorithms.retain(|a| {
+            let first = !seen.contains(a);
+            seen.push(*a);
+            first
+        });
         Self {
             auth: Authenticator::new(
                 secret,
                 realm.into(),
                 users,
                 i64::from(cfg.nonce_lifetime_secs),
+                cfg.algorithms.clone(),
             ),
             cfg,
             bindings: HashMap::new(),
         }
     }
 
-    pub fn config(&self) -> RegistrarConfig {
-        self.cfg
+    pub fn config(&self) -> &RegistrarConfig {
+        &self.cfg
     }
 
     pub fn realm(&self) -> &str {
