@@ -522,6 +522,17 @@ mod tests {
         assert_eq!(key.check("", 1_000, 300), NonceCheck::Invalid);
     }
 
+    proptest::proptest! {
+        /// Whatever a client writes, reading it never panics.
+        #[test]
+        fn parsing_never_panics(text in "\\PC{0,200}", tail in "[a-z=\",\\\\ ]{0,40}") {
+            let _ = Credentials::parse(&text);
+            let _ = Credentials::parse(&format!("Digest {tail}"));
+            let _ = NonceKey::new([0; 32]).check(&text, 0, 300);
+            let _ = unhex(&text);
+        }
+    }
+
     #[test]
     fn challenge_text() {
         assert_eq!(
