@@ -25,6 +25,7 @@ pub mod dialog;
 pub mod endpoint;
 pub mod io;
 pub mod media;
+pub mod registrar;
 pub mod reports;
 pub mod routing;
 pub mod sdp;

@@ -79,6 +79,7 @@ impl Harness {
                     .push(String::from_utf8_lossy(&t.payload).to_string()),
                 Output::Media(m) => self.media.push(m),
                 Output::Event(e) => self.events.push(e),
+                Output::Store(_) => {}
             }
         }
     }

@@ -12,9 +12,9 @@ use jiff::civil::Date;
 use super::diagnostic::{Sink, did_you_mean};
 use super::plan::{
     Action, ActionSyntaxError, Department, DialPlan, HistoryPolicy, Manager, Menu, NumberPattern,
-    NumberRoute, Schedule, Strategy, TimeRange, Voicemail,
+    NumberRoute, Schedule, Secret, Strategy, TimeRange, Voicemail,
 };
-use super::raw::{RawConfig, RawHours, Text};
+use super::raw::{RawConfig, RawHours, RawManager, Text};
 
 /// Where an action may appear: `repeat` and `back` only make sense as a menu option.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -346,6 +346,7 @@ impl<'a> Compiler<'a> {
 
     fn managers(&mut self, raw: &RawConfig, plan: &mut DialPlan) {
         let mut extensions: BTreeMap<String, String> = BTreeMap::new();
+        let mut logins: BTreeMap<String, String> = BTreeMap::new();
         for (name, m) in &raw.managers {
             let (name, m) = (name.get_ref().clone(), m.get_ref());
             let ctx = format!("manager \"{name}\"");
@@ -375,6 +376,7 @@ impl<'a> Compiler<'a> {
                     ),
                 );
             }
+            let (username, password) = self.credentials(&ctx, &name, m, &mut logins);
             let max_calls = m.max_calls.unwrap_or(1);
             if max_calls == 0 {
                 self.sink.warning(
@@ -399,9 +401,79 @@ impl<'a> Compiler<'a> {
                     hours,
                     ring_timeout: Duration::from_secs(m.ring_timeout_secs.unwrap_or(20)),
                     unavailable: unavailable.unwrap_or(Action::Hangup),
+                    username,
+                    password,
                 },
             );
         }
+    }
+
+    /// A manager's phone login: `username` (default: the extension) and `password`.
+    /// Logins must be unique, since the registrar finds the manager by login.
+    fn credentials(
+        &mut self,
+        ctx: &str,
+        name: &str,
+        m: &RawManager,
+        logins: &mut BTreeMap<String, String>,
+    ) -> (Option<String>, Option<Secret>) {
+        let username = m.username.as_ref().map(|u| u.get_ref().clone());
+        if let Some(u) = &m.username
+            && (u.get_ref().is_empty()
+                || u.get_ref()
+                    .contains(|c: char| c == '"' || c.is_whitespace()))
+        {
+            self.sink.error(
+                Some(u.span()),
+                format!(
+                    "{ctx}: username \"{}\" must be non-empty, without spaces or quotes",
+                    u.get_ref()
+                ),
+            );
+        }
+        let Some(pw) = &m.password else {
+            if let Some(u) = &m.username {
+                self.sink.warning(
+                    Some(u.span()),
+                    format!("{ctx} has a username but no password, so their phone cannot register"),
+                );
+            }
+            return (username, None);
+        };
+        if pw.get_ref().is_empty() {
+            self.sink.error(
+                Some(pw.span()),
+                format!(
+                    "{ctx}: password is empty; set one, or remove it if the phone does not register"
+                ),
+            );
+        }
+        let login = username
+            .clone()
+            .or_else(|| m.extension.as_ref().map(|e| e.get_ref().clone()));
+        match login {
+            None => self.sink.error(
+                Some(pw.span()),
+                format!(
+                    "{ctx} has a password but no extension or username to log in with; \
+                     add extension = \"101\" (or username = \"...\")"
+                ),
+            ),
+            Some(login) => {
+                if let Some(other) = logins.get(&login) {
+                    self.sink.error(
+                        Some(pw.span()),
+                        format!(
+                            "{ctx} logs in as \"{login}\", like manager \"{other}\"; \
+                             give each manager their own username"
+                        ),
+                    );
+                } else {
+                    logins.insert(login, name.to_string());
+                }
+            }
+        }
+        (username, Some(Secret::new(pw.get_ref().clone())))
     }
 
     fn schedule(&mut self, name: &str, h: &RawHours) -> Option<Schedule> {

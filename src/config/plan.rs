@@ -327,6 +327,38 @@ pub struct Manager {
     pub ring_timeout: Duration,
     /// Where a direct call goes when this manager cannot take it.
     pub unavailable: Action,
+    /// The digest login of their phone when it differs from the extension.
+    pub username: Option<String>,
+    /// The digest password of their phone; without one the phone cannot register.
+    pub password: Option<Secret>,
+}
+
+impl Manager {
+    /// The name the phone authenticates (and registers) with: `username`, else the
+    /// extension.
+    pub fn login(&self) -> Option<&str> {
+        self.username.as_deref().or(self.extension.as_deref())
+    }
+}
+
+/// A password from the config: kept out of `Debug` output so it never reaches a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: impl Into<String>) -> Self {
+        Secret(text.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 /// A local wall-clock range within one day, `[start, end)` in seconds since midnight;

@@ -88,6 +88,8 @@ pub(crate) struct RawManager {
     pub hours: Option<Text>,
     pub ring_timeout_secs: Option<u64>,
     pub unavailable: Option<Text>,
+    pub username: Option<Text>,
+    pub password: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]

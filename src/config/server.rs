@@ -32,6 +32,10 @@ pub struct ServerConfig {
     pub ring_before_answer_ms: u64,
     /// RFC 3261 timer base values.
     pub sip_timers: SipTimers,
+    /// The digest authentication realm managers' phones are configured with.
+    pub realm: String,
+    /// Digest algorithms offered to phones, most preferred first (RFC 8760).
+    pub digest_algorithms: Vec<crate::registrar::digest::Algorithm>,
     /// Admin HTTP API address (`"off"` disables it). Loopback by default: on any other
     /// address the API refuses to start unless `admin_token` is set.
     #[serde(deserialize_with = "listen_or_off")]
@@ -70,6 +74,8 @@ impl Default for ServerConfig {
             sip_timers: SipTimers::default(),
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
             admin_token: None,
+            realm: "switchboard".to_string(),
+            digest_algorithms: crate::registrar::DEFAULT_ALGORITHMS.to_vec(),
         }
     }
 }

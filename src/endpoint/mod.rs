@@ -8,6 +8,7 @@
 
 mod calls;
 pub mod ports;
+mod register;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -20,9 +21,11 @@ use rand::{RngExt, SeedableRng};
 
 use crate::call::{CallInfo, CallKey, MediaCommand, MediaEvent, Program};
 use crate::config::ServerConfig;
+use crate::registrar::Registrar;
 use crate::sdp::Codec;
 use crate::sip::rsip::{self, prelude::*};
 use crate::sip::{Peer, Transmit};
+use crate::store::StoreWrite;
 use crate::transaction::{ClientKey, ServerKey, TransactionLayer, TuEvent};
 
 use calls::CallSlot;
@@ -105,6 +108,9 @@ pub enum Output {
     Transmit(Transmit),
     Media(MediaCommand),
     Event(CallEvent),
+    /// Persist this (registrar bindings; fire-and-forget to the store thread). Boxed:
+    /// a write is far larger than the other outputs and rare.
+    Store(Box<StoreWrite>),
 }
 
 /// Builds the per-call program (the dial plan, or the demo IVR).
@@ -125,6 +131,7 @@ pub struct Endpoint {
     next_key: u64,
     outputs: VecDeque<Output>,
     programs: ProgramFactory,
+    registrar: Option<Registrar>,
 }
 
 impl Endpoint {
@@ -145,7 +152,22 @@ impl Endpoint {
             next_key: 0,
             outputs: VecDeque::new(),
             programs,
+            registrar: None,
         }
+    }
+
+    /// Serve REGISTER (and later authenticate phones) with this registrar.
+    pub fn set_registrar(&mut self, registrar: Registrar) {
+        self.registrar = Some(registrar);
+    }
+
+    pub fn registrar(&self) -> Option<&Registrar> {
+        self.registrar.as_ref()
+    }
+
+    /// For reloads (`set_users`) and expiry (`expire`) driven from outside.
+    pub fn registrar_mut(&mut self) -> Option<&mut Registrar> {
+        self.registrar.as_mut()
     }
 
     /// Calls in progress.
@@ -306,6 +328,7 @@ impl Endpoint {
         match req.method {
             Method::Invite => self.new_call(now, wall, key, req, peer),
             Method::Options => self.respond_options(now, key, &req),
+            Method::Register => self.on_register(now, wall, key, req, peer),
             Method::Bye
             | Method::Info
             | Method::Update

@@ -108,7 +108,9 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     .map_err(RunError::Media)?;
     let cfg = EndpointConfig::from_server(&opts.server, bound);
     let seed = rand::random::<u64>();
-    let endpoint = Endpoint::new(cfg, opts.programs, seed);
+    let mut endpoint = Endpoint::new(cfg, opts.programs, seed);
+    endpoint
+        .set_registrar(start_registrar(&opts.server, &opts.plan.load(), opts.store.as_ref()).await);
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     tracing::info!(%bound, "Switchboard listening for SIP on UDP and TCP");
     let live = Arc::new(std::sync::Mutex::new(Recorder::new()));
@@ -128,6 +130,32 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         shutdown,
         task,
     })
+}
+
+/// The registrar with the plan's phone logins and the bindings stored before a restart.
+async fn start_registrar(
+    server: &ServerConfig,
+    plan: &DialPlan,
+    store: Option<&StoreHandle>,
+) -> crate::registrar::Registrar {
+    let users = crate::registrar::users_from_plan(plan);
+    let cfg = crate::registrar::RegistrarConfig {
+        algorithms: server.digest_algorithms.clone(),
+        ..Default::default()
+    };
+    let mut registrar = crate::registrar::Registrar::with_config(
+        rand::random::<[u8; 32]>(),
+        server.realm.clone(),
+        users,
+        cfg,
+    );
+    if let Some(store) = store {
+        match store.registrations().await {
+            Ok(regs) => registrar.load(regs),
+            Err(e) => tracing::warn!("cannot read stored registrations: {e}"),
+        }
+    }
+    registrar
 }
 
 struct Core {
@@ -205,6 +233,11 @@ impl Core {
                     }
                 }
                 Output::Media(cmd) => self.plane.handle_command(Instant::now(), cmd),
+                Output::Store(write) => {
+                    if let Some(store) = &self.store {
+                        store.write(*write);
+                    }
+                }
                 Output::Event(ev) => {
                     let plan = self.plan.load();
                     count_event(&ev);

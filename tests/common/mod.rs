@@ -46,6 +46,7 @@ pub struct Ports {
     pub rtp_high: u16,
     pub sipp_sip: u16,
     pub sipp_media: u16,
+    pub http: u16,
 }
 
 pub fn ports() -> Ports {
@@ -58,6 +59,7 @@ pub fn ports() -> Ports {
         rtp_high: 30000 + slot * 40 + 38,
         sipp_sip: 17000 + slot * 2,
         sipp_media: 40000 + slot * 8,
+        http: 9000 + slot,
     }
 }
 
@@ -85,8 +87,9 @@ impl Router {
         std::fs::write(
             &config,
             format!(
-                "[server]\nsip_listen = \"127.0.0.1:{}\"\nrtp_ports = \"{}-{}\"\nprompts_dir = \"{}\"\ndata_dir = \"{}\"\n{server_extra}\n{plan}\n",
+                "[server]\nsip_listen = \"127.0.0.1:{}\"\nhttp_listen = \"127.0.0.1:{}\"\nrtp_ports = \"{}-{}\"\nprompts_dir = \"{}\"\ndata_dir = \"{}\"\n{server_extra}\n{plan}\n",
                 ports.sip,
+                ports.http,
                 ports.rtp_low,
                 ports.rtp_high,
                 repo().join("prompts").display(),

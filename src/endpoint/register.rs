@@ -1,0 +1,39 @@
+//! REGISTER from managers' phones: handed to the [`Registrar`](crate::registrar::Registrar),
+//! its response sent through the transaction layer, its bindings persisted through
+//! [`Output::Store`].
+
+use std::time::Instant;
+
+use jiff::Timestamp;
+
+use super::{Endpoint, Output};
+use crate::sip::Peer;
+use crate::sip::rsip;
+use crate::transaction::ServerKey;
+
+impl Endpoint {
+    /// RFC 3261 §10.3. Without a registrar (no dial plan with passwords) REGISTER is a
+    /// method we do not serve here: 405, as before.
+    pub(super) fn on_register(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        key: ServerKey,
+        req: rsip::Request,
+        peer: Peer,
+    ) {
+        let Some(registrar) = self.registrar.as_mut() else {
+            return self.respond(now, key, &req, 405, None);
+        };
+        // Expiry is wall-clock and needs no precise timer: is_registered() already
+        // ignores expired bindings; this only tidies memory and the store.
+        let mut writes = registrar.expire(wall);
+        let outcome = registrar.handle_register(wall, &req, peer);
+        let code = outcome.response.status_code.code();
+        tracing::info!(from = %peer.addr, user = ?crate::sip::headers::to_user(&req), "REGISTER answered {code}");
+        writes.extend(outcome.writes);
+        self.txn.send_response(now, key, outcome.response);
+        self.outputs
+            .extend(writes.into_iter().map(|w| Output::Store(Box::new(w))));
+    }
+}

@@ -1,0 +1,203 @@
+//! Digest authentication of requests from managers' phones (RFC 3261 §22, RFC 7616,
+//! RFC 8760): checks `Authorization` against the users of the dial plan, and says what
+//! to answer when it does not pass.
+//!
+//! # Decisions
+//!
+//! - **No user enumeration.** A request without credentials always gets a 401
+//!   challenge, whoever it claims to be; credentials for an unknown user get the same
+//!   403 as a wrong password.
+//! - **Stale nonces** (older than the lifetime, default 300 s) with an otherwise correct
+//!   response get a 401 with `stale=true` (RFC 7616 §3.3), so the phone retries silently
+//!   with the new nonce instead of asking for a password.
+//! - **Replays.** With `qop=auth` the nonce count must grow for each (user, nonce)
+//!   (RFC 7616 §3.4: "the server … ensures that the nc value is incremented"); a
+//!   repeated or smaller count gets a fresh challenge. Counts are kept only after a
+//!   correct response, so strangers cannot fill the table, and only while the nonce
+//!   lives.
+//! - **RFC 2069 responses** (no `qop`) are accepted for old phones (RFC 3261 §22.4
+//!   requires it); they cannot be protected against replay within the nonce lifetime
+//!   beyond the registrar's CSeq ordering.
+
+use std::collections::HashMap;
+
+use super::digest::{self, Algorithm, Credentials, DigestInput, NonceCheck, NonceKey};
+use crate::sip::rsip::{self, Header};
+
+/// Login name → (manager name, password): who may authenticate.
+pub type Users = HashMap<String, (String, String)>;
+
+/// Why a request was not authenticated, i.e. what to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// 401 with fresh challenges; `stale` when only the nonce was too old.
+    Challenge { stale: bool },
+    /// 403: credentials that can never work (unknown user, wrong password, wrong AOR).
+    Forbidden,
+}
+
+/// The stateless part (secret, realm, users) plus the nonce-count table.
+#[derive(Debug)]
+pub(crate) struct Authenticator {
+    key: NonceKey,
+    realm: String,
+    users: Users,
+    nonce_lifetime_secs: i64,
+    /// Accepted algorithms, most preferred first (what the challenges offer).
+    algorithms: Vec<Algorithm>,
+    /// Makes each challenge's nonce unique within a second.
+    sequence: u32,
+    /// (username, nonce) → (highest nc accepted, nonce issue time in unix seconds).
+    counts: HashMap<(String, String), (u32, i64)>,
+}
+
+/// Above this many tracked nonces, dead ones are purged on insert too (not only on
+/// [`Authenticator::purge`]).
+const COUNTS_SOFT_LIMIT: usize = 4096;
+
+impl Authenticator {
+    pub fn new(
+        secret: [u8; 32],
+        realm: String,
+        users: Users,
+        nonce_lifetime_secs: i64,
+        algorithms: Vec<Algorithm>,
+    ) -> Self {
+        Self {
+            key: NonceKey::new(secret),
+            realm,
+            users,
+            nonce_lifetime_secs,
+            algorithms,
+            sequence: 0,
+            counts: HashMap::new(),
+        }
+    }
+
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    pub fn set_users(&mut self, users: Users) {
+        self.users = users;
+    }
+
+    /// The manager an address-of-record user part names: a login name, else a manager
+    /// name that some login belongs to.
+    pub fn manager_of(&self, aor_user: &str) -> Option<&str> {
+        self.users
+            .get(aor_user)
+            .map(|(m, _)| m.as_str())
+            .or_else(|| {
+                self.users
+                    .values()
+                    .map(|(m, _)| m.as_str())
+                    .find(|m| *m == aor_user)
+            })
+    }
+
+    /// Checks the `Authorization` headers of `req` (RFC 3261 §22.2). On success returns
+    /// the manager the credentials belong to.
+    pub fn verify(&mut self, now_secs: i64, req: &rsip::Request) -> Result<String, AuthFailure> {
+        let fresh = Err(AuthFailure::Challenge { stale: false });
+        // A phone may carry credentials for several realms; ours is the one that counts.
+        let creds = req.headers.iter().find_map(|h| match h {
+            Header::Authorization(a) => match Credentials::parse(&a.0) {
+                Ok(c) if c.realm == self.realm => Some(c),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::info!("ignoring unusable Authorization header: {e}");
+                    None
+                }
+            },
+            _ => None,
+        });
+        let Some(creds) = creds else {
+            return fresh;
+        };
+        let Some(algorithm) = creds.algorithm.filter(|a| self.algorithms.contains(a)) else {
+            tracing::info!(user = %creds.username, "digest algorithm not offered; re-challenging");
+            return fresh;
+        };
+        if creds.other_qop {
+            return fresh;
+        }
+        let Some((manager, password)) = self.users.get(&creds.username) else {
+            tracing::info!(user = %creds.username, "authentication for an unknown user");
+            return Err(AuthFailure::Forbidden);
+        };
+        let check = self
+            .key
+            .check(&creds.nonce, now_secs, self.nonce_lifetime_secs);
+        if check == NonceCheck::Invalid {
+            return fresh;
+        }
+        let method = req.method.to_string();
+        let expected = digest::response(&DigestInput {
+            algorithm,
+            username: &creds.username,
+            realm: &self.realm,
+            password,
+            method: &method,
+            uri: &creds.uri,
+            nonce: &creds.nonce,
+            qop_auth: creds
+                .qop_auth
+                .as_ref()
+                .map(|q| (q.nc.as_str(), q.cnonce.as_str())),
+        });
+        let matches = digest::constant_time_eq(
+            expected.as_bytes(),
+            creds.response.to_ascii_lowercase().as_bytes(),
+        );
+        if !matches {
+            tracing::info!(user = %creds.username, "wrong password");
+            return Err(AuthFailure::Forbidden);
+        }
+        let NonceCheck::Fresh { issued } = check else {
+            return Err(AuthFailure::Challenge { stale: true });
+        };
+        let manager = manager.clone();
+        if let Some(q) = &creds.qop_auth {
+            let key = (creds.username.clone(), creds.nonce.clone());
+            match self.counts.get(&key) {
+                Some((last, _)) if q.count <= *last => {
+                    tracing::info!(user = %creds.username, nc = q.count, last, "replayed nonce count");
+                    return fresh;
+                }
+                _ => {}
+            }
+            if self.counts.len() >= COUNTS_SOFT_LIMIT {
+                self.purge(now_secs);
+            }
+            self.counts.insert(key, (q.count, issued));
+        }
+        Ok(manager)
+    }
+
+    /// Forgets nonce counts of nonces past their lifetime (they can only be stale now).
+    pub fn purge(&mut self, now_secs: i64) {
+        let lifetime = self.nonce_lifetime_secs;
+        self.counts
+            .retain(|_, (_, issued)| now_secs.saturating_sub(*issued) <= lifetime);
+    }
+
+    /// RFC 8760 §2.4: one `WWW-Authenticate` per accepted algorithm, most preferred
+    /// first, sharing one new nonce.
+    pub fn challenges(&mut self, now_secs: i64, stale: bool) -> Vec<Header> {
+        self.sequence = self.sequence.wrapping_add(1);
+        let nonce = self.key.issue(now_secs, self.sequence);
+        self.algorithms
+            .iter()
+            .map(|&a| {
+                Header::WwwAuthenticate(digest::challenge(&self.realm, &nonce, a, stale).into())
+            })
+            .collect()
+    }
+
+    /// A To tag for our final responses (RFC 3261 §8.2.6.2), unique per response.
+    pub fn new_tag(&mut self) -> String {
+        self.sequence = self.sequence.wrapping_add(1);
+        self.key.tag(self.sequence)
+    }
+}

@@ -1,0 +1,603 @@
+//! The registrar on its own (sans-IO, wall clock passed in): digest challenges and
+//! responses, expiry rules, several contacts, refresh, unregister, persistence.
+
+mod registrar_support;
+
+use std::collections::HashMap;
+
+use jiff::{SignedDuration, Timestamp};
+use registrar_support::*;
+use switchboard::registrar::{RegisterOutcome, Registrar, Users};
+use switchboard::sip::rsip;
+use switchboard::store::{MemoryStore, SqliteStore, Store, StoreWrite, apply_write};
+
+const PHONE: &str = "192.168.1.20:5062";
+
+fn users() -> Users {
+    HashMap::from([
+        (
+            "101".to_string(),
+            ("andrew".to_string(), "s3cret".to_string()),
+        ),
+        (
+            "elena".to_string(),
+            ("elena".to_string(), "pw-elena".to_string()),
+        ),
+    ])
+}
+
+fn registrar() -> Registrar {
+    Registrar::new([42; 32], REALM, users())
+}
+
+fn t0() -> Timestamp {
+    Timestamp::from_second(1_700_000_000).unwrap()
+}
+
+fn after(secs: i64) -> Timestamp {
+    t0() + SignedDuration::from_secs(secs)
+}
+
+fn code(o: &RegisterOutcome) -> u16 {
+    o.response.status_code.code()
+}
+
+/// A phone: a Call-ID, a CSeq counter, the last challenge and its nonce count.
+struct Phone {
+    user: &'static str,
+    password: &'static str,
+    call_id: String,
+    cseq: u32,
+    nc: u32,
+    challenge: Option<Challenge>,
+    algorithm: &'static str,
+}
+
+impl Phone {
+    fn new(user: &'static str, password: &'static str, call_id: &str) -> Self {
+        Self {
+            user,
+            password,
+            call_id: call_id.to_string(),
+            cseq: 0,
+            nc: 0,
+            challenge: None,
+            algorithm: "SHA-256",
+        }
+    }
+
+    fn md5(mut self) -> Self {
+        self.algorithm = "MD5";
+        self
+    }
+
+    /// One REGISTER as the phone would send it, answering the last challenge if any.
+    fn request(&mut self, contacts: &[&str], expires: Option<u32>) -> rsip::Request {
+        self.cseq += 1;
+        let auth = self.challenge.as_ref().map(|ch| {
+            self.nc += 1;
+            authorization(ch, "REGISTER", self.user, self.password, self.nc)
+        });
+        register(
+            self.user,
+            &self.call_id,
+            self.cseq,
+            contacts,
+            expires,
+            auth.as_deref(),
+        )
+    }
+
+    /// Remembers the challenge of a 401 for the next request.
+    fn learn(&mut self, out: &RegisterOutcome) {
+        if let Some(ch) = challenges(&out.response)
+            .into_iter()
+            .find(|c| c.algorithm == self.algorithm)
+        {
+            self.challenge = Some(ch);
+            self.nc = 0;
+        }
+    }
+
+    /// REGISTER, and when challenged, once more with credentials.
+    fn register(
+        &mut self,
+        r: &mut Registrar,
+        now: Timestamp,
+        contacts: &[&str],
+        expires: Option<u32>,
+    ) -> RegisterOutcome {
+        let req = self.request(contacts, expires);
+        let out = r.handle_register(now, &req, phone_peer(PHONE));
+        if code(&out) != 401 {
+            return out;
+        }
+        self.learn(&out);
+        let req = self.request(contacts, expires);
+        r.handle_register(now, &req, phone_peer(PHONE))
+    }
+}
+
+const C1: &str = "<sip:101@192.168.1.20:5062>";
+const C2: &str = "<sip:101@10.9.9.9:5060;transport=TCP>";
+
+#[test]
+fn unauthenticated_register_gets_both_challenges_sha256_first() {
+    let mut r = registrar();
+    let out = r.handle_register(
+        t0(),
+        &register("101", "a", 1, &[C1], None, None),
+        phone_peer(PHONE),
+    );
+    assert_eq!(code(&out), 401);
+    assert!(out.writes.is_empty());
+    let ch = challenges(&out.response);
+    assert_eq!(ch.len(), 2, "{}", out.response);
+    assert_eq!(ch[0].algorithm, "SHA-256");
+    assert_eq!(ch[1].algorithm, "MD5");
+    assert_eq!(ch[0].nonce, ch[1].nonce);
+    assert!(
+        ch.iter()
+            .all(|c| c.realm == REALM && c.qop == "auth" && !c.stale)
+    );
+    // The response is a proper UAS answer: To tag added.
+    let text = out.response.to_string();
+    assert!(text.contains("tag=sbr"), "{text}");
+    // Each challenge has its own nonce.
+    let again = r.handle_register(
+        t0(),
+        &register("101", "a", 2, &[C1], None, None),
+        phone_peer(PHONE),
+    );
+    assert_ne!(challenges(&again.response)[0].nonce, ch[0].nonce);
+    assert!(!r.is_registered("andrew", t0()));
+}
+
+fn round_trip(mut phone: Phone) {
+    let mut r = registrar();
+    let out = phone.register(&mut r, t0(), &[C1], None);
+    assert_eq!(code(&out), 200, "{}", out.response);
+    assert_eq!(
+        response_contacts(&out.response),
+        vec![("sip:101@192.168.1.20:5062".to_string(), 3600)]
+    );
+    let [StoreWrite::SaveRegistration(reg)] = out.writes.as_slice() else {
+        panic!("{:?}", out.writes);
+    };
+    assert_eq!(reg.manager, "andrew");
+    assert_eq!(reg.source_addr.to_string(), PHONE);
+    assert_eq!(reg.transport, "udp");
+    assert_eq!(reg.user_agent.as_deref(), Some("TestPhone/1.0"));
+    assert_eq!(reg.expires_at, after(3600));
+    assert!(r.is_registered("andrew", t0()));
+    assert!(!r.is_registered("elena", t0()));
+    let b = r.bindings("andrew");
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].source, phone_peer(PHONE));
+    // The same nonce keeps working with a growing nc (no new challenge needed).
+    let out = phone.register(&mut r, after(10), &[C1], None);
+    assert_eq!(code(&out), 200);
+    assert_eq!(phone.nc, 2);
+}
+
+#[test]
+fn md5_round_trip() {
+    round_trip(Phone::new("101", "s3cret", "md5").md5());
+}
+
+#[test]
+fn sha256_round_trip() {
+    round_trip(Phone::new("101", "s3cret", "sha").md5());
+    round_trip(Phone::new("101", "s3cret", "sha"));
+}
+
+#[test]
+fn stale_nonce_gets_stale_challenge_and_retry_succeeds() {
+    let mut r = registrar();
+    let mut phone = Phone::new("101", "s3cret", "st");
+    assert_eq!(code(&phone.register(&mut r, t0(), &[C1], None)), 200);
+    // 301 s later the nonce is stale: correct response → 401 stale=true.
+    let out = r.handle_register(after(301), &phone.request(&[C1], None), phone_peer(PHONE));
+    assert_eq!(code(&out), 401);
+    let ch = challenges(&out.response);
+    assert!(ch.iter().all(|c| c.stale), "{}", out.response);
+    phone.learn(&out);
+    let out = r.handle_register(after(301), &phone.request(&[C1], None), phone_peer(PHONE));
+    assert_eq!(code(&out), 200);
+    // A stale nonce with a wrong password is not "stale", it is wrong.
+    let mut thief = Phone::new("101", "guess", "th");
+    thief.challenge = phone.challenge.clone();
+    let out = r.handle_register(after(700), &thief.request(&[C1], None), phone_peer(PHONE));
+    assert_eq!(code(&out), 403);
+}
+
+#[test]
+fn wrong_password_and_unknown_user_get_403_after_a_challenge() {
+    let mut r = registrar();
+    let out = Phone::new("101", "wrong", "w").register(&mut r, t0(), &[C1], None);
+    assert_eq!(code(&out), 403);
+    assert!(out.writes.is_empty());
+    // Unknown user: challenged first like anybody (no enumeration), then 403.
+    let mut nobody = Phone::new("999", "x", "n");
+    let first = r.handle_register(t0(), &nobody.request(&[C1], None), phone_peer(PHONE));
+    assert_eq!(code(&first), 401);
+    nobody.learn(&first);
+    let out = r.handle_register(t0(), &nobody.request(&[C1], None), phone_peer(PHONE));
+    assert_eq!(code(&out), 403);
+    assert!(!r.is_registered("andrew", t0()));
+}
+
+#[test]
+fn forged_or_foreign_nonce_is_rechallenged() {
+    let mut r = registrar();
+    let mut phone = Phone::new("101", "s3cret", "f");
+    let ch = challenges(
+        &Registrar::new([1; 32], REALM, users())
+            .handle_register(
+                t0(),
+                &register("101", "x", 1, &[C1], None, None),
+                phone_peer(PHONE),
+            )
+            .response,
+    );
+    phone.challenge = Some(ch[0].clone());
+    let out = r.handle_register(t0(), &phone.request(&[C1], None), phone_peer(PHONE));
+    assert_eq!(code(&out), 401);
+    assert!(challenges(&out.response).iter().all(|c| !c.stale));
+}
+
+#[test]
+fn replayed_nonce_count_is_rejected() {
+    let mut r = registrar();
+    let mut phone = Phone::new("101", "s3cret", "rp");
+    assert_eq!(code(&phone.register(&mut r, t0(), &[C1], None)), 200);
+    // Replay the exact request with the same nc=1 (a new CSeq would change nothing).
+    phone.nc = 0;
+    let replay = phone.request(&[C1], None);
+    let out = r.handle_register(after(1), &replay, phone_peer(PHONE));
+    assert_eq!(code(&out), 401, "{}", out.response);
+    assert!(out.writes.is_empty());
+    // The phone moves on with a higher count: accepted.
+    phone.nc = 5;
+    let out = r.handle_register(after(2), &phone.request(&[C1], None), phone_peer(PHONE));
+    assert_eq!(code(&out), 200);
+}
+
+#[test]
+fn authenticated_user_cannot_register_someone_else() {
+    let mut r = registrar();
+    let mut phone = Phone::new("101", "s3cret", "x");
+    let _ = phone.register(&mut r, t0(), &[C1], None);
+    // Credentials of 101 but To: elena.
+    let ch = phone.challenge.clone().unwrap();
+    let auth = authorization(&ch, "REGISTER", "101", "s3cret", 9);
+    let req = register(
+        "elena",
+        "x",
+        10,
+        &["<sip:elena@192.168.1.20>"],
+        None,
+        Some(&auth),
+    );
+    let out = r.handle_register(t0(), &req, phone_peer(PHONE));
+    assert_eq!(code(&out), 403);
+    assert!(!r.is_registered("elena", t0()));
+    // A login may also register under the manager's name.
+    let auth = authorization(&ch, "REGISTER", "101", "s3cret", 10);
+    let req = register("andrew", "x", 11, &[C2], None, Some(&auth));
+    assert_eq!(code(&r.handle_register(t0(), &req, phone_peer(PHONE))), 200);
+}
+
+#[test]
+fn expiry_is_clamped_and_too_brief_gets_423() {
+    let mut r = registrar();
+    let mut phone = Phone::new("101", "s3cret", "e");
+    let out = phone.register(&mut r, t0(), &[C1], Some(30));
+    assert_eq!(code(&out), 423);
+    assert_eq!(min_expires(&out.response).as_deref(), Some("60"));
+    assert!(out.writes.is_empty() && !r.is_registered("andrew", t0()));
+    // Contact parameter wins over the header; too long is shortened to the maximum.
+    let out = phone.register(
+        &mut r,
+        t0(),
+        &["<sip:101@192.168.1.20:5062>;expires=30"],
+        Some(600),
+    );
+    assert_eq!(code(&out), 423);
+    let out = phone.register(
+        &mut r,
+        t0(),
+        &["<sip:101@192.168.1.20:5062>;expires=120"],
+        Some(30),
+    );
+    assert_eq!(code(&out), 200);
+    assert_eq!(response_contacts(&out.response)[0].1, 120);
+    let out = phone.register(&mut r, t0(), &[C1], Some(99_999));
+    assert_eq!(code(&out), 200);
+    assert_eq!(response_contacts(&out.response)[0].1, 3600);
+    // Exactly the minimum is fine.
+    let out = phone.register(&mut r, t0(), &[C1], Some(60));
+    assert_eq!(response_contacts(&out.response)[0].1, 60);
+    // Garbage Expires: 400, nothing changed.
+    phone.cseq += 1;
+    phone.nc += 1;
+    let ch = phone.challenge.clone().unwrap();
+    let auth = authorization(&ch, "REGISTER", "101", "s3cret", phone.nc);
+    let text = register_text("101", "e", phone.cseq, &[C1], None, Some(&auth))
+        .replace("Content-Length: 0", "Expires: soon\r\nContent-Length: 0");
+    let out = r.handle_register(t0(), &parse_request(&text), phone_peer(PHONE));
+    assert_eq!(code(&out), 400);
+}
+
+#[test]
+fn several_contacts_refresh_and_remaining_expiry() {
+    let mut r = registrar();
+    let mut desk = Phone::new("101", "s3cret", "desk");
+    let mut soft = Phone::new("101", "s3cret", "soft").md5();
+    assert_eq!(code(&desk.register(&mut r, t0(), &[C1], Some(600))), 200);
+    let out = soft.register(&mut r, after(100), &[C2], Some(700));
+    assert_eq!(code(&out), 200);
+    // §10.3 step 8: every binding with its remaining time.
+    let mut listed = response_contacts(&out.response);
+    listed.sort();
+    assert_eq!(
+        listed,
+        vec![
+            ("sip:101@10.9.9.9:5060;transport=TCP".to_string(), 700),
+            ("sip:101@192.168.1.20:5062".to_string(), 500),
+        ]
+    );
+    assert_eq!(r.bindings("andrew").len(), 2);
+    // Refresh the desk phone: same Call-ID, higher CSeq → still two bindings, new expiry.
+    let out = desk.register(&mut r, after(500), &[C1], Some(600));
+    assert_eq!(code(&out), 200);
+    let desk_binding = r
+        .bindings("andrew")
+        .into_iter()
+        .find(|b| b.contact_uri == "sip:101@192.168.1.20:5062")
+        .unwrap();
+    assert_eq!(desk_binding.expires_at, after(1100));
+    assert_eq!(r.bindings("andrew").len(), 2);
+    // Two contacts in one REGISTER.
+    let out = desk.register(
+        &mut r,
+        after(501),
+        &["<sip:101@172.16.0.1>", "<sip:101@172.16.0.2>"],
+        None,
+    );
+    assert_eq!(code(&out), 200);
+    assert_eq!(response_contacts(&out.response).len(), 4);
+    // A query (no Contact) lists the bindings and changes nothing.
+    let out = desk.register(&mut r, after(502), &[], None);
+    assert_eq!(code(&out), 200);
+    assert_eq!(response_contacts(&out.response).len(), 4);
+    assert!(out.writes.is_empty());
+}
+
+#[test]
+fn out_of_order_cseq_changes_nothing() {
+    let mut r = registrar();
+    let mut phone = Phone::new("101", "s3cret", "o");
+    phone.cseq = 10;
+    assert_eq!(code(&phone.register(&mut r, t0(), &[C1], Some(600))), 200);
+    let before = r.bindings("andrew");
+    // Same Call-ID, lower CSeq (a delayed REGISTER): the update is aborted.
+    phone.cseq = 3;
+    let out = phone.register(&mut r, after(5), &[C1], Some(0));
+    assert_eq!(code(&out), 500);
+    assert!(out.writes.is_empty());
+    assert_eq!(r.bindings("andrew"), before);
+    // A different Call-ID (the phone rebooted) may replace it regardless of CSeq.
+    let mut rebooted = Phone::new("101", "s3cret", "o2");
+    let out = rebooted.register(&mut r, after(6), &[C1], Some(120));
+    assert_eq!(code(&out), 200);
+    assert_eq!(r.bindings("andrew")[0].expires_at, after(126));
+}
+
+#[test]
+fn unregister_one_contact_then_all_with_star() {
+    let mut r = registrar();
+    let mut phone = Phone::new("101", "s3cret", "u");
+    let _ = phone.register(&mut r, t0(), &[C1, C2, "<sip:101@172.16.0.3>"], None);
+    assert_eq!(r.bindings("andrew").len(), 3);
+    // Expires: 0 on one contact.
+    let out = phone.register(
+        &mut r,
+        after(1),
+        &["<sip:101@192.168.1.20:5062>;expires=0"],
+        None,
+    );
+    assert_eq!(code(&out), 200);
+    assert_eq!(
+        out.writes,
+        vec![StoreWrite::RemoveRegistration {
+            manager: "andrew".into(),
+            contact_uri: "sip:101@192.168.1.20:5062".into()
+        }]
+    );
+    assert_eq!(response_contacts(&out.response).len(), 2);
+    // `*` needs Expires: 0.
+    let out = phone.register(&mut r, after(2), &["*"], Some(60));
+    assert_eq!(code(&out), 400);
+    let out = phone.register(&mut r, after(2), &["*", C1], Some(0));
+    assert_eq!(code(&out), 400);
+    let out = phone.register(&mut r, after(2), &["*"], Some(0));
+    assert_eq!(code(&out), 200, "{}", out.response);
+    assert_eq!(out.writes.len(), 2);
+    assert!(response_contacts(&out.response).is_empty());
+    assert!(!r.is_registered("andrew", after(2)));
+    assert!(r.bindings("andrew").is_empty());
+}
+
+#[test]
+fn bindings_expire() {
+    let mut r = registrar();
+    let _ = Phone::new("101", "s3cret", "x").register(&mut r, t0(), &[C1], Some(120));
+    assert_eq!(r.poll_expiry(), Some(after(120)));
+    assert!(r.is_registered("andrew", after(119)));
+    // Not registered from the expiry instant on, even before expire() tidies up.
+    assert!(!r.is_registered("andrew", after(120)));
+    assert_eq!(r.active_bindings("andrew", after(120)), vec![]);
+    assert!(r.expire(after(60)).is_empty());
+    assert_eq!(
+        r.expire(after(120)),
+        vec![StoreWrite::RemoveExpiredRegistrations { now: after(120) }]
+    );
+    assert!(r.bindings("andrew").is_empty());
+    assert_eq!(r.poll_expiry(), None);
+    assert_eq!(r.registered_managers(after(120)), Vec::<String>::new());
+}
+
+fn persist_and_reload(store: &mut dyn Store) {
+    let mut r = registrar();
+    let mut all = Vec::new();
+    let mut desk = Phone::new("101", "s3cret", "p1");
+    let mut elena = Phone::new("elena", "pw-elena", "p2").md5();
+    all.extend(
+        desk.register(&mut r, t0(), &[C1, C2, "<sip:101@172.16.0.3>"], Some(900))
+            .writes,
+    );
+    all.extend(
+        elena
+            .register(&mut r, after(1), &["<sip:elena@10.1.1.1>"], Some(100))
+            .writes,
+    );
+    all.extend(
+        desk.register(&mut r, after(2), &["<sip:101@172.16.0.3>;expires=0"], None)
+            .writes,
+    );
+    all.extend(r.expire(after(200)));
+    for w in &all {
+        apply_write(store, w).unwrap();
+    }
+    // "Restart": a new registrar with a new secret, bindings loaded from the store.
+    let mut restarted = Registrar::new([9; 32], REALM, users());
+    restarted.load(store.registrations().unwrap());
+    assert_eq!(restarted.bindings("andrew"), r.bindings("andrew"));
+    assert_eq!(restarted.bindings("andrew").len(), 2);
+    assert!(restarted.is_registered("andrew", after(200)));
+    assert!(!restarted.is_registered("elena", after(200)));
+    // The CSeq rule survives the restart too: an old REGISTER cannot undo the binding.
+    desk.challenge = None;
+    desk.cseq = 0;
+    let out = desk.register(&mut restarted, after(201), &[C1], Some(0));
+    assert_eq!(code(&out), 500);
+    desk.cseq += 10;
+    let out = desk.register(&mut restarted, after(202), &[C1], Some(0));
+    assert_eq!(code(&out), 200);
+    assert_eq!(restarted.bindings("andrew").len(), 1);
+    for w in &out.writes {
+        apply_write(store, w).unwrap();
+    }
+}
+
+#[test]
+fn bindings_survive_a_restart_memory_store() {
+    persist_and_reload(&mut MemoryStore::new());
+}
+
+#[test]
+fn bindings_survive_a_restart_sqlite_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sb.sqlite");
+    {
+        let mut store = SqliteStore::open(&path).unwrap();
+        persist_and_reload(&mut store);
+    }
+    // Reopened file: the bindings are still there.
+    let store = SqliteStore::open(&path).unwrap();
+    let regs = store.registrations().unwrap();
+    assert_eq!(regs.len(), 1);
+    assert_eq!(regs[0].contact_uri, "sip:101@10.9.9.9:5060;transport=TCP");
+}
+
+#[test]
+fn authenticate_request_for_invites_from_phones() {
+    let mut r = registrar();
+    let invite = |auth: Option<&str>| {
+        let text = format!(
+            "INVITE sip:5551234@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.20:5062;branch=z9hG4bKi1\r\n\
+             From: <sip:101@127.0.0.1>;tag=a\r\nTo: <sip:5551234@127.0.0.1>\r\nCall-ID: inv1\r\n\
+             CSeq: 1 INVITE\r\nMax-Forwards: 70\r\n{}Content-Length: 0\r\n\r\n",
+            auth.map(|a| format!("Authorization: {a}\r\n"))
+                .unwrap_or_default()
+        );
+        parse_request(&text)
+    };
+    let resp = r.authenticate_request(t0(), &invite(None)).unwrap_err();
+    assert_eq!(resp.status_code.code(), 401);
+    let ch = challenges(&resp);
+    assert_eq!(ch.len(), 2);
+    let good = authorization(&ch[0], "INVITE", "101", "s3cret", 1);
+    assert_eq!(
+        r.authenticate_request(t0(), &invite(Some(&good))).unwrap(),
+        "andrew"
+    );
+    // A digest computed for REGISTER does not authenticate an INVITE.
+    let wrong_method = authorization(&ch[1], "REGISTER", "101", "s3cret", 2);
+    let resp = r
+        .authenticate_request(t0(), &invite(Some(&wrong_method)))
+        .unwrap_err();
+    assert_eq!(resp.status_code.code(), 403);
+}
+
+#[test]
+fn junk_authorization_never_panics() {
+    let mut r = registrar();
+    for junk in [
+        "Digest",
+        "Digest username=",
+        "Digest username=\"101\", realm=\"switchboard\", nonce=\"00\", uri=\"x\", response=\"y\"",
+        "Digest username=\"101\", realm=\"switchboard\", nonce=\"zz\", uri=\"x\", response=\"y\", qop=auth, nc=ffffffff, cnonce=a",
+        "Basic abc",
+        "Digest realm=\"other\", username=a, nonce=b, uri=c, response=d",
+        "Digest username=\"101\", realm=\"switchboard\", nonce=\"a\", uri=\"x\", response=\"y\", qop=auth-int, nc=00000001, cnonce=a",
+        "Digest username=\"101\", realm=\"switchboard\", nonce=\"a\", uri=\"x\", response=\"y\", algorithm=SHA-512",
+    ] {
+        let req = register("101", "j", 1, &[C1], None, Some(junk));
+        let out = r.handle_register(t0(), &req, phone_peer(PHONE));
+        assert_eq!(code(&out), 401, "{junk}");
+    }
+}
+
+#[test]
+fn algorithm_order_and_choice_are_configurable() {
+    use switchboard::registrar::RegistrarConfig;
+    use switchboard::registrar::digest::Algorithm;
+    let cfg = RegistrarConfig {
+        algorithms: vec![Algorithm::Md5],
+        ..Default::default()
+    };
+    let mut r = Registrar::with_config([42; 32], REALM, users(), cfg);
+    let out = r.handle_register(
+        t0(),
+        &register("101", "a", 1, &[C1], None, None),
+        phone_peer(PHONE),
+    );
+    let ch = challenges(&out.response);
+    assert_eq!(ch.len(), 1);
+    assert_eq!(ch[0].algorithm, "MD5");
+    // SHA-256 credentials are not accepted when SHA-256 is not offered: re-challenge.
+    let mut sha = ch[0].clone();
+    sha.algorithm = "SHA-256".into();
+    let auth = authorization(&sha, "REGISTER", "101", "s3cret", 1);
+    let out = r.handle_register(
+        t0(),
+        &register("101", "a", 2, &[C1], None, Some(&auth)),
+        phone_peer(PHONE),
+    );
+    assert_eq!(code(&out), 401);
+    // Legacy order: MD5 first, both offered; empty means the default.
+    let cfg = RegistrarConfig {
+        algorithms: vec![Algorithm::Md5, Algorithm::Sha256, Algorithm::Md5],
+        ..Default::default()
+    };
+    let r = Registrar::with_config([42; 32], REALM, users(), cfg);
+    assert_eq!(r.config().algorithms, [Algorithm::Md5, Algorithm::Sha256]);
+    let cfg = RegistrarConfig {
+        algorithms: vec![],
+        ..Default::default()
+    };
+    let r = Registrar::with_config([42; 32], REALM, users(), cfg);
+    assert_eq!(r.config().algorithms, [Algorithm::Sha256, Algorithm::Md5]);
+}
