@@ -26,6 +26,7 @@ pub mod io;
 pub mod media;
 pub mod routing;
 pub mod sdp;
+pub mod sim;
 pub mod sip;
 pub mod store;
 pub mod transaction;

@@ -71,6 +71,8 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Compare dial plans on simulated or recorded traffic (virtual clock, real engine).
+    Simulate(switchboard::sim::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
             digits,
             data_dir,
         } => explain(&config, &to, &from, at.as_deref(), &digits, data_dir),
+        Command::Simulate(args) => switchboard::sim::run_cli(args),
     }
 }
 
