@@ -361,6 +361,7 @@ impl Sim<'_> {
             Ev::RingTimeout(c, e) if self.live(c, e) => {
                 let ring = self.call(c).ring.take();
                 if let Some(r) = ring {
+                    self.release(&r.managers);
                     self.ring_failed(c, r.managers, r.origin);
                 }
             }
@@ -638,6 +639,11 @@ impl Sim<'_> {
             }
         }
         self.rings += managers.len() as u64;
+        // A ringing phone is a call leg in progress: it counts against max_calls, so
+        // the same person is not offered two callers at once.
+        for m in &managers {
+            self.states.entry(m).active_calls += 1;
+        }
         let call = self.call(c);
         call.ring = Some(Ring {
             managers,
@@ -656,21 +662,21 @@ impl Sim<'_> {
         let Some(ring) = self.call(c).ring.take() else {
             return;
         };
-        let Some(name) = ring.winner.and_then(|i| ring.managers.get(i)).cloned() else {
+        let winner = ring.winner.and_then(|i| ring.managers.get(i)).cloned();
+        let m = winner.as_ref().and_then(|n| self.index.get(n).copied());
+        let (Some(name), Some(m)) = (winner, m) else {
+            self.release(&ring.managers);
             return self.ring_failed(c, ring.managers, ring.origin);
         };
-        let Some(&m) = self.index.get(&name) else {
-            return self.ring_failed(c, vec![name], ring.origin);
-        };
-        let max = self.plan.managers.get(&name).map_or(1, |x| x.max_calls);
-        let st = self.states.get(&name);
-        if st.active_calls >= max || st.paused {
-            // Took another call (or signed out) while this one rang: no answer here.
+        if self.states.get(&name).paused {
+            // Signed out while it rang: no answer.
+            self.release(&ring.managers);
             return self.ring_failed(c, vec![name], ring.origin);
         }
-        let st = self.states.entry(&name);
-        st.active_calls += 1;
-        st.calls_today += 1;
+        let losers: Vec<String> = ring.managers.into_iter().filter(|n| *n != name).collect();
+        self.release(&losers);
+        // The ring's active call becomes the conversation.
+        self.states.entry(&name).calls_today += 1;
         let now = self.now;
         let talk = secs_to_ms(
             self.traffic
@@ -689,6 +695,18 @@ impl Sim<'_> {
             t.talk_ms += talk;
         }
         self.schedule(now + talk, Ev::CallEnd(c, m));
+    }
+
+    /// Ringing stopped for these managers without a conversation: free the line and
+    /// let waiting callers have them (as a scheduled event, after the current one).
+    fn release(&mut self, managers: &[String]) {
+        for name in managers {
+            let st = self.states.entry(name);
+            st.active_calls = st.active_calls.saturating_sub(1);
+            if let Some(&m) = self.index.get(name) {
+                self.schedule(self.now, Ev::Wake(m));
+            }
+        }
     }
 
     fn ring_failed(&mut self, c: usize, rung: Vec<String>, origin: RingOrigin) {
@@ -799,10 +817,13 @@ impl Sim<'_> {
         match phase {
             Phase::Queued(dept) => self.leave_queue(c, &dept),
             Phase::WaitingFor(m) => self.stop_waiting_for(c, m),
-            Phase::Ringing => {}
+            Phase::Ringing => {
+                if let Some(r) = self.call(c).ring.take() {
+                    self.release(&r.managers);
+                }
+            }
             Phase::Ivr | Phase::Talking | Phase::Done => return,
         }
-        self.call(c).ring = None;
         self.finish(c, SimOutcome::AbandonedWaiting);
     }
 
