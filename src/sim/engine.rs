@@ -15,82 +15,21 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::model::{Arrival, MenuChoice, PriorManager, RecordedRoute, Traffic};
+mod waiting;
+
+use super::model::{Arrival, MenuChoice, PriorManager, Traffic};
+pub use super::result::{CallResult, ManagerTotals, SimOutcome, SimResult};
 use super::rng::SimRng;
 use crate::config::{Action, DialPlan};
 use crate::routing::{
     CallContext, ManagerStates, MenuInput, MenuSession, PreviousInteraction, Selection, Step,
-    StrategyState, Tried, on_menu_input, on_queue_timeout, resolve, route_call, select_department,
+    StrategyState, Tried, on_menu_input, route_call, select_department,
 };
 
 /// Width of a bin of the queue-length curve.
 pub const QUEUE_BIN_SECS: u64 = 300;
 /// A caller stuck in menu loops gives up after this many menus.
 const MAX_MENU_STEPS: u32 = 50;
-
-/// How a simulated call ended.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SimOutcome {
-    Answered,
-    AbandonedInIvr,
-    AbandonedWaiting,
-    Voicemail(String),
-    /// The plan hung up (menu failures, no route, `hangup` action).
-    PlanHangup,
-}
-
-/// One simulated call, for reports and for comparing with recorded calls.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallResult {
-    pub dialled: String,
-    pub caller: String,
-    pub arrived_ms: u64,
-    pub outcome: SimOutcome,
-    /// When the caller left the menus for a department or manager.
-    pub wait_start_ms: Option<u64>,
-    pub answered_ms: Option<u64>,
-    pub answered_by: Option<String>,
-    /// The first department the call was handed to.
-    pub department: Option<String>,
-    /// Menus where a choice was made, with the choice.
-    pub menus: Vec<(String, MenuChoice)>,
-    /// The manager this caller spoke with last, when within the plan's lookback.
-    pub previous: Option<String>,
-    /// Whether the call reached the overflow action of a queue.
-    pub overflowed: bool,
-    pub record: Option<RecordedRoute>,
-}
-
-impl CallResult {
-    /// Seconds from reaching a department/manager to being answered.
-    pub fn answer_secs(&self) -> Option<f64> {
-        Some((self.answered_ms? - self.wait_start_ms?) as f64 / 1000.0)
-    }
-}
-
-/// Per-manager totals.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ManagerTotals {
-    pub name: String,
-    pub calls: u32,
-    pub talk_ms: u64,
-    pub signed_in_ms: u64,
-}
-
-/// Everything one run of one plan produced.
-#[derive(Debug, Clone)]
-pub struct SimResult {
-    pub calls: Vec<CallResult>,
-    pub managers: Vec<ManagerTotals>,
-    /// Most callers waiting (queued or waiting for a specific manager) in each
-    /// [`QUEUE_BIN_SECS`] bin from the origin.
-    pub queue_bins: Vec<u32>,
-    /// Ring attempts made (one per manager rung).
-    pub rings: u64,
-    /// Events processed.
-    pub events: u64,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Ev {
@@ -719,114 +658,6 @@ impl Sim<'_> {
         }
     }
 
-    /// Returning caller: ring their manager if free, else wait up to `wait` for them.
-    fn try_manager(
-        &mut self,
-        c: usize,
-        name: &str,
-        ring_timeout: Duration,
-        wait: Duration,
-        fallback: Box<Step>,
-    ) {
-        if self.manager_free(name) {
-            return self.start_ring(
-                c,
-                vec![name.to_string()],
-                ring_timeout,
-                RingOrigin::Manager(fallback),
-            );
-        }
-        let Some(&m) = self.index.get(name) else {
-            return self.enter_step(c, *fallback);
-        };
-        if wait.is_zero() {
-            return self.enter_step(c, *fallback);
-        }
-        let call = self.call(c);
-        call.phase = Phase::WaitingFor(m);
-        call.wait_for = Some((ring_timeout, fallback));
-        let e = self.bump(c);
-        if let Some(w) = self.waiters.get_mut(m) {
-            w.push(c);
-        }
-        self.set_waiting(1);
-        self.schedule(
-            self.now + wait.as_millis() as u64,
-            Ev::ManagerWaitOver(c, e),
-        );
-    }
-
-    /// Asks the engine, so "free" means exactly what routing means by it.
-    fn manager_free(&self, name: &str) -> bool {
-        let d = resolve(
-            self.plan,
-            &Action::Manager(name.to_string()),
-            self.ts(),
-            &self.states,
-        );
-        matches!(d.step.target(), Step::Manager { .. })
-    }
-
-    fn stop_waiting_for(&mut self, c: usize, m: usize) {
-        if let Some(w) = self.waiters.get_mut(m) {
-            w.retain(|x| *x != c);
-        }
-        self.set_waiting(-1);
-    }
-
-    fn leave_queue(&mut self, c: usize, dept: &str) {
-        if let Some(q) = self.queues.get_mut(dept) {
-            q.retain(|x| *x != c);
-        }
-        self.set_waiting(-1);
-    }
-
-    fn queue_timeout(&mut self, c: usize) {
-        let now = self.now;
-        let Some(call) = self.calls.get_mut(c) else {
-            return;
-        };
-        let Some((dept, deadline)) = call.queue_deadline.clone() else {
-            return;
-        };
-        if deadline != now || call.phase == Phase::Done {
-            return;
-        }
-        if call.phase == Phase::Queued(dept.clone()) {
-            self.leave_queue(c, &dept);
-            self.overflow_from_queue(c, &dept);
-        } else {
-            // Ringing someone right now: if that fails, the next queue decision
-            // overflows instead.
-            call.queue_expired = true;
-        }
-    }
-
-    fn overflow_from_queue(&mut self, c: usize, dept: &str) {
-        self.call(c).result.overflowed = true;
-        self.bump(c);
-        let d = on_queue_timeout(self.plan, dept, self.ts(), &self.states);
-        self.enter_step(c, d.step);
-    }
-
-    fn patience(&mut self, c: usize) {
-        let phase = match self.calls.get(c) {
-            Some(call) => call.phase.clone(),
-            None => return,
-        };
-        match phase {
-            Phase::Queued(dept) => self.leave_queue(c, &dept),
-            Phase::WaitingFor(m) => self.stop_waiting_for(c, m),
-            Phase::Ringing => {
-                if let Some(r) = self.call(c).ring.take() {
-                    self.release(&r.managers);
-                }
-            }
-            Phase::Ivr | Phase::Talking | Phase::Done => return,
-        }
-        self.finish(c, SimOutcome::AbandonedWaiting);
-    }
-
     fn call_end(&mut self, c: usize, m: usize) {
         let Some(name) = self.names.get(m).cloned() else {
             return;
@@ -856,50 +687,6 @@ impl Sim<'_> {
             .unwrap_or_default();
         for w in wraps {
             self.schedule(self.now + w, Ev::Wake(m));
-        }
-    }
-
-    /// Manager `m` may be free: first callers waiting for them by name, then the
-    /// heads of their departments' queues, in order.
-    fn wake(&mut self, m: usize) {
-        let Some(name) = self.names.get(m).cloned() else {
-            return;
-        };
-        let waiting: Vec<usize> = self.waiters.get(m).cloned().unwrap_or_default();
-        for c in waiting {
-            if !self.manager_free(&name) {
-                break;
-            }
-            self.stop_waiting_for(c, m);
-            let (timeout, fallback) = self
-                .call(c)
-                .wait_for
-                .take()
-                .unwrap_or((Duration::from_secs(20), Box::new(Step::Hangup)));
-            self.start_ring(
-                c,
-                vec![name.clone()],
-                timeout,
-                RingOrigin::Manager(fallback),
-            );
-        }
-        let depts: Vec<String> = self
-            .departments_of
-            .get(m)
-            .map(|(d, _)| d.clone())
-            .unwrap_or_default();
-        for dept in depts {
-            while let Some(c) = self.queues.get_mut(&dept).and_then(VecDeque::pop_front) {
-                self.set_waiting(-1);
-                self.try_department(c, &dept, true);
-                if self
-                    .calls
-                    .get(c)
-                    .is_some_and(|x| x.phase == Phase::Queued(dept.clone()))
-                {
-                    break;
-                }
-            }
         }
     }
 

@@ -21,6 +21,7 @@ pub mod html;
 pub mod model;
 pub mod replay;
 pub mod report;
+pub mod result;
 pub mod rng;
 pub mod traffic;
 
