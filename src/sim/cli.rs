@@ -103,6 +103,10 @@ pub fn run(args: &SimulateArgs) -> Result<String, SimError> {
         (Some(db), base) => {
             let first = plans.first().map(|(_, p)| p);
             let opts = replay_options(args, first, seed)?;
+            if !db.exists() {
+                // Opening would create an empty database: say what is wrong instead.
+                return Err(SimError::MissingDb { path: db.clone() });
+            }
             let store = SqliteStore::open(db).map_err(|source| SimError::Store {
                 path: db.clone(),
                 source,

@@ -70,6 +70,11 @@ pub enum SimError {
         from: jiff::Timestamp,
         to: jiff::Timestamp,
     },
+    #[error(
+        "the database {} does not exist; pass the switchboard.db in the router's data directory",
+        path.display()
+    )]
+    MissingDb { path: PathBuf },
     #[error("give the traffic: --traffic FILE or --replay-db FILE")]
     NoTraffic,
     #[error("cannot write {}: {source}", path.display())]
