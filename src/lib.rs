@@ -29,6 +29,7 @@ pub mod registrar;
 pub mod reports;
 pub mod routing;
 pub mod sdp;
+pub mod sim;
 pub mod sip;
 pub mod store;
 pub mod transaction;

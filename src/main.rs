@@ -108,6 +108,8 @@ enum Command {
         #[command(subcommand)]
         action: CallbacksAction,
     },
+    /// Compare dial plans on simulated or recorded traffic (virtual clock, real engine).
+    Simulate(switchboard::sim::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -169,6 +171,7 @@ fn main() -> ExitCode {
             data_dir,
             action,
         } => callbacks(&config, data_dir, action),
+        Command::Simulate(args) => switchboard::sim::run_cli(args),
     }
 }
 

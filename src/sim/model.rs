@@ -1,0 +1,129 @@
+//! The simulator's inputs as plain data: arrivals, how callers choose in menus, how
+//! managers answer and talk. Built by the traffic generator or from recorded calls;
+//! the same `Traffic` is run through every plan, so plans are compared on equal calls.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+
+use super::rng::Dist;
+
+/// What a caller does in a menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MenuChoice {
+    /// Press this key.
+    Key(char),
+    /// Say nothing until the menu's timeout.
+    Timeout,
+    /// Hang up while listening (abandoned in the IVR).
+    Hangup,
+}
+
+/// One incoming call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arrival {
+    /// Milliseconds after [`Traffic::origin`].
+    pub at_ms: u64,
+    pub dialled: String,
+    pub caller: String,
+    /// How long the caller waits for a manager before hanging up (infinite: forever).
+    pub patience_secs: f64,
+    /// Replay: the choices the caller made, in order. When they run out in a menu the
+    /// caller hangs up there. `None`: sample from [`Traffic::menus`].
+    pub keys: Option<Vec<MenuChoice>>,
+    /// Replay: the recorded call this arrival came from.
+    pub record: Option<RecordedRoute>,
+}
+
+/// What production decided for a replayed call, for comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRoute {
+    pub call_id: String,
+    pub department: Option<String>,
+    /// Menus where a key was pressed (or the timeout hit), in order.
+    pub menus: Vec<String>,
+}
+
+/// How one manager behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagerModel {
+    /// Chance that they pick up a ringing call at all.
+    pub answer_probability: f64,
+    /// Seconds of ringing before they pick up (if that exceeds the ring timeout, the
+    /// ring times out instead).
+    pub answer_delay: Dist,
+    pub talk_time: Dist,
+    /// Signed-in ranges in ms after the origin; `None`: all the time.
+    pub shifts: Option<Vec<(u64, u64)>>,
+}
+
+impl Default for ManagerModel {
+    fn default() -> Self {
+        ManagerModel {
+            answer_probability: 1.0,
+            answer_delay: Dist::Fixed { secs: 5.0 },
+            talk_time: Dist::Exponential { mean: 180.0 },
+            shifts: None,
+        }
+    }
+}
+
+impl ManagerModel {
+    pub fn signed_in_at(&self, ms: u64) -> bool {
+        self.shifts
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|(a, b)| *a <= ms && ms < *b))
+    }
+
+    /// Signed-in milliseconds within `[0, window)`.
+    pub fn signed_in_ms(&self, window: u64) -> u64 {
+        match &self.shifts {
+            None => window,
+            Some(s) => s
+                .iter()
+                .map(|(a, b)| (*b).min(window).saturating_sub(*a))
+                .sum(),
+        }
+    }
+}
+
+/// Who a known caller spoke with before the simulated period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PriorManager {
+    /// A recorded manager (replay).
+    Named(String),
+    /// Generated: picks `value % n` among the plan's managers, so the same caller maps
+    /// to the same person in plans with the same staff.
+    Pick(u64),
+}
+
+/// Everything a run needs besides the plan.
+#[derive(Debug, Clone)]
+pub struct Traffic {
+    /// Simulated time zero.
+    pub origin: Timestamp,
+    /// Length of the observed period (arrivals window) in ms: occupancy is measured
+    /// against it.
+    pub window_ms: u64,
+    pub seed: u64,
+    /// Sorted by `at_ms`.
+    pub arrivals: Vec<Arrival>,
+    /// Menu → choices with their weights.
+    pub menus: BTreeMap<String, Vec<(MenuChoice, f64)>>,
+    pub default_manager: ManagerModel,
+    pub managers: BTreeMap<String, ManagerModel>,
+    /// Seconds a caller listens to a menu before pressing a key.
+    pub menu_secs: f64,
+    /// Seconds a `play:` prompt lasts.
+    pub play_secs: f64,
+    /// Caller patience the arrivals were drawn from (replay draws from it too).
+    pub patience: Dist,
+    /// Caller → whom they spoke with before the period, and when.
+    pub prior: BTreeMap<String, (PriorManager, Timestamp)>,
+}
+
+impl Traffic {
+    pub fn manager(&self, name: &str) -> &ManagerModel {
+        self.managers.get(name).unwrap_or(&self.default_manager)
+    }
+}
