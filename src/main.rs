@@ -110,6 +110,15 @@ enum Command {
     },
     /// Compare dial plans on simulated or recorded traffic (virtual clock, real engine).
     Simulate(switchboard::sim::SimulateArgs),
+    /// Check the configuration, then tell the running router to reload its dial plan
+    /// (the same as `kill -HUP`). A plan with errors is not sent.
+    Reload {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Data directory of the running router (default: from the config).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -172,6 +181,7 @@ fn main() -> ExitCode {
             action,
         } => callbacks(&config, data_dir, action),
         Command::Simulate(args) => switchboard::sim::run_cli(args),
+        Command::Reload { config, data_dir } => reload(&config, data_dir),
     }
 }
 
@@ -327,7 +337,9 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
         }
     };
     let data_dir = relative_to(&config, &loaded.server.data_dir);
-    if let Err(e) = std::fs::create_dir_all(&data_dir) {
+    if let Err(e) = std::fs::create_dir_all(&data_dir)
+        .and_then(|_| std::fs::write(pid_path(&data_dir), std::process::id().to_string()))
+    {
         eprintln!(
             "cannot create the data directory {}: {e}",
             data_dir.display()
@@ -618,5 +630,41 @@ fn callback_error(id: i64, e: StoreError) -> String {
             format!("callback #{id} is already done (closed by {by})")
         }
         other => other.to_string(),
+    }
+}
+
+/// Where `run` records its process id, so `reload` can find it.
+fn pid_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("switchboard.pid")
+}
+
+fn reload(config: &Path, data_dir: Option<PathBuf>) -> ExitCode {
+    let Some(loaded) = load(config) else {
+        eprintln!("not reloaded: fix the errors above first (the running plan stays in force)");
+        return ExitCode::FAILURE;
+    };
+    let data_dir = data_dir.unwrap_or_else(|| relative_to(config, &loaded.server.data_dir));
+    let pid_file = pid_path(&data_dir);
+    let pid = match std::fs::read_to_string(&pid_file) {
+        Ok(p) => p.trim().to_string(),
+        Err(e) => {
+            eprintln!("no running router found ({}: {e})", pid_file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+    {
+        Ok(st) if st.success() => {
+            println!(
+                "reload sent to switchboard (pid {pid}); its log says whether the plan was taken"
+            );
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("could not signal pid {pid} (is the router running?)");
+            ExitCode::FAILURE
+        }
     }
 }

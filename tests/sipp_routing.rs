@@ -337,7 +337,17 @@ fn sighup_reload_rejects_a_bad_plan_and_keeps_the_running_one() {
         ),
     )
     .unwrap();
-    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    // `switchboard reload` checks the plan, then signals the running router
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["reload", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     router.wait_for_log("dial plan reloaded", Duration::from_secs(5));
     let _ = sipp(p, "uac_wait_bye.xml", "u1", &["-s", "2000"]);
     router.wait_for_log("routed to department support", Duration::from_secs(10));
