@@ -47,6 +47,9 @@ enum Command {
         /// Data directory (database, recordings), overriding [server] data_dir.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Admin HTTP API address, or "off", overriding [server] http_listen.
+        #[arg(long, value_parser = parse_listen)]
+        http_listen: Option<ListenAddr>,
     },
     /// Check a configuration file and its prompts; exit non-zero on errors.
     Check {
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
             sip_listen,
             rtp_ports,
             data_dir,
+            http_listen,
         } => {
             let mut loaded = match load(&config) {
                 Some(l) => l,
@@ -147,6 +151,9 @@ fn main() -> ExitCode {
             }
             if let Some(d) = data_dir {
                 loaded.server.data_dir = d;
+            }
+            if let Some(ListenAddr(h)) = http_listen {
+                loaded.server.http_listen = h;
             }
             run(config, loaded)
         }
@@ -386,7 +393,6 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
                 }));
             match switchboard::admin::bind(addr, admin_token.as_deref()).await {
                 Ok(listener) => {
-                    tracing::info!("admin API and dashboard on http://{addr}");
                     tokio::spawn(async move {
                         if let Err(e) = switchboard::admin::serve(listener, state).await {
                             tracing::error!("admin API stopped: {e}");
@@ -666,5 +672,19 @@ fn reload(config: &Path, data_dir: Option<PathBuf>) -> ExitCode {
             eprintln!("could not signal pid {pid} (is the router running?)");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `--http-listen`: an address, or "off".
+#[derive(Debug, Clone, Copy)]
+struct ListenAddr(Option<SocketAddr>);
+
+fn parse_listen(s: &str) -> Result<ListenAddr, String> {
+    match s.trim() {
+        "off" | "" => Ok(ListenAddr(None)),
+        a => a
+            .parse()
+            .map(|a| ListenAddr(Some(a)))
+            .map_err(|_| format!("\"{a}\" is not an address like 127.0.0.1:8080 (or \"off\")")),
     }
 }

@@ -405,3 +405,42 @@ fn out_of_dialog_requests() {
     assert!(status_lines(&h.take_sent()).contains(&"SIP/2.0 488 Not Acceptable Here".to_string()));
     h.assert_clean();
 }
+
+/// RFC 3261 §18.2.2 / RFC 3581: where UDP responses go.
+#[test]
+fn udp_responses_follow_via_received_and_rport() {
+    let options = |via_extra: &str| {
+        format!(
+            "OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKr{}{via_extra}\r\nFrom: <sip:a@10.0.0.1>;tag=1\r\nTo: <sip:b@127.0.0.1>\r\nCall-ID: r{}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            via_extra.len(),
+            via_extra.len()
+        )
+    };
+    let mut ep = endpoint(0);
+    let now = Instant::now();
+    // sent from port 40000 (a NAT mapping), Via says 5070
+    let nat = Peer {
+        transport: Transport::Udp,
+        addr: "192.0.2.9:40000".parse().unwrap(),
+    };
+    let mut dest = |ep: &mut Endpoint, text: String| {
+        ep.handle_sip(now, Timestamp::UNIX_EPOCH, nat, text.as_bytes());
+        let mut to = None;
+        while let Some(o) = ep.poll_output() {
+            if let Output::Transmit(t) = o {
+                to = Some(t.peer.addr.to_string());
+            }
+        }
+        to
+    };
+    // no rport: received IP, sent-by port
+    assert_eq!(
+        dest(&mut ep, options("")).as_deref(),
+        Some("192.0.2.9:5070")
+    );
+    // rport asked for: received IP and the source port
+    assert_eq!(
+        dest(&mut ep, options(";rport")).as_deref(),
+        Some("192.0.2.9:40000")
+    );
+}

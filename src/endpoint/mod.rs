@@ -24,7 +24,7 @@ use crate::config::ServerConfig;
 use crate::registrar::Registrar;
 use crate::sdp::Codec;
 use crate::sip::rsip::{self, prelude::*};
-use crate::sip::{Peer, Transmit};
+use crate::sip::{Peer, Transmit, Transport};
 use crate::store::StoreWrite;
 use crate::transaction::{ClientKey, ServerKey, TransactionLayer, TuEvent};
 
@@ -186,6 +186,17 @@ impl Endpoint {
             Ok(rsip::SipMessage::Request(mut req)) => {
                 tracing::debug!(from = %peer.addr, "SIP in:\n{}", req);
                 crate::sip::headers::stamp_received(&mut req, peer.addr);
+                // RFC 3261 §18.2.2 / RFC 3581: over UDP, answer to `received` plus
+                // `rport` when the client asked for it, else to the Via's sent-by port.
+                // Over TCP the answer goes back on the connection it came in on.
+                let peer = match peer.transport {
+                    Transport::Udp => Peer {
+                        addr: crate::sip::headers::response_destination_of(&req)
+                            .unwrap_or(peer.addr),
+                        ..peer
+                    },
+                    Transport::Tcp => peer,
+                };
                 self.txn.handle_request(now, req, peer);
             }
             Ok(rsip::SipMessage::Response(resp)) => {
