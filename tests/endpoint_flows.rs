@@ -423,7 +423,7 @@ fn udp_responses_follow_via_received_and_rport() {
         transport: Transport::Udp,
         addr: "192.0.2.9:40000".parse().unwrap(),
     };
-    let mut dest = |ep: &mut Endpoint, text: String| {
+    let dest = |ep: &mut Endpoint, text: String| {
         ep.handle_sip(now, Timestamp::UNIX_EPOCH, nat, text.as_bytes());
         let mut to = None;
         while let Some(o) = ep.poll_output() {
