@@ -406,7 +406,7 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
                 }
             }
         }
-        wait_for_stop(&config, &plan).await;
+        wait_for_stop(&config, &plan, &running).await;
         running.stop();
         let _ = running.task.await;
         ExitCode::SUCCESS
@@ -423,7 +423,7 @@ fn program_factory(
     plan: Arc<ArcSwap<DialPlan>>,
     store: StoreHandle,
 ) -> switchboard::endpoint::ProgramFactory {
-    Box::new(move |info| -> Box<dyn Program> {
+    Box::new(move |info, states| -> Box<dyn Program> {
         let plan = plan.load_full();
         if plan.numbers.is_empty() {
             return Box::new(DemoIvr::default());
@@ -442,7 +442,7 @@ fn program_factory(
         let prompts = plan.prompts.clone();
         Box::new(PlanProgram::new(
             plan,
-            ManagerStates::default(),
+            states.clone(),
             history,
             Box::new(move |p| prompts.contains(p)),
         ))
@@ -451,7 +451,7 @@ fn program_factory(
 
 /// SIGINT or SIGTERM stops the router; SIGHUP reloads the dial plan (an invalid plan
 /// is rejected and the running one stays in force).
-async fn wait_for_stop(config: &Path, plan: &ArcSwap<DialPlan>) {
+async fn wait_for_stop(config: &Path, plan: &ArcSwap<DialPlan>, running: &io::Running) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -469,7 +469,9 @@ async fn wait_for_stop(config: &Path, plan: &ArcSwap<DialPlan>) {
                     for w in &l.warnings {
                         tracing::warn!("{w}");
                     }
-                    plan.store(Arc::new(l.plan));
+                    let new = Arc::new(l.plan);
+                    plan.store(new.clone());
+                    running.plan_reloaded(new);
                     tracing::info!("dial plan reloaded from {}", config.display());
                 }
                 Err(e) => tracing::error!("dial plan NOT reloaded, the running plan stays in force:\n{e}"),

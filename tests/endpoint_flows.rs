@@ -17,7 +17,7 @@ fn endpoint(ring_ms: u64) -> Endpoint {
         ..ServerConfig::default()
     };
     let cfg = EndpointConfig::from_server(&server, "127.0.0.1:5060".parse().unwrap());
-    Endpoint::new(cfg, Box::new(|_| Box::new(DemoIvr::default())), 7)
+    Endpoint::new(cfg, Box::new(|_, _| Box::new(DemoIvr::default())), 7)
 }
 
 fn peer() -> Peer {

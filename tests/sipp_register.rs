@@ -84,3 +84,47 @@ fn sipp_with_a_wrong_password_is_refused() {
     assert!(log.contains("REGISTER answered 403"), "{log}");
     assert!(!log.contains("REGISTER answered 200"), "{log}");
 }
+
+/// A password changed in the plan is taken by `switchboard reload` without a restart.
+#[test]
+fn reload_updates_phone_logins() {
+    let _g = serial();
+    let p = ports();
+    let router = Router::start(p, LEGACY_PHONES, PLAN);
+    let res = sipp(
+        p,
+        "uac_register_auth.xml",
+        "u1",
+        &["-au", "101", "-ap", "n3w"],
+    );
+    assert!(
+        !res.success,
+        "the new password must not work before the reload"
+    );
+    let config = router.config();
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("s3cret", "n3w")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["reload", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    router.wait_for_log("dial plan reloaded", std::time::Duration::from_secs(5));
+    let res = sipp(
+        p,
+        "uac_register_auth.xml",
+        "u1",
+        &["-au", "101", "-ap", "n3w"],
+    );
+    assert!(
+        res.success,
+        "sipp failed after reload:\n{}\n{}",
+        res.output,
+        router.log()
+    );
+}

@@ -143,7 +143,8 @@ impl Endpoint {
         };
         let media = media_params(&offer, &neg);
         tracing::info!(codec = ?neg.codec, "incoming call from {} via {}", info.caller, peer.addr);
-        let ivr = IvrRunner::new((self.programs)(&info));
+        let states = self.manager_states(wall);
+        let ivr = IvrRunner::new((self.programs)(&info, &states));
         self.outputs.push_back(Output::Event(CallEvent::Started {
             key: call,
             info: info.clone(),

@@ -22,6 +22,7 @@ use rand::{RngExt, SeedableRng};
 use crate::call::{CallInfo, CallKey, MediaCommand, MediaEvent, Program};
 use crate::config::ServerConfig;
 use crate::registrar::Registrar;
+use crate::routing::{ManagerState, ManagerStates};
 use crate::sdp::Codec;
 use crate::sip::rsip::{self, prelude::*};
 use crate::sip::{Peer, Transmit, Transport};
@@ -114,7 +115,9 @@ pub enum Output {
 }
 
 /// Builds the per-call program (the dial plan, or the demo IVR).
-pub type ProgramFactory = Box<dyn Fn(&CallInfo) -> Box<dyn Program> + Send>;
+/// It gets the managers' state as the endpoint knows it (phones registered now), so
+/// routing never sends a call to someone whose phone is offline.
+pub type ProgramFactory = Box<dyn Fn(&CallInfo, &ManagerStates) -> Box<dyn Program> + Send>;
 
 pub struct Endpoint {
     cfg: EndpointConfig,
@@ -445,6 +448,24 @@ impl Endpoint {
         resp.headers
             .push(rsip::Header::Other("Supported".into(), "replaces".into()));
         self.txn.send_response(now, key, resp);
+    }
+
+    /// What routing needs to know about managers at `wall`: whose phone is registered.
+    /// (Busy/wrap-up state arrives with bridged calls.)
+    pub fn manager_states(&self, wall: Timestamp) -> ManagerStates {
+        let mut states = ManagerStates::default();
+        if let Some(reg) = self.registrar() {
+            for m in reg.registered_managers(wall) {
+                states.managers.insert(
+                    m,
+                    ManagerState {
+                        registered: true,
+                        ..ManagerState::default()
+                    },
+                );
+            }
+        }
+        states
     }
 
     fn new_tag(&mut self) -> String {

@@ -64,12 +64,19 @@ pub struct Running {
     /// The records of calls in progress (for the admin API's live view).
     pub live: Arc<std::sync::Mutex<Recorder>>,
     shutdown: tokio::sync::watch::Sender<bool>,
+    reload: mpsc::UnboundedSender<Arc<DialPlan>>,
     pub task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
     pub fn stop(&self) {
         let _ = self.shutdown.send(true);
+    }
+
+    /// A new dial plan was loaded: update what the core derives from it (phone logins).
+    /// Calls keep the plan they started with; routing reads the plan swapped in by the caller.
+    pub fn plan_reloaded(&self, plan: Arc<DialPlan>) {
+        let _ = self.reload.send(plan);
     }
 }
 
@@ -123,11 +130,13 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         plan: opts.plan,
         store: opts.store,
     };
-    let task = tokio::spawn(core_loop(core, tcp_rx, media_rx, shutdown_rx));
+    let (reload, reload_rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(core_loop(core, tcp_rx, media_rx, shutdown_rx, reload_rx));
     Ok(Running {
         sip_addr: bound,
         live,
         shutdown,
+        reload,
         task,
     })
 }
@@ -173,6 +182,7 @@ async fn core_loop(
     mut tcp_rx: mpsc::UnboundedReceiver<TcpEvent>,
     mut media_rx: mpsc::UnboundedReceiver<(CallKey, MediaEvent)>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut reload_rx: mpsc::UnboundedReceiver<Arc<DialPlan>>,
 ) {
     let mut buf = vec![0u8; 65535];
     loop {
@@ -200,6 +210,11 @@ async fn core_loop(
             }
             _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
                 core.endpoint.handle_timeout(Instant::now(), jiff::Timestamp::now());
+            }
+            Some(plan) = reload_rx.recv() => {
+                if let Some(reg) = core.endpoint.registrar_mut() {
+                    reg.set_users(crate::registrar::users_from_plan(&plan));
+                }
             }
             _ = shutdown.changed() => {
                 tracing::info!("shutting down with {} calls in progress", core.endpoint.active_calls());
