@@ -20,12 +20,7 @@ fn ivr_call_with_rfc4733(transport: &str) {
         &["-key", "dtmf_pcap", pcap.to_str().unwrap()],
     );
     let pkts = cap.finish();
-    assert!(
-        res.success,
-        "sipp failed:\n{}\nrouter log:\n{}",
-        res.output,
-        router.log()
-    );
+    res.assert_ok(&router);
     let log = router.log();
     assert!(
         log.contains("caller pressed 1 (Rfc4733)"),
@@ -83,14 +78,9 @@ fn udp_caller_sends_digit_by_sip_info() {
     let p = ports();
     let router = Router::start(p, "", "");
     let cap = Capture::start(p.sipp_media);
-    let csv_digit_is_1 = sipp(p, "uac_info.xml", "u1", &[]);
+    let res = sipp(p, "uac_info.xml", "u1", &[]);
     let pkts = cap.finish();
-    assert!(
-        csv_digit_is_1.success,
-        "sipp failed:\n{}\nrouter log:\n{}",
-        csv_digit_is_1.output,
-        router.log()
-    );
+    res.assert_ok(&router);
     let log = router.log();
     assert!(log.contains("caller pressed 1 (Info)"), "{log}");
     assert!(log.contains("menu demo: caller chose 1"), "{log}");
@@ -103,12 +93,7 @@ fn cancel_before_answer_gets_487() {
     let p = ports();
     let router = Router::start(p, "ring_before_answer_ms = 3000", "");
     let res = sipp(p, "uac_cancel.xml", "u1", &[]);
-    assert!(
-        res.success,
-        "sipp failed:\n{}\nrouter log:\n{}",
-        res.output,
-        router.log()
-    );
+    res.assert_ok(&router);
     router.wait_for_log(
         "caller hung up before answer (CANCEL)",
         Duration::from_secs(2),
@@ -121,12 +106,7 @@ fn retransmitted_invite_is_answered_once() {
     let p = ports();
     let router = Router::start(p, "ring_before_answer_ms = 800", "");
     let res = sipp(p, "uac_retrans.xml", "u1", &[]);
-    assert!(
-        res.success,
-        "sipp failed:\n{}\nrouter log:\n{}",
-        res.output,
-        router.log()
-    );
+    res.assert_ok(&router);
     router.wait_for_log("call ended", Duration::from_secs(3));
     assert_eq!(router.count("incoming call"), 1, "{}", router.log());
     assert_eq!(router.count("answered after"), 1, "{}", router.log());
@@ -140,12 +120,7 @@ fn pcma_only_offer_is_answered_in_pcma() {
     let cap = Capture::start(p.sipp_media);
     let res = sipp(p, "uac_pcma.xml", "u1", &[]);
     let pkts = cap.finish();
-    assert!(
-        res.success,
-        "sipp failed:\n{}\nrouter log:\n{}",
-        res.output,
-        router.log()
-    );
+    res.assert_ok(&router);
     assert!(
         !pkts.is_empty() && pkts.iter().all(|p| p.pt == 8),
         "RTP must be PCMA (PT 8)"
@@ -158,11 +133,6 @@ fn g729_only_offer_gets_488() {
     let p = ports();
     let router = Router::start(p, "", "");
     let res = sipp(p, "uac_g729.xml", "u1", &[]);
-    assert!(
-        res.success,
-        "sipp failed:\n{}\nrouter log:\n{}",
-        res.output,
-        router.log()
-    );
+    res.assert_ok(&router);
     assert!(router.log().contains("488"), "{}", router.log());
 }

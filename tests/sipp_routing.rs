@@ -94,12 +94,7 @@ fn campaign_number_goes_straight_to_its_department() {
     let p = ports();
     let mut router = Router::start(p, "", PLAN);
     let res = sipp(p, "uac_wait_bye.xml", "u1", &["-s", "2000"]);
-    assert!(
-        res.success,
-        "sipp failed:\n{}\nrouter log:\n{}",
-        res.output,
-        router.log()
-    );
+    res.assert_ok(&router);
     router.wait_for_log("routed to department sales", Duration::from_secs(10));
     router.stop();
     let recs = records(&router);
@@ -132,12 +127,7 @@ fn main_number_walks_a_two_level_menu_by_dtmf() {
         "u1",
         &["-s", "1000", "-key", "dtmf_a", &a, "-key", "dtmf_b", &b],
     );
-    assert!(
-        res.success,
-        "sipp failed:\n{}\nrouter log:\n{}",
-        res.output,
-        router.log()
-    );
+    res.assert_ok(&router);
     router.stop();
     let log = router.log();
     assert!(log.contains("menu main: caller chose 2"), "{log}");
@@ -213,12 +203,7 @@ fn returning_caller_is_recognised_in_the_record_and_in_explain() {
 
     // a real call from the same number goes to andrew, with the reason recorded
     let res = sipp(p, "uac_wait_bye.xml", "u1", &["-s", "1000"]);
-    assert!(
-        res.success,
-        "sipp failed:\n{}\nrouter log:\n{}",
-        res.output,
-        router.log()
-    );
+    res.assert_ok(&router);
     router.wait_for_log("routed to manager andrew", Duration::from_secs(10));
     router.stop();
     let recs = records(&router);

@@ -180,6 +180,19 @@ pub struct SippResult {
     pub output: String,
 }
 
+impl SippResult {
+    /// The scenario completed; on failure show sipp's screen and the router's log.
+    #[track_caller]
+    pub fn assert_ok(&self, router: &Router) {
+        assert!(
+            self.success,
+            "sipp failed:\n{}\nrouter log:\n{}",
+            self.output,
+            router.log()
+        );
+    }
+}
+
 /// Run a scenario from tests/sipp against the router, one call, with a time limit.
 /// `transport` is "u1" (UDP) or "t1" (TCP).
 pub fn sipp(ports: Ports, scenario: &str, transport: &str, extra: &[&str]) -> SippResult {
