@@ -88,14 +88,8 @@ impl ClientInvite {
     ) -> Self {
         let request_bytes = to_bytes(request.clone());
         out.push(Action::Transmit(request_bytes.clone()));
-        let mut deadlines = Deadlines::default();
-        let a_interval = cfg.initial(Timer::A, transport).unwrap_or(Duration::ZERO);
-        if !a_interval.is_zero() {
-            deadlines.set(Timer::A, now + a_interval);
-        }
-        if let Some(b) = cfg.initial(Timer::B, transport) {
-            deadlines.set(Timer::B, now + b);
-        }
+        let (deadlines, a_interval) =
+            Deadlines::client_start(cfg, transport, now, Timer::A, Timer::B);
         Self {
             state: ClientInviteState::Calling,
             transport,

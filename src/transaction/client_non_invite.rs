@@ -82,14 +82,8 @@ impl ClientNonInvite {
         out: &mut Vec<Action>,
     ) -> Self {
         out.push(Action::Transmit(request_bytes.clone()));
-        let mut deadlines = Deadlines::default();
-        let e_interval = cfg.initial(Timer::E, transport).unwrap_or(Duration::ZERO);
-        if !e_interval.is_zero() {
-            deadlines.set(Timer::E, now + e_interval);
-        }
-        if let Some(f) = cfg.initial(Timer::F, transport) {
-            deadlines.set(Timer::F, now + f);
-        }
+        let (deadlines, e_interval) =
+            Deadlines::client_start(cfg, transport, now, Timer::E, Timer::F);
         Self {
             state: ClientNonInviteState::Trying,
             transport,

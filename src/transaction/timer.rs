@@ -123,6 +123,27 @@ pub struct Deadlines {
 }
 
 impl Deadlines {
+    /// The deadlines a client transaction starts with (RFC 3261 §17.1.1.2, §17.1.2.2):
+    /// its retransmission timer (A or E; none on a reliable transport) and its
+    /// transaction timeout (B or F). Returns them with the first retransmit interval.
+    pub fn client_start(
+        cfg: &TimerConfig,
+        transport: Transport,
+        now: Instant,
+        retransmit: Timer,
+        timeout: Timer,
+    ) -> (Self, Duration) {
+        let mut deadlines = Deadlines::default();
+        let interval = cfg.initial(retransmit, transport).unwrap_or(Duration::ZERO);
+        if !interval.is_zero() {
+            deadlines.set(retransmit, now + interval);
+        }
+        if let Some(t) = cfg.initial(timeout, transport) {
+            deadlines.set(timeout, now + t);
+        }
+        (deadlines, interval)
+    }
+
     /// Arm (or re-arm) `timer` to fire at `at`.
     pub fn set(&mut self, timer: Timer, at: Instant) {
         self.cancel(timer);
