@@ -96,11 +96,10 @@ impl Endpoint {
         req: rsip::Request,
         peer: Peer,
     ) {
-        let msg = rsip::SipMessage::Request(req.clone());
-        let call_id = headers::call_id(&msg).unwrap_or_default();
-        let caller = headers::from_user(&msg).unwrap_or_else(|| "anonymous".into());
+        let call_id = headers::call_id(&req).unwrap_or_default();
+        let caller = headers::from_user(&req).unwrap_or_else(|| "anonymous".into());
         let dialled = headers::request_uri_user(&req)
-            .or_else(|| headers::to_user(&msg))
+            .or_else(|| headers::to_user(&req))
             .unwrap_or_default();
         let span = tracing::info_span!("call", id = %call_id, from = %caller, to = %dialled);
         let _enter = span.enter();
@@ -137,7 +136,7 @@ impl Endpoint {
         let info = CallInfo {
             call_id: call_id.to_string(),
             caller,
-            caller_name: headers::from_display_name(&msg),
+            caller_name: headers::from_display_name(&req),
             dialled,
             started_at: wall,
         };

@@ -322,7 +322,7 @@ impl Endpoint {
         if crate::sip::headers::max_forwards(&req) == Some(0) && req.method != Method::Ack {
             return self.respond(now, key, &req, 483, None);
         }
-        let to_tag = crate::sip::headers::to_tag(&rsip::SipMessage::Request(req.clone()));
+        let to_tag = crate::sip::headers::to_tag(&req);
         if let Some(tag) = to_tag {
             let call = self.by_tag.get(&tag).copied();
             let same_call_id = call.and_then(|c| self.calls.get(&c)).is_some_and(|slot| {
@@ -354,8 +354,7 @@ impl Endpoint {
     }
 
     fn on_ack(&mut self, now: Instant, wall: Timestamp, req: &rsip::Request) {
-        let msg = rsip::SipMessage::Request(req.clone());
-        let Some(tag) = crate::sip::headers::to_tag(&msg) else {
+        let Some(tag) = crate::sip::headers::to_tag(req) else {
             return;
         };
         if let Some(call) = self.by_tag.get(&tag).copied() {
