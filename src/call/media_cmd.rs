@@ -59,7 +59,19 @@ pub enum MediaCommand {
     },
     /// Stop what is playing at once (barge-in); no PlaybackFinished follows.
     StopPlayback { call: CallKey },
-    /// Release the port; nothing more is sent or reported for this call.
+    /// Relay RTP between two open legs (media anchored in Switchboard): what arrives
+    /// on one leg is sent out of the other, with the other leg's own SSRC and a
+    /// sequence/timestamp continuing its stream, so each side sees one continuous
+    /// stream. Same law passes through untouched; PCMU<->PCMA is transcoded; RFC 4733
+    /// events are forwarded with the other leg's telephone-event payload type. Any
+    /// prompt playing on either leg stops. A leg already bridged elsewhere is
+    /// unbridged first.
+    Bridge { a: CallKey, b: CallKey },
+    /// Stop relaying for `call` and its partner; both legs go back to sending what
+    /// they play (silence when nothing plays).
+    Unbridge { call: CallKey },
+    /// Release the port; nothing more is sent or reported for this call. A bridged
+    /// leg is unbridged first.
     Close { call: CallKey },
 }
 

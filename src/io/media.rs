@@ -151,6 +151,8 @@ impl MediaPlane {
                 flush(call, s, ev)
             }),
             MediaCommand::StopPlayback { call } => self.with(call, |s, _| s.stop_playback()),
+            // Relay wiring lands with the media bridge.
+            MediaCommand::Bridge { .. } | MediaCommand::Unbridge { .. } => {}
             MediaCommand::Close { call } => {
                 if let Some(slot) = self.slots.remove(&call) {
                     slot.closed.store(true, Ordering::Relaxed);
