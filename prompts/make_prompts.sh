@@ -33,3 +33,5 @@ say digit_pound "pound"
 sox -n -r 8000 -c 1 -b 16 hold_music.wav synth 6 sine 440 sine 554 remix - fade 0.2 6 0.2 vol 0.3
 # beep for voicemail
 sox -n -r 8000 -c 1 -b 16 beep.wav synth 0.4 sine 1000 vol 0.5
+# North American ringback (440 + 480 Hz, 2 s on, 4 s off): what a caller hears while managers ring
+sox -n -r 8000 -b 16 -c 1 ringback.wav synth 2 sine 440 synth 2 sine mix 480 vol 0.35 pad 0 4

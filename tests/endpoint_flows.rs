@@ -14,6 +14,7 @@ const TRUNK: &str = "10.0.0.1:5070";
 fn endpoint(ring_ms: u64) -> Endpoint {
     let server = ServerConfig {
         ring_before_answer_ms: ring_ms,
+        trunks: vec!["10.0.0.0/8".parse().unwrap()],
         ..ServerConfig::default()
     };
     let cfg = EndpointConfig::from_server(&server, "127.0.0.1:5060".parse().unwrap());

@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use jiff::Timestamp;
 
-use super::program::{CallInfo, CollectSpec, MenuResult, Program, Step};
+use super::program::{
+    CallContextInfo, CallInfo, CollectSpec, ConnectTarget, MenuResult, Program, Step,
+};
 use crate::media::collector::{Collected, CollectorConfig, DigitCollector, EndedBy};
 
 /// What the runner wants the call to do.
@@ -32,6 +34,9 @@ pub enum IvrAction {
     Hangup {
         reason: String,
     },
+    /// Ring people and bridge (the call layer takes over until it calls
+    /// [`IvrRunner::continue_with`]).
+    Connect(ConnectTarget),
 }
 
 #[derive(Debug)]
@@ -46,6 +51,8 @@ enum State {
         play_id: Option<u32>,
         collector: DigitCollector,
     },
+    /// The call layer is ringing people for this call.
+    Connecting,
     Done,
 }
 
@@ -168,6 +175,37 @@ impl IvrRunner {
         self.program.last_reason()
     }
 
+    pub fn program(&self) -> &dyn Program {
+        self.program.as_ref()
+    }
+
+    pub fn is_connecting(&self) -> bool {
+        matches!(self.state, State::Connecting)
+    }
+
+    pub fn context(&self) -> CallContextInfo {
+        self.program.context()
+    }
+
+    /// A connect attempt ended without a bridge: run the routing step that follows.
+    pub fn continue_with(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        call: &CallInfo,
+        step: crate::routing::Step,
+        reason: String,
+    ) {
+        let step = self.program.continue_with(call, wall, step, reason.clone());
+        self.actions.push_back(IvrAction::Decision { reason });
+        self.execute(now, step);
+    }
+
+    /// Run a step chosen by the call layer itself (e.g. after a transfer).
+    pub fn run(&mut self, now: Instant, step: Step) {
+        self.execute(now, step);
+    }
+
     fn finish_menu(&mut self, now: Instant, wall: Timestamp, call: &CallInfo, done: Collected) {
         let State::Menu { id, .. } = std::mem::replace(&mut self.state, State::Idle) else {
             return;
@@ -229,6 +267,11 @@ impl IvrRunner {
                 Step::Hangup { reason } => {
                     self.actions.push_back(IvrAction::Hangup { reason });
                     self.state = State::Done;
+                    return;
+                }
+                Step::Connect(target) => {
+                    self.actions.push_back(IvrAction::Connect(target));
+                    self.state = State::Connecting;
                     return;
                 }
             }

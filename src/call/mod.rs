@@ -9,4 +9,6 @@ pub mod record;
 
 pub use ivr::{IvrAction, IvrRunner};
 pub use media_cmd::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
-pub use program::{CallInfo, CollectSpec, DemoIvr, MenuResult, Program, Step};
+pub use program::{
+    CallContextInfo, CallInfo, CollectSpec, ConnectTarget, DemoIvr, MenuResult, Program, Step,
+};

@@ -1,16 +1,18 @@
 //! The dial plan as a call [`Program`]: the routing engine decides, the IVR runner acts.
 //!
-//! Until calls can be bridged to managers (and voicemail recorded), a routing target is
-//! announced with a prompt naming the destination and the decision is recorded with its
-//! reason, so the whole path — number, menus, hours, returning caller — is testable
-//! end to end.
+//! A department or manager target is announced ("connecting you to sales") and then
+//! handed to the call layer as a [`Step::Connect`]; when nobody can take the call, the
+//! call layer comes back through [`Program::continue_with`] with the engine's overflow,
+//! after-hours or fallback step.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::program::{CallInfo, CollectSpec, MenuResult, Program, Step};
+use super::program::{
+    CallContextInfo, CallInfo, CollectSpec, ConnectTarget, MenuResult, Program, Step,
+};
 use crate::config::DialPlan;
 use crate::routing::{
     self, CallContext, ManagerStates, MenuInput, MenuSession, PreviousInteraction,
@@ -31,6 +33,10 @@ pub struct PlanProgram {
     session: MenuSession,
     last_reason: Option<String>,
     destination: Option<Destination>,
+    /// The dialled number's source/campaign label.
+    source: String,
+    /// `menu:key` for every menu answered, for the context headers.
+    keys: Vec<String>,
     /// Prompts that exist, so an announcement never names a missing file.
     has_prompt: Box<dyn Fn(&str) -> bool + Send>,
 }
@@ -49,6 +55,8 @@ impl PlanProgram {
             session: MenuSession::new(),
             last_reason: None,
             destination: None,
+            source: String::new(),
+            keys: Vec::new(),
             has_prompt,
         }
     }
@@ -96,6 +104,7 @@ impl PlanProgram {
                 }
             }
             routing::Step::Department { name } => {
+                // "Connecting you to sales" when the plan ships such a prompt.
                 let prompt = if (self.has_prompt)(&name) {
                     name.clone()
                 } else {
@@ -104,14 +113,24 @@ impl PlanProgram {
                 self.destination = Some(Destination::Department(name.clone()));
                 Step::Play {
                     prompts: vec![prompt],
-                    then: Box::new(Step::hangup(format!("routed to department {name}"))),
+                    then: Box::new(Step::Connect(ConnectTarget::Department(name))),
                 }
             }
-            routing::Step::Manager { name, .. } => {
+            routing::Step::Manager {
+                name,
+                ring_timeout,
+                wait,
+                fallback,
+            } => {
                 self.destination = Some(Destination::Manager(name.clone()));
                 Step::play(
                     &["connecting"],
-                    Step::hangup(format!("routed to manager {name}")),
+                    Step::Connect(ConnectTarget::Manager {
+                        name,
+                        ring_timeout,
+                        wait,
+                        fallback,
+                    }),
                 )
             }
             routing::Step::Voicemail {
@@ -131,6 +150,9 @@ impl PlanProgram {
 
 impl Program for PlanProgram {
     fn start(&mut self, call: &CallInfo, wall: Timestamp) -> Step {
+        if let Some(route) = self.plan.number_route(&call.dialled) {
+            self.source = route.source.clone();
+        }
         let ctx = CallContext::new(&call.dialled, &call.caller, wall);
         let d = routing::route_call(&self.plan, &ctx, &self.states, self.history.as_ref());
         self.decide(d)
@@ -140,9 +162,13 @@ impl Program for PlanProgram {
         &mut self,
         _call: &CallInfo,
         wall: Timestamp,
-        _menu: &str,
+        menu: &str,
         result: MenuResult,
     ) -> Step {
+        self.keys.push(match &result {
+            MenuResult::Digits(d) => format!("{menu}:{d}"),
+            MenuResult::NoInput => format!("{menu}:-"),
+        });
         let input = match result {
             MenuResult::Digits(d) => d
                 .chars()
@@ -156,5 +182,35 @@ impl Program for PlanProgram {
 
     fn last_reason(&self) -> Option<&str> {
         self.last_reason.as_deref()
+    }
+
+    fn plan(&self) -> Option<Arc<DialPlan>> {
+        Some(self.plan.clone())
+    }
+
+    fn continue_with(
+        &mut self,
+        _call: &CallInfo,
+        _wall: Timestamp,
+        step: routing::Step,
+        reason: String,
+    ) -> Step {
+        self.last_reason = Some(reason);
+        self.convert(step)
+    }
+
+    fn context(&self) -> CallContextInfo {
+        CallContextInfo {
+            source: self.source.clone(),
+            ivr_path: self.keys.join(" > "),
+            returning: self.history.as_ref().map(|h| {
+                format!(
+                    "spoke with {} on {}",
+                    h.manager,
+                    h.at.strftime("%Y-%m-%d %H:%M UTC")
+                )
+            }),
+            reason: self.last_reason.clone().unwrap_or_default(),
+        }
     }
 }

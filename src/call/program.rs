@@ -43,8 +43,42 @@ pub enum Step {
         prompts: Vec<String>,
         collect: CollectSpec,
     },
+    /// Hand the caller to people: ring a department's members or one manager, and
+    /// bridge the call to whoever answers. When nobody can take it, the call layer
+    /// asks the program to continue with the routing step that follows (overflow,
+    /// after-hours, fallback) through [`Program::continue_with`].
+    Connect(ConnectTarget),
     /// End the call from our side (BYE).
     Hangup { reason: String },
+}
+
+/// Whom a [`Step::Connect`] rings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectTarget {
+    /// A department: its strategy picks the members, round after round.
+    Department(String),
+    /// One manager (a direct `manager:NAME` action or a returning caller): ring for
+    /// `ring_timeout`; while they are busy wait up to `wait`; then `fallback`.
+    Manager {
+        name: String,
+        ring_timeout: Duration,
+        wait: Duration,
+        fallback: Box<crate::routing::Step>,
+    },
+}
+
+/// What the people being rung are told about the call: the routing context that
+/// travels with it (as SIP headers a phone can show) and survives transfers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallContextInfo {
+    /// The source/campaign label of the dialled number.
+    pub source: String,
+    /// Menus and keys the caller went through, e.g. `main:2 > sales:1`.
+    pub ivr_path: String,
+    /// Set for a returning caller: who spoke with them last and when.
+    pub returning: Option<String>,
+    /// The routing reason, one line.
+    pub reason: String,
 }
 
 impl Step {
@@ -93,6 +127,26 @@ pub trait Program: Send {
     /// A one-line human summary of the last decision, for the call's log and record.
     fn last_reason(&self) -> Option<&str> {
         None
+    }
+    /// The plan this call runs on (a call keeps the plan it started with across
+    /// reloads). `None` for programs without one, which never connect.
+    fn plan(&self) -> Option<std::sync::Arc<crate::config::DialPlan>> {
+        None
+    }
+    /// Continue after a connect attempt ended without a bridge: `step` is the routing
+    /// engine's overflow/after-hours/fallback step, `reason` why.
+    fn continue_with(
+        &mut self,
+        _call: &CallInfo,
+        _wall: Timestamp,
+        _step: crate::routing::Step,
+        reason: String,
+    ) -> Step {
+        Step::hangup(reason)
+    }
+    /// The context headers for outbound legs.
+    fn context(&self) -> CallContextInfo {
+        CallContextInfo::default()
     }
 }
 

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use super::CallKey;
 use crate::config::DialPlan;
 use crate::endpoint::{CallEvent, EndCause};
-use crate::store::{CallOutcome, CallRecord, MenuStep, Side};
+use crate::store::{CallOutcome, CallRecord, MenuStep, Side, Transfer};
 
 #[derive(Debug, Default)]
 pub struct Recorder {
@@ -70,7 +70,36 @@ impl Recorder {
                 self.open.insert(*key, rec.clone());
                 Some(rec)
             }
-            CallEvent::Answered { .. } => None,
+            CallEvent::Answered { .. } | CallEvent::RingEnded { .. } => None,
+            CallEvent::Connecting {
+                key,
+                target,
+                department,
+            } => {
+                let rec = self.open.get_mut(key)?;
+                rec.decision = target.clone();
+                if department.is_some() {
+                    rec.department = department.clone();
+                }
+                Some(rec.clone())
+            }
+            CallEvent::Connected { key, manager } => {
+                let rec = self.open.get_mut(key)?;
+                rec.answered_by = Some(manager.clone());
+                if rec.answered_at.is_none() {
+                    rec.answered_at = Some(wall);
+                }
+                Some(rec.clone())
+            }
+            CallEvent::Transferred { key, from, to } => {
+                let rec = self.open.get_mut(key)?;
+                rec.transfers.push(Transfer {
+                    from: from.clone(),
+                    to: to.clone(),
+                    at: wall,
+                });
+                Some(rec.clone())
+            }
             CallEvent::Decision { key, reason } => {
                 let rec = self.open.get_mut(key)?;
                 rec.reason = reason.clone();
@@ -96,17 +125,32 @@ impl Recorder {
             CallEvent::Ended { key, cause, .. } => {
                 let mut rec = self.open.remove(key)?;
                 rec.ended_at = Some(wall);
+                let connecting = !rec.decision.is_empty();
                 let (outcome, side) = match cause {
+                    _ if rec.answered_by.is_some() => (
+                        CallOutcome::Answered,
+                        match cause {
+                            EndCause::CallerHungUp => Side::Caller,
+                            EndCause::ManagerHungUp => Side::Manager,
+                            _ => Side::System,
+                        },
+                    ),
+                    EndCause::CallerHungUp if connecting => {
+                        (CallOutcome::AbandonedRinging, Side::Caller)
+                    }
                     EndCause::CallerHungUp => (CallOutcome::AbandonedInIvr, Side::Caller),
+                    EndCause::ManagerHungUp => (CallOutcome::Answered, Side::Manager),
                     EndCause::CallerCancelled => (CallOutcome::AbandonedRinging, Side::Caller),
                     EndCause::Completed(what) => {
-                        rec.decision = what.clone();
+                        if rec.decision.is_empty() {
+                            rec.decision = what.clone();
+                        }
                         if let Some(dept) = what.strip_prefix("routed to department ") {
                             rec.department = Some(dept.to_string());
                         }
                         if what.starts_with("voicemail") {
                             (CallOutcome::Voicemail, Side::System)
-                        } else if what.starts_with("routed to") {
+                        } else if what.starts_with("routed to") || connecting {
                             // Routed, but no manager could be rung yet: nobody took it.
                             (CallOutcome::Missed, Side::System)
                         } else {

@@ -18,7 +18,7 @@ use super::raw::{RawConfig, RawHours, RawManager, Text};
 
 /// Where an action may appear: `repeat` and `back` only make sense as a menu option.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Place {
+pub(crate) enum Place {
     MenuOption,
     Elsewhere,
 }
@@ -32,7 +32,7 @@ struct Names {
 }
 
 pub(crate) struct Compiler<'a> {
-    sink: &'a mut Sink,
+    pub(crate) sink: &'a mut Sink,
     names: Names,
     /// `None` skips the prompt-file check.
     available_prompts: Option<&'a BTreeSet<String>>,
@@ -118,6 +118,9 @@ impl<'a> Compiler<'a> {
                     }
                 }),
             };
+        }
+        if let Some(t) = &raw.transfer {
+            plan.transfer = self.transfer(t.get_ref());
         }
         plan.prompts = self.used_prompts;
         (plan, self.menu_spans)
@@ -619,7 +622,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// Parses an action and checks everything it names exists.
-    fn action(&mut self, text: &Text, ctx: &str, place: Place) -> Option<Action> {
+    pub(crate) fn action(&mut self, text: &Text, ctx: &str, place: Place) -> Option<Action> {
         let action = match text.get_ref().parse::<Action>() {
             Ok(a) => a,
             Err(e) => {

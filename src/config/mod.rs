@@ -13,6 +13,7 @@ mod compile;
 pub mod diagnostic;
 pub mod plan;
 mod raw;
+mod transfer;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

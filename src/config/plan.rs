@@ -397,6 +397,25 @@ pub struct Schedule {
     pub special: BTreeMap<Date, Vec<TimeRange>>,
 }
 
+/// The `[transfer]` table: the DTMF feature code a manager presses during a call to
+/// pass the caller on (`*2` then a key), and what each key transfers to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransferPolicy {
+    /// Pressed first, e.g. `*2`.
+    pub code: String,
+    /// Key → target (`department:NAME` or `manager:NAME`).
+    pub keys: BTreeMap<char, Action>,
+}
+
+impl Default for TransferPolicy {
+    fn default() -> Self {
+        Self {
+            code: "*2".into(),
+            keys: BTreeMap::new(),
+        }
+    }
+}
+
 /// The `[history]` table: returning callers go back to the manager they spoke with.
 #[derive(Debug, Clone)]
 pub struct HistoryPolicy {
@@ -438,6 +457,7 @@ pub struct DialPlan {
     pub hours: BTreeMap<String, Schedule>,
     pub voicemail: BTreeMap<String, Voicemail>,
     pub history: HistoryPolicy,
+    pub transfer: TransferPolicy,
     /// Every prompt name the plan uses, for the prompt loader.
     pub prompts: BTreeSet<String>,
 }

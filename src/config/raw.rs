@@ -31,6 +31,15 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub voicemail: Named<RawVoicemail>,
     pub history: Option<Spanned<RawHistory>>,
+    pub transfer: Option<Spanned<RawTransfer>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTransfer {
+    pub code: Option<Text>,
+    #[serde(default)]
+    pub keys: BTreeMap<Text, Text>,
 }
 
 #[derive(Debug, Deserialize)]

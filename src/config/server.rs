@@ -42,6 +42,40 @@ pub struct ServerConfig {
     pub http_listen: Option<SocketAddr>,
     /// Bearer token required on every admin API call when set (see docs/admin.md).
     pub admin_token: Option<String>,
+    /// Address ranges INVITEs are accepted from (the PBX trunks), e.g.
+    /// `["192.0.2.10", "10.20.0.0/16"]`. An INVITE from anywhere else is accepted only
+    /// from a manager's registered phone that passes digest authentication; everyone
+    /// else gets 403 (no open relay, no toll fraud). Default: loopback only.
+    #[serde(deserialize_with = "networks")]
+    pub trunks: Vec<ipnet::IpNet>,
+}
+
+/// `"10.0.0.0/8"` or a single address `"192.0.2.7"`.
+fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let list = Vec::<String>::deserialize(d)?;
+    list.iter()
+        .map(|s| {
+            let s = s.trim();
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "trunks entry \"{s}\" must be an address (192.0.2.7) or a range (10.0.0.0/8)"
+                    ))
+                })
+        })
+        .collect()
+}
+
+impl ServerConfig {
+    /// Whether INVITEs from `ip` come from a trusted trunk.
+    pub fn is_trunk(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.trunks.iter().any(|n| n.contains(&ip))
+    }
 }
 
 /// `"127.0.0.1:8080"` → that address; `"off"` or `""` → no admin API.
@@ -74,6 +108,13 @@ impl Default for ServerConfig {
             sip_timers: SipTimers::default(),
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
             admin_token: None,
+            trunks: vec![
+                ipnet::IpNet::V4(ipnet::Ipv4Net::new_assert(std::net::Ipv4Addr::LOCALHOST, 8)),
+                ipnet::IpNet::V6(ipnet::Ipv6Net::new_assert(
+                    std::net::Ipv6Addr::LOCALHOST,
+                    128,
+                )),
+            ],
             realm: "switchboard".to_string(),
             digest_algorithms: crate::registrar::DEFAULT_ALGORITHMS.to_vec(),
         }

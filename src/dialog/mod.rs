@@ -106,6 +106,79 @@ impl Dialog {
         })
     }
 
+    /// Create the UAC dialog from the INVITE we sent and a 2xx answering it (§12.1.2):
+    /// the route set is the response's Record-Route in reverse, the remote target its
+    /// Contact, and our CSeq continues from the INVITE's.
+    pub fn new_uac(
+        invite: &rsip::Request,
+        resp: &rsip::Response,
+        peer: Peer,
+        local_tag: &str,
+    ) -> Result<Self, DialogError> {
+        let call_id = invite
+            .call_id_header()
+            .map_err(|_| DialogError::MissingHeader("Call-ID"))?
+            .value()
+            .to_string();
+        let from = invite
+            .from_header()
+            .map_err(|_| DialogError::MissingHeader("From"))?;
+        let to = resp
+            .to_header()
+            .map_err(|_| DialogError::MissingHeader("To"))?;
+        let remote_tag = to
+            .tag()
+            .ok()
+            .flatten()
+            .map(|t| t.value().to_string())
+            .ok_or(DialogError::MissingHeader("To tag"))?;
+        let cseq = invite
+            .cseq_header()
+            .ok()
+            .and_then(|c| c.seq().ok())
+            .ok_or(DialogError::MissingHeader("CSeq"))?;
+        let remote_target = resp
+            .contact_header()
+            .ok()
+            .and_then(|c| contact_uri(c.value()))
+            .unwrap_or_else(|| invite.uri.to_string());
+        let mut route_set: Vec<String> = resp
+            .record_route_headers()
+            .iter()
+            .map(|r| r.value().to_string())
+            .collect();
+        route_set.reverse();
+        Ok(Self {
+            id: DialogId {
+                call_id,
+                local_tag: local_tag.to_string(),
+                remote_tag,
+            },
+            local_header: from.value().to_string(),
+            remote_header: to.value().to_string(),
+            remote_target,
+            route_set,
+            local_seq: cseq,
+            remote_seq: 0,
+            peer,
+        })
+    }
+
+    /// The ACK for a 2xx to our INVITE (§13.2.2.4): same CSeq number as the INVITE,
+    /// a new branch, built by the TU rather than the transaction.
+    pub fn build_ack(
+        &mut self,
+        local: SocketAddr,
+        branch: &str,
+        invite_cseq: u32,
+    ) -> Option<rsip::Request> {
+        let saved = self.local_seq;
+        self.local_seq = invite_cseq.saturating_sub(1);
+        let ack = self.build_request(rsip::Method::Ack, local, branch, &[], None);
+        self.local_seq = saved;
+        ack
+    }
+
     /// Check and record the CSeq of an in-dialog request (§12.2.2).
     /// ACK and CANCEL reuse the INVITE's number and are exempt.
     pub fn handle_request_cseq(&mut self, req: &rsip::Request) -> Result<(), DialogError> {

@@ -5,6 +5,8 @@ use std::time::Instant;
 use jiff::Timestamp;
 use rand::RngExt;
 
+use super::bridge::Connecting;
+use super::legs::OutLeg;
 use super::{ALLOW, CallEvent, EndCause, Endpoint, Output, set_body};
 use crate::call::{
     CallInfo, CallKey, DigitSource, IvrAction, IvrRunner, MediaCommand, MediaEvent, MediaParams,
@@ -51,19 +53,56 @@ pub(super) struct CallSlot {
     pub media_open: bool,
     /// The deadline this call is filed under in the endpoint's index.
     pub armed: Option<Instant>,
+    /// Ringing people for this call (None while in the IVR or once bridged).
+    pub connect: Option<Connecting>,
+    /// Outbound legs: ringing ones, and the answered one.
+    pub legs: Vec<OutLeg>,
+    /// The media key of the leg the caller is bridged to.
+    pub bridged: Option<CallKey>,
+    /// Counter for the call layer's own prompt play ids.
+    pub wait_plays: u32,
+    /// Hold music playing while the manager holds the call.
+    pub hold_play: Option<u32>,
+    /// The manager who transferred this call here, for the next leg's headers.
+    pub transferred_by: Option<String>,
+    /// The manager's last keys, matched against the transfer feature code.
+    pub feature_keys: String,
+    /// Time of the input being handled (set by `with_call`).
+    pub now: Instant,
+    pub wall: Timestamp,
 }
 
 impl CallSlot {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.phase {
             Phase::Ringing { answer_at, .. } => Some(*answer_at),
-            Phase::Active => self.ivr.poll_timeout(),
+            Phase::Active => [
+                self.ivr.poll_timeout(),
+                self.connect.as_ref().and_then(|c| c.poll_timeout()),
+                self.legs
+                    .iter()
+                    .filter(|l| !l.is_up())
+                    .map(|l| l.ring_until)
+                    .min(),
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
             _ => None,
         }
     }
 
     pub fn is_finished(&self) -> bool {
         matches!(self.phase, Phase::Finished)
+    }
+
+    /// We sent BYE and wait for its response.
+    pub fn is_ending(&self) -> bool {
+        matches!(self.phase, Phase::Ending)
+    }
+
+    pub fn finish(&mut self) {
+        self.phase = Phase::Finished;
     }
 
     pub fn invite_key(&self) -> Option<ServerKey> {
@@ -168,6 +207,15 @@ impl Endpoint {
             created: now,
             media_open: false,
             armed: None,
+            connect: None,
+            legs: Vec::new(),
+            bridged: None,
+            wait_plays: 0,
+            hold_play: None,
+            transferred_by: None,
+            feature_keys: String::new(),
+            now,
+            wall,
         };
         self.by_tag.insert(local_tag, call);
         self.by_invite.insert(key, call);
@@ -251,14 +299,14 @@ impl Endpoint {
     }
 
     /// Our Contact: where the peer sends in-dialog requests (RFC 3261 §8.1.1.8).
-    fn contact(&self, transport: Transport) -> String {
+    pub(super) fn contact(&self, transport: Transport) -> String {
         match transport {
             Transport::Udp => format!("<sip:{}>", self.cfg.sip_addr),
             Transport::Tcp => format!("<sip:{};transport=tcp>", self.cfg.sip_addr),
         }
     }
 
-    fn add_uas_headers(&self, headers: &mut rsip::Headers, transport: Transport) {
+    pub(super) fn add_uas_headers(&self, headers: &mut rsip::Headers, transport: Transport) {
         headers.push(rsip::Header::Contact(self.contact(transport).into()));
         headers.push(rsip::Header::Allow(ALLOW.into()));
         headers.push(rsip::Header::Other("Supported".into(), "replaces".into()));
@@ -301,6 +349,7 @@ impl Endpoint {
             Phase::Active => {
                 let info = slot.info.clone();
                 slot.ivr.handle_timeout(now, wall, &info);
+                self.connect_timeout(slot, now, wall);
             }
             _ => {}
         }
@@ -322,7 +371,9 @@ impl Endpoint {
                 }
             }
             MediaEvent::PlaybackFinished { play_id } => {
-                slot.ivr.handle_playback_finished(now, wall, &info, play_id)
+                if !self.waiting_prompt_finished(slot, play_id) {
+                    slot.ivr.handle_playback_finished(now, wall, &info, play_id)
+                }
             }
             MediaEvent::RtpTimeout => {
                 tracing::info!(
@@ -349,6 +400,27 @@ impl Endpoint {
         req: rsip::Request,
     ) {
         use rsip::Method;
+        let to_tag = headers::to_tag(&req);
+        if to_tag.as_deref() != Some(slot.dialog.id.local_tag.as_str()) {
+            let Some(i) = slot
+                .legs
+                .iter()
+                .position(|l| Some(l.local_tag.as_str()) == to_tag.as_deref())
+            else {
+                return self.respond(now, key, &req, 481, None);
+            };
+            if let Some(super::legs::LegState::Up { dialog }) =
+                slot.legs.get_mut(i).map(|l| &mut l.state)
+                && let Err(e) = dialog.handle_request_cseq(&req)
+            {
+                tracing::warn!("in-dialog {} from a manager: {e}", req.method);
+                return self.respond(now, key, &req, 500, None);
+            }
+            if !slot.legs.get(i).is_some_and(|l| l.is_up()) {
+                return self.respond(now, key, &req, 481, None);
+            }
+            return self.leg_in_dialog(slot, now, wall, i, key, req);
+        }
         if let Err(e) = slot.dialog.handle_request_cseq(&req) {
             tracing::warn!("in-dialog {}: {e}", req.method);
             return self.respond(now, key, &req, 500, None);
@@ -462,8 +534,11 @@ impl Endpoint {
         };
     }
 
-    /// Common end of a call: close media, report, mark finished (unless a BYE is pending).
+    /// Common end of a call: stop its legs, close media, report, mark finished (unless
+    /// a BYE is pending).
     fn end(&mut self, slot: &mut CallSlot, now: Instant, cause: EndCause) {
+        let wall = slot.wall;
+        self.end_legs(slot, now, wall);
         if slot.media_open {
             self.outputs
                 .push_back(Output::Media(MediaCommand::Close { call: slot.key }));
@@ -536,6 +611,10 @@ impl Endpoint {
                 IvrAction::Hangup { reason } => {
                     tracing::info!("IVR finished: {reason}");
                     self.hangup(slot, now, EndCause::Completed(reason));
+                }
+                IvrAction::Connect(target) => {
+                    let wall = slot.wall;
+                    self.start_connect(slot, now, wall, target);
                 }
             }
         }

@@ -6,9 +6,12 @@
 //! INFO digits, CANCEL, BYE in either direction — happens here on a virtual clock, so
 //! whole call flows are unit-testable in microseconds (see `tests/endpoint_flows.rs`).
 
+mod bridge;
 mod calls;
+pub mod legs;
 pub mod ports;
 mod register;
+mod transfer;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -83,6 +86,29 @@ pub enum CallEvent {
         key: CallKey,
         reason: String,
     },
+    /// The call is handed to people: `target` is `department:NAME` or `manager:NAME`.
+    Connecting {
+        key: CallKey,
+        target: String,
+        department: Option<String>,
+    },
+    /// One manager stopped ringing for this call.
+    RingEnded {
+        key: CallKey,
+        manager: String,
+        outcome: crate::store::RingOutcome,
+    },
+    /// A manager answered and the call is bridged to them.
+    Connected {
+        key: CallKey,
+        manager: String,
+    },
+    /// A manager passed the call on (blind transfer); `to` is the new target.
+    Transferred {
+        key: CallKey,
+        from: String,
+        to: String,
+    },
     Ended {
         key: CallKey,
         cause: EndCause,
@@ -95,6 +121,8 @@ pub enum CallEvent {
 pub enum EndCause {
     CallerHungUp,
     CallerCancelled,
+    /// The manager the caller was talking to hung up.
+    ManagerHungUp,
     /// Our IVR finished (the reason says what happened).
     Completed(String),
     RtpTimeout,
@@ -135,6 +163,16 @@ pub struct Endpoint {
     outputs: VecDeque<Output>,
     programs: ProgramFactory,
     registrar: Option<Registrar>,
+    /// Outbound legs' media keys → their call.
+    by_media: HashMap<CallKey, CallKey>,
+    /// Legs given up on whose INVITE transaction is still open.
+    orphans: HashMap<ClientKey, legs::Orphan>,
+    /// Managers' load as this process sees it (ringing, talking, wrap-up).
+    load: HashMap<String, bridge::Load>,
+    /// The strategies' memory (round-robin positions...), across calls and reloads.
+    strategy: crate::routing::StrategyState,
+    /// Callers waiting in each department's queue.
+    queued: HashMap<String, u32>,
 }
 
 impl Endpoint {
@@ -156,6 +194,11 @@ impl Endpoint {
             outputs: VecDeque::new(),
             programs,
             registrar: None,
+            by_media: HashMap::new(),
+            orphans: HashMap::new(),
+            load: HashMap::new(),
+            strategy: crate::routing::StrategyState::with_seed(seed ^ 0x57a7),
+            queued: HashMap::new(),
         }
     }
 
@@ -223,11 +266,16 @@ impl Endpoint {
         &mut self,
         now: Instant,
         wall: Timestamp,
-        call: CallKey,
+        media: CallKey,
         ev: MediaEvent,
     ) {
+        let call = self.by_media.get(&media).copied().unwrap_or(media);
         self.with_call(now, wall, call, |ep, slot, now, wall| {
-            ep.call_media_event(slot, now, wall, ev)
+            if media == call {
+                ep.call_media_event(slot, now, wall, ev)
+            } else {
+                ep.leg_media_event(slot, now, wall, media, ev)
+            }
         });
         self.process_txn_events(now, wall);
     }
@@ -282,20 +330,26 @@ impl Endpoint {
                         });
                     }
                 }
-                TuEvent::Response { key, resp } => {
-                    if let Some(call) = self.by_client.get(&key).copied()
-                        && resp.status_code.code() >= 200
-                    {
-                        self.by_client.remove(&key);
-                        self.finish_call(call);
+                TuEvent::Response { key, resp } => match self.by_client.get(&key).copied() {
+                    Some(call) => {
+                        let code = resp.status_code.code();
+                        // A 2xx to an INVITE may be retransmitted (our ACK lost): keep
+                        // the key until the call is released.
+                        if code >= 300 || (code >= 200 && key.method() != rsip::Method::Invite) {
+                            self.by_client.remove(&key);
+                        }
+                        self.with_call(now, wall, call, |ep, slot, now, wall| {
+                            ep.call_response(slot, now, wall, &key, resp)
+                        });
                     }
-                }
-                TuEvent::ClientTimeout { key } => {
-                    if let Some(call) = self.by_client.remove(&key) {
-                        tracing::warn!("BYE for call {call} got no answer");
-                        self.finish_call(call);
-                    }
-                }
+                    None => self.orphan_response(now, &key, &resp),
+                },
+                TuEvent::ClientTimeout { key } => match self.by_client.remove(&key) {
+                    Some(call) => self.with_call(now, wall, call, |ep, slot, now, wall| {
+                        ep.leg_client_timeout(slot, now, wall, &key)
+                    }),
+                    None => self.orphan_timeout(&key),
+                },
                 TuEvent::AckTimeout { key } => {
                     if let Some(call) = self.by_invite.get(&key).copied() {
                         self.with_call(now, wall, call, |ep, slot, now, _| {
@@ -326,8 +380,9 @@ impl Endpoint {
         if let Some(tag) = to_tag {
             let call = self.by_tag.get(&tag).copied();
             let same_call_id = call.and_then(|c| self.calls.get(&c)).is_some_and(|slot| {
-                Some(slot.dialog.id.call_id.as_str())
-                    == req.call_id_header().ok().map(|c| c.value())
+                let id = req.call_id_header().ok().map(|c| c.value());
+                Some(slot.dialog.id.call_id.as_str()) == id
+                    || slot.legs.iter().any(|l| l.call_id() == id)
             });
             return match call {
                 Some(call) if same_call_id => {
@@ -340,7 +395,10 @@ impl Endpoint {
             };
         }
         match req.method {
-            Method::Invite => self.new_call(now, wall, key, req, peer),
+            Method::Invite => match self.admit_invite(wall, &req, peer) {
+                None => self.new_call(now, wall, key, req, peer),
+                Some(refusal) => self.txn.send_response(now, key, refusal),
+            },
             Method::Options => self.respond_options(now, key, &req),
             Method::Register => self.on_register(now, wall, key, req, peer),
             Method::Bye
@@ -378,6 +436,8 @@ impl Endpoint {
         };
         let span = slot.span.clone();
         let _enter = span.enter();
+        slot.wall = wall;
+        slot.now = now;
         f(self, &mut slot, now, wall);
         self.drain_ivr(&mut slot, now);
         if slot.is_finished() {
@@ -408,19 +468,16 @@ impl Endpoint {
         if let Some(old) = slot.armed.take() {
             self.deadlines.remove(&(old, slot.key));
         }
+        if !slot.legs.is_empty() {
+            let (now, wall) = (slot.now, slot.wall);
+            self.end_legs(&mut slot, now, wall);
+        }
         self.ports.release(slot.port);
         self.by_tag.remove(&slot.dialog.id.local_tag);
         if let Some(k) = slot.invite_key() {
             self.by_invite.remove(&k);
         }
         self.by_client.retain(|_, c| *c != slot.key);
-    }
-
-    /// A BYE we sent was answered or timed out: the call is over.
-    fn finish_call(&mut self, call: CallKey) {
-        if let Some(slot) = self.calls.remove(&call) {
-            self.release(slot);
-        }
     }
 
     fn respond(
@@ -449,8 +506,10 @@ impl Endpoint {
         self.txn.send_response(now, key, resp);
     }
 
-    /// What routing needs to know about managers at `wall`: whose phone is registered.
-    /// (Busy/wrap-up state arrives with bridged calls.)
+    /// What routing needs to know about managers at `wall`: whose phone is registered,
+    /// who is ringing or talking (ringing counts as a call, so nobody is offered two
+    /// calls at once beyond `max_calls`), when their last call ended (wrap-up,
+    /// longest-idle), calls answered, and the queues.
     pub fn manager_states(&self, wall: Timestamp) -> ManagerStates {
         let mut states = ManagerStates::default();
         if let Some(reg) = self.registrar() {
@@ -464,6 +523,13 @@ impl Endpoint {
                 );
             }
         }
+        for (name, load) in &self.load {
+            let st = states.entry(name);
+            st.active_calls = load.ringing + load.talking;
+            st.last_call_end = load.last_call_end;
+            st.calls_today = load.calls_today;
+        }
+        states.queued = self.queued.clone();
         states
     }
 

@@ -36,4 +36,36 @@ impl Endpoint {
         self.outputs
             .extend(writes.into_iter().map(|w| Output::Store(Box::new(w))));
     }
+
+    /// Issue 4 item 6: INVITEs are accepted from the configured trunks, or from a
+    /// manager's registered phone that authenticates; everyone else gets 403, so
+    /// nobody on the network can use Switchboard to place calls. Returns the response
+    /// to send when the INVITE is refused (403, or the 401 digest challenge).
+    pub(super) fn admit_invite(
+        &mut self,
+        wall: Timestamp,
+        req: &rsip::Request,
+        peer: Peer,
+    ) -> Option<rsip::Response> {
+        if self.cfg.server.is_trunk(peer.addr.ip()) {
+            return None;
+        }
+        if let Some(registrar) = self.registrar.as_mut()
+            && registrar.has_binding_from(peer.addr.ip(), wall)
+        {
+            return match registrar.authenticate_request(wall, req) {
+                Ok(manager) => {
+                    tracing::info!("INVITE from {manager}'s phone at {}", peer.addr);
+                    None
+                }
+                Err(resp) => Some(resp),
+            };
+        }
+        tracing::warn!(
+            "INVITE from {} refused with 403: not a trunk (add it to [server] trunks) \
+             and not a registered phone",
+            peer.addr
+        );
+        Some(crate::sip::response::make_response(req, 403, None))
+    }
 }

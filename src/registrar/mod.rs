@@ -212,6 +212,15 @@ impl Registrar {
             .is_some_and(|list| list.iter().any(|b| b.expires_at > now))
     }
 
+    /// Whether a live binding was registered from `ip`: an INVITE from there may be a
+    /// manager's phone, worth a digest challenge rather than a flat 403.
+    pub fn has_binding_from(&self, ip: std::net::IpAddr, now: Timestamp) -> bool {
+        self.bindings
+            .values()
+            .flatten()
+            .any(|b| b.expires_at > now && b.source_addr.ip() == ip)
+    }
+
     /// Managers with at least one live binding.
     pub fn registered_managers(&self, now: Timestamp) -> Vec<String> {
         let mut names: Vec<String> = self

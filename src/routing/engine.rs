@@ -609,3 +609,22 @@ pub fn resolve(
         reason: reasons.join("; "),
     }
 }
+
+/// Whether `manager` can be rung right now for a direct call (`manager:NAME`, a
+/// returning caller, a transfer). `Err((occupied, why))`: `occupied` means busy or in
+/// wrap-up — worth waiting for — rather than offline, paused or off hours.
+pub fn manager_availability(
+    plan: &DialPlan,
+    manager: &str,
+    states: &ManagerStates,
+    now: Timestamp,
+) -> Result<(), (bool, String)> {
+    let Some(m) = plan.managers.get(manager) else {
+        return Err((false, "not in the dial plan".into()));
+    };
+    let env = Env { plan, states, now };
+    match env.availability(m, &states.get(manager), Duration::ZERO) {
+        Availability::Free => Ok(()),
+        a => Err((a.is_occupied(), a.to_string())),
+    }
+}

@@ -23,7 +23,10 @@ pub mod hours;
 mod state;
 
 pub use department::{DepartmentDecision, Selection, on_queue_timeout, select_department};
-pub use engine::{Decision, MenuInput, MenuSession, Step, on_menu_input, resolve, route_call};
+pub use engine::{
+    Decision, MenuInput, MenuSession, Step, manager_availability, on_menu_input, resolve,
+    route_call,
+};
 pub use explain::{Explanation, explain};
 pub use hours::is_open;
 pub use state::{

@@ -1,0 +1,386 @@
+//! Outbound legs to managers' phones (we are the UAC, RFC 3261 §13): the INVITE that
+//! carries the caller's identity and the routing context, its responses, the ACK for a
+//! 2xx, CANCEL, and BYE.
+//!
+//! A leg belongs to one inbound call. It has its own Call-ID, its own dialog and its
+//! own RTP port (media is anchored in Switchboard), so the caller's trunk never learns
+//! the manager's address and vice versa.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use jiff::Timestamp;
+
+use super::Endpoint;
+use crate::call::{CallContextInfo, CallInfo, CallKey, MediaParams};
+use crate::dialog::Dialog;
+use crate::sdp::{self, Codec, LocalMedia};
+use crate::sip::rsip;
+use crate::sip::{Peer, Transport};
+use crate::store::RingOutcome;
+use crate::transaction::{ClientKey, make_cancel};
+
+/// The payload type we offer telephone-event at on outbound legs.
+pub(super) const TE_PT: u8 = 101;
+
+#[derive(Debug)]
+pub(super) enum LegState {
+    /// INVITE sent, no provisional yet. RFC 3261 §9.1: a CANCEL may only follow a
+    /// provisional response, so a ring timeout here sets `cancel_pending`.
+    Trying { cancel_pending: bool },
+    /// 180/183 received.
+    Ringing,
+    /// 2xx received and ACKed.
+    Up { dialog: Box<Dialog> },
+}
+
+/// One outbound call leg.
+#[derive(Debug)]
+pub(super) struct OutLeg {
+    /// Identifies the leg's media session (and the leg) inside the endpoint.
+    pub media_key: CallKey,
+    pub manager: String,
+    pub port: u16,
+    pub invite: rsip::Request,
+    pub invite_key: ClientKey,
+    pub local_tag: String,
+    pub peer: Peer,
+    pub state: LegState,
+    pub started_wall: Timestamp,
+    pub ring_until: Instant,
+    pub offered: Vec<Codec>,
+    pub media: Option<MediaParams>,
+    pub media_open: bool,
+    pub sdp_session: u64,
+    pub sdp_version: u64,
+}
+
+impl OutLeg {
+    pub fn call_id(&self) -> Option<&str> {
+        crate::sip::headers::call_id(&self.invite)
+    }
+
+    pub fn is_up(&self) -> bool {
+        matches!(self.state, LegState::Up { .. })
+    }
+
+    pub fn local_media(&self, ip: IpAddr) -> LocalMedia {
+        LocalMedia {
+            ip,
+            port: self.port,
+            session_id: self.sdp_session,
+            session_version: self.sdp_version,
+        }
+    }
+}
+
+/// A leg we gave up on (cancelled, or the call ended) whose INVITE transaction is
+/// still open: if a 2xx still arrives (the CANCEL crossed it, §9.1), it is ACKed and
+/// hung up at once so the manager's phone never sits in a dead call.
+#[derive(Debug)]
+pub(super) struct Orphan {
+    pub invite: rsip::Request,
+    pub peer: Peer,
+    pub local_tag: String,
+    pub port: u16,
+    /// Abandoned before any provisional: CANCEL when one arrives (§9.1).
+    pub cancel_pending: bool,
+}
+
+/// Where an outbound INVITE goes: the Request-URI and the transport peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub uri: String,
+    pub peer: Peer,
+}
+
+/// `sip:201@127.0.0.1:5071;transport=udp` → the address and transport to send to.
+/// Only literal IP addresses: the sans-IO core does no DNS, and the plan's validation
+/// says so to the admin.
+pub fn uri_destination(uri: &str) -> Option<Destination> {
+    let rest = uri
+        .trim()
+        .strip_prefix("sip:")
+        .or_else(|| uri.trim().strip_prefix("SIP:"))?;
+    let hostport_and_params = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let mut parts = hostport_and_params.split(';');
+    let hostport = parts.next()?.trim();
+    let tcp = parts.any(|p| p.trim().eq_ignore_ascii_case("transport=tcp"));
+    let addr = hostport.parse::<SocketAddr>().ok().or_else(|| {
+        let ip = hostport.trim_start_matches('[').trim_end_matches(']');
+        ip.parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 5060))
+    })?;
+    Some(Destination {
+        uri: uri.trim().to_string(),
+        peer: Peer {
+            transport: if tcp { Transport::Tcp } else { Transport::Udp },
+            addr,
+        },
+    })
+}
+
+/// Keeps only characters that are safe in a SIP URI user part: caller IDs come off the
+/// wire and go into our headers, so nothing may break out of them.
+pub fn sanitize_number(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "+*#._-".contains(*c))
+        .take(64)
+        .collect();
+    if clean.is_empty() {
+        "anonymous".into()
+    } else {
+        clean
+    }
+}
+
+/// Text safe inside a quoted string or a header value: no quotes, backslashes or
+/// control characters (CR/LF would let a caller inject headers).
+pub fn sanitize_text(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .take(120)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// What goes into an outbound INVITE besides the SDP.
+pub(super) struct InviteSpec<'a> {
+    pub dest: &'a Destination,
+    pub info: &'a CallInfo,
+    pub ctx: &'a CallContextInfo,
+    pub department: Option<&'a str>,
+    pub manager_display: &'a str,
+    pub branch: &'a str,
+    pub local_tag: &'a str,
+    pub call_id: &'a str,
+    pub sdp: &'a str,
+}
+
+impl Endpoint {
+    /// The INVITE to a manager's phone. The caller's number and name go in From and
+    /// P-Asserted-Identity (RFC 3325) so the phone shows who is calling; the routing
+    /// context goes in `X-Switchboard-*` headers (documented in docs/bridging.md).
+    pub(super) fn build_invite(&self, spec: &InviteSpec<'_>) -> Option<rsip::Request> {
+        use std::fmt::Write;
+        let host = self.cfg.sip_addr;
+        let number = sanitize_number(&spec.info.caller);
+        let name = spec
+            .info
+            .caller_name
+            .as_deref()
+            .map(sanitize_text)
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| number.clone());
+        let t = spec.dest.peer.transport;
+        let contact = self.contact(t);
+        let mut text = String::with_capacity(1200);
+        let _ = write!(
+            text,
+            "INVITE {uri} SIP/2.0\r\n\
+             Via: SIP/2.0/{via} {host};branch={branch};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: \"{name}\" <sip:{number}@{host}>;tag={tag}\r\n\
+             To: \"{to_name}\" <{uri}>\r\n\
+             Call-ID: {call_id}\r\n\
+             CSeq: 1 INVITE\r\n\
+             Contact: {contact}\r\n\
+             P-Asserted-Identity: \"{name}\" <sip:{number}@{host}>\r\n\
+             Allow: {allow}\r\n\
+             User-Agent: Switchboard\r\n\
+             X-Switchboard-Call-ID: {orig}\r\n\
+             X-Switchboard-Dialled: {dialled}\r\n",
+            uri = spec.dest.uri,
+            via = t.via_token(),
+            branch = spec.branch,
+            tag = spec.local_tag,
+            to_name = sanitize_text(spec.manager_display),
+            call_id = spec.call_id,
+            allow = super::ALLOW,
+            orig = sanitize_text(&spec.info.call_id),
+            dialled = sanitize_number(&spec.info.dialled),
+        );
+        let mut optional = |name: &str, value: &str| {
+            let v = sanitize_text(value);
+            if !v.is_empty() {
+                let _ = write!(text, "X-Switchboard-{name}: {v}\r\n");
+            }
+        };
+        optional("Source", &spec.ctx.source);
+        optional("Department", spec.department.unwrap_or_default());
+        optional("IVR-Path", &spec.ctx.ivr_path);
+        optional(
+            "Returning",
+            spec.ctx.returning.as_deref().unwrap_or_default(),
+        );
+        optional("Reason", &spec.ctx.reason);
+        let _ = write!(
+            text,
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{}",
+            spec.sdp.len(),
+            spec.sdp
+        );
+        rsip::Request::try_from(text.as_str()).ok()
+    }
+
+    /// Our SDP offer for a leg: the caller's law first, so the relay can pass payloads
+    /// through untouched when the phone agrees.
+    pub(super) fn leg_offer(
+        &self,
+        local: &LocalMedia,
+        caller_codec: Codec,
+    ) -> (String, Vec<Codec>) {
+        let mut codecs = vec![caller_codec];
+        codecs.extend(
+            self.cfg
+                .codecs
+                .iter()
+                .copied()
+                .filter(|c| *c != caller_codec),
+        );
+        let offer = sdp::build_offer(local, &codecs, TE_PT, sdp::Direction::SendRecv);
+        (offer, codecs)
+    }
+
+    /// CANCEL a leg's INVITE (or remember to, before any provisional) and file it as
+    /// an orphan so a crossing 2xx is cleaned up.
+    pub(super) fn abandon_leg(&mut self, now: Instant, leg: OutLeg) {
+        match leg.state {
+            LegState::Up { mut dialog } => {
+                let branch = self.new_branch();
+                if let Some(bye) =
+                    dialog.build_request(rsip::Method::Bye, self.cfg.sip_addr, &branch, &[], None)
+                {
+                    let _ = self.txn.send_request(now, bye, dialog.peer);
+                }
+                self.ports.release(leg.port);
+            }
+            LegState::Ringing | LegState::Trying { .. } => {
+                if matches!(leg.state, LegState::Ringing) {
+                    let _ = self
+                        .txn
+                        .send_request(now, make_cancel(&leg.invite), leg.peer);
+                }
+                // Trying: the CANCEL goes out when the first provisional arrives (or
+                // Timer B ends the transaction).
+                let cancel_pending = !matches!(leg.state, LegState::Ringing);
+                self.orphans.insert(
+                    leg.invite_key.clone(),
+                    Orphan {
+                        invite: leg.invite,
+                        peer: leg.peer,
+                        local_tag: leg.local_tag.clone(),
+                        port: leg.port,
+                        cancel_pending,
+                    },
+                );
+            }
+        }
+        if leg.media_open {
+            self.outputs
+                .push_back(super::Output::Media(crate::call::MediaCommand::Close {
+                    call: leg.media_key,
+                }));
+        }
+        self.by_media.remove(&leg.media_key);
+        self.by_tag.remove(&leg.local_tag);
+        // Responses to its INVITE now go to the orphan handler.
+        self.by_client.remove(&leg.invite_key);
+    }
+
+    /// A response to an orphan's INVITE: CANCEL once it rings, ACK + BYE a 2xx.
+    pub(super) fn orphan_response(&mut self, now: Instant, key: &ClientKey, resp: &rsip::Response) {
+        let code = resp.status_code.code();
+        let Some(orphan) = self.orphans.get_mut(key) else {
+            return;
+        };
+        if code < 200 {
+            if orphan.cancel_pending && code > 100 {
+                orphan.cancel_pending = false;
+                let cancel = make_cancel(&orphan.invite);
+                let peer = orphan.peer;
+                let _ = self.txn.send_request(now, cancel, peer);
+            }
+            return;
+        }
+        let Some(orphan) = self.orphans.remove(key) else {
+            return;
+        };
+        self.ports.release(orphan.port);
+        if code >= 300 {
+            return;
+        }
+        tracing::info!("a cancelled leg answered anyway: acknowledging and hanging it up");
+        if let Ok(mut dialog) =
+            Dialog::new_uac(&orphan.invite, resp, orphan.peer, &orphan.local_tag)
+        {
+            let cseq = crate::sip::headers::cseq(&orphan.invite).map_or(1, |(n, _)| n);
+            let branch = self.new_branch();
+            if let Some(ack) = dialog.build_ack(self.cfg.sip_addr, &branch, cseq) {
+                self.txn.send_stateless(ack, dialog.peer);
+            }
+            let branch = self.new_branch();
+            if let Some(bye) =
+                dialog.build_request(rsip::Method::Bye, self.cfg.sip_addr, &branch, &[], None)
+            {
+                let _ = self.txn.send_request(now, bye, dialog.peer);
+            }
+        }
+    }
+
+    /// The orphan's transaction ended without a final response.
+    pub(super) fn orphan_timeout(&mut self, key: &ClientKey) {
+        if let Some(orphan) = self.orphans.remove(key) {
+            self.ports.release(orphan.port);
+        }
+    }
+}
+
+/// How a final response to a manager's INVITE is recorded.
+pub fn ring_outcome(code: u16) -> RingOutcome {
+    match code {
+        200..=299 => RingOutcome::Answered,
+        486 | 600 => RingOutcome::Busy,
+        603 => RingOutcome::Declined,
+        408 | 480 | 487 => RingOutcome::NoAnswer,
+        _ => RingOutcome::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_from_uris() {
+        let d = uri_destination("sip:201@127.0.0.1:5071").unwrap();
+        assert_eq!(d.peer.addr, "127.0.0.1:5071".parse().unwrap());
+        assert_eq!(d.peer.transport, Transport::Udp);
+        let d = uri_destination("sip:201@10.0.0.5;transport=tcp").unwrap();
+        assert_eq!(d.peer.addr, "10.0.0.5:5060".parse().unwrap());
+        assert_eq!(d.peer.transport, Transport::Tcp);
+        let d = uri_destination("sip:[::1]:5080").unwrap();
+        assert_eq!(d.peer.addr, "[::1]:5080".parse().unwrap());
+        assert_eq!(uri_destination("sip:201@phone.example.com"), None);
+        assert_eq!(uri_destination("tel:+15551234"), None);
+    }
+
+    #[test]
+    fn caller_ids_cannot_inject_headers() {
+        assert_eq!(sanitize_number("+1 555\r\nVia: x"), "+1555Viax");
+        assert_eq!(sanitize_number(""), "anonymous");
+        assert_eq!(sanitize_text("Eve\"\r\nX-Evil: 1"), "EveX-Evil: 1");
+    }
+
+    #[test]
+    fn outcomes_by_status() {
+        assert_eq!(ring_outcome(486), RingOutcome::Busy);
+        assert_eq!(ring_outcome(603), RingOutcome::Declined);
+        assert_eq!(ring_outcome(480), RingOutcome::NoAnswer);
+        assert_eq!(ring_outcome(500), RingOutcome::Failed);
+        assert_eq!(ring_outcome(200), RingOutcome::Answered);
+    }
+}
