@@ -8,6 +8,10 @@
 //! Digits come from three sources, all normalised to `char` (`0-9 * # A-D`) for the
 //! [`collector`]: RFC 4733 telephone-events ([`rfc4733`]), SIP INFO bodies ([`info`]),
 //! and, opt-in, tones in the audio itself ([`inband`]).
+//!
+//! A bridged call relays RTP between its two legs: [`relay`] rewrites each packet into
+//! the outgoing leg's own stream (SSRC, sequence, timestamp, payload type), copying or
+//! transcoding the payload without decoding it.
 
 pub mod collector;
 pub mod g711;

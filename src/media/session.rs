@@ -129,9 +129,21 @@ impl MediaSession {
     }
 
     /// Queue prompts; a missing prompt name is logged and skipped so a typo never
-    /// leaves the caller in silence forever.
+    /// leaves the caller in silence forever. A bridged leg plays nothing (its stream
+    /// is the partner's audio): the list finishes at once so the call never waits for
+    /// a prompt nobody hears.
     pub fn play(&mut self, play_id: u32, names: &[String]) {
         self.player.stop();
+        if self.relay.is_some() {
+            tracing::warn!(
+                play_id,
+                "leg is bridged: not playing prompts (unbridge first)"
+            );
+            self.current_play = None;
+            self.events
+                .push_back(MediaEvent::PlaybackFinished { play_id });
+            return;
+        }
         let mut any = false;
         for name in names {
             match self.prompts.get(name) {
@@ -545,6 +557,12 @@ mod tests {
             b.poll_event(),
             None,
             "bridging stops playback without a finish event"
+        );
+        b.play(5, &["a".into()]);
+        assert_eq!(
+            b.poll_event(),
+            Some(MediaEvent::PlaybackFinished { play_id: 5 }),
+            "nothing plays on a bridged leg, so the list finishes at once"
         );
         // The pacer only visits a bridged session once per BRIDGED_CHECK.
         assert_eq!(frames(&mut b, t0, 1).len(), 0);
