@@ -6,6 +6,13 @@
 //! [`PACER_TICK`] and sends every frame that is due across all calls. The per-call
 //! deadline schedule (`start + n·20 ms`) lives in [`MediaSession`], so the tick only
 //! bounds jitter, never drift.
+//!
+//! The relay (a bridged call): each leg's receive task relays what it receives out of
+//! the partner leg's socket, inline: one `recv_from`, one parse, one rewrite into a
+//! stack buffer, one `send_to`, no allocation and no channel hop. Each [`Slot`] links
+//! to its partner; the two directions run concurrently on the two legs' tasks, so a
+//! task never holds both session locks (it releases its own before locking the
+//! partner's), which rules out a lock-order deadlock.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -13,13 +20,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwapOption;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::call::{CallKey, MediaCommand, MediaEvent};
 use crate::media::prompt::PromptSet;
-use crate::media::session::MediaSession;
+use crate::media::session::{Forward, MediaSession};
 
 /// How often the pacer wakes. 5 ms keeps jitter well inside any jitter buffer while
 /// costing 200 wake-ups/s in total, whatever the number of calls.
@@ -28,17 +36,27 @@ pub const PACER_TICK: Duration = Duration::from_millis(5);
 /// RTP packets received since the pacer last reported to the metrics registry:
 /// counted per packet with one relaxed atomic, published once per tick.
 static RTP_RECEIVED: AtomicU64 = AtomicU64::new(0);
+/// RTP packets relayed (sent out of a partner leg's socket) since the pacer last
+/// reported; published as sent packets.
+static RTP_RELAYED: AtomicU64 = AtomicU64::new(0);
 
 struct Slot {
     session: Mutex<MediaSession>,
     socket: std::net::UdpSocket,
     closed: AtomicBool,
+    /// The leg we relay to while bridged. Read lock-free once per received packet;
+    /// written only by the core task (Bridge/Unbridge/Close), which also clears it
+    /// on both legs so the reference cycle never outlives the bridge.
+    partner: ArcSwapOption<Slot>,
 }
 
 /// What the core task tells the pacer thread.
 enum PacerMsg {
     Add(CallKey, Arc<Slot>),
     Remove(CallKey),
+    /// The session's deadline moved earlier (it left bridged mode): visit it now
+    /// rather than at the cached, up to a second away, deadline.
+    Wake(CallKey),
 }
 
 /// Handle used by the core loop to run media commands.
@@ -51,6 +69,8 @@ pub struct MediaPlane {
     rtp_timeout: Duration,
     events: UnboundedSender<(CallKey, MediaEvent)>,
     recv_tasks: HashMap<CallKey, tokio::task::JoinHandle<()>>,
+    /// Bridged pairs, both ways (`a → b` and `b → a`).
+    bridges: HashMap<CallKey, CallKey>,
     stop: Arc<AtomicBool>,
 }
 
@@ -75,6 +95,7 @@ impl MediaPlane {
             rtp_timeout,
             events,
             recv_tasks: HashMap::new(),
+            bridges: HashMap::new(),
             stop,
         })
     }
@@ -131,6 +152,7 @@ impl MediaPlane {
                     session: Mutex::new(session),
                     socket,
                     closed: AtomicBool::new(false),
+                    partner: ArcSwapOption::empty(),
                 });
                 self.slots.insert(call, slot.clone());
                 let _ = self.pacer.send(PacerMsg::Add(call, slot.clone()));
@@ -151,9 +173,10 @@ impl MediaPlane {
                 flush(call, s, ev)
             }),
             MediaCommand::StopPlayback { call } => self.with(call, |s, _| s.stop_playback()),
-            // Relay wiring lands with the media bridge.
-            MediaCommand::Bridge { .. } | MediaCommand::Unbridge { .. } => {}
+            MediaCommand::Bridge { a, b } => self.bridge(now, a, b),
+            MediaCommand::Unbridge { call } => self.unbridge(now, call),
             MediaCommand::Close { call } => {
+                self.unbridge(now, call);
                 if let Some(slot) = self.slots.remove(&call) {
                     slot.closed.store(true, Ordering::Relaxed);
                     let _ = self.pacer.send(PacerMsg::Remove(call));
@@ -163,6 +186,53 @@ impl MediaPlane {
                 }
             }
         }
+    }
+
+    /// Links two open legs; see [`MediaCommand::Bridge`].
+    fn bridge(&mut self, now: Instant, a: CallKey, b: CallKey) {
+        if a == b {
+            tracing::warn!(call = %a, "not bridging a leg to itself");
+            return;
+        }
+        let (Some(slot_a), Some(slot_b)) =
+            (self.slots.get(&a).cloned(), self.slots.get(&b).cloned())
+        else {
+            tracing::warn!(%a, %b, "cannot bridge: a leg has no open media (open both first)");
+            return;
+        };
+        // A leg bridged elsewhere leaves that bridge first (its old partner goes back
+        // to paced frames).
+        self.unbridge(now, a);
+        self.unbridge(now, b);
+        // Sessions first, links second: a packet only crosses once both are in place.
+        for slot in [&slot_a, &slot_b] {
+            if let Ok(mut s) = slot.session.lock() {
+                s.bridge(now);
+            }
+        }
+        slot_a.partner.store(Some(slot_b.clone()));
+        slot_b.partner.store(Some(slot_a));
+        self.bridges.insert(a, b);
+        self.bridges.insert(b, a);
+        tracing::debug!(%a, %b, "RTP relay started");
+    }
+
+    /// Unlinks `call` and its partner, if bridged; both go back to paced frames.
+    fn unbridge(&mut self, now: Instant, call: CallKey) {
+        let Some(partner) = self.bridges.remove(&call) else {
+            return;
+        };
+        self.bridges.remove(&partner);
+        for key in [call, partner] {
+            if let Some(slot) = self.slots.get(&key) {
+                slot.partner.store(None);
+                if let Ok(mut s) = slot.session.lock() {
+                    s.unbridge(now);
+                }
+                let _ = self.pacer.send(PacerMsg::Wake(key));
+            }
+        }
+        tracing::debug!(%call, %partner, "RTP relay stopped");
     }
 
     fn with(
@@ -181,6 +251,10 @@ impl MediaPlane {
 impl Drop for MediaPlane {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // Break the partner reference cycles of calls still bridged.
+        for slot in self.slots.values() {
+            slot.partner.store(None);
+        }
     }
 }
 
@@ -211,6 +285,9 @@ async fn recv_loop(
     events: UnboundedSender<(CallKey, MediaEvent)>,
 ) {
     let mut buf = [0u8; 2048];
+    // Relayed packets are at most as long as received ones (the header shrinks to 12
+    // bytes, G.711 transcoding keeps the length).
+    let mut out = [0u8; 2048];
     loop {
         let Ok(mut ready) = socket.readable().await else {
             return;
@@ -225,10 +302,41 @@ async fn recv_loop(
         }
         RTP_RECEIVED.fetch_add(1, Ordering::Relaxed);
         let Some(packet) = buf.get(..n) else { continue };
-        if let Ok(mut s) = slot.session.lock() {
-            s.handle_rtp(Instant::now(), from, packet);
-            flush(call, &mut s, &events);
+        let forward = match slot.session.lock() {
+            Ok(mut s) => {
+                let forward = s.handle_rtp(Instant::now(), from, packet);
+                flush(call, &mut s, &events);
+                forward
+            }
+            Err(_) => None,
+        };
+        // Our session lock is released here: the partner's task may be relaying the
+        // other way and holding its own lock while it waits for ours.
+        if let Some(forward) = forward {
+            relay(&slot, &forward, &mut out);
         }
+    }
+}
+
+/// Sends `forward` out of the partner leg, if there is one.
+fn relay(slot: &Slot, forward: &Forward<'_>, out: &mut [u8]) {
+    let partner = slot.partner.load();
+    let Some(partner) = partner.as_deref() else {
+        return; // unbridged while this packet was in flight
+    };
+    if partner.closed.load(Ordering::Relaxed) {
+        return;
+    }
+    let rewritten = match partner.session.lock() {
+        Ok(mut s) => s.relay_out(forward, out),
+        Err(_) => None,
+    };
+    if let Some((dest, len)) = rewritten
+        && let Some(pkt) = out.get(..len)
+        // As in the pacer: a full socket buffer drops the packet rather than waiting.
+        && partner.socket.send_to(pkt, dest).is_ok()
+    {
+        RTP_RELAYED.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -268,6 +376,11 @@ fn pacer_loop(
                         list.swap_remove(i);
                     }
                 }
+                PacerMsg::Wake(call) => {
+                    if let Some(p) = list.iter_mut().find(|p| p.call == call) {
+                        p.due = now;
+                    }
+                }
             }
         }
         // Send everything due within half a tick, so frames are on average on time.
@@ -289,9 +402,285 @@ fn pacer_loop(
             p.due = s.next_deadline();
             flush(p.call, &mut s, &events);
         }
+        sent += RTP_RELAYED.swap(0, Ordering::Relaxed);
         let received = RTP_RECEIVED.swap(0, Ordering::Relaxed);
         if sent > 0 || received > 0 {
             crate::admin::metrics::add_rtp_packets(sent, received, 0, 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::{DigitSource, MediaParams};
+    use crate::media::rtp::{RtpSender, parse_rtp};
+    use crate::sdp::Codec;
+    use std::net::UdpSocket;
+    use tokio::sync::mpsc::UnboundedReceiver;
+
+    /// Generous: CI machines are slow, but a passing run returns as soon as it can.
+    const PATIENCE: Duration = Duration::from_secs(2);
+
+    /// A decoded packet as a peer received it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Got {
+        pt: u8,
+        marker: bool,
+        seq: u16,
+        ts: u32,
+        ssrc: u32,
+        payload: Vec<u8>,
+    }
+
+    struct Leg {
+        call: CallKey,
+        /// Our RTP port for this leg.
+        port: SocketAddr,
+        /// The phone at the other end.
+        peer: UdpSocket,
+        /// The phone's own outgoing stream.
+        stream: RtpSender,
+    }
+
+    impl Leg {
+        fn send(&mut self, payload: &[u8]) {
+            let mut buf = [0u8; 400];
+            let n = self.stream.write_packet(payload, 160, &mut buf).unwrap();
+            self.peer.send_to(&buf[..n], self.port).unwrap();
+        }
+
+        fn send_event(&mut self, pt: u8, event: [u8; 4]) {
+            let (old_pt, mut buf) = (self.stream.pt, [0u8; 64]);
+            self.stream.pt = pt;
+            let n = self.stream.write_packet(&event, 0, &mut buf).unwrap();
+            self.stream.pt = old_pt;
+            self.peer.send_to(&buf[..n], self.port).unwrap();
+        }
+
+        /// Reads packets until one matches `want`; returns everything read before it
+        /// and the match.
+        fn recv_until(&self, want: impl Fn(&Got) -> bool) -> (Vec<Got>, Got) {
+            let deadline = Instant::now() + PATIENCE;
+            let mut before = Vec::new();
+            let mut buf = [0u8; 2048];
+            while Instant::now() < deadline {
+                let Ok(n) = self.peer.recv(&mut buf) else {
+                    continue; // read timeout: poll again until the deadline
+                };
+                let v = parse_rtp(&buf[..n]).unwrap();
+                let got = Got {
+                    pt: v.payload_type,
+                    marker: v.marker,
+                    seq: v.seq,
+                    ts: v.timestamp,
+                    ssrc: v.ssrc,
+                    payload: v.payload.to_vec(),
+                };
+                if want(&got) {
+                    return (before, got);
+                }
+                before.push(got);
+            }
+            panic!("no matching packet within {PATIENCE:?}; got {before:?}");
+        }
+
+        /// Drops whatever has arrived so far.
+        fn drain(&self) {
+            self.peer.set_nonblocking(true).unwrap();
+            let mut buf = [0u8; 2048];
+            while self.peer.recv(&mut buf).is_ok() {}
+            self.peer.set_nonblocking(false).unwrap();
+        }
+    }
+
+    fn plane() -> (MediaPlane, UnboundedReceiver<(CallKey, MediaEvent)>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let plane = MediaPlane::start(ip, Arc::new(PromptSet::new()), Duration::ZERO, tx).unwrap();
+        (plane, rx)
+    }
+
+    /// Opens a leg on an ephemeral port of ours, towards a fresh loopback peer.
+    fn open(plane: &mut MediaPlane, call: u64, codec: Codec, te_pt: Option<u8>) -> Leg {
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let call = CallKey(call);
+        let pt = match codec {
+            Codec::Pcmu => 0,
+            Codec::Pcma => 8,
+        };
+        let params = MediaParams {
+            remote: Some(peer.local_addr().unwrap()),
+            codec,
+            pt,
+            te_pt,
+            hold: false,
+        };
+        let ssrc = 0x1000 + u32::try_from(call.0).unwrap();
+        plane.handle_command(
+            Instant::now(),
+            MediaCommand::Open {
+                call,
+                port: 0,
+                params,
+                inband_dtmf: false,
+                ssrc,
+                seq: 65_000, // wraps during the test
+                ts: u32::MAX - 1000,
+            },
+        );
+        let port = plane.slots[&call].socket.local_addr().unwrap();
+        // The phone's stream: its own SSRC, sequence and timestamp.
+        let stream = RtpSender::new(0xF000 + ssrc, 30_000, 1_000_000, pt);
+        Leg {
+            call,
+            port,
+            peer,
+            stream,
+        }
+    }
+
+    fn ours(leg: &Leg) -> u32 {
+        0x1000 + u32::try_from(leg.call.0).unwrap()
+    }
+
+    /// A recognisable μ-law payload and its A-law transcoding (G.711 tables 3/4).
+    const ULAW: [u8; 4] = [0x00, 0x80, 0xFF, 0x7F];
+    const ALAW: [u8; 4] = [0x2A, 0xAA, 0xD5, 0x55];
+
+    fn pattern(bytes: [u8; 4]) -> Vec<u8> {
+        bytes.iter().copied().cycle().take(160).collect()
+    }
+
+    async fn next_event(
+        rx: &mut UnboundedReceiver<(CallKey, MediaEvent)>,
+    ) -> (CallKey, MediaEvent) {
+        tokio::time::timeout(PATIENCE, rx.recv())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bridge_transcodes_both_ways_and_unbridge_resumes_paced_frames() {
+        let (mut plane, mut events) = plane();
+        let mut a = open(&mut plane, 1, Codec::Pcmu, Some(101));
+        let mut b = open(&mut plane, 2, Codec::Pcma, Some(96));
+        // Both phones hear our comfort silence first.
+        let (_, silence) = b.recv_until(|g| g.ssrc == ours(&b) && g.pt == 8);
+        a.recv_until(|g| g.ssrc == ours(&a) && g.pt == 0);
+
+        plane.handle_command(
+            Instant::now(),
+            MediaCommand::Bridge {
+                a: a.call,
+                b: b.call,
+            },
+        );
+        for _ in 0..5 {
+            a.send(&pattern(ULAW));
+        }
+        let relayed = pattern(ALAW);
+        let (paced, first) = b.recv_until(|g| g.payload == relayed);
+        let last_paced = paced.last().unwrap_or(&silence);
+        assert!(paced.iter().all(|g| g.payload.iter().all(|&x| x == 0xD5)));
+        assert_eq!((first.ssrc, first.pt), (ours(&b), 8), "B's own SSRC and PT");
+        assert_eq!(
+            first.seq,
+            last_paced.seq.wrapping_add(1),
+            "sequence continues"
+        );
+        assert_eq!(
+            first.ts,
+            last_paced.ts.wrapping_add(160),
+            "timestamp continues"
+        );
+        assert!(first.marker);
+        let mut seq = first.seq;
+        for _ in 1..5 {
+            let (between, g) = b.recv_until(|g| g.payload == relayed);
+            assert!(
+                between.is_empty(),
+                "no paced frames while bridged: {between:?}"
+            );
+            seq = seq.wrapping_add(1);
+            assert_eq!((g.seq, g.ssrc, g.marker), (seq, ours(&b), false));
+        }
+
+        // The other way, with a digit: reported to the call layer and forwarded with
+        // A's telephone-event payload type.
+        b.send(&pattern(ALAW));
+        b.send_event(96, [5, 0x8A, 0x03, 0x20]);
+        // A→μ: G.711 keeps bits 1-7, so the two zeros come back as ±1 step (0xFE, 0x7E).
+        let (_, g) = a.recv_until(|g| g.pt == 0 && g.payload == pattern([0x00, 0x80, 0xFE, 0x7E]));
+        assert_eq!(g.ssrc, ours(&a));
+        let (_, ev) = a.recv_until(|g| g.pt == 101);
+        assert_eq!(ev.payload, vec![5, 0x8A, 0x03, 0x20]);
+        assert_eq!(ev.seq, g.seq.wrapping_add(1));
+        let (call, event) = next_event(&mut events).await;
+        assert_eq!(call, b.call);
+        assert_eq!(
+            event,
+            MediaEvent::Digit {
+                digit: '5',
+                source: DigitSource::Rfc4733
+            }
+        );
+
+        // Unbridge: B's phone hears paced silence again, continuing the relayed stream,
+        // and what A's phone sends no longer reaches it.
+        plane.handle_command(Instant::now(), MediaCommand::Unbridge { call: a.call });
+        b.drain();
+        a.send(&pattern(ULAW));
+        let (_, resumed) = b.recv_until(|g| g.payload.iter().all(|&x| x == 0xD5));
+        assert_eq!(resumed.ssrc, ours(&b));
+        assert!(
+            resumed.seq.wrapping_sub(seq) >= 1 && resumed.seq.wrapping_sub(seq) < 100,
+            "paced frames continue the stream: {} after {seq}",
+            resumed.seq
+        );
+        for _ in 0..5 {
+            let (before, _) = b.recv_until(|g| g.payload.iter().all(|&x| x == 0xD5));
+            assert!(before.is_empty(), "relay stopped, got {before:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn same_law_is_byte_identical_and_close_unlinks_the_partner() {
+        let (mut plane, _events) = plane();
+        let mut a = open(&mut plane, 3, Codec::Pcmu, None);
+        let b = open(&mut plane, 4, Codec::Pcmu, Some(101));
+        b.recv_until(|g| g.ssrc == ours(&b));
+        plane.handle_command(
+            Instant::now(),
+            MediaCommand::Bridge {
+                a: a.call,
+                b: b.call,
+            },
+        );
+        let payload: Vec<u8> = (0..160u8).map(|i| i.wrapping_mul(37)).collect();
+        a.send(&payload);
+        a.send(&[0x40]); // comfort noise would be PT 13: check a wrong PT is dropped
+        a.stream.pt = 13;
+        a.send(&[0x40]);
+        a.stream.pt = 0;
+        a.send(&payload);
+        let (_, g) = b.recv_until(|g| g.payload == payload);
+        assert_eq!((g.ssrc, g.pt), (ours(&b), 0));
+        let (between, g2) = b.recv_until(|g| g.payload == payload);
+        // The 1-byte PT 0 packet is audio and relayed; the PT 13 one is dropped, and
+        // its sequence number is a gap, as for a packet lost upstream.
+        assert_eq!(between.len(), 1);
+        assert_eq!(between[0].payload, vec![0x40]);
+        assert_eq!(g2.seq, g.seq.wrapping_add(3));
+
+        // Closing A while bridged: B goes back to its own paced frames.
+        plane.handle_command(Instant::now(), MediaCommand::Close { call: a.call });
+        assert!(plane.bridges.is_empty());
+        assert_eq!(plane.active(), 1);
+        b.recv_until(|g| g.ssrc == ours(&b) && g.payload.iter().all(|&x| x == 0xFF));
+        assert!(plane.slots[&b.call].partner.load().is_none());
     }
 }

@@ -8,6 +8,10 @@
 //! Digits come from three sources, all normalised to `char` (`0-9 * # A-D`) for the
 //! [`collector`]: RFC 4733 telephone-events ([`rfc4733`]), SIP INFO bodies ([`info`]),
 //! and, opt-in, tones in the audio itself ([`inband`]).
+//!
+//! A bridged call relays RTP between its two legs: [`relay`] rewrites each packet into
+//! the outgoing leg's own stream (SSRC, sequence, timestamp, payload type), copying or
+//! transcoding the payload without decoding it.
 
 pub mod collector;
 pub mod g711;
@@ -16,6 +20,7 @@ pub mod info;
 pub mod pacer;
 pub mod player;
 pub mod prompt;
+pub mod relay;
 pub mod resample;
 pub mod rfc4733;
 pub mod rtp;
@@ -28,5 +33,6 @@ pub use info::parse_info_dtmf;
 pub use pacer::{Pacer, PacerStep};
 pub use player::{PlayerEvent, PromptPlayer};
 pub use prompt::{Prompt, PromptError, PromptSet};
+pub use relay::{Destination, LegFormat, PayloadKind, StreamRewriter};
 pub use rfc4733::{DtmfReceiver, TelephoneEvent};
 pub use rtp::{RtpError, RtpSender, RtpView, parse_rtp};

@@ -3,6 +3,11 @@
 //!
 //! The driver owns the socket and the clock; it calls [`MediaSession::poll_transmit`]
 //! when a frame is due and [`MediaSession::handle_rtp`] for each received packet.
+//!
+//! A session can be *bridged* ([`MediaSession::bridge`]): it then sends no frames of its
+//! own; instead what the partner leg receives is written out of this one by
+//! [`MediaSession::relay_out`], continuing the same RTP stream (see [`crate::media::relay`]).
+//! The driver moves each packet between the two sessions, locking one at a time.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -15,13 +20,35 @@ use crate::media::inband::InbandDetector;
 use crate::media::pacer::{Pacer, PacerStep};
 use crate::media::player::{PlayerEvent, PromptPlayer};
 use crate::media::prompt::PromptSet;
+use crate::media::relay::{Destination, LegFormat, StreamRewriter};
 use crate::media::rfc4733::DtmfReceiver;
-use crate::media::rtp::{RtpSender, parse_rtp};
+use crate::media::rtp::{RtpSender, RtpView, parse_rtp};
 use crate::sdp::Codec;
 
 /// 20 ms of G.711 at 8 kHz.
 pub const FRAME_SAMPLES: usize = 160;
 const PTIME: Duration = Duration::from_millis(20);
+/// How often the pacer visits a bridged session, only to check the RTP timeout: a
+/// bridged leg sends nothing of its own, so visiting it every 20 ms would be 50 lock
+/// round trips a second for nothing.
+pub const BRIDGED_CHECK: Duration = Duration::from_secs(1);
+
+/// A packet received on a bridged leg that should go out of the partner leg; it
+/// borrows the received datagram, so the driver can pass it on without copying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forward<'a> {
+    pub rtp: RtpView<'a>,
+    /// The receiving leg's payload format, to classify and transcode the payload.
+    pub src: LegFormat,
+}
+
+/// Bridged-mode state: our outgoing stream is the partner's relayed packets.
+#[derive(Debug)]
+struct Relay {
+    rewriter: StreamRewriter,
+    /// When the pacer should next visit (for the RTP timeout only).
+    check_at: Instant,
+}
 
 pub fn law_of(codec: Codec) -> Law {
     match codec {
@@ -50,6 +77,8 @@ pub struct MediaSession {
     rtp_timeout: Duration,
     timed_out: bool,
     events: VecDeque<MediaEvent>,
+    /// `Some` while bridged to another leg.
+    relay: Option<Relay>,
 }
 
 impl MediaSession {
@@ -80,6 +109,7 @@ impl MediaSession {
             rtp_timeout,
             timed_out: false,
             events: VecDeque::new(),
+            relay: None,
             law,
             params,
         }
@@ -99,9 +129,21 @@ impl MediaSession {
     }
 
     /// Queue prompts; a missing prompt name is logged and skipped so a typo never
-    /// leaves the caller in silence forever.
+    /// leaves the caller in silence forever. A bridged leg plays nothing (its stream
+    /// is the partner's audio): the list finishes at once so the call never waits for
+    /// a prompt nobody hears.
     pub fn play(&mut self, play_id: u32, names: &[String]) {
         self.player.stop();
+        if self.relay.is_some() {
+            tracing::warn!(
+                play_id,
+                "leg is bridged: not playing prompts (unbridge first)"
+            );
+            self.current_play = None;
+            self.events
+                .push_back(MediaEvent::PlaybackFinished { play_id });
+            return;
+        }
         let mut any = false;
         for name in names {
             match self.prompts.get(name) {
@@ -126,13 +168,79 @@ impl MediaSession {
         self.current_play = None;
     }
 
-    /// A datagram arrived on our RTP port.
-    pub fn handle_rtp(&mut self, now: Instant, from: SocketAddr, packet: &[u8]) {
-        let Ok(rtp) = parse_rtp(packet) else { return };
+    /// This leg's negotiated payload format.
+    #[must_use]
+    pub fn format(&self) -> LegFormat {
+        LegFormat {
+            law: self.law,
+            pt: self.params.pt,
+            te_pt: self.params.te_pt,
+        }
+    }
+
+    /// Enters bridged mode: playback stops (no PlaybackFinished, as with
+    /// [`Self::stop_playback`]) and the pacer sends nothing more from this session;
+    /// relayed packets continue our stream from its next sequence number and timestamp.
+    /// Bridging an already bridged session keeps its stream state.
+    pub fn bridge(&mut self, now: Instant) {
+        self.stop_playback();
+        if self.relay.is_none() {
+            self.relay = Some(Relay {
+                rewriter: StreamRewriter::new(self.sender.seq, self.sender.timestamp),
+                check_at: now,
+            });
+        }
+    }
+
+    /// Leaves bridged mode: paced frames (silence until something plays) resume at
+    /// `now`, continuing the sequence numbers and timestamps of the relayed packets,
+    /// with the marker bit so the peer's jitter buffer resynchronises.
+    pub fn unbridge(&mut self, now: Instant) {
+        if let Some(relay) = self.relay.take() {
+            self.sender.seq = relay.rewriter.next_seq();
+            self.sender.timestamp = relay.rewriter.next_ts();
+            self.sender.mark_next();
+            self.pacer = Pacer::new(now, PTIME);
+        }
+    }
+
+    #[must_use]
+    pub fn is_bridged(&self) -> bool {
+        self.relay.is_some()
+    }
+
+    /// Writes into `out` the packet that relays `fwd` (received on the partner leg)
+    /// to this leg's peer, and returns where to send it and its length. `None` when
+    /// not bridged (any more), on hold (a held peer receives nothing), with no known
+    /// address, or when the rewriter drops the packet (see [`StreamRewriter::rewrite`]).
+    pub fn relay_out(&mut self, fwd: &Forward<'_>, out: &mut [u8]) -> Option<(SocketAddr, usize)> {
+        if self.params.hold {
+            return None;
+        }
+        let dest = self.remote?;
+        let dst = Destination {
+            format: self.format(),
+            ssrc: self.sender.ssrc,
+        };
+        let relay = self.relay.as_mut()?;
+        let len = relay.rewriter.rewrite(&fwd.rtp, &fwd.src, &dst, out)?;
+        Some((dest, len))
+    }
+
+    /// A datagram arrived on our RTP port. Latches, detects digits and, while bridged,
+    /// returns the packet to relay to the partner leg (audio and telephone-events of
+    /// the negotiated payload types only).
+    pub fn handle_rtp<'a>(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        packet: &'a [u8],
+    ) -> Option<Forward<'a>> {
+        let rtp = parse_rtp(packet).ok()?;
         let pt = rtp.payload_type;
         let ours = pt == self.params.pt || Some(pt) == self.params.te_pt;
         if !ours {
-            return; // stray or comfort-noise payloads: not worth latching on
+            return None; // stray or comfort-noise payloads: not worth latching on
         }
         self.last_rx = now;
         if !self.latched || self.remote != Some(from) {
@@ -158,17 +266,29 @@ impl MediaSession {
                 });
             }
         }
+        self.relay.as_ref().map(|_| Forward {
+            rtp,
+            src: self.format(),
+        })
     }
 
-    /// When the next frame is due.
+    /// When the next frame is due (while bridged: when the RTP timeout is next checked).
     pub fn next_deadline(&self) -> Instant {
-        self.pacer.next_deadline()
+        match &self.relay {
+            Some(relay) => relay.check_at,
+            None => self.pacer.next_deadline(),
+        }
     }
 
     /// If a frame is due at `now`, write the RTP packet into `buf` and return where to
     /// send it and its length. Returns None when nothing is due or there is nowhere to send.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
         self.check_timeout(now);
+        if let Some(relay) = &mut self.relay {
+            // The partner's packets are our stream; a silent peer still times out.
+            relay.check_at = now + BRIDGED_CHECK;
+            return None;
+        }
         let PacerStep::Send { skipped } = self.pacer.poll(now) else {
             return None;
         };
@@ -288,7 +408,11 @@ mod tests {
         let mut pkt = [0u8; 172];
         pkt[0] = 0x80; // V=2, PT 0
         let nat: SocketAddr = "192.0.2.7:31000".parse().unwrap();
-        s.handle_rtp(t0, nat, &pkt);
+        assert_eq!(
+            s.handle_rtp(t0, nat, &pkt),
+            None,
+            "not bridged: nothing to relay"
+        );
         let sent = frames(&mut s, t0, 500);
         assert_eq!(sent.len(), 500);
         assert!(
@@ -316,5 +440,144 @@ mod tests {
         s.update(t0, held);
         frames(&mut s, t0 + Duration::from_secs(60), 1);
         assert_eq!(s.poll_event(), None);
+    }
+
+    fn pcma_session(t0: Instant) -> MediaSession {
+        let params = MediaParams {
+            remote: Some("127.0.0.1:5000".parse().unwrap()),
+            codec: Codec::Pcma,
+            pt: 8,
+            te_pt: Some(96),
+            hold: false,
+        };
+        let prompts = Arc::new(PromptSet::new());
+        MediaSession::new(t0, params, prompts, Duration::ZERO, false, 2, 7, 70)
+    }
+
+    fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+        let mut s = crate::media::RtpSender::new(ssrc, seq, ts, pt);
+        let mut buf = vec![0u8; 12 + payload.len()];
+        s.write_packet(payload, 160, &mut buf).unwrap();
+        buf[1] &= 0x7F; // mid-stream: no marker
+        buf
+    }
+
+    #[test]
+    fn relay_continues_the_prompt_stream_and_unbridge_continues_the_relay() {
+        let t0 = Instant::now();
+        let mut b = session(t0, Duration::ZERO); // PCMU, ssrc 1, seq 100, ts 1000
+        let mut a = pcma_session(t0);
+        // Three silence frames towards B's peer: seq 100-102, ts 1000-1320.
+        assert_eq!(frames(&mut b, t0, 3).len(), 3);
+        let t1 = t0 + PTIME * 3;
+        a.bridge(t1);
+        b.bridge(t1);
+        assert!(a.is_bridged() && b.is_bridged());
+        assert_eq!(frames(&mut b, t1, 5).len(), 0, "bridged: no paced frames");
+
+        let peer_a: SocketAddr = "198.51.100.1:7000".parse().unwrap();
+        let mut out = [0u8; 200];
+        let mut last = (0u16, 0u32);
+        for i in 0..3u16 {
+            let pkt = rtp(8, 40_000 + i, 9_000 + u32::from(i) * 160, 77, &[0xD5; 160]);
+            let fwd = a.handle_rtp(t1, peer_a, &pkt).expect("bridged: forward");
+            assert_eq!(fwd.src.law, Law::Alaw);
+            let (dest, n) = b.relay_out(&fwd, &mut out).unwrap();
+            assert_eq!(dest, "127.0.0.1:4000".parse().unwrap());
+            let v = parse_rtp(&out[..n]).unwrap();
+            assert_eq!((v.ssrc, v.payload_type), (1, 0));
+            assert_eq!(v.seq, 103 + i);
+            assert_eq!(v.timestamp, 1480 + u32::from(i) * 160);
+            assert_eq!(v.marker, i == 0);
+            assert!(
+                v.payload.iter().all(|&x| x == 0xFE),
+                "A-law silence → μ-law"
+            );
+            last = (v.seq, v.timestamp);
+        }
+        // Unbridge: paced frames carry on from the relayed stream, marked.
+        let t2 = t1 + Duration::from_secs(2);
+        b.unbridge(t2);
+        assert!(!b.is_bridged());
+        assert_eq!(b.next_deadline(), t2);
+        let sent = frames(&mut b, t2, 2);
+        let v = parse_rtp(&sent[0].1).unwrap();
+        assert_eq!((v.seq, v.timestamp), (last.0 + 1, last.1 + 160));
+        assert!(v.marker);
+        assert_eq!(parse_rtp(&sent[1].1).unwrap().seq, last.0 + 2);
+        // B no longer relays, whatever A still forwards.
+        let pkt = rtp(8, 40_003, 9_480, 77, &[0xD5; 160]);
+        let fwd = a.handle_rtp(t2, peer_a, &pkt).unwrap();
+        assert_eq!(b.relay_out(&fwd, &mut out), None);
+    }
+
+    #[test]
+    fn bridged_leg_reports_digits_and_forwards_events_remapped() {
+        let t0 = Instant::now();
+        let mut a = session(t0, Duration::ZERO); // te 101
+        let mut b = pcma_session(t0); // te 96
+        a.bridge(t0);
+        b.bridge(t0);
+        let ev = rtp(101, 5, 800, 9, &[1, 0x0A, 0, 160]);
+        let fwd = a
+            .handle_rtp(t0, "192.0.2.1:4000".parse().unwrap(), &ev)
+            .unwrap();
+        assert_eq!(
+            a.poll_event(),
+            Some(MediaEvent::Digit {
+                digit: '1',
+                source: DigitSource::Rfc4733
+            })
+        );
+        let mut out = [0u8; 64];
+        let (_, n) = b.relay_out(&fwd, &mut out).unwrap();
+        let v = parse_rtp(&out[..n]).unwrap();
+        assert_eq!((v.payload_type, v.ssrc), (96, 2));
+        assert_eq!(v.payload, &[1, 0x0A, 0, 160]);
+        // Comfort noise is neither latched nor forwarded.
+        assert_eq!(
+            a.handle_rtp(
+                t0,
+                "192.0.2.1:4000".parse().unwrap(),
+                &rtp(13, 6, 960, 9, &[40])
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn bridged_leg_on_hold_receives_nothing_and_silence_still_times_out() {
+        let t0 = Instant::now();
+        let mut a = pcma_session(t0);
+        let mut b = session(t0, Duration::from_secs(30));
+        b.play(4, &["a".into()]);
+        a.bridge(t0);
+        b.bridge(t0);
+        assert_eq!(
+            b.poll_event(),
+            None,
+            "bridging stops playback without a finish event"
+        );
+        b.play(5, &["a".into()]);
+        assert_eq!(
+            b.poll_event(),
+            Some(MediaEvent::PlaybackFinished { play_id: 5 }),
+            "nothing plays on a bridged leg, so the list finishes at once"
+        );
+        // The pacer only visits a bridged session once per BRIDGED_CHECK.
+        assert_eq!(frames(&mut b, t0, 1).len(), 0);
+        assert_eq!(b.next_deadline(), t0 + BRIDGED_CHECK);
+        frames(&mut b, t0 + Duration::from_secs(31), 1);
+        assert_eq!(b.poll_event(), Some(MediaEvent::RtpTimeout));
+
+        let mut held = b.params.clone();
+        held.hold = true;
+        b.update(t0, held);
+        let pkt = rtp(8, 1, 1, 3, &[0xD5; 160]);
+        let fwd = a
+            .handle_rtp(t0, "192.0.2.2:4000".parse().unwrap(), &pkt)
+            .unwrap();
+        let mut out = [0u8; 200];
+        assert_eq!(b.relay_out(&fwd, &mut out), None);
     }
 }
