@@ -371,3 +371,122 @@ pub fn assert_paced_stream(pkts: &[RtpPacket], pt: u8) -> f64 {
     );
     rate
 }
+
+/// A manager's phone played by a sipp UAS scenario in the background.
+pub struct Phone {
+    child: Child,
+    dir: tempfile::TempDir,
+    pub sip_port: u16,
+    pub media_port: u16,
+}
+
+impl Ports {
+    /// SIP and media ports for the `i`-th phone of this test (i < 4).
+    pub fn phone(&self, i: u16) -> (u16, u16) {
+        let slot = (self.sip - 15000) / 2;
+        (
+            19000 + (slot % 200) * 8 + i * 2,
+            64000 + (slot % 40) * 32 + i * 8,
+        )
+    }
+}
+
+impl Phone {
+    /// Start `scenario` (from tests/sipp) answering on the `i`-th phone port; `extra`
+    /// goes to sipp as is (e.g. `-d 500`, `-key phone_audio FILE,-1,0`).
+    pub fn start(ports: Ports, i: u16, scenario: &str, extra: &[&str]) -> Phone {
+        let sipp = require("sipp", "sip-tester");
+        let (sip_port, media_port) = ports.phone(i);
+        let dir = tempfile::tempdir().unwrap();
+        let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        if !extra.iter().any(|e| e == "phone_audio") {
+            let audio = ulaw_file(dir.path(), "support_menu");
+            extra.extend([
+                "-key".into(),
+                "phone_audio".into(),
+                format!("{},-1,0", audio.display()),
+            ]);
+        }
+        let child = Command::new("timeout")
+            .arg("60")
+            .arg(sipp)
+            .arg("-sf")
+            .arg(repo().join("tests/sipp").join(scenario))
+            .args(["-t", "u1", "-i", "127.0.0.1", "-p"])
+            .arg(sip_port.to_string())
+            .args(["-mi", "127.0.0.1", "-mp"])
+            .arg(media_port.to_string())
+            .args([
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                "50s",
+                "-trace_msg",
+                "-message_file",
+            ])
+            .arg(dir.path().join("messages.log"))
+            .args(["-trace_err", "-error_file"])
+            .arg(dir.path().join("err.log"))
+            .args(["-trace_logs", "-log_file"])
+            .arg(dir.path().join("logs.log"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // sipp binds its socket at once; give it a moment before calls arrive.
+        std::thread::sleep(Duration::from_millis(300));
+        Phone {
+            child,
+            dir,
+            sip_port,
+            media_port,
+        }
+    }
+
+    /// The phone's SIP URI for a plan's `contact`.
+    pub fn contact(&self) -> String {
+        format!("sip:phone@127.0.0.1:{}", self.sip_port)
+    }
+
+    /// Every SIP message the phone sent and received.
+    pub fn messages(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("messages.log")).unwrap_or_default()
+    }
+
+    /// Wait for the scenario to end (it fails on any unexpected message).
+    pub fn wait(self) -> SippResult {
+        let dir = self.dir;
+        let out = self.child.wait_with_output().unwrap();
+        let mut output = String::from_utf8_lossy(&out.stdout).to_string();
+        output.push_str(&String::from_utf8_lossy(&out.stderr));
+        output.push_str(&std::fs::read_to_string(dir.path().join("err.log")).unwrap_or_default());
+        output.push_str(
+            &std::fs::read_to_string(dir.path().join("messages.log")).unwrap_or_default(),
+        );
+        SippResult {
+            success: out.status.success(),
+            output,
+        }
+    }
+}
+
+/// A prompt converted to headerless μ-law, for sipp's `rtp_stream` (PT 0).
+pub fn ulaw_file(dir: &Path, prompt: &str) -> PathBuf {
+    let sox = require("sox", "sox");
+    let out = dir.join(format!("{prompt}.ulaw"));
+    let ok = Command::new(sox)
+        .arg(repo().join("prompts").join(format!("{prompt}.wav")))
+        .args(["-t", "raw", "-r", "8000", "-c", "1", "-e", "mu-law"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "sox failed for {prompt}");
+    // Whole 20 ms frames only, so a looping rtp_stream repeats the same frames.
+    let mut bytes = std::fs::read(&out).unwrap();
+    bytes.truncate(bytes.len() / 160 * 160);
+    std::fs::write(&out, bytes).unwrap();
+    out
+}
