@@ -45,14 +45,20 @@ on_failure = "department:support"
 [departments.sales]
 members = ["andrew", "elena"]
 strategy = "round-robin"
+ring_timeout_secs = 1
+overflow = "hangup"
 
 [departments.support]
 members = ["elena"]
 strategy = "longest-idle"
+ring_timeout_secs = 1
+overflow = "hangup"
 
 [departments.corporate]
 members = ["andrew"]
 strategy = "ring-all"
+ring_timeout_secs = 1
+overflow = "hangup"
 
 [managers.andrew]
 extension = "101"
@@ -95,7 +101,10 @@ fn campaign_number_goes_straight_to_its_department() {
     let mut router = Router::start(p, "", PLAN);
     let res = sipp(p, "uac_wait_bye.xml", "u1", &["-s", "2000"]);
     res.assert_ok(&router);
-    router.wait_for_log("routed to department sales", Duration::from_secs(10));
+    router.wait_for_log(
+        "connecting the caller to department:sales",
+        Duration::from_secs(10),
+    );
     router.stop();
     let recs = records(&router);
     assert_eq!(recs.len(), 1, "{recs:?}");
@@ -107,7 +116,9 @@ fn campaign_number_goes_straight_to_its_department() {
         r.menu_path.is_empty(),
         "no menu for a campaign number: {r:?}"
     );
-    assert_eq!(r.decision, "routed to department sales");
+    assert_eq!(r.decision, "department:sales");
+    // Nobody answers in this plan (the phones are not there): missed, not lost.
+    assert_eq!(r.outcome, CallOutcome::Missed);
 }
 
 #[test]
@@ -145,7 +156,7 @@ fn main_number_walks_a_two_level_menu_by_dtmf() {
     assert_eq!(
         r.outcome,
         CallOutcome::Missed,
-        "routed but nobody could be rung yet"
+        "routed, but no phone answered"
     );
 }
 
@@ -153,37 +164,18 @@ fn main_number_walks_a_two_level_menu_by_dtmf() {
 fn returning_caller_is_recognised_in_the_record_and_in_explain() {
     let _g = serial();
     let p = ports();
-    // The caller's earlier call, answered by andrew two days ago (bridged calls are a
-    // later issue; the record is what the router would have written).
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    {
-        let mut store = SqliteStore::open(dir.path().join("data/switchboard.db")).unwrap();
-        let two_days_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(48);
-        store
-            .upsert_call(&CallRecord {
-                call_id: "earlier-call".into(),
-                started_at: two_days_ago,
-                answered_at: Some(two_days_ago + jiff::SignedDuration::from_secs(12)),
-                ended_at: Some(two_days_ago + jiff::SignedDuration::from_secs(300)),
-                dialled: "1000".into(),
-                source: "main".into(),
-                caller: "5551234".into(),
-                caller_name: None,
-                menu_path: vec![],
-                decision: "department:sales".into(),
-                reason: String::new(),
-                department: Some("sales".into()),
-                answered_by: Some("andrew".into()),
-                outcome: CallOutcome::Answered,
-                hangup_side: None,
-                transfers: vec![],
-            })
-            .unwrap();
-    }
-    let mut router = Router::start_in(dir, p, "", PLAN);
+    // Andrew's phone answers the caller's first call, a campaign call to sales.
+    let phone = Phone::start(p, 0, "uas_answer.xml", &["-d", "200"]);
+    let plan = PLAN.replace("sip:101@127.0.0.1:5999", &phone.contact());
+    let mut router = Router::start(p, "", &plan);
+    let res = sipp(p, "uac_listen.xml", "u1", &["-s", "2000", "-d", "5000"]);
+    res.assert_ok(&router);
+    phone.wait().assert_ok(&router);
+    let first = records(&router);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].answered_by.as_deref(), Some("andrew"), "{first:?}");
 
-    // explain shows it before any call is made
+    // explain now shows the caller as returning
     let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["explain", "--config"])
         .arg(router.config())
@@ -201,21 +193,33 @@ fn returning_caller_is_recognised_in_the_record_and_in_explain() {
         "explain:\n{text}"
     );
 
-    // a real call from the same number goes to andrew, with the reason recorded
-    let res = sipp(p, "uac_wait_bye.xml", "u1", &["-s", "1000"]);
+    // The second call from the same number, to the main number, skips the menu and
+    // reaches andrew again (round-robin alone would have offered it to elena).
+    let phone = Phone::start(p, 0, "uas_answer.xml", &["-d", "200"]);
+    let res = sipp(p, "uac_listen.xml", "u1", &["-s", "1000", "-d", "5000"]);
     res.assert_ok(&router);
-    router.wait_for_log("routed to manager andrew", Duration::from_secs(10));
+    let messages = phone.messages();
+    phone.wait().assert_ok(&router);
     router.stop();
+    assert!(
+        messages.contains("X-Switchboard-Returning: spoke with andrew"),
+        "{messages}"
+    );
     let recs = records(&router);
     let r = recs
         .iter()
-        .find(|r| r.call_id != "earlier-call")
-        .expect("the new call's record");
+        .find(|r| r.call_id != first[0].call_id)
+        .expect("the second call's record");
     assert!(
         r.reason.contains("returning caller") && r.reason.contains("andrew"),
         "{r:?}"
     );
-    assert_eq!(r.decision, "routed to manager andrew");
+    assert_eq!(r.decision, "manager:andrew");
+    assert_eq!(r.answered_by.as_deref(), Some("andrew"));
+    assert!(
+        r.menu_path.is_empty(),
+        "a returning caller skips the menu: {r:?}"
+    );
 }
 
 #[test]
@@ -312,7 +316,10 @@ fn sighup_reload_rejects_a_bad_plan_and_keeps_the_running_one() {
     router.wait_for_log("dial plan NOT reloaded", Duration::from_secs(5));
     // the running plan still routes the campaign number
     let _ = sipp(p, "uac_wait_bye.xml", "u1", &["-s", "2000"]);
-    router.wait_for_log("routed to department sales", Duration::from_secs(10));
+    router.wait_for_log(
+        "connecting the caller to department:sales",
+        Duration::from_secs(10),
+    );
     // a good plan is taken
     std::fs::write(
         &config,
@@ -335,7 +342,10 @@ fn sighup_reload_rejects_a_bad_plan_and_keeps_the_running_one() {
     );
     router.wait_for_log("dial plan reloaded", Duration::from_secs(5));
     let _ = sipp(p, "uac_wait_bye.xml", "u1", &["-s", "2000"]);
-    router.wait_for_log("routed to department support", Duration::from_secs(10));
+    router.wait_for_log(
+        "connecting the caller to department:support",
+        Duration::from_secs(10),
+    );
     router.stop();
 }
 
