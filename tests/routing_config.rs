@@ -278,6 +278,23 @@ options = { "1" = "menu:main", "*" = "back" }
             r#"plan.toml:8: manager "b" has extension "101", which manager "a" already uses; give each manager their own extension"#,
         ],
     ),
+    (
+        "contact by host name",
+        "[[numbers]]\nnumber = \"*\"\naction = \"manager:a\"\n[managers.a]\nextension = \"101\"\ncontact = \"sip:101@phone.example.com\"\n",
+        &[
+            r#"plan.toml:6: manager "a": contact "sip:101@phone.example.com" must name the phone by IP address, e.g. "sip:101@10.0.0.5:5060" (host names are not looked up)"#,
+        ],
+    ),
+    (
+        "transfer keys",
+        "[[numbers]]\nnumber = \"*\"\naction = \"hangup\"\n[departments.sales]\n[transfer]\ncode = \"x9\"\nkeys = { \"1\" = \"department:salse\", \"22\" = \"department:sales\", \"3\" = \"hangup\" }\n",
+        &[
+            r#"plan.toml:6: [transfer] code "x9" must be phone keys (0-9, * and #), e.g. "*2""#,
+            r#"plan.toml:7: [transfer] key "1" points to department "salse", which does not exist (did you mean "sales"?)"#,
+            r#"plan.toml:7: [transfer] key "22" must be a single phone key such as "1""#,
+            r#"plan.toml:7: [transfer] key "3": a call can be transferred to department:NAME or manager:NAME, not "hangup""#,
+        ],
+    ),
 ];
 
 #[test]

@@ -368,6 +368,18 @@ impl<'a> Compiler<'a> {
                 }
             }
             if let Some(c) = &m.contact
+                && (c.get_ref().starts_with("sip:") || c.get_ref().starts_with("sips:"))
+                && crate::sip::uri::uri_destination(c.get_ref()).is_none()
+            {
+                self.sink.error(
+                    Some(c.span()),
+                    format!(
+                        "{ctx}: contact \"{}\" must name the phone by IP address, e.g. \
+                         \"sip:101@10.0.0.5:5060\" (host names are not looked up)",
+                        c.get_ref()
+                    ),
+                );
+            } else if let Some(c) = &m.contact
                 && !(c.get_ref().starts_with("sip:") || c.get_ref().starts_with("sips:"))
             {
                 self.sink.error(

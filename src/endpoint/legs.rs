@@ -6,7 +6,7 @@
 //! own RTP port (media is anchored in Switchboard), so the caller's trunk never learns
 //! the manager's address and vice versa.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Instant;
 
 use jiff::Timestamp;
@@ -15,8 +15,8 @@ use super::Endpoint;
 use crate::call::{CallContextInfo, CallInfo, CallKey, MediaParams};
 use crate::dialog::Dialog;
 use crate::sdp::{self, Codec, LocalMedia};
+use crate::sip::Peer;
 use crate::sip::rsip;
-use crate::sip::{Peer, Transport};
 use crate::store::RingOutcome;
 use crate::transaction::{ClientKey, make_cancel};
 
@@ -87,39 +87,7 @@ pub(super) struct Orphan {
     pub cancel_pending: bool,
 }
 
-/// Where an outbound INVITE goes: the Request-URI and the transport peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Destination {
-    pub uri: String,
-    pub peer: Peer,
-}
-
-/// `sip:201@127.0.0.1:5071;transport=udp` → the address and transport to send to.
-/// Only literal IP addresses: the sans-IO core does no DNS, and the plan's validation
-/// says so to the admin.
-pub fn uri_destination(uri: &str) -> Option<Destination> {
-    let rest = uri
-        .trim()
-        .strip_prefix("sip:")
-        .or_else(|| uri.trim().strip_prefix("SIP:"))?;
-    let hostport_and_params = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let mut parts = hostport_and_params.split(';');
-    let hostport = parts.next()?.trim();
-    let tcp = parts.any(|p| p.trim().eq_ignore_ascii_case("transport=tcp"));
-    let addr = hostport.parse::<SocketAddr>().ok().or_else(|| {
-        let ip = hostport.trim_start_matches('[').trim_end_matches(']');
-        ip.parse::<IpAddr>()
-            .ok()
-            .map(|ip| SocketAddr::new(ip, 5060))
-    })?;
-    Some(Destination {
-        uri: uri.trim().to_string(),
-        peer: Peer {
-            transport: if tcp { Transport::Tcp } else { Transport::Udp },
-            addr,
-        },
-    })
-}
+pub use crate::sip::uri::{Destination, uri_destination};
 
 /// Keeps only characters that are safe in a SIP URI user part: caller IDs come off the
 /// wire and go into our headers, so nothing may break out of them.
@@ -353,20 +321,6 @@ pub fn ring_outcome(code: u16) -> RingOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn destinations_from_uris() {
-        let d = uri_destination("sip:201@127.0.0.1:5071").unwrap();
-        assert_eq!(d.peer.addr, "127.0.0.1:5071".parse().unwrap());
-        assert_eq!(d.peer.transport, Transport::Udp);
-        let d = uri_destination("sip:201@10.0.0.5;transport=tcp").unwrap();
-        assert_eq!(d.peer.addr, "10.0.0.5:5060".parse().unwrap());
-        assert_eq!(d.peer.transport, Transport::Tcp);
-        let d = uri_destination("sip:[::1]:5080").unwrap();
-        assert_eq!(d.peer.addr, "[::1]:5080".parse().unwrap());
-        assert_eq!(uri_destination("sip:201@phone.example.com"), None);
-        assert_eq!(uri_destination("tel:+15551234"), None);
-    }
 
     #[test]
     fn caller_ids_cannot_inject_headers() {

@@ -8,6 +8,7 @@
 
 mod bridge;
 mod calls;
+mod leg_dialog;
 pub mod legs;
 pub mod ports;
 mod register;

@@ -48,6 +48,7 @@ pub mod frame;
 pub mod headers;
 pub mod normalize;
 pub mod parse;
+pub mod uri;
 
 pub use frame::{FrameError, MAX_MESSAGE_SIZE, StreamFramer, frame_datagram};
 pub use headers::{response_destination, serialize, stamp_received};
