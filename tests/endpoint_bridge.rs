@@ -642,3 +642,87 @@ fn invites_from_outside_the_trunks_get_403() {
     );
     assert_eq!(h.ep.active_calls(), 0);
 }
+
+/// Bridged with andrew; returns the leg's media key.
+fn bridged_with_andrew(h: &mut H) -> (String, CallKey) {
+    h.caller_calls("1000");
+    let invite = h.request_to(ANDREW, "INVITE");
+    h.sip_from(
+        ANDREW,
+        &reply(&invite, "200 OK", "a1", Some(&phone_sdp(30000, 0))),
+    );
+    h.take_to(ANDREW);
+    let caller = h.caller_key();
+    let leg = h
+        .media
+        .iter()
+        .find_map(|m| match m {
+            MediaCommand::Open { call, .. } if *call != caller => Some(*call),
+            _ => None,
+        })
+        .unwrap();
+    (invite, leg)
+}
+
+#[test]
+fn the_manager_holding_the_call_plays_hold_music_to_the_caller() {
+    let mut h = H::new("10.0.0.0/8");
+    let (invite, leg) = bridged_with_andrew(&mut h);
+    let caller = h.caller_key();
+    let sdp = phone_sdp(30000, 0).replace(
+        "telephone-event/8000\r\n",
+        "telephone-event/8000\r\na=sendonly\r\n",
+    );
+    let hold = phone_request(
+        &invite,
+        "INVITE",
+        2,
+        "a1",
+        "Content-Type: application/sdp\r\n",
+    )
+    .replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!("Content-Length: {}\r\n\r\n{sdp}", sdp.len()),
+    );
+    h.sip_from(ANDREW, &hold);
+    let sent = h.take_to(ANDREW);
+    let answer = sent
+        .iter()
+        .find(|m| m.starts_with("SIP/2.0 200 OK"))
+        .expect("200 OK");
+    assert!(answer.contains("a=recvonly"), "{answer}");
+    assert!(h.media.contains(&MediaCommand::Unbridge { call: caller }));
+    assert_eq!(h.last_play().unwrap().1, vec!["hold_music"]);
+    // Off hold: bridged again.
+    let sdp = phone_sdp(30000, 0);
+    let unhold = phone_request(
+        &invite,
+        "INVITE",
+        3,
+        "a1",
+        "Content-Type: application/sdp\r\n",
+    )
+    .replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!("Content-Length: {}\r\n\r\n{sdp}", sdp.len()),
+    );
+    h.media.clear();
+    h.sip_from(ANDREW, &unhold);
+    assert!(
+        h.media
+            .contains(&MediaCommand::Bridge { a: caller, b: leg }),
+        "{:?}",
+        h.media
+    );
+}
+
+#[test]
+fn silence_on_the_manager_leg_ends_both_legs() {
+    let mut h = H::new("10.0.0.0/8");
+    let (_invite, leg) = bridged_with_andrew(&mut h);
+    h.ep.handle_media_event(h.now, h.wall, leg, MediaEvent::RtpTimeout);
+    h.drain();
+    assert!(h.take_to(ANDREW).iter().any(|m| m.starts_with("BYE ")));
+    assert!(h.take_to(TRUNK).iter().any(|m| m.starts_with("BYE ")));
+    assert_eq!(h.ended(), Some(EndCause::RtpTimeout));
+}

@@ -258,7 +258,7 @@ fn serialize_parts(start: &str, headers: &rsip::Headers, body: &[u8]) -> Bytes {
 
 /// Methods listed in the `Allow` header of our 501 (RFC 3261 §21.5.2): what
 /// the transaction and call layers handle.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, REGISTER";
 
 /// Our `User-Agent`/`Server` product token in generated responses.
 const SERVER: &str = "switchboard";
