@@ -343,8 +343,19 @@ impl Endpoint {
                 session_version: 1,
             };
             let (offer, offered) = self.leg_offer(&leg_local, slot.media.codec);
+            let to_uri = if m.contact.is_some() {
+                dest.uri.clone()
+            } else {
+                let user = m.login().unwrap_or(manager);
+                format!(
+                    "sip:{}@{}",
+                    super::legs::sanitize_number(user),
+                    self.cfg.sip_addr
+                )
+            };
             let spec = InviteSpec {
                 dest: &dest,
+                to_uri: &to_uri,
                 info: &slot.info,
                 ctx: &ctx,
                 department,

@@ -118,6 +118,9 @@ pub fn sanitize_text(s: &str) -> String {
 /// What goes into an outbound INVITE besides the SDP.
 pub(super) struct InviteSpec<'a> {
     pub dest: &'a Destination,
+    /// The To URI: the manager's address (RFC 3261 §8.1.1.2: the logical recipient),
+    /// while the Request-URI is the phone's contact.
+    pub to_uri: &'a str,
     pub info: &'a CallInfo,
     pub ctx: &'a CallContextInfo,
     pub department: Option<&'a str>,
@@ -152,7 +155,7 @@ impl Endpoint {
              Via: SIP/2.0/{via} {host};branch={branch};rport\r\n\
              Max-Forwards: 70\r\n\
              From: \"{name}\" <sip:{number}@{host}>;tag={tag}\r\n\
-             To: \"{to_name}\" <{uri}>\r\n\
+             To: \"{to_name}\" <{to_uri}>\r\n\
              Call-ID: {call_id}\r\n\
              CSeq: 1 INVITE\r\n\
              Contact: {contact}\r\n\
@@ -166,13 +169,15 @@ impl Endpoint {
             branch = spec.branch,
             tag = spec.local_tag,
             to_name = sanitize_text(spec.manager_display),
+            to_uri = spec.to_uri,
             call_id = spec.call_id,
             allow = super::ALLOW,
             orig = sanitize_text(&spec.info.call_id),
             dialled = sanitize_number(&spec.info.dialled),
         );
         let mut optional = |name: &str, value: &str| {
-            let v = sanitize_text(value);
+            // ASCII arrows: strict parsers choke on UTF-8 outside display names.
+            let v = sanitize_text(&value.replace('→', "->"));
             if !v.is_empty() {
                 let _ = write!(text, "X-Switchboard-{name}: {v}\r\n");
             }
