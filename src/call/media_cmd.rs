@@ -6,6 +6,8 @@
 //! does not grow with the packet rate.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::sdp::Codec;
 
@@ -70,9 +72,35 @@ pub enum MediaCommand {
     /// Stop relaying for `call` and its partner; both legs go back to sending what
     /// they play (silence when nothing plays).
     Unbridge { call: CallKey },
+    /// Record what the peer sends (decoded from its law) into `path` as a WAV file,
+    /// 8 kHz mono 16-bit, until one of `stop_digits` is pressed, `max` is reached, or
+    /// `silence` of continuous silence (zero: never); the trailing silence is not kept.
+    /// Prompts may play meanwhile (the beep). Ends with
+    /// [`MediaEvent::RecordingFinished`].
+    Record {
+        call: CallKey,
+        record_id: u32,
+        path: PathBuf,
+        max: Duration,
+        silence: Duration,
+        stop_digits: String,
+    },
+    /// Finish the recording now (e.g. the caller hung up); RecordingFinished follows.
+    StopRecording { call: CallKey },
     /// Release the port; nothing more is sent or reported for this call. A bridged
     /// leg is unbridged first.
     Close { call: CallKey },
+}
+
+/// Why a recording ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordEnd {
+    /// One of the stop digits (e.g. `#`).
+    Digit(char),
+    MaxLength,
+    Silence,
+    /// `StopRecording` (hang-up) or the call closing.
+    Stopped,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,5 +124,16 @@ pub enum MediaEvent {
     /// The media plane could not serve the call (port unavailable, socket error).
     Failed {
         reason: String,
+    },
+    /// A recording is complete and its file closed (or could not be written: `error`).
+    RecordingFinished {
+        record_id: u32,
+        path: PathBuf,
+        /// Audio kept in the file.
+        duration: Duration,
+        ended_by: RecordEnd,
+        /// Nothing above the speech threshold was heard: kept, but flagged.
+        silent: bool,
+        error: Option<String>,
     },
 }

@@ -8,7 +8,7 @@ pub mod program;
 pub mod record;
 
 pub use ivr::{IvrAction, IvrRunner};
-pub use media_cmd::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
+pub use media_cmd::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams, RecordEnd};
 pub use program::{
     CallContextInfo, CallInfo, CollectSpec, ConnectTarget, DemoIvr, MenuResult, Program, Step,
 };

@@ -382,6 +382,8 @@ impl Endpoint {
                 );
                 self.hangup(slot, now, EndCause::RtpTimeout);
             }
+            // Voicemail lands with issue 5.
+            MediaEvent::RecordingFinished { .. } => {}
             MediaEvent::Failed { reason } => {
                 tracing::error!("media failed: {reason}");
                 self.ports.retire(slot.port);

@@ -74,7 +74,7 @@ impl Endpoint {
                 tracing::error!("media failed on the manager's leg: {reason}");
                 self.hangup(slot, now, EndCause::MediaFailed(reason));
             }
-            MediaEvent::PlaybackFinished { .. } => {}
+            MediaEvent::PlaybackFinished { .. } | MediaEvent::RecordingFinished { .. } => {}
         }
     }
 

@@ -175,6 +175,8 @@ impl MediaPlane {
             MediaCommand::StopPlayback { call } => self.with(call, |s, _| s.stop_playback()),
             MediaCommand::Bridge { a, b } => self.bridge(now, a, b),
             MediaCommand::Unbridge { call } => self.unbridge(now, call),
+            // Recording lands with voicemail.
+            MediaCommand::Record { .. } | MediaCommand::StopRecording { .. } => {}
             MediaCommand::Close { call } => {
                 self.unbridge(now, call);
                 if let Some(slot) = self.slots.remove(&call) {
