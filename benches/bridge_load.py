@@ -15,8 +15,8 @@ Measured on the router only (sipp's own CPU is reported separately):
   vs received; kernel drops on the router's own UDP sockets (/proc/net/udp `drops`);
 - failed calls on both sipp sides and WARN/ERROR lines in the router's log.
 
-usage: benches/bridge_load.py [--rate 50] [--calls 500] [--hold 30] [--log warn]
-Needs sipp (apt-get install sip-tester) and sox.
+usage: benches/bridge_load.py [--rate 50] [--calls 500] [--hold 30] [--log warn] [--perf SECS]
+Needs sipp (apt-get install sip-tester), sox, and perf for --perf. Results: docs/performance.md.
 """
 import argparse, csv, os, signal, subprocess, sys, tempfile, time, urllib.request
 
@@ -118,7 +118,7 @@ def busy_ticks():
     """Busy CPU ticks of the whole machine (all cores), from /proc/stat."""
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
-    return sum(v) - v[3] - v[4]  # minus idle and iowait
+    return sum(v[:8]) - v[3] - v[4] - v[7]  # user..softirq; not idle, iowait, steal (guest is in user)
 
 
 def udp_snmp():
@@ -175,6 +175,9 @@ def main():
     ap.add_argument("--port", type=int, default=25060, help="router SIP port")
     ap.add_argument("--http", default="127.0.0.1:25080", help="router admin/metrics address")
     ap.add_argument("--log", default="warn", help="SWITCHBOARD_LOG for the router")
+    ap.add_argument("--perf", type=float, default=0, metavar="SECS",
+                    help="also perf-record the router for SECS at the start of the steady window "
+                         "(perturbs that run's CPU figure: use a separate run)")
     ap.add_argument("--no-build", action="store_true", help="skip cargo build --release")
     a = ap.parse_args()
 
@@ -242,6 +245,7 @@ def main():
     samples = []  # (t, router %, rss KiB, uas current calls, sipp % (both))
     marks = {}  # "start"/"end" → (t, router ticks, metrics, socket drops, rss, uas current, snmp)
     last_t, last_c = t0, c0
+    perf = None
     last_s = cpu_ticks(uac.pid) + cpu_ticks(uas.pid)
     while uac.poll() is None:
         time.sleep(1.0)
@@ -253,6 +257,10 @@ def main():
         samples.append((t, (c - last_c) / CLK / (now - last_t) * 100.0, rss, current,
                         (s - last_s) / CLK / (now - last_t) * 100.0))
         last_t, last_c, last_s = now, c, s
+        if a.perf and perf is None and t >= win_start:
+            perf = subprocess.Popen(["perf", "record", "-q", "-g", "-F", "999", "-p", str(router.pid),
+                                     "-o", os.path.join(work, "perf.data"), "--", "sleep", str(a.perf)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for name, at in (("start", win_start), ("end", win_end)):
             if name not in marks and t >= at and (name == "start" or marks.get("start", (t,))[0] < t):
                 marks[name] = (t, c, metrics(a.http), udp_socket_drops(RTP_LOW, RTP_HIGH), rss, current,
@@ -322,9 +330,11 @@ def main():
               + (": " + ", ".join(f"port {p}: {d}" for p, d in sorted(dropped.items())[:12]) if dropped else ""))
         print(f"sipp socket drops    {sum(sp_e.values()) - sum(sp_s.values())} in the window on {len(sp_e)} sockets"
               " (sipp does not read the RTP it gets: what the router relays lands in a full buffer there)")
-        other = ((b_e - b_s) - (ce - cs) - (sc_e - sc_s)) / CLK / dt * 100.0
-        print(f"rest of the machine  {other:.1f}% of one core busy in the window (not router, not sipp;"
-              f" loadavg {open('/proc/loadavg').read().split()[0]} at the end)")
+        busy = (b_e - b_s) / CLK / dt * 100.0
+        ours = ((ce - cs) + (sc_e - sc_s)) / CLK / dt * 100.0
+        print(f"whole machine        {busy:.0f}% busy of {os.cpu_count() * 100}% in the window, of which router +"
+              f" sipp {ours:.0f}% (the rest, ±accounting noise, is other work; loadavg"
+              f" {open('/proc/loadavg').read().split()[0]} at the end)")
         print(f"kernel UDP (all procs) RcvbufErrors +{sn_e['RcvbufErrors'] - sn_s['RcvbufErrors']},"
               f" SndbufErrors +{sn_e['SndbufErrors'] - sn_s['SndbufErrors']} in the window;"
               f" whole run +{snmp1['RcvbufErrors'] - snmp0['RcvbufErrors']} /"
@@ -340,6 +350,14 @@ def main():
         print("    " + l)
     print(f"per-second samples   t: router% / RSS MiB / bridged / sipp%")
     print("    " + "; ".join(f"{s[0]:.0f}: {s[1]:.0f}/{s[2] // 1024}/{s[3]}/{s[4]:.0f}" for s in samples))
+    if perf is not None:
+        perf.wait()
+        for sort, limit in (("dso", "1"), ("sym", "1.5")):
+            rep = subprocess.run(["perf", "report", "-i", os.path.join(work, "perf.data"), "--no-children",
+                                  "--sort", sort, "--stdio", "-g", "none", "--percent-limit", limit],
+                                 capture_output=True, text=True).stdout
+            print(f"perf by {sort:<12} " + "\n                     ".join(
+                l.strip() for l in rep.splitlines() if l.strip() and not l.startswith("#")))
     print(f"work dir             {work}")
     sys.exit(1 if fail or m_fail else 0)
 
