@@ -2,17 +2,14 @@
 //! leg, the outbound legs to managers' phones, failover, ring-all, transfer. Every
 //! SIP message either side sends is checked as text.
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod flows;
 
-use jiff::Timestamp;
-use switchboard::call::plan::PlanProgram;
+use std::time::Duration;
+
+use flows::*;
 use switchboard::call::{CallKey, MediaCommand, MediaEvent};
-use switchboard::config::{ServerConfig, load_str};
-use switchboard::endpoint::{CallEvent, EndCause, Endpoint, EndpointConfig, Output};
-use switchboard::sip::{Peer, Transport};
-use switchboard::store::{RingOutcome, StoreWrite};
+use switchboard::endpoint::{CallEvent, EndCause};
+use switchboard::store::{CallbackReason, RingOutcome};
 
 const PLAN: &str = r#"
 [[numbers]]
@@ -59,253 +56,9 @@ code = "*2"
 keys = { "3" = "department:support" }
 "#;
 
-const ANDREW: &str = "10.0.0.5:5060";
-const ELENA: &str = "10.0.0.6:5060";
-const SOFIA: &str = "10.0.0.7:5060";
-const TRUNK: &str = "10.0.0.1:5070";
-
-const CALLER_SDP: &str = "v=0\r\no=trunk 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
-
-fn phone_sdp(port: u16, pt: u8) -> String {
-    format!(
-        "v=0\r\no=phone 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio {port} RTP/AVP {pt} 101\r\na=rtpmap:101 telephone-event/8000\r\n"
-    )
-}
-
-fn udp(addr: &str) -> Peer {
-    Peer {
-        transport: Transport::Udp,
-        addr: addr.parse().unwrap(),
-    }
-}
-
-struct H {
-    ep: Endpoint,
-    now: Instant,
-    wall: Timestamp,
-    /// (destination, message) in order.
-    sent: Vec<(String, String)>,
-    media: Vec<MediaCommand>,
-    events: Vec<CallEvent>,
-    attempts: Vec<(String, RingOutcome)>,
-    caller_tag: String,
-}
-
-impl H {
-    fn new(trunks: &str) -> Self {
-        let path = Path::new("plan.toml");
-        let plan = Arc::new(
-            load_str(PLAN, path, None)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .plan,
-        );
-        let server = ServerConfig {
-            trunks: vec![trunks.parse().unwrap()],
-            ..ServerConfig::default()
-        };
-        let cfg = EndpointConfig::from_server(&server, "127.0.0.1:5060".parse().unwrap());
-        let ep = Endpoint::new(
-            cfg,
-            Box::new(move |_, states| {
-                Box::new(PlanProgram::new(
-                    plan.clone(),
-                    states.clone(),
-                    None,
-                    Box::new(|_| false),
-                ))
-            }),
-            11,
-        );
-        H {
-            ep,
-            now: Instant::now(),
-            wall: "2026-11-23T10:00:00Z".parse().unwrap(),
-            sent: vec![],
-            media: vec![],
-            events: vec![],
-            attempts: vec![],
-            caller_tag: String::new(),
-        }
-    }
-
-    fn drain(&mut self) {
-        while let Some(o) = self.ep.poll_output() {
-            match o {
-                Output::Transmit(t) => self.sent.push((
-                    t.peer.addr.to_string(),
-                    String::from_utf8_lossy(&t.payload).to_string(),
-                )),
-                Output::Media(m) => self.media.push(m),
-                Output::Event(e) => self.events.push(e),
-                Output::Store(w) => {
-                    if let StoreWrite::RingAttempt(a) = *w {
-                        self.attempts.push((a.manager, a.outcome));
-                    }
-                }
-            }
-        }
-    }
-
-    fn sip_from(&mut self, from: &str, text: &str) {
-        self.ep
-            .handle_sip(self.now, self.wall, udp(from), text.as_bytes());
-        self.drain();
-    }
-
-    fn advance(&mut self, d: Duration) {
-        let end = self.now + d;
-        while let Some(t) = self.ep.poll_timeout() {
-            if t > end {
-                break;
-            }
-            self.now = t.max(self.now);
-            self.ep.handle_timeout(self.now, self.wall);
-            self.drain();
-        }
-        self.now = end;
-    }
-
-    fn caller_key(&self) -> CallKey {
-        self.events
-            .iter()
-            .find_map(|e| match e {
-                CallEvent::Started { key, .. } => Some(*key),
-                _ => None,
-            })
-            .unwrap()
-    }
-
-    /// The caller dials `number`, we answer, the caller ACKs, the announcement plays
-    /// to its end.
-    fn caller_calls(&mut self, number: &str) {
-        let invite = format!(
-            "INVITE sip:{number}@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKc1\r\nFrom: \"Alice\" <sip:5551234@10.0.0.1>;tag=t1\r\nTo: <sip:{number}@127.0.0.1>\r\nCall-ID: caller-1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{TRUNK}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{CALLER_SDP}",
-            CALLER_SDP.len()
-        );
-        self.sip_from(TRUNK, &invite);
-        let ok = self
-            .take_to(TRUNK)
-            .into_iter()
-            .find(|m| m.starts_with("SIP/2.0 200"))
-            .unwrap();
-        self.caller_tag = header(&ok, "To").split("tag=").nth(1).unwrap().to_string();
-        let ack = self.caller_request("ACK", 1, "");
-        self.sip_from(TRUNK, &ack);
-        // The plan announces the department, then connects.
-        let play = self.last_play().unwrap();
-        assert_eq!(play.1, vec!["connecting"]);
-        let key = self.caller_key();
-        self.ep.handle_media_event(
-            self.now,
-            self.wall,
-            key,
-            MediaEvent::PlaybackFinished { play_id: play.0 },
-        );
-        self.drain();
-    }
-
-    fn caller_request(&self, method: &str, cseq: u32, extra: &str) -> String {
-        format!(
-            "{method} sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKc{method}{cseq}\r\nFrom: \"Alice\" <sip:5551234@10.0.0.1>;tag=t1\r\nTo: <sip:1000@127.0.0.1>;tag={}\r\nCall-ID: caller-1\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n",
-            self.caller_tag
-        )
-    }
-
-    fn last_play(&self) -> Option<(u32, Vec<String>)> {
-        self.media.iter().rev().find_map(|m| match m {
-            MediaCommand::Play {
-                play_id, prompts, ..
-            } => Some((*play_id, prompts.clone())),
-            _ => None,
-        })
-    }
-
-    /// Messages sent to `dest` since the last call, oldest first.
-    fn take_to(&mut self, dest: &str) -> Vec<String> {
-        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.sent)
-            .into_iter()
-            .partition(|(d, _)| d == dest);
-        self.sent = rest;
-        mine.into_iter().map(|(_, m)| m).collect()
-    }
-
-    fn request_to(&mut self, dest: &str, method: &str) -> String {
-        let all = self.take_to(dest);
-        all.iter()
-            .find(|m| m.starts_with(&format!("{method} ")))
-            .cloned()
-            .unwrap_or_else(|| panic!("no {method} to {dest} in {all:#?}"))
-    }
-
-    fn connected(&self) -> Option<String> {
-        self.events.iter().find_map(|e| match e {
-            CallEvent::Connected { manager, .. } => Some(manager.clone()),
-            _ => None,
-        })
-    }
-
-    fn ended(&self) -> Option<EndCause> {
-        self.events.iter().find_map(|e| match e {
-            CallEvent::Ended { cause, .. } => Some(cause.clone()),
-            _ => None,
-        })
-    }
-
-    fn assert_clean(&mut self) {
-        self.advance(Duration::from_secs(120));
-        assert_eq!(self.ep.active_calls(), 0, "call leaked");
-        assert_eq!(self.ep.transactions(), 0, "transaction leaked");
-    }
-}
-
-fn header(msg: &str, name: &str) -> String {
-    msg.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-        .unwrap_or_else(|| panic!("no {name} in {msg}"))
-        .trim()
-        .to_string()
-}
-
-/// A phone's response to a request we sent: same Via/From/Call-ID/CSeq, its To tag.
-fn reply(req: &str, status: &str, to_tag: &str, body: Option<&str>) -> String {
-    let mut r = format!(
-        "SIP/2.0 {status}\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag={to_tag}\r\nCall-ID: {}\r\nCSeq: {}\r\nContact: <sip:phone@10.0.0.5:5060>\r\n",
-        header(req, "Via"),
-        header(req, "From"),
-        header(req, "To"),
-        header(req, "Call-ID"),
-        header(req, "CSeq"),
-    );
-    match body {
-        Some(b) => r.push_str(&format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{b}",
-            b.len()
-        )),
-        None => r.push_str("Content-Length: 0\r\n\r\n"),
-    }
-    r
-}
-
-/// A request from a manager's phone inside the leg's dialog (we are the leg's UAC, so
-/// our From tag is the dialog's remote tag for them).
-fn phone_request(invite: &str, method: &str, cseq: u32, my_tag: &str, extra: &str) -> String {
-    let phone = invite
-        .split_whitespace()
-        .nth(1)
-        .and_then(|uri| uri.split('@').nth(1))
-        .unwrap()
-        .to_string();
-    let our_from = header(invite, "From");
-    let our_to = header(invite, "To");
-    format!(
-        "{method} sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {phone};branch=z9hG4bKp{method}{cseq}\r\nFrom: {our_to};tag={my_tag}\r\nTo: {our_from}\r\nCall-ID: {}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n",
-        header(invite, "Call-ID")
-    )
-}
-
 #[test]
 fn a_department_call_rings_the_first_member_and_bridges_on_answer() {
-    let mut h = H::new("10.0.0.0/8");
+    let mut h = H::new("10.0.0.0/8", PLAN);
     h.caller_calls("1000");
     let invite = h.request_to(ANDREW, "INVITE");
     assert!(
@@ -388,7 +141,7 @@ fn a_department_call_rings_the_first_member_and_bridges_on_answer() {
 
 #[test]
 fn no_answer_fails_over_to_the_next_member_and_busy_everywhere_overflows() {
-    let mut h = H::new("10.0.0.0/8");
+    let mut h = H::new("10.0.0.0/8", PLAN);
     h.caller_calls("1000");
     let first = h.request_to(ANDREW, "INVITE");
     h.sip_from(ANDREW, &reply(&first, "180 Ringing", "a1", None));
@@ -411,16 +164,26 @@ fn no_answer_fails_over_to_the_next_member_and_busy_everywhere_overflows() {
             ("elena".to_string(), RingOutcome::Busy)
         ]
     );
+    // The caller is told their request was received, then the call ends; the request
+    // is in the sales callback queue.
+    let (play, prompts) = h.last_play().unwrap();
+    assert_eq!(prompts, vec!["callback_confirm", "goodbye"]);
+    h.finish_play(play);
     let bye = h.request_to(TRUNK, "BYE");
     h.sip_from(TRUNK, &reply(&bye, "200 OK", "t1", None));
     assert!(matches!(h.ended(), Some(EndCause::Completed(_))));
     assert_eq!(h.connected(), None);
+    assert_eq!(h.callbacks.len(), 1);
+    assert_eq!(h.callbacks[0].department, "sales");
+    assert_eq!(h.callbacks[0].reason, CallbackReason::NobodyAnswered);
+    assert_eq!(h.callbacks[0].caller, "5551234");
+    assert_eq!(h.callbacks[0].source, "google-ads");
     h.assert_clean();
 }
 
 #[test]
 fn ring_all_bridges_the_first_to_answer_and_cancels_the_others() {
-    let mut h = H::new("10.0.0.0/8");
+    let mut h = H::new("10.0.0.0/8", PLAN);
     h.caller_calls("2000");
     let to_andrew = h.request_to(ANDREW, "INVITE");
     let to_elena = h.request_to(ELENA, "INVITE");
@@ -462,7 +225,7 @@ fn ring_all_bridges_the_first_to_answer_and_cancels_the_others() {
 
 #[test]
 fn a_cancelled_leg_that_answers_anyway_is_acked_and_hung_up() {
-    let mut h = H::new("10.0.0.0/8");
+    let mut h = H::new("10.0.0.0/8", PLAN);
     h.caller_calls("2000");
     let to_andrew = h.request_to(ANDREW, "INVITE");
     let to_elena = h.request_to(ELENA, "INVITE");
@@ -491,7 +254,7 @@ fn a_cancelled_leg_that_answers_anyway_is_acked_and_hung_up() {
 
 #[test]
 fn caller_hanging_up_while_managers_ring_cancels_them() {
-    let mut h = H::new("10.0.0.0/8");
+    let mut h = H::new("10.0.0.0/8", PLAN);
     h.caller_calls("2000");
     let to_andrew = h.request_to(ANDREW, "INVITE");
     let to_elena = h.request_to(ELENA, "INVITE");
@@ -519,7 +282,7 @@ fn caller_hanging_up_while_managers_ring_cancels_them() {
 
 #[test]
 fn refer_transfers_the_caller_to_another_department_with_context() {
-    let mut h = H::new("10.0.0.0/8");
+    let mut h = H::new("10.0.0.0/8", PLAN);
     h.caller_calls("1000");
     let invite = h.request_to(ANDREW, "INVITE");
     h.sip_from(
@@ -591,7 +354,7 @@ fn refer_transfers_the_caller_to_another_department_with_context() {
 
 #[test]
 fn the_transfer_feature_code_pressed_by_the_manager_moves_the_call() {
-    let mut h = H::new("10.0.0.0/8");
+    let mut h = H::new("10.0.0.0/8", PLAN);
     h.caller_calls("1000");
     let invite = h.request_to(ANDREW, "INVITE");
     h.sip_from(
@@ -629,7 +392,7 @@ fn the_transfer_feature_code_pressed_by_the_manager_moves_the_call() {
 
 #[test]
 fn invites_from_outside_the_trunks_get_403() {
-    let mut h = H::new("192.0.2.0/24");
+    let mut h = H::new("192.0.2.0/24", PLAN);
     let invite = format!(
         "INVITE sip:1000@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKx\r\nFrom: <sip:5551234@10.0.0.1>;tag=t1\r\nTo: <sip:1000@127.0.0.1>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContact: <sip:a@{TRUNK}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{CALLER_SDP}",
         CALLER_SDP.len()
@@ -666,7 +429,7 @@ fn bridged_with_andrew(h: &mut H) -> (String, CallKey) {
 
 #[test]
 fn the_manager_holding_the_call_plays_hold_music_to_the_caller() {
-    let mut h = H::new("10.0.0.0/8");
+    let mut h = H::new("10.0.0.0/8", PLAN);
     let (invite, leg) = bridged_with_andrew(&mut h);
     let caller = h.caller_key();
     let sdp = phone_sdp(30000, 0).replace(
@@ -718,7 +481,7 @@ fn the_manager_holding_the_call_plays_hold_music_to_the_caller() {
 
 #[test]
 fn silence_on_the_manager_leg_ends_both_legs() {
-    let mut h = H::new("10.0.0.0/8");
+    let mut h = H::new("10.0.0.0/8", PLAN);
     let (_invite, leg) = bridged_with_andrew(&mut h);
     h.ep.handle_media_event(h.now, h.wall, leg, MediaEvent::RtpTimeout);
     h.drain();

@@ -37,6 +37,13 @@ pub enum IvrAction {
     /// Ring people and bridge (the call layer takes over until it calls
     /// [`IvrRunner::continue_with`]).
     Connect(ConnectTarget),
+    /// Start recording the caller (the greeting has played); the call layer reports
+    /// the end with [`IvrRunner::handle_recording_finished`].
+    Record {
+        mailbox: String,
+        max: std::time::Duration,
+        silence: std::time::Duration,
+    },
 }
 
 #[derive(Debug)]
@@ -53,6 +60,18 @@ enum State {
     },
     /// The call layer is ringing people for this call.
     Connecting,
+    /// Playing the voicemail greeting; recording starts when it ends.
+    Greeting {
+        play_id: u32,
+        mailbox: String,
+        max: std::time::Duration,
+        silence: std::time::Duration,
+        then: Step,
+    },
+    /// Recording a message; `then` runs when it ends.
+    Recording {
+        then: Step,
+    },
     Done,
 }
 
@@ -112,6 +131,24 @@ impl IvrRunner {
         call: &CallInfo,
         id: u32,
     ) {
+        if matches!(&self.state, State::Greeting { play_id, .. } if *play_id == id) {
+            if let State::Greeting {
+                mailbox,
+                max,
+                silence,
+                then,
+                ..
+            } = std::mem::replace(&mut self.state, State::Idle)
+            {
+                self.actions.push_back(IvrAction::Record {
+                    mailbox,
+                    max,
+                    silence,
+                });
+                self.state = State::Recording { then };
+            }
+            return;
+        }
         match &mut self.state {
             State::Playing { play_id, .. } if *play_id == id => {
                 if let State::Playing { then, .. } = std::mem::replace(&mut self.state, State::Idle)
@@ -201,6 +238,30 @@ impl IvrRunner {
         self.execute(now, step);
     }
 
+    /// Whether a voicemail greeting is playing or a message is being recorded.
+    pub fn in_voicemail(&self) -> bool {
+        matches!(self.state, State::Greeting { .. } | State::Recording { .. })
+    }
+
+    /// The mailbox whose greeting is playing.
+    pub fn greeting_mailbox(&self) -> Option<&str> {
+        match &self.state {
+            State::Greeting { mailbox, .. } => Some(mailbox),
+            _ => None,
+        }
+    }
+
+    pub fn is_recording(&self) -> bool {
+        matches!(self.state, State::Recording { .. })
+    }
+
+    /// The message is recorded: continue (goodbye, hang up).
+    pub fn handle_recording_finished(&mut self, now: Instant) {
+        if let State::Recording { then } = std::mem::replace(&mut self.state, State::Idle) {
+            self.execute(now, then);
+        }
+    }
+
     /// Run a step chosen by the call layer itself (e.g. after a transfer).
     pub fn run(&mut self, now: Instant, step: Step) {
         self.execute(now, step);
@@ -272,6 +333,23 @@ impl IvrRunner {
                 Step::Connect(target) => {
                     self.actions.push_back(IvrAction::Connect(target));
                     self.state = State::Connecting;
+                    return;
+                }
+                Step::Record {
+                    mailbox,
+                    prompts,
+                    max,
+                    silence,
+                    then,
+                } => {
+                    let play_id = self.play(prompts);
+                    self.state = State::Greeting {
+                        play_id,
+                        mailbox,
+                        max,
+                        silence,
+                        then: *then,
+                    };
                     return;
                 }
             }

@@ -26,6 +26,12 @@ pub enum Destination {
     Voicemail(String),
 }
 
+/// "We received your call; a manager will call you back": played before voicemail or
+/// hang-up whenever the call lands in the callback queue.
+pub const CONFIRM_PROMPT: &str = "callback_confirm";
+/// A voicemail ends after this much silence.
+const VOICEMAIL_SILENCE: Duration = Duration::from_secs(5);
+
 pub struct PlanProgram {
     plan: Arc<DialPlan>,
     states: ManagerStates,
@@ -35,6 +41,9 @@ pub struct PlanProgram {
     destination: Option<Destination>,
     /// The dialled number's source/campaign label.
     source: String,
+    /// The call is headed for the callback queue (after hours, overflow, nobody
+    /// answered): confirm to the caller before voicemail or hang-up.
+    confirm: bool,
     /// `menu:key` for every menu answered, for the context headers.
     keys: Vec<String>,
     /// Prompts that exist, so an announcement never names a missing file.
@@ -56,6 +65,7 @@ impl PlanProgram {
             last_reason: None,
             destination: None,
             source: String::new(),
+            confirm: false,
             keys: Vec::new(),
             has_prompt,
         }
@@ -71,6 +81,7 @@ impl PlanProgram {
     }
 
     fn decide(&mut self, d: routing::Decision) -> Step {
+        self.confirm = d.reason.contains("after hours");
         self.last_reason = Some(d.reason);
         self.convert(d.step)
     }
@@ -134,15 +145,34 @@ impl PlanProgram {
                 )
             }
             routing::Step::Voicemail {
-                mailbox, greeting, ..
+                mailbox,
+                greeting,
+                max_duration,
             } => {
                 self.destination = Some(Destination::Voicemail(mailbox.clone()));
-                let greeting = greeting.unwrap_or_else(|| "voicemail_greeting".into());
-                Step::Play {
-                    prompts: vec![greeting],
-                    then: Box::new(Step::hangup(format!("voicemail {mailbox}"))),
+                let mut prompts = Vec::new();
+                if self.confirm {
+                    prompts.push(CONFIRM_PROMPT.to_string());
+                }
+                prompts.push(greeting.unwrap_or_else(|| "voicemail_greeting".into()));
+                prompts.push("beep".into());
+                Step::Record {
+                    mailbox: mailbox.clone(),
+                    prompts,
+                    max: max_duration,
+                    silence: VOICEMAIL_SILENCE,
+                    then: Box::new(Step::play(
+                        &["goodbye"],
+                        Step::hangup(format!("voicemail {mailbox}")),
+                    )),
                 }
             }
+            // Nobody could take the call and the plan says hang up: still tell the
+            // caller their request was received (it is in the callback queue).
+            routing::Step::Hangup if self.confirm => Step::play(
+                &[CONFIRM_PROMPT, "goodbye"],
+                Step::hangup("dial plan: hang up"),
+            ),
             routing::Step::Hangup => Step::hangup("dial plan: hang up"),
         }
     }
@@ -195,6 +225,9 @@ impl Program for PlanProgram {
         step: routing::Step,
         reason: String,
     ) -> Step {
+        // A failed connect (nobody answered, after hours, queue full) lands in the
+        // callback queue; a transfer does not.
+        self.confirm = !reason.starts_with("transferred by");
         self.last_reason = Some(reason);
         self.convert(step)
     }

@@ -48,6 +48,15 @@ pub enum Step {
     /// asks the program to continue with the routing step that follows (overflow,
     /// after-hours, fallback) through [`Program::continue_with`].
     Connect(ConnectTarget),
+    /// Voicemail: play `prompts` (greeting, beep) to the end, record the caller into
+    /// `mailbox` (ends on `#`, after `max`, or after `silence` of silence), then `then`.
+    Record {
+        mailbox: String,
+        prompts: Vec<String>,
+        max: Duration,
+        silence: Duration,
+        then: Box<Step>,
+    },
     /// End the call from our side (BYE).
     Hangup { reason: String },
 }

@@ -412,14 +412,28 @@ impl Endpoint {
         step: routing::Step,
         reason: String,
     ) {
+        let mut dept = String::new();
         if let Some(mut c) = slot.connect.take() {
             self.leave_queue(&mut c);
+            dept = match &c.target {
+                ConnectTarget::Department(d) => d.clone(),
+                // A direct manager call lands in the queue of a department they are in.
+                ConnectTarget::Manager { name, .. } => c
+                    .plan
+                    .departments
+                    .values()
+                    .find(|d| d.members.contains(name))
+                    .map_or_else(|| name.clone(), |d| d.name.clone()),
+            };
             if c.waiting.is_some() {
                 self.outputs
                     .push_back(Output::Media(MediaCommand::StopPlayback { call: slot.key }));
             }
         }
         tracing::info!("connect failed: {reason}");
+        if !slot.answered {
+            slot.callback = Some((dept, super::voicemail::reason_of(&reason)));
+        }
         let info = slot.info.clone();
         slot.ivr.continue_with(now, wall, &info, step, reason);
     }
@@ -687,6 +701,7 @@ impl Endpoint {
             return;
         };
         self.ring_ended(slot, wall, &manager, started_wall, RingOutcome::Answered);
+        slot.answered = true;
         let l = self.load.entry(manager.clone()).or_default();
         l.talking += 1;
         l.calls_today += 1;

@@ -67,6 +67,16 @@ pub(super) struct CallSlot {
     pub transferred_by: Option<String>,
     /// The manager's last keys, matched against the transfer feature code.
     pub feature_keys: String,
+    /// A message being recorded.
+    pub recording: Option<super::voicemail::Recording>,
+    /// The department queue and reason this call goes to if nobody takes it.
+    pub callback: Option<(String, crate::store::CallbackReason)>,
+    /// Its callback request is filed (once per call).
+    pub callback_filed: bool,
+    /// A manager answered at some point.
+    pub answered: bool,
+    /// Menus and keys, for the callback request.
+    pub menu_path: Vec<crate::store::MenuStep>,
     /// Time of the input being handled (set by `with_call`).
     pub now: Instant,
     pub wall: Timestamp,
@@ -214,6 +224,11 @@ impl Endpoint {
             hold_play: None,
             transferred_by: None,
             feature_keys: String::new(),
+            recording: None,
+            callback: None,
+            callback_filed: false,
+            answered: false,
+            menu_path: Vec::new(),
             now,
             wall,
         };
@@ -366,6 +381,14 @@ impl Endpoint {
         match ev {
             MediaEvent::Digit { digit, source } => {
                 tracing::info!("caller pressed {digit} ({source:?})");
+                // RFC 4733 '#' ends a recording in the media plane; INFO digits only
+                // reach us.
+                if digit == '#' && source == DigitSource::Info && slot.recording.is_some() {
+                    self.outputs
+                        .push_back(Output::Media(MediaCommand::StopRecording {
+                            call: slot.key,
+                        }));
+                }
                 if matches!(slot.phase, Phase::Active) {
                     slot.ivr.handle_digit(now, wall, &info, digit);
                 }
@@ -382,8 +405,14 @@ impl Endpoint {
                 );
                 self.hangup(slot, now, EndCause::RtpTimeout);
             }
-            // Voicemail lands with issue 5.
-            MediaEvent::RecordingFinished { .. } => {}
+            MediaEvent::RecordingFinished {
+                record_id,
+                duration,
+                ended_by,
+                silent,
+                error,
+                ..
+            } => self.recording_finished(slot, now, record_id, duration, ended_by, silent, error),
             MediaEvent::Failed { reason } => {
                 tracing::error!("media failed: {reason}");
                 self.ports.retire(slot.port);
@@ -540,6 +569,8 @@ impl Endpoint {
     /// a BYE is pending).
     fn end(&mut self, slot: &mut CallSlot, now: Instant, cause: EndCause) {
         let wall = slot.wall;
+        let answered = slot.answered;
+        self.callback_on_end(slot, now, answered);
         self.end_legs(slot, now, wall);
         if slot.media_open {
             self.outputs
@@ -596,6 +627,11 @@ impl Endpoint {
                             .map(|r| format!(" → {r}"))
                             .unwrap_or_default()
                     );
+                    slot.menu_path.push(crate::store::MenuStep {
+                        menu: menu.clone(),
+                        digits: input.clone(),
+                        at: slot.wall,
+                    });
                     self.outputs.push_back(Output::Event(CallEvent::MenuChoice {
                         key: slot.key,
                         menu,
@@ -605,6 +641,11 @@ impl Endpoint {
                 }
                 IvrAction::Decision { reason } => {
                     tracing::info!("routing: {reason}");
+                    if slot.callback.is_none() && reason.contains("after hours") {
+                        // Department unknown yet: the voicemail box names it.
+                        slot.callback =
+                            Some((String::new(), crate::store::CallbackReason::AfterHours));
+                    }
                     self.outputs.push_back(Output::Event(CallEvent::Decision {
                         key: slot.key,
                         reason,
@@ -618,6 +659,11 @@ impl Endpoint {
                     let wall = slot.wall;
                     self.start_connect(slot, now, wall, target);
                 }
+                IvrAction::Record {
+                    mailbox,
+                    max,
+                    silence,
+                } => self.start_recording(slot, mailbox, max, silence),
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod legs;
 pub mod ports;
 mod register;
 mod transfer;
+mod voicemail;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -174,6 +175,8 @@ pub struct Endpoint {
     strategy: crate::routing::StrategyState,
     /// Callers waiting in each department's queue.
     queued: HashMap<String, u32>,
+    /// Callback requests of ended calls waiting for their recording to be closed.
+    pending_recordings: HashMap<CallKey, (u32, voicemail::PendingRecording)>,
 }
 
 impl Endpoint {
@@ -200,6 +203,7 @@ impl Endpoint {
             load: HashMap::new(),
             strategy: crate::routing::StrategyState::with_seed(seed ^ 0x57a7),
             queued: HashMap::new(),
+            pending_recordings: HashMap::new(),
         }
     }
 
@@ -271,6 +275,18 @@ impl Endpoint {
         ev: MediaEvent,
     ) {
         let call = self.by_media.get(&media).copied().unwrap_or(media);
+        if !self.calls.contains_key(&call)
+            && let MediaEvent::RecordingFinished {
+                record_id,
+                duration,
+                silent,
+                error,
+                ..
+            } = ev
+        {
+            self.orphan_recording_finished(call, record_id, duration, silent, error);
+            return;
+        }
         self.with_call(now, wall, call, |ep, slot, now, wall| {
             if media == call {
                 ep.call_media_event(slot, now, wall, ev)
@@ -283,6 +299,7 @@ impl Endpoint {
 
     pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp) {
         self.txn.handle_timeout(now);
+        self.expire_pending_recordings(now);
         let mut due = Vec::new();
         while let Some(&(at, key)) = self.deadlines.first() {
             if at > now {
@@ -313,10 +330,14 @@ impl Endpoint {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.deadlines.first().map(|(at, _)| *at);
-        match (self.txn.poll_timeout(), calls) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.txn.poll_timeout(),
+            calls,
+            self.pending_recordings_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn process_txn_events(&mut self, now: Instant, wall: Timestamp) {

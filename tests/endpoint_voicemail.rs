@@ -1,0 +1,217 @@
+//! After hours and missed calls on the virtual clock (issue 5): the confirmation,
+//! the voicemail greeting and recording, and the callback request filed exactly once
+//! per call — with the message, or without one when the caller hangs up early.
+mod flows;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use flows::*;
+use switchboard::call::{MediaCommand, MediaEvent, RecordEnd};
+use switchboard::store::CallbackReason;
+
+/// The harness clock reads Monday 2026-11-23 10:00 UTC: sales is closed (Tuesdays
+/// only), support is open.
+const PLAN: &str = r#"
+[[numbers]]
+number = "3000"
+source = "night-line"
+action = "department:sales"
+
+[[numbers]]
+number = "4000"
+source = "web"
+action = "department:support"
+
+[departments.sales]
+members = ["andrew"]
+hours = "tuesdays"
+after_hours = "voicemail:sales"
+
+[departments.support]
+members = ["andrew"]
+
+[hours.tuesdays]
+timezone = "UTC"
+tuesday = ["09:00-17:00"]
+
+[managers.andrew]
+extension = "101"
+contact = "sip:101@10.0.0.5:5060"
+
+[voicemail.sales]
+greeting = "voicemail_greeting"
+max_secs = 60
+"#;
+
+fn record_command(h: &H) -> (u32, PathBuf, Duration, String) {
+    h.media
+        .iter()
+        .find_map(|m| match m {
+            MediaCommand::Record {
+                record_id,
+                path,
+                max,
+                stop_digits,
+                ..
+            } => Some((*record_id, path.clone(), *max, stop_digits.clone())),
+            _ => None,
+        })
+        .expect("a Record command")
+}
+
+/// After hours: confirmation, greeting, beep, recording started.
+fn into_voicemail(h: &mut H) -> (u32, PathBuf) {
+    h.caller_answered("3000");
+    let (play, prompts) = h.last_play().unwrap();
+    assert_eq!(
+        prompts,
+        vec!["callback_confirm", "voicemail_greeting", "beep"]
+    );
+    assert!(
+        h.media
+            .iter()
+            .all(|m| !matches!(m, MediaCommand::Record { .. })),
+        "no recording during the greeting"
+    );
+    h.finish_play(play);
+    let (id, path, max, stop) = record_command(h);
+    assert_eq!(max, Duration::from_secs(60));
+    assert_eq!(stop, "#");
+    assert!(
+        path.ends_with("recordings/2026-11-23/caller-1-sales.wav"),
+        "{}",
+        path.display()
+    );
+    (id, path)
+}
+
+#[test]
+fn after_hours_the_caller_leaves_a_message_and_lands_in_the_callback_queue() {
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    let (id, path) = into_voicemail(&mut h);
+    assert!(h.callbacks.is_empty(), "filed once, with the message");
+    let key = h.caller_key();
+    h.ep.handle_media_event(
+        h.now,
+        h.wall,
+        key,
+        MediaEvent::RecordingFinished {
+            record_id: id,
+            path: path.clone(),
+            duration: Duration::from_millis(3200),
+            ended_by: RecordEnd::Digit('#'),
+            silent: false,
+            error: None,
+        },
+    );
+    h.drain();
+    assert_eq!(h.callbacks.len(), 1);
+    let cb = &h.callbacks[0];
+    assert_eq!(cb.department, "sales");
+    assert_eq!(cb.reason, CallbackReason::AfterHours);
+    assert_eq!(cb.caller, "5551234");
+    assert_eq!(cb.dialled, "3000");
+    assert_eq!(cb.source, "night-line");
+    assert_eq!(cb.recording_path.as_deref(), Some(path.to_str().unwrap()));
+    assert_eq!(cb.recording_secs, Some(3.2));
+    assert_eq!(cb.recording_flag, None);
+    // Goodbye, then we hang up.
+    let (play, prompts) = h.last_play().unwrap();
+    assert_eq!(prompts, vec!["goodbye"]);
+    h.finish_play(play);
+    let bye = h.request_to(TRUNK, "BYE");
+    h.sip_from(TRUNK, &reply(&bye, "200 OK", "t1", None));
+    assert_eq!(h.callbacks.len(), 1);
+    h.assert_clean();
+}
+
+#[test]
+fn a_silent_or_very_short_message_is_kept_but_flagged() {
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    let (id, path) = into_voicemail(&mut h);
+    let key = h.caller_key();
+    h.ep.handle_media_event(
+        h.now,
+        h.wall,
+        key,
+        MediaEvent::RecordingFinished {
+            record_id: id,
+            path,
+            duration: Duration::from_millis(900),
+            ended_by: RecordEnd::Silence,
+            silent: true,
+            error: None,
+        },
+    );
+    h.drain();
+    assert_eq!(h.callbacks[0].recording_flag.as_deref(), Some("silent"));
+}
+
+#[test]
+fn hanging_up_during_the_greeting_files_a_missed_request() {
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    h.caller_answered("3000");
+    let bye = h.caller_request("BYE", 2, "");
+    h.sip_from(TRUNK, &bye);
+    assert_eq!(h.callbacks.len(), 1);
+    assert_eq!(h.callbacks[0].reason, CallbackReason::Missed);
+    assert_eq!(h.callbacks[0].department, "sales");
+    assert_eq!(h.callbacks[0].recording_path, None);
+    h.assert_clean();
+}
+
+#[test]
+fn hanging_up_mid_message_keeps_the_message() {
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    let (id, path) = into_voicemail(&mut h);
+    let key = h.caller_key();
+    let bye = h.caller_request("BYE", 2, "");
+    h.sip_from(TRUNK, &bye);
+    assert!(h.media.contains(&MediaCommand::StopRecording { call: key }));
+    assert!(h.callbacks.is_empty(), "waits for the file to be closed");
+    // The media plane closes the file after the call is gone.
+    h.ep.handle_media_event(
+        h.now,
+        h.wall,
+        key,
+        MediaEvent::RecordingFinished {
+            record_id: id,
+            path,
+            duration: Duration::from_secs(7),
+            ended_by: RecordEnd::Stopped,
+            silent: false,
+            error: None,
+        },
+    );
+    h.drain();
+    assert_eq!(h.callbacks.len(), 1);
+    assert_eq!(h.callbacks[0].recording_secs, Some(7.0));
+    assert_eq!(h.callbacks[0].reason, CallbackReason::AfterHours);
+    h.assert_clean();
+}
+
+#[test]
+fn a_recording_that_never_reports_back_still_files_the_request() {
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    let _ = into_voicemail(&mut h);
+    let bye = h.caller_request("BYE", 2, "");
+    h.sip_from(TRUNK, &bye);
+    h.advance(Duration::from_secs(6));
+    assert_eq!(h.callbacks.len(), 1);
+    assert!(h.callbacks[0].recording_path.is_some());
+    assert_eq!(h.callbacks[0].recording_secs, None);
+}
+
+#[test]
+fn hanging_up_while_managers_ring_files_an_abandoned_request() {
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    h.caller_calls("4000");
+    let invite = h.request_to(ANDREW, "INVITE");
+    h.sip_from(ANDREW, &reply(&invite, "180 Ringing", "a1", None));
+    let bye = h.caller_request("BYE", 2, "");
+    h.sip_from(TRUNK, &bye);
+    assert_eq!(h.callbacks.len(), 1);
+    assert_eq!(h.callbacks[0].reason, CallbackReason::AbandonedWaiting);
+    assert_eq!(h.callbacks[0].department, "support");
+}
