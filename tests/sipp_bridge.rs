@@ -91,7 +91,21 @@ fn a_bridged_call_relays_audio_both_ways_byte_identical() {
     phone.wait().assert_ok(&router);
     let at_phone = to_phone.finish();
     let at_caller = to_caller.finish();
+    let metrics = http_get(p, "/metrics");
     router.stop();
+    // SIP on the wire both ways, and the answer time observed once.
+    for needle in [
+        r#"switchboard_sip_requests_total{method="INVITE",direction="in"} 1"#,
+        r#"switchboard_sip_requests_total{method="INVITE",direction="out"} 1"#,
+        r#"switchboard_sip_responses_total{status="200",direction="in"}"#,
+        "switchboard_answer_seconds_count 1",
+        "switchboard_ivr_seconds_count 1",
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "{needle} missing from:\n{metrics}"
+        );
+    }
 
     // Caller → manager: the caller's frames arrive untouched (both legs PCMU), in one
     // stream with Switchboard's SSRC.

@@ -12,8 +12,8 @@
 //! | `active_calls` | gauge | | [`set_active_calls`] |
 //! | `answer_seconds` | histogram | | [`observe_answer_time`] |
 //! | `ivr_seconds` | histogram | | [`observe_ivr_time`] |
-//! | `sip_requests_total` | counter | `method` | [`count_sip_request`] |
-//! | `sip_responses_total` | counter | `status` | [`count_sip_response`] |
+//! | `sip_requests_total` | counter | `method`, `direction` | [`count_sip_message`] |
+//! | `sip_responses_total` | counter | `status`, `direction` | [`count_sip_message`] |
 //! | `rtp_packets_total` | counter | `kind` = sent/received/late/lost | [`add_rtp_packets`] |
 
 use std::sync::OnceLock;
@@ -70,17 +70,35 @@ pub fn observe_ivr_time(secs: f64) {
     metrics::histogram!("switchboard_ivr_seconds").record(secs);
 }
 
-/// Counts a SIP request received, by method (`INVITE`, `BYE`, …).
-pub fn count_sip_request(method: &str) {
+/// Counts a SIP request on the wire, by method (`INVITE`, `BYE`, …) and direction
+/// (`in`/`out`; retransmissions count, they are traffic too).
+pub fn count_sip_request(method: &str, direction: &'static str) {
     handle();
-    metrics::counter!("switchboard_sip_requests_total", "method" => method.to_owned()).increment(1);
+    metrics::counter!("switchboard_sip_requests_total", "method" => method.to_owned(), "direction" => direction).increment(1);
 }
 
-/// Counts a SIP response sent or received, by status code.
-pub fn count_sip_response(status: u16) {
+/// Counts a SIP response on the wire, by status code and direction.
+pub fn count_sip_response(status: u16, direction: &'static str) {
     handle();
-    metrics::counter!("switchboard_sip_responses_total", "status" => status.to_string())
+    metrics::counter!("switchboard_sip_responses_total", "status" => status.to_string(), "direction" => direction)
         .increment(1);
+}
+
+/// Counts one SIP message from its first line, without parsing the rest: cheap
+/// enough for every datagram. Keepalives and garbage are not counted.
+pub fn count_sip_message(bytes: &[u8], direction: &'static str) {
+    let line = bytes.split(|b| *b == b' ').next().unwrap_or_default();
+    if line == b"SIP/2.0" {
+        let status = bytes
+            .get(8..11)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| d.parse::<u16>().ok());
+        if let Some(code) = status {
+            count_sip_response(code, direction);
+        }
+    } else if !line.is_empty() && line.len() <= 16 && line.iter().all(|b| b.is_ascii_uppercase()) {
+        count_sip_request(&String::from_utf8_lossy(line), direction);
+    }
 }
 
 /// Adds RTP packet counts (call it with deltas, e.g. once per second per call plane).

@@ -193,6 +193,7 @@ async fn core_loop(
                 if let Ok((n, from)) = r {
                     let peer = Peer { transport: Transport::Udp, addr: from };
                     if let Some(bytes) = buf.get(..n) {
+                        metrics::count_sip_message(bytes, "in");
                         core.endpoint.handle_sip(Instant::now(), jiff::Timestamp::now(), peer, bytes);
                     }
                 }
@@ -202,6 +203,7 @@ async fn core_loop(
                 TcpEvent::Closed { addr } => { core.tcp_writers.remove(&addr); }
                 TcpEvent::Message { addr, bytes } => {
                     let peer = Peer { transport: Transport::Tcp, addr };
+                    metrics::count_sip_message(&bytes, "in");
                     core.endpoint.handle_sip(Instant::now(), jiff::Timestamp::now(), peer, &bytes);
                 }
             },
@@ -231,6 +233,7 @@ impl Core {
             match out {
                 Output::Transmit(t) => {
                     tracing::debug!(to = %t.peer.addr, "SIP out:\n{}", String::from_utf8_lossy(&t.payload));
+                    metrics::count_sip_message(&t.payload, "out");
                     match t.peer.transport {
                         Transport::Udp => {
                             if let Err(e) = self.udp.try_send_to(&t.payload, t.peer.addr) {
@@ -255,7 +258,6 @@ impl Core {
                 }
                 Output::Event(ev) => {
                     let plan = self.plan.load();
-                    count_event(&ev);
                     let rec = match self.recorder.lock() {
                         Ok(mut r) => {
                             let rec = r.handle_event(jiff::Timestamp::now(), Some(&plan), &ev);
@@ -264,6 +266,9 @@ impl Core {
                         }
                         Err(_) => None,
                     };
+                    if let Some(rec) = &rec {
+                        count_event(&ev, rec);
+                    }
                     if let Some(rec) = &rec
                         && rec.ended_at.is_some()
                     {
@@ -278,9 +283,24 @@ impl Core {
     }
 }
 
-/// Metrics for call life events (the outcome counters are fed from the records).
-fn count_event(ev: &CallEvent) {
-    if let CallEvent::MenuChoice { .. } = ev {
-        ::metrics::counter!("switchboard_menu_choices_total").increment(1);
+/// Metrics for call life events (the outcome counters are fed from the records):
+/// menu choices, time in the IVR (start → first connect), time to answer (start →
+/// a manager answered).
+fn count_event(ev: &CallEvent, rec: &crate::store::CallRecord) {
+    let since_start =
+        |at: jiff::Timestamp| at.duration_since(rec.started_at).as_secs_f64().max(0.0);
+    match ev {
+        CallEvent::MenuChoice { .. } => {
+            ::metrics::counter!("switchboard_menu_choices_total").increment(1);
+        }
+        CallEvent::Connecting { .. } if rec.transfers.is_empty() => {
+            metrics::observe_ivr_time(since_start(jiff::Timestamp::now()));
+        }
+        CallEvent::Connected { .. } if rec.transfers.is_empty() => {
+            if let Some(at) = rec.answered_at {
+                metrics::observe_answer_time(since_start(at));
+            }
+        }
+        _ => {}
     }
 }

@@ -490,3 +490,14 @@ pub fn ulaw_file(dir: &Path, prompt: &str) -> PathBuf {
     std::fs::write(&out, bytes).unwrap();
     out
 }
+
+/// GET `path` from the router's admin HTTP port (plain HTTP/1.0, loopback).
+pub fn http_get(ports: Ports, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", ports.http)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
