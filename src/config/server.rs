@@ -48,6 +48,106 @@ pub struct ServerConfig {
     /// else gets 403 (no open relay, no toll fraud). Default: loopback only.
     #[serde(deserialize_with = "networks")]
     pub trunks: Vec<ipnet::IpNet>,
+    /// Where to POST a JSON notification for every new callback request (`http://` or
+    /// `https://`; see docs/admin.md "Webhook notifications"). None: no notifications
+    /// are sent; they still wait in the database's outbox.
+    #[serde(deserialize_with = "webhook_url")]
+    pub webhook_url: Option<String>,
+    /// When set, each notification carries `X-Switchboard-Signature: sha256=HEX`, the
+    /// HMAC-SHA256 of the body under this key, so the receiver can tell it is genuine.
+    #[serde(deserialize_with = "webhook_secret")]
+    pub webhook_secret: Option<String>,
+    /// Seconds a delivery attempt may take (connect, TLS, request and response
+    /// headers) before it counts as failed and is retried.
+    #[serde(deserialize_with = "webhook_timeout_secs")]
+    pub webhook_timeout_secs: u64,
+    /// Delay before the first retry of a failed delivery; it doubles with each further
+    /// failure up to one hour (10 s, 20 s, 40 s … 1 h with the default).
+    #[serde(deserialize_with = "webhook_retry_base_secs")]
+    pub webhook_retry_base_secs: u64,
+}
+
+/// The longest wait between two delivery attempts of a webhook notification.
+pub const WEBHOOK_MAX_RETRY_SECS: u64 = 3600;
+
+/// Checks a webhook URL: absolute `http://` or `https://` with a host, no credentials.
+/// The error says what is wrong, for the config error and for the sender.
+pub fn parse_webhook_url(url: &str) -> Result<http::Uri, String> {
+    if !url.contains("://") {
+        return Err(format!(
+            "webhook_url \"{url}\" must start with http:// or https://"
+        ));
+    }
+    let uri: http::Uri = url.parse().map_err(|e| {
+        format!("webhook_url \"{url}\" is not a valid URL ({e}); write it like https://hooks.example.com/switchboard")
+    })?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        Some(other) => {
+            return Err(format!(
+                "webhook_url \"{url}\" uses {other}://; only http:// and https:// are supported"
+            ));
+        }
+        None => {
+            return Err(format!(
+                "webhook_url \"{url}\" must start with http:// or https://"
+            ));
+        }
+    }
+    let Some(authority) = uri.authority() else {
+        return Err(format!("webhook_url \"{url}\" has no host"));
+    };
+    if authority.host().is_empty() {
+        return Err(format!("webhook_url \"{url}\" has no host"));
+    }
+    if authority.as_str().contains('@') {
+        return Err(format!(
+            "webhook_url \"{url}\" contains user:password@, which is not sent; use webhook_secret to authenticate notifications"
+        ));
+    }
+    Ok(uri)
+}
+
+/// `""` → no webhook; anything else must pass [`parse_webhook_url`].
+fn webhook_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    parse_webhook_url(s)
+        .map(|_| Some(s.to_string()))
+        .map_err(serde::de::Error::custom)
+}
+
+fn webhook_secret<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.is_empty() {
+        return Err(serde::de::Error::custom(
+            "webhook_secret is empty; remove the line or set a long random string",
+        ));
+    }
+    Ok(Some(s))
+}
+
+fn webhook_timeout_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let secs = u64::deserialize(d)?;
+    if !(1..=300).contains(&secs) {
+        return Err(serde::de::Error::custom(format!(
+            "webhook_timeout_secs = {secs} must be between 1 and 300"
+        )));
+    }
+    Ok(secs)
+}
+
+fn webhook_retry_base_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let secs = u64::deserialize(d)?;
+    if !(1..=WEBHOOK_MAX_RETRY_SECS).contains(&secs) {
+        return Err(serde::de::Error::custom(format!(
+            "webhook_retry_base_secs = {secs} must be between 1 and {WEBHOOK_MAX_RETRY_SECS}"
+        )));
+    }
+    Ok(secs)
 }
 
 /// `"10.0.0.0/8"` or a single address `"192.0.2.7"`.
@@ -117,6 +217,10 @@ impl Default for ServerConfig {
             ],
             realm: "switchboard".to_string(),
             digest_algorithms: crate::registrar::DEFAULT_ALGORITHMS.to_vec(),
+            webhook_url: None,
+            webhook_secret: None,
+            webhook_timeout_secs: 10,
+            webhook_retry_base_secs: 10,
         }
     }
 }

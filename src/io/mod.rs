@@ -7,6 +7,7 @@
 
 pub mod media;
 pub mod tcp;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -119,6 +120,16 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     endpoint
         .set_registrar(start_registrar(&opts.server, &opts.plan.load(), opts.store.as_ref()).await);
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+    // Webhook notifications from the store's outbox (`[server] webhook_url`).
+    // TODO(lead): keep the returned `Webhooks` and call `notify()` after a callback write.
+    let _webhooks = match &opts.store {
+        Some(store) => webhook::start(&opts.server, store.clone(), shutdown_rx.clone())
+            .unwrap_or_else(|e| {
+                tracing::error!("webhook notifications are off: {e}");
+                None
+            }),
+        None => None,
+    };
     tracing::info!(%bound, "Switchboard listening for SIP on UDP and TCP");
     let live = Arc::new(std::sync::Mutex::new(Recorder::new()));
     let core = Core {
