@@ -272,7 +272,9 @@ impl Endpoint {
         self.outputs
             .push_back(Output::Store(Box::new(StoreWrite::Callback {
                 request,
-                notify: true,
+                // Only fill the outbox when someone will read it: configuring a
+                // webhook later must not flood it with old events.
+                notify: self.cfg.server.webhook_url.is_some(),
             })));
     }
 }

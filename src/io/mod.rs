@@ -121,8 +121,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         .set_registrar(start_registrar(&opts.server, &opts.plan.load(), opts.store.as_ref()).await);
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     // Webhook notifications from the store's outbox (`[server] webhook_url`).
-    // TODO(lead): keep the returned `Webhooks` and call `notify()` after a callback write.
-    let _webhooks = match &opts.store {
+    let webhooks = match &opts.store {
         Some(store) => webhook::start(&opts.server, store.clone(), shutdown_rx.clone())
             .unwrap_or_else(|e| {
                 tracing::error!("webhook notifications are off: {e}");
@@ -140,6 +139,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         recorder: live.clone(),
         plan: opts.plan,
         store: opts.store,
+        webhooks,
     };
     let (reload, reload_rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(core_loop(core, tcp_rx, media_rx, shutdown_rx, reload_rx));
@@ -186,6 +186,8 @@ struct Core {
     recorder: Arc<std::sync::Mutex<Recorder>>,
     plan: Arc<ArcSwap<DialPlan>>,
     store: Option<StoreHandle>,
+    /// Woken after a callback request is written, so its notification goes out at once.
+    webhooks: Option<webhook::Webhooks>,
 }
 
 async fn core_loop(
@@ -263,8 +265,12 @@ impl Core {
                 }
                 Output::Media(cmd) => self.plane.handle_command(Instant::now(), cmd),
                 Output::Store(write) => {
+                    let callback = matches!(*write, StoreWrite::Callback { .. });
                     if let Some(store) = &self.store {
                         store.write(*write);
+                    }
+                    if callback && let Some(w) = &self.webhooks {
+                        w.notify();
                     }
                 }
                 Output::Event(ev) => {
