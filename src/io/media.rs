@@ -13,6 +13,11 @@
 //! to its partner; the two directions run concurrently on the two legs' tasks, so a
 //! task never holds both session locks (it releases its own before locking the
 //! partner's), which rules out a lock-order deadlock.
+//!
+//! Recording (voicemail): sessions decode and judge the audio on the packet path;
+//! whoever holds a session's lock drains its recording outputs into the one writer
+//! thread ([`super::recording`]), which owns the files. Draining under the lock keeps
+//! each call's outputs in order whichever task produced them.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -25,9 +30,11 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::call::{CallKey, MediaCommand, MediaEvent};
+use crate::call::{CallKey, MediaCommand, MediaEvent, RecordEnd};
 use crate::media::prompt::PromptSet;
 use crate::media::session::{Forward, MediaSession};
+
+use super::recording::{RecordSink, start_writer};
 
 /// How often the pacer wakes. 5 ms keeps jitter well inside any jitter buffer while
 /// costing 200 wake-ups/s in total, whatever the number of calls.
@@ -59,6 +66,14 @@ enum PacerMsg {
     Wake(CallKey),
 }
 
+/// Where a session's outputs go: events to the core task, recording work to the
+/// writer thread.
+#[derive(Clone)]
+struct Sinks {
+    events: UnboundedSender<(CallKey, MediaEvent)>,
+    records: RecordSink,
+}
+
 /// Handle used by the core loop to run media commands.
 pub struct MediaPlane {
     /// The calls with media, for commands from the core task (only it touches this).
@@ -67,7 +82,7 @@ pub struct MediaPlane {
     bind_ip: IpAddr,
     prompts: Arc<PromptSet>,
     rtp_timeout: Duration,
-    events: UnboundedSender<(CallKey, MediaEvent)>,
+    sinks: Sinks,
     recv_tasks: HashMap<CallKey, tokio::task::JoinHandle<()>>,
     /// Bridged pairs, both ways (`a → b` and `b → a`).
     bridges: HashMap<CallKey, CallKey>,
@@ -83,17 +98,21 @@ impl MediaPlane {
     ) -> std::io::Result<Self> {
         let (pacer, pacer_rx) = std::sync::mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
-        let (tx, stop2) = (events.clone(), stop.clone());
+        let sinks = Sinks {
+            records: start_writer(events.clone())?,
+            events,
+        };
+        let (sinks2, stop2) = (sinks.clone(), stop.clone());
         std::thread::Builder::new()
             .name("rtp-pacer".into())
-            .spawn(move || pacer_loop(pacer_rx, tx, stop2))?;
+            .spawn(move || pacer_loop(pacer_rx, sinks2, stop2))?;
         Ok(Self {
             slots: HashMap::new(),
             pacer,
             bind_ip,
             prompts,
             rtp_timeout,
-            events,
+            sinks,
             recv_tasks: HashMap::new(),
             bridges: HashMap::new(),
             stop,
@@ -119,7 +138,10 @@ impl MediaPlane {
                     Ok(s) => s,
                     Err(e) => {
                         let reason = format!("cannot use RTP port {port}: {e}");
-                        let _ = self.events.send((call, MediaEvent::Failed { reason }));
+                        let _ = self
+                            .sinks
+                            .events
+                            .send((call, MediaEvent::Failed { reason }));
                         return;
                     }
                 };
@@ -139,7 +161,7 @@ impl MediaPlane {
                 let recv_socket = match socket.try_clone().and_then(register_readable) {
                     Ok(s) => s,
                     Err(e) => {
-                        let _ = self.events.send((
+                        let _ = self.sinks.events.send((
                             call,
                             MediaEvent::Failed {
                                 reason: e.to_string(),
@@ -156,28 +178,64 @@ impl MediaPlane {
                 });
                 self.slots.insert(call, slot.clone());
                 let _ = self.pacer.send(PacerMsg::Add(call, slot.clone()));
-                let events = self.events.clone();
-                let task = tokio::spawn(recv_loop(call, slot, recv_socket, events));
+                let sinks = self.sinks.clone();
+                let task = tokio::spawn(recv_loop(call, slot, recv_socket, sinks));
                 self.recv_tasks.insert(call, task);
             }
-            MediaCommand::Update { call, params } => self.with(call, |s, ev| {
+            MediaCommand::Update { call, params } => self.with(call, |s, sinks| {
                 s.update(now, params);
-                flush(call, s, ev)
+                flush(call, s, sinks)
             }),
             MediaCommand::Play {
                 call,
                 play_id,
                 prompts,
-            } => self.with(call, |s, ev| {
+            } => self.with(call, |s, sinks| {
                 s.play(play_id, &prompts);
-                flush(call, s, ev)
+                flush(call, s, sinks)
             }),
             MediaCommand::StopPlayback { call } => self.with(call, |s, _| s.stop_playback()),
             MediaCommand::Bridge { a, b } => self.bridge(now, a, b),
             MediaCommand::Unbridge { call } => self.unbridge(now, call),
-            // Recording lands with voicemail.
-            MediaCommand::Record { .. } | MediaCommand::StopRecording { .. } => {}
+            MediaCommand::Record {
+                call,
+                record_id,
+                path,
+                max,
+                silence,
+                stop_digits,
+            } => {
+                if !self.slots.contains_key(&call) {
+                    // Nobody would ever answer: say so, or the call waits forever.
+                    let ev = MediaEvent::RecordingFinished {
+                        record_id,
+                        path,
+                        duration: Duration::ZERO,
+                        ended_by: RecordEnd::Stopped,
+                        silent: true,
+                        error: Some(format!(
+                            "call {call} has no open media to record (open it first)"
+                        )),
+                    };
+                    let _ = self.sinks.events.send((call, ev));
+                    return;
+                }
+                self.with(call, |s, sinks| {
+                    s.start_recording(now, record_id, path, max, silence, &stop_digits);
+                    flush(call, s, sinks);
+                });
+            }
+            MediaCommand::StopRecording { call } => self.with(call, |s, sinks| {
+                s.stop_recording(now);
+                flush(call, s, sinks);
+            }),
             MediaCommand::Close { call } => {
+                // A recording in progress is finished and reported (its file closed)
+                // even though the call is going away.
+                self.with(call, |s, sinks| {
+                    s.stop_recording(now);
+                    flush(call, s, sinks);
+                });
                 self.unbridge(now, call);
                 if let Some(slot) = self.slots.remove(&call) {
                     slot.closed.store(true, Ordering::Relaxed);
@@ -237,16 +295,18 @@ impl MediaPlane {
         tracing::debug!(%call, %partner, "RTP relay stopped");
     }
 
-    fn with(
-        &self,
-        call: CallKey,
-        f: impl FnOnce(&mut MediaSession, &UnboundedSender<(CallKey, MediaEvent)>),
-    ) {
+    fn with(&self, call: CallKey, f: impl FnOnce(&mut MediaSession, &Sinks)) {
         if let Some(slot) = self.slots.get(&call)
             && let Ok(mut s) = slot.session.lock()
         {
-            f(&mut s, &self.events);
+            f(&mut s, &self.sinks);
         }
+    }
+
+    /// Our RTP address for `call`, if its media is open.
+    #[must_use]
+    pub fn local_addr(&self, call: CallKey) -> Option<SocketAddr> {
+        self.slots.get(&call)?.socket.local_addr().ok()
     }
 }
 
@@ -274,9 +334,16 @@ fn bind_rtp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(s)
 }
 
-fn flush(call: CallKey, s: &mut MediaSession, events: &UnboundedSender<(CallKey, MediaEvent)>) {
+/// Sends what the session has for the core and the recording writer. Called with the
+/// session locked, so each call's outputs leave in the order they were produced.
+/// Events go first: a stop digit reaches the core before the writer (on another
+/// thread) can report the recording it ended.
+fn flush(call: CallKey, s: &mut MediaSession, sinks: &Sinks) {
     while let Some(ev) = s.poll_event() {
-        let _ = events.send((call, ev));
+        let _ = sinks.events.send((call, ev));
+    }
+    while let Some(out) = s.poll_record() {
+        let _ = sinks.records.send((call, out));
     }
 }
 
@@ -284,7 +351,7 @@ async fn recv_loop(
     call: CallKey,
     slot: Arc<Slot>,
     socket: AsyncFd<std::net::UdpSocket>,
-    events: UnboundedSender<(CallKey, MediaEvent)>,
+    sinks: Sinks,
 ) {
     let mut buf = [0u8; 2048];
     // Relayed packets are at most as long as received ones (the header shrinks to 12
@@ -307,7 +374,7 @@ async fn recv_loop(
         let forward = match slot.session.lock() {
             Ok(mut s) => {
                 let forward = s.handle_rtp(Instant::now(), from, packet);
-                flush(call, &mut s, &events);
+                flush(call, &mut s, &sinks);
                 forward
             }
             Err(_) => None,
@@ -350,11 +417,7 @@ struct Paced {
     slot: Arc<Slot>,
 }
 
-fn pacer_loop(
-    inbox: std::sync::mpsc::Receiver<PacerMsg>,
-    events: UnboundedSender<(CallKey, MediaEvent)>,
-    stop: Arc<AtomicBool>,
-) {
+fn pacer_loop(inbox: std::sync::mpsc::Receiver<PacerMsg>, sinks: Sinks, stop: Arc<AtomicBool>) {
     let mut buf = [0u8; 1500];
     let mut list: Vec<Paced> = Vec::new();
     let mut next_tick = Instant::now();
@@ -402,7 +465,7 @@ fn pacer_loop(
                 }
             }
             p.due = s.next_deadline();
-            flush(p.call, &mut s, &events);
+            flush(p.call, &mut s, &sinks);
         }
         sent += RTP_RELAYED.swap(0, Ordering::Relaxed);
         let received = RTP_RECEIVED.swap(0, Ordering::Relaxed);

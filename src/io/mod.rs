@@ -6,6 +6,7 @@
 //! drain-after-input rule from the crate docs).
 
 pub mod media;
+mod recording;
 pub mod tcp;
 pub mod webhook;
 

@@ -20,6 +20,7 @@ pub mod info;
 pub mod pacer;
 pub mod player;
 pub mod prompt;
+pub mod recorder;
 pub mod relay;
 pub mod resample;
 pub mod rfc4733;

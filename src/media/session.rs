@@ -8,9 +8,15 @@
 //! own; instead what the partner leg receives is written out of this one by
 //! [`MediaSession::relay_out`], continuing the same RTP stream (see [`crate::media::relay`]).
 //! The driver moves each packet between the two sessions, locking one at a time.
+//!
+//! A session can also *record* what the peer sends ([`MediaSession::start_recording`]):
+//! each audio packet is decoded and fed to a [`Recorder`]; the driver drains
+//! [`MediaSession::poll_record`] (open, append, close) and writes the file elsewhere,
+//! so no file I/O happens on the packet path.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +26,7 @@ use crate::media::inband::InbandDetector;
 use crate::media::pacer::{Pacer, PacerStep};
 use crate::media::player::{PlayerEvent, PromptPlayer};
 use crate::media::prompt::PromptSet;
+use crate::media::recorder::{Continuity, RecordOutput, Recorder, StreamCursor};
 use crate::media::relay::{Destination, LegFormat, StreamRewriter};
 use crate::media::rfc4733::DtmfReceiver;
 use crate::media::rtp::{RtpSender, RtpView, parse_rtp};
@@ -40,6 +47,16 @@ pub struct Forward<'a> {
     pub rtp: RtpView<'a>,
     /// The receiving leg's payload format, to classify and transcode the payload.
     pub src: LegFormat,
+}
+
+/// A recording in progress.
+#[derive(Debug)]
+struct Recording {
+    id: u32,
+    path: PathBuf,
+    recorder: Recorder,
+    /// Spots lost packets in the peer's stream, to record silence in their place.
+    cursor: StreamCursor,
 }
 
 /// Bridged-mode state: our outgoing stream is the partner's relayed packets.
@@ -79,6 +96,8 @@ pub struct MediaSession {
     events: VecDeque<MediaEvent>,
     /// `Some` while bridged to another leg.
     relay: Option<Relay>,
+    recording: Option<Recording>,
+    record_out: VecDeque<RecordOutput>,
 }
 
 impl MediaSession {
@@ -110,6 +129,8 @@ impl MediaSession {
             timed_out: false,
             events: VecDeque::new(),
             relay: None,
+            recording: None,
+            record_out: VecDeque::new(),
             law,
             params,
         }
@@ -256,20 +277,125 @@ impl MediaSession {
                     digit,
                     source: DigitSource::Rfc4733,
                 });
+                if let Some(rec) = &mut self.recording {
+                    rec.recorder.handle_digit(digit);
+                }
             }
-        } else if let Some(det) = &mut self.inband {
-            let n = crate::media::g711::decode(self.law, rtp.payload, &mut self.pcm_scratch);
-            if let Some(digit) = det.handle_samples(self.pcm_scratch.get(..n).unwrap_or_default()) {
-                self.events.push_back(MediaEvent::Digit {
-                    digit,
-                    source: DigitSource::Inband,
-                });
-            }
+        } else if self.inband.is_some() || self.recording.is_some() {
+            self.handle_audio(now, &rtp);
+        }
+        if self.recording.is_some() {
+            self.drain_recording();
         }
         self.relay.as_ref().map(|_| Forward {
             rtp,
             src: self.format(),
         })
+    }
+
+    /// Decodes an audio packet for the in-band detector and the recorder, in 20 ms
+    /// pieces (the scratch buffer's size), whatever the peer's packet time.
+    fn handle_audio(&mut self, now: Instant, rtp: &RtpView<'_>) {
+        let mut record = self.recording.is_some();
+        if let Some(rec) = &mut self.recording {
+            let samples = u32::try_from(rtp.payload.len()).unwrap_or(u32::MAX);
+            match rec.cursor.handle_packet(rtp.ssrc, rtp.timestamp, samples) {
+                Continuity::InOrder => {}
+                Continuity::Gap(missing) => {
+                    rec.recorder
+                        .handle_gap(usize::try_from(missing).unwrap_or(usize::MAX));
+                }
+                Continuity::Late => record = false, // already counted as lost
+            }
+        }
+        for piece in rtp.payload.chunks(FRAME_SAMPLES) {
+            let n = crate::media::g711::decode(self.law, piece, &mut self.pcm_scratch);
+            let pcm = self.pcm_scratch.get(..n).unwrap_or_default();
+            if let Some(det) = &mut self.inband
+                && let Some(digit) = det.handle_samples(pcm)
+            {
+                self.events.push_back(MediaEvent::Digit {
+                    digit,
+                    source: DigitSource::Inband,
+                });
+                if let Some(rec) = &mut self.recording {
+                    rec.recorder.handle_digit(digit);
+                }
+            }
+            if record && let Some(rec) = &mut self.recording {
+                rec.recorder.handle_audio(now, pcm);
+            }
+        }
+    }
+
+    /// Starts recording what the peer sends into `path` (see
+    /// [`crate::call::MediaCommand::Record`]); a recording already running ends first
+    /// ([`crate::call::RecordEnd::Stopped`]). Works while a prompt plays (the beep) and
+    /// while bridged.
+    pub fn start_recording(
+        &mut self,
+        now: Instant,
+        record_id: u32,
+        path: PathBuf,
+        max: Duration,
+        silence: Duration,
+        stop_digits: &str,
+    ) {
+        self.stop_recording(now);
+        self.record_out.push_back(RecordOutput::Start {
+            record_id,
+            path: path.clone(),
+        });
+        self.recording = Some(Recording {
+            id: record_id,
+            path,
+            recorder: Recorder::new(now, max, silence, stop_digits),
+            cursor: StreamCursor::default(),
+        });
+        self.drain_recording();
+    }
+
+    /// Ends the recording now (hang-up, StopRecording, Close): its end comes out of
+    /// [`Self::poll_record`] at once. Nothing happens when not recording.
+    pub fn stop_recording(&mut self, _now: Instant) {
+        if let Some(rec) = &mut self.recording {
+            rec.recorder.stop();
+            self.drain_recording();
+        }
+    }
+
+    #[must_use]
+    pub fn is_recording(&self) -> bool {
+        self.recording.is_some()
+    }
+
+    /// What the recording asks of the driver, in order: [`RecordOutput::Start`],
+    /// [`RecordOutput::Audio`] about once a second, then [`RecordOutput::End`].
+    #[must_use]
+    pub fn poll_record(&mut self) -> Option<RecordOutput> {
+        self.record_out.pop_front()
+    }
+
+    /// Moves the recorder's chunks and, once it has ended, its result to `record_out`.
+    fn drain_recording(&mut self) {
+        let Some(rec) = &mut self.recording else {
+            return;
+        };
+        while let Some(samples) = rec.recorder.poll_chunk() {
+            self.record_out.push_back(RecordOutput::Audio {
+                record_id: rec.id,
+                samples,
+            });
+        }
+        if let Some(result) = rec.recorder.poll_finished()
+            && let Some(rec) = self.recording.take()
+        {
+            self.record_out.push_back(RecordOutput::End {
+                record_id: rec.id,
+                path: rec.path,
+                result,
+            });
+        }
     }
 
     /// When the next frame is due (while bridged: when the RTP timeout is next checked).
@@ -284,6 +410,11 @@ impl MediaSession {
     /// send it and its length. Returns None when nothing is due or there is nowhere to send.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
         self.check_timeout(now);
+        if let Some(rec) = &mut self.recording {
+            // The recording's wall-clock limits, for when the caller sends nothing.
+            rec.recorder.handle_timeout(now);
+            self.drain_recording();
+        }
         if let Some(relay) = &mut self.relay {
             // The partner's packets are our stream; a silent peer still times out.
             relay.check_at = now + BRIDGED_CHECK;
@@ -543,6 +674,162 @@ mod tests {
             ),
             None
         );
+    }
+
+    /// 20 ms of a loud square-ish tone in `law`, and its decoded samples.
+    fn tone(law: Law) -> (Vec<u8>, Vec<i16>) {
+        let pcm: Vec<i16> = (0..160)
+            .map(|i| if i % 8 < 4 { 6000 } else { -6000 })
+            .collect();
+        let bytes = crate::media::g711::encode_vec(law, &pcm);
+        let mut decoded = vec![0i16; 160];
+        crate::media::g711::decode(law, &bytes, &mut decoded);
+        (bytes, decoded)
+    }
+
+    fn records(s: &mut MediaSession) -> Vec<RecordOutput> {
+        std::iter::from_fn(|| s.poll_record()).collect()
+    }
+
+    #[test]
+    fn records_decoded_audio_fills_lost_packets_and_ends_on_a_stop_digit() {
+        let t0 = Instant::now();
+        let mut s = session(t0, Duration::ZERO);
+        s.play(1, &["a".into()]); // the beep plays while recording starts
+        let path = PathBuf::from("/tmp/vm/1.wav");
+        s.start_recording(
+            t0,
+            9,
+            path.clone(),
+            Duration::from_secs(60),
+            Duration::from_secs(5),
+            "#",
+        );
+        let (bytes, decoded) = tone(Law::Ulaw);
+        let from: SocketAddr = "192.0.2.9:4000".parse().unwrap();
+        for i in 0..62u16 {
+            if i == 10 || i == 11 {
+                continue; // lost
+            }
+            let pkt = rtp(0, i, u32::from(i) * 160, 5, &bytes);
+            let _ = s.handle_rtp(t0 + PTIME * u32::from(i), from, &pkt);
+            let _ = s.poll_transmit(t0 + PTIME * u32::from(i), &mut [0u8; 200]);
+        }
+        let late = rtp(0, 59, 59 * 160, 5, &bytes); // a duplicate: not recorded twice
+        let _ = s.handle_rtp(t0 + PTIME * 62, from, &late);
+        assert!(s.is_recording());
+        let hash = rtp(101, 62, 62 * 160, 5, &[11, 0x0A, 0, 160]);
+        let _ = s.handle_rtp(t0 + PTIME * 62, from, &hash);
+        assert!(!s.is_recording());
+        let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+        assert!(events.contains(&MediaEvent::Digit {
+            digit: '#',
+            source: DigitSource::Rfc4733
+        }));
+        assert!(events.contains(&MediaEvent::PlaybackFinished { play_id: 1 }));
+        let out = records(&mut s);
+        assert_eq!(
+            out.first(),
+            Some(&RecordOutput::Start {
+                record_id: 9,
+                path: path.clone()
+            })
+        );
+        let mut pcm = Vec::new();
+        for o in &out[1..out.len() - 1] {
+            let RecordOutput::Audio {
+                record_id: 9,
+                samples,
+            } = o
+            else {
+                panic!("audio expected, got {o:?}");
+            };
+            pcm.extend_from_slice(samples);
+        }
+        assert_eq!(pcm.len(), 62 * 160, "two lost packets recorded as silence");
+        assert!(pcm[1600..1920].iter().all(|&x| x == 0));
+        assert_eq!(&pcm[..160], &decoded[..]);
+        assert_eq!(&pcm[pcm.len() - 160..], &decoded[..]);
+        assert_eq!(
+            out.last(),
+            Some(&RecordOutput::End {
+                record_id: 9,
+                path,
+                result: crate::media::recorder::RecordResult {
+                    duration: Duration::from_millis(1240),
+                    ended_by: crate::call::RecordEnd::Digit('#'),
+                    silent: false,
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn records_a_law_until_stopped_and_a_new_recording_ends_the_old_one() {
+        let t0 = Instant::now();
+        let mut s = pcma_session(t0);
+        let long = Duration::from_secs(60);
+        s.start_recording(t0, 1, "a.wav".into(), long, Duration::ZERO, "");
+        let (bytes, decoded) = tone(Law::Alaw);
+        for i in 0..10u16 {
+            let pkt = rtp(8, i, u32::from(i) * 160, 5, &bytes);
+            let _ = s.handle_rtp(t0, "192.0.2.9:4000".parse().unwrap(), &pkt);
+        }
+        s.start_recording(t0, 2, "b.wav".into(), long, Duration::ZERO, "");
+        s.stop_recording(t0);
+        s.stop_recording(t0); // not recording any more: nothing
+        let out = records(&mut s);
+        assert_eq!(out.len(), 5, "{out:?}");
+        let RecordOutput::Audio {
+            record_id: 1,
+            samples,
+        } = &out[1]
+        else {
+            panic!("{:?}", out[1]);
+        };
+        assert_eq!(samples.len(), 1600);
+        assert!(samples.chunks(160).all(|c| c == decoded));
+        let ends: Vec<_> = out
+            .iter()
+            .filter_map(|o| match o {
+                RecordOutput::End {
+                    record_id, result, ..
+                } => Some((*record_id, result.duration, result.ended_by.clone())),
+                _ => None,
+            })
+            .collect();
+        let stopped = crate::call::RecordEnd::Stopped;
+        assert_eq!(
+            ends,
+            vec![
+                (1, Duration::from_millis(200), stopped.clone()),
+                (2, Duration::ZERO, stopped)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_recording_nobody_speaks_into_ends_in_the_pacer_path() {
+        let t0 = Instant::now();
+        let mut s = session(t0, Duration::ZERO);
+        s.start_recording(
+            t0,
+            4,
+            "c.wav".into(),
+            Duration::from_secs(2),
+            Duration::ZERO,
+            "#",
+        );
+        let _ = records(&mut s);
+        frames(&mut s, t0, 100);
+        assert!(s.is_recording(), "within the grace period");
+        frames(&mut s, t0 + Duration::from_secs(3), 1);
+        let out = records(&mut s);
+        let [RecordOutput::End { result, .. }] = &out[..] else {
+            panic!("{out:?}");
+        };
+        assert_eq!(result.ended_by, crate::call::RecordEnd::MaxLength);
+        assert!(result.silent);
     }
 
     #[test]
