@@ -1,0 +1,397 @@
+//! Unit tests of the media session (kept apart to keep session.rs readable).
+
+use super::*;
+use crate::media::Prompt;
+
+fn session(t0: Instant, timeout: Duration) -> MediaSession {
+    let mut set = PromptSet::new();
+    set.insert(Prompt::from_pcm("a", vec![1000; 160 * 3]));
+    set.insert(Prompt::from_pcm("b", vec![1000; 160 * 2]));
+    let params = MediaParams {
+        remote: Some("127.0.0.1:4000".parse().unwrap()),
+        codec: Codec::Pcmu,
+        pt: 0,
+        te_pt: Some(101),
+        hold: false,
+    };
+    MediaSession::new(t0, params, Arc::new(set), timeout, false, 1, 100, 1000)
+}
+
+fn frames(s: &mut MediaSession, from: Instant, n: u32) -> Vec<(SocketAddr, Vec<u8>)> {
+    let mut buf = [0u8; 200];
+    (0..n)
+        .filter_map(|i| {
+            let now = from + PTIME * i;
+            s.poll_transmit(now, &mut buf)
+                .map(|(a, l)| (a, buf[..l].to_vec()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_prompt_list_finishes_once_at_its_end() {
+    let t0 = Instant::now();
+    let mut s = session(t0, Duration::ZERO);
+    s.play(7, &["a".into(), "b".into()]);
+    let sent = frames(&mut s, t0, 4);
+    assert_eq!(sent.len(), 4);
+    assert_eq!(
+        s.poll_event(),
+        None,
+        "the first prompt ending is not the end of the list"
+    );
+    frames(&mut s, t0 + PTIME * 4, 1);
+    assert_eq!(
+        s.poll_event(),
+        Some(MediaEvent::PlaybackFinished { play_id: 7 })
+    );
+    frames(&mut s, t0 + PTIME * 5, 3);
+    assert_eq!(s.poll_event(), None);
+}
+
+#[test]
+fn missing_prompt_is_skipped_not_waited_for() {
+    let t0 = Instant::now();
+    let mut s = session(t0, Duration::ZERO);
+    s.play(3, &["nope".into()]);
+    assert_eq!(
+        s.poll_event(),
+        Some(MediaEvent::PlaybackFinished { play_id: 3 })
+    );
+}
+
+#[test]
+fn latches_onto_rtp_source_and_paces_without_drift() {
+    let t0 = Instant::now();
+    let mut s = session(t0, Duration::ZERO);
+    let mut pkt = [0u8; 172];
+    pkt[0] = 0x80; // V=2, PT 0
+    let nat: SocketAddr = "192.0.2.7:31000".parse().unwrap();
+    assert_eq!(
+        s.handle_rtp(t0, nat, &pkt),
+        None,
+        "not bridged: nothing to relay"
+    );
+    let sent = frames(&mut s, t0, 500);
+    assert_eq!(sent.len(), 500);
+    assert!(
+        sent.iter().all(|(a, _)| *a == nat),
+        "symmetric RTP: send where the caller sends from"
+    );
+    assert_eq!(s.next_deadline(), t0 + PTIME * 500);
+    // sequence and timestamp advance per frame
+    let seq = |p: &Vec<u8>| u16::from_be_bytes([p[2], p[3]]);
+    assert_eq!(seq(&sent[499].1).wrapping_sub(seq(&sent[0].1)), 499);
+}
+
+#[test]
+fn silence_from_the_caller_times_out_once_but_not_on_hold() {
+    let t0 = Instant::now();
+    let mut s = session(t0, Duration::from_secs(30));
+    frames(&mut s, t0 + Duration::from_secs(31), 1);
+    assert_eq!(s.poll_event(), Some(MediaEvent::RtpTimeout));
+    frames(&mut s, t0 + Duration::from_secs(32), 1);
+    assert_eq!(s.poll_event(), None);
+
+    let mut s = session(t0, Duration::from_secs(30));
+    let mut held = s.params.clone();
+    held.hold = true;
+    s.update(t0, held);
+    frames(&mut s, t0 + Duration::from_secs(60), 1);
+    assert_eq!(s.poll_event(), None);
+}
+
+fn pcma_session(t0: Instant) -> MediaSession {
+    let params = MediaParams {
+        remote: Some("127.0.0.1:5000".parse().unwrap()),
+        codec: Codec::Pcma,
+        pt: 8,
+        te_pt: Some(96),
+        hold: false,
+    };
+    let prompts = Arc::new(PromptSet::new());
+    MediaSession::new(t0, params, prompts, Duration::ZERO, false, 2, 7, 70)
+}
+
+fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let mut s = crate::media::RtpSender::new(ssrc, seq, ts, pt);
+    let mut buf = vec![0u8; 12 + payload.len()];
+    s.write_packet(payload, 160, &mut buf).unwrap();
+    buf[1] &= 0x7F; // mid-stream: no marker
+    buf
+}
+
+#[test]
+fn relay_continues_the_prompt_stream_and_unbridge_continues_the_relay() {
+    let t0 = Instant::now();
+    let mut b = session(t0, Duration::ZERO); // PCMU, ssrc 1, seq 100, ts 1000
+    let mut a = pcma_session(t0);
+    // Three silence frames towards B's peer: seq 100-102, ts 1000-1320.
+    assert_eq!(frames(&mut b, t0, 3).len(), 3);
+    let t1 = t0 + PTIME * 3;
+    a.bridge(t1);
+    b.bridge(t1);
+    assert!(a.is_bridged() && b.is_bridged());
+    assert_eq!(frames(&mut b, t1, 5).len(), 0, "bridged: no paced frames");
+
+    let peer_a: SocketAddr = "198.51.100.1:7000".parse().unwrap();
+    let mut out = [0u8; 200];
+    let mut last = (0u16, 0u32);
+    for i in 0..3u16 {
+        let pkt = rtp(8, 40_000 + i, 9_000 + u32::from(i) * 160, 77, &[0xD5; 160]);
+        let fwd = a.handle_rtp(t1, peer_a, &pkt).expect("bridged: forward");
+        assert_eq!(fwd.src.law, Law::Alaw);
+        let (dest, n) = b.relay_out(&fwd, &mut out).unwrap();
+        assert_eq!(dest, "127.0.0.1:4000".parse().unwrap());
+        let v = parse_rtp(&out[..n]).unwrap();
+        assert_eq!((v.ssrc, v.payload_type), (1, 0));
+        assert_eq!(v.seq, 103 + i);
+        assert_eq!(v.timestamp, 1480 + u32::from(i) * 160);
+        assert_eq!(v.marker, i == 0);
+        assert!(
+            v.payload.iter().all(|&x| x == 0xFE),
+            "A-law silence → μ-law"
+        );
+        last = (v.seq, v.timestamp);
+    }
+    // Unbridge: paced frames carry on from the relayed stream, marked.
+    let t2 = t1 + Duration::from_secs(2);
+    b.unbridge(t2);
+    assert!(!b.is_bridged());
+    assert_eq!(b.next_deadline(), t2);
+    let sent = frames(&mut b, t2, 2);
+    let v = parse_rtp(&sent[0].1).unwrap();
+    assert_eq!((v.seq, v.timestamp), (last.0 + 1, last.1 + 160));
+    assert!(v.marker);
+    assert_eq!(parse_rtp(&sent[1].1).unwrap().seq, last.0 + 2);
+    // B no longer relays, whatever A still forwards.
+    let pkt = rtp(8, 40_003, 9_480, 77, &[0xD5; 160]);
+    let fwd = a.handle_rtp(t2, peer_a, &pkt).unwrap();
+    assert_eq!(b.relay_out(&fwd, &mut out), None);
+}
+
+#[test]
+fn bridged_leg_reports_digits_and_forwards_events_remapped() {
+    let t0 = Instant::now();
+    let mut a = session(t0, Duration::ZERO); // te 101
+    let mut b = pcma_session(t0); // te 96
+    a.bridge(t0);
+    b.bridge(t0);
+    let ev = rtp(101, 5, 800, 9, &[1, 0x0A, 0, 160]);
+    let fwd = a
+        .handle_rtp(t0, "192.0.2.1:4000".parse().unwrap(), &ev)
+        .unwrap();
+    assert_eq!(
+        a.poll_event(),
+        Some(MediaEvent::Digit {
+            digit: '1',
+            source: DigitSource::Rfc4733
+        })
+    );
+    let mut out = [0u8; 64];
+    let (_, n) = b.relay_out(&fwd, &mut out).unwrap();
+    let v = parse_rtp(&out[..n]).unwrap();
+    assert_eq!((v.payload_type, v.ssrc), (96, 2));
+    assert_eq!(v.payload, &[1, 0x0A, 0, 160]);
+    // Comfort noise is neither latched nor forwarded.
+    assert_eq!(
+        a.handle_rtp(
+            t0,
+            "192.0.2.1:4000".parse().unwrap(),
+            &rtp(13, 6, 960, 9, &[40])
+        ),
+        None
+    );
+}
+
+/// 20 ms of a loud square-ish tone in `law`, and its decoded samples.
+fn tone(law: Law) -> (Vec<u8>, Vec<i16>) {
+    let pcm: Vec<i16> = (0..160)
+        .map(|i| if i % 8 < 4 { 6000 } else { -6000 })
+        .collect();
+    let bytes = crate::media::g711::encode_vec(law, &pcm);
+    let mut decoded = vec![0i16; 160];
+    crate::media::g711::decode(law, &bytes, &mut decoded);
+    (bytes, decoded)
+}
+
+fn records(s: &mut MediaSession) -> Vec<RecordOutput> {
+    std::iter::from_fn(|| s.poll_record()).collect()
+}
+
+#[test]
+fn records_decoded_audio_fills_lost_packets_and_ends_on_a_stop_digit() {
+    let t0 = Instant::now();
+    let mut s = session(t0, Duration::ZERO);
+    s.play(1, &["a".into()]); // the beep plays while recording starts
+    let path = PathBuf::from("/tmp/vm/1.wav");
+    s.start_recording(
+        t0,
+        9,
+        path.clone(),
+        Duration::from_secs(60),
+        Duration::from_secs(5),
+        "#",
+    );
+    let (bytes, decoded) = tone(Law::Ulaw);
+    let from: SocketAddr = "192.0.2.9:4000".parse().unwrap();
+    for i in 0..62u16 {
+        if i == 10 || i == 11 {
+            continue; // lost
+        }
+        let pkt = rtp(0, i, u32::from(i) * 160, 5, &bytes);
+        let _ = s.handle_rtp(t0 + PTIME * u32::from(i), from, &pkt);
+        let _ = s.poll_transmit(t0 + PTIME * u32::from(i), &mut [0u8; 200]);
+    }
+    let late = rtp(0, 59, 59 * 160, 5, &bytes); // a duplicate: not recorded twice
+    let _ = s.handle_rtp(t0 + PTIME * 62, from, &late);
+    assert!(s.is_recording());
+    let hash = rtp(101, 62, 62 * 160, 5, &[11, 0x0A, 0, 160]);
+    let _ = s.handle_rtp(t0 + PTIME * 62, from, &hash);
+    assert!(!s.is_recording());
+    let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+    assert!(events.contains(&MediaEvent::Digit {
+        digit: '#',
+        source: DigitSource::Rfc4733
+    }));
+    assert!(events.contains(&MediaEvent::PlaybackFinished { play_id: 1 }));
+    let out = records(&mut s);
+    assert_eq!(
+        out.first(),
+        Some(&RecordOutput::Start {
+            record_id: 9,
+            path: path.clone()
+        })
+    );
+    let mut pcm = Vec::new();
+    for o in &out[1..out.len() - 1] {
+        let RecordOutput::Audio {
+            record_id: 9,
+            samples,
+        } = o
+        else {
+            panic!("audio expected, got {o:?}");
+        };
+        pcm.extend_from_slice(samples);
+    }
+    assert_eq!(pcm.len(), 62 * 160, "two lost packets recorded as silence");
+    assert!(pcm[1600..1920].iter().all(|&x| x == 0));
+    assert_eq!(&pcm[..160], &decoded[..]);
+    assert_eq!(&pcm[pcm.len() - 160..], &decoded[..]);
+    assert_eq!(
+        out.last(),
+        Some(&RecordOutput::End {
+            record_id: 9,
+            path,
+            result: crate::media::recorder::RecordResult {
+                duration: Duration::from_millis(1240),
+                ended_by: crate::call::RecordEnd::Digit('#'),
+                silent: false,
+            }
+        })
+    );
+}
+
+#[test]
+fn records_a_law_until_stopped_and_a_new_recording_ends_the_old_one() {
+    let t0 = Instant::now();
+    let mut s = pcma_session(t0);
+    let long = Duration::from_secs(60);
+    s.start_recording(t0, 1, "a.wav".into(), long, Duration::ZERO, "");
+    let (bytes, decoded) = tone(Law::Alaw);
+    for i in 0..10u16 {
+        let pkt = rtp(8, i, u32::from(i) * 160, 5, &bytes);
+        let _ = s.handle_rtp(t0, "192.0.2.9:4000".parse().unwrap(), &pkt);
+    }
+    s.start_recording(t0, 2, "b.wav".into(), long, Duration::ZERO, "");
+    s.stop_recording(t0);
+    s.stop_recording(t0); // not recording any more: nothing
+    let out = records(&mut s);
+    assert_eq!(out.len(), 5, "{out:?}");
+    let RecordOutput::Audio {
+        record_id: 1,
+        samples,
+    } = &out[1]
+    else {
+        panic!("{:?}", out[1]);
+    };
+    assert_eq!(samples.len(), 1600);
+    assert!(samples.chunks(160).all(|c| c == decoded));
+    let ends: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            RecordOutput::End {
+                record_id, result, ..
+            } => Some((*record_id, result.duration, result.ended_by.clone())),
+            _ => None,
+        })
+        .collect();
+    let stopped = crate::call::RecordEnd::Stopped;
+    assert_eq!(
+        ends,
+        vec![
+            (1, Duration::from_millis(200), stopped.clone()),
+            (2, Duration::ZERO, stopped)
+        ]
+    );
+}
+
+#[test]
+fn a_recording_nobody_speaks_into_ends_in_the_pacer_path() {
+    let t0 = Instant::now();
+    let mut s = session(t0, Duration::ZERO);
+    s.start_recording(
+        t0,
+        4,
+        "c.wav".into(),
+        Duration::from_secs(2),
+        Duration::ZERO,
+        "#",
+    );
+    let _ = records(&mut s);
+    frames(&mut s, t0, 100);
+    assert!(s.is_recording(), "within the grace period");
+    frames(&mut s, t0 + Duration::from_secs(3), 1);
+    let out = records(&mut s);
+    let [RecordOutput::End { result, .. }] = &out[..] else {
+        panic!("{out:?}");
+    };
+    assert_eq!(result.ended_by, crate::call::RecordEnd::MaxLength);
+    assert!(result.silent);
+}
+
+#[test]
+fn bridged_leg_on_hold_receives_nothing_and_silence_still_times_out() {
+    let t0 = Instant::now();
+    let mut a = pcma_session(t0);
+    let mut b = session(t0, Duration::from_secs(30));
+    b.play(4, &["a".into()]);
+    a.bridge(t0);
+    b.bridge(t0);
+    assert_eq!(
+        b.poll_event(),
+        None,
+        "bridging stops playback without a finish event"
+    );
+    b.play(5, &["a".into()]);
+    assert_eq!(
+        b.poll_event(),
+        Some(MediaEvent::PlaybackFinished { play_id: 5 }),
+        "nothing plays on a bridged leg, so the list finishes at once"
+    );
+    // The pacer only visits a bridged session once per BRIDGED_CHECK.
+    assert_eq!(frames(&mut b, t0, 1).len(), 0);
+    assert_eq!(b.next_deadline(), t0 + BRIDGED_CHECK);
+    frames(&mut b, t0 + Duration::from_secs(31), 1);
+    assert_eq!(b.poll_event(), Some(MediaEvent::RtpTimeout));
+
+    let mut held = b.params.clone();
+    held.hold = true;
+    b.update(t0, held);
+    let pkt = rtp(8, 1, 1, 3, &[0xD5; 160]);
+    let fwd = a
+        .handle_rtp(t0, "192.0.2.2:4000".parse().unwrap(), &pkt)
+        .unwrap();
+    let mut out = [0u8; 200];
+    assert_eq!(b.relay_out(&fwd, &mut out), None);
+}
