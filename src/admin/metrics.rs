@@ -101,6 +101,12 @@ pub fn count_sip_message(bytes: &[u8], direction: &'static str) {
     }
 }
 
+/// Alerts currently raised, by kind (`callback_overdue`, `manager_missed_calls`).
+pub fn set_alerts_active(kind: &'static str, n: usize) {
+    handle();
+    metrics::gauge!("switchboard_alerts_active", "kind" => kind).set(n as f64);
+}
+
 /// Adds RTP packet counts (call it with deltas, e.g. once per second per call plane).
 pub fn add_rtp_packets(sent: u64, received: u64, late: u64, lost: u64) {
     handle();

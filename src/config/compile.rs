@@ -122,6 +122,9 @@ impl<'a> Compiler<'a> {
         if let Some(t) = &raw.transfer {
             plan.transfer = self.transfer(t.get_ref());
         }
+        if let Some(a) = &raw.alerts {
+            plan.alerts = self.alerts(a.get_ref());
+        }
         plan.prompts = self.used_prompts;
         (plan, self.menu_spans)
     }

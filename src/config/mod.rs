@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
 pub use plan::{
-    Action, Department, DialPlan, HistoryPolicy, Manager, Menu, NumberPattern, NumberRoute,
-    Schedule, Strategy, TimeRange, Voicemail,
+    Action, AlertPolicy, Department, DialPlan, HistoryPolicy, Manager, Menu, NumberPattern,
+    NumberRoute, Schedule, Strategy, TimeRange, Voicemail,
 };
 pub use server::ServerConfig;
 

@@ -416,6 +416,33 @@ impl Default for TransferPolicy {
     }
 }
 
+/// The `[alerts]` table: missed work that must not go unnoticed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertPolicy {
+    /// A callback request still not done this long after the call.
+    pub callback_within: Option<std::time::Duration>,
+    /// A manager who missed (did not answer or declined) this many calls today.
+    pub manager_missed_per_day: Option<u32>,
+    /// Whose "today": the plan's business time zone.
+    pub timezone: jiff::tz::TimeZone,
+    /// Also send each new alert to the webhook (`[server] webhook_url`).
+    pub webhook: bool,
+    /// How often the thresholds are checked.
+    pub check_every: std::time::Duration,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        Self {
+            callback_within: None,
+            manager_missed_per_day: None,
+            timezone: jiff::tz::TimeZone::UTC,
+            webhook: true,
+            check_every: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
 /// The `[history]` table: returning callers go back to the manager they spoke with.
 #[derive(Debug, Clone)]
 pub struct HistoryPolicy {
@@ -458,6 +485,7 @@ pub struct DialPlan {
     pub voicemail: BTreeMap<String, Voicemail>,
     pub history: HistoryPolicy,
     pub transfer: TransferPolicy,
+    pub alerts: AlertPolicy,
     /// Every prompt name the plan uses, for the prompt loader.
     pub prompts: BTreeSet<String>,
 }

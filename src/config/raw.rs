@@ -32,6 +32,17 @@ pub(crate) struct RawConfig {
     pub voicemail: Named<RawVoicemail>,
     pub history: Option<Spanned<RawHistory>>,
     pub transfer: Option<Spanned<RawTransfer>>,
+    pub alerts: Option<Spanned<RawAlerts>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlerts {
+    pub callback_within_hours: Option<u64>,
+    pub manager_missed_per_day: Option<u32>,
+    pub timezone: Option<Text>,
+    pub webhook: Option<bool>,
+    pub check_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,9 +1,9 @@
-//! Compiling the `[transfer]` table: the feature code managers press to transfer a
-//! call, and the targets of its keys.
+//! Compiling the `[transfer]` table (the feature code managers press to transfer a
+//! call, and the targets of its keys) and the `[alerts]` table.
 
 use super::compile::{Compiler, Place};
-use super::plan::{Action, TransferPolicy};
-use super::raw::RawTransfer;
+use super::plan::{Action, AlertPolicy, TransferPolicy};
+use super::raw::{RawAlerts, RawTransfer};
 
 impl Compiler<'_> {
     pub(crate) fn transfer(&mut self, raw: &RawTransfer) -> TransferPolicy {
@@ -48,6 +48,41 @@ impl Compiler<'_> {
                     ),
                 ),
                 None => {}
+            }
+        }
+        policy
+    }
+}
+
+impl Compiler<'_> {
+    pub(crate) fn alerts(&mut self, raw: &RawAlerts) -> AlertPolicy {
+        let mut policy = AlertPolicy {
+            callback_within: raw
+                .callback_within_hours
+                .map(|h| std::time::Duration::from_secs(h.saturating_mul(3600))),
+            manager_missed_per_day: raw.manager_missed_per_day,
+            webhook: raw.webhook.unwrap_or(true),
+            check_every: std::time::Duration::from_secs(raw.check_secs.unwrap_or(60).max(1)),
+            ..AlertPolicy::default()
+        };
+        if raw.callback_within_hours == Some(0) || raw.manager_missed_per_day == Some(0) {
+            self.sink.warning(
+                None,
+                "[alerts]: a threshold of 0 raises the alert for every call; leave the key out \
+                 to turn that alert off",
+            );
+        }
+        if let Some(tz) = &raw.timezone {
+            match jiff::tz::TimeZone::get(tz.get_ref()) {
+                Ok(z) => policy.timezone = z,
+                Err(_) => self.sink.error(
+                    Some(tz.span()),
+                    format!(
+                        "[alerts] timezone \"{}\" is not a known time zone; use a name like \
+                         \"Europe/Berlin\"",
+                        tz.get_ref()
+                    ),
+                ),
             }
         }
         policy

@@ -5,6 +5,7 @@
 //! current time, then drains every output before waiting again (the
 //! drain-after-input rule from the crate docs).
 
+mod alerts;
 pub mod media;
 mod recording;
 pub mod tcp;
@@ -130,6 +131,14 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
             }),
         None => None,
     };
+    if let Some(store) = &opts.store {
+        alerts::start(
+            opts.plan.clone(),
+            store.clone(),
+            webhooks.clone(),
+            shutdown_rx.clone(),
+        );
+    }
     tracing::info!(%bound, "Switchboard listening for SIP on UDP and TCP");
     let live = Arc::new(std::sync::Mutex::new(Recorder::new()));
     let core = Core {

@@ -14,6 +14,7 @@
 //!   median of an even count is the lower middle value.
 //! - Durations are whole milliseconds.
 
+pub mod alerts;
 mod compute;
 mod period;
 mod render;
