@@ -315,7 +315,15 @@ fn refer_transfer_lands_on_the_other_department_with_the_context() {
         "{messages}"
     );
     let r = &records(&router)[0];
-    assert_eq!(r.answered_by.as_deref(), Some("sofia"), "{r:?}");
+    // The first to answer; the transfer is listed, Sofia's answer is a ring attempt.
+    assert_eq!(r.answered_by.as_deref(), Some("andrew"), "{r:?}");
+    assert_eq!(
+        attempts(&router, &r.call_id),
+        vec![
+            ("andrew".into(), RingOutcome::Answered),
+            ("sofia".into(), RingOutcome::Answered)
+        ]
+    );
     assert_eq!(r.transfers.len(), 1, "{r:?}");
     assert_eq!(r.transfers[0].from, "andrew");
     assert_eq!(r.transfers[0].to, "department:support");

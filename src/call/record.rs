@@ -84,9 +84,11 @@ impl Recorder {
                 Some(rec.clone())
             }
             CallEvent::Connected { key, manager } => {
+                // The first manager to answer: "who answered and how fast". Later
+                // answers after a transfer are in `transfers` and the ring attempts.
                 let rec = self.open.get_mut(key)?;
-                rec.answered_by = Some(manager.clone());
-                if rec.answered_at.is_none() {
+                if rec.answered_by.is_none() {
+                    rec.answered_by = Some(manager.clone());
                     rec.answered_at = Some(wall);
                 }
                 Some(rec.clone())
