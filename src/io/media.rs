@@ -43,6 +43,9 @@ pub const PACER_TICK: Duration = Duration::from_millis(5);
 /// RTP packets received since the pacer last reported to the metrics registry:
 /// counted per packet with one relaxed atomic, published once per tick.
 static RTP_RECEIVED: AtomicU64 = AtomicU64::new(0);
+/// Incoming packets that arrived out of order / never arrived (sequence gaps).
+static RTP_LATE: AtomicU64 = AtomicU64::new(0);
+static RTP_LOST: AtomicU64 = AtomicU64::new(0);
 /// RTP packets relayed (sent out of a partner leg's socket) since the pacer last
 /// reported; published as sent packets.
 static RTP_RELAYED: AtomicU64 = AtomicU64::new(0);
@@ -374,6 +377,11 @@ async fn recv_loop(
         let forward = match slot.session.lock() {
             Ok(mut s) => {
                 let forward = s.handle_rtp(Instant::now(), from, packet);
+                let (late, lost) = s.take_rx_stats();
+                if late + lost > 0 {
+                    RTP_LATE.fetch_add(late, Ordering::Relaxed);
+                    RTP_LOST.fetch_add(lost, Ordering::Relaxed);
+                }
                 flush(call, &mut s, &sinks);
                 forward
             }
@@ -469,8 +477,10 @@ fn pacer_loop(inbox: std::sync::mpsc::Receiver<PacerMsg>, sinks: Sinks, stop: Ar
         }
         sent += RTP_RELAYED.swap(0, Ordering::Relaxed);
         let received = RTP_RECEIVED.swap(0, Ordering::Relaxed);
-        if sent > 0 || received > 0 {
-            crate::admin::metrics::add_rtp_packets(sent, received, 0, 0);
+        let late = RTP_LATE.swap(0, Ordering::Relaxed);
+        let lost = RTP_LOST.swap(0, Ordering::Relaxed);
+        if sent > 0 || received > 0 || late > 0 || lost > 0 {
+            crate::admin::metrics::add_rtp_packets(sent, received, late, lost);
         }
     }
 }

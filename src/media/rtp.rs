@@ -166,6 +166,67 @@ impl RtpSender {
     }
 }
 
+/// Loss and reordering of one incoming stream, from its sequence numbers (RFC 3550
+/// §6.4.1 in spirit): a jump forward counts the skipped packets as lost; a packet
+/// from behind is late (and no longer lost). A jump of more than 3000 either way is
+/// a restart, not loss. Counters are taken by the driver for the metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RxStats {
+    stream: Option<(u32, u16)>,
+    late: u64,
+    lost: u64,
+}
+
+impl RxStats {
+    pub fn observe(&mut self, ssrc: u32, seq: u16) {
+        let Some((cur, expected)) = self.stream.filter(|(s, _)| *s == ssrc) else {
+            self.stream = Some((ssrc, seq.wrapping_add(1)));
+            return;
+        };
+        let _ = cur;
+        let delta = seq.wrapping_sub(expected) as i16;
+        match delta {
+            0 => self.stream = Some((ssrc, seq.wrapping_add(1))),
+            1..3000 => {
+                self.lost += delta as u64;
+                self.stream = Some((ssrc, seq.wrapping_add(1)));
+            }
+            -3000..0 => {
+                self.late += 1;
+                self.lost = self.lost.saturating_sub(1);
+            }
+            _ => self.stream = Some((ssrc, seq.wrapping_add(1))),
+        }
+    }
+
+    /// `(late, lost)` since the last call.
+    pub fn take(&mut self) -> (u64, u64) {
+        (
+            std::mem::take(&mut self.late),
+            std::mem::take(&mut self.lost),
+        )
+    }
+}
+
+#[cfg(test)]
+mod rx_stats_tests {
+    use super::RxStats;
+
+    #[test]
+    fn gaps_are_lost_and_stragglers_late() {
+        let mut s = RxStats::default();
+        for seq in [65534u16, 65535, 0, 3, 1, 4] {
+            s.observe(7, seq);
+        }
+        // 1 and 2 skipped (lost), then 1 arrives late: one lost, one late.
+        assert_eq!(s.take(), (1, 1));
+        s.observe(8, 100); // a new source starts fresh
+        s.observe(8, 101);
+        s.observe(8, 9000); // a restart, not 8898 lost packets
+        assert_eq!(s.take(), (0, 0));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

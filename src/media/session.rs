@@ -77,6 +77,8 @@ pub fn law_of(codec: Codec) -> Law {
 #[derive(Debug)]
 pub struct MediaSession {
     params: MediaParams,
+    /// Loss and reordering of what the peer sends, for the metrics.
+    rx_stats: crate::media::rtp::RxStats,
     law: Law,
     /// Where we send: the SDP address until the first RTP packet, then its source
     /// (symmetric RTP, RFC 4961 — trunks behind NAT advertise unreachable addresses).
@@ -128,6 +130,7 @@ impl MediaSession {
             rtp_timeout,
             timed_out: false,
             events: VecDeque::new(),
+            rx_stats: crate::media::rtp::RxStats::default(),
             relay: None,
             recording: None,
             record_out: VecDeque::new(),
@@ -251,6 +254,11 @@ impl MediaSession {
     /// A datagram arrived on our RTP port. Latches, detects digits and, while bridged,
     /// returns the packet to relay to the partner leg (audio and telephone-events of
     /// the negotiated payload types only).
+    /// `(late, lost)` incoming packets since the last call.
+    pub fn take_rx_stats(&mut self) -> (u64, u64) {
+        self.rx_stats.take()
+    }
+
     pub fn handle_rtp<'a>(
         &mut self,
         now: Instant,
@@ -264,6 +272,7 @@ impl MediaSession {
             return None; // stray or comfort-noise payloads: not worth latching on
         }
         self.last_rx = now;
+        self.rx_stats.observe(rtp.ssrc, rtp.seq);
         if !self.latched || self.remote != Some(from) {
             if !self.latched {
                 tracing::debug!(%from, "RTP latched");
