@@ -13,6 +13,7 @@
 //! refuse anything else, because the API can claim callbacks and download recordings
 //! of customers' voices.
 
+pub mod dashboard;
 mod handlers;
 pub mod metrics;
 
@@ -141,10 +142,13 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/callbacks/{id}/done", post(handlers::done))
         .route("/api/callbacks/{id}/recording", get(handlers::recording))
         .route("/api/live", get(handlers::live))
+        .route("/api/dashboard", get(dashboard::data))
         .route("/metrics", get(handlers::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        // The dashboard page holds no data (its script fetches /api/dashboard).
+        .merge(dashboard::pages())
         .merge(protected)
         .with_state(state)
 }

@@ -1,0 +1,388 @@
+// Switchboard dashboard: fetches /api/dashboard every few seconds and draws it.
+// Plain DOM, no framework. Every value from the server is written with textContent
+// (caller numbers and names come from the network), never as HTML.
+"use strict";
+
+const REFRESH_MS = 5000;
+const TOKEN_KEY = "switchboard.token";
+const SVG = "http://www.w3.org/2000/svg";
+
+// The token comes from a "#token=..." fragment (never sent to the server, so it stays
+// out of logs) or the form, lives in sessionStorage (this tab only) and travels only
+// in the Authorization header.
+function takeToken() {
+  const m = location.hash.match(/(?:^#|&)token=([^&]*)/);
+  if (m) {
+    try {
+      sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    } catch (e) {
+      // Storage disabled: the token still works for this page view.
+      window.switchboardToken = decodeURIComponent(m[1]);
+    }
+    // Drop it from the address bar and history.
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+}
+
+function token() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) || window.switchboardToken || "";
+  } catch (e) {
+    return window.switchboardToken || "";
+  }
+}
+
+function authHeaders() {
+  const t = token();
+  return t ? { Authorization: "Bearer " + t } : {};
+}
+
+function $(id) {
+  return document.getElementById(id);
+}
+
+function el(tag, text, testid) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (testid) e.setAttribute("data-testid", testid);
+  return e;
+}
+
+// A figure cell: formatted text plus the raw value in data-value.
+function figure(tag, raw, text, testid) {
+  const e = el(tag, text, testid);
+  e.setAttribute("data-value", raw === null || raw === undefined ? "" : String(raw));
+  return e;
+}
+
+function setFigure(testid, raw, text) {
+  const e = document.querySelector('[data-testid="' + testid + '"]');
+  if (!e) return;
+  e.textContent = text === undefined ? String(raw) : text;
+  e.setAttribute("data-value", String(raw));
+}
+
+function pad2(n) {
+  return n < 10 ? "0" + n : String(n);
+}
+
+// 30000 -> "30 s", 12345 -> "12.3 s", 95000 -> "1:35", null -> "—".
+function fmtAnswer(ms) {
+  if (ms === null || ms === undefined) return "—";
+  const s = ms / 1000;
+  if (s < 60) return (Number.isInteger(s) ? String(s) : s.toFixed(1)) + " s";
+  const whole = Math.round(s);
+  return Math.floor(whole / 60) + ":" + pad2(whole % 60);
+}
+
+// Talk time like the text report: H:MM:SS.
+function fmtHms(ms) {
+  const s = Math.floor(ms / 1000);
+  return Math.floor(s / 3600) + ":" + pad2(Math.floor(s / 60) % 60) + ":" + pad2(s % 60);
+}
+
+// Call duration: M:SS, or H:MM:SS past an hour.
+function fmtDuration(secs) {
+  if (secs >= 3600) return fmtHms(secs * 1000);
+  return Math.floor(secs / 60) + ":" + pad2(secs % 60);
+}
+
+// Age of a request: "45 s", "12 min", "3 h 5 min", "2 d 4 h".
+function fmtAge(secs) {
+  if (secs < 60) return secs + " s";
+  const min = Math.floor(secs / 60);
+  if (min < 60) return min + " min";
+  const h = Math.floor(min / 60);
+  if (h < 24) return h + " h " + (min % 60) + " min";
+  return Math.floor(h / 24) + " d " + (h % 24) + " h";
+}
+
+function localTime(iso) {
+  const d = new Date(iso);
+  return pad2(d.getHours()) + ":" + pad2(d.getMinutes());
+}
+
+function emptyRow(tbody, cols, text) {
+  const tr = document.createElement("tr");
+  const td = el("td", text);
+  td.colSpan = cols;
+  td.className = "empty";
+  tr.appendChild(td);
+  tbody.appendChild(tr);
+}
+
+function renderSummary(d) {
+  const s = d.summary;
+  setFigure("calls-today", s.calls);
+  setFigure("answered-today", s.answered);
+  setFigure("missed-today", s.missed);
+  setFigure("voicemail-today", s.voicemail);
+  setFigure("abandoned-today", s.abandoned);
+  setFigure("failed-today", s.failed);
+  setFigure("live-count", s.live);
+  $("today").textContent = d.date + " (" + d.time_zone + ")";
+}
+
+const STATE_TEXT = { menu: "in menu", ringing: "ringing", talking: "talking" };
+
+function renderLive(d) {
+  const tbody = $("live-rows");
+  tbody.replaceChildren();
+  if (d.live.length === 0) return emptyRow(tbody, 7, "no calls in progress");
+  for (const c of d.live) {
+    const id = "live-" + c.call_id;
+    const tr = el("tr", null, id);
+    tr.className = "state-" + c.state;
+    const who = c.caller_name ? c.caller + " (" + c.caller_name + ")" : c.caller;
+    tr.append(
+      el("td", who, id + "-caller"),
+      el("td", c.dialled, id + "-dialled"),
+      el("td", c.source, id + "-source"),
+      el("td", STATE_TEXT[c.state] || c.state, id + "-state"),
+      el("td", c.department || "—", id + "-department"),
+      el("td", c.manager || "—", id + "-manager"),
+      figure("td", c.duration_s, fmtDuration(c.duration_s), id + "-duration"),
+    );
+    tbody.appendChild(tr);
+  }
+}
+
+function renderManagers(d) {
+  const tbody = $("manager-rows");
+  tbody.replaceChildren();
+  const rows = d.report.per_manager;
+  if (rows.length === 0) return emptyRow(tbody, 6, "no calls for managers yet today");
+  for (const m of rows) {
+    const id = "manager-" + m.manager;
+    const tr = el("tr", null, id);
+    tr.append(
+      el("td", m.manager),
+      figure("td", m.offered, String(m.offered), id + "-offered"),
+      figure("td", m.answered, String(m.answered), id + "-answered"),
+      figure("td", m.missed, String(m.missed), id + "-missed"),
+      figure("td", m.answer_ms_median, fmtAnswer(m.answer_ms_median), id + "-answer-median"),
+      figure("td", m.talk_ms, fmtHms(m.talk_ms), id + "-talk"),
+    );
+    tbody.appendChild(tr);
+  }
+}
+
+function svgEl(tag, attrs) {
+  const e = document.createElementNS(SVG, tag);
+  for (const k in attrs) e.setAttribute(k, String(attrs[k]));
+  return e;
+}
+
+// A bar chart of 24 hourly values. bars: [{value, part, label, testid}] where part (if
+// set) is drawn as a darker inner bar (e.g. answered out of calls).
+function barChart(container, bars, unit, fmt) {
+  const W = 480, H = 170, left = 36, bottom = 20, top = 10;
+  const max = Math.max(1, ...bars.map((b) => b.value || 0));
+  const bw = (W - left) / bars.length;
+  const y = (v) => top + (H - top - bottom) * (1 - v / max);
+  const svg = svgEl("svg", { viewBox: "0 0 " + W + " " + H, role: "img" });
+  svg.appendChild(svgEl("line", { x1: left, y1: y(0), x2: W, y2: y(0), class: "axis" }));
+  for (const frac of [0.5, 1]) {
+    const v = max * frac;
+    svg.appendChild(svgEl("line", { x1: left, y1: y(v), x2: W, y2: y(v), class: "grid" }));
+    const t = svgEl("text", { x: left - 4, y: y(v) + 4, class: "tick", "text-anchor": "end" });
+    t.textContent = fmt(v);
+    svg.appendChild(t);
+  }
+  bars.forEach((b, i) => {
+    const x = left + i * bw + 1;
+    const v = b.value || 0;
+    const r = svgEl("rect", {
+      x: x, y: y(v), width: bw - 2, height: y(0) - y(v), class: "bar",
+      "data-testid": b.testid, "data-value": b.value === null ? "" : b.value,
+    });
+    const title = svgEl("title", {});
+    title.textContent = b.label;
+    r.appendChild(title);
+    svg.appendChild(r);
+    if (b.part !== undefined) {
+      svg.appendChild(svgEl("rect", {
+        x: x, y: y(b.part), width: bw - 2, height: y(0) - y(b.part), class: "bar part",
+        "data-testid": b.testid + "-part", "data-value": b.part,
+      }));
+    }
+    if (i % 3 === 0) {
+      const t = svgEl("text", { x: x + bw / 2, y: H - 5, class: "tick", "text-anchor": "middle" });
+      t.textContent = pad2(i);
+      svg.appendChild(t);
+    }
+  });
+  container.replaceChildren(svg);
+  const cap = el("p", unit);
+  cap.className = "caption";
+  container.appendChild(cap);
+}
+
+function renderCharts(d) {
+  barChart(
+    $("chart-calls"),
+    d.hours.map((h) => ({
+      value: h.calls, part: h.answered, testid: "hour-" + pad2(h.hour) + "-calls",
+      label: pad2(h.hour) + ":00 " + h.calls + " calls, " + h.answered + " answered",
+    })),
+    "calls (light) and answered (dark) per hour",
+    (v) => String(Math.round(v)),
+  );
+  barChart(
+    $("chart-answer"),
+    d.hours.map((h) => ({
+      value: h.answer_ms_median, testid: "hour-" + pad2(h.hour) + "-answer",
+      label: pad2(h.hour) + ":00 median answer " + fmtAnswer(h.answer_ms_median),
+    })),
+    "median time to answer (caller's whole wait)",
+    (v) => fmtAnswer(Math.round(v)),
+  );
+}
+
+function renderMissed(d) {
+  $("missed-since").textContent = "(since " + d.missed_since + ")";
+  const tbody = $("missed-rows");
+  tbody.replaceChildren();
+  if (d.missed_not_called_back.length === 0) return emptyRow(tbody, 6, "none: every missed call was dealt with");
+  for (const m of d.missed_not_called_back) {
+    const id = "missed-" + m.call_id;
+    const tr = el("tr", null, id);
+    let cb = "none";
+    if (m.callback_id !== null) {
+      cb = "#" + m.callback_id + " " + m.callback_status + (m.claimed_by ? " by " + m.claimed_by : "");
+    }
+    tr.append(
+      el("td", m.started_local, id + "-time"),
+      el("td", m.caller, id + "-caller"),
+      el("td", m.source, id + "-source"),
+      el("td", m.department || "—", id + "-department"),
+      el("td", m.outcome.replace(/_/g, " "), id + "-outcome"),
+      el("td", cb, id + "-callback"),
+    );
+    tbody.appendChild(tr);
+  }
+}
+
+// Recordings need the token too, so a plain link would get a 401: fetch with the
+// header and play the result from a blob: URL in place.
+function recordingCell(c, id) {
+  const td = el("td");
+  if (!c.has_recording) {
+    td.textContent = "—";
+    return td;
+  }
+  const a = el("a", (c.recording_secs !== null ? c.recording_secs.toFixed(1) + " s" : "play") +
+    (c.recording_flag ? " (" + c.recording_flag + ")" : ""), id + "-recording");
+  a.href = "/api/callbacks/" + encodeURIComponent(c.id) + "/recording";
+  a.addEventListener("click", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await fetch(a.href, { headers: authHeaders(), cache: "no-store" });
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      const url = URL.createObjectURL(await r.blob());
+      const audio = document.createElement("audio");
+      audio.controls = true;
+      audio.src = url;
+      td.replaceChildren(audio);
+      audio.play().catch(() => {});
+    } catch (e) {
+      a.textContent = "cannot load (" + e.message + ")";
+    }
+  });
+  td.appendChild(a);
+  return td;
+}
+
+function renderCallbacks(d) {
+  const tbody = $("callback-rows");
+  tbody.replaceChildren();
+  if (d.callbacks.length === 0) return emptyRow(tbody, 7, "the queue is empty");
+  for (const c of d.callbacks) {
+    const id = "callback-" + c.id;
+    const tr = el("tr", null, id);
+    const status = c.status + (c.claimed_by ? " by " + c.claimed_by : "");
+    tr.append(
+      el("td", "#" + c.id),
+      el("td", c.caller, id + "-caller"),
+      el("td", c.department, id + "-department"),
+      el("td", c.reason.replace(/_/g, " "), id + "-reason"),
+      figure("td", c.age_s, fmtAge(c.age_s), id + "-age"),
+      el("td", status, id + "-status"),
+      recordingCell(c, id),
+    );
+    tbody.appendChild(tr);
+  }
+}
+
+function setStatus(state, text) {
+  const s = $("status");
+  s.setAttribute("data-state", state);
+  s.textContent = text;
+}
+
+function showAuth() {
+  $("data").hidden = true;
+  $("auth").hidden = false;
+  $("forget").hidden = true;
+  setStatus("auth", token() ? "wrong token" : "token needed");
+}
+
+let timer = null;
+
+async function refresh() {
+  clearTimeout(timer);
+  try {
+    const r = await fetch("/api/dashboard", { headers: authHeaders(), cache: "no-store" });
+    if (r.status === 401) {
+      showAuth();
+      return; // no polling until a token is given
+    }
+    if (!r.ok) {
+      let msg = "HTTP " + r.status;
+      try {
+        msg = (await r.json()).error || msg;
+      } catch (e) {}
+      throw new Error(msg);
+    }
+    const d = await r.json();
+    renderSummary(d);
+    renderLive(d);
+    renderManagers(d);
+    renderCharts(d);
+    renderMissed(d);
+    renderCallbacks(d);
+    $("auth").hidden = true;
+    $("data").hidden = false;
+    $("forget").hidden = !token();
+    setStatus("ok", "updated " + localTime(d.generated_at));
+  } catch (e) {
+    // Keep the last figures on screen; say they are stale.
+    setStatus("error", "update failed: " + e.message);
+  }
+  timer = setTimeout(refresh, REFRESH_MS);
+}
+
+function start() {
+  takeToken();
+  $("token-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const t = $("token-input").value.trim();
+    try {
+      sessionStorage.setItem(TOKEN_KEY, t);
+    } catch (e) {
+      window.switchboardToken = t;
+    }
+    $("token-input").value = "";
+    refresh();
+  });
+  $("forget").addEventListener("click", () => {
+    try {
+      sessionStorage.removeItem(TOKEN_KEY);
+    } catch (e) {}
+    window.switchboardToken = "";
+    location.reload();
+  });
+  refresh();
+}
+
+start();
