@@ -95,7 +95,19 @@ fn overdue_callbacks_and_managers_missing_calls_raise_alerts() {
     );
     router.wait_for_log("has not been called back", Duration::from_secs(10));
     let metrics = http_get(p, "/metrics");
+    // The dashboard shows them too.
+    let dashboard = http_get(p, "/api/dashboard");
+    let dom = chromium(&format!("http://127.0.0.1:{}/", p.http), &["--dump-dom"]);
     router.stop();
+    assert!(
+        dashboard.contains(r#""key":"manager:andrew""#),
+        "{dashboard}"
+    );
+    assert!(
+        dom.contains(r#"data-testid="alert-manager:andrew">andrew missed 2 calls today"#),
+        "{dom}"
+    );
+    assert!(dom.contains(r#"data-testid="alert-callback:1""#), "{dom}");
     for needle in [
         r#"switchboard_alerts_active{kind="callback_overdue"} 1"#,
         r#"switchboard_alerts_active{kind="manager_missed_calls"} 1"#,

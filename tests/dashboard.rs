@@ -9,11 +9,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Router, ports, repo, require, serial};
+use common::{Router, chromium, ports, repo, require, serial};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -281,35 +280,6 @@ fn wait_http(port: u16) {
 }
 
 /// Runs headless Chromium on `url` with `extra` flags; returns stdout.
-fn chromium(url: &str, extra: &[&str]) -> String {
-    let bin = require("chromium", "chromium");
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new("timeout")
-        .arg("30")
-        .arg(bin)
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-extensions",
-            "--disable-background-networking",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(extra)
-        .arg(url)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "chromium failed ({}):\n{}\n{stdout}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 /// The serialized DOM, searched by `data-testid` (no HTML parser needed: Chromium
 /// writes attributes with double quotes and escapes text).

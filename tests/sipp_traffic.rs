@@ -142,6 +142,7 @@ fn every_outcome_once_and_the_reports_agree() {
     andrew.wait().assert_ok(&router);
 
     let api = http_get(p, "/api/reports?week=1&tz=UTC");
+    let dom = chromium(&format!("http://127.0.0.1:{}/", p.http), &["--dump-dom"]);
     router.stop();
     let api_json = api.split("\r\n\r\n").nth(1).unwrap_or_default();
     let api: serde_json::Value =
@@ -236,8 +237,35 @@ fn every_outcome_once_and_the_reports_agree() {
             "{expected:?} not in {sources:?}"
         );
     }
+    // The dashboard shows the same figures (all six calls were today).
+    for (testid, value) in [
+        ("calls-today", "6"),
+        ("answered-today", "2"),
+        ("missed-today", "1"),
+        ("voicemail-today", "1"),
+        ("manager-andrew-offered", "2"),
+        ("manager-andrew-answered", "1"),
+        ("manager-elena-missed", "1"),
+        ("manager-sofia-answered", "1"),
+    ] {
+        assert_eq!(
+            data_value(&dom, testid).as_deref(),
+            Some(value),
+            "{testid} in:\n{dom}"
+        );
+    }
     // Every call came from the same number, and its last call was answered: nothing
     // is left to call back.
     let missed = cli["missed_not_called_back"].as_array().unwrap();
     assert!(missed.is_empty(), "{cli:#}");
+}
+
+/// The `data-value` of the element with `data-testid="ID"` in a dumped DOM.
+fn data_value(dom: &str, id: &str) -> Option<String> {
+    let at = dom.find(&format!("data-testid=\"{id}\""))?;
+    let start = dom[..at].rfind('<')?;
+    let end = at + dom[at..].find('>')?;
+    let tag = &dom[start..end];
+    let v = tag.split("data-value=\"").nth(1)?;
+    Some(v.split('"').next()?.to_string())
 }

@@ -113,6 +113,10 @@ pub struct Dashboard {
     pub callbacks: Vec<QueueRow>,
     /// Calls in progress, oldest first.
     pub live: Vec<LiveCall>,
+    /// Alerts raised now (`[alerts]` in the plan): overdue callbacks, managers missing
+    /// calls.
+    #[serde(default)]
+    pub alerts: Vec<crate::reports::alerts::Alert>,
 }
 
 /// Today's totals as the page's tiles show them.
@@ -343,6 +347,7 @@ pub fn build(
         missed_not_called_back: missed,
         callbacks,
         live,
+        alerts: Vec::new(),
     }
 }
 
@@ -383,7 +388,10 @@ pub async fn data(State(state): State<AdminState>) -> Response {
         })
         .await;
     match result {
-        Ok(d) => Json(d).into_response(),
+        Ok(mut d) => {
+            d.alerts = (state.alerts)();
+            Json(d).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "dashboard: store query failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())

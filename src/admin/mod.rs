@@ -37,6 +37,9 @@ use crate::store::StoreHandle;
 /// The live-calls snapshot, supplied by the driver (a JSON array).
 pub type LiveFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
+/// The alerts raised now (`[alerts]`), for the dashboard.
+pub type AlertsFn = Arc<dyn Fn() -> Vec<crate::reports::alerts::Alert> + Send + Sync>;
+
 /// What every handler can reach. Cheap to clone (all shared).
 #[derive(Clone)]
 pub struct AdminState {
@@ -49,6 +52,8 @@ pub struct AdminState {
     pub data_dir: PathBuf,
     /// Zone for report days and `from`/`to` dates (the system zone by default).
     pub time_zone: TimeZone,
+    /// Alerts raised now, shown on the dashboard.
+    pub alerts: AlertsFn,
 }
 
 impl fmt::Debug for AdminState {
@@ -70,7 +75,14 @@ impl AdminState {
             live: Arc::new(|| serde_json::Value::Array(Vec::new())),
             data_dir: data_dir.into(),
             time_zone: TimeZone::system(),
+            alerts: Arc::new(Vec::new),
         }
+    }
+
+    #[must_use]
+    pub fn with_alerts(mut self, alerts: AlertsFn) -> Self {
+        self.alerts = alerts;
+        self
     }
 
     #[must_use]

@@ -14,10 +14,14 @@ use crate::config::DialPlan;
 use crate::reports::alerts::{Alert, AlertKind, evaluate, start_of_today};
 use crate::store::{StoreHandle, StoreWrite};
 
+/// The alerts raised now, shared with the admin API's dashboard.
+pub type ActiveAlerts = Arc<ArcSwap<Vec<Alert>>>;
+
 pub fn start(
     plan: Arc<ArcSwap<DialPlan>>,
     store: StoreHandle,
     webhooks: Option<Webhooks>,
+    shared: ActiveAlerts,
     mut shutdown: watch::Receiver<bool>,
 ) {
     tokio::spawn(async move {
@@ -79,6 +83,7 @@ pub fn start(
             } else {
                 active.clear();
             }
+            shared.store(Arc::new(active.values().cloned().collect()));
             for kind in [AlertKind::CallbackOverdue, AlertKind::ManagerMissedCalls] {
                 let n = active.values().filter(|a| a.kind == kind).count();
                 crate::admin::metrics::set_alerts_active(kind.as_str(), n);

@@ -5,7 +5,7 @@
 //! current time, then drains every output before waiting again (the
 //! drain-after-input rule from the crate docs).
 
-mod alerts;
+pub mod alerts;
 pub mod media;
 mod recording;
 pub mod tcp;
@@ -66,6 +66,8 @@ pub struct Running {
     pub sip_addr: SocketAddr,
     /// The records of calls in progress (for the admin API's live view).
     pub live: Arc<std::sync::Mutex<Recorder>>,
+    /// Alerts raised now (for the dashboard).
+    pub alerts: alerts::ActiveAlerts,
     shutdown: tokio::sync::watch::Sender<bool>,
     reload: mpsc::UnboundedSender<Arc<DialPlan>>,
     pub task: tokio::task::JoinHandle<()>,
@@ -131,11 +133,13 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
             }),
         None => None,
     };
+    let active_alerts: alerts::ActiveAlerts = Arc::default();
     if let Some(store) = &opts.store {
         alerts::start(
             opts.plan.clone(),
             store.clone(),
             webhooks.clone(),
+            active_alerts.clone(),
             shutdown_rx.clone(),
         );
     }
@@ -156,6 +160,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     Ok(Running {
         sip_addr: bound,
         live,
+        alerts: active_alerts,
         shutdown,
         reload,
         task,

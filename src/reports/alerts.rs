@@ -4,20 +4,20 @@
 //! hand-built data; the driver runs it periodically and logs, counts and notifies.
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::AlertPolicy;
 use crate::store::{CallbackRequest, CallbackStatus, RingAttempt, RingOutcome};
 
 /// One active alert. `key` identifies it across checks (raise once, clear once).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     pub kind: AlertKind,
     pub key: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     CallbackOverdue,

@@ -501,3 +501,35 @@ pub fn http_get(ports: Ports, path: &str) -> String {
     let _ = s.read_to_string(&mut out);
     out
 }
+
+/// Load `url` in headless Chromium (Debian `chromium`) and return its stdout (e.g. the
+/// DOM with `--dump-dom`).
+pub fn chromium(url: &str, extra: &[&str]) -> String {
+    let bin = require("chromium", "chromium");
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new("timeout")
+        .arg("30")
+        .arg(bin)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "chromium failed ({}):\n{}\n{stdout}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

@@ -239,6 +239,15 @@ function renderCharts(d) {
   );
 }
 
+// Missed work the plan's [alerts] thresholds flag; hidden when there is none.
+function renderAlerts(d) {
+  const list = document.getElementById("alert-rows");
+  list.replaceChildren();
+  const alerts = d.alerts || [];
+  document.getElementById("alerts").hidden = alerts.length === 0;
+  for (const a of alerts) list.appendChild(el("li", a.message, "alert-" + a.key));
+}
+
 function renderMissed(d) {
   $("missed-since").textContent = "(since " + d.missed_since + ")";
   const tbody = $("missed-rows");
@@ -351,6 +360,7 @@ async function refresh() {
     renderCharts(d);
     renderMissed(d);
     renderCallbacks(d);
+    renderAlerts(d);
     $("auth").hidden = true;
     $("data").hidden = false;
     $("forget").hidden = !token();
