@@ -279,8 +279,6 @@ fn wait_http(port: u16) {
     panic!("the admin API never answered on port {port}");
 }
 
-/// Runs headless Chromium on `url` with `extra` flags; returns stdout.
-
 /// The serialized DOM, searched by `data-testid` (no HTML parser needed: Chromium
 /// writes attributes with double quotes and escapes text).
 struct Dom(String);
