@@ -386,9 +386,13 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
         if let Some(addr) = http_listen {
             let live = running.live.clone();
             let alerts = running.alerts.clone();
+            let managers = running.managers.clone();
             let state = switchboard::admin::AdminState::new(handle_for_admin, admin_data_dir)
                 .with_token(admin_token.clone())
                 .with_alerts(Arc::new(move || alerts.load().as_ref().clone()))
+                .with_managers(Arc::new(move || {
+                    serde_json::to_value(managers.load().as_ref()).unwrap_or_default()
+                }))
                 .with_live(Arc::new(move || {
                     let calls = live.lock().map(|r| r.live()).unwrap_or_default();
                     serde_json::to_value(calls).unwrap_or_default()

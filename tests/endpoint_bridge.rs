@@ -120,6 +120,18 @@ fn a_department_call_rings_the_first_member_and_bridges_on_answer() {
         h.attempts,
         vec![("andrew".to_string(), RingOutcome::Answered)]
     );
+    let state = |h: &H, name: &str| {
+        h.ep.manager_status(&h.plan, h.wall)
+            .into_iter()
+            .find(|m| m.name == name)
+            .map(|m| m.state)
+    };
+    assert_eq!(state(&h, "andrew"), Some("talking"));
+    assert_eq!(
+        state(&h, "elena"),
+        Some("free"),
+        "static contact: reachable"
+    );
 
     // A retransmitted 200 (our ACK was lost) is ACKed again.
     h.sip_from(
@@ -136,6 +148,7 @@ fn a_department_call_rings_the_first_member_and_bridges_on_answer() {
     h.sip_from(ANDREW, &reply(&bye, "200 OK", "a1", None));
     assert_eq!(h.ended(), Some(EndCause::CallerHungUp));
     assert!(h.media.contains(&MediaCommand::Close { call: leg }));
+    assert_eq!(state(&h, "andrew"), Some("free"));
     h.assert_clean();
 }
 

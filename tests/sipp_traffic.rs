@@ -143,7 +143,19 @@ fn every_outcome_once_and_the_reports_agree() {
 
     let api = http_get(p, "/api/reports?week=1&tz=UTC");
     let dom = chromium(&format!("http://127.0.0.1:{}/", p.http), &["--dump-dom"]);
+    let managers = http_get(p, "/api/managers");
     router.stop();
+    // andrew answered call 1 and, after the transfer, call 6; everyone is free again.
+    let body = managers.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let managers: serde_json::Value = serde_json::from_str(body).unwrap();
+    let andrew = managers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "andrew")
+        .unwrap();
+    assert_eq!(andrew["state"], "free", "{managers}");
+    assert_eq!(andrew["calls_answered"], 2, "{managers}");
     let api_json = api.split("\r\n\r\n").nth(1).unwrap_or_default();
     let api: serde_json::Value =
         serde_json::from_str(api_json).unwrap_or_else(|e| panic!("{e}: {api_json}"));

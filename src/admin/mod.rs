@@ -54,6 +54,8 @@ pub struct AdminState {
     pub time_zone: TimeZone,
     /// Alerts raised now, shown on the dashboard.
     pub alerts: AlertsFn,
+    /// Managers' presence and load for `GET /api/managers`.
+    pub managers: LiveFn,
 }
 
 impl fmt::Debug for AdminState {
@@ -76,7 +78,14 @@ impl AdminState {
             data_dir: data_dir.into(),
             time_zone: TimeZone::system(),
             alerts: Arc::new(Vec::new),
+            managers: Arc::new(|| serde_json::Value::Array(Vec::new())),
         }
+    }
+
+    #[must_use]
+    pub fn with_managers(mut self, managers: LiveFn) -> Self {
+        self.managers = managers;
+        self
     }
 
     #[must_use]
@@ -154,6 +163,10 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/callbacks/{id}/done", post(handlers::done))
         .route("/api/callbacks/{id}/recording", get(handlers::recording))
         .route("/api/live", get(handlers::live))
+        .route(
+            "/api/managers",
+            get(|State(s): State<AdminState>| async move { axum::Json((s.managers)()) }),
+        )
         .route("/api/dashboard", get(dashboard::data))
         .route("/metrics", get(handlers::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));

@@ -768,3 +768,72 @@ impl Endpoint {
         l.last_call_end = Some(wall);
     }
 }
+
+/// One manager as the admin API shows them: presence and load right now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ManagerStatus {
+    pub name: String,
+    pub display_name: String,
+    pub extension: Option<String>,
+    /// `offline` (no phone registered, no static contact), `free`, `ringing`,
+    /// `talking` or `wrap_up`.
+    pub state: &'static str,
+    pub registered: bool,
+    pub ringing: u32,
+    pub talking: u32,
+    pub max_calls: u32,
+    pub last_call_end: Option<Timestamp>,
+    /// Calls answered since the router started.
+    pub calls_answered: u32,
+}
+
+impl Endpoint {
+    /// Every manager of `plan` with their state at `wall` (wrap-up is the longest
+    /// `wrap_up_secs` of their departments).
+    pub fn manager_status(&self, plan: &DialPlan, wall: Timestamp) -> Vec<ManagerStatus> {
+        plan.managers
+            .values()
+            .map(|m| {
+                let load = self.load.get(&m.name).cloned().unwrap_or_default();
+                let registered = self
+                    .registrar
+                    .as_ref()
+                    .is_some_and(|r| r.is_registered(&m.name, wall));
+                let wrap_up = plan
+                    .departments
+                    .values()
+                    .filter(|d| d.members.contains(&m.name))
+                    .map(|d| d.wrap_up)
+                    .max()
+                    .unwrap_or_default();
+                let in_wrap_up = load.last_call_end.is_some_and(|end| {
+                    let since = wall.duration_since(end).as_secs();
+                    since >= 0 && (since as u64) < wrap_up.as_secs()
+                });
+                let state = if load.talking > 0 {
+                    "talking"
+                } else if load.ringing > 0 {
+                    "ringing"
+                } else if m.contact.is_none() && !registered {
+                    "offline"
+                } else if in_wrap_up {
+                    "wrap_up"
+                } else {
+                    "free"
+                };
+                ManagerStatus {
+                    name: m.name.clone(),
+                    display_name: m.display_name.clone(),
+                    extension: m.extension.clone(),
+                    state,
+                    registered,
+                    ringing: load.ringing,
+                    talking: load.talking,
+                    max_calls: m.max_calls,
+                    last_call_end: load.last_call_end,
+                    calls_answered: load.calls_today,
+                }
+            })
+            .collect()
+    }
+}

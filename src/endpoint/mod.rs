@@ -9,6 +9,7 @@
 mod bridge;
 mod calls;
 mod leg_dialog;
+pub use bridge::ManagerStatus;
 pub mod legs;
 pub mod ports;
 mod register;

@@ -68,6 +68,8 @@ pub struct Running {
     pub live: Arc<std::sync::Mutex<Recorder>>,
     /// Alerts raised now (for the dashboard).
     pub alerts: alerts::ActiveAlerts,
+    /// Managers' presence and load, refreshed every second (for the admin API).
+    pub managers: ManagerSnapshot,
     shutdown: tokio::sync::watch::Sender<bool>,
     reload: mpsc::UnboundedSender<Arc<DialPlan>>,
     pub task: tokio::task::JoinHandle<()>,
@@ -145,7 +147,9 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     }
     tracing::info!(%bound, "Switchboard listening for SIP on UDP and TCP");
     let live = Arc::new(std::sync::Mutex::new(Recorder::new()));
+    let managers_snapshot = ManagerSnapshot::default();
     let core = Core {
+        managers: managers_snapshot.clone(),
         endpoint,
         udp,
         tcp_writers: HashMap::new(),
@@ -161,6 +165,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         sip_addr: bound,
         live,
         alerts: active_alerts,
+        managers: managers_snapshot,
         shutdown,
         reload,
         task,
@@ -203,7 +208,11 @@ struct Core {
     store: Option<StoreHandle>,
     /// Woken after a callback request is written, so its notification goes out at once.
     webhooks: Option<webhook::Webhooks>,
+    managers: ManagerSnapshot,
 }
+
+/// The managers' state as last published by the core task.
+pub type ManagerSnapshot = Arc<ArcSwap<Vec<crate::endpoint::ManagerStatus>>>;
 
 async fn core_loop(
     mut core: Core,
@@ -213,6 +222,10 @@ async fn core_loop(
     mut reload_rx: mpsc::UnboundedReceiver<Arc<DialPlan>>,
 ) {
     let mut buf = vec![0u8; 65535];
+    // Managers' state for the admin API: published once a second rather than after
+    // every input, so the hot path never pays for it.
+    let mut publish = tokio::time::interval(std::time::Duration::from_secs(1));
+    publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let deadline = core.endpoint.poll_timeout();
         let sleep_until = deadline.map(tokio::time::Instant::from_std);
@@ -240,6 +253,11 @@ async fn core_loop(
             }
             _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
                 core.endpoint.handle_timeout(Instant::now(), jiff::Timestamp::now());
+            }
+            _ = publish.tick() => {
+                let plan = core.plan.load();
+                let status = core.endpoint.manager_status(&plan, jiff::Timestamp::now());
+                core.managers.store(Arc::new(status));
             }
             Some(plan) = reload_rx.recv() => {
                 if let Some(reg) = core.endpoint.registrar_mut() {

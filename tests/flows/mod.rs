@@ -35,6 +35,7 @@ pub fn udp(addr: &str) -> Peer {
 }
 
 pub struct H {
+    pub plan: Arc<switchboard::config::DialPlan>,
     pub ep: Endpoint,
     pub now: Instant,
     pub wall: Timestamp,
@@ -60,6 +61,7 @@ impl H {
             ..ServerConfig::default()
         };
         let cfg = EndpointConfig::from_server(&server, "127.0.0.1:5060".parse().unwrap());
+        let plan_for_test = plan.clone();
         let ep = Endpoint::new(
             cfg,
             Box::new(move |_, states| {
@@ -73,6 +75,7 @@ impl H {
             11,
         );
         H {
+            plan: plan_for_test,
             ep,
             now: Instant::now(),
             wall: "2026-11-23T10:00:00Z".parse().unwrap(),
