@@ -502,3 +502,28 @@ fn silence_on_the_manager_leg_ends_both_legs() {
     assert!(h.take_to(TRUNK).iter().any(|m| m.starts_with("BYE ")));
     assert_eq!(h.ended(), Some(EndCause::RtpTimeout));
 }
+
+#[test]
+fn a_transfer_nobody_takes_lands_in_the_callback_queue() {
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    let (invite, _leg) = bridged_with_andrew(&mut h);
+    let refer = phone_request(
+        &invite,
+        "REFER",
+        1,
+        "a1",
+        "Refer-To: <sip:support@127.0.0.1>\r\n",
+    );
+    h.sip_from(ANDREW, &refer);
+    let play = h.last_play().unwrap();
+    h.finish_play(play.0);
+    let to_sofia = h.request_to(SOFIA, "INVITE");
+    h.sip_from(SOFIA, &reply(&to_sofia, "486 Busy Here", "s1", None));
+    // "We received your call", goodbye, and the request is filed when the call ends.
+    let (play, prompts) = h.last_play().unwrap();
+    assert_eq!(prompts, vec!["callback_confirm", "goodbye"]);
+    h.finish_play(play);
+    assert_eq!(h.callbacks.len(), 1, "{:?}", h.callbacks);
+    assert_eq!(h.callbacks[0].department, "support");
+    assert_eq!(h.callbacks[0].reason, CallbackReason::NobodyAnswered);
+}

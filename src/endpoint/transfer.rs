@@ -205,6 +205,9 @@ impl Endpoint {
                 to: action.to_string(),
             }));
         slot.transferred_by = Some(from.clone());
+        // The caller is with nobody now: if the new target cannot take them, the call
+        // lands in the callback queue like any other unanswered call.
+        slot.answered = false;
         let states = self.manager_states(wall);
         let decision = crate::routing::resolve(&plan, &action, wall, &states);
         let reason = format!("transferred by {from} {}", decision.reason);
