@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 
 use thiserror::Error;
 
-use crate::sip::rsip::{self, prelude::*};
-use crate::sip::{Peer, Transport};
+use crate::sip::rsip::{self, HeadersExt};
+use crate::sip::{Peer, Transport, headers};
 
 /// Identifies a dialog: Call-ID plus both tags (RFC 3261 §12).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -58,38 +58,16 @@ impl Dialog {
         peer: Peer,
         local_tag: &str,
     ) -> Result<Self, DialogError> {
-        let call_id = invite
-            .call_id_header()
-            .map_err(|_| DialogError::MissingHeader("Call-ID"))?
-            .value()
-            .to_string();
+        let call_id = required(headers::call_id(invite).map(str::to_string), "Call-ID")?;
         let from = invite
             .from_header()
             .map_err(|_| DialogError::MissingHeader("From"))?;
-        let remote_tag = from
-            .tag()
-            .ok()
-            .flatten()
-            .map(|t| t.value().to_string())
-            .ok_or(DialogError::MissingHeader("From tag"))?;
+        let remote_tag = required(headers::from_tag(invite), "From tag")?;
         let to = invite
             .to_header()
             .map_err(|_| DialogError::MissingHeader("To"))?;
-        let cseq = invite
-            .cseq_header()
-            .ok()
-            .and_then(|c| c.seq().ok())
-            .ok_or(DialogError::MissingHeader("CSeq"))?;
-        let remote_target = invite
-            .contact_header()
-            .ok()
-            .and_then(|c| contact_uri(c.value()))
-            .unwrap_or_else(|| invite.uri.to_string());
-        let route_set = invite
-            .record_route_headers()
-            .iter()
-            .map(|r| r.value().to_string())
-            .collect();
+        let cseq = required(headers::cseq(invite).map(|(n, _)| n), "CSeq")?;
+        let (remote_target, route_set) = target_and_routes(invite, invite);
         Ok(Self {
             id: DialogId {
                 call_id,
@@ -115,38 +93,16 @@ impl Dialog {
         peer: Peer,
         local_tag: &str,
     ) -> Result<Self, DialogError> {
-        let call_id = invite
-            .call_id_header()
-            .map_err(|_| DialogError::MissingHeader("Call-ID"))?
-            .value()
-            .to_string();
+        let call_id = required(headers::call_id(invite).map(str::to_string), "Call-ID")?;
         let from = invite
             .from_header()
             .map_err(|_| DialogError::MissingHeader("From"))?;
         let to = resp
             .to_header()
             .map_err(|_| DialogError::MissingHeader("To"))?;
-        let remote_tag = to
-            .tag()
-            .ok()
-            .flatten()
-            .map(|t| t.value().to_string())
-            .ok_or(DialogError::MissingHeader("To tag"))?;
-        let cseq = invite
-            .cseq_header()
-            .ok()
-            .and_then(|c| c.seq().ok())
-            .ok_or(DialogError::MissingHeader("CSeq"))?;
-        let remote_target = resp
-            .contact_header()
-            .ok()
-            .and_then(|c| contact_uri(c.value()))
-            .unwrap_or_else(|| invite.uri.to_string());
-        let mut route_set: Vec<String> = resp
-            .record_route_headers()
-            .iter()
-            .map(|r| r.value().to_string())
-            .collect();
+        let remote_tag = required(headers::to_tag(resp), "To tag")?;
+        let cseq = required(headers::cseq(invite).map(|(n, _)| n), "CSeq")?;
+        let (remote_target, mut route_set) = target_and_routes(resp, invite);
         route_set.reverse();
         Ok(Self {
             id: DialogId {
@@ -252,6 +208,26 @@ impl Dialog {
     pub fn transport(&self) -> Transport {
         self.peer.transport
     }
+}
+
+fn required<T>(value: Option<T>, header: &'static str) -> Result<T, DialogError> {
+    value.ok_or(DialogError::MissingHeader(header))
+}
+
+/// The remote target (the Contact URI, else the INVITE's Request-URI) and the
+/// Record-Route values, in received order, of a dialog-forming message (§12.1).
+fn target_and_routes<M: HeadersExt>(msg: &M, invite: &rsip::Request) -> (String, Vec<String>) {
+    let target = msg
+        .contact_header()
+        .ok()
+        .and_then(|c| contact_uri(c.value()))
+        .unwrap_or_else(|| invite.uri.to_string());
+    let routes = msg
+        .record_route_headers()
+        .iter()
+        .map(|r| r.value().to_string())
+        .collect();
+    (target, routes)
 }
 
 /// The URI inside a Contact value: `"Bob" <sip:bob@host;transport=tcp>;expires=60`
