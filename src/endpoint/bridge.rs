@@ -566,19 +566,14 @@ impl Endpoint {
             200..=299 => {
                 if leg.is_up() {
                     // A retransmitted 2xx: our ACK was lost, send it again (§13.2.2.4).
-                    return self.ack_leg(i, slot, &resp);
+                    return self.ack_leg(i, slot);
                 }
                 self.leg_answered(slot, now, wall, i, &resp);
             }
             _ => {
-                let leg = slot.legs.remove(i);
                 let outcome = ring_outcome(code);
                 tracing::info!("{} answered {code}: {outcome:?}", leg.manager);
-                self.end_ringing(slot, wall, &leg, outcome);
-                self.by_media.remove(&leg.media_key);
-                self.by_tag.remove(&leg.local_tag);
-                self.ports.release(leg.port);
-                self.after_leg_failure(slot, now, wall);
+                self.leg_failed(slot, now, wall, i, outcome);
             }
         }
     }
@@ -597,22 +592,51 @@ impl Endpoint {
             }
             return;
         };
+        if let Some(leg) = slot.legs.get(i) {
+            tracing::warn!("{}'s phone did not respond", leg.manager);
+        }
+        self.leg_failed(slot, now, wall, i, RingOutcome::Failed);
+    }
+
+    /// Leg `i` ended without an answer and its transaction is over: record it, free
+    /// it, and ring the next round when it was the last one ringing.
+    fn leg_failed(
+        &mut self,
+        slot: &mut CallSlot,
+        now: Instant,
+        wall: Timestamp,
+        i: usize,
+        outcome: RingOutcome,
+    ) {
+        if i >= slot.legs.len() {
+            return;
+        }
         let leg = slot.legs.remove(i);
-        tracing::warn!("{}'s phone did not respond", leg.manager);
-        self.end_ringing(slot, wall, &leg, RingOutcome::Failed);
-        self.by_media.remove(&leg.media_key);
-        self.by_tag.remove(&leg.local_tag);
-        self.ports.release(leg.port);
+        self.end_ringing(slot, wall, &leg, outcome);
+        self.release_leg(&leg);
         self.after_leg_failure(slot, now, wall);
     }
 
-    fn ack_leg(&mut self, i: usize, slot: &mut CallSlot, _resp: &rsip::Response) {
+    /// A leg that is completely over: close its media, drop its indexes, free its port.
+    pub(super) fn release_leg(&mut self, leg: &OutLeg) {
+        if leg.media_open {
+            self.outputs.push_back(Output::Media(MediaCommand::Close {
+                call: leg.media_key,
+            }));
+        }
+        self.by_media.remove(&leg.media_key);
+        self.by_tag.remove(&leg.local_tag);
+        self.by_client.remove(&leg.invite_key);
+        self.ports.release(leg.port);
+    }
+
+    fn ack_leg(&mut self, i: usize, slot: &mut CallSlot) {
         let Some(leg) = slot.legs.get_mut(i) else {
             return;
         };
         let cseq = crate::sip::headers::cseq(&leg.invite).map_or(1, |(n, _)| n);
         if let LegState::Up { dialog } = &mut leg.state {
-            let branch = format!("z9hG4bKsback{:016x}", self.rng.random::<u64>());
+            let branch = self.new_branch();
             if let Some(ack) = dialog.build_ack(self.cfg.sip_addr, &branch, cseq) {
                 self.txn.send_stateless(ack, dialog.peer);
             }
@@ -644,7 +668,7 @@ impl Endpoint {
         leg.state = LegState::Up {
             dialog: Box::new(dialog),
         };
-        self.ack_leg(i, slot, resp);
+        self.ack_leg(i, slot);
         let Some(leg) = slot.legs.get_mut(i) else {
             return;
         };

@@ -31,14 +31,7 @@ impl Endpoint {
                 tracing::info!("{} hung up", leg.manager);
                 self.end_talk(&leg.manager, wall);
                 let was_bridged = slot.bridged == Some(leg.media_key);
-                if leg.media_open {
-                    self.outputs.push_back(Output::Media(MediaCommand::Close {
-                        call: leg.media_key,
-                    }));
-                }
-                self.by_media.remove(&leg.media_key);
-                self.by_tag.remove(&leg.local_tag);
-                self.ports.release(leg.port);
+                self.release_leg(&leg);
                 if was_bridged {
                     slot.bridged = None;
                     self.hangup(slot, now, EndCause::ManagerHungUp);

@@ -152,7 +152,7 @@ impl Endpoint {
         if let Some(leg) = slot.legs.get_mut(i)
             && let super::legs::LegState::Up { dialog } = &mut leg.state
         {
-            let branch = format!("z9hG4bKsbn{:016x}", rand::random::<u64>());
+            let branch = self.new_branch();
             let notify = dialog.build_request(
                 rsip::Method::Notify,
                 self.cfg.sip_addr,

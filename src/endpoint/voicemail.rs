@@ -230,21 +230,18 @@ impl Endpoint {
         default_reason: CallbackReason,
         default_department: &str,
     ) -> NewCallback {
+        // The call's own queue when it has one, else the mailbox, else "general".
         let (department, reason) = slot
             .callback
             .clone()
-            .unwrap_or((default_department.to_string(), default_reason));
-        let department = if department.is_empty() {
-            default_department.to_string()
-        } else {
-            department
-        };
+            .unwrap_or((String::new(), default_reason));
+        let department = [department.as_str(), default_department, "general"]
+            .into_iter()
+            .find(|d| !d.is_empty())
+            .unwrap_or("general")
+            .to_string();
         NewCallback {
-            department: if department.is_empty() {
-                "general".into()
-            } else {
-                department
-            },
+            department,
             caller: slot.info.caller.clone(),
             dialled: slot.info.dialled.clone(),
             source: slot.ivr.context().source,
