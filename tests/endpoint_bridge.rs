@@ -197,10 +197,7 @@ fn no_answer_fails_over_to_the_next_member_and_busy_everywhere_overflows() {
 #[test]
 fn ring_all_bridges_the_first_to_answer_and_cancels_the_others() {
     let mut h = H::new("10.0.0.0/8", PLAN);
-    h.caller_calls("2000");
-    let to_andrew = h.request_to(ANDREW, "INVITE");
-    let to_elena = h.request_to(ELENA, "INVITE");
-    h.sip_from(ANDREW, &reply(&to_andrew, "180 Ringing", "a1", None));
+    let (to_andrew, to_elena) = ring_all_ringing(&mut h);
     h.sip_from(ELENA, &reply(&to_elena, "180 Ringing", "e1", None));
     h.sip_from(
         ELENA,
@@ -239,10 +236,7 @@ fn ring_all_bridges_the_first_to_answer_and_cancels_the_others() {
 #[test]
 fn a_cancelled_leg_that_answers_anyway_is_acked_and_hung_up() {
     let mut h = H::new("10.0.0.0/8", PLAN);
-    h.caller_calls("2000");
-    let to_andrew = h.request_to(ANDREW, "INVITE");
-    let to_elena = h.request_to(ELENA, "INVITE");
-    h.sip_from(ANDREW, &reply(&to_andrew, "180 Ringing", "a1", None));
+    let (to_andrew, to_elena) = ring_all_ringing(&mut h);
     h.sip_from(
         ELENA,
         &reply(&to_elena, "200 OK", "e1", Some(&phone_sdp(31000, 0))),
@@ -268,10 +262,7 @@ fn a_cancelled_leg_that_answers_anyway_is_acked_and_hung_up() {
 #[test]
 fn caller_hanging_up_while_managers_ring_cancels_them() {
     let mut h = H::new("10.0.0.0/8", PLAN);
-    h.caller_calls("2000");
-    let to_andrew = h.request_to(ANDREW, "INVITE");
-    let to_elena = h.request_to(ELENA, "INVITE");
-    h.sip_from(ANDREW, &reply(&to_andrew, "180 Ringing", "a1", None));
+    let (to_andrew, to_elena) = ring_all_ringing(&mut h);
     h.sip_from(ELENA, &reply(&to_elena, "180 Ringing", "e1", None));
     let bye = h.caller_request("BYE", 2, "");
     h.sip_from(TRUNK, &bye);
@@ -417,6 +408,16 @@ fn invites_from_outside_the_trunks_get_403() {
         "{sent:?}"
     );
     assert_eq!(h.ep.active_calls(), 0);
+}
+
+/// A call to the ring-all department: both phones get the INVITE (returned) and
+/// andrew's rings.
+fn ring_all_ringing(h: &mut H) -> (String, String) {
+    h.caller_calls("2000");
+    let to_andrew = h.request_to(ANDREW, "INVITE");
+    let to_elena = h.request_to(ELENA, "INVITE");
+    h.sip_from(ANDREW, &reply(&to_andrew, "180 Ringing", "a1", None));
+    (to_andrew, to_elena)
 }
 
 /// Bridged with andrew; returns the leg's media key.
