@@ -216,10 +216,6 @@ impl IvrRunner {
         self.program.as_ref()
     }
 
-    pub fn is_connecting(&self) -> bool {
-        matches!(self.state, State::Connecting)
-    }
-
     pub fn context(&self) -> CallContextInfo {
         self.program.context()
     }
@@ -251,10 +247,6 @@ impl IvrRunner {
         }
     }
 
-    pub fn is_recording(&self) -> bool {
-        matches!(self.state, State::Recording { .. })
-    }
-
     /// The message is recorded: continue (goodbye, hang up).
     pub fn handle_recording_finished(&mut self, now: Instant) {
         if let State::Recording { then } = std::mem::replace(&mut self.state, State::Idle) {
@@ -262,10 +254,6 @@ impl IvrRunner {
         }
     }
 
-    /// Run a step chosen by the call layer itself (e.g. after a transfer).
-    pub fn run(&mut self, now: Instant, step: Step) {
-        self.execute(now, step);
-    }
 
     fn finish_menu(&mut self, now: Instant, wall: Timestamp, call: &CallInfo, done: Collected) {
         let State::Menu { id, .. } = std::mem::replace(&mut self.state, State::Idle) else {
