@@ -254,7 +254,6 @@ impl IvrRunner {
         }
     }
 
-
     fn finish_menu(&mut self, now: Instant, wall: Timestamp, call: &CallInfo, done: Collected) {
         let State::Menu { id, .. } = std::mem::replace(&mut self.state, State::Idle) else {
             return;
