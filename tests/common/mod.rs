@@ -50,17 +50,52 @@ pub struct Ports {
 }
 
 pub fn ports() -> Ports {
-    let n = NEXT_SLOT.fetch_add(1, Ordering::SeqCst);
-    let pid = (std::process::id() % 20) as u16;
-    let slot = pid * 40 + n;
+    let slot = next_slot();
     Ports {
-        sip: 15000 + slot * 2,
-        rtp_low: 30000 + slot * 40,
-        rtp_high: 30000 + slot * 40 + 38,
-        sipp_sip: 17000 + slot * 2,
-        sipp_media: 40000 + slot * 8,
+        sip: 15000 + slot * 4,
+        sipp_sip: 16000 + slot * 4,
         http: 9000 + slot,
+        // Below Linux's ephemeral range (32768-60999), so no client socket takes them.
+        rtp_low: 20000 + slot * 60,
+        rtp_high: 20000 + slot * 60 + 38,
+        // Above the ephemeral range.
+        sipp_media: 61000 + slot * 20,
     }
+}
+
+/// Number of distinct port slots handed out before one is reused.
+const SLOTS: u16 = 200;
+
+/// The next port slot, unique across every test process running at the same time
+/// (a counter in a locked file under the temp directory), so that test binaries run
+/// side by side — by cargo, nextest or two developers' checkouts — never share a port.
+fn next_slot() -> u16 {
+    use std::io::{Read, Seek, Write};
+    let path = std::env::temp_dir().join("switchboard-test-port-slot");
+    let fallback = || {
+        let n = NEXT_SLOT.fetch_add(1, Ordering::SeqCst);
+        ((std::process::id() as u16).wrapping_mul(7).wrapping_add(n)) % SLOTS
+    };
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+    else {
+        return fallback();
+    };
+    if file.lock().is_err() {
+        return fallback();
+    }
+    let mut text = String::new();
+    let _ = file.read_to_string(&mut text);
+    let slot = text.trim().parse::<u16>().unwrap_or(0) % SLOTS;
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", (slot + 1) % SLOTS);
+    let _ = file.unlock();
+    slot
 }
 
 pub struct Router {
