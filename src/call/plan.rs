@@ -81,8 +81,8 @@ impl PlanProgram {
     }
 
     fn decide(&mut self, d: routing::Decision) -> Step {
-        self.confirm = d.reason.contains("after hours");
-        self.last_reason = Some(d.reason);
+        self.confirm = d.reason.after_hours();
+        self.last_reason = Some(d.reason.to_string());
         self.convert(d.step)
     }
 

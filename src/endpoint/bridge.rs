@@ -189,7 +189,7 @@ impl Endpoint {
                     Selection::Overflow(step) | Selection::AfterHours(step) => {
                         self.leave_queue(&mut c);
                         slot.connect = Some(c);
-                        self.connect_failed(slot, now, wall, step, d.reason);
+                        self.connect_failed(slot, now, wall, step, d.reason.to_string());
                     }
                 }
             }
@@ -204,7 +204,13 @@ impl Endpoint {
                     let reason = format!("{name} did not take the call → {}", fallback);
                     return self.connect_failed(slot, now, wall, *fallback, reason);
                 }
-                match routing::manager_availability(&c.plan, &name, &states, wall) {
+                let availability = routing::manager_availability(&c.plan, &name, &states, wall)
+                    .map(|a| match a {
+                        routing::Availability::Free => Ok(()),
+                        a => Err((a.is_occupied(), a.to_string())),
+                    })
+                    .unwrap_or_else(|| Err((false, "not in the dial plan".to_string())));
+                match availability {
                     Ok(()) => {
                         let rung =
                             self.ring_manager(slot, &c, now, wall, &name, ring_timeout, None);
@@ -460,7 +466,7 @@ impl Endpoint {
             let (step, reason) = match c.map(|c| (&c.target, &c.plan)) {
                 Some((ConnectTarget::Department(d), plan)) => {
                     let dec = routing::on_queue_timeout(plan, d, wall, &self.manager_states(wall));
-                    (dec.step, dec.reason)
+                    (dec.step, dec.reason.to_string())
                 }
                 Some((ConnectTarget::Manager { name, fallback, .. }, _)) => (
                     (**fallback).clone(),

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 
 use super::engine::{Availability, Env, Step};
 use super::hours;
+use super::reason::{Reason, Why};
 use super::state::{ManagerState, ManagerStates, StrategyState, Tried};
 use crate::config::{Department, DialPlan, Manager, Strategy};
 
@@ -30,7 +31,8 @@ pub enum Selection {
         queue_timeout: Duration,
     },
     /// Nobody can take the call (none signed in, all tried, queue full): the overflow
-    /// action, already resolved.
+    /// action, already resolved. Why it overflowed is in the decision's
+    /// [`Reason::overflow`].
     Overflow(Step),
     /// The department is closed: its after-hours action, already resolved.
     AfterHours(Step),
@@ -39,7 +41,7 @@ pub enum Selection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DepartmentDecision {
     pub selection: Selection,
-    pub reason: String,
+    pub reason: Reason,
 }
 
 /// Chooses whom `department` rings now. `strategy` is updated (round-robin position,
@@ -54,24 +56,27 @@ pub fn select_department(
     tried: &Tried,
 ) -> DepartmentDecision {
     let env = Env { plan, states, now };
-    let mut reasons = Vec::new();
+    let mut reasons = Reason::new();
     let Some(dept) = plan.departments.get(department) else {
         return DepartmentDecision {
             selection: Selection::Overflow(Step::Hangup),
-            reason: format!("department \"{department}\" is not in the plan; hanging up"),
+            reason: Reason::one(Why::Missing {
+                kind: "department",
+                name: department.to_string(),
+            }),
         };
     };
     let schedule = dept.hours.as_ref().and_then(|h| plan.hours.get(h));
     if let Some(s) = schedule.filter(|s| !hours::is_open(s, now)) {
-        reasons.push(format!(
-            "department \"{department}\" is {} → after hours: {}",
-            hours::describe(s, now),
-            dept.after_hours
-        ));
+        reasons.push(Why::DepartmentClosed {
+            department: department.to_string(),
+            state: hours::describe(s, now),
+            action: dept.after_hours.clone(),
+        });
         let step = env.resolve(&dept.after_hours, &mut reasons, 0);
         return DepartmentDecision {
             selection: Selection::AfterHours(step),
-            reason: reasons.join("; "),
+            reason: reasons,
         };
     }
 
@@ -100,12 +105,12 @@ pub fn select_department(
     }
 
     if free.is_empty() {
-        let overflow = |why: String, reasons: &mut Vec<String>| {
-            reasons.push(format!("{why} → overflow: {}", dept.overflow));
+        let overflow = |why: Why, reasons: &mut Reason| {
+            reasons.push(why);
             Selection::Overflow(env.resolve(&dept.overflow, reasons, 0))
         };
         let selection = if occupied.is_empty() {
-            let mut why = format!("nobody in department \"{department}\" can take the call");
+            let mut why = String::new();
             if dept.members.is_empty() {
                 why.push_str(": it has no members");
             } else {
@@ -118,25 +123,30 @@ pub fn select_department(
                 }
                 why.push_str(&format!(" ({})", parts.join("; ")));
             }
+            let why = Why::OverflowNobody {
+                department: department.to_string(),
+                detail: why,
+                action: dept.overflow.clone(),
+            };
             overflow(why, &mut reasons)
         } else {
             let waiting = states.queued(department);
             if waiting >= dept.max_waiting {
-                let why = format!(
-                    "everyone in department \"{department}\" is busy ({}) and the queue is full \
-                     ({waiting} waiting, max_waiting = {})",
-                    occupied.join(", "),
-                    dept.max_waiting
-                );
+                let why = Why::OverflowQueueFull {
+                    department: department.to_string(),
+                    busy: occupied,
+                    waiting,
+                    max_waiting: dept.max_waiting,
+                    action: dept.overflow.clone(),
+                };
                 overflow(why, &mut reasons)
             } else {
-                reasons.push(format!(
-                    "everyone in department \"{department}\" is busy ({}); queueing as caller {} \
-                     for up to {} s",
-                    occupied.join(", "),
-                    waiting + 1,
-                    dept.queue_timeout.as_secs()
-                ));
+                reasons.push(Why::Queueing {
+                    department: department.to_string(),
+                    busy: occupied,
+                    position: waiting + 1,
+                    timeout_secs: dept.queue_timeout.as_secs(),
+                });
                 Selection::Queue {
                     hold_prompt: dept.hold_prompt.clone(),
                     queue_timeout: dept.queue_timeout,
@@ -145,7 +155,7 @@ pub fn select_department(
         };
         return DepartmentDecision {
             selection,
-            reason: reasons.join("; "),
+            reason: reasons,
         };
     }
 
@@ -158,23 +168,20 @@ pub fn select_department(
             .insert((department.to_string(), first.clone()), strategy.sequence);
     }
     let all_at_once = dept.strategy == Strategy::RingAll;
-    let verb = if all_at_once {
-        "ringing all at once"
-    } else {
-        "ringing in order"
-    };
-    reasons.push(format!(
-        "department \"{department}\" ({}{note}): {verb}: {}",
-        dept.strategy.name(),
-        managers.join(", ")
-    ));
+    reasons.push(Why::Ringing {
+        department: department.to_string(),
+        strategy: dept.strategy.name(),
+        note,
+        all_at_once,
+        managers: managers.clone(),
+    });
     DepartmentDecision {
         selection: Selection::Ring {
             managers,
             all_at_once,
             ring_timeout: dept.ring_timeout,
         },
-        reason: reasons.join("; "),
+        reason: reasons,
     }
 }
 
@@ -189,18 +196,21 @@ pub fn on_queue_timeout(
     let Some(dept) = plan.departments.get(department) else {
         return super::Decision {
             step: Step::Hangup,
-            reason: format!("department \"{department}\" is not in the plan; hanging up"),
+            reason: Reason::one(Why::Missing {
+                kind: "department",
+                name: department.to_string(),
+            }),
         };
     };
-    let mut reasons = vec![format!(
-        "waited {} s in the \"{department}\" queue → overflow: {}",
-        dept.queue_timeout.as_secs(),
-        dept.overflow
-    )];
+    let mut reasons = Reason::one(Why::QueueTimedOut {
+        department: department.to_string(),
+        secs: dept.queue_timeout.as_secs(),
+        action: dept.overflow.clone(),
+    });
     let step = env.resolve(&dept.overflow, &mut reasons, 0);
     super::Decision {
         step,
-        reason: reasons.join("; "),
+        reason: reasons,
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::hours;
+use super::reason::{MenuWhy, Reason, Returning, Why};
 use super::state::{CallContext, ManagerState, ManagerStates, PreviousInteraction};
 use crate::config::{Action, DialPlan, Manager, NumberPattern, NumberRoute};
 
@@ -102,7 +103,7 @@ impl fmt::Display for Step {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub step: Step,
-    pub reason: String,
+    pub reason: Reason,
 }
 
 /// A key press or its absence, as reported by the call layer for the current menu.
@@ -153,9 +154,9 @@ impl MenuSession {
     }
 }
 
-/// Why a manager cannot take a call right now.
+/// Whether a manager can take a call right now, and if not, why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Availability {
+pub enum Availability {
     Free,
     Busy { active: u32, max: u32 },
     WrapUp { secs_left: i64 },
@@ -166,7 +167,7 @@ pub(crate) enum Availability {
 
 impl Availability {
     /// Reachable but occupied: worth waiting or queueing for.
-    pub(crate) fn is_occupied(&self) -> bool {
+    pub fn is_occupied(&self) -> bool {
         matches!(
             self,
             Availability::Busy { .. } | Availability::WrapUp { .. }
@@ -239,12 +240,9 @@ impl Env<'_> {
 
     /// Turns an action into a step, following after-hours and unavailable redirects
     /// now (they depend on the time and state at this moment).
-    pub(crate) fn resolve(&self, action: &Action, reasons: &mut Vec<String>, depth: u8) -> Step {
+    pub(crate) fn resolve(&self, action: &Action, reasons: &mut Reason, depth: u8) -> Step {
         if depth > MAX_DEPTH {
-            reasons.push(
-                "after-hours/unavailable actions point at each other in a circle; hanging up"
-                    .into(),
-            );
+            reasons.push(Why::Circular);
             return Step::Hangup;
         }
         let plan = self.plan;
@@ -264,11 +262,11 @@ impl Env<'_> {
                 let schedule = d.hours.as_ref().and_then(|h| plan.hours.get(h));
                 match schedule {
                     Some(s) if !hours::is_open(s, self.now) => {
-                        reasons.push(format!(
-                            "department \"{name}\" is {} → after hours: {}",
-                            hours::describe(s, self.now),
-                            d.after_hours
-                        ));
+                        reasons.push(Why::DepartmentClosed {
+                            department: name.clone(),
+                            state: hours::describe(s, self.now),
+                            action: d.after_hours.clone(),
+                        });
                         self.resolve(&d.after_hours, reasons, depth + 1)
                     }
                     _ => Step::Department { name: name.clone() },
@@ -278,7 +276,7 @@ impl Env<'_> {
                 let Some(m) = plan.managers.get(name) else {
                     return missing(reasons, "manager", name);
                 };
-                let mut fallback_reasons = Vec::new();
+                let mut fallback_reasons = Reason::new();
                 let fallback = self.resolve(&m.unavailable, &mut fallback_reasons, depth + 1);
                 match self.availability(m, &self.states.get(name), Duration::ZERO) {
                     Availability::Free => Step::Manager {
@@ -288,7 +286,11 @@ impl Env<'_> {
                         fallback: Box::new(fallback),
                     },
                     other => {
-                        reasons.push(format!("manager \"{name}\" is {other} → {}", m.unavailable));
+                        reasons.push(Why::ManagerUnavailable {
+                            manager: name.clone(),
+                            availability: other.to_string(),
+                            action: m.unavailable.clone(),
+                        });
                         reasons.extend(fallback_reasons);
                         fallback
                     }
@@ -320,48 +322,43 @@ impl Env<'_> {
         let Some(route) = self.plan.number_route(&ctx.dialled) else {
             return Decision {
                 step: Step::Hangup,
-                reason: format!(
-                    "number \"{}\" is not in the dial plan and there is no catch-all (\"*\") \
-                     entry; rejecting the call",
-                    ctx.dialled
-                ),
+                reason: Reason::one(Why::NoRoute {
+                    number: ctx.dialled.clone(),
+                }),
             };
         };
-        let mut reasons = vec![match &route.pattern {
-            NumberPattern::Any => format!(
-                "number \"{}\" matched the catch-all entry (source \"{}\")",
-                ctx.dialled, route.source
-            ),
-            p => format!(
-                "number \"{}\" matched \"{p}\" (source \"{}\")",
-                ctx.dialled, route.source
-            ),
-        }];
+        let mut reasons = Reason::one(Why::NumberMatched {
+            number: ctx.dialled.clone(),
+            pattern: match &route.pattern {
+                NumberPattern::Any => None,
+                p => Some(p.to_string()),
+            },
+            source: route.source.clone(),
+        });
         let schedule = route.hours.as_ref().and_then(|h| self.plan.hours.get(h));
         let action = match schedule {
             Some(s) if !hours::is_open(s, self.now) => {
-                reasons.push(format!(
-                    "the number is {} → after hours: {}",
-                    hours::describe(s, self.now),
-                    route.after_hours
-                ));
+                reasons.push(Why::NumberClosed {
+                    state: hours::describe(s, self.now),
+                    action: route.after_hours.clone(),
+                });
                 &route.after_hours
             }
             _ => {
                 if let Some(step) = self.returning_caller(route, history, &mut reasons) {
                     return Decision {
                         step,
-                        reason: reasons.join("; "),
+                        reason: reasons,
                     };
                 }
-                reasons.push(format!("→ {}", route.action));
+                reasons.push(Why::Then(route.action.clone()));
                 &route.action
             }
         };
         let step = self.resolve(action, &mut reasons, 0);
         Decision {
             step,
-            reason: reasons.join("; "),
+            reason: reasons,
         }
     }
 
@@ -370,7 +367,7 @@ impl Env<'_> {
         &self,
         route: &NumberRoute,
         history: Option<&PreviousInteraction>,
-        reasons: &mut Vec<String>,
+        reasons: &mut Reason,
     ) -> Option<Step> {
         let policy = &self.plan.history;
         let department_override = match route.action.target() {
@@ -386,47 +383,49 @@ impl Env<'_> {
         let age_secs = self.now.duration_since(prev.at).as_secs().max(0);
         let ago = ago(age_secs);
         if !enabled {
-            reasons.push(format!(
-                "caller spoke with {name} {ago}, but returning-caller routing is off for this call"
-            ));
+            reasons.push(Why::Returning(Returning::Off {
+                manager: name.clone(),
+                ago,
+            }));
             return None;
         }
         let lookback = i64::try_from(policy.lookback.as_secs()).unwrap_or(i64::MAX);
         if age_secs > lookback {
-            reasons.push(format!(
-                "returning caller: last spoke with {name} {ago}, longer ago than the {}-day \
-                 lookback; normal routing",
-                policy.lookback.as_secs() / 86_400
-            ));
+            reasons.push(Why::Returning(Returning::TooOld {
+                manager: name.clone(),
+                ago,
+                lookback_days: policy.lookback.as_secs() / 86_400,
+            }));
             return None;
         }
         let Some(manager) = self.plan.managers.get(name) else {
-            reasons.push(format!(
-                "returning caller: spoke with {name} {ago}, but {name} is no longer in the dial \
-                 plan; normal routing"
-            ));
+            reasons.push(Why::Returning(Returning::Gone {
+                manager: name.clone(),
+                ago,
+            }));
             return None;
         };
         let fallback_action = policy.on_unavailable.as_ref().unwrap_or(&route.action);
-        let mut fallback_reasons = Vec::new();
+        let mut fallback_reasons = Reason::new();
         let fallback = self.resolve(fallback_action, &mut fallback_reasons, 0);
         let availability = self.availability(manager, &self.states.get(name), Duration::ZERO);
         if availability != Availability::Free && !availability.is_occupied() {
-            reasons.push(format!(
-                "returning caller: spoke with {name} {ago}, but {name} is {availability}; \
-                 falling back at once → {fallback_action}"
-            ));
+            reasons.push(Why::Returning(Returning::Unreachable {
+                manager: name.clone(),
+                ago,
+                availability: availability.to_string(),
+                fallback: fallback_action.clone(),
+            }));
             reasons.extend(fallback_reasons);
             return Some(fallback);
         }
-        let mut reason = format!("returning caller: spoke with {name} {ago}");
-        if availability.is_occupied() {
-            reason.push_str(&format!(
-                "; {name} is {availability}, waiting up to {} s, then {fallback_action}",
-                policy.wait.as_secs()
-            ));
-        }
-        reasons.push(reason);
+        reasons.push(Why::Returning(Returning::ToManager {
+            manager: name.clone(),
+            ago,
+            occupied: availability.is_occupied().then(|| availability.to_string()),
+            wait_secs: policy.wait.as_secs(),
+            fallback: fallback_action.clone(),
+        }));
         Some(Step::Manager {
             name: name.clone(),
             ring_timeout: manager.ring_timeout,
@@ -439,15 +438,15 @@ impl Env<'_> {
         let Some(name) = session.current().map(str::to_string) else {
             return Decision {
                 step: Step::Hangup,
-                reason: "a key arrived outside any menu; hanging up".into(),
+                reason: Reason::one(Why::Menu(MenuWhy::OutsideMenu)),
             };
         };
         let Some(menu) = self.plan.menus.get(&name) else {
-            let mut reasons = Vec::new();
+            let mut reasons = Reason::new();
             let step = missing(&mut reasons, "menu", &name);
             return Decision {
                 step,
-                reason: reasons.join("; "),
+                reason: reasons,
             };
         };
         let digit = match input {
@@ -460,12 +459,13 @@ impl Env<'_> {
             prompts,
             timeout: menu.timeout,
         };
-        let mut reasons = Vec::new();
+        let mut reasons = Reason::new();
         let step = match chosen {
             Some((d, Action::Repeat)) => {
-                reasons.push(format!(
-                    "menu \"{name}\": caller pressed {d} → repeat the menu"
-                ));
+                reasons.push(Why::Menu(MenuWhy::Repeat {
+                    menu: name.clone(),
+                    key: d,
+                }));
                 menu_step(vec![menu.prompt.clone()])
             }
             Some((d, Action::Back)) => {
@@ -476,9 +476,11 @@ impl Env<'_> {
                     .and_then(|i| session.path().get(i));
                 match parent.and_then(|p| self.plan.menus.get(p).map(|m| (p.clone(), m))) {
                     Some((p, m)) => {
-                        reasons.push(format!(
-                            "menu \"{name}\": caller pressed {d} → back to menu \"{p}\""
-                        ));
+                        reasons.push(Why::Menu(MenuWhy::Back {
+                            menu: name.clone(),
+                            key: d,
+                            to: p.clone(),
+                        }));
                         let step = Step::Menu {
                             menu: p.clone(),
                             prompts: vec![m.prompt.clone()],
@@ -488,16 +490,20 @@ impl Env<'_> {
                         step
                     }
                     None => {
-                        reasons.push(format!(
-                            "menu \"{name}\": caller pressed {d} (back), but this is the first \
-                             menu; playing it again"
-                        ));
+                        reasons.push(Why::Menu(MenuWhy::BackAtFirst {
+                            menu: name.clone(),
+                            key: d,
+                        }));
                         menu_step(vec![menu.prompt.clone()])
                     }
                 }
             }
             Some((d, action)) => {
-                reasons.push(format!("menu \"{name}\": caller pressed {d} → {action}"));
+                reasons.push(Why::Menu(MenuWhy::Chose {
+                    menu: name.clone(),
+                    key: d,
+                    action: action.clone(),
+                }));
                 let step = self.resolve(action, &mut reasons, 0);
                 if let Step::Menu { menu, .. } = step.target() {
                     session.enter(menu);
@@ -506,26 +512,26 @@ impl Env<'_> {
             }
             None => {
                 session.failures += 1;
-                let what = match digit {
-                    Some(d) => format!("{d} is not an option"),
-                    None => format!("no key within {} s", menu.timeout.as_secs()),
-                };
                 let attempts = menu.retries.saturating_add(1);
+                let failed = |gave_up: Option<Action>, attempt: u32| {
+                    Why::Menu(MenuWhy::Failed {
+                        menu: name.clone(),
+                        key: digit,
+                        timeout_secs: menu.timeout.as_secs(),
+                        attempt,
+                        attempts,
+                        gave_up,
+                    })
+                };
                 if session.failures >= attempts {
-                    reasons.push(format!(
-                        "menu \"{name}\": {what}; no valid choice after {attempts} tries → {}",
-                        menu.on_failure
-                    ));
+                    reasons.push(failed(Some(menu.on_failure.clone()), session.failures));
                     let step = self.resolve(&menu.on_failure, &mut reasons, 0);
                     if let Step::Menu { menu, .. } = step.target() {
                         session.enter(menu);
                     }
                     step
                 } else {
-                    reasons.push(format!(
-                        "menu \"{name}\": {what} (try {} of {attempts}); playing the menu again",
-                        session.failures + 1
-                    ));
+                    reasons.push(failed(None, session.failures + 1));
                     let apology = match digit {
                         Some(_) => menu.invalid_prompt.clone(),
                         None => menu.timeout_prompt.clone(),
@@ -536,13 +542,16 @@ impl Env<'_> {
         };
         Decision {
             step,
-            reason: reasons.join("; "),
+            reason: reasons,
         }
     }
 }
 
-fn missing(reasons: &mut Vec<String>, kind: &str, name: &str) -> Step {
-    reasons.push(format!("{kind} \"{name}\" is not in the plan; hanging up"));
+fn missing(reasons: &mut Reason, kind: &'static str, name: &str) -> Step {
+    reasons.push(Why::Missing {
+        kind,
+        name: name.to_string(),
+    });
     Step::Hangup
 }
 
@@ -579,7 +588,7 @@ pub fn route_call(
     let mut walk = super::explain::walk(&env, ctx, history);
     walk.decisions.pop().unwrap_or(Decision {
         step: Step::Hangup,
-        reason: "no decision".into(),
+        reason: Reason::new(),
     })
 }
 
@@ -602,29 +611,25 @@ pub fn resolve(
     now: Timestamp,
     states: &ManagerStates,
 ) -> Decision {
-    let mut reasons = vec![format!("→ {action}")];
+    let mut reasons = Reason::one(Why::Then(action.clone()));
     let step = Env { plan, states, now }.resolve(action, &mut reasons, 0);
     Decision {
         step,
-        reason: reasons.join("; "),
+        reason: reasons,
     }
 }
 
 /// Whether `manager` can be rung right now for a direct call (`manager:NAME`, a
-/// returning caller, a transfer). `Err((occupied, why))`: `occupied` means busy or in
-/// wrap-up — worth waiting for — rather than offline, paused or off hours.
+/// returning caller, a transfer). [`Availability::is_occupied`] tells busy or in
+/// wrap-up — worth waiting for — from offline, paused or off hours. `None`: not in the
+/// plan.
 pub fn manager_availability(
     plan: &DialPlan,
     manager: &str,
     states: &ManagerStates,
     now: Timestamp,
-) -> Result<(), (bool, String)> {
-    let Some(m) = plan.managers.get(manager) else {
-        return Err((false, "not in the dial plan".into()));
-    };
+) -> Option<Availability> {
+    let m = plan.managers.get(manager)?;
     let env = Env { plan, states, now };
-    match env.availability(m, &states.get(manager), Duration::ZERO) {
-        Availability::Free => Ok(()),
-        a => Err((a.is_occupied(), a.to_string())),
-    }
+    Some(env.availability(m, &states.get(manager), Duration::ZERO))
 }

@@ -68,7 +68,7 @@ pub fn explain(
                         reason: d.reason,
                     })
                 }
-                _ => out.notes.push(d.reason),
+                _ => out.notes.push(d.reason.to_string()),
             }
         }
         _ => {}

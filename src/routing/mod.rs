@@ -20,15 +20,17 @@ mod department;
 mod engine;
 mod explain;
 pub mod hours;
+pub mod reason;
 mod state;
 
 pub use department::{DepartmentDecision, Selection, on_queue_timeout, select_department};
 pub use engine::{
-    Decision, MenuInput, MenuSession, Step, manager_availability, on_menu_input, resolve,
-    route_call,
+    Availability, Decision, MenuInput, MenuSession, Step, manager_availability, on_menu_input,
+    resolve, route_call,
 };
 pub use explain::{Explanation, explain};
 pub use hours::is_open;
+pub use reason::{ManagerMiss, OverflowCause, Reason, Why};
 pub use state::{
     CallContext, ManagerState, ManagerStates, PreviousInteraction, StrategyState, Tried,
 };
