@@ -19,8 +19,10 @@
 //! from the compiled [`config`] dial plan). [`sdp`] and [`media`] are leaf libraries.
 
 pub mod admin;
+pub mod agents;
 pub mod call;
 pub mod config;
+pub mod connect;
 pub mod dialog;
 pub mod endpoint;
 pub mod io;

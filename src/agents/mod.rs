@@ -1,0 +1,253 @@
+//! Managers' availability: who is signed in, paused, ringing, talking, in wrap-up.
+//!
+//! This is the one place that knows a manager's load. The connect policy
+//! ([`crate::connect`]) changes it (a ring starts or ends, a call is answered, a talk
+//! ends) and reads it back as the routing engine's [`ManagerStates`]; the endpoint
+//! tells it about registrations and pauses; the admin API reads [`ManagerStatus`].
+//!
+//! The interface is deliberately narrow (a handful of events in, a snapshot out) so a
+//! later backing by shared state across several Switchboard instances changes this
+//! module and not its callers.
+//!
+//! ```text
+//!               ring_started           answered
+//!   free ──────────────────▶ ringing ───────────▶ talking
+//!    ▲  ◀──── ring_ended ─────┘                     │ talk_ended
+//!    └──────────── wrap-up over (time) ◀── wrap-up ◀┘
+//!   (paused / signed out / not registered: not offered calls in any state)
+//! ```
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+
+use crate::config::DialPlan;
+use crate::routing::{ManagerState, ManagerStates};
+
+/// Why and since when a manager is paused.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Pause {
+    pub reason: String,
+    pub since: Timestamp,
+}
+
+/// One manager's availability and load.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Agent {
+    /// Their phone's registration is live until then (`None`: not registered).
+    pub registered_until: Option<Timestamp>,
+    /// Signed out of every queue (the simulator's shifts).
+    pub signed_out: bool,
+    pub paused: Option<Pause>,
+    /// Phones ringing for them now (a ringing phone counts against `max_calls`, so
+    /// nobody is offered two callers at once beyond it).
+    pub ringing: u32,
+    pub talking: u32,
+    pub last_call_end: Option<Timestamp>,
+    /// Calls answered since the router started.
+    pub calls_answered: u32,
+}
+
+impl Agent {
+    fn registered(&self, wall: Timestamp) -> bool {
+        self.registered_until.is_some_and(|until| until > wall)
+    }
+
+    /// The engine's view of this manager at `wall`.
+    fn state(&self, wall: Timestamp) -> ManagerState {
+        ManagerState {
+            registered: self.registered(wall),
+            paused: self.paused.is_some() || self.signed_out,
+            active_calls: self.ringing + self.talking,
+            last_call_end: self.last_call_end,
+            calls_today: self.calls_answered,
+        }
+    }
+}
+
+/// Everyone's availability, keyed by manager name.
+#[derive(Debug, Clone, Default)]
+pub struct Agents {
+    agents: BTreeMap<String, Agent>,
+}
+
+impl Agents {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn entry(&mut self, manager: &str) -> &mut Agent {
+        self.agents.entry(manager.to_string()).or_default()
+    }
+
+    pub fn get(&self, manager: &str) -> Option<&Agent> {
+        self.agents.get(manager)
+    }
+
+    /// The routing engine's input at `wall` (queue lengths are the connect policy's
+    /// to fill in).
+    pub fn states(&self, wall: Timestamp) -> ManagerStates {
+        ManagerStates {
+            managers: self
+                .agents
+                .iter()
+                .map(|(name, a)| (name.clone(), a.state(wall)))
+                .collect(),
+            queued: Default::default(),
+        }
+    }
+
+    pub fn ring_started(&mut self, manager: &str) {
+        self.entry(manager).ringing += 1;
+    }
+
+    /// A phone stopped ringing without a conversation.
+    pub fn ring_ended(&mut self, manager: &str) {
+        let a = self.entry(manager);
+        a.ringing = a.ringing.saturating_sub(1);
+    }
+
+    /// A ringing phone was answered: the ring becomes a conversation.
+    pub fn answered(&mut self, manager: &str) {
+        let a = self.entry(manager);
+        a.ringing = a.ringing.saturating_sub(1);
+        a.talking += 1;
+        a.calls_answered += 1;
+    }
+
+    /// A conversation ended (hang-up or transfer): wrap-up starts now.
+    pub fn talk_ended(&mut self, manager: &str, wall: Timestamp) {
+        let a = self.entry(manager);
+        a.talking = a.talking.saturating_sub(1);
+        a.last_call_end = Some(wall);
+    }
+
+    /// Their phones' registrations now last until `until` (`None`: none left).
+    pub fn set_registered_until(&mut self, manager: &str, until: Option<Timestamp>) {
+        self.entry(manager).registered_until = until;
+    }
+
+    /// Signed in (or out of) every queue.
+    pub fn set_signed_in(&mut self, manager: &str, on: bool) {
+        self.entry(manager).signed_out = !on;
+    }
+
+    pub fn pause(&mut self, manager: &str, reason: &str, wall: Timestamp) {
+        self.entry(manager).paused = Some(Pause {
+            reason: reason.to_string(),
+            since: wall,
+        });
+    }
+
+    /// Returns the pause that ended, if they were paused.
+    pub fn unpause(&mut self, manager: &str) -> Option<Pause> {
+        self.entry(manager).paused.take()
+    }
+
+    /// Every manager of `plan` with their state at `wall`, for the admin API and the
+    /// dashboard (wrap-up is the longest `wrap_up_secs` of their departments).
+    pub fn status(&self, plan: &DialPlan, wall: Timestamp) -> Vec<ManagerStatus> {
+        let idle = Agent::default();
+        plan.managers
+            .values()
+            .map(|m| {
+                let a = self.agents.get(&m.name).unwrap_or(&idle);
+                let registered = a.registered(wall);
+                let wrap_up = plan
+                    .departments
+                    .values()
+                    .filter(|d| d.members.contains(&m.name))
+                    .map(|d| d.wrap_up)
+                    .max()
+                    .unwrap_or_default();
+                let in_wrap_up = a.last_call_end.is_some_and(|end| {
+                    let since = wall.duration_since(end).as_secs();
+                    since >= 0 && (since as u64) < wrap_up.as_secs()
+                });
+                let state = if a.talking > 0 {
+                    "talking"
+                } else if a.ringing > 0 {
+                    "ringing"
+                } else if m.contact.is_none() && !registered {
+                    "offline"
+                } else if a.paused.is_some() || a.signed_out {
+                    "paused"
+                } else if in_wrap_up {
+                    "wrap_up"
+                } else {
+                    "free"
+                };
+                ManagerStatus {
+                    name: m.name.clone(),
+                    display_name: m.display_name.clone(),
+                    extension: m.extension.clone(),
+                    state,
+                    registered,
+                    paused: a.paused.clone(),
+                    ringing: a.ringing,
+                    talking: a.talking,
+                    max_calls: m.max_calls,
+                    last_call_end: a.last_call_end,
+                    calls_answered: a.calls_answered,
+                }
+            })
+            .collect()
+    }
+}
+
+/// One manager as the admin API shows them: presence and load right now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ManagerStatus {
+    pub name: String,
+    pub display_name: String,
+    pub extension: Option<String>,
+    /// `offline` (no phone registered, no static contact), `free`, `ringing`,
+    /// `talking`, `wrap_up` or `paused`.
+    pub state: &'static str,
+    pub registered: bool,
+    pub paused: Option<Pause>,
+    pub ringing: u32,
+    pub talking: u32,
+    pub max_calls: u32,
+    pub last_call_end: Option<Timestamp>,
+    /// Calls answered since the router started.
+    pub calls_answered: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_ring_then_an_answer_is_one_call_and_wrap_up_starts_at_the_end() {
+        let mut a = Agents::new();
+        let w = t("2026-12-01T10:00:00Z");
+        a.set_registered_until("andrew", Some(t("2026-12-01T11:00:00Z")));
+        a.ring_started("andrew");
+        assert_eq!(a.states(w).get("andrew").active_calls, 1);
+        a.answered("andrew");
+        let st = a.states(w).get("andrew");
+        assert_eq!((st.active_calls, st.calls_today), (1, 1));
+        a.talk_ended("andrew", w);
+        let st = a.states(w).get("andrew");
+        assert_eq!((st.active_calls, st.last_call_end), (0, Some(w)));
+        // The registration runs out.
+        assert!(!a.states(t("2026-12-01T11:00:00Z")).get("andrew").registered);
+    }
+
+    #[test]
+    fn paused_or_signed_out_managers_are_not_offered_calls() {
+        let mut a = Agents::new();
+        let w = t("2026-12-01T10:00:00Z");
+        a.pause("elena", "lunch", w);
+        assert!(a.states(w).get("elena").paused);
+        assert_eq!(a.unpause("elena").map(|p| p.reason), Some("lunch".into()));
+        assert!(!a.states(w).get("elena").paused);
+        a.set_signed_in("elena", false);
+        assert!(a.states(w).get("elena").paused);
+    }
+}
