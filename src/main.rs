@@ -16,9 +16,7 @@ use switchboard::config::{self, ConfigErrors, DialPlan, LoadedConfig};
 use switchboard::io::{self, RunOptions};
 use switchboard::reports;
 use switchboard::routing::{self, CallContext, ManagerStates};
-use switchboard::store::{
-    CallbackStatus, SqliteStore, Store, StoreError, StoreHandle, StoreWorker,
-};
+use switchboard::store::{CallbackStatus, SqliteStore, Store, StoreError, StoreWorker};
 
 #[derive(Parser)]
 #[command(
@@ -368,13 +366,15 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
     let admin_token = loaded.server.admin_token.clone();
     let handle_for_admin = handle.clone();
     let admin_data_dir = data_dir.clone();
+    let data_dir_for_run = data_dir.clone();
     let code = rt.block_on(async move {
         let opts = RunOptions {
             server: loaded.server,
             prompts_dir,
             plan: plan.clone(),
-            programs: program_factory(plan.clone(), handle.clone()),
+            programs: program_factory(plan.clone()),
             store: Some(handle),
+            recordings_dir: Some(data_dir_for_run.join("recordings")),
         };
         let running = match io::start(opts).await {
             Ok(r) => r,
@@ -424,32 +424,17 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
 }
 
 /// Each call gets the plan current at its start (a reload never changes a call in
-/// progress) and, when the plan uses returning-caller routing, the caller's history.
-fn program_factory(
-    plan: Arc<ArcSwap<DialPlan>>,
-    store: StoreHandle,
-) -> switchboard::endpoint::ProgramFactory {
-    Box::new(move |info, states| -> Box<dyn Program> {
+/// progress). The caller's history, when the plan routes returning callers, is looked
+/// up by the driver while the call is answered (see `Output::Lookup`).
+fn program_factory(plan: Arc<ArcSwap<DialPlan>>) -> switchboard::endpoint::ProgramFactory {
+    Box::new(move |_info| -> Box<dyn Program> {
         let plan = plan.load_full();
         if plan.numbers.is_empty() {
             return Box::new(DemoIvr::default());
         }
-        let history = if plan.history.enabled {
-            let caller = info.caller.clone();
-            let since = history_since(&plan, info.started_at);
-            // A single indexed lookup on the store thread; the result decides the route.
-            store
-                .query(move |s| s.last_interaction(&caller, since))
-                .ok()
-                .flatten()
-        } else {
-            None
-        };
         let prompts = plan.prompts.clone();
         Box::new(PlanProgram::new(
             plan,
-            states.clone(),
-            history,
             Box::new(move |p| prompts.contains(p)),
         ))
     })

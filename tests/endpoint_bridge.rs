@@ -184,7 +184,7 @@ fn no_answer_fails_over_to_the_next_member_and_busy_everywhere_overflows() {
     h.finish_play(play);
     let bye = h.request_to(TRUNK, "BYE");
     h.sip_from(TRUNK, &reply(&bye, "200 OK", "t1", None));
-    assert!(matches!(h.ended(), Some(EndCause::Completed(_))));
+    assert!(matches!(h.ended(), Some(EndCause::PlanEnded(_))));
     assert_eq!(h.connected(), None);
     assert_eq!(h.callbacks.len(), 1);
     assert_eq!(h.callbacks[0].department, "sales");

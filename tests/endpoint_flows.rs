@@ -18,7 +18,7 @@ fn endpoint(ring_ms: u64) -> Endpoint {
         ..ServerConfig::default()
     };
     let cfg = EndpointConfig::from_server(&server, "127.0.0.1:5060".parse().unwrap());
-    Endpoint::new(cfg, Box::new(|_, _| Box::new(DemoIvr::default())), 7)
+    Endpoint::new(cfg, Box::new(|_| Box::new(DemoIvr::default())), 7)
 }
 
 fn peer() -> Peer {
@@ -80,7 +80,8 @@ impl Harness {
                     .push(String::from_utf8_lossy(&t.payload).to_string()),
                 Output::Media(m) => self.media.push(m),
                 Output::Event(e) => self.events.push(e),
-                Output::Store(_) => {}
+                // The demo IVR routes no returning callers: nothing is looked up.
+                Output::Store(_) | Output::Lookup(_) => {}
             }
         }
     }
@@ -206,7 +207,7 @@ fn full_ivr_call_digit_by_rfc4733_then_bye_from_us() {
     assert!(h.events.iter().any(|e| matches!(
         e,
         CallEvent::Ended {
-            cause: EndCause::Completed(_),
+            cause: EndCause::PlanEnded(_),
             ..
         }
     )));

@@ -155,7 +155,14 @@ fn hanging_up_during_the_greeting_files_a_missed_request() {
     let bye = h.caller_request("BYE", 2, "");
     h.sip_from(TRUNK, &bye);
     assert_eq!(h.callbacks.len(), 1);
-    assert_eq!(h.callbacks[0].reason, CallbackReason::Missed);
+    // The call is missed (no message), and the request says why the caller reached
+    // voicemail: after hours.
+    assert_eq!(h.callbacks[0].reason, CallbackReason::AfterHours);
+    let outcome = h.events.iter().find_map(|e| match e {
+        switchboard::call::CallEvent::Ended { outcome, .. } => Some(outcome.outcome),
+        _ => None,
+    });
+    assert_eq!(outcome, Some(switchboard::store::CallOutcome::Missed));
     assert_eq!(h.callbacks[0].department, "sales");
     assert_eq!(h.callbacks[0].recording_path, None);
     h.assert_clean();

@@ -31,7 +31,7 @@ impl Harness {
             &ServerConfig::default(),
             "127.0.0.1:5060".parse().unwrap(),
         );
-        let mut ep = Endpoint::new(cfg, Box::new(|_, _| Box::new(DemoIvr::default())), 7);
+        let mut ep = Endpoint::new(cfg, Box::new(|_| Box::new(DemoIvr::default())), 7);
         if with_registrar {
             let users = HashMap::from([(
                 "101".to_string(),

@@ -36,7 +36,8 @@ fn totals_days_and_sources() {
         r.totals,
         Totals {
             calls: 13,
-            answered: 4,          // c1 c2 c3 c8
+            answered: 4, // c1 c2 c3 c8
+            completed_in_ivr: 0,
             abandoned_in_ivr: 1,  // c5
             abandoned_ringing: 1, // c4
             voicemail: 2,         // c7 c10

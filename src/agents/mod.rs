@@ -80,6 +80,15 @@ impl Agents {
         self.agents.entry(manager.to_string()).or_default()
     }
 
+    /// Managers whose phones were registered at some point.
+    pub fn registered_names(&self) -> Vec<String> {
+        self.agents
+            .iter()
+            .filter(|(_, a)| a.registered_until.is_some())
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
     pub fn get(&self, manager: &str) -> Option<&Agent> {
         self.agents.get(manager)
     }

@@ -12,6 +12,7 @@ use super::program::{
     CallContextInfo, CallInfo, CollectSpec, ConnectTarget, MenuResult, Program, Step,
 };
 use crate::media::collector::{Collected, CollectorConfig, DigitCollector, EndedBy};
+use crate::routing::{ManagerStates, Reason};
 
 /// What the runner wants the call to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,11 +26,11 @@ pub enum IvrAction {
     MenuDone {
         menu: String,
         result: MenuResult,
-        reason: Option<String>,
+        reason: Option<Reason>,
     },
     /// The program's entry decision and why (e.g. "returning caller: spoke with andrew").
     Decision {
-        reason: String,
+        reason: Reason,
     },
     Hangup {
         reason: String,
@@ -109,11 +110,18 @@ impl IvrRunner {
         }
     }
 
-    pub fn start(&mut self, now: Instant, wall: Timestamp, call: &CallInfo) {
-        let step = self.program.start(call, wall);
+    pub fn start(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        call: &CallInfo,
+        states: &ManagerStates,
+        history: Option<crate::routing::PreviousInteraction>,
+    ) {
+        let step = self.program.start(call, wall, states, history);
         if let Some(reason) = self.program.last_reason() {
             self.actions.push_back(IvrAction::Decision {
-                reason: reason.to_string(),
+                reason: reason.clone(),
             });
         }
         self.execute(now, step);
@@ -170,7 +178,14 @@ impl IvrRunner {
     }
 
     /// A DTMF digit from any source.
-    pub fn handle_digit(&mut self, now: Instant, wall: Timestamp, call: &CallInfo, digit: char) {
+    pub fn handle_digit(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        call: &CallInfo,
+        states: &ManagerStates,
+        digit: char,
+    ) {
         let State::Menu {
             play_id, collector, ..
         } = &mut self.state
@@ -182,16 +197,22 @@ impl IvrRunner {
             self.actions.push_back(IvrAction::StopPlayback);
         }
         if let Some(done) = collector.handle_digit(now, digit) {
-            self.finish_menu(now, wall, call, done);
+            self.finish_menu(now, wall, call, states, done);
         }
     }
 
-    pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp, call: &CallInfo) {
+    pub fn handle_timeout(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        call: &CallInfo,
+        states: &ManagerStates,
+    ) {
         let State::Menu { collector, .. } = &mut self.state else {
             return;
         };
         if let Some(done) = collector.handle_timeout(now) {
-            self.finish_menu(now, wall, call, done);
+            self.finish_menu(now, wall, call, states, done);
         }
     }
 
@@ -208,7 +229,7 @@ impl IvrRunner {
         self.actions.pop_front()
     }
 
-    pub fn last_reason(&self) -> Option<&str> {
+    pub fn last_reason(&self) -> Option<&Reason> {
         self.program.last_reason()
     }
 
@@ -227,7 +248,7 @@ impl IvrRunner {
         wall: Timestamp,
         call: &CallInfo,
         step: crate::routing::Step,
-        reason: String,
+        reason: Reason,
     ) {
         let step = self.program.continue_with(call, wall, step, reason.clone());
         self.actions.push_back(IvrAction::Decision { reason });
@@ -254,7 +275,14 @@ impl IvrRunner {
         }
     }
 
-    fn finish_menu(&mut self, now: Instant, wall: Timestamp, call: &CallInfo, done: Collected) {
+    fn finish_menu(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        call: &CallInfo,
+        states: &ManagerStates,
+        done: Collected,
+    ) {
         let State::Menu { id, .. } = std::mem::replace(&mut self.state, State::Idle) else {
             return;
         };
@@ -263,8 +291,10 @@ impl IvrRunner {
             _ if done.digits.is_empty() => MenuResult::NoInput,
             _ => MenuResult::Digits(done.digits),
         };
-        let step = self.program.on_menu_result(call, wall, &id, result.clone());
-        let reason = self.program.last_reason().map(str::to_string);
+        let step = self
+            .program
+            .on_menu_result(call, wall, states, &id, result.clone());
+        let reason = self.program.last_reason().cloned();
         self.actions.push_back(IvrAction::MenuDone {
             menu: id,
             result,
@@ -377,7 +407,7 @@ mod tests {
         let w = Timestamp::UNIX_EPOCH;
         let ci = info();
         let mut r = IvrRunner::new(Box::new(DemoIvr::default()));
-        r.start(t0, w, &ci);
+        r.start(t0, w, &ci, &ManagerStates::default(), None);
         assert_eq!(
             drain(&mut r),
             vec![IvrAction::Play {
@@ -386,7 +416,13 @@ mod tests {
             }]
         );
         // digit during the welcome prompt: prompt stops at once, digit confirmed
-        r.handle_digit(t0 + Duration::from_millis(700), w, &ci, '3');
+        r.handle_digit(
+            t0 + Duration::from_millis(700),
+            w,
+            &ci,
+            &ManagerStates::default(),
+            '3',
+        );
         let a = drain(&mut r);
         assert_eq!(a[0], IvrAction::StopPlayback);
         assert!(
@@ -413,7 +449,7 @@ mod tests {
         let w = Timestamp::UNIX_EPOCH;
         let ci = info();
         let mut r = IvrRunner::new(Box::new(DemoIvr::default()));
-        r.start(t0, w, &ci);
+        r.start(t0, w, &ci, &ManagerStates::default(), None);
         assert_eq!(r.poll_timeout(), None, "no timer while the prompt plays");
         let mut now = t0;
         let mut play = 1;
@@ -423,7 +459,7 @@ mod tests {
             r.handle_playback_finished(now, w, &ci, play);
             let deadline = r.poll_timeout().unwrap();
             assert_eq!(deadline, now + Duration::from_secs(5));
-            r.handle_timeout(deadline, w, &ci);
+            r.handle_timeout(deadline, w, &ci, &ManagerStates::default());
             let a = drain(&mut r);
             assert!(matches!(
                 &a[0],
@@ -458,9 +494,9 @@ mod tests {
         let w = Timestamp::UNIX_EPOCH;
         let ci = info();
         let mut r = IvrRunner::new(Box::new(DemoIvr::default()));
-        r.start(t0, w, &ci);
+        r.start(t0, w, &ci, &ManagerStates::default(), None);
         drain(&mut r);
-        r.handle_digit(t0, w, &ci, '*');
+        r.handle_digit(t0, w, &ci, &ManagerStates::default(), '*');
         let a = drain(&mut r);
         assert_eq!(
             a.last(),

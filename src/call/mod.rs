@@ -1,14 +1,39 @@
-//! The per-call logic: what a call does ([`program`]), how steps are carried out
-//! ([`ivr`]), and the contract with the media plane ([`media_cmd`]).
+//! Calls: one state machine per inbound call.
+//!
+//! - [`Call`] (`inbound`) owns one inbound call: the caller's dialog and media, the
+//!   people it rings or is bridged to ([`people`], with outbound legs in [`leg`]), and
+//!   its [`Flow`].
+//! - [`Flow`] (`flow`) is what the call *does*, without SIP: the IVR ([`ivr`] running a
+//!   [`program`], usually the dial plan in [`plan`]), waiting prompts, voicemail,
+//!   transfers, and the [`outcome`] decided once at the end. The simulator runs the
+//!   same `Flow`.
+//! - [`context`] is the narrow interface a call uses to reach the outside; [`event`]
+//!   the life events it reports, and [`record`] turns those into call records.
+//!
+//! Whom to ring and who waits in which queue is not decided here but by the connect
+//! policy ([`crate::connect`]), which the endpoint consults on the calls' behalf.
 
+pub mod context;
+pub mod event;
+pub mod flow;
+mod inbound;
 pub mod ivr;
-pub mod media_cmd;
+pub mod leg;
+pub mod outcome;
+mod people;
 pub mod plan;
 pub mod program;
 pub mod record;
 
+pub use context::{CallConfig, ConnectInput, Ctx, Lookup, LookupResult, Output};
+pub use event::CallEvent;
+pub use flow::{Flow, FlowAction};
+pub use inbound::{Call, Refused};
 pub use ivr::{IvrAction, IvrRunner};
-pub use media_cmd::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams, RecordEnd};
+pub use outcome::{EndCause, Outcome};
+pub use people::transfer_target;
 pub use program::{
     CallContextInfo, CallInfo, CollectSpec, ConnectTarget, DemoIvr, MenuResult, Program, Step,
 };
+
+pub use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams, RecordEnd};

@@ -15,7 +15,7 @@ use super::program::{
 };
 use crate::config::DialPlan;
 use crate::routing::{
-    self, CallContext, ManagerStates, MenuInput, MenuSession, PreviousInteraction,
+    self, CallContext, ManagerStates, MenuInput, MenuSession, PreviousInteraction, Reason, Why,
 };
 
 /// Where the engine sent the call, in the form the call record keeps.
@@ -34,10 +34,9 @@ const VOICEMAIL_SILENCE: Duration = Duration::from_secs(5);
 
 pub struct PlanProgram {
     plan: Arc<DialPlan>,
-    states: ManagerStates,
     history: Option<PreviousInteraction>,
     session: MenuSession,
-    last_reason: Option<String>,
+    last_reason: Option<Reason>,
     destination: Option<Destination>,
     /// The dialled number's source/campaign label.
     source: String,
@@ -51,16 +50,10 @@ pub struct PlanProgram {
 }
 
 impl PlanProgram {
-    pub fn new(
-        plan: Arc<DialPlan>,
-        states: ManagerStates,
-        history: Option<PreviousInteraction>,
-        has_prompt: Box<dyn Fn(&str) -> bool + Send>,
-    ) -> Self {
+    pub fn new(plan: Arc<DialPlan>, has_prompt: Box<dyn Fn(&str) -> bool + Send>) -> Self {
         Self {
             plan,
-            states,
-            history,
+            history: None,
             session: MenuSession::new(),
             last_reason: None,
             destination: None,
@@ -82,7 +75,7 @@ impl PlanProgram {
 
     fn decide(&mut self, d: routing::Decision) -> Step {
         self.confirm = d.reason.after_hours();
-        self.last_reason = Some(d.reason.to_string());
+        self.last_reason = Some(d.reason);
         self.convert(d.step)
     }
 
@@ -179,12 +172,32 @@ impl PlanProgram {
 }
 
 impl Program for PlanProgram {
-    fn start(&mut self, call: &CallInfo, wall: Timestamp) -> Step {
+    fn wants_history(&self, call: &CallInfo) -> Option<Timestamp> {
+        if !self.plan.history.enabled {
+            return None;
+        }
+        let lookback =
+            jiff::SignedDuration::try_from(self.plan.history.lookback).unwrap_or_default();
+        Some(
+            call.started_at
+                .checked_sub(lookback)
+                .unwrap_or(Timestamp::MIN),
+        )
+    }
+
+    fn start(
+        &mut self,
+        call: &CallInfo,
+        wall: Timestamp,
+        states: &ManagerStates,
+        history: Option<PreviousInteraction>,
+    ) -> Step {
+        self.history = history;
         if let Some(route) = self.plan.number_route(&call.dialled) {
             self.source = route.source.clone();
         }
         let ctx = CallContext::new(&call.dialled, &call.caller, wall);
-        let d = routing::route_call(&self.plan, &ctx, &self.states, self.history.as_ref());
+        let d = routing::route_call(&self.plan, &ctx, states, self.history.as_ref());
         self.decide(d)
     }
 
@@ -192,6 +205,7 @@ impl Program for PlanProgram {
         &mut self,
         _call: &CallInfo,
         wall: Timestamp,
+        states: &ManagerStates,
         menu: &str,
         result: MenuResult,
     ) -> Step {
@@ -206,12 +220,12 @@ impl Program for PlanProgram {
                 .map_or(MenuInput::Timeout, MenuInput::Digit),
             MenuResult::NoInput => MenuInput::Timeout,
         };
-        let d = routing::on_menu_input(&self.plan, &mut self.session, input, wall, &self.states);
+        let d = routing::on_menu_input(&self.plan, &mut self.session, input, wall, states);
         self.decide(d)
     }
 
-    fn last_reason(&self) -> Option<&str> {
-        self.last_reason.as_deref()
+    fn last_reason(&self) -> Option<&Reason> {
+        self.last_reason.as_ref()
     }
 
     fn plan(&self) -> Option<Arc<DialPlan>> {
@@ -223,11 +237,11 @@ impl Program for PlanProgram {
         _call: &CallInfo,
         _wall: Timestamp,
         step: routing::Step,
-        reason: String,
+        reason: Reason,
     ) -> Step {
         // A failed connect (nobody answered, after hours, queue full) lands in the
         // callback queue; a transfer does not.
-        self.confirm = !reason.starts_with("transferred by");
+        self.confirm = !matches!(reason.facts().first(), Some(Why::TransferredBy { .. }));
         self.last_reason = Some(reason);
         self.convert(step)
     }
@@ -243,7 +257,11 @@ impl Program for PlanProgram {
                     h.at.strftime("%Y-%m-%d %H:%M UTC")
                 )
             }),
-            reason: self.last_reason.clone().unwrap_or_default(),
+            reason: self
+                .last_reason
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
         }
     }
 }

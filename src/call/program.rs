@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use crate::routing::{ManagerStates, PreviousInteraction, Reason};
+
 /// How digits are collected for a menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectSpec {
@@ -61,20 +63,7 @@ pub enum Step {
     Hangup { reason: String },
 }
 
-/// Whom a [`Step::Connect`] rings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectTarget {
-    /// A department: its strategy picks the members, round after round.
-    Department(String),
-    /// One manager (a direct `manager:NAME` action or a returning caller): ring for
-    /// `ring_timeout`; while they are busy wait up to `wait`; then `fallback`.
-    Manager {
-        name: String,
-        ring_timeout: Duration,
-        wait: Duration,
-        fallback: Box<crate::routing::Step>,
-    },
-}
+pub use crate::connect::ConnectTarget;
 
 /// What the people being rung are told about the call: the routing context that
 /// travels with it (as SIP headers a phone can show) and survives transfers.
@@ -123,18 +112,33 @@ pub struct CallInfo {
     pub started_at: Timestamp,
 }
 
-/// A per-call decision maker. `wall` is the current wall-clock time (business hours).
+/// A per-call decision maker. `wall` is the current wall-clock time (business hours);
+/// `states` the managers' availability and queues right now.
 pub trait Program: Send {
-    fn start(&mut self, call: &CallInfo, wall: Timestamp) -> Step;
+    /// Whether the program routes returning callers, and so needs to know whom this
+    /// caller spoke with since the returned time (looked up before [`Self::start`]).
+    fn wants_history(&self, _call: &CallInfo) -> Option<Timestamp> {
+        None
+    }
+    /// The first step; `history` is the caller's last interaction, when
+    /// [`Self::wants_history`] asked for it and there is one.
+    fn start(
+        &mut self,
+        call: &CallInfo,
+        wall: Timestamp,
+        states: &ManagerStates,
+        history: Option<PreviousInteraction>,
+    ) -> Step;
     fn on_menu_result(
         &mut self,
         call: &CallInfo,
         wall: Timestamp,
+        states: &ManagerStates,
         menu: &str,
         result: MenuResult,
     ) -> Step;
-    /// A one-line human summary of the last decision, for the call's log and record.
-    fn last_reason(&self) -> Option<&str> {
+    /// Why the last decision was made, for the call's log and record.
+    fn last_reason(&self) -> Option<&Reason> {
         None
     }
     /// The plan this call runs on (a call keeps the plan it started with across
@@ -142,16 +146,17 @@ pub trait Program: Send {
     fn plan(&self) -> Option<std::sync::Arc<crate::config::DialPlan>> {
         None
     }
-    /// Continue after a connect attempt ended without a bridge: `step` is the routing
-    /// engine's overflow/after-hours/fallback step, `reason` why.
+    /// Continue after a connect attempt ended without a bridge (`step` is the routing
+    /// engine's overflow/after-hours/fallback step) or after a transfer (`reason`
+    /// starts with [`Why::TransferredBy`](crate::routing::Why::TransferredBy)).
     fn continue_with(
         &mut self,
         _call: &CallInfo,
         _wall: Timestamp,
         _step: crate::routing::Step,
-        reason: String,
+        reason: Reason,
     ) -> Step {
-        Step::hangup(reason)
+        Step::hangup(reason.to_string())
     }
     /// The context headers for outbound legs.
     fn context(&self) -> CallContextInfo {
@@ -192,7 +197,13 @@ impl DemoIvr {
 }
 
 impl Program for DemoIvr {
-    fn start(&mut self, _call: &CallInfo, _wall: Timestamp) -> Step {
+    fn start(
+        &mut self,
+        _call: &CallInfo,
+        _wall: Timestamp,
+        _states: &ManagerStates,
+        _history: Option<PreviousInteraction>,
+    ) -> Step {
         Self::menu()
     }
 
@@ -200,6 +211,7 @@ impl Program for DemoIvr {
         &mut self,
         _call: &CallInfo,
         _wall: Timestamp,
+        _states: &ManagerStates,
         _menu: &str,
         result: MenuResult,
     ) -> Step {

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 
+use super::CallEvent;
 use super::CallKey;
 use crate::config::DialPlan;
-use crate::endpoint::{CallEvent, EndCause};
-use crate::store::{CallOutcome, CallRecord, MenuStep, Side, Transfer};
+use crate::store::{CallOutcome, CallRecord, MenuStep, Transfer};
 
 #[derive(Debug, Default)]
 pub struct Recorder {
@@ -104,7 +104,7 @@ impl Recorder {
             }
             CallEvent::Decision { key, reason } => {
                 let rec = self.open.get_mut(key)?;
-                rec.reason = reason.clone();
+                rec.reason = reason.to_string();
                 Some(rec.clone())
             }
             CallEvent::MenuChoice {
@@ -120,52 +120,26 @@ impl Recorder {
                     at: wall,
                 });
                 if let Some(r) = reason {
-                    rec.reason = r.clone();
+                    rec.reason = r.to_string();
                 }
                 Some(rec.clone())
             }
-            CallEvent::Ended { key, cause, .. } => {
+            CallEvent::Voicemail { key, mailbox } => {
+                let rec = self.open.get_mut(key)?;
+                if rec.decision.is_empty() {
+                    rec.decision = format!("voicemail:{mailbox}");
+                }
+                if rec.department.is_none() {
+                    rec.department = Some(mailbox.clone());
+                }
+                Some(rec.clone())
+            }
+            CallEvent::Queued { .. } => None,
+            CallEvent::Ended { key, outcome, .. } => {
                 let mut rec = self.open.remove(key)?;
                 rec.ended_at = Some(wall);
-                let connecting = !rec.decision.is_empty();
-                let (outcome, side) = match cause {
-                    _ if rec.answered_by.is_some() => (
-                        CallOutcome::Answered,
-                        match cause {
-                            EndCause::CallerHungUp => Side::Caller,
-                            EndCause::ManagerHungUp => Side::Manager,
-                            _ => Side::System,
-                        },
-                    ),
-                    EndCause::CallerHungUp if connecting => {
-                        (CallOutcome::AbandonedRinging, Side::Caller)
-                    }
-                    EndCause::CallerHungUp => (CallOutcome::AbandonedInIvr, Side::Caller),
-                    EndCause::ManagerHungUp => (CallOutcome::Answered, Side::Manager),
-                    EndCause::CallerCancelled => (CallOutcome::AbandonedRinging, Side::Caller),
-                    EndCause::Completed(what) => {
-                        if rec.decision.is_empty() {
-                            rec.decision = what.clone();
-                        }
-                        if let Some(dept) = what.strip_prefix("routed to department ") {
-                            rec.department = Some(dept.to_string());
-                        }
-                        if what.starts_with("voicemail") {
-                            (CallOutcome::Voicemail, Side::System)
-                        } else if what.starts_with("routed to") || connecting {
-                            // Routed, but no manager could be rung yet: nobody took it.
-                            (CallOutcome::Missed, Side::System)
-                        } else {
-                            (CallOutcome::AbandonedInIvr, Side::System)
-                        }
-                    }
-                    EndCause::RtpTimeout
-                    | EndCause::NoAck
-                    | EndCause::MediaFailed(_)
-                    | EndCause::Rejected(_) => (CallOutcome::Failed, Side::System),
-                };
-                rec.outcome = outcome;
-                rec.hangup_side = Some(side);
+                rec.outcome = outcome.outcome;
+                rec.hangup_side = Some(outcome.side);
                 Some(rec)
             }
         }

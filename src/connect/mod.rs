@@ -44,8 +44,8 @@ use jiff::Timestamp;
 pub use queue::{Entry, Queue};
 
 use crate::agents::{Agents, Pause};
-use crate::call::{CallKey, ConnectTarget};
 use crate::config::DialPlan;
+use crate::media::CallKey;
 use crate::routing::{
     self, ManagerMiss, ManagerStates, Reason, Selection, Step, StrategyState, Tried, Why,
 };
@@ -54,6 +54,22 @@ use crate::store::RingOutcome;
 /// A wrap-up wake fires this much after the wrap-up ends, so the wall clock read when
 /// it fires is past the end even if it and the monotonic clock disagree a little.
 const WAKE_MARGIN: Duration = Duration::from_millis(10);
+
+/// Whom a call asks to be connected to (the dial plan's `department:` and `manager:`
+/// targets, and returning callers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectTarget {
+    /// A department: its strategy picks the members, round after round.
+    Department(String),
+    /// One manager (a direct `manager:NAME` action or a returning caller): ring for
+    /// `ring_timeout`; while they are busy wait up to `wait`; then `fallback`.
+    Manager {
+        name: String,
+        ring_timeout: Duration,
+        wait: Duration,
+        fallback: Box<Step>,
+    },
+}
 
 /// Work for whoever carries the calls out.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! A department's waiting callers, in the order they are served: higher priority
 //! first, then first come, first served.
 
-use crate::call::CallKey;
+use crate::media::CallKey;
 
 /// One waiting caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,10 @@
 //! requests to carry the same URIs, and re-rendering is where display names, quoting
 //! and unknown parameters get lost.
 
+mod index;
+
+pub use index::Index;
+
 use std::net::SocketAddr;
 
 use thiserror::Error;

@@ -1,45 +1,46 @@
-//! The sans-IO SIP endpoint: the transaction layer, the dialogs and the calls of one
-//! Switchboard process, driven by `handle_*` inputs and drained through `poll_*`.
+//! The sans-IO SIP endpoint of one Switchboard process: it parses messages, owns the
+//! transaction layer, the RTP port pool and the connect policy, and hands every
+//! message, media event and deadline to the [`Call`] it belongs to. What a call does is
+//! the call's business (`crate::call`); whom it rings and in what order is the connect
+//! policy's (`crate::connect`).
 //!
-//! The tokio driver feeds it datagrams, media events and timeouts; it answers with
-//! [`Output`]s. Everything a call does on the signalling side — answering, re-INVITE,
-//! INFO digits, CANCEL, BYE in either direction — happens here on a virtual clock, so
-//! whole call flows are unit-testable in microseconds (see `tests/endpoint_flows.rs`).
+//! Driven by `handle_*` inputs and drained through `poll_*` like the layers below, so
+//! whole call flows are unit-testable on a virtual clock in microseconds (see
+//! `tests/endpoint_flows.rs`).
 
-mod bridge;
-mod calls;
-mod leg_dialog;
-pub use bridge::ManagerStatus;
-pub mod legs;
-pub mod ports;
 mod register;
-mod transfer;
-mod voicemail;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use jiff::Timestamp;
+use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use rand::{RngExt, SeedableRng};
 
-use crate::call::{CallInfo, CallKey, MediaCommand, MediaEvent, Program};
-use crate::config::ServerConfig;
+pub use crate::agents::ManagerStatus;
+use crate::call::leg::{Destination, Orphan};
+use crate::call::{
+    Call, CallConfig, CallInfo, CallKey, ConnectInput, Ctx, LookupResult, MediaEvent, Program,
+};
+pub use crate::call::{CallEvent, EndCause, Output};
+use crate::config::{DialPlan, ServerConfig};
+use crate::connect::Connector;
+use crate::dialog::Index;
+use crate::media::ports::PortPool;
 use crate::registrar::Registrar;
-use crate::routing::{ManagerState, ManagerStates};
 use crate::sdp::Codec;
-use crate::sip::rsip::{self, prelude::*};
+use crate::sip::rsip;
 use crate::sip::{Peer, Transmit, Transport};
-use crate::store::StoreWrite;
 use crate::transaction::{ClientKey, ServerKey, TransactionLayer, TuEvent};
-
-use calls::CallSlot;
-use ports::PortPool;
 
 /// Methods we implement, advertised in Allow headers and 405/501 responses.
 pub use crate::sip::headers::ALLOW;
+
+/// How long a call waits for its caller's history before routing without it.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What the endpoint needs from the configuration.
 #[derive(Debug, Clone)]
@@ -66,160 +67,78 @@ impl EndpointConfig {
             ring_before_answer: Duration::from_millis(server.ring_before_answer_ms),
         }
     }
-}
 
-/// A call's life event, for logs, records and metrics.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CallEvent {
-    Started {
-        key: CallKey,
-        info: CallInfo,
-    },
-    Answered {
-        key: CallKey,
-    },
-    MenuChoice {
-        key: CallKey,
-        menu: String,
-        input: String,
-        reason: Option<String>,
-    },
-    /// The entry routing decision.
-    Decision {
-        key: CallKey,
-        reason: String,
-    },
-    /// The call is handed to people: `target` is `department:NAME` or `manager:NAME`.
-    Connecting {
-        key: CallKey,
-        target: String,
-        department: Option<String>,
-    },
-    /// One manager stopped ringing for this call.
-    RingEnded {
-        key: CallKey,
-        manager: String,
-        outcome: crate::store::RingOutcome,
-    },
-    /// A manager answered and the call is bridged to them.
-    Connected {
-        key: CallKey,
-        manager: String,
-    },
-    /// A manager passed the call on (blind transfer); `to` is the new target.
-    Transferred {
-        key: CallKey,
-        from: String,
-        to: String,
-    },
-    Ended {
-        key: CallKey,
-        cause: EndCause,
-        duration: Duration,
-    },
-}
-
-/// Why a call ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EndCause {
-    CallerHungUp,
-    CallerCancelled,
-    /// The manager the caller was talking to hung up.
-    ManagerHungUp,
-    /// Our IVR finished (the reason says what happened).
-    Completed(String),
-    RtpTimeout,
-    NoAck,
-    Rejected(u16),
-    MediaFailed(String),
-}
-
-/// Work for the driver.
-#[derive(Debug)]
-pub enum Output {
-    Transmit(Transmit),
-    Media(MediaCommand),
-    Event(CallEvent),
-    /// Persist this (registrar bindings; fire-and-forget to the store thread). Boxed:
-    /// a write is far larger than the other outputs and rare.
-    Store(Box<StoreWrite>),
+    fn call_config(&self) -> CallConfig {
+        CallConfig {
+            sip_addr: self.sip_addr,
+            media_ip: self.media_ip,
+            codecs: self.codecs.clone(),
+            ring_before_answer: self.ring_before_answer,
+            inband_dtmf: self.server.inband_dtmf,
+            rtp_timeout_secs: self.server.rtp_timeout_secs,
+            recordings_dir: self.server.data_dir.join("recordings"),
+            notify_callbacks: self.server.webhook_url.is_some(),
+            lookup_timeout: LOOKUP_TIMEOUT,
+        }
+    }
 }
 
 /// Builds the per-call program (the dial plan, or the demo IVR).
-/// It gets the managers' state as the endpoint knows it (phones registered now), so
-/// routing never sends a call to someone whose phone is offline.
-pub type ProgramFactory = Box<dyn Fn(&CallInfo, &ManagerStates) -> Box<dyn Program> + Send>;
+pub type ProgramFactory = Box<dyn Fn(&CallInfo) -> Box<dyn Program> + Send>;
 
 pub struct Endpoint {
     cfg: EndpointConfig,
+    call_cfg: CallConfig,
     txn: TransactionLayer,
-    calls: HashMap<CallKey, CallSlot>,
-    /// Every call's next timeout, ordered: `(deadline, call)`.
+    calls: HashMap<CallKey, Call>,
+    /// Every call's next timeout, ordered: `(deadline, call)`, and what each call is
+    /// filed under.
     deadlines: BTreeSet<(Instant, CallKey)>,
-    /// Our local tag → call: every dialog we create has a unique local tag.
-    by_tag: HashMap<String, CallKey>,
-    by_invite: HashMap<ServerKey, CallKey>,
-    by_client: HashMap<ClientKey, CallKey>,
+    armed: HashMap<CallKey, Instant>,
+    index: Index<CallKey>,
+    /// Outbound legs' media keys → their call.
+    media: HashMap<CallKey, CallKey>,
+    /// Legs given up on whose INVITE transaction is still open.
+    orphans: HashMap<ClientKey, Orphan>,
     ports: PortPool,
     rng: SmallRng,
     next_key: u64,
     outputs: VecDeque<Output>,
     programs: ProgramFactory,
     registrar: Option<Registrar>,
-    /// Outbound legs' media keys → their call.
-    by_media: HashMap<CallKey, CallKey>,
-    /// Legs given up on whose INVITE transaction is still open.
-    orphans: HashMap<ClientKey, legs::Orphan>,
-    /// Managers' load as this process sees it (ringing, talking, wrap-up).
-    load: HashMap<String, bridge::Load>,
-    /// The strategies' memory (round-robin positions...), across calls and reloads.
-    strategy: crate::routing::StrategyState,
-    /// Callers waiting in each department's queue.
-    queued: HashMap<String, u32>,
-    /// Callback requests of ended calls waiting for their recording to be closed.
-    pending_recordings: HashMap<CallKey, (u32, voicemail::PendingRecording)>,
+    connector: Connector,
+    connect_queue: VecDeque<ConnectInput>,
 }
 
 impl Endpoint {
-    /// `seed` makes tags, branches and SSRCs reproducible in tests.
+    /// `seed` makes tags, branches, SSRCs and the `random` strategy reproducible.
     pub fn new(cfg: EndpointConfig, programs: ProgramFactory, seed: u64) -> Self {
         let txn = TransactionLayer::new(cfg.server.sip_timers, seed ^ 0x5eed);
         let ports = PortPool::new(cfg.server.rtp_ports);
         Self {
+            call_cfg: cfg.call_config(),
             cfg,
             txn,
             calls: HashMap::new(),
             deadlines: BTreeSet::new(),
-            by_tag: HashMap::new(),
-            by_invite: HashMap::new(),
-            by_client: HashMap::new(),
+            armed: HashMap::new(),
+            index: Index::default(),
+            media: HashMap::new(),
+            orphans: HashMap::new(),
             ports,
             rng: SmallRng::seed_from_u64(seed),
             next_key: 0,
             outputs: VecDeque::new(),
             programs,
             registrar: None,
-            by_media: HashMap::new(),
-            orphans: HashMap::new(),
-            load: HashMap::new(),
-            strategy: crate::routing::StrategyState::with_seed(seed ^ 0x57a7),
-            queued: HashMap::new(),
-            pending_recordings: HashMap::new(),
+            connector: Connector::new(seed ^ 0x57a7),
+            connect_queue: VecDeque::new(),
         }
     }
 
-    /// Serve REGISTER (and later authenticate phones) with this registrar.
-    pub fn set_registrar(&mut self, registrar: Registrar) {
-        self.registrar = Some(registrar);
-    }
-
-    pub fn registrar(&self) -> Option<&Registrar> {
-        self.registrar.as_ref()
-    }
-
-    /// For reloads (`set_users`) and expiry (`expire`) driven from outside.
-    pub fn registrar_mut(&mut self) -> Option<&mut Registrar> {
-        self.registrar.as_mut()
+    /// Where voicemail recordings go (a run-time setting: the data directory).
+    pub fn set_recordings_dir(&mut self, dir: PathBuf) {
+        self.call_cfg.recordings_dir = dir;
     }
 
     /// Calls in progress.
@@ -231,6 +150,23 @@ impl Endpoint {
     pub fn transactions(&self) -> usize {
         self.txn.len()
     }
+
+    /// The connect policy (queues, managers' load), read-only.
+    pub fn connector(&self) -> &Connector {
+        &self.connector
+    }
+
+    /// Every manager of `plan` with their state at `wall`.
+    pub fn manager_status(&self, plan: &DialPlan, wall: Timestamp) -> Vec<ManagerStatus> {
+        self.connector.agents().status(plan, wall)
+    }
+
+    /// The managers' availability and queues, as routing sees them.
+    pub fn manager_states(&self, wall: Timestamp) -> crate::routing::ManagerStates {
+        self.connector.states(wall)
+    }
+
+    // ---- inputs ---------------------------------------------------------------------
 
     /// A datagram or framed stream message from `peer`.
     pub fn handle_sip(&mut self, now: Instant, wall: Timestamp, peer: Peer, bytes: &[u8]) {
@@ -266,8 +202,11 @@ impl Endpoint {
             }
         }
         self.process_txn_events(now, wall);
+        self.pump(now, wall);
     }
 
+    /// A media event of a call's stream (`media` is the call's key, or one of its
+    /// legs').
     pub fn handle_media_event(
         &mut self,
         now: Instant,
@@ -275,49 +214,56 @@ impl Endpoint {
         media: CallKey,
         ev: MediaEvent,
     ) {
-        let call = self.by_media.get(&media).copied().unwrap_or(media);
-        if !self.calls.contains_key(&call)
-            && let MediaEvent::RecordingFinished {
-                record_id,
-                duration,
-                silent,
-                error,
-                ..
-            } = ev
-        {
-            self.orphan_recording_finished(call, record_id, duration, silent, error);
-            return;
-        }
-        self.with_call(now, wall, call, |ep, slot, now, wall| {
-            if media == call {
-                ep.call_media_event(slot, now, wall, ev)
-            } else {
-                ep.leg_media_event(slot, now, wall, media, ev)
-            }
-        });
+        let (call, leg) = match self.media.get(&media) {
+            Some(call) => (*call, Some(media)),
+            None => (media, None),
+        };
+        self.with_call(now, wall, call, |c, ctx| c.handle_media_event(ctx, leg, ev));
         self.process_txn_events(now, wall);
+        self.pump(now, wall);
+    }
+
+    /// The answer to a call's [`Lookup`](crate::call::Lookup).
+    pub fn handle_lookup(&mut self, now: Instant, wall: Timestamp, call: CallKey, r: LookupResult) {
+        self.with_call(now, wall, call, |c, ctx| c.handle_lookup(ctx, r));
+        self.process_txn_events(now, wall);
+        self.pump(now, wall);
     }
 
     pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp) {
         self.txn.handle_timeout(now);
-        self.expire_pending_recordings(now);
         let mut due = Vec::new();
         while let Some(&(at, key)) = self.deadlines.first() {
             if at > now {
                 break;
             }
             self.deadlines.pop_first();
-            if let Some(slot) = self.calls.get_mut(&key) {
-                slot.armed = None;
-            }
+            self.armed.remove(&key);
             due.push(key);
         }
         for key in due {
-            self.with_call(now, wall, key, |ep, slot, now, wall| {
-                ep.call_timeout(slot, now, wall)
-            });
+            self.with_call(now, wall, key, |c, ctx| c.handle_timeout(ctx));
         }
+        self.connector.handle_timeout(now, wall);
         self.process_txn_events(now, wall);
+        self.pump(now, wall);
+    }
+
+    /// Pause a manager (no department rings them until unpaused).
+    pub fn pause_manager(&mut self, now: Instant, wall: Timestamp, manager: &str, reason: &str) {
+        self.connector.handle_pause(now, wall, manager, reason);
+        self.pump(now, wall);
+    }
+
+    pub fn unpause_manager(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        manager: &str,
+    ) -> Option<crate::agents::Pause> {
+        let pause = self.connector.handle_unpause(now, wall, manager);
+        self.pump(now, wall);
+        pause
     }
 
     #[must_use]
@@ -334,51 +280,57 @@ impl Endpoint {
         [
             self.txn.poll_timeout(),
             calls,
-            self.pending_recordings_deadline(),
+            self.connector.poll_timeout(),
         ]
         .into_iter()
         .flatten()
         .min()
     }
 
+    // ---- dispatch -------------------------------------------------------------------
+
     fn process_txn_events(&mut self, now: Instant, wall: Timestamp) {
         while let Some(ev) = self.txn.poll_event() {
             match ev {
                 TuEvent::Request { key, req, peer } => self.on_request(now, wall, key, req, peer),
-                TuEvent::Ack { req, .. } => self.on_ack(now, wall, &req),
-                TuEvent::Cancelled { invite } => {
-                    if let Some(call) = self.by_invite.get(&invite).copied() {
-                        self.with_call(now, wall, call, |ep, slot, now, _| {
-                            ep.call_cancelled(slot, now)
-                        });
+                TuEvent::Ack { req, .. } => {
+                    if let Some(call) =
+                        crate::sip::headers::to_tag(&req).and_then(|t| self.index.by_tag(&t))
+                    {
+                        self.with_call(now, wall, call, |c, ctx| c.handle_ack(ctx, &req));
                     }
                 }
-                TuEvent::Response { key, resp } => match self.by_client.get(&key).copied() {
+                TuEvent::Cancelled { invite } => {
+                    if let Some(call) = self.index.by_invite(&invite) {
+                        self.with_call(now, wall, call, |c, ctx| c.handle_cancel(ctx));
+                    }
+                }
+                TuEvent::Response { key, resp } => match self.index.by_client(&key) {
                     Some(call) => {
                         let code = resp.status_code.code();
                         // A 2xx to an INVITE may be retransmitted (our ACK lost): keep
-                        // the key until the call is released.
+                        // the key until the leg or call is released.
                         if code >= 300 || (code >= 200 && key.method() != rsip::Method::Invite) {
-                            self.by_client.remove(&key);
+                            self.index.unbind_client(&key);
                         }
-                        self.with_call(now, wall, call, |ep, slot, now, wall| {
-                            ep.call_response(slot, now, wall, &key, resp)
+                        self.with_call(now, wall, call, |c, ctx| {
+                            c.handle_response(ctx, &key, resp)
                         });
                     }
-                    None => self.orphan_response(now, &key, &resp),
+                    None => self.orphan_event(now, wall, &key, Some(&resp)),
                 },
-                TuEvent::ClientTimeout { key } => match self.by_client.remove(&key) {
-                    Some(call) => self.with_call(now, wall, call, |ep, slot, now, wall| {
-                        ep.leg_client_timeout(slot, now, wall, &key)
-                    }),
-                    None => self.orphan_timeout(&key),
+                TuEvent::ClientTimeout { key } => match self.index.by_client(&key) {
+                    Some(call) => {
+                        self.index.unbind_client(&key);
+                        self.with_call(now, wall, call, |c, ctx| {
+                            c.handle_client_timeout(ctx, &key)
+                        });
+                    }
+                    None => self.orphan_event(now, wall, &key, None),
                 },
                 TuEvent::AckTimeout { key } => {
-                    if let Some(call) = self.by_invite.get(&key).copied() {
-                        self.with_call(now, wall, call, |ep, slot, now, _| {
-                            tracing::warn!("no ACK for our 200 OK: ending the call");
-                            ep.hangup(slot, now, super::endpoint::EndCause::NoAck);
-                        });
+                    if let Some(call) = self.index.by_invite(&key) {
+                        self.with_call(now, wall, call, |c, ctx| c.handle_ack_timeout(ctx));
                     }
                 }
                 #[allow(unreachable_patterns)]
@@ -397,24 +349,21 @@ impl Endpoint {
     ) {
         use rsip::Method;
         if crate::sip::headers::max_forwards(&req) == Some(0) && req.method != Method::Ack {
-            return self.respond(now, key, &req, 483, None);
+            return self.respond(now, key, &req, 483);
         }
-        let to_tag = crate::sip::headers::to_tag(&req);
-        if let Some(tag) = to_tag {
-            let call = self.by_tag.get(&tag).copied();
-            let same_call_id = call.and_then(|c| self.calls.get(&c)).is_some_and(|slot| {
-                let id = req.call_id_header().ok().map(|c| c.value());
-                Some(slot.dialog.id.call_id.as_str()) == id
-                    || slot.legs.iter().any(|l| l.call_id() == id)
-            });
+        if let Some(tag) = crate::sip::headers::to_tag(&req) {
+            let call = self.index.by_tag(&tag);
+            let id = crate::sip::headers::call_id(&req);
+            let same_call_id = call
+                .and_then(|c| self.calls.get(&c))
+                .zip(id)
+                .is_some_and(|(c, id)| c.owns_call_id(id));
             return match call {
                 Some(call) if same_call_id => {
-                    self.with_call(now, wall, call, |ep, slot, now, wall| {
-                        ep.call_in_dialog(slot, now, wall, key, req)
-                    })
+                    self.with_call(now, wall, call, |c, ctx| c.handle_in_dialog(ctx, key, req))
                 }
                 // RFC 3261 §12.2.2: a request for a dialog we don't know.
-                _ => self.respond(now, key, &req, 481, None),
+                _ => self.respond(now, key, &req, 481),
             };
         }
         match req.method {
@@ -422,166 +371,236 @@ impl Endpoint {
                 None => self.new_call(now, wall, key, req, peer),
                 Some(refusal) => self.txn.send_response(now, key, refusal),
             },
-            Method::Options => self.respond_options(now, key, &req),
+            Method::Options => {
+                let mut resp = crate::sip::response::make_response(&req, 200, None);
+                resp.headers.push(rsip::Header::Allow(ALLOW.into()));
+                resp.headers
+                    .push(rsip::Header::Accept("application/sdp".into()));
+                resp.headers
+                    .push(rsip::Header::Other("Supported".into(), "replaces".into()));
+                self.txn.send_response(now, key, resp);
+            }
             Method::Register => self.on_register(now, wall, key, req, peer),
             Method::Bye
             | Method::Info
             | Method::Update
             | Method::PRack
             | Method::Notify
-            | Method::Refer => self.respond(now, key, &req, 481, None),
-            _ => self.respond(now, key, &req, 405, None),
+            | Method::Refer => self.respond(now, key, &req, 481),
+            _ => self.respond(now, key, &req, 405),
         }
     }
 
-    fn on_ack(&mut self, now: Instant, wall: Timestamp, req: &rsip::Request) {
-        let Some(tag) = crate::sip::headers::to_tag(req) else {
-            return;
+    fn new_call(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        invite_key: ServerKey,
+        req: rsip::Request,
+        peer: Peer,
+    ) {
+        self.next_key += 1;
+        let key = CallKey(self.next_key);
+        let refusal = {
+            let programs = &self.programs;
+            ctx_parts!(self, now, wall, ctx);
+            let made = Call::new(
+                &mut ctx,
+                key,
+                invite_key.clone(),
+                req.clone(),
+                peer,
+                |info| programs(info),
+            );
+            match made {
+                Ok(call) => {
+                    self.calls.insert(key, call);
+                    None
+                }
+                Err(r) => Some(r),
+            }
         };
-        if let Some(call) = self.by_tag.get(&tag).copied() {
-            self.with_call(now, wall, call, |ep, slot, now, wall| {
-                ep.call_ack(slot, now, wall, req)
-            });
+        match refusal {
+            Some(r) => self.respond(now, invite_key, &req, r.code),
+            None => self.settle(key),
         }
     }
 
-    /// Run `f` on a call taken out of the map (so `f` can use `&mut self`), then put
-    /// it back unless it ended.
+    /// Run `f` on a call with the context lent for this input, then file its next
+    /// deadline, or release it when it is done.
     fn with_call(
         &mut self,
         now: Instant,
         wall: Timestamp,
         key: CallKey,
-        f: impl FnOnce(&mut Self, &mut CallSlot, Instant, Timestamp),
+        f: impl FnOnce(&mut Call, &mut Ctx<'_>),
     ) {
-        let Some(mut slot) = self.calls.remove(&key) else {
+        let Some(mut call) = self.calls.remove(&key) else {
             return;
         };
-        let span = slot.span.clone();
-        let _enter = span.enter();
-        slot.wall = wall;
-        slot.now = now;
-        f(self, &mut slot, now, wall);
-        self.drain_ivr(&mut slot, now);
-        if slot.is_finished() {
-            self.release(slot);
-        } else {
-            self.rearm(&mut slot);
-            self.calls.insert(key, slot);
+        {
+            let span = call.span().clone();
+            let _enter = span.enter();
+            ctx_parts!(self, now, wall, ctx);
+            f(&mut call, &mut ctx);
         }
+        self.calls.insert(key, call);
+        self.settle(key);
     }
 
-    /// Keep the deadline index in step with the call's next timeout, so finding the
-    /// next timer costs O(log n) instead of a scan of every call.
-    fn rearm(&mut self, slot: &mut CallSlot) {
-        let next = slot.poll_timeout();
-        if next == slot.armed {
+    /// File the call's next deadline (O(log n) to find the next timer), or release it.
+    fn settle(&mut self, key: CallKey) {
+        let Some(call) = self.calls.get(&key) else {
+            return;
+        };
+        if call.is_done() {
+            if let Some(call) = self.calls.remove(&key) {
+                self.release(call);
+            }
             return;
         }
-        if let Some(old) = slot.armed.take() {
-            self.deadlines.remove(&(old, slot.key));
+        let next = call.poll_timeout();
+        let armed = self.armed.get(&key).copied();
+        if next == armed {
+            return;
+        }
+        if let Some(old) = armed {
+            self.deadlines.remove(&(old, key));
+            self.armed.remove(&key);
         }
         if let Some(at) = next {
-            self.deadlines.insert((at, slot.key));
-            slot.armed = Some(at);
+            self.deadlines.insert((at, key));
+            self.armed.insert(key, at);
         }
     }
 
-    fn release(&mut self, mut slot: CallSlot) {
-        if let Some(old) = slot.armed.take() {
-            self.deadlines.remove(&(old, slot.key));
+    fn release(&mut self, call: Call) {
+        let key = call.key();
+        if let Some(old) = self.armed.remove(&key) {
+            self.deadlines.remove(&(old, key));
         }
-        if !slot.legs.is_empty() {
-            let (now, wall) = (slot.now, slot.wall);
-            self.end_legs(&mut slot, now, wall);
-        }
-        self.ports.release(slot.port);
-        self.by_tag.remove(&slot.dialog.id.local_tag);
-        if let Some(k) = slot.invite_key() {
-            self.by_invite.remove(&k);
-        }
-        self.by_client.retain(|_, c| *c != slot.key);
+        self.index.unbind_all(key);
+        self.media.retain(|_, c| *c != key);
+        self.ports.release(call.port());
     }
 
-    fn respond(
+    /// Carry requests from calls to the connect policy and its decisions back to the
+    /// calls, until both are quiet.
+    fn pump(&mut self, now: Instant, wall: Timestamp) {
+        loop {
+            while let Some(input) = self.connect_queue.pop_front() {
+                let c = &mut self.connector;
+                match input {
+                    ConnectInput::Request {
+                        call,
+                        plan,
+                        target,
+                        priority,
+                    } => c.handle_request(now, wall, call, plan, target, priority),
+                    ConnectInput::RingEnded {
+                        call,
+                        manager,
+                        outcome,
+                    } => c.handle_ring_ended(now, wall, call, &manager, outcome),
+                    ConnectInput::Answered { call, manager } => {
+                        c.handle_answered(now, wall, call, &manager)
+                    }
+                    ConnectInput::Left { call } => c.handle_left(now, wall, call),
+                    ConnectInput::TalkEnded { manager, plan } => {
+                        c.handle_talk_ended(now, wall, &manager, &plan)
+                    }
+                }
+            }
+            let Some(out) = self.connector.poll_output() else {
+                if self.connect_queue.is_empty() {
+                    break;
+                }
+                continue;
+            };
+            let call = out.call();
+            self.with_call(now, wall, call, |c, ctx| c.handle_connect(ctx, out));
+            self.process_txn_events(now, wall);
+        }
+    }
+
+    /// A response to (or the timeout of) an orphaned leg's INVITE.
+    fn orphan_event(
         &mut self,
         now: Instant,
-        key: ServerKey,
-        req: &rsip::Request,
-        code: u16,
-        to_tag: Option<&str>,
+        wall: Timestamp,
+        key: &ClientKey,
+        resp: Option<&rsip::Response>,
     ) {
-        let mut resp = crate::sip::response::make_response(req, code, to_tag);
+        let Some(mut orphan) = self.orphans.remove(key) else {
+            return;
+        };
+        let done = {
+            ctx_parts!(self, now, wall, ctx);
+            match resp {
+                Some(resp) => orphan.handle_response(&mut ctx, resp),
+                None => {
+                    orphan.handle_timeout(&mut ctx);
+                    true
+                }
+            }
+        };
+        if !done {
+            self.orphans.insert(key.clone(), orphan);
+        }
+    }
+
+    fn respond(&mut self, now: Instant, key: ServerKey, req: &rsip::Request, code: u16) {
+        let mut resp = crate::sip::response::make_response(req, code, None);
         if code == 405 {
             resp.headers.push(rsip::Header::Allow(ALLOW.into()));
         }
         self.txn.send_response(now, key, resp);
     }
-
-    fn respond_options(&mut self, now: Instant, key: ServerKey, req: &rsip::Request) {
-        // Trunks send OPTIONS as a keepalive/health check: always 200 with our capabilities.
-        let mut resp = crate::sip::response::make_response(req, 200, None);
-        resp.headers.push(rsip::Header::Allow(ALLOW.into()));
-        resp.headers
-            .push(rsip::Header::Accept("application/sdp".into()));
-        resp.headers
-            .push(rsip::Header::Other("Supported".into(), "replaces".into()));
-        self.txn.send_response(now, key, resp);
-    }
-
-    /// What routing needs to know about managers at `wall`: whose phone is registered,
-    /// who is ringing or talking (ringing counts as a call, so nobody is offered two
-    /// calls at once beyond `max_calls`), when their last call ended (wrap-up,
-    /// longest-idle), calls answered, and the queues.
-    pub fn manager_states(&self, wall: Timestamp) -> ManagerStates {
-        let mut states = ManagerStates::default();
-        if let Some(reg) = self.registrar() {
-            for m in reg.registered_managers(wall) {
-                states.managers.insert(
-                    m,
-                    ManagerState {
-                        registered: true,
-                        ..ManagerState::default()
-                    },
-                );
-            }
-        }
-        for (name, load) in &self.load {
-            let st = states.entry(name);
-            st.active_calls = load.ringing + load.talking;
-            st.last_call_end = load.last_call_end;
-            st.calls_today = load.calls_today;
-        }
-        states.queued = self.queued.clone();
-        states
-    }
-
-    fn new_tag(&mut self) -> String {
-        format!("sb{:016x}", self.rng.random::<u64>())
-    }
-
-    fn new_branch(&mut self) -> String {
-        format!("z9hG4bKsb{:016x}", self.rng.random::<u64>())
-    }
 }
 
-/// Replace the body (and its Content-Type/Length) of a message.
-pub(crate) fn set_body(
-    headers: &mut rsip::Headers,
-    body: &mut Vec<u8>,
-    content_type: &str,
-    new_body: Vec<u8>,
-) {
-    headers.retain(|h| {
-        !matches!(
-            h,
-            rsip::Header::ContentLength(_) | rsip::Header::ContentType(_)
-        )
-    });
-    headers.push(rsip::Header::ContentType(content_type.into()));
-    headers.push(rsip::Header::ContentLength((new_body.len() as u32).into()));
-    *body = new_body;
+/// The context lent to a call: disjoint borrows of the endpoint's parts, bound to
+/// `$ctx` in the caller's scope.
+macro_rules! ctx_parts {
+    ($ep:ident, $now:expr, $wall:expr, $ctx:ident) => {
+        let wall: Timestamp = $wall;
+        let registrar = &$ep.registrar;
+        let connector = &$ep.connector;
+        let contacts = move |m: &str| -> Vec<Destination> {
+            registrar
+                .as_ref()
+                .map(|r| {
+                    r.active_bindings(m, wall)
+                        .into_iter()
+                        // Send to where the REGISTER came from: phones behind NAT
+                        // register contacts we cannot reach.
+                        .map(|b| Destination {
+                            uri: b.contact_uri,
+                            peer: b.source,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let states = move || connector.states(wall);
+        let mut $ctx = Ctx {
+            cfg: &$ep.call_cfg,
+            now: $now,
+            wall,
+            txn: &mut $ep.txn,
+            ports: &mut $ep.ports,
+            rng: &mut $ep.rng,
+            next_key: &mut $ep.next_key,
+            index: &mut $ep.index,
+            media: &mut $ep.media,
+            orphans: &mut $ep.orphans,
+            out: &mut $ep.outputs,
+            connect: &mut $ep.connect_queue,
+            contacts: &contacts,
+            states: &states,
+        };
+    };
 }
+use ctx_parts;
 
 /// Bytes helper for tests and the driver.
 pub fn to_bytes(msg: &impl std::fmt::Display) -> Bytes {

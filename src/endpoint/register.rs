@@ -1,17 +1,61 @@
-//! REGISTER from managers' phones: handed to the [`Registrar`](crate::registrar::Registrar),
-//! its response sent through the transaction layer, its bindings persisted through
-//! [`Output::Store`].
+//! REGISTER from managers' phones and who may place calls: REGISTER is handed to the
+//! [`Registrar`], its response sent through the transaction layer, its bindings
+//! persisted through [`Output::Store`] and its effect on availability told to the
+//! connect policy (a phone registering may wake a queue).
 
 use std::time::Instant;
 
 use jiff::Timestamp;
 
 use super::{Endpoint, Output};
+use crate::registrar::Registrar;
 use crate::sip::Peer;
 use crate::sip::rsip;
 use crate::transaction::ServerKey;
 
 impl Endpoint {
+    /// Serve REGISTER (and authenticate phones) with this registrar.
+    pub fn set_registrar(&mut self, registrar: Registrar) {
+        self.registrar = Some(registrar);
+    }
+
+    pub fn registrar(&self) -> Option<&Registrar> {
+        self.registrar.as_ref()
+    }
+
+    /// For reloads (`set_users`) and expiry (`expire`) driven from outside; call
+    /// [`Self::sync_registrations`] after a change.
+    pub fn registrar_mut(&mut self) -> Option<&mut Registrar> {
+        self.registrar.as_mut()
+    }
+
+    /// Tell the connect policy how long each manager's phones stay registered (after
+    /// a REGISTER, at start, after a reload).
+    pub fn sync_registrations(&mut self, now: Instant, wall: Timestamp) {
+        let Some(registrar) = &self.registrar else {
+            return;
+        };
+        let mut managers = registrar.managers_with_bindings();
+        managers.extend(self.connector.agents().registered_names());
+        managers.sort();
+        managers.dedup();
+        let until: Vec<(String, Option<Timestamp>)> = managers
+            .into_iter()
+            .map(|m| {
+                let until = registrar
+                    .active_bindings(&m, wall)
+                    .iter()
+                    .map(|b| b.expires_at)
+                    .max();
+                (m, until)
+            })
+            .collect();
+        for (m, until) in until {
+            self.connector.handle_registered(now, wall, &m, until);
+        }
+        self.pump(now, wall);
+    }
+
     /// RFC 3261 §10.3. Without a registrar (no dial plan with passwords) REGISTER is a
     /// method we do not serve here: 405, as before.
     pub(super) fn on_register(
@@ -23,7 +67,7 @@ impl Endpoint {
         peer: Peer,
     ) {
         let Some(registrar) = self.registrar.as_mut() else {
-            return self.respond(now, key, &req, 405, None);
+            return self.respond(now, key, &req, 405);
         };
         // Expiry is wall-clock and needs no precise timer: is_registered() already
         // ignores expired bindings; this only tidies memory and the store.
@@ -35,12 +79,15 @@ impl Endpoint {
         self.txn.send_response(now, key, outcome.response);
         self.outputs
             .extend(writes.into_iter().map(|w| Output::Store(Box::new(w))));
+        if code < 300 {
+            self.sync_registrations(now, wall);
+        }
     }
 
-    /// Issue 4 item 6: INVITEs are accepted from the configured trunks, or from a
-    /// manager's registered phone that authenticates; everyone else gets 403, so
-    /// nobody on the network can use Switchboard to place calls. Returns the response
-    /// to send when the INVITE is refused (403, or the 401 digest challenge).
+    /// INVITEs are accepted from the configured trunks, or from a manager's registered
+    /// phone that authenticates; everyone else gets 403, so nobody on the network can
+    /// use Switchboard to place calls. Returns the response to send when the INVITE is
+    /// refused (403, or the 401 digest challenge).
     pub(super) fn admit_invite(
         &mut self,
         wall: Timestamp,

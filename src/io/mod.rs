@@ -27,6 +27,7 @@ use arc_swap::ArcSwap;
 use crate::admin::metrics;
 use crate::call::record::Recorder;
 use crate::call::{CallKey, MediaEvent};
+use crate::call::{Lookup, LookupResult};
 use crate::config::DialPlan;
 use crate::config::ServerConfig;
 use crate::endpoint::{CallEvent, Endpoint, EndpointConfig, Output, ProgramFactory};
@@ -59,6 +60,8 @@ pub struct RunOptions {
     pub programs: ProgramFactory,
     /// Where call records go; None keeps no records (tests of the SIP core).
     pub store: Option<StoreHandle>,
+    /// Where voicemail is recorded (default: `recordings` in the server's data_dir).
+    pub recordings_dir: Option<PathBuf>,
 }
 
 /// A running router: its bound address and a way to stop it (used by tests).
@@ -123,8 +126,12 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     let cfg = EndpointConfig::from_server(&opts.server, bound);
     let seed = rand::random::<u64>();
     let mut endpoint = Endpoint::new(cfg, opts.programs, seed);
+    if let Some(dir) = opts.recordings_dir.clone() {
+        endpoint.set_recordings_dir(dir);
+    }
     endpoint
         .set_registrar(start_registrar(&opts.server, &opts.plan.load(), opts.store.as_ref()).await);
+    endpoint.sync_registrations(Instant::now(), jiff::Timestamp::now());
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     // Webhook notifications from the store's outbox (`[server] webhook_url`).
     let webhooks = match &opts.store {
@@ -148,7 +155,9 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     tracing::info!(%bound, "Switchboard listening for SIP on UDP and TCP");
     let live = Arc::new(std::sync::Mutex::new(Recorder::new()));
     let managers_snapshot = ManagerSnapshot::default();
+    let (lookup_tx, lookup_rx) = mpsc::unbounded_channel();
     let core = Core {
+        lookups: lookup_tx,
         managers: managers_snapshot.clone(),
         endpoint,
         udp,
@@ -160,7 +169,14 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         webhooks,
     };
     let (reload, reload_rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(core_loop(core, tcp_rx, media_rx, shutdown_rx, reload_rx));
+    let task = tokio::spawn(core_loop(
+        core,
+        tcp_rx,
+        media_rx,
+        lookup_rx,
+        shutdown_rx,
+        reload_rx,
+    ));
     Ok(Running {
         sip_addr: bound,
         live,
@@ -209,6 +225,8 @@ struct Core {
     /// Woken after a callback request is written, so its notification goes out at once.
     webhooks: Option<webhook::Webhooks>,
     managers: ManagerSnapshot,
+    /// Answers to the calls' lookups come back here.
+    lookups: mpsc::UnboundedSender<(CallKey, LookupResult)>,
 }
 
 /// The managers' state as last published by the core task.
@@ -218,6 +236,7 @@ async fn core_loop(
     mut core: Core,
     mut tcp_rx: mpsc::UnboundedReceiver<TcpEvent>,
     mut media_rx: mpsc::UnboundedReceiver<(CallKey, MediaEvent)>,
+    mut lookup_rx: mpsc::UnboundedReceiver<(CallKey, LookupResult)>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     mut reload_rx: mpsc::UnboundedReceiver<Arc<DialPlan>>,
 ) {
@@ -251,6 +270,9 @@ async fn core_loop(
             Some((call, ev)) = media_rx.recv() => {
                 core.endpoint.handle_media_event(Instant::now(), jiff::Timestamp::now(), call, ev);
             }
+            Some((call, result)) = lookup_rx.recv() => {
+                core.endpoint.handle_lookup(Instant::now(), jiff::Timestamp::now(), call, result);
+            }
             _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
                 core.endpoint.handle_timeout(Instant::now(), jiff::Timestamp::now());
             }
@@ -263,6 +285,7 @@ async fn core_loop(
                 if let Some(reg) = core.endpoint.registrar_mut() {
                     reg.set_users(crate::registrar::users_from_plan(&plan));
                 }
+                core.endpoint.sync_registrations(Instant::now(), jiff::Timestamp::now());
             }
             _ = shutdown.changed() => {
                 tracing::info!("shutting down with {} calls in progress", core.endpoint.active_calls());
@@ -274,6 +297,30 @@ async fn core_loop(
 }
 
 impl Core {
+    /// Answer a call's lookup off the core task: the call waits for it as an input.
+    fn lookup(&self, lookup: Lookup) {
+        let Lookup::History {
+            call,
+            caller,
+            since,
+        } = lookup;
+        let tx = self.lookups.clone();
+        let Some(store) = self.store.clone() else {
+            let _ = tx.send((call, LookupResult::History(None)));
+            return;
+        };
+        tokio::spawn(async move {
+            let found = match store.last_interaction(caller, since).await {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!("caller history lookup failed: {e}");
+                    None
+                }
+            };
+            let _ = tx.send((call, LookupResult::History(found)));
+        });
+    }
+
     fn drain(&mut self) {
         while let Some(out) = self.endpoint.poll_output() {
             match out {
@@ -297,6 +344,7 @@ impl Core {
                     }
                 }
                 Output::Media(cmd) => self.plane.handle_command(Instant::now(), cmd),
+                Output::Lookup(lookup) => self.lookup(lookup),
                 Output::Store(write) => {
                     let callback = matches!(*write, StoreWrite::Callback { .. });
                     if let Some(store) = &self.store {

@@ -14,11 +14,13 @@
 //! transcoding the payload without decoding it.
 
 pub mod collector;
+pub mod command;
 pub mod g711;
 pub mod inband;
 pub mod info;
 pub mod pacer;
 pub mod player;
+pub mod ports;
 pub mod prompt;
 pub mod recorder;
 pub mod relay;
@@ -28,6 +30,7 @@ pub mod rtp;
 pub mod session;
 
 pub use collector::{Collected, CollectorConfig, DigitCollector, EndedBy};
+pub use command::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams, RecordEnd};
 pub use g711::{FRAME_SAMPLES, Law, SAMPLE_RATE};
 pub use inband::InbandDetector;
 pub use info::parse_info_dtmf;

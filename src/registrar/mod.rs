@@ -221,6 +221,13 @@ impl Registrar {
             .any(|b| b.expires_at > now && b.source_addr.ip() == ip)
     }
 
+    /// Managers with bindings, live or not yet tidied away.
+    pub fn managers_with_bindings(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.bindings.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     /// Managers with at least one live binding.
     pub fn registered_managers(&self, now: Timestamp) -> Vec<String> {
         let mut names: Vec<String> = self

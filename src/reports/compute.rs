@@ -46,6 +46,8 @@ pub struct PeriodInfo {
 pub struct Totals {
     pub calls: u64,
     pub answered: u64,
+    /// Served by the plan itself (announcements, a menu's goodbye): not abandoned.
+    pub completed_in_ivr: u64,
     pub abandoned_in_ivr: u64,
     pub abandoned_ringing: u64,
     pub voicemail: u64,
@@ -143,6 +145,7 @@ fn percentiles(mut values: Vec<u64>) -> (Option<u64>, Option<u64>) {
 fn count_outcome(totals: &mut Totals, outcome: CallOutcome) {
     let slot = match outcome {
         CallOutcome::Answered => &mut totals.answered,
+        CallOutcome::CompletedInIvr => &mut totals.completed_in_ivr,
         CallOutcome::AbandonedInIvr => &mut totals.abandoned_in_ivr,
         CallOutcome::AbandonedRinging => &mut totals.abandoned_ringing,
         CallOutcome::Voicemail => &mut totals.voicemail,

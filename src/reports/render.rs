@@ -160,6 +160,7 @@ pub fn report_tables(report: &Report, human: bool) -> Vec<Table> {
         &[
             ("calls", R),
             ("answered", R),
+            ("completed_in_ivr", R),
             ("abandoned_in_ivr", R),
             ("abandoned_ringing", R),
             ("voicemail", R),
@@ -172,6 +173,7 @@ pub fn report_tables(report: &Report, human: bool) -> Vec<Table> {
         [
             t.calls,
             t.answered,
+            t.completed_in_ivr,
             t.abandoned_in_ivr,
             t.abandoned_ringing,
             t.voicemail,

@@ -35,6 +35,9 @@ pub enum CallOutcome {
     InProgress,
     /// A manager answered.
     Answered,
+    /// The dial plan served the call itself and ended it (an announcement, a menu's
+    /// goodbye, `hangup`): nobody was owed a call back.
+    CompletedInIvr,
     /// The caller hung up while still in the menus.
     AbandonedInIvr,
     /// The caller hung up while managers were being rung.
@@ -142,6 +145,8 @@ pub enum CallbackReason {
     Missed,
     /// The department's queue was full.
     Overflow,
+    /// The caller chose to leave a message (voicemail straight from a number or menu).
+    Voicemail,
 }
 
 /// Where a callback request is in its life.
@@ -267,6 +272,7 @@ macro_rules! text_enum {
 text_enum!(CallOutcome {
     InProgress => "in_progress",
     Answered => "answered",
+    CompletedInIvr => "completed_in_ivr",
     AbandonedInIvr => "abandoned_in_ivr",
     AbandonedRinging => "abandoned_ringing",
     Voicemail => "voicemail",
@@ -295,6 +301,7 @@ text_enum!(CallbackReason {
     AbandonedWaiting => "abandoned_waiting",
     Missed => "missed",
     Overflow => "overflow",
+    Voicemail => "voicemail",
 });
 
 text_enum!(CallbackStatus {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use switchboard::call::plan::PlanProgram;
-use switchboard::call::{CallKey, MediaCommand, MediaEvent};
+use switchboard::call::{CallKey, Lookup, LookupResult, MediaCommand, MediaEvent};
 use switchboard::config::{ServerConfig, load_str};
 use switchboard::endpoint::{CallEvent, EndCause, Endpoint, EndpointConfig, Output};
 use switchboard::sip::{Peer, Transport};
@@ -64,14 +64,7 @@ impl H {
         let plan_for_test = plan.clone();
         let ep = Endpoint::new(
             cfg,
-            Box::new(move |_, states| {
-                Box::new(PlanProgram::new(
-                    plan.clone(),
-                    states.clone(),
-                    None,
-                    Box::new(|_| false),
-                ))
-            }),
+            Box::new(move |_| Box::new(PlanProgram::new(plan.clone(), Box::new(|_| false)))),
             11,
         );
         H {
@@ -89,8 +82,11 @@ impl H {
     }
 
     pub fn drain(&mut self) {
+        let mut lookups = Vec::new();
         while let Some(o) = self.ep.poll_output() {
             match o {
+                // Nobody called before: answer history lookups at once.
+                Output::Lookup(Lookup::History { call, .. }) => lookups.push(call),
                 Output::Transmit(t) => self.sent.push((
                     t.peer.addr.to_string(),
                     String::from_utf8_lossy(&t.payload).to_string(),
@@ -103,6 +99,11 @@ impl H {
                     _ => {}
                 },
             }
+        }
+        for call in lookups {
+            self.ep
+                .handle_lookup(self.now, self.wall, call, LookupResult::History(None));
+            self.drain();
         }
     }
 

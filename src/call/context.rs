@@ -1,0 +1,279 @@
+//! What a call may use from outside itself, and what it hands back.
+//!
+//! A call never owns the transaction layer, the RTP port pool, the random generator or
+//! the message indexes: the endpoint lends them for one input through [`Ctx`], whose
+//! methods are the whole interface (send a request or response, take a port, make a
+//! tag, file a leg under the call, emit an output, ask the connect policy). Requests
+//! for the connect policy are queued as [`ConnectInput`]s and carried over by the
+//! endpoint after the call returns, so a call never holds the policy and the policy
+//! never holds a call.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use rand::RngExt;
+use rand::rngs::SmallRng;
+
+use super::event::CallEvent;
+use super::leg::Orphan;
+use crate::config::DialPlan;
+use crate::connect::ConnectTarget;
+use crate::dialog::Index;
+use crate::media::ports::PortPool;
+use crate::media::{CallKey, MediaCommand};
+use crate::routing::{ManagerStates, PreviousInteraction};
+use crate::sdp::Codec;
+use crate::sip::rsip;
+use crate::sip::uri::Destination;
+use crate::sip::{Peer, Transmit, Transport};
+use crate::store::{RingOutcome, StoreWrite};
+use crate::transaction::{ClientKey, ServerKey, TransactionLayer};
+
+/// What calls need from the configuration.
+#[derive(Debug, Clone)]
+pub struct CallConfig {
+    /// Our SIP address as written in Via and Contact.
+    pub sip_addr: SocketAddr,
+    /// Address written into SDP `c=` lines.
+    pub media_ip: IpAddr,
+    /// Codecs we accept, in our order of preference (the offerer's order wins).
+    pub codecs: Vec<Codec>,
+    /// Ring (180) this long before answering; 0 answers at once.
+    pub ring_before_answer: Duration,
+    pub inband_dtmf: bool,
+    /// For the log line when a peer goes silent.
+    pub rtp_timeout_secs: u64,
+    /// Voicemail recordings go below this folder.
+    pub recordings_dir: PathBuf,
+    /// Whether callback requests should also fill the webhook outbox.
+    pub notify_callbacks: bool,
+    /// How long a call waits for its history lookup before routing without it.
+    pub lookup_timeout: Duration,
+}
+
+/// Work for the driver.
+#[derive(Debug)]
+pub enum Output {
+    Transmit(Transmit),
+    Media(MediaCommand),
+    Event(CallEvent),
+    /// Persist this (fire-and-forget to the store thread). Boxed: a write is far
+    /// larger than the other outputs and rare.
+    Store(Box<StoreWrite>),
+    /// Look something up and report it with the endpoint's `handle_lookup`.
+    Lookup(Lookup),
+}
+
+/// Slow questions a call asks and waits for (answered as inputs, never blocking).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The last manager who answered `caller` since `since`.
+    History {
+        call: CallKey,
+        caller: String,
+        since: Timestamp,
+    },
+}
+
+/// The answer to a [`Lookup`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupResult {
+    History(Option<PreviousInteraction>),
+}
+
+/// What a call tells the connect policy.
+#[derive(Debug, Clone)]
+pub enum ConnectInput {
+    Request {
+        call: CallKey,
+        plan: Arc<DialPlan>,
+        target: ConnectTarget,
+        priority: u8,
+    },
+    RingEnded {
+        call: CallKey,
+        manager: String,
+        outcome: RingOutcome,
+    },
+    Answered {
+        call: CallKey,
+        manager: String,
+    },
+    Left {
+        call: CallKey,
+    },
+    TalkEnded {
+        manager: String,
+        plan: Arc<DialPlan>,
+    },
+}
+
+/// Where a manager's phones can be reached now.
+pub type Contacts<'a> = &'a dyn Fn(&str) -> Vec<Destination>;
+
+/// What the endpoint lends a call for one input.
+pub struct Ctx<'a> {
+    pub cfg: &'a CallConfig,
+    pub now: Instant,
+    pub wall: Timestamp,
+    pub(crate) txn: &'a mut TransactionLayer,
+    pub(crate) ports: &'a mut PortPool,
+    pub(crate) rng: &'a mut SmallRng,
+    pub(crate) next_key: &'a mut u64,
+    pub(crate) index: &'a mut Index<CallKey>,
+    /// Outbound legs' media keys → their call.
+    pub(crate) media: &'a mut HashMap<CallKey, CallKey>,
+    /// Legs given up on whose INVITE transaction is still open.
+    pub(crate) orphans: &'a mut HashMap<ClientKey, Orphan>,
+    pub(crate) out: &'a mut VecDeque<Output>,
+    pub(crate) connect: &'a mut VecDeque<ConnectInput>,
+    pub(crate) contacts: Contacts<'a>,
+    pub(crate) states: &'a dyn Fn() -> ManagerStates,
+}
+
+impl Ctx<'_> {
+    pub fn send_request(&mut self, req: rsip::Request, peer: Peer) -> ClientKey {
+        self.txn.send_request(self.now, req, peer)
+    }
+
+    pub fn send_response(&mut self, key: ServerKey, resp: rsip::Response) {
+        self.txn.send_response(self.now, key, resp);
+    }
+
+    /// A response built from `req` with `code`, sent on `key`.
+    pub fn respond(&mut self, key: ServerKey, req: &rsip::Request, code: u16) {
+        let mut resp = crate::sip::response::make_response(req, code, None);
+        if code == 405 {
+            resp.headers
+                .push(rsip::Header::Allow(crate::sip::headers::ALLOW.into()));
+        }
+        self.send_response(key, resp);
+    }
+
+    pub fn send_stateless(&mut self, req: rsip::Request, peer: Peer) {
+        self.txn.send_stateless(req, peer);
+    }
+
+    pub fn allocate_port(&mut self) -> Option<u16> {
+        self.ports.allocate()
+    }
+
+    pub fn release_port(&mut self, port: u16) {
+        self.ports.release(port);
+    }
+
+    pub fn retire_port(&mut self, port: u16) {
+        self.ports.retire(port);
+    }
+
+    pub fn new_tag(&mut self) -> String {
+        format!("sb{:016x}", self.rng.random::<u64>())
+    }
+
+    pub fn new_branch(&mut self) -> String {
+        format!("z9hG4bKsb{:016x}", self.rng.random::<u64>())
+    }
+
+    pub fn new_call_id(&mut self) -> String {
+        format!("sb{:016x}@switchboard", self.rng.random::<u64>())
+    }
+
+    pub fn random_u32(&mut self) -> u32 {
+        self.rng.random::<u32>()
+    }
+
+    pub fn random_u16(&mut self) -> u16 {
+        self.rng.random::<u16>()
+    }
+
+    /// A fresh key for a media stream (an outbound leg's).
+    pub fn new_media_key(&mut self) -> CallKey {
+        *self.next_key += 1;
+        CallKey(*self.next_key)
+    }
+
+    pub fn index(&mut self) -> &mut Index<CallKey> {
+        self.index
+    }
+
+    /// Media events of `leg` go to `call`.
+    pub fn bind_media(&mut self, leg: CallKey, call: CallKey) {
+        self.media.insert(leg, call);
+    }
+
+    pub fn unbind_media(&mut self, leg: CallKey) {
+        self.media.remove(&leg);
+    }
+
+    pub fn orphan(&mut self, key: ClientKey, orphan: Orphan) {
+        self.orphans.insert(key, orphan);
+    }
+
+    pub fn media_cmd(&mut self, cmd: MediaCommand) {
+        self.out.push_back(Output::Media(cmd));
+    }
+
+    pub fn event(&mut self, ev: CallEvent) {
+        self.out.push_back(Output::Event(ev));
+    }
+
+    pub fn store(&mut self, w: StoreWrite) {
+        self.out.push_back(Output::Store(Box::new(w)));
+    }
+
+    pub fn lookup(&mut self, l: Lookup) {
+        self.out.push_back(Output::Lookup(l));
+    }
+
+    pub fn connect(&mut self, input: ConnectInput) {
+        self.connect.push_back(input);
+    }
+
+    /// Where `manager`'s phones are now.
+    pub fn contacts(&self, manager: &str) -> Vec<Destination> {
+        (self.contacts)(manager)
+    }
+
+    /// The managers' availability and queues now (for menu decisions).
+    pub fn states(&self) -> ManagerStates {
+        (self.states)()
+    }
+
+    /// Our Contact: where the peer sends in-dialog requests (RFC 3261 §8.1.1.8).
+    pub fn contact(&self, transport: Transport) -> String {
+        match transport {
+            Transport::Udp => format!("<sip:{}>", self.cfg.sip_addr),
+            Transport::Tcp => format!("<sip:{};transport=tcp>", self.cfg.sip_addr),
+        }
+    }
+
+    /// Contact, Allow, Supported and Server for our answers.
+    pub fn add_uas_headers(&self, headers: &mut rsip::Headers, transport: Transport) {
+        headers.push(rsip::Header::Contact(self.contact(transport).into()));
+        headers.push(rsip::Header::Allow(crate::sip::headers::ALLOW.into()));
+        headers.push(rsip::Header::Other("Supported".into(), "replaces".into()));
+        headers.push(rsip::Header::Other("Server".into(), "Switchboard".into()));
+    }
+}
+
+/// Replace the body (and its Content-Type/Length) of a message.
+pub fn set_body(
+    headers: &mut rsip::Headers,
+    body: &mut Vec<u8>,
+    content_type: &str,
+    new_body: Vec<u8>,
+) {
+    headers.retain(|h| {
+        !matches!(
+            h,
+            rsip::Header::ContentLength(_) | rsip::Header::ContentType(_)
+        )
+    });
+    headers.push(rsip::Header::ContentType(content_type.into()));
+    headers.push(rsip::Header::ContentLength((new_body.len() as u32).into()));
+    *body = new_body;
+}

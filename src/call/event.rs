@@ -1,0 +1,92 @@
+//! A call's life events: what logs, call records, metrics and webhooks are made from.
+
+use std::time::Duration;
+
+use super::CallKey;
+use super::outcome::{EndCause, Outcome};
+use super::program::CallInfo;
+use crate::routing::Reason;
+use crate::store::RingOutcome;
+
+/// Something that happened to a call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallEvent {
+    Started {
+        key: CallKey,
+        info: CallInfo,
+    },
+    /// We answered the caller (200 OK).
+    Answered {
+        key: CallKey,
+    },
+    MenuChoice {
+        key: CallKey,
+        menu: String,
+        input: String,
+        reason: Option<Reason>,
+    },
+    /// A routing decision of the plan (the entry decision, or what follows a failed
+    /// connect or a transfer).
+    Decision {
+        key: CallKey,
+        reason: Reason,
+    },
+    /// The call is handed to people: `target` is `department:NAME` or `manager:NAME`.
+    Connecting {
+        key: CallKey,
+        target: String,
+        department: Option<String>,
+    },
+    /// The caller waits in a department's queue at `position` (1 = next).
+    Queued {
+        key: CallKey,
+        department: String,
+        position: usize,
+    },
+    /// The caller reached a voicemail box (its greeting plays).
+    Voicemail {
+        key: CallKey,
+        mailbox: String,
+    },
+    /// One manager stopped ringing for this call.
+    RingEnded {
+        key: CallKey,
+        manager: String,
+        outcome: RingOutcome,
+    },
+    /// A manager answered and the call is bridged to them.
+    Connected {
+        key: CallKey,
+        manager: String,
+    },
+    /// A manager passed the call on (blind transfer); `to` is the new target.
+    Transferred {
+        key: CallKey,
+        from: String,
+        to: String,
+    },
+    Ended {
+        key: CallKey,
+        cause: EndCause,
+        duration: Duration,
+        outcome: Outcome,
+    },
+}
+
+impl CallEvent {
+    pub fn key(&self) -> CallKey {
+        match self {
+            CallEvent::Started { key, .. }
+            | CallEvent::Answered { key }
+            | CallEvent::MenuChoice { key, .. }
+            | CallEvent::Decision { key, .. }
+            | CallEvent::Connecting { key, .. }
+            | CallEvent::Queued { key, .. }
+            | CallEvent::Voicemail { key, .. }
+            | CallEvent::RingEnded { key, .. }
+            | CallEvent::Connected { key, .. }
+            | CallEvent::Transferred { key, .. }
+            | CallEvent::Ended { key, .. } => *key,
+        }
+    }
+}

@@ -1,0 +1,800 @@
+//! What a call does, without SIP or RTP: the IVR program, what the caller hears while
+//! people are rung or while they wait, voicemail, transfers, the callback request and
+//! the outcome. The live call ([`super::Call`]) wraps a `Flow` in a SIP dialog, legs
+//! and media streams; the simulator drives the very same `Flow` on its virtual clock
+//! with modelled callers and managers. Both feed it the connect policy's decisions
+//! ([`crate::connect::ConnectOutput`]), so both do exactly the same thing.
+//!
+//! ```text
+//!   start ──▶ Ivr ──Connect──▶ Connecting ──answered──▶ Bridged ──transfer──▶ Ivr …
+//!              │  ▲               │ (ringing, queued,      │ hold/unhold
+//!              │  └───failed──────┘  waiting for one)      │
+//!              ├──voicemail──▶ Greeting ──▶ Recording ──▶ Ivr (goodbye)
+//!              └──hangup / the caller leaves / ends ──▶ Ended
+//! ```
+//! The stages are [`Stage`]s of the call's [`Story`], from which [`classify`] decides
+//! the outcome when the call ends.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use super::event::CallEvent;
+use super::ivr::{IvrAction, IvrRunner};
+use super::outcome::{EndCause, Missed, Outcome, Stage, Story, classify};
+use super::program::{CallContextInfo, CallInfo, ConnectTarget, MenuResult, Program};
+use crate::config::{Action, DialPlan};
+use crate::connect::{ConnectOutput, Wait};
+use crate::media::RecordEnd;
+use crate::routing::{self, ManagerStates, PreviousInteraction, Reason, Why};
+use crate::store::{CallbackReason, MenuStep, NewCallback};
+
+/// Play ids the flow uses for its own looping prompts (the IVR counts from 1).
+pub const WAIT_PLAY_BASE: u32 = 0x8000_0000;
+/// How long a call that ended mid-message waits for its recording to be closed before
+/// the callback request is filed without the message's length.
+pub const RECORDING_GRACE: Duration = Duration::from_secs(5);
+/// Messages shorter than this are kept but flagged `short`.
+const SHORT_MESSAGE: Duration = Duration::from_secs(2);
+
+/// What the flow asks its executor to do.
+#[derive(Debug, Clone)]
+pub enum FlowAction {
+    /// Play prompts to the caller. `looping` prompts (ringback, hold music) repeat
+    /// until something else happens; the flow replays them itself when they end.
+    Play {
+        play_id: u32,
+        prompts: Vec<String>,
+        looping: bool,
+    },
+    StopPlayback,
+    /// Ask the connect policy to connect the caller to `target`.
+    Connect {
+        target: ConnectTarget,
+        plan: Arc<DialPlan>,
+        priority: u8,
+    },
+    /// The caller is no longer waiting for people (the call moved on): tell the
+    /// connect policy.
+    LeaveConnect,
+    /// Record the caller for `mailbox`; report with [`Flow::handle_recording_finished`].
+    Record {
+        record_id: u32,
+        mailbox: String,
+        max: Duration,
+        silence: Duration,
+    },
+    StopRecording,
+    /// The plan ends the call: hang up on the caller.
+    Hangup {
+        reason: String,
+    },
+    /// A life event for logs, records and metrics.
+    Event(CallEvent),
+    /// File this callback request.
+    Callback(NewCallback),
+}
+
+/// A message being recorded.
+#[derive(Debug, Clone)]
+struct Recording {
+    record_id: u32,
+    mailbox: String,
+    path: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Created, the IVR not started yet (ringing, waiting for the ACK).
+    Idle,
+    Ivr,
+    /// Waiting for people; `looping` is the prompt repeating for the caller.
+    Connecting {
+        looping: Option<(String, u32)>,
+    },
+    Bridged {
+        manager: String,
+        /// Hold music playing while the manager holds the call.
+        hold: Option<u32>,
+    },
+    Voicemail {
+        recording: Option<Recording>,
+    },
+    /// Over; a callback request may wait for its recording to close until `deadline`.
+    Ended {
+        pending: Option<(u32, NewCallback, Instant)>,
+    },
+}
+
+/// One call's logic.
+pub struct Flow {
+    key: super::CallKey,
+    info: CallInfo,
+    ivr: IvrRunner,
+    state: State,
+    story: Story,
+    menu_path: Vec<MenuStep>,
+    /// The department the caller was last being connected to (their callback queue).
+    department: Option<String>,
+    transferred_by: Option<String>,
+    /// Its callback request is filed (once per call).
+    filed: bool,
+    next_id: u32,
+    started: Instant,
+    actions: VecDeque<FlowAction>,
+}
+
+impl std::fmt::Debug for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flow")
+            .field("key", &self.key)
+            .field("state", &self.state)
+            .field("story", &self.story)
+            .finish()
+    }
+}
+
+impl Flow {
+    pub fn new(
+        key: super::CallKey,
+        info: CallInfo,
+        program: Box<dyn Program>,
+        now: Instant,
+    ) -> Self {
+        let mut flow = Flow {
+            key,
+            ivr: IvrRunner::new(program),
+            state: State::Idle,
+            story: Story::default(),
+            menu_path: Vec::new(),
+            department: None,
+            transferred_by: None,
+            filed: false,
+            next_id: 0,
+            started: now,
+            actions: VecDeque::new(),
+            info: info.clone(),
+        };
+        flow.event(CallEvent::Started { key, info });
+        flow
+    }
+
+    pub fn info(&self) -> &CallInfo {
+        &self.info
+    }
+
+    pub fn story(&self) -> &Story {
+        &self.story
+    }
+
+    /// The plan this call runs on (it keeps it across reloads).
+    pub fn plan(&self) -> Option<Arc<DialPlan>> {
+        self.ivr.program().plan()
+    }
+
+    /// The context that travels to managers' phones.
+    pub fn context(&self) -> CallContextInfo {
+        let mut ctx = self.ivr.context();
+        if let Some(by) = &self.transferred_by {
+            ctx.reason = format!("transferred by {by}; {}", ctx.reason);
+        }
+        ctx
+    }
+
+    /// The manager the caller is talking to now.
+    pub fn bridged_to(&self) -> Option<&str> {
+        match &self.state {
+            State::Bridged { manager, .. } => Some(manager),
+            _ => None,
+        }
+    }
+
+    pub fn is_ended(&self) -> bool {
+        matches!(self.state, State::Ended { .. })
+    }
+
+    /// Ended and nothing left to file.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::Ended { pending: None })
+    }
+
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<FlowAction> {
+        self.actions.pop_front()
+    }
+
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Ended { pending } => pending.as_ref().map(|(_, _, at)| *at),
+            _ => self.ivr.poll_timeout(),
+        }
+    }
+
+    // ---- inputs ---------------------------------------------------------------------
+
+    /// Whom the caller spoke with before matters to this call's program from then on
+    /// (the executor looks it up before [`Self::start`]).
+    pub fn wants_history(&self) -> Option<Timestamp> {
+        self.ivr.program().wants_history(&self.info)
+    }
+
+    /// The caller is answered and listening: run the program.
+    pub fn start(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        states: &ManagerStates,
+        history: Option<PreviousInteraction>,
+    ) {
+        if !matches!(self.state, State::Idle) {
+            return;
+        }
+        self.state = State::Ivr;
+        let info = self.info.clone();
+        self.ivr.start(now, wall, &info, states, history);
+        self.drain_ivr(now, wall);
+    }
+
+    pub fn handle_digit(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        states: &ManagerStates,
+        digit: char,
+    ) {
+        match &self.state {
+            State::Ivr | State::Voicemail { .. } => {
+                let info = self.info.clone();
+                self.ivr.handle_digit(now, wall, &info, states, digit);
+                self.drain_ivr(now, wall);
+            }
+            _ => {}
+        }
+    }
+
+    pub fn handle_playback_finished(&mut self, now: Instant, wall: Timestamp, play_id: u32) {
+        if play_id & WAIT_PLAY_BASE != 0 {
+            // A looping prompt ended: play it again while it still applies.
+            let again = match &self.state {
+                State::Connecting {
+                    looping: Some((prompt, id)),
+                    ..
+                } if *id == play_id => Some(prompt.clone()),
+                State::Bridged { hold: Some(id), .. } if *id == play_id => {
+                    Some("hold_music".to_string())
+                }
+                _ => None,
+            };
+            if let Some(prompt) = again {
+                self.actions.push_back(FlowAction::Play {
+                    play_id,
+                    prompts: vec![prompt],
+                    looping: true,
+                });
+            }
+            return;
+        }
+        let info = self.info.clone();
+        self.ivr.handle_playback_finished(now, wall, &info, play_id);
+        self.drain_ivr(now, wall);
+    }
+
+    /// A menu's digit timer.
+    pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp, states: &ManagerStates) {
+        if let State::Ended { pending } = &mut self.state {
+            if pending.as_ref().is_some_and(|(_, _, at)| *at <= now)
+                && let Some((_, request, _)) = pending.take()
+            {
+                tracing::warn!(
+                    "a recording was not closed in time; filing the request without its length"
+                );
+                self.actions.push_back(FlowAction::Callback(request));
+            }
+            return;
+        }
+        let info = self.info.clone();
+        self.ivr.handle_timeout(now, wall, &info, states);
+        self.drain_ivr(now, wall);
+    }
+
+    /// The connect policy decided something for this call.
+    pub fn handle_connect(&mut self, now: Instant, wall: Timestamp, out: ConnectOutput) {
+        if !matches!(self.state, State::Connecting { .. }) {
+            return;
+        }
+        match out {
+            ConnectOutput::Ring {
+                managers,
+                department,
+                reason,
+                ..
+            } => {
+                if !reason.is_empty() {
+                    tracing::info!("{reason}");
+                }
+                tracing::debug!("ringing {}", managers.join(", "));
+                // Like an Asterisk queue: the department's hold music while members
+                // ring, else a ringback tone.
+                let prompt = department
+                    .as_deref()
+                    .and_then(|d| self.plan()?.departments.get(d)?.hold_prompt.clone())
+                    .unwrap_or_else(|| "ringback".into());
+                self.loop_prompt(&prompt);
+            }
+            ConnectOutput::Wait { wait, reason, .. } => {
+                tracing::info!("{reason}");
+                match wait {
+                    Wait::Queue {
+                        department,
+                        position,
+                        hold_prompt,
+                    } => {
+                        self.event(CallEvent::Queued {
+                            key: self.key,
+                            department,
+                            position,
+                        });
+                        self.loop_prompt(&hold_prompt.unwrap_or_else(|| "hold_music".into()));
+                    }
+                    Wait::Manager { .. } => self.loop_prompt("hold_music"),
+                }
+            }
+            ConnectOutput::Failed { step, reason, .. } => {
+                tracing::info!("connect failed: {reason}");
+                if let State::Connecting {
+                    looping: Some(_), ..
+                } = &self.state
+                {
+                    self.actions.push_back(FlowAction::StopPlayback);
+                }
+                self.story.missed = Some(Missed::of(&reason));
+                self.continue_ivr(now, wall, step, reason);
+            }
+        }
+    }
+
+    /// A manager answered: the caller is bridged to them (the executor stops what the
+    /// caller heard and relays the media).
+    pub fn handle_answered(&mut self, manager: &str) {
+        if !matches!(self.state, State::Connecting { .. }) {
+            return;
+        }
+        self.state = State::Bridged {
+            manager: manager.to_string(),
+            hold: None,
+        };
+        self.story.stage = Stage::Bridged;
+        self.story.with_someone = true;
+        self.story.missed = None;
+        if self.story.answered_by.is_none() {
+            self.story.answered_by = Some(manager.to_string());
+        }
+        self.event(CallEvent::Connected {
+            key: self.key,
+            manager: manager.to_string(),
+        });
+    }
+
+    /// The manager put the caller on hold (hold music) or took them off it.
+    pub fn handle_hold(&mut self, on: bool) {
+        let next = self.next_wait_id();
+        if let State::Bridged { hold, .. } = &mut self.state {
+            if on && hold.is_none() {
+                *hold = Some(next);
+                self.actions.push_back(FlowAction::Play {
+                    play_id: next,
+                    prompts: vec!["hold_music".into()],
+                    looping: true,
+                });
+            } else if !on {
+                *hold = None;
+            }
+        }
+    }
+
+    /// The manager passed the call on (REFER or the feature code): the caller is
+    /// connected to `action` without going through the menus again.
+    pub fn handle_transfer(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        states: &ManagerStates,
+        action: &Action,
+    ) {
+        let State::Bridged { manager, .. } = &self.state else {
+            return;
+        };
+        let from = manager.clone();
+        let Some(plan) = self.plan() else {
+            return;
+        };
+        self.event(CallEvent::Transferred {
+            key: self.key,
+            from: from.clone(),
+            to: action.to_string(),
+        });
+        self.transferred_by = Some(from.clone());
+        // The caller is with nobody now: if the new target cannot take them, the call
+        // lands in the callback queue like any other unanswered call.
+        self.story.with_someone = false;
+        self.state = State::Ivr;
+        self.story.stage = Stage::Ivr;
+        let decision = routing::resolve(&plan, action, wall, states);
+        let mut reason = Reason::one(Why::TransferredBy { manager: from });
+        reason.extend(decision.reason);
+        self.continue_ivr(now, wall, decision.step, reason);
+    }
+
+    /// The executor chose where the message is written.
+    pub fn handle_recording_started(&mut self, record_id: u32, path: PathBuf) {
+        if let State::Voicemail {
+            recording: Some(r), ..
+        } = &mut self.state
+            && r.record_id == record_id
+        {
+            r.path = Some(path);
+        }
+    }
+
+    /// The message is in its file (or could not be written: `error`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_recording_finished(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        record_id: u32,
+        path: PathBuf,
+        duration: Duration,
+        ended_by: RecordEnd,
+        silent: bool,
+        error: Option<String>,
+    ) {
+        if let State::Ended { pending } = &mut self.state {
+            if pending.as_ref().is_some_and(|(id, _, _)| *id == record_id)
+                && let Some((_, mut request, _)) = pending.take()
+            {
+                set_recording(&mut request, &path, duration, silent, error);
+                self.actions.push_back(FlowAction::Callback(request));
+            }
+            return;
+        }
+        let State::Voicemail {
+            recording: Some(rec),
+            ..
+        } = &self.state
+        else {
+            return;
+        };
+        if rec.record_id != record_id {
+            return;
+        }
+        let mailbox = rec.mailbox.clone();
+        tracing::info!(
+            "message recorded: {:.1} s, ended by {ended_by:?}{}",
+            duration.as_secs_f64(),
+            if silent { " (silent)" } else { "" }
+        );
+        self.story.message = error.is_none();
+        let owed = classify(&self.story, &EndCause::PlanEnded(String::new())).callback;
+        if let Some(reason) = owed.filter(|_| !self.filed) {
+            let mut request = self.callback_request(reason, &mailbox);
+            set_recording(&mut request, &path, duration, silent, error);
+            self.file(request);
+        }
+        self.state = State::Ivr;
+        self.story.stage = Stage::Ivr;
+        self.ivr.handle_recording_finished(now);
+        self.drain_ivr(now, wall);
+    }
+
+    /// The call is over (either side hung up, or it failed): decide the outcome once,
+    /// file the callback request if the caller is owed one, and report the end.
+    pub fn handle_end(&mut self, now: Instant, cause: EndCause) -> Outcome {
+        let pending_recording =
+            match std::mem::replace(&mut self.state, State::Ended { pending: None }) {
+                State::Ended { pending } => {
+                    self.state = State::Ended { pending };
+                    // Already ended: report the same outcome again, file nothing.
+                    return classify(&self.story, &cause);
+                }
+                State::Connecting { .. } => {
+                    self.actions.push_back(FlowAction::LeaveConnect);
+                    None
+                }
+                State::Voicemail {
+                    recording: Some(r), ..
+                } => {
+                    // Hung up mid-message: the message is kept.
+                    self.actions.push_back(FlowAction::StopRecording);
+                    self.story.message = true;
+                    Some(r)
+                }
+                _ => None,
+            };
+        let outcome = classify(&self.story, &cause);
+        if let Some(reason) = outcome.callback.filter(|_| !self.filed) {
+            self.filed = true;
+            let mailbox = pending_recording
+                .as_ref()
+                .map(|r| r.mailbox.clone())
+                .or_else(|| self.ivr.greeting_mailbox().map(str::to_string))
+                .unwrap_or_default();
+            let mut request = self.callback_request(reason, &mailbox);
+            match pending_recording {
+                Some(r) => {
+                    // Filed when the media plane has closed the file.
+                    request.recording_path = r.path.map(|p| p.display().to_string());
+                    self.state = State::Ended {
+                        pending: Some((r.record_id, request, now + RECORDING_GRACE)),
+                    };
+                }
+                None => self.file(request),
+            }
+        }
+        let duration = now.saturating_duration_since(self.started);
+        tracing::info!(
+            "call ended after {:.1} s: {cause} → {}",
+            duration.as_secs_f64(),
+            outcome.outcome
+        );
+        self.event(CallEvent::Ended {
+            key: self.key,
+            cause,
+            duration,
+            outcome: outcome.clone(),
+        });
+        outcome
+    }
+
+    // ---- internals ------------------------------------------------------------------
+
+    fn continue_ivr(&mut self, now: Instant, wall: Timestamp, step: routing::Step, reason: Reason) {
+        self.state = State::Ivr;
+        self.story.stage = Stage::Ivr;
+        let info = self.info.clone();
+        self.ivr.continue_with(now, wall, &info, step, reason);
+        self.drain_ivr(now, wall);
+    }
+
+    fn next_wait_id(&mut self) -> u32 {
+        self.next_id = self.next_id.wrapping_add(1);
+        WAIT_PLAY_BASE | (self.next_id & !WAIT_PLAY_BASE)
+    }
+
+    /// Loop `prompt` for the caller unless it already loops.
+    fn loop_prompt(&mut self, prompt: &str) {
+        let play_id = self.next_wait_id();
+        if let State::Connecting { looping, .. } = &mut self.state {
+            if looping.as_ref().is_some_and(|(p, _)| p == prompt) {
+                return;
+            }
+            *looping = Some((prompt.to_string(), play_id));
+            self.actions.push_back(FlowAction::Play {
+                play_id,
+                prompts: vec![prompt.to_string()],
+                looping: true,
+            });
+        }
+    }
+
+    fn event(&mut self, ev: CallEvent) {
+        self.actions.push_back(FlowAction::Event(ev));
+    }
+
+    /// Carry out what the IVR asked for.
+    fn drain_ivr(&mut self, now: Instant, wall: Timestamp) {
+        while let Some(action) = self.ivr.poll_action() {
+            match action {
+                IvrAction::Play { play_id, prompts } => {
+                    tracing::debug!("playing {prompts:?}");
+                    self.actions.push_back(FlowAction::Play {
+                        play_id,
+                        prompts,
+                        looping: false,
+                    });
+                }
+                IvrAction::StopPlayback => self.actions.push_back(FlowAction::StopPlayback),
+                IvrAction::MenuDone {
+                    menu,
+                    result,
+                    reason,
+                } => self.menu_done(wall, menu, result, reason),
+                IvrAction::Decision { reason } => {
+                    tracing::info!("routing: {reason}");
+                    if reason.after_hours() && self.story.missed.is_none() {
+                        self.story.missed = Some(Missed::AfterHours);
+                    }
+                    self.event(CallEvent::Decision {
+                        key: self.key,
+                        reason,
+                    });
+                }
+                IvrAction::Hangup { reason } => {
+                    tracing::info!("IVR finished: {reason}");
+                    self.actions.push_back(FlowAction::Hangup { reason });
+                }
+                IvrAction::Connect(target) => self.connect(target),
+                IvrAction::Record {
+                    mailbox,
+                    max,
+                    silence,
+                } => {
+                    self.next_id = self.next_id.wrapping_add(1);
+                    let record_id = self.next_id & !WAIT_PLAY_BASE;
+                    tracing::info!("recording a message for {mailbox}");
+                    self.story.stage = Stage::Recording;
+                    self.state = State::Voicemail {
+                        recording: Some(Recording {
+                            record_id,
+                            mailbox: mailbox.clone(),
+                            path: None,
+                        }),
+                    };
+                    self.actions.push_back(FlowAction::Record {
+                        record_id,
+                        mailbox,
+                        max,
+                        silence,
+                    });
+                }
+            }
+        }
+        // The IVR started a voicemail greeting.
+        if self.ivr.in_voicemail()
+            && !matches!(self.state, State::Voicemail { .. })
+            && let Some(mailbox) = self.ivr.greeting_mailbox().map(str::to_string)
+        {
+            self.story.stage = Stage::Greeting;
+            self.story.voicemail = true;
+            if self.story.missed.is_none() {
+                self.story.chose_voicemail = true;
+            }
+            self.event(CallEvent::Voicemail {
+                key: self.key,
+                mailbox,
+            });
+            self.state = State::Voicemail { recording: None };
+        }
+        let _ = now;
+    }
+
+    fn menu_done(
+        &mut self,
+        wall: Timestamp,
+        menu: String,
+        result: MenuResult,
+        reason: Option<Reason>,
+    ) {
+        let input = match &result {
+            MenuResult::Digits(d) => d.clone(),
+            MenuResult::NoInput => String::new(),
+        };
+        tracing::info!(
+            "menu {menu}: {}{}",
+            if input.is_empty() {
+                "no input".to_string()
+            } else {
+                format!("caller chose {input}")
+            },
+            reason
+                .as_ref()
+                .map(|r| format!(" → {r}"))
+                .unwrap_or_default()
+        );
+        if let Some(r) = &reason
+            && r.after_hours()
+            && self.story.missed.is_none()
+        {
+            self.story.missed = Some(Missed::AfterHours);
+        }
+        self.menu_path.push(MenuStep {
+            menu: menu.clone(),
+            digits: input.clone(),
+            at: wall,
+        });
+        self.event(CallEvent::MenuChoice {
+            key: self.key,
+            menu,
+            input,
+            reason,
+        });
+    }
+
+    fn connect(&mut self, target: ConnectTarget) {
+        let Some(plan) = self.plan() else {
+            self.actions.push_back(FlowAction::Hangup {
+                reason: "nobody to connect to".into(),
+            });
+            return;
+        };
+        let (event_target, department) = match &target {
+            ConnectTarget::Department(d) => (format!("department:{d}"), Some(d.clone())),
+            ConnectTarget::Manager { name, .. } => (format!("manager:{name}"), None),
+        };
+        tracing::info!("connecting the caller to {event_target}");
+        // A direct manager call lands in the callback queue of a department they are
+        // in.
+        self.department = match &target {
+            ConnectTarget::Department(d) => Some(d.clone()),
+            ConnectTarget::Manager { name, .. } => Some(
+                plan.departments
+                    .values()
+                    .find(|d| d.members.contains(name))
+                    .map_or_else(|| name.clone(), |d| d.name.clone()),
+            ),
+        };
+        self.story.stage = Stage::Connecting;
+        self.state = State::Connecting { looping: None };
+        self.event(CallEvent::Connecting {
+            key: self.key,
+            target: event_target,
+            department,
+        });
+        self.actions.push_back(FlowAction::Connect {
+            target,
+            plan,
+            priority: 0,
+        });
+    }
+
+    fn callback_request(&self, reason: CallbackReason, mailbox: &str) -> NewCallback {
+        // The queue the caller was being connected to, else the mailbox, else
+        // "general".
+        let department = [
+            self.department.as_deref().unwrap_or_default(),
+            mailbox,
+            "general",
+        ]
+        .into_iter()
+        .find(|d| !d.is_empty())
+        .unwrap_or("general")
+        .to_string();
+        NewCallback {
+            department,
+            caller: self.info.caller.clone(),
+            dialled: self.info.dialled.clone(),
+            source: self.ivr.context().source,
+            at: self.info.started_at,
+            menu_path: self.menu_path.clone(),
+            reason,
+            recording_path: None,
+            recording_secs: None,
+            recording_flag: None,
+        }
+    }
+
+    fn file(&mut self, request: NewCallback) {
+        self.filed = true;
+        tracing::info!(
+            "callback request filed for {} in {} ({})",
+            request.caller,
+            request.department,
+            request.reason.as_str()
+        );
+        self.actions.push_back(FlowAction::Callback(request));
+    }
+}
+
+fn set_recording(
+    request: &mut NewCallback,
+    path: &std::path::Path,
+    duration: Duration,
+    silent: bool,
+    error: Option<String>,
+) {
+    request.recording_path = Some(path.display().to_string());
+    request.recording_secs = Some(duration.as_secs_f64());
+    request.recording_flag = match (error, silent) {
+        (Some(e), _) => {
+            request.recording_path = None;
+            Some(format!("error: {e}"))
+        }
+        (None, true) => Some("silent".into()),
+        (None, false) if duration < SHORT_MESSAGE => Some("short".into()),
+        _ => None,
+    };
+}

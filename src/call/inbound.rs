@@ -1,0 +1,754 @@
+//! One inbound call: the caller's dialog (we are the UAS), the caller's media stream,
+//! the [`Flow`] that decides what the call does, and the people it rings or is
+//! bridged to ([`People`]).
+//!
+//! The signalling life of the caller's leg:
+//!
+//! ```text
+//!  INVITE ─▶ Offered (180) ──answer_at──▶ Answering (200 sent) ──ACK──▶ Active
+//!              │ CANCEL → 487                 │ no ACK (Timer H)          │ BYE in → 200
+//!              ▼                              ▼                           │ we hang up → BYE
+//!           Finished ◀──────────────────── Ending (our BYE out) ◀─────────┘
+//! ```
+//! While `Active`, the flow runs once the call is acknowledged and its history lookup
+//! (returning callers) is answered or timed out.
+
+use std::time::Instant;
+
+use super::context::{ConnectInput, Ctx, Lookup, LookupResult, set_body};
+use super::flow::{Flow, FlowAction};
+use super::outcome::EndCause;
+use super::people::People;
+use super::program::{CallInfo, Program};
+use crate::dialog::Dialog;
+use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
+use crate::routing::PreviousInteraction;
+use crate::sdp::{self, LocalMedia, RemoteMedia};
+use crate::sip::rsip::{self, prelude::*};
+use crate::sip::{Peer, headers};
+use crate::store::StoreWrite;
+use crate::transaction::{ClientKey, ServerKey};
+
+#[derive(Debug)]
+enum State {
+    /// 180 sent; we answer at `answer_at` (CANCEL may come first).
+    Offered {
+        invite_key: ServerKey,
+        invite: Box<rsip::Request>,
+        answer_at: Instant,
+    },
+    /// 200 sent, waiting for the ACK (the transaction layer retransmits the 200).
+    Answering {
+        invite_key: ServerKey,
+    },
+    Active,
+    /// We sent BYE and wait for its response.
+    Ending {
+        bye: ClientKey,
+    },
+    Finished,
+}
+
+/// Whether the call knows its caller's history yet.
+#[derive(Debug)]
+enum History {
+    /// Asked; routing waits for the answer until `until`.
+    Pending {
+        until: Instant,
+    },
+    Ready(Option<PreviousInteraction>),
+}
+
+/// The caller's negotiated media.
+#[derive(Debug)]
+struct CallerMedia {
+    port: u16,
+    params: MediaParams,
+    offer: RemoteMedia,
+    neg: sdp::Negotiated,
+    sdp_session: u64,
+    sdp_version: u64,
+    open: bool,
+}
+
+/// One inbound call and its outbound legs.
+#[derive(Debug)]
+pub struct Call {
+    key: CallKey,
+    span: tracing::Span,
+    dialog: Dialog,
+    state: State,
+    media: CallerMedia,
+    history: History,
+    pub(super) flow: Flow,
+    pub(super) people: People,
+    created: Instant,
+}
+
+/// Why an INVITE was not taken as a call (the endpoint answers it with `code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub code: u16,
+}
+
+fn media_params(offer: &RemoteMedia, neg: &sdp::Negotiated) -> MediaParams {
+    MediaParams {
+        remote: neg.remote,
+        codec: neg.codec,
+        pt: neg.payload_type,
+        te_pt: neg.telephone_event_pt,
+        hold: offer.is_hold(),
+    }
+}
+
+impl Call {
+    /// An initial INVITE: negotiate media, create the dialog and the call, ring or
+    /// answer. `program` decides what the call does.
+    pub fn new(
+        ctx: &mut Ctx<'_>,
+        key: CallKey,
+        invite_key: ServerKey,
+        req: rsip::Request,
+        peer: Peer,
+        program: impl FnOnce(&CallInfo) -> Box<dyn Program>,
+    ) -> Result<Call, Refused> {
+        let call_id = headers::call_id(&req).unwrap_or_default().to_string();
+        let caller = headers::from_user(&req).unwrap_or_else(|| "anonymous".into());
+        let dialled = headers::request_uri_user(&req)
+            .or_else(|| headers::to_user(&req))
+            .unwrap_or_default();
+        let span = tracing::info_span!("call", id = %call_id, from = %caller, to = %dialled);
+        let _enter = span.enter();
+        let offer = sdp::parse(&req.body).map_err(|e| {
+            tracing::info!("rejected: unusable SDP offer ({e})");
+            Refused { code: 488 }
+        })?;
+        let neg = sdp::negotiate(&offer, &ctx.cfg.codecs).map_err(|e| {
+            tracing::info!("rejected with 488: {e}");
+            Refused { code: 488 }
+        })?;
+        let port = ctx.allocate_port().ok_or_else(|| {
+            tracing::warn!("rejected with 503: no free RTP port (raise rtp_ports)");
+            Refused { code: 503 }
+        })?;
+        let local_tag = ctx.new_tag();
+        let dialog = Dialog::new_uas(&req, peer, &local_tag).map_err(|e| {
+            ctx.release_port(port);
+            tracing::info!("rejected with 400: {e}");
+            Refused { code: 400 }
+        })?;
+        let info = CallInfo {
+            call_id,
+            caller,
+            caller_name: headers::from_display_name(&req),
+            dialled,
+            started_at: ctx.wall,
+        };
+        tracing::info!(codec = ?neg.codec, "incoming call from {} via {}", info.caller, peer.addr);
+        let flow = Flow::new(key, info.clone(), program(&info), ctx.now);
+        let history = match flow.wants_history() {
+            Some(since) => {
+                ctx.lookup(Lookup::History {
+                    call: key,
+                    caller: info.caller.clone(),
+                    since,
+                });
+                History::Pending {
+                    until: ctx.now + ctx.cfg.lookup_timeout,
+                }
+            }
+            None => History::Ready(None),
+        };
+        ctx.index().bind_tag(&local_tag, key);
+        ctx.index().bind_invite(invite_key.clone(), key);
+        let media = CallerMedia {
+            port,
+            params: media_params(&offer, &neg),
+            offer,
+            neg,
+            sdp_session: u64::from(ctx.random_u32()),
+            sdp_version: 1,
+            open: false,
+        };
+        drop(_enter);
+        let mut call = Call {
+            key,
+            span,
+            dialog,
+            state: State::Offered {
+                invite_key,
+                invite: Box::new(req),
+                answer_at: ctx.now + ctx.cfg.ring_before_answer,
+            },
+            media,
+            history,
+            flow,
+            people: People::None,
+            created: ctx.now,
+        };
+        let _enter = call.span.clone().entered();
+        if ctx.cfg.ring_before_answer.is_zero() {
+            call.answer(ctx);
+        } else {
+            call.send_provisional(ctx, 180);
+        }
+        call.drain_flow(ctx);
+        Ok(call)
+    }
+
+    pub fn key(&self) -> CallKey {
+        self.key
+    }
+
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    pub fn info(&self) -> &CallInfo {
+        self.flow.info()
+    }
+
+    pub fn call_id(&self) -> &str {
+        &self.dialog.id.call_id
+    }
+
+    pub fn local_tag(&self) -> &str {
+        &self.dialog.id.local_tag
+    }
+
+    pub fn created(&self) -> Instant {
+        self.created
+    }
+
+    /// The caller's RTP port (returned to the pool when the call is released).
+    pub fn port(&self) -> u16 {
+        self.media.port
+    }
+
+    /// The caller's negotiated codec (offered first to managers' phones, so the relay
+    /// can pass payloads through untouched).
+    pub(super) fn caller_codec(&self) -> sdp::Codec {
+        self.media.neg.codec
+    }
+
+    /// Over, and nothing (a recording, an orphaned leg) left to report.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Finished) && self.flow.is_finished()
+    }
+
+    pub fn is_ended(&self) -> bool {
+        matches!(self.state, State::Ending { .. } | State::Finished)
+    }
+
+    /// Whether a request with this Call-ID belongs to this call (its own dialog or one
+    /// of its legs').
+    pub fn owns_call_id(&self, id: &str) -> bool {
+        self.dialog.id.call_id == id || self.people.owns_call_id(id)
+    }
+
+    /// The invite server transaction while it is open.
+    pub fn invite_key(&self) -> Option<&ServerKey> {
+        match &self.state {
+            State::Offered { invite_key, .. } | State::Answering { invite_key } => Some(invite_key),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Offered { answer_at, .. } => Some(*answer_at),
+            State::Active => [
+                self.flow.poll_timeout(),
+                self.people.poll_timeout(),
+                match self.history {
+                    History::Pending { until } => Some(until),
+                    History::Ready(_) => None,
+                },
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
+            State::Answering { .. } | State::Ending { .. } | State::Finished => {
+                self.flow.poll_timeout()
+            }
+        }
+    }
+
+    // ---- inputs ---------------------------------------------------------------------
+
+    pub fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        match &self.state {
+            State::Offered { answer_at, .. } if *answer_at <= ctx.now => self.answer(ctx),
+            State::Active => {
+                if matches!(self.history, History::Pending { until } if until <= ctx.now) {
+                    tracing::warn!(
+                        "the caller's history did not arrive in time; routing without it"
+                    );
+                    self.history = History::Ready(None);
+                    self.start_flow(ctx);
+                }
+                let states = ctx.states();
+                self.flow.handle_timeout(ctx.now, ctx.wall, &states);
+                self.people_timeout(ctx);
+            }
+            _ => {
+                let states = ctx.states();
+                self.flow.handle_timeout(ctx.now, ctx.wall, &states);
+            }
+        }
+        self.drain_flow(ctx);
+    }
+
+    pub fn handle_lookup(&mut self, ctx: &mut Ctx<'_>, result: LookupResult) {
+        let LookupResult::History(h) = result;
+        if matches!(self.history, History::Pending { .. }) {
+            self.history = History::Ready(h);
+            self.start_flow(ctx);
+            self.drain_flow(ctx);
+        }
+    }
+
+    pub fn handle_ack(&mut self, ctx: &mut Ctx<'_>, _ack: &rsip::Request) {
+        if let State::Answering { invite_key } = &self.state {
+            ctx.index().unbind_invite(&invite_key.clone());
+            self.state = State::Active;
+            tracing::debug!("ACK received, starting the IVR");
+            self.start_flow(ctx);
+        }
+        // An ACK may carry the SDP answer to an offerless re-INVITE; ignored (we
+        // re-offered the same media).
+        self.drain_flow(ctx);
+    }
+
+    pub fn handle_cancel(&mut self, ctx: &mut Ctx<'_>) {
+        if let State::Offered {
+            invite_key, invite, ..
+        } = std::mem::replace(&mut self.state, State::Finished)
+        {
+            let resp =
+                crate::sip::response::make_response(&invite, 487, Some(&self.dialog.id.local_tag));
+            ctx.send_response(invite_key, resp);
+            tracing::info!("caller hung up before answer (CANCEL)");
+            self.end(ctx, EndCause::CallerCancelled);
+        }
+    }
+
+    /// Our 200 was never acknowledged (Timer H).
+    pub fn handle_ack_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        tracing::warn!("no ACK for our 200 OK: ending the call");
+        self.hangup(ctx, EndCause::NoAck);
+    }
+
+    /// A media event of the caller's stream (`leg: None`) or of a leg's.
+    pub fn handle_media_event(&mut self, ctx: &mut Ctx<'_>, leg: Option<CallKey>, ev: MediaEvent) {
+        match leg {
+            Some(leg) => self.leg_media_event(ctx, leg, ev),
+            None => self.caller_media_event(ctx, ev),
+        }
+        self.drain_flow(ctx);
+    }
+
+    fn caller_media_event(&mut self, ctx: &mut Ctx<'_>, ev: MediaEvent) {
+        match ev {
+            MediaEvent::Digit { digit, source } => {
+                tracing::info!("caller pressed {digit} ({source:?})");
+                if !matches!(self.state, State::Active) {
+                    return;
+                }
+                // RFC 4733 '#' ends a recording in the media plane; INFO digits only
+                // reach us.
+                if digit == '#'
+                    && source == DigitSource::Info
+                    && self.flow.story().stage == super::outcome::Stage::Recording
+                {
+                    ctx.media_cmd(MediaCommand::StopRecording { call: self.key });
+                }
+                let states = ctx.states();
+                self.flow.handle_digit(ctx.now, ctx.wall, &states, digit);
+            }
+            MediaEvent::PlaybackFinished { play_id } => {
+                self.flow
+                    .handle_playback_finished(ctx.now, ctx.wall, play_id);
+            }
+            MediaEvent::RtpTimeout => {
+                tracing::info!(
+                    "no RTP from the caller for {} s: hanging up",
+                    ctx.cfg.rtp_timeout_secs
+                );
+                self.hangup(ctx, EndCause::RtpTimeout);
+            }
+            MediaEvent::RecordingFinished {
+                record_id,
+                path,
+                duration,
+                ended_by,
+                silent,
+                error,
+            } => self.flow.handle_recording_finished(
+                ctx.now, ctx.wall, record_id, path, duration, ended_by, silent, error,
+            ),
+            MediaEvent::Failed { reason } => {
+                tracing::error!("media failed: {reason}");
+                ctx.retire_port(self.media.port);
+                self.hangup(ctx, EndCause::MediaFailed(reason));
+            }
+        }
+    }
+
+    /// A request inside the caller's dialog, or inside one of the legs' (by To tag).
+    pub fn handle_in_dialog(&mut self, ctx: &mut Ctx<'_>, key: ServerKey, req: rsip::Request) {
+        let to_tag = headers::to_tag(&req);
+        if to_tag.as_deref() != Some(self.dialog.id.local_tag.as_str()) {
+            self.leg_in_dialog(ctx, key, req, to_tag.as_deref().unwrap_or_default());
+            return self.drain_flow(ctx);
+        }
+        if matches!(self.state, State::Finished) {
+            return ctx.respond(key, &req, 481);
+        }
+        if let Err(e) = self.dialog.handle_request_cseq(&req) {
+            tracing::warn!("in-dialog {}: {e}", req.method);
+            return ctx.respond(key, &req, 500);
+        }
+        match req.method {
+            rsip::Method::Bye => {
+                ctx.respond(key, &req, 200);
+                tracing::info!("caller hung up");
+                self.end(ctx, EndCause::CallerHungUp);
+            }
+            rsip::Method::Invite => self.reinvite(ctx, key, req),
+            rsip::Method::Info => {
+                let ctype = req.header_value("Content-Type").unwrap_or_default();
+                match crate::media::info::parse_info_dtmf(&ctype, &req.body) {
+                    Some(digit) => {
+                        ctx.respond(key, &req, 200);
+                        self.caller_media_event(
+                            ctx,
+                            MediaEvent::Digit {
+                                digit,
+                                source: DigitSource::Info,
+                            },
+                        );
+                    }
+                    // RFC 6086 §4.2.2: an INFO package we don't support.
+                    None if !req.body.is_empty() => ctx.respond(key, &req, 415),
+                    None => ctx.respond(key, &req, 200),
+                }
+            }
+            rsip::Method::Options => respond_options(ctx, key, &req),
+            rsip::Method::Ack => {}
+            _ => ctx.respond(key, &req, 405),
+        }
+        self.drain_flow(ctx);
+    }
+
+    /// A response to one of this call's client transactions (a leg's INVITE, a BYE).
+    pub fn handle_response(&mut self, ctx: &mut Ctx<'_>, key: &ClientKey, resp: rsip::Response) {
+        let code = resp.status_code.code();
+        if let State::Ending { bye } = &self.state
+            && bye == key
+        {
+            if code >= 200 {
+                ctx.index().unbind_client(key);
+                self.state = State::Finished;
+            }
+            return;
+        }
+        self.leg_response(ctx, key, resp);
+        self.drain_flow(ctx);
+    }
+
+    /// A client transaction of this call got no final response (Timer B/F).
+    pub fn handle_client_timeout(&mut self, ctx: &mut Ctx<'_>, key: &ClientKey) {
+        if let State::Ending { bye } = &self.state
+            && bye == key
+        {
+            self.state = State::Finished;
+            return;
+        }
+        self.leg_client_timeout(ctx, key);
+        self.drain_flow(ctx);
+    }
+
+    // ---- the caller's leg -----------------------------------------------------------
+
+    fn send_provisional(&mut self, ctx: &mut Ctx<'_>, code: u16) {
+        if let State::Offered {
+            invite_key, invite, ..
+        } = &self.state
+        {
+            let mut resp =
+                crate::sip::response::make_response(invite, code, Some(&self.dialog.id.local_tag));
+            resp.headers.push(rsip::Header::Contact(
+                ctx.contact(self.dialog.transport()).into(),
+            ));
+            let key = invite_key.clone();
+            ctx.send_response(key, resp);
+        }
+    }
+
+    fn local_media(&self, ctx: &Ctx<'_>) -> LocalMedia {
+        LocalMedia {
+            ip: ctx.cfg.media_ip,
+            port: self.media.port,
+            session_id: self.media.sdp_session,
+            session_version: self.media.sdp_version,
+        }
+    }
+
+    /// Send 200 OK with our SDP answer and open the media stream.
+    fn answer(&mut self, ctx: &mut Ctx<'_>) {
+        let State::Offered {
+            invite_key, invite, ..
+        } = std::mem::replace(&mut self.state, State::Active)
+        else {
+            return;
+        };
+        let answer = sdp::build_answer(&self.media.offer, &self.media.neg, &self.local_media(ctx));
+        let mut resp =
+            crate::sip::response::make_response(&invite, 200, Some(&self.dialog.id.local_tag));
+        ctx.add_uas_headers(&mut resp.headers, self.dialog.transport());
+        set_body(
+            &mut resp.headers,
+            &mut resp.body,
+            "application/sdp",
+            answer.into_bytes(),
+        );
+        let (ssrc, seq, ts) = (ctx.random_u32(), ctx.random_u16(), ctx.random_u32());
+        ctx.media_cmd(MediaCommand::Open {
+            call: self.key,
+            port: self.media.port,
+            params: self.media.params.clone(),
+            inband_dtmf: ctx.cfg.inband_dtmf,
+            ssrc,
+            seq,
+            ts,
+        });
+        self.media.open = true;
+        ctx.send_response(invite_key.clone(), resp);
+        self.state = State::Answering { invite_key };
+        tracing::info!(
+            "answered after {} ms",
+            ctx.now.saturating_duration_since(self.created).as_millis()
+        );
+        ctx.event(super::CallEvent::Answered { key: self.key });
+    }
+
+    fn start_flow(&mut self, ctx: &mut Ctx<'_>) {
+        if !matches!(self.state, State::Active) {
+            return;
+        }
+        let History::Ready(history) = &self.history else {
+            return;
+        };
+        let history = history.clone();
+        let states = ctx.states();
+        self.flow.start(ctx.now, ctx.wall, &states, history);
+    }
+
+    /// RFC 3261 §14.2: a re-INVITE (hold/unhold, new address or codec) keeps the call.
+    fn reinvite(&mut self, ctx: &mut Ctx<'_>, key: ServerKey, req: rsip::Request) {
+        if !matches!(self.state, State::Active) {
+            // §14.2: a re-INVITE while our own transaction is pending gets 491.
+            return ctx.respond(key, &req, 491);
+        }
+        if !req.body.is_empty() {
+            let negotiated = sdp::parse(&req.body)
+                .and_then(|o| sdp::negotiate(&o, &ctx.cfg.codecs).map(|n| (o, n)));
+            match negotiated {
+                Ok((offer, neg)) => {
+                    self.media.params = media_params(&offer, &neg);
+                    self.media.offer = offer;
+                    self.media.neg = neg;
+                    tracing::info!(hold = self.media.params.hold, "re-INVITE: media updated");
+                    ctx.media_cmd(MediaCommand::Update {
+                        call: self.key,
+                        params: self.media.params.clone(),
+                    });
+                }
+                Err(e) => {
+                    tracing::info!("re-INVITE rejected with 488 ({e}); the call continues");
+                    return ctx.respond(key, &req, 488);
+                }
+            }
+        }
+        self.media.sdp_version += 1;
+        let answer = sdp::build_answer(&self.media.offer, &self.media.neg, &self.local_media(ctx));
+        let mut resp = crate::sip::response::make_response(&req, 200, None);
+        ctx.add_uas_headers(&mut resp.headers, self.dialog.transport());
+        set_body(
+            &mut resp.headers,
+            &mut resp.body,
+            "application/sdp",
+            answer.into_bytes(),
+        );
+        ctx.send_response(key, resp);
+    }
+
+    /// End the call from our side (BYE, or a final response before we answered).
+    pub(super) fn hangup(&mut self, ctx: &mut Ctx<'_>, cause: EndCause) {
+        match &self.state {
+            State::Ending { .. } | State::Finished => {}
+            State::Offered { .. } => {
+                // Never answered: reject the INVITE instead of BYE.
+                if let State::Offered {
+                    invite_key, invite, ..
+                } = std::mem::replace(&mut self.state, State::Finished)
+                {
+                    let resp = crate::sip::response::make_response(
+                        &invite,
+                        480,
+                        Some(&self.dialog.id.local_tag),
+                    );
+                    ctx.send_response(invite_key, resp);
+                }
+                self.end(ctx, cause);
+            }
+            State::Answering { .. } | State::Active => {
+                let branch = ctx.new_branch();
+                let bye = self.dialog.build_request(
+                    rsip::Method::Bye,
+                    ctx.cfg.sip_addr,
+                    &branch,
+                    &[],
+                    None,
+                );
+                self.end(ctx, cause);
+                self.state = match bye {
+                    Some(bye) => {
+                        let k = ctx.send_request(bye, self.dialog.peer);
+                        ctx.index().bind_client(k.clone(), self.key);
+                        State::Ending { bye: k }
+                    }
+                    None => State::Finished,
+                };
+            }
+        }
+    }
+
+    /// Common end of a call: stop its legs, close media, decide the outcome, report.
+    fn end(&mut self, ctx: &mut Ctx<'_>, cause: EndCause) {
+        // Out of the connect policy first, so stopping the legs does not start a
+        // new round.
+        let outcome = self.flow.handle_end(ctx.now, cause);
+        self.drain_flow(ctx);
+        self.end_people(ctx);
+        if self.media.open {
+            ctx.media_cmd(MediaCommand::Close { call: self.key });
+            self.media.open = false;
+        }
+        let _ = outcome;
+        if !matches!(self.state, State::Ending { .. }) {
+            self.state = State::Finished;
+        }
+    }
+
+    /// Carry out what the flow asked for.
+    pub(super) fn drain_flow(&mut self, ctx: &mut Ctx<'_>) {
+        while let Some(action) = self.flow.poll_action() {
+            match action {
+                FlowAction::Play {
+                    play_id, prompts, ..
+                } => ctx.media_cmd(MediaCommand::Play {
+                    call: self.key,
+                    play_id,
+                    prompts,
+                }),
+                FlowAction::StopPlayback => {
+                    ctx.media_cmd(MediaCommand::StopPlayback { call: self.key })
+                }
+                FlowAction::Connect {
+                    target,
+                    plan,
+                    priority,
+                } => ctx.connect(ConnectInput::Request {
+                    call: self.key,
+                    plan,
+                    target,
+                    priority,
+                }),
+                FlowAction::LeaveConnect => ctx.connect(ConnectInput::Left { call: self.key }),
+                FlowAction::Record {
+                    record_id,
+                    mailbox,
+                    max,
+                    silence,
+                } => {
+                    let path = self.recording_path(ctx, &mailbox, record_id);
+                    tracing::info!("recording into {}", path.display());
+                    ctx.media_cmd(MediaCommand::Record {
+                        call: self.key,
+                        record_id,
+                        path: path.clone(),
+                        max,
+                        silence,
+                        stop_digits: "#".into(),
+                    });
+                    self.flow.handle_recording_started(record_id, path);
+                }
+                FlowAction::StopRecording => {
+                    ctx.media_cmd(MediaCommand::StopRecording { call: self.key })
+                }
+                FlowAction::Hangup { reason } => self.hangup(ctx, EndCause::PlanEnded(reason)),
+                FlowAction::Event(ev) => ctx.event(ev),
+                FlowAction::Callback(request) => ctx.store(StoreWrite::Callback {
+                    request,
+                    // Only fill the outbox when someone will read it: configuring a
+                    // webhook later must not flood it with old events.
+                    notify: ctx.cfg.notify_callbacks,
+                }),
+            }
+        }
+    }
+
+    /// `recordings/DAY/CALLID-MAILBOX.wav`, with unsafe characters replaced.
+    fn recording_path(&self, ctx: &Ctx<'_>, mailbox: &str, record_id: u32) -> std::path::PathBuf {
+        let day = self.info().started_at.strftime("%Y-%m-%d").to_string();
+        let _ = record_id;
+        ctx.cfg.recordings_dir.join(day).join(format!(
+            "{}-{}.wav",
+            file_safe(&self.info().call_id),
+            file_safe(mailbox)
+        ))
+    }
+}
+
+/// Trunks send OPTIONS as a keepalive/health check: always 200 with our capabilities.
+pub fn respond_options(ctx: &mut Ctx<'_>, key: ServerKey, req: &rsip::Request) {
+    let mut resp = crate::sip::response::make_response(req, 200, None);
+    resp.headers
+        .push(rsip::Header::Allow(crate::sip::headers::ALLOW.into()));
+    resp.headers
+        .push(rsip::Header::Accept("application/sdp".into()));
+    resp.headers
+        .push(rsip::Header::Other("Supported".into(), "replaces".into()));
+    ctx.send_response(key, resp);
+}
+
+/// `a84b@10.0.0.1` → `a84b_10.0.0.1`: Call-IDs come off the wire, file names must not
+/// climb out of the recordings folder.
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_ids_become_safe_file_names() {
+        assert_eq!(file_safe("a84b@10.0.0.1"), "a84b_10.0.0.1");
+        assert_eq!(file_safe("../../etc/passwd"), "_.._etc_passwd");
+    }
+}

@@ -1,0 +1,385 @@
+//! Outbound legs to managers' phones (we are the UAC, RFC 3261 §13): the INVITE that
+//! carries the caller's identity and the routing context, its responses, the ACK for a
+//! 2xx, CANCEL, and BYE.
+//!
+//! A leg belongs to one inbound call. It has its own Call-ID, its own dialog and its
+//! own RTP port (media is anchored in Switchboard), so the caller's trunk never learns
+//! the manager's address and vice versa.
+//!
+//! ```text
+//!   INVITE ─▶ Trying ──1xx──▶ Ringing ──2xx (ACK)──▶ Up ──BYE either way──▶ (gone)
+//!              │ give up: CANCEL after the first 1xx (§9.1)
+//!              └──────────────▶ Orphan: a crossing 2xx is ACKed and hung up at once
+//! ```
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use jiff::Timestamp;
+
+use super::context::Ctx;
+use super::program::{CallContextInfo, CallInfo};
+use crate::dialog::Dialog;
+use crate::media::{CallKey, MediaCommand, MediaParams};
+use crate::sdp::{self, Codec, LocalMedia};
+use crate::sip::Peer;
+use crate::sip::rsip;
+use crate::store::RingOutcome;
+use crate::transaction::{ClientKey, make_cancel};
+
+pub use crate::sip::uri::{Destination, uri_destination};
+
+/// The payload type we offer telephone-event at on outbound legs.
+pub const TE_PT: u8 = 101;
+
+#[derive(Debug)]
+pub enum LegState {
+    /// INVITE sent, no provisional yet. RFC 3261 §9.1: a CANCEL may only follow a
+    /// provisional response, so a ring timeout here sets `cancel_pending`.
+    Trying { cancel_pending: bool },
+    /// 180/183 received.
+    Ringing,
+    /// 2xx received and ACKed.
+    Up { dialog: Box<Dialog> },
+}
+
+/// One outbound call leg.
+#[derive(Debug)]
+pub struct Leg {
+    /// Identifies the leg's media session (and the leg) inside the endpoint.
+    pub media_key: CallKey,
+    pub manager: String,
+    pub port: u16,
+    pub invite: rsip::Request,
+    pub invite_key: ClientKey,
+    pub local_tag: String,
+    pub peer: Peer,
+    pub state: LegState,
+    pub started_wall: Timestamp,
+    pub ring_until: Instant,
+    pub offered: Vec<Codec>,
+    pub media: Option<MediaParams>,
+    pub media_open: bool,
+    pub sdp_session: u64,
+    pub sdp_version: u64,
+}
+
+impl Leg {
+    pub fn call_id(&self) -> Option<&str> {
+        crate::sip::headers::call_id(&self.invite)
+    }
+
+    pub fn is_up(&self) -> bool {
+        matches!(self.state, LegState::Up { .. })
+    }
+
+    pub fn local_media(&self, ip: IpAddr) -> LocalMedia {
+        LocalMedia {
+            ip,
+            port: self.port,
+            session_id: self.sdp_session,
+            session_version: self.sdp_version,
+        }
+    }
+
+    pub fn dialog_mut(&mut self) -> Option<&mut Dialog> {
+        match &mut self.state {
+            LegState::Up { dialog } => Some(dialog),
+            _ => None,
+        }
+    }
+
+    /// ACK a 2xx (again, when it was retransmitted because our ACK was lost, §13.2.2.4).
+    pub fn ack(&mut self, ctx: &mut Ctx<'_>) {
+        let cseq = crate::sip::headers::cseq(&self.invite).map_or(1, |(n, _)| n);
+        let branch = ctx.new_branch();
+        if let LegState::Up { dialog } = &mut self.state
+            && let Some(ack) = dialog.build_ack(ctx.cfg.sip_addr, &branch, cseq)
+        {
+            ctx.send_stateless(ack, dialog.peer);
+        }
+    }
+
+    /// Open the leg's media stream with its negotiated parameters.
+    pub fn open_media(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(params) = self.media.clone() else {
+            return;
+        };
+        self.media_open = true;
+        let (ssrc, seq, ts) = (ctx.random_u32(), ctx.random_u16(), ctx.random_u32());
+        ctx.media_cmd(MediaCommand::Open {
+            call: self.media_key,
+            port: self.port,
+            params,
+            inband_dtmf: ctx.cfg.inband_dtmf,
+            ssrc,
+            seq,
+            ts,
+        });
+    }
+
+    /// Stop the leg from our side: BYE when up, CANCEL when ringing (the INVITE's
+    /// transaction goes on as an orphan so a crossing 2xx is cleaned up).
+    pub fn abandon(self, ctx: &mut Ctx<'_>) {
+        match self.state {
+            LegState::Up { mut dialog } => {
+                let branch = ctx.new_branch();
+                if let Some(bye) =
+                    dialog.build_request(rsip::Method::Bye, ctx.cfg.sip_addr, &branch, &[], None)
+                {
+                    let _ = ctx.send_request(bye, dialog.peer);
+                }
+                ctx.release_port(self.port);
+            }
+            LegState::Ringing | LegState::Trying { .. } => {
+                let ringing = matches!(self.state, LegState::Ringing);
+                if ringing {
+                    let _ = ctx.send_request(make_cancel(&self.invite), self.peer);
+                }
+                // Trying: the CANCEL goes out when the first provisional arrives (or
+                // Timer B ends the transaction).
+                ctx.orphan(
+                    self.invite_key.clone(),
+                    Orphan {
+                        invite: self.invite,
+                        peer: self.peer,
+                        local_tag: self.local_tag.clone(),
+                        port: self.port,
+                        cancel_pending: !ringing,
+                    },
+                );
+            }
+        }
+        if self.media_open {
+            ctx.media_cmd(MediaCommand::Close {
+                call: self.media_key,
+            });
+        }
+        ctx.unbind_media(self.media_key);
+        ctx.index().unbind_tag(&self.local_tag);
+        // Responses to its INVITE now go to the orphan.
+        ctx.index().unbind_client(&self.invite_key);
+    }
+
+    /// A leg that is completely over (its transaction ended too): close its media,
+    /// drop its indexes, free its port.
+    pub fn release(self, ctx: &mut Ctx<'_>) {
+        if self.media_open {
+            ctx.media_cmd(MediaCommand::Close {
+                call: self.media_key,
+            });
+        }
+        ctx.unbind_media(self.media_key);
+        ctx.index().unbind_tag(&self.local_tag);
+        ctx.index().unbind_client(&self.invite_key);
+        ctx.release_port(self.port);
+    }
+}
+
+/// A leg we gave up on (cancelled, or the call ended) whose INVITE transaction is
+/// still open: if a 2xx still arrives (the CANCEL crossed it, §9.1), it is ACKed and
+/// hung up at once so the manager's phone never sits in a dead call.
+#[derive(Debug)]
+pub struct Orphan {
+    pub invite: rsip::Request,
+    pub peer: Peer,
+    pub local_tag: String,
+    pub port: u16,
+    /// Abandoned before any provisional: CANCEL when one arrives (§9.1).
+    pub cancel_pending: bool,
+}
+
+impl Orphan {
+    /// A response to the orphan's INVITE: CANCEL once it rings, ACK + BYE a 2xx.
+    /// Returns true when the orphan is done.
+    pub fn handle_response(&mut self, ctx: &mut Ctx<'_>, resp: &rsip::Response) -> bool {
+        let code = resp.status_code.code();
+        if code < 200 {
+            if self.cancel_pending && code > 100 {
+                self.cancel_pending = false;
+                let _ = ctx.send_request(make_cancel(&self.invite), self.peer);
+            }
+            return false;
+        }
+        ctx.release_port(self.port);
+        if code >= 300 {
+            return true;
+        }
+        tracing::info!("a cancelled leg answered anyway: acknowledging and hanging it up");
+        if let Ok(mut dialog) = Dialog::new_uac(&self.invite, resp, self.peer, &self.local_tag) {
+            let cseq = crate::sip::headers::cseq(&self.invite).map_or(1, |(n, _)| n);
+            let branch = ctx.new_branch();
+            if let Some(ack) = dialog.build_ack(ctx.cfg.sip_addr, &branch, cseq) {
+                ctx.send_stateless(ack, dialog.peer);
+            }
+            let branch = ctx.new_branch();
+            if let Some(bye) =
+                dialog.build_request(rsip::Method::Bye, ctx.cfg.sip_addr, &branch, &[], None)
+            {
+                let _ = ctx.send_request(bye, dialog.peer);
+            }
+        }
+        true
+    }
+
+    /// The orphan's transaction ended without a final response.
+    pub fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        ctx.release_port(self.port);
+    }
+}
+
+/// Keeps only characters that are safe in a SIP URI user part: caller IDs come off the
+/// wire and go into our headers, so nothing may break out of them.
+pub fn sanitize_number(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "+*#._-".contains(*c))
+        .take(64)
+        .collect();
+    if clean.is_empty() {
+        "anonymous".into()
+    } else {
+        clean
+    }
+}
+
+/// Text safe inside a quoted string or a header value: no quotes, backslashes or
+/// control characters (CR/LF would let a caller inject headers).
+pub fn sanitize_text(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .take(120)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// What goes into an outbound INVITE besides the SDP.
+pub struct InviteSpec<'a> {
+    pub dest: &'a Destination,
+    /// The To URI: the manager's address (RFC 3261 §8.1.1.2: the logical recipient),
+    /// while the Request-URI is the phone's contact.
+    pub to_uri: &'a str,
+    pub info: &'a CallInfo,
+    pub ctx: &'a CallContextInfo,
+    pub department: Option<&'a str>,
+    pub manager_display: &'a str,
+    pub branch: &'a str,
+    pub local_tag: &'a str,
+    pub call_id: &'a str,
+    pub sdp: &'a str,
+}
+
+/// The INVITE to a manager's phone. The caller's number and name go in From and
+/// P-Asserted-Identity (RFC 3325) so the phone shows who is calling; the routing
+/// context goes in `X-Switchboard-*` headers (documented in docs/bridging.md).
+pub fn build_invite(ctx: &Ctx<'_>, spec: &InviteSpec<'_>) -> Option<rsip::Request> {
+    use std::fmt::Write;
+    let host = ctx.cfg.sip_addr;
+    let number = sanitize_number(&spec.info.caller);
+    let name = spec
+        .info
+        .caller_name
+        .as_deref()
+        .map(sanitize_text)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| number.clone());
+    let t = spec.dest.peer.transport;
+    let contact = ctx.contact(t);
+    let mut text = String::with_capacity(1200);
+    let _ = write!(
+        text,
+        "INVITE {uri} SIP/2.0\r\n\
+         Via: SIP/2.0/{via} {host};branch={branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"{name}\" <sip:{number}@{host}>;tag={tag}\r\n\
+         To: \"{to_name}\" <{to_uri}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: {contact}\r\n\
+         P-Asserted-Identity: \"{name}\" <sip:{number}@{host}>\r\n\
+         Allow: {allow}\r\n\
+         User-Agent: Switchboard\r\n\
+         X-Switchboard-Call-ID: {orig}\r\n\
+         X-Switchboard-Dialled: {dialled}\r\n",
+        uri = spec.dest.uri,
+        via = t.via_token(),
+        branch = spec.branch,
+        tag = spec.local_tag,
+        to_name = sanitize_text(spec.manager_display),
+        to_uri = spec.to_uri,
+        call_id = spec.call_id,
+        allow = crate::sip::headers::ALLOW,
+        orig = sanitize_text(&spec.info.call_id),
+        dialled = sanitize_number(&spec.info.dialled),
+    );
+    let mut optional = |name: &str, value: &str| {
+        // ASCII arrows: strict parsers choke on UTF-8 outside display names.
+        let v = sanitize_text(&value.replace('→', "->"));
+        if !v.is_empty() {
+            let _ = write!(text, "X-Switchboard-{name}: {v}\r\n");
+        }
+    };
+    optional("Source", &spec.ctx.source);
+    optional("Department", spec.department.unwrap_or_default());
+    optional("IVR-Path", &spec.ctx.ivr_path);
+    optional(
+        "Returning",
+        spec.ctx.returning.as_deref().unwrap_or_default(),
+    );
+    optional("Reason", &spec.ctx.reason);
+    let _ = write!(
+        text,
+        "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{}",
+        spec.sdp.len(),
+        spec.sdp
+    );
+    rsip::Request::try_from(text.as_str()).ok()
+}
+
+/// Our SDP offer for a leg: the caller's law first, so the relay can pass payloads
+/// through untouched when the phone agrees.
+pub fn leg_offer(ctx: &Ctx<'_>, local: &LocalMedia, caller_codec: Codec) -> (String, Vec<Codec>) {
+    let mut codecs = vec![caller_codec];
+    codecs.extend(
+        ctx.cfg
+            .codecs
+            .iter()
+            .copied()
+            .filter(|c| *c != caller_codec),
+    );
+    let offer = sdp::build_offer(local, &codecs, TE_PT, sdp::Direction::SendRecv);
+    (offer, codecs)
+}
+
+/// How a final response to a manager's INVITE is recorded.
+pub fn ring_outcome(code: u16) -> RingOutcome {
+    match code {
+        200..=299 => RingOutcome::Answered,
+        486 | 600 => RingOutcome::Busy,
+        603 => RingOutcome::Declined,
+        408 | 480 | 487 => RingOutcome::NoAnswer,
+        _ => RingOutcome::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_ids_cannot_inject_headers() {
+        assert_eq!(sanitize_number("+1 555\r\nVia: x"), "+1555Viax");
+        assert_eq!(sanitize_number(""), "anonymous");
+        assert_eq!(sanitize_text("Eve\"\r\nX-Evil: 1"), "EveX-Evil: 1");
+    }
+
+    #[test]
+    fn outcomes_by_status() {
+        assert_eq!(ring_outcome(486), RingOutcome::Busy);
+        assert_eq!(ring_outcome(603), RingOutcome::Declined);
+        assert_eq!(ring_outcome(480), RingOutcome::NoAnswer);
+        assert_eq!(ring_outcome(500), RingOutcome::Failed);
+        assert_eq!(ring_outcome(200), RingOutcome::Answered);
+    }
+}
