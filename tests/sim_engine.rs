@@ -190,7 +190,8 @@ talk_time = { dist = "fixed", secs = 600 }
     assert_eq!(r.calls[0].answer_secs(), Some(1.0));
     assert_eq!(
         r.calls[1].outcome,
-        switchboard::sim::SimOutcome::Voicemail("d".into())
+        switchboard::store::CallOutcome::Voicemail
     );
+    assert_eq!(r.calls[1].voicemail.as_deref(), Some("d"));
     assert!(r.calls[1].overflowed);
 }

@@ -157,7 +157,8 @@ fn hanging_up_during_the_greeting_leaves_a_request_and_a_repeat_call_updates_it(
         1,
         "the repeat call updates the open request: {cbs:?}"
     );
-    assert_eq!(cbs[0].reason, CallbackReason::Missed);
+    // Number 3000 is closed: the request says why the caller reached voicemail.
+    assert_eq!(cbs[0].reason, CallbackReason::AfterHours);
     assert_eq!(cbs[0].call_count, 2);
     assert_eq!(cbs[0].recording_path, None);
 }

@@ -11,7 +11,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -20,8 +19,6 @@ use rand::rngs::SmallRng;
 
 use super::event::CallEvent;
 use super::leg::Orphan;
-use crate::config::DialPlan;
-use crate::connect::ConnectTarget;
 use crate::dialog::Index;
 use crate::media::ports::PortPool;
 use crate::media::{CallKey, MediaCommand};
@@ -30,7 +27,7 @@ use crate::sdp::Codec;
 use crate::sip::rsip;
 use crate::sip::uri::Destination;
 use crate::sip::{Peer, Transmit, Transport};
-use crate::store::{RingOutcome, StoreWrite};
+use crate::store::StoreWrite;
 use crate::transaction::{ClientKey, ServerKey, TransactionLayer};
 
 /// What calls need from the configuration.
@@ -85,32 +82,7 @@ pub enum LookupResult {
     History(Option<PreviousInteraction>),
 }
 
-/// What a call tells the connect policy.
-#[derive(Debug, Clone)]
-pub enum ConnectInput {
-    Request {
-        call: CallKey,
-        plan: Arc<DialPlan>,
-        target: ConnectTarget,
-        priority: u8,
-    },
-    RingEnded {
-        call: CallKey,
-        manager: String,
-        outcome: RingOutcome,
-    },
-    Answered {
-        call: CallKey,
-        manager: String,
-    },
-    Left {
-        call: CallKey,
-    },
-    TalkEnded {
-        manager: String,
-        plan: Arc<DialPlan>,
-    },
-}
+pub use crate::connect::ConnectInput;
 
 /// Where a manager's phones can be reached now.
 pub type Contacts<'a> = &'a dyn Fn(&str) -> Vec<Destination>;

@@ -19,6 +19,11 @@ pub enum CallEvent {
     Answered {
         key: CallKey,
     },
+    /// A menu starts playing and listening for keys.
+    MenuEntered {
+        key: CallKey,
+        menu: String,
+    },
     MenuChoice {
         key: CallKey,
         menu: String,
@@ -42,6 +47,11 @@ pub enum CallEvent {
         key: CallKey,
         department: String,
         position: usize,
+    },
+    /// The caller waits for one busy manager (a returning caller).
+    WaitingFor {
+        key: CallKey,
+        manager: String,
     },
     /// The caller reached a voicemail box (its greeting plays).
     Voicemail {
@@ -78,6 +88,8 @@ impl CallEvent {
         match self {
             CallEvent::Started { key, .. }
             | CallEvent::Answered { key }
+            | CallEvent::MenuEntered { key, .. }
+            | CallEvent::WaitingFor { key, .. }
             | CallEvent::MenuChoice { key, .. }
             | CallEvent::Decision { key, .. }
             | CallEvent::Connecting { key, .. }

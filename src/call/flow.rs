@@ -192,6 +192,19 @@ impl Flow {
         }
     }
 
+    /// The recording in progress, or the one an ended call still waits for.
+    pub fn recording_id(&self) -> Option<u32> {
+        match &self.state {
+            State::Voicemail {
+                recording: Some(r), ..
+            } => Some(r.record_id),
+            State::Ended {
+                pending: Some((id, _, _)),
+            } => Some(*id),
+            _ => None,
+        }
+    }
+
     pub fn is_ended(&self) -> bool {
         matches!(self.state, State::Ended { .. })
     }
@@ -340,7 +353,13 @@ impl Flow {
                         });
                         self.loop_prompt(&hold_prompt.unwrap_or_else(|| "hold_music".into()));
                     }
-                    Wait::Manager { .. } => self.loop_prompt("hold_music"),
+                    Wait::Manager { name } => {
+                        self.event(CallEvent::WaitingFor {
+                            key: self.key,
+                            manager: name,
+                        });
+                        self.loop_prompt("hold_music");
+                    }
                 }
             }
             ConnectOutput::Failed { step, reason, .. } => {
@@ -598,6 +617,10 @@ impl Flow {
                     });
                 }
                 IvrAction::StopPlayback => self.actions.push_back(FlowAction::StopPlayback),
+                IvrAction::MenuEntered { menu } => self.event(CallEvent::MenuEntered {
+                    key: self.key,
+                    menu,
+                }),
                 IvrAction::MenuDone {
                     menu,
                     result,

@@ -22,6 +22,10 @@ pub enum IvrAction {
         prompts: Vec<String>,
     },
     StopPlayback,
+    /// A menu starts (its prompts play and its keys are collected).
+    MenuEntered {
+        menu: String,
+    },
     /// A menu finished: for the call's story and its record.
     MenuDone {
         menu: String,
@@ -320,6 +324,8 @@ impl IvrRunner {
                     prompts,
                     collect,
                 } => {
+                    self.actions
+                        .push_back(IvrAction::MenuEntered { menu: id.clone() });
                     let collector = DigitCollector::new(collector_config(&collect));
                     let play_id = if prompts.is_empty() {
                         None
@@ -397,8 +403,11 @@ mod tests {
         }
     }
 
+    /// The actions, without the menu-entered notes.
     fn drain(r: &mut IvrRunner) -> Vec<IvrAction> {
-        std::iter::from_fn(|| r.poll_action()).collect()
+        std::iter::from_fn(|| r.poll_action())
+            .filter(|a| !matches!(a, IvrAction::MenuEntered { .. }))
+            .collect()
     }
 
     #[test]
@@ -474,7 +483,7 @@ mod tests {
             if attempt < 2 {
                 assert_eq!(prompts, &vec!["timeout".to_string()]);
                 r.handle_playback_finished(now, w, &ci, *play_id);
-                let IvrAction::Play { play_id, .. } = r.poll_action().unwrap() else {
+                let IvrAction::Play { play_id, .. } = drain(&mut r).remove(0) else {
                     panic!()
                 };
                 play = play_id;

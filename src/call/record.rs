@@ -134,7 +134,9 @@ impl Recorder {
                 }
                 Some(rec.clone())
             }
-            CallEvent::Queued { .. } => None,
+            CallEvent::Queued { .. }
+            | CallEvent::WaitingFor { .. }
+            | CallEvent::MenuEntered { .. } => None,
             CallEvent::Ended { key, outcome, .. } => {
                 let mut rec = self.open.remove(key)?;
                 rec.ended_at = Some(wall);

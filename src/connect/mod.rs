@@ -71,6 +71,34 @@ pub enum ConnectTarget {
     },
 }
 
+/// What a call (or the simulator on its behalf) tells the connect policy, applied
+/// with [`Connector::handle`].
+#[derive(Debug, Clone)]
+pub enum ConnectInput {
+    Request {
+        call: CallKey,
+        plan: Arc<DialPlan>,
+        target: ConnectTarget,
+        priority: u8,
+    },
+    RingEnded {
+        call: CallKey,
+        manager: String,
+        outcome: RingOutcome,
+    },
+    Answered {
+        call: CallKey,
+        manager: String,
+    },
+    Left {
+        call: CallKey,
+    },
+    TalkEnded {
+        manager: String,
+        plan: Arc<DialPlan>,
+    },
+}
+
 /// Work for whoever carries the calls out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectOutput {
@@ -236,6 +264,30 @@ impl Connector {
     }
 
     // ---- inputs: calls -------------------------------------------------------------
+
+    /// Apply one input (the queued form of the `handle_*` methods below).
+    pub fn handle(&mut self, now: Instant, wall: Timestamp, input: ConnectInput) {
+        match input {
+            ConnectInput::Request {
+                call,
+                plan,
+                target,
+                priority,
+            } => self.handle_request(now, wall, call, plan, target, priority),
+            ConnectInput::RingEnded {
+                call,
+                manager,
+                outcome,
+            } => self.handle_ring_ended(now, wall, call, &manager, outcome),
+            ConnectInput::Answered { call, manager } => {
+                self.handle_answered(now, wall, call, &manager)
+            }
+            ConnectInput::Left { call } => self.handle_left(now, wall, call),
+            ConnectInput::TalkEnded { manager, plan } => {
+                self.handle_talk_ended(now, wall, &manager, &plan)
+            }
+        }
+    }
 
     /// A call asks to be connected to `target` (priority: higher is served first).
     pub fn handle_request(

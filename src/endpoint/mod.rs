@@ -489,27 +489,7 @@ impl Endpoint {
     fn pump(&mut self, now: Instant, wall: Timestamp) {
         loop {
             while let Some(input) = self.connect_queue.pop_front() {
-                let c = &mut self.connector;
-                match input {
-                    ConnectInput::Request {
-                        call,
-                        plan,
-                        target,
-                        priority,
-                    } => c.handle_request(now, wall, call, plan, target, priority),
-                    ConnectInput::RingEnded {
-                        call,
-                        manager,
-                        outcome,
-                    } => c.handle_ring_ended(now, wall, call, &manager, outcome),
-                    ConnectInput::Answered { call, manager } => {
-                        c.handle_answered(now, wall, call, &manager)
-                    }
-                    ConnectInput::Left { call } => c.handle_left(now, wall, call),
-                    ConnectInput::TalkEnded { manager, plan } => {
-                        c.handle_talk_ended(now, wall, &manager, &plan)
-                    }
-                }
+                self.connector.handle(now, wall, input);
             }
             let Some(out) = self.connector.poll_output() else {
                 if self.connect_queue.is_empty() {

@@ -136,9 +136,11 @@ pub fn run(args: &SimulateArgs) -> Result<String, SimError> {
     let results = run_plans(&plans, &traffic, show);
     if args.replay_db.is_some() {
         for ((name, _), r) in plans.iter().zip(&results) {
-            let (same, total) = replay_matches(r);
+            let m = replay_matches(r);
             eprintln!(
-                "replay: plan {name} routed {same} of {total} calls the way they were recorded"
+                "replay: plan {name} routed {} of {} calls the way they were recorded; {} \
+                 ended the same way (same manager, same outcome)",
+                m.routed_alike, m.total, m.ended_alike
             );
         }
     }
@@ -190,20 +192,36 @@ pub fn run_plans(plans: &[(String, DialPlan)], traffic: &Traffic, show: bool) ->
         .collect()
 }
 
-/// Replayed calls whose simulated route (first department, menus walked) equals the
-/// recorded one, and how many replayed calls there were.
-pub fn replay_matches(r: &SimResult) -> (usize, usize) {
-    let replayed: Vec<_> = r.calls.iter().filter(|c| c.record.is_some()).collect();
-    let same = replayed
-        .iter()
-        .filter(|c| {
-            c.record.as_ref().is_some_and(|rec| {
-                let menus: Vec<&str> = c.menus.iter().map(|(m, _)| m.as_str()).collect();
-                rec.department == c.department && rec.menus == menus
-            })
-        })
-        .count();
-    (same, replayed.len())
+/// How closely a replay reproduced the recorded calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayMatch {
+    /// Replayed calls.
+    pub total: usize,
+    /// Same first department and the same menus walked.
+    pub routed_alike: usize,
+    /// Routed alike, and answered by the same manager with the same outcome.
+    pub ended_alike: usize,
+}
+
+/// Compares each replayed call with its record.
+pub fn replay_matches(r: &SimResult) -> ReplayMatch {
+    let mut m = ReplayMatch {
+        total: 0,
+        routed_alike: 0,
+        ended_alike: 0,
+    };
+    for c in &r.calls {
+        let Some(rec) = &c.record else { continue };
+        m.total += 1;
+        let menus: Vec<&str> = c.menus.iter().map(|(m, _)| m.as_str()).collect();
+        if rec.department == c.department && rec.menus == menus {
+            m.routed_alike += 1;
+            if rec.answered_by == c.answered_by && rec.outcome == c.outcome {
+                m.ended_alike += 1;
+            }
+        }
+    }
+    m
 }
 
 /// The column name of a plan: its file stem, or the path when stems repeat.

@@ -23,16 +23,20 @@ pub mod replay;
 pub mod report;
 pub mod result;
 pub mod rng;
+pub mod switch;
 pub mod traffic;
 
 use std::path::PathBuf;
 
 pub use cli::{SimulateArgs, run_cli};
-pub use engine::{CallResult, ManagerTotals, SimOutcome, SimResult, simulate};
-pub use model::{Arrival, ManagerModel, MenuChoice, PriorManager, RecordedRoute, Traffic};
+pub use engine::{CallResult, ManagerTotals, SimResult, Trace, run, simulate};
+pub use model::{
+    Arrival, ManagerModel, MenuChoice, PriorManager, Reaction, RecordedRoute, Script, Traffic,
+};
 pub use replay::{ReplayOptions, replay};
 pub use report::{Comparison, ManagerLoad, PlanReport};
 pub use rng::{Dist, SimRng};
+pub use switch::{CoreSwitch, Observed, RingId, Switch};
 pub use traffic::TrafficFile;
 
 use crate::config::ConfigErrors;

@@ -33,6 +33,31 @@ pub struct Arrival {
     pub keys: Option<Vec<MenuChoice>>,
     /// Replay: the recorded call this arrival came from.
     pub record: Option<RecordedRoute>,
+    /// Replay: what the phones and the caller did on the recorded call, played back
+    /// as long as the simulated call rings the same people.
+    pub script: Option<Script>,
+}
+
+/// How a phone reacts when it rings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaction {
+    /// Picks up after this many ms.
+    Answer(u64),
+    /// Refuses (busy, declined) after this many ms.
+    Reject(crate::store::RingOutcome, u64),
+    /// Keeps ringing.
+    NoAnswer,
+}
+
+/// A recorded call's behaviour, for replay.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Script {
+    /// The phones rung, in order, and what each did.
+    pub rings: Vec<(String, Reaction)>,
+    /// How long the conversation lasted.
+    pub talk_ms: Option<u64>,
+    /// The caller hung up this long after the call started (unanswered calls).
+    pub hangup_after_ms: Option<u64>,
 }
 
 /// What production decided for a replayed call, for comparison.
@@ -42,6 +67,8 @@ pub struct RecordedRoute {
     pub department: Option<String>,
     /// Menus where a key was pressed (or the timeout hit), in order.
     pub menus: Vec<String>,
+    pub outcome: crate::store::CallOutcome,
+    pub answered_by: Option<String>,
 }
 
 /// How one manager behaves.
@@ -116,6 +143,8 @@ pub struct Traffic {
     pub menu_secs: f64,
     /// Seconds a `play:` prompt lasts.
     pub play_secs: f64,
+    /// Seconds a voicemail message lasts.
+    pub message_secs: f64,
     /// Caller patience the arrivals were drawn from (replay draws from it too).
     pub patience: Dist,
     /// Caller → whom they spoke with before the period, and when.

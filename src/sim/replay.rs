@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::model::{Arrival, ManagerModel, MenuChoice, PriorManager, RecordedRoute, Traffic};
+use super::model::{
+    Arrival, ManagerModel, MenuChoice, PriorManager, Reaction, RecordedRoute, Script, Traffic,
+};
 use super::rng::{Dist, SimRng};
 use super::traffic::ms_between;
-use crate::store::{CallOutcome, RingOutcome, Store, StoreError};
+use crate::store::{CallOutcome, RingOutcome, Side, Store, StoreError};
 
 /// The window to replay and how far back history counts.
 #[derive(Debug, Clone)]
@@ -34,6 +36,7 @@ pub fn replay(
 ) -> Result<Traffic, StoreError> {
     let records = store.calls_between(opts.from, opts.to)?;
     let patience = base.map_or(Dist::Never, |b| b.patience);
+    let scripts = scripts(store, opts, &records)?;
     let arrivals = records
         .iter()
         .enumerate()
@@ -59,7 +62,10 @@ pub fn replay(
                     call_id: r.call_id.clone(),
                     department: r.department.clone(),
                     menus: r.menu_path.iter().map(|s| s.menu.clone()).collect(),
+                    outcome: r.outcome,
+                    answered_by: r.answered_by.clone(),
                 }),
+                script: scripts.get(&r.call_id).cloned(),
             }
         })
         .collect();
@@ -90,9 +96,63 @@ pub fn replay(
         managers,
         menu_secs: base.map_or(8.0, |b| b.menu_secs),
         play_secs: base.map_or(3.0, |b| b.play_secs),
+        message_secs: base.map_or(20.0, |b| b.message_secs),
         patience,
         prior,
     })
+}
+
+/// What each recorded call's phones and caller did: every ring attempt in order with
+/// its outcome and how long it rang, the conversation's length, and when an
+/// unanswered caller hung up. Replayed through the same plan, the simulated calls ring
+/// the same people and end the same way.
+fn scripts(
+    store: &dyn Store,
+    opts: &ReplayOptions,
+    records: &[crate::store::CallRecord],
+) -> Result<BTreeMap<String, Script>, StoreError> {
+    let ms = |a: Timestamp, b: Timestamp| {
+        u64::try_from(b.as_millisecond() - a.as_millisecond()).unwrap_or(0)
+    };
+    let mut out: BTreeMap<String, Script> = records
+        .iter()
+        .map(|r| {
+            let talk_ms = match (r.answered_at, r.ended_at) {
+                (Some(a), Some(e)) => Some(ms(a, e)),
+                _ => None,
+            };
+            let hangup_after_ms = match (r.hangup_side, r.ended_at, r.answered_at) {
+                (Some(Side::Caller), Some(e), None) => Some(ms(r.started_at, e)),
+                _ => None,
+            };
+            let script = Script {
+                rings: Vec::new(),
+                talk_ms,
+                hangup_after_ms,
+            };
+            (r.call_id.clone(), script)
+        })
+        .collect();
+    // Rings that started up to a day after the window still belong to its calls.
+    let until = opts
+        .to
+        .checked_add(SignedDuration::from_hours(24))
+        .unwrap_or(opts.to);
+    for ring in store.ring_attempts_between(opts.from, until)? {
+        let Some(script) = out.get_mut(&ring.call_id) else {
+            continue;
+        };
+        let after = ms(ring.started_at, ring.ended_at);
+        let reaction = match ring.outcome {
+            RingOutcome::Answered => Reaction::Answer(after),
+            RingOutcome::Busy | RingOutcome::Declined | RingOutcome::Failed => {
+                Reaction::Reject(ring.outcome, after)
+            }
+            RingOutcome::NoAnswer | RingOutcome::Cancelled => Reaction::NoAnswer,
+        };
+        script.rings.push((ring.manager, reaction));
+    }
+    Ok(out)
 }
 
 /// Per manager: answer probability and delay from ring attempts, talk time (mean of

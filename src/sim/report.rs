@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use super::engine::{QUEUE_BIN_SECS, SimOutcome, SimResult};
+use super::engine::{QUEUE_BIN_SECS, SimResult};
+use crate::store::CallOutcome;
 
 /// Upper edges (seconds) of the answer-time histogram bins; the last bin is open.
 pub const ANSWER_BINS: [f64; 10] = [5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0];
@@ -23,12 +24,17 @@ pub struct PlanReport {
     pub plan: String,
     pub offered: u64,
     pub answered: u64,
+    /// Calls the plan served and ended itself (announcements, menu goodbyes).
+    pub completed_in_ivr: u64,
     pub abandoned_in_ivr: u64,
     pub abandoned_waiting: u64,
-    /// Calls that ended in voicemail (each one lands on the callback list).
+    /// Calls that ended with a voicemail message (each one lands on the callback list).
     pub voicemail: u64,
-    /// Calls the plan hung up (menu failures, `hangup` actions, no route).
-    pub plan_hangup: u64,
+    /// Calls nobody took that ended without a message (after hours, overflow to a
+    /// hang-up, a greeting hung up on); they land on the callback list too.
+    pub missed: u64,
+    /// Callback requests filed.
+    pub callbacks: u64,
     /// Calls that reached a department's overflow action (queue timeout, full queue,
     /// nobody reachable).
     pub overflowed: u64,
@@ -71,9 +77,7 @@ fn round2(v: f64) -> f64 {
 
 impl PlanReport {
     pub fn from_result(plan: &str, r: &SimResult) -> PlanReport {
-        let count = |f: &dyn Fn(&SimOutcome) -> bool| {
-            r.calls.iter().filter(|c| f(&c.outcome)).count() as u64
-        };
+        let count = |o: CallOutcome| r.calls.iter().filter(|c| c.outcome == o).count() as u64;
         let mut waits: Vec<f64> = r.calls.iter().filter_map(|c| c.answer_secs()).collect();
         waits.sort_by(f64::total_cmp);
         let mut histogram = vec![0u64; ANSWER_BINS.len() + 1];
@@ -114,11 +118,13 @@ impl PlanReport {
         PlanReport {
             plan: plan.to_string(),
             offered: r.calls.len() as u64,
-            answered: count(&|o| *o == SimOutcome::Answered),
-            abandoned_in_ivr: count(&|o| *o == SimOutcome::AbandonedInIvr),
-            abandoned_waiting: count(&|o| *o == SimOutcome::AbandonedWaiting),
-            voicemail: count(&|o| matches!(o, SimOutcome::Voicemail(_))),
-            plan_hangup: count(&|o| *o == SimOutcome::PlanHangup),
+            answered: count(CallOutcome::Answered),
+            completed_in_ivr: count(CallOutcome::CompletedInIvr),
+            abandoned_in_ivr: count(CallOutcome::AbandonedInIvr),
+            abandoned_waiting: count(CallOutcome::AbandonedRinging),
+            voicemail: count(CallOutcome::Voicemail),
+            missed: count(CallOutcome::Missed),
+            callbacks: r.callbacks,
             overflowed: r.calls.iter().filter(|c| c.overflowed).count() as u64,
             answer_secs_median: percentile(&waits, 50.0).map(round2),
             answer_secs_p90: percentile(&waits, 90.0).map(round2),
@@ -173,8 +179,10 @@ impl Comparison {
         row("abandoned waiting", &|p| {
             pct(p.abandoned_waiting, p.offered)
         });
-        row("voicemail/callback", &|p| pct(p.voicemail, p.offered));
-        row("hung up by plan", &|p| pct(p.plan_hangup, p.offered));
+        row("voicemail message", &|p| pct(p.voicemail, p.offered));
+        row("missed (no message)", &|p| pct(p.missed, p.offered));
+        row("served by the IVR", &|p| pct(p.completed_in_ivr, p.offered));
+        row("callback requests", &|p| p.callbacks.to_string());
         row("reached overflow", &|p| pct(p.overflowed, p.offered));
         row("time to answer median", &|p| {
             opt(p.answer_secs_median, " s")

@@ -1,17 +1,21 @@
 //! What a run produces: one record per call and totals per manager.
 
 use super::model::{MenuChoice, RecordedRoute};
+use crate::store::CallOutcome;
 
-/// How a simulated call ended.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SimOutcome {
-    Answered,
-    AbandonedInIvr,
-    AbandonedWaiting,
-    Voicemail(String),
-    /// The plan hung up (menu failures, no route, `hangup` action).
-    PlanHangup,
+/// What happened to a call, in order, for comparing runs exactly (the live router
+/// against the simulator, a replay against the record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trace {
+    /// A manager's phone rang.
+    Rung(String),
+    /// The caller queued in a department at a position.
+    Queued(String, usize),
+    /// The caller waits for one busy manager.
+    WaitingFor(String),
+    /// A manager answered.
+    Answered(String),
+    Ended(CallOutcome),
 }
 
 /// One simulated call, for reports and for comparing with recorded calls.
@@ -20,7 +24,10 @@ pub struct CallResult {
     pub dialled: String,
     pub caller: String,
     pub arrived_ms: u64,
-    pub outcome: SimOutcome,
+    /// How the call ended, classified exactly as the router classifies its records.
+    pub outcome: CallOutcome,
+    /// The mailbox, when the caller reached voicemail.
+    pub voicemail: Option<String>,
     /// When the caller left the menus for a department or manager.
     pub wait_start_ms: Option<u64>,
     pub answered_ms: Option<u64>,
@@ -31,9 +38,11 @@ pub struct CallResult {
     pub menus: Vec<(String, MenuChoice)>,
     /// The manager this caller spoke with last, when within the plan's lookback.
     pub previous: Option<String>,
-    /// Whether the call reached the overflow action of a queue.
+    /// Whether the call reached a department's overflow action.
     pub overflowed: bool,
     pub record: Option<RecordedRoute>,
+    /// What happened, with the milliseconds since the start of the run.
+    pub trace: Vec<(u64, Trace)>,
 }
 
 impl CallResult {
@@ -58,10 +67,12 @@ pub struct SimResult {
     pub calls: Vec<CallResult>,
     pub managers: Vec<ManagerTotals>,
     /// Most callers waiting (queued or waiting for a specific manager) in each
-    /// [`QUEUE_BIN_SECS`] bin from the origin.
+    /// [`QUEUE_BIN_SECS`](super::engine::QUEUE_BIN_SECS) bin from the origin.
     pub queue_bins: Vec<u32>,
     /// Ring attempts made (one per manager rung).
     pub rings: u64,
     /// Events processed.
     pub events: u64,
+    /// Callback requests filed.
+    pub callbacks: u64,
 }

@@ -79,6 +79,7 @@ struct RawCallers {
 struct RawIvr {
     menu_secs: Option<f64>,
     play_secs: Option<f64>,
+    message_secs: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -542,6 +543,7 @@ impl TrafficFile {
                     patience_secs: patience.sample(&mut call_rng),
                     keys: None,
                     record: None,
+                    script: None,
                 }
             })
             .collect();
@@ -610,6 +612,7 @@ impl TrafficFile {
             managers,
             menu_secs: self.raw.ivr.menu_secs.unwrap_or(8.0).max(0.0),
             play_secs: self.raw.ivr.play_secs.unwrap_or(3.0).max(0.0),
+            message_secs: self.raw.ivr.message_secs.unwrap_or(20.0).max(0.0),
             patience,
             prior,
         }
