@@ -542,7 +542,8 @@ impl World<'_> {
                     return;
                 };
                 x.connecting = true;
-                if x.result.department.is_none() {
+                // As in the call record: the department the call was last handed to.
+                if department.is_some() {
                     x.result.department = department;
                 }
                 if x.result.wait_start_ms.is_none() {
@@ -581,6 +582,9 @@ impl World<'_> {
             }
             CallEvent::Voicemail { mailbox, .. } => {
                 if let Some(x) = self.calls.get_mut(c) {
+                    if x.result.department.is_none() {
+                        x.result.department = Some(mailbox.clone());
+                    }
                     x.result.voicemail = Some(mailbox);
                     x.connecting = false;
                 }

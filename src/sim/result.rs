@@ -32,7 +32,8 @@ pub struct CallResult {
     pub wait_start_ms: Option<u64>,
     pub answered_ms: Option<u64>,
     pub answered_by: Option<String>,
-    /// The first department the call was handed to.
+    /// The department the call was last handed to (or the mailbox it reached), as
+    /// the call record keeps it.
     pub department: Option<String>,
     /// Menus where a choice was made, with the choice.
     pub menus: Vec<(String, MenuChoice)>,
