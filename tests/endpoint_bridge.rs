@@ -22,6 +22,11 @@ number = "2000"
 source = "vip"
 action = "department:team"
 
+[[numbers]]
+number = "3000"
+source = "support-line"
+action = "department:support"
+
 [departments.sales]
 members = ["andrew", "elena"]
 strategy = "round-robin"
@@ -527,4 +532,55 @@ fn a_transfer_nobody_takes_lands_in_the_callback_queue() {
     assert_eq!(h.callbacks.len(), 1, "{:?}", h.callbacks);
     assert_eq!(h.callbacks[0].department, "support");
     assert_eq!(h.callbacks[0].reason, CallbackReason::NobodyAnswered);
+}
+
+/// Issue 12: one manager busy, three callers queue one after another; when the
+/// manager frees, the first in line is rung within the same event (no polling), and
+/// so on in arrival order. A caller arriving as the manager frees waits behind.
+#[test]
+fn queued_callers_are_served_in_arrival_order_the_moment_the_manager_frees() {
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    // Caller 1 reaches sofia (support's only member) and talks.
+    h.caller_n_calls(1, "3000");
+    let invite = h.request_to(SOFIA, "INVITE");
+    assert_eq!(header(&invite, "X-Switchboard-Call-ID"), "caller-1");
+    h.sip_from(
+        SOFIA,
+        &reply(&invite, "200 OK", "s1", Some(&phone_sdp(30000, 0))),
+    );
+    assert_eq!(h.connected().as_deref(), Some("sofia"));
+    let _ack = h.take_to(SOFIA);
+    // Callers 2, 3, 4 queue, 0.7 s apart.
+    let mut queued = Vec::new();
+    for n in 2..=4 {
+        h.advance(Duration::from_millis(700));
+        queued.push(h.caller_n_calls(n, "3000"));
+        assert!(h.take_to(SOFIA).is_empty(), "sofia is busy");
+    }
+    assert_eq!(h.ep.connector().queue("support"), queued);
+    // Each time sofia hangs up, the next caller in line is rung in the same step.
+    let mut current = invite;
+    for n in 2..=4 {
+        h.sip_from(SOFIA, &phone_request(&current, "BYE", 2, "s1", ""));
+        let next = h.request_to(SOFIA, "INVITE");
+        assert_eq!(
+            header(&next, "X-Switchboard-Call-ID"),
+            format!("caller-{n}"),
+            "arrival order"
+        );
+        if n == 2 {
+            // A caller arriving right now waits behind the ones already queued.
+            h.caller_n_calls(5, "3000");
+            assert!(h.take_to(SOFIA).iter().all(|m| !m.starts_with("INVITE")));
+        }
+        h.sip_from(
+            SOFIA,
+            &reply(&next, "200 OK", "s1", Some(&phone_sdp(30000, 0))),
+        );
+        let _ = h.take_to(SOFIA);
+        current = next;
+    }
+    h.sip_from(SOFIA, &phone_request(&current, "BYE", 2, "s1", ""));
+    let next = h.request_to(SOFIA, "INVITE");
+    assert_eq!(header(&next, "X-Switchboard-Call-ID"), "caller-5");
 }

@@ -41,6 +41,8 @@ pub fn require(tool: &str, package: &str) -> PathBuf {
 /// Ports for one test: SIP port, RTP range, sipp's SIP and media ports.
 #[derive(Debug, Clone, Copy)]
 pub struct Ports {
+    /// The slot these ports come from (see `next_slot`).
+    pub slot: u16,
     pub sip: u16,
     pub rtp_low: u16,
     pub rtp_high: u16,
@@ -52,6 +54,7 @@ pub struct Ports {
 pub fn ports() -> Ports {
     let slot = next_slot();
     Ports {
+        slot,
         sip: 15000 + slot * 4,
         sipp_sip: 16000 + slot * 4,
         http: 9000 + slot,
@@ -418,10 +421,10 @@ pub struct Phone {
 impl Ports {
     /// SIP and media ports for the `i`-th phone of this test (i < 4).
     pub fn phone(&self, i: u16) -> (u16, u16) {
-        let slot = (self.sip - 15000) / 2;
+        let i = i % 4;
         (
-            19000 + (slot % 200) * 8 + i * 2,
-            64000 + (slot % 40) * 32 + i * 8,
+            17000 + self.slot * 8 + i * 2,
+            11000 + self.slot * 16 + i * 4,
         )
     }
 }
@@ -430,6 +433,11 @@ impl Phone {
     /// Start `scenario` (from tests/sipp) answering on the `i`-th phone port; `extra`
     /// goes to sipp as is (e.g. `-d 500`, `-key phone_audio FILE,-1,0`).
     pub fn start(ports: Ports, i: u16, scenario: &str, extra: &[&str]) -> Phone {
+        Self::start_for(ports, i, scenario, 1, extra)
+    }
+
+    /// The same phone taking `calls` calls one after another.
+    pub fn start_for(ports: Ports, i: u16, scenario: &str, calls: u32, extra: &[&str]) -> Phone {
         let sipp = require("sipp", "sip-tester");
         let (sip_port, media_port) = ports.phone(i);
         let dir = tempfile::tempdir().unwrap();
@@ -451,15 +459,8 @@ impl Phone {
             .arg(sip_port.to_string())
             .args(["-mi", "127.0.0.1", "-mp"])
             .arg(media_port.to_string())
-            .args([
-                "-m",
-                "1",
-                "-nostdin",
-                "-timeout",
-                "50s",
-                "-trace_msg",
-                "-message_file",
-            ])
+            .args(["-m", &calls.to_string()])
+            .args(["-nostdin", "-timeout", "50s", "-trace_msg", "-message_file"])
             .arg(dir.path().join("messages.log"))
             .args(["-trace_err", "-error_file"])
             .arg(dir.path().join("err.log"))

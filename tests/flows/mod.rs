@@ -163,6 +163,53 @@ impl H {
         self.sip_from(TRUNK, &ack);
     }
 
+    /// Caller `n` (Call-ID `caller-n`, tag `tn`) dials `number`, is answered, ACKs and
+    /// hears the department announcement to its end. Returns the call's key.
+    pub fn caller_n_calls(&mut self, n: u32, number: &str) -> CallKey {
+        let invite = format!(
+            "INVITE sip:{number}@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKn{n}\r\nFrom: <sip:555000{n}@10.0.0.1>;tag=t{n}\r\nTo: <sip:{number}@127.0.0.1>\r\nCall-ID: caller-{n}\r\nCSeq: 1 INVITE\r\nContact: <sip:c{n}@{TRUNK}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{CALLER_SDP}",
+            CALLER_SDP.len()
+        );
+        self.sip_from(TRUNK, &invite);
+        let ok = self
+            .take_to(TRUNK)
+            .into_iter()
+            .find(|m| m.starts_with("SIP/2.0 200") && m.contains(&format!("caller-{n}")))
+            .unwrap();
+        let tag = header(&ok, "To").split("tag=").nth(1).unwrap().to_string();
+        let ack = format!(
+            "ACK sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKna{n}\r\nFrom: <sip:555000{n}@10.0.0.1>;tag=t{n}\r\nTo: <sip:{number}@127.0.0.1>;tag={tag}\r\nCall-ID: caller-{n}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        self.sip_from(TRUNK, &ack);
+        let key = self
+            .events
+            .iter()
+            .find_map(|e| match e {
+                CallEvent::Started { key, info } if info.call_id == format!("caller-{n}") => {
+                    Some(*key)
+                }
+                _ => None,
+            })
+            .unwrap();
+        let play = self
+            .media
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                MediaCommand::Play { call, play_id, .. } if *call == key => Some(*play_id),
+                _ => None,
+            })
+            .unwrap();
+        self.ep.handle_media_event(
+            self.now,
+            self.wall,
+            key,
+            MediaEvent::PlaybackFinished { play_id: play },
+        );
+        self.drain();
+        key
+    }
+
     pub fn finish_play(&mut self, play_id: u32) {
         let key = self.caller_key();
         self.ep.handle_media_event(
@@ -268,7 +315,12 @@ pub fn phone_request(invite: &str, method: &str, cseq: u32, my_tag: &str, extra:
     let our_from = header(invite, "From");
     let our_to = header(invite, "To");
     format!(
-        "{method} sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {phone};branch=z9hG4bKp{method}{cseq}\r\nFrom: {our_to};tag={my_tag}\r\nTo: {our_from}\r\nCall-ID: {}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n",
+        "{method} sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {phone};branch=z9hG4bKp{method}{cseq}{}\r\nFrom: {our_to};tag={my_tag}\r\nTo: {our_from}\r\nCall-ID: {}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n",
+        // Unique per dialog: one phone sends many BYEs.
+        header(invite, "Call-ID")
+            .split('@')
+            .next()
+            .unwrap_or_default(),
         header(invite, "Call-ID")
     )
 }
