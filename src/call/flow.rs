@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+use super::callback::{Callbacks, set_recording};
 use super::event::CallEvent;
 use super::ivr::{IvrAction, IvrRunner};
 use super::outcome::{EndCause, Missed, Outcome, Stage, Story, classify};
@@ -37,8 +38,6 @@ pub const WAIT_PLAY_BASE: u32 = 0x8000_0000;
 /// How long a call that ended mid-message waits for its recording to be closed before
 /// the callback request is filed without the message's length.
 pub const RECORDING_GRACE: Duration = Duration::from_secs(5);
-/// Messages shorter than this are kept but flagged `short`.
-const SHORT_MESSAGE: Duration = Duration::from_secs(2);
 
 /// What the flow asks its executor to do.
 #[derive(Debug, Clone)]
@@ -116,12 +115,8 @@ pub struct Flow {
     ivr: IvrRunner,
     state: State,
     story: Story,
-    menu_path: Vec<MenuStep>,
-    /// The department the caller was last being connected to (their callback queue).
-    department: Option<String>,
+    callbacks: Callbacks,
     transferred_by: Option<String>,
-    /// Its callback request is filed (once per call).
-    filed: bool,
     next_id: u32,
     started: Instant,
     actions: VecDeque<FlowAction>,
@@ -149,10 +144,8 @@ impl Flow {
             ivr: IvrRunner::new(program),
             state: State::Idle,
             story: Story::default(),
-            menu_path: Vec::new(),
-            department: None,
+            callbacks: Callbacks::default(),
             transferred_by: None,
-            filed: false,
             next_id: 0,
             started: now,
             actions: VecDeque::new(),
@@ -499,7 +492,7 @@ impl Flow {
         );
         self.story.message = error.is_none();
         let owed = classify(&self.story, &EndCause::PlanEnded(String::new())).callback;
-        if let Some(reason) = owed.filter(|_| !self.filed) {
+        if let Some(reason) = owed.filter(|_| !self.callbacks.is_filed()) {
             let mut request = self.callback_request(reason, &mailbox);
             set_recording(&mut request, &path, duration, silent, error);
             self.file(request);
@@ -535,8 +528,7 @@ impl Flow {
                 _ => None,
             };
         let outcome = classify(&self.story, &cause);
-        if let Some(reason) = outcome.callback.filter(|_| !self.filed) {
-            self.filed = true;
+        if let Some(reason) = outcome.callback.filter(|_| self.callbacks.mark_filed()) {
             let mailbox = pending_recording
                 .as_ref()
                 .map(|r| r.mailbox.clone())
@@ -714,7 +706,7 @@ impl Flow {
         {
             self.story.missed = Some(Missed::AfterHours);
         }
-        self.menu_path.push(MenuStep {
+        self.callbacks.push_menu_step(MenuStep {
             menu: menu.clone(),
             digits: input.clone(),
             at: wall,
@@ -741,15 +733,14 @@ impl Flow {
         tracing::info!("connecting the caller to {event_target}");
         // A direct manager call lands in the callback queue of a department they are
         // in.
-        self.department = match &target {
-            ConnectTarget::Department(d) => Some(d.clone()),
-            ConnectTarget::Manager { name, .. } => Some(
-                plan.departments
-                    .values()
-                    .find(|d| d.members.contains(name))
-                    .map_or_else(|| name.clone(), |d| d.name.clone()),
-            ),
-        };
+        self.callbacks.set_department(match &target {
+            ConnectTarget::Department(d) => d.clone(),
+            ConnectTarget::Manager { name, .. } => plan
+                .departments
+                .values()
+                .find(|d| d.members.contains(name))
+                .map_or_else(|| name.clone(), |d| d.name.clone()),
+        });
         self.story.stage = Stage::Connecting;
         self.state = State::Connecting { looping: None };
         self.event(CallEvent::Connecting {
@@ -765,33 +756,12 @@ impl Flow {
     }
 
     fn callback_request(&self, reason: CallbackReason, mailbox: &str) -> NewCallback {
-        // The queue the caller was being connected to, else the mailbox, else
-        // "general".
-        let department = [
-            self.department.as_deref().unwrap_or_default(),
-            mailbox,
-            "general",
-        ]
-        .into_iter()
-        .find(|d| !d.is_empty())
-        .unwrap_or("general")
-        .to_string();
-        NewCallback {
-            department,
-            caller: self.info.caller.clone(),
-            dialled: self.info.dialled.clone(),
-            source: self.ivr.context().source,
-            at: self.info.started_at,
-            menu_path: self.menu_path.clone(),
-            reason,
-            recording_path: None,
-            recording_secs: None,
-            recording_flag: None,
-        }
+        self.callbacks
+            .request(&self.info, self.ivr.context().source, reason, mailbox)
     }
 
     fn file(&mut self, request: NewCallback) {
-        self.filed = true;
+        self.callbacks.mark_filed();
         tracing::info!(
             "callback request filed for {} in {} ({})",
             request.caller,
@@ -800,24 +770,4 @@ impl Flow {
         );
         self.actions.push_back(FlowAction::Callback(request));
     }
-}
-
-fn set_recording(
-    request: &mut NewCallback,
-    path: &std::path::Path,
-    duration: Duration,
-    silent: bool,
-    error: Option<String>,
-) {
-    request.recording_path = Some(path.display().to_string());
-    request.recording_secs = Some(duration.as_secs_f64());
-    request.recording_flag = match (error, silent) {
-        (Some(e), _) => {
-            request.recording_path = None;
-            Some(format!("error: {e}"))
-        }
-        (None, true) => Some("silent".into()),
-        (None, false) if duration < SHORT_MESSAGE => Some("short".into()),
-        _ => None,
-    };
 }

@@ -13,6 +13,7 @@
 //! Whom to ring and who waits in which queue is not decided here but by the connect
 //! policy ([`crate::connect`]), which the endpoint consults on the calls' behalf.
 
+mod callback;
 pub mod context;
 pub mod event;
 pub mod flow;
