@@ -442,7 +442,7 @@ impl Endpoint {
             };
             if let Some(super::legs::LegState::Up { dialog }) =
                 slot.legs.get_mut(i).map(|l| &mut l.state)
-                && let Err(e) = dialog.handle_request_cseq(&req)
+                && let Err(e) = dialog.handle_request(&req)
             {
                 tracing::warn!("in-dialog {} from a manager: {e}", req.method);
                 return self.respond(now, key, &req, 500, None);
@@ -452,7 +452,7 @@ impl Endpoint {
             }
             return self.leg_in_dialog(slot, now, wall, i, key, req);
         }
-        if let Err(e) = slot.dialog.handle_request_cseq(&req) {
+        if let Err(e) = slot.dialog.handle_request(&req) {
             tracing::warn!("in-dialog {}: {e}", req.method);
             return self.respond(now, key, &req, 500, None);
         }
