@@ -255,6 +255,13 @@ impl Endpoint {
                 tracing::debug!(from = %peer.addr, "SIP in:\n{}", resp);
                 self.txn.handle_response(now, resp, peer);
             }
+            // RFC 5626 §3.5.1: a double-CRLF ping. Over TCP the driver answers it
+            // (io/tcp.rs, §4.4.1); over UDP no answer is defined (UDP keepalives are
+            // STUN, §4.4.2), so it only keeps the phone's NAT binding open. Every phone
+            // sends one every 30 s or so: not worth more than a debug line.
+            Err(err) if err.is_keepalive() => {
+                tracing::debug!(from = %peer.addr, transport = ?peer.transport, "CRLF keepalive");
+            }
             Err(err) => {
                 tracing::warn!(from = %peer.addr, "dropping malformed SIP message: {err}");
                 if let Some(response) = err.response() {
