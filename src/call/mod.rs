@@ -1,6 +1,7 @@
 //! The per-call logic: what a call does ([`program`]), how steps are carried out
 //! ([`ivr`]), and the contract with the media plane ([`media_cmd`]).
 
+pub mod heard;
 pub mod ivr;
 pub mod media_cmd;
 pub mod plan;

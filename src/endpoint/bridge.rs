@@ -162,12 +162,7 @@ impl Endpoint {
                         }
                         // Like an Asterisk queue: the department's hold music while
                         // members ring, else a ringback tone.
-                        let prompt = c
-                            .plan
-                            .departments
-                            .get(&name)
-                            .and_then(|d| d.hold_prompt.clone())
-                            .unwrap_or_else(|| "ringback".into());
+                        let prompt = crate::call::heard::ringing_prompt(&c.plan, &name);
                         self.play_waiting(slot, &mut c, &prompt);
                         slot.connect = Some(c);
                     }
