@@ -219,16 +219,23 @@ impl Endpoint {
     }
 
     /// CANCEL a leg's INVITE (or remember to, before any provisional) and file it as
-    /// an orphan so a crossing 2xx is cleaned up.
+    /// an orphan so a crossing 2xx is cleaned up; BYE an answered leg.
     pub(super) fn abandon_leg(&mut self, now: Instant, leg: OutLeg) {
+        self.release_leg_dialog(now, leg, false);
+    }
+
+    /// Like [`Self::abandon_leg`]; with `phone_hangs_up` (the phone was told its
+    /// REFER succeeded) an answered leg gets our BYE only if the phone has not hung up
+    /// itself within [`super::parting::PHONE_BYE_GRACE`].
+    pub(super) fn release_leg_dialog(&mut self, now: Instant, leg: OutLeg, phone_hangs_up: bool) {
         match leg.state {
-            LegState::Up { mut dialog } => {
-                let branch = self.new_branch();
-                if let Some(bye) =
-                    dialog.build_request(rsip::Method::Bye, self.cfg.sip_addr, &branch, &[], None)
-                {
-                    let _ = self.txn.send_request(now, bye, dialog.peer);
-                }
+            LegState::Up { dialog } if phone_hangs_up => {
+                self.parting
+                    .wait_for_phone(now, dialog, super::parting::PHONE_BYE_GRACE);
+                self.ports.release(leg.port);
+            }
+            LegState::Up { dialog } => {
+                self.send_leg_bye(now, dialog);
                 self.ports.release(leg.port);
             }
             LegState::Ringing | LegState::Trying { .. } => {
@@ -264,6 +271,47 @@ impl Endpoint {
         self.by_client.remove(&leg.invite_key);
     }
 
+    /// BYE on a manager's dialog; a BYE of theirs crossing it is answered 200.
+    fn send_leg_bye(&mut self, now: Instant, mut dialog: Box<Dialog>) {
+        let branch = self.new_branch();
+        if let Some(bye) =
+            dialog.build_request(rsip::Method::Bye, self.cfg.sip_addr, &branch, &[], None)
+        {
+            let _ = self.txn.send_request(now, bye, dialog.peer);
+        }
+        self.parting.bye_sent(now, dialog);
+    }
+
+    /// Legs whose phone did not hang up after its transfer: our BYE now.
+    pub(super) fn parting_timeout(&mut self, now: Instant) {
+        for dialog in self.parting.poll_due(now) {
+            tracing::debug!(
+                "the transferring phone did not hang up within {} s: sending BYE",
+                super::parting::PHONE_BYE_GRACE.as_secs()
+            );
+            self.send_leg_bye(now, dialog);
+        }
+    }
+
+    /// A request in a dialog we are leaving (see [`super::parting`]).
+    pub(super) fn parting_request(
+        &mut self,
+        now: Instant,
+        key: crate::transaction::ServerKey,
+        req: &rsip::Request,
+        answer: super::parting::PartingAnswer,
+    ) {
+        use super::parting::PartingAnswer;
+        match answer {
+            PartingAnswer::Bye => {
+                tracing::debug!("the released manager's phone hung up");
+                self.respond(now, key, req, 200, None);
+            }
+            PartingAnswer::Gone if req.method == rsip::Method::Ack => {}
+            PartingAnswer::Gone => self.respond(now, key, req, 481, None),
+        }
+    }
+
     /// A response to an orphan's INVITE: CANCEL once it rings, ACK + BYE a 2xx.
     pub(super) fn orphan_response(&mut self, now: Instant, key: &ClientKey, resp: &rsip::Response) {
         let code = resp.status_code.code();
@@ -295,12 +343,7 @@ impl Endpoint {
             if let Some(ack) = dialog.build_ack(self.cfg.sip_addr, &branch, cseq) {
                 self.txn.send_stateless(ack, dialog.peer);
             }
-            let branch = self.new_branch();
-            if let Some(bye) =
-                dialog.build_request(rsip::Method::Bye, self.cfg.sip_addr, &branch, &[], None)
-            {
-                let _ = self.txn.send_request(now, bye, dialog.peer);
-            }
+            self.send_leg_bye(now, Box::new(dialog));
         }
     }
 

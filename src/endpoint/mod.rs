@@ -11,6 +11,7 @@ mod calls;
 mod leg_dialog;
 pub use bridge::ManagerStatus;
 pub mod legs;
+mod parting;
 pub mod ports;
 mod register;
 mod transfer;
@@ -178,6 +179,8 @@ pub struct Endpoint {
     queued: HashMap<String, u32>,
     /// Callback requests of ended calls waiting for their recording to be closed.
     pending_recordings: HashMap<CallKey, (u32, voicemail::PendingRecording)>,
+    /// Managers' dialogs we are leaving (BYE pending or sent).
+    parting: parting::Parting,
 }
 
 impl Endpoint {
@@ -205,6 +208,7 @@ impl Endpoint {
             strategy: crate::routing::StrategyState::with_seed(seed ^ 0x57a7),
             queued: HashMap::new(),
             pending_recordings: HashMap::new(),
+            parting: parting::Parting::default(),
         }
     }
 
@@ -308,6 +312,7 @@ impl Endpoint {
     pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp) {
         self.txn.handle_timeout(now);
         self.expire_pending_recordings(now);
+        self.parting_timeout(now);
         let mut due = Vec::new();
         while let Some(&(at, key)) = self.deadlines.first() {
             if at > now {
@@ -342,6 +347,7 @@ impl Endpoint {
             self.txn.poll_timeout(),
             calls,
             self.pending_recordings_deadline(),
+            self.parting.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -407,6 +413,15 @@ impl Endpoint {
             return self.respond(now, key, &req, 483, None);
         }
         let to_tag = crate::sip::headers::to_tag(&req);
+        if let Some(tag) = &to_tag
+            && let Some(answer) = self.parting.handle_request(
+                tag,
+                req.call_id_header().ok().map(|c| c.value()),
+                req.method == Method::Bye,
+            )
+        {
+            return self.parting_request(now, key, &req, answer);
+        }
         if let Some(tag) = to_tag {
             let call = self.by_tag.get(&tag).copied();
             let same_call_id = call.and_then(|c| self.calls.get(&c)).is_some_and(|slot| {

@@ -111,7 +111,7 @@ impl Endpoint {
         match plan.transfer.keys.get(&key).cloned() {
             Some(action) => {
                 tracing::info!("manager pressed {code}{key}: transferring to {action}");
-                self.transfer(slot, now, wall, i, action);
+                self.transfer(slot, now, wall, i, action, false);
             }
             None => tracing::info!("manager pressed {code}{key}, but [transfer] has no key {key}"),
         }
@@ -169,11 +169,12 @@ impl Endpoint {
             }
         }
         tracing::info!("manager transferred the call (REFER) to {action}");
-        self.transfer(slot, now, wall, i, action);
+        // The phone hangs up itself on the NOTIFY; our BYE only if it does not.
+        self.transfer(slot, now, wall, i, action, true);
     }
 
     /// Release the manager's leg and connect the caller to `action`, keeping the
-    /// call's record and context.
+    /// call's record and context. `phone_hangs_up`: see [`Endpoint::release_leg_dialog`].
     fn transfer(
         &mut self,
         slot: &mut CallSlot,
@@ -181,6 +182,7 @@ impl Endpoint {
         wall: Timestamp,
         i: usize,
         action: Action,
+        phone_hangs_up: bool,
     ) {
         let Some(plan) = slot.ivr.program().plan() else {
             return;
@@ -197,7 +199,7 @@ impl Endpoint {
             .push_back(Output::Media(crate::call::MediaCommand::Unbridge {
                 call: slot.key,
             }));
-        self.abandon_leg(now, leg); // BYE to the manager
+        self.release_leg_dialog(now, leg, phone_hangs_up); // BYE to the manager
         self.outputs
             .push_back(Output::Event(CallEvent::Transferred {
                 key: slot.key,
