@@ -284,7 +284,7 @@ impl Endpoint {
 
     /// Legs whose phone did not hang up after its transfer: our BYE now.
     pub(super) fn parting_timeout(&mut self, now: Instant) {
-        for dialog in self.parting.poll_due(now) {
+        while let Some(dialog) = self.parting.poll_due(now) {
             tracing::debug!(
                 "the transferring phone did not hang up within {} s: sending BYE",
                 super::parting::PHONE_BYE_GRACE.as_secs()

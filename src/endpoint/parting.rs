@@ -93,23 +93,20 @@ impl Parting {
         }
     }
 
-    /// Dialogs whose grace ran out at `now`: the caller sends BYE on each (and reports
-    /// it with [`Self::bye_sent`]). Dialogs remembered long enough are forgotten.
-    pub fn poll_due(&mut self, now: Instant) -> Vec<Box<Dialog>> {
+    /// The next dialog whose grace ran out at `now`: the caller sends BYE on it (and
+    /// reports that with [`Self::bye_sent`]); call until `None`. Dialogs remembered
+    /// long enough are forgotten.
+    pub fn poll_due(&mut self, now: Instant) -> Option<Box<Dialog>> {
         self.legs.retain(|_, l| match l.state {
             State::ByeSent { forget_at } => forget_at > now,
             State::WaitingForPhone { .. } => true,
         });
-        let due: Vec<String> = self
+        let tag = self
             .legs
             .iter()
-            .filter(|(_, l)| matches!(l.state, State::WaitingForPhone { bye_at } if bye_at <= now))
-            .map(|(tag, _)| tag.clone())
-            .collect();
-        due.iter()
-            .filter_map(|tag| self.legs.remove(tag))
-            .map(|l| l.dialog)
-            .collect()
+            .find(|(_, l)| matches!(l.state, State::WaitingForPhone { bye_at } if bye_at <= now))
+            .map(|(tag, _)| tag.clone())?;
+        self.legs.remove(&tag).map(|l| l.dialog)
     }
 
     /// The next moment [`Self::poll_due`] has something to do.
@@ -165,12 +162,12 @@ mod tests {
         let mut p = Parting::default();
         p.wait_for_phone(t0, dialog("us"), PHONE_BYE_GRACE);
         assert_eq!(p.poll_timeout(), Some(t0 + PHONE_BYE_GRACE));
-        assert!(p.poll_due(t0 + Duration::from_secs(1)).is_empty());
+        assert!(p.poll_due(t0 + Duration::from_secs(1)).is_none());
         assert_eq!(
             p.handle_request("us", Some("leg-1"), true),
             Some(PartingAnswer::Bye)
         );
-        assert!(p.poll_due(t0 + Duration::from_secs(10)).is_empty());
+        assert!(p.poll_due(t0 + Duration::from_secs(10)).is_none());
         assert_eq!(p.len(), 0);
     }
 
@@ -179,10 +176,10 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Parting::default();
         p.wait_for_phone(t0, dialog("us"), PHONE_BYE_GRACE);
-        let due = p.poll_due(t0 + PHONE_BYE_GRACE);
-        assert_eq!(due.len(), 1);
+        let due = p.poll_due(t0 + PHONE_BYE_GRACE).unwrap();
+        assert!(p.poll_due(t0 + PHONE_BYE_GRACE).is_none());
         let at = t0 + PHONE_BYE_GRACE;
-        p.bye_sent(at, due.into_iter().next().unwrap());
+        p.bye_sent(at, due);
         assert_eq!(p.poll_timeout(), Some(at + REMEMBER));
         // Another request is for a dialog that is gone; another Call-ID is not ours.
         assert_eq!(
@@ -202,7 +199,7 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Parting::default();
         p.bye_sent(t0, dialog("us"));
-        assert!(p.poll_due(t0 + REMEMBER).is_empty());
+        assert!(p.poll_due(t0 + REMEMBER).is_none());
         assert_eq!(p.len(), 0);
         assert_eq!(p.poll_timeout(), None);
     }
