@@ -762,6 +762,18 @@ impl Endpoint {
             seq,
             ts,
         }));
+        // The manager's keys that may be a transfer code stay away from the caller.
+        if let Some(plan) = slot.ivr.program().plan() {
+            let codes = plan.transfer.feature_codes();
+            if !codes.is_empty() {
+                self.outputs
+                    .push_back(Output::Media(MediaCommand::FeatureCodes {
+                        call: media_key,
+                        codes,
+                        timeout: plan.transfer.digit_timeout,
+                    }));
+            }
+        }
     }
 
     /// The call is ending: stop every leg (CANCEL the ringing, BYE the answered).

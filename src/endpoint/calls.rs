@@ -65,8 +65,9 @@ pub(super) struct CallSlot {
     pub hold_play: Option<u32>,
     /// The manager who transferred this call here, for the next leg's headers.
     pub transferred_by: Option<String>,
-    /// The manager's last keys, matched against the transfer feature code.
-    pub feature_keys: String,
+    /// Matches the manager's INFO and in-band keys against the transfer feature codes
+    /// (RFC 4733 keys are matched, and held back from the caller, in the media plane).
+    pub feature_keys: Option<crate::media::feature_gate::FeatureGate>,
     /// A message being recorded.
     pub recording: Option<super::voicemail::Recording>,
     /// The department queue and reason this call goes to if nobody takes it.
@@ -223,7 +224,7 @@ impl Endpoint {
             wait_plays: 0,
             hold_play: None,
             transferred_by: None,
-            feature_keys: String::new(),
+            feature_keys: None,
             recording: None,
             callback: None,
             callback_filed: false,
@@ -413,6 +414,8 @@ impl Endpoint {
                 error,
                 ..
             } => self.recording_finished(slot, now, record_id, duration, ended_by, silent, error),
+            // Only managers' legs watch for feature codes.
+            MediaEvent::FeatureCode { .. } => {}
             MediaEvent::Failed { reason } => {
                 tracing::error!("media failed: {reason}");
                 self.ports.retire(slot.port);

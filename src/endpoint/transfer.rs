@@ -13,8 +13,9 @@ use jiff::Timestamp;
 
 use super::calls::CallSlot;
 use super::{CallEvent, EndCause, Endpoint, Output};
-use crate::call::{CallKey, MediaEvent};
+use crate::call::{CallKey, DigitSource, MediaEvent};
 use crate::config::{Action, DialPlan};
+use crate::media::feature_gate::{FeatureGate, GateOutput};
 use crate::sip::rsip::{self, prelude::*};
 use crate::transaction::ServerKey;
 
@@ -65,7 +66,14 @@ impl Endpoint {
             return;
         };
         match ev {
+            // RFC 4733 keys are matched by the media plane's feature gate, which also
+            // keeps a code from reaching the caller (MediaEvent::FeatureCode below).
+            MediaEvent::Digit {
+                digit,
+                source: DigitSource::Rfc4733,
+            } => tracing::debug!("manager pressed {digit}"),
             MediaEvent::Digit { digit, .. } => self.leg_digit(slot, now, wall, i, digit),
+            MediaEvent::FeatureCode { code } => self.leg_feature_code(slot, now, wall, i, &code),
             MediaEvent::RtpTimeout => {
                 tracing::info!("no RTP from the manager's phone: ending the call");
                 self.hangup(slot, now, EndCause::RtpTimeout);
@@ -78,7 +86,8 @@ impl Endpoint {
         }
     }
 
-    /// A key pressed by the manager: watch for the transfer feature code.
+    /// A key the manager sent by SIP INFO (or in-band): watch for the transfer feature
+    /// code, with the same rules (and inter-digit timeout) as the media plane's gate.
     pub(super) fn leg_digit(
         &mut self,
         slot: &mut CallSlot,
@@ -90,30 +99,47 @@ impl Endpoint {
         let Some(plan) = slot.ivr.program().plan() else {
             return;
         };
-        let code = plan.transfer.code.as_str();
-        slot.feature_keys.push(digit);
-        // Keep only what can still be part of code + key.
-        let keep = code.chars().count() + 1;
-        let len = slot.feature_keys.chars().count();
-        if len > keep {
-            slot.feature_keys = slot.feature_keys.chars().skip(len - keep).collect();
+        let gate = slot.feature_keys.get_or_insert_with(|| {
+            FeatureGate::new(plan.transfer.feature_codes(), plan.transfer.digit_timeout)
+        });
+        gate.handle_digit(now, digit);
+        let mut recognised = None;
+        while let Some(out) = gate.poll_output() {
+            if let GateOutput::Recognised(code) = out {
+                recognised = Some(code);
+            }
         }
-        let Some(key) = slot.feature_keys.strip_prefix(code).and_then(|k| {
+        if let Some(code) = recognised {
+            self.leg_feature_code(slot, now, wall, i, &code);
+        }
+    }
+
+    /// The manager dialled a feature code (`[transfer] code` + key): transfer.
+    fn leg_feature_code(
+        &mut self,
+        slot: &mut CallSlot,
+        now: Instant,
+        wall: Timestamp,
+        i: usize,
+        code: &str,
+    ) {
+        let Some(plan) = slot.ivr.program().plan() else {
+            return;
+        };
+        let prefix = plan.transfer.code.as_str();
+        let key = code.strip_prefix(prefix).and_then(|k| {
             let mut c = k.chars();
             match (c.next(), c.next()) {
                 (Some(k), None) => Some(k),
                 _ => None,
             }
-        }) else {
-            return;
-        };
-        slot.feature_keys.clear();
-        match plan.transfer.keys.get(&key).cloned() {
+        });
+        match key.and_then(|k| plan.transfer.keys.get(&k).cloned()) {
             Some(action) => {
-                tracing::info!("manager pressed {code}{key}: transferring to {action}");
+                tracing::info!("manager pressed {code}: transferring to {action}");
                 self.transfer(slot, now, wall, i, action, false);
             }
-            None => tracing::info!("manager pressed {code}{key}, but [transfer] has no key {key}"),
+            None => tracing::info!("manager pressed {code}, which [transfer] does not define"),
         }
     }
 
