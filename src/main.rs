@@ -289,7 +289,8 @@ fn explain(
         &ManagerStates::default(),
         history.as_ref(),
     );
-    println!("{ex}");
+    let plan = std::sync::Arc::new(loaded.plan);
+    println!("{}", switchboard::call::heard::render(&plan, &ex, now));
     ExitCode::SUCCESS
 }
 

@@ -318,8 +318,16 @@ fn refer_transfers_the_caller_to_another_department_with_context() {
         .expect("NOTIFY");
     assert_eq!(header(notify, "Event"), "refer");
     assert!(notify.ends_with("SIP/2.0 200 OK\r\n"), "{notify}");
+    // The phone hangs up itself on the NOTIFY (RFC 5589 §6): no BYE from us yet, and
+    // its BYE gets 200, not 481.
     assert!(
-        to_andrew.iter().any(|m| m.starts_with("BYE ")),
+        !to_andrew.iter().any(|m| m.starts_with("BYE ")),
+        "{to_andrew:?}"
+    );
+    h.sip_from(ANDREW, &phone_request(&invite, "BYE", 2, "a1", ""));
+    let to_andrew = h.take_to(ANDREW);
+    assert!(
+        to_andrew.iter().any(|m| m.starts_with("SIP/2.0 200")),
         "{to_andrew:?}"
     );
     assert!(h.events.iter().any(|e| matches!(e, CallEvent::Transferred { from, to, .. } if from == "andrew" && to == "department:support")));
@@ -362,6 +370,42 @@ fn refer_transfers_the_caller_to_another_department_with_context() {
 }
 
 #[test]
+fn after_refer_a_phone_that_does_not_hang_up_gets_our_bye_after_the_grace() {
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    h.caller_calls("1000");
+    let invite = h.request_to(ANDREW, "INVITE");
+    h.sip_from(
+        ANDREW,
+        &reply(&invite, "200 OK", "a1", Some(&phone_sdp(30000, 0))),
+    );
+    h.take_to(ANDREW);
+    let refer = phone_request(
+        &invite,
+        "REFER",
+        1,
+        "a1",
+        "Refer-To: <sip:support@127.0.0.1>\r\n",
+    );
+    h.sip_from(ANDREW, &refer);
+    assert!(!h.take_to(ANDREW).iter().any(|m| m.starts_with("BYE ")));
+    h.advance(Duration::from_millis(2900));
+    assert!(!h.take_to(ANDREW).iter().any(|m| m.starts_with("BYE ")));
+    h.advance(Duration::from_millis(200));
+    let bye = h.request_to(ANDREW, "BYE");
+    assert!(
+        bye.starts_with("BYE sip:phone@10.0.0.5:5060 SIP/2.0"),
+        "{bye}"
+    );
+    // A BYE of the phone's crossing ours still gets 200.
+    h.sip_from(ANDREW, &phone_request(&invite, "BYE", 2, "a1", ""));
+    assert!(
+        h.take_to(ANDREW)
+            .iter()
+            .any(|m| m.starts_with("SIP/2.0 200"))
+    );
+}
+
+#[test]
 fn the_transfer_feature_code_pressed_by_the_manager_moves_the_call() {
     let mut h = H::new("10.0.0.0/8", PLAN);
     h.caller_calls("1000");
@@ -379,6 +423,13 @@ fn the_transfer_feature_code_pressed_by_the_manager_moves_the_call() {
             _ => None,
         })
         .unwrap();
+    // The media plane is told to hold back the manager's keys that may be a code.
+    assert!(h.media.contains(&MediaCommand::FeatureCodes {
+        call: leg,
+        codes: vec!["*23".into()],
+        timeout: Duration::from_secs(2),
+    }));
+    // It reports each RFC 4733 key (not a transfer by itself), then the code.
     for d in ['*', '2', '3'] {
         h.ep.handle_media_event(
             h.now,
@@ -391,6 +442,71 @@ fn the_transfer_feature_code_pressed_by_the_manager_moves_the_call() {
         );
         h.drain();
     }
+    assert!(!h.take_to(ANDREW).iter().any(|m| m.starts_with("BYE ")));
+    h.ep.handle_media_event(
+        h.now,
+        h.wall,
+        leg,
+        MediaEvent::FeatureCode { code: "*23".into() },
+    );
+    h.drain();
+    assert!(h.take_to(ANDREW).iter().any(|m| m.starts_with("BYE ")));
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, CallEvent::Transferred { to, .. } if to == "department:support"))
+    );
+    // The phone did not know and hung up at the same moment: 200, not 481.
+    h.sip_from(ANDREW, &phone_request(&invite, "BYE", 2, "a1", ""));
+    let to_andrew = h.take_to(ANDREW);
+    assert!(
+        to_andrew.iter().any(|m| m.starts_with("SIP/2.0 200")),
+        "{to_andrew:?}"
+    );
+}
+
+fn info_digit(invite: &str, cseq: u32, digit: char) -> String {
+    let body = format!("Signal={digit}\r\nDuration=160\r\n");
+    phone_request(
+        invite,
+        "INFO",
+        cseq,
+        "a1",
+        &format!(
+            "Content-Type: application/dtmf-relay\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .replacen("Content-Length: 0\r\n\r\n", "", 1)
+}
+
+#[test]
+fn the_feature_code_by_sip_info_transfers_only_within_the_digit_timeout() {
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    h.caller_calls("1000");
+    let invite = h.request_to(ANDREW, "INVITE");
+    h.sip_from(
+        ANDREW,
+        &reply(&invite, "200 OK", "a1", Some(&phone_sdp(30000, 0))),
+    );
+    h.take_to(ANDREW);
+    // "*2", a pause longer than [transfer] digit_timeout_ms (2 s), "3": no transfer.
+    h.sip_from(ANDREW, &info_digit(&invite, 2, '*'));
+    h.sip_from(ANDREW, &info_digit(&invite, 3, '2'));
+    h.advance(Duration::from_millis(2500));
+    h.sip_from(ANDREW, &info_digit(&invite, 4, '3'));
+    assert!(!h.take_to(ANDREW).iter().any(|m| m.starts_with("BYE ")));
+    assert!(
+        !h.events
+            .iter()
+            .any(|e| matches!(e, CallEvent::Transferred { .. }))
+    );
+    // Within the timeout it transfers.
+    h.sip_from(ANDREW, &info_digit(&invite, 5, '*'));
+    h.advance(Duration::from_millis(1500));
+    h.sip_from(ANDREW, &info_digit(&invite, 6, '2'));
+    h.advance(Duration::from_millis(1500));
+    h.sip_from(ANDREW, &info_digit(&invite, 7, '3'));
     assert!(h.take_to(ANDREW).iter().any(|m| m.starts_with("BYE ")));
     assert!(
         h.events

@@ -222,3 +222,70 @@ fn hanging_up_while_managers_ring_files_an_abandoned_request() {
     assert_eq!(h.callbacks[0].reason, CallbackReason::AbandonedWaiting);
     assert_eq!(h.callbacks[0].department, "support");
 }
+
+/// Every prompt of the live call, in order, with the recording where it happens.
+fn heard_live(h: &H) -> Vec<String> {
+    h.media
+        .iter()
+        .flat_map(|m| match m {
+            MediaCommand::Play { prompts, .. } => prompts.clone(),
+            MediaCommand::Record { .. } => vec!["[records]".to_string()],
+            _ => vec![],
+        })
+        .collect()
+}
+
+#[test]
+fn explain_lists_exactly_the_prompts_an_after_hours_call_plays() {
+    // Issue 19: `explain` left out the confirmation that plays before voicemail.
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    let (id, path) = into_voicemail(&mut h);
+    let key = h.caller_key();
+    h.ep.handle_media_event(
+        h.now,
+        h.wall,
+        key,
+        MediaEvent::RecordingFinished {
+            record_id: id,
+            path,
+            duration: Duration::from_millis(3200),
+            ended_by: RecordEnd::Digit('#'),
+            silent: false,
+            error: None,
+        },
+    );
+    h.drain();
+    let live = heard_live(&h);
+
+    let ctx = switchboard::routing::CallContext::new("3000", "5551234", h.wall);
+    let ex = switchboard::routing::explain(
+        &h.plan,
+        &ctx,
+        &switchboard::routing::ManagerStates::default(),
+        None,
+    );
+    let text = switchboard::call::heard::render(&h.plan, &ex, h.wall);
+    let explained: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("caller hears: "))
+        .flat_map(|l| l.split(", "))
+        .map(|p| {
+            if p.starts_with("[records") {
+                "[records]".to_string()
+            } else {
+                p.to_string()
+            }
+        })
+        .collect();
+    assert_eq!(
+        live,
+        vec![
+            "callback_confirm",
+            "voicemail_greeting",
+            "beep",
+            "[records]",
+            "goodbye"
+        ]
+    );
+    assert_eq!(explained, live, "explain:\n{text}");
+}

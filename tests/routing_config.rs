@@ -295,6 +295,13 @@ options = { "1" = "menu:main", "*" = "back" }
             r#"plan.toml:7: [transfer] key "3": a call can be transferred to department:NAME or manager:NAME, not "hangup""#,
         ],
     ),
+    (
+        "feature code timeout",
+        "[[numbers]]\nnumber = \"*\"\naction = \"hangup\"\n[transfer]\ndigit_timeout_ms = 300\n",
+        &[
+            r#"plan.toml:5: [transfer] digit_timeout_ms = 300: use 1000 to 10000 (milliseconds between the keys of a feature code)"#,
+        ],
+    ),
 ];
 
 #[test]

@@ -274,6 +274,43 @@ fn everyone_busy_goes_to_the_department_overflow() {
 }
 
 #[test]
+fn after_refer_the_phone_hangs_up_itself_and_gets_200_not_481() {
+    // Issue 19: the final NOTIFY and our BYE went out together, so a phone that hangs
+    // up on the NOTIFY (most do) got 481 for its BYE.
+    let _g = serial();
+    let p = ports();
+    let first = Phone::start(
+        p,
+        0,
+        "uas_refer_hangup.xml",
+        &["-d", "1000", "-key", "refer_to", "support"],
+    );
+    let second = Phone::start(p, 1, "uas_answer.xml", &["-d", "200"]);
+    let plan = format!(
+        "[[numbers]]\nnumber = \"2000\"\naction = \"department:sales\"\n\
+         [departments.sales]\nmembers = [\"andrew\"]\n[departments.support]\nmembers = [\"sofia\"]\n{}{}",
+        manager("andrew", "101", &first.contact()),
+        manager("sofia", "104", &second.contact()),
+    );
+    let router = Router::start(p, "", &plan);
+    let res = sipp(p, "uac_listen.xml", "u1", &["-s", "2000", "-d", "8000"]);
+    res.assert_ok(&router);
+    let trace = first.messages();
+    first.wait().assert_ok(&router);
+    second.wait().assert_ok(&router);
+    assert!(!trace.contains("481"), "{trace}");
+    // The phone's BYE was the only one: it received none from us (its 4 s time-wait
+    // outlasts the grace).
+    let received_bye = trace.split("message received").skip(1).any(|m| {
+        m.trim_start_matches(|c: char| c != '\n')
+            .trim_start()
+            .starts_with("BYE ")
+    });
+    assert!(!received_bye, "{trace}");
+    assert!(router.log().contains("sofia answered"), "{}", router.log());
+}
+
+#[test]
 fn refer_transfer_lands_on_the_other_department_with_the_context() {
     let _g = serial();
     let p = ports();

@@ -263,6 +263,14 @@ fn check_and_explain_on_the_shipped_config() {
         text.to_lowercase().contains("closed") || text.contains("after hours"),
         "{text}"
     );
+    // Every prompt that plays, the confirmation before voicemail included (issue 19).
+    assert!(
+        text.contains(
+            "caller hears: closed, callback_confirm, voicemail_greeting, beep, \
+             [records a message for \"general\"], goodbye"
+        ),
+        "{text}"
+    );
 }
 
 #[test]

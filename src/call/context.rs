@@ -101,6 +101,8 @@ pub struct Ctx<'a> {
     pub(crate) media: &'a mut HashMap<CallKey, CallKey>,
     /// Legs given up on whose INVITE transaction is still open.
     pub(crate) orphans: &'a mut HashMap<ClientKey, Orphan>,
+    /// Managers' dialogs being left (BYE timing after a transfer, crossing BYEs).
+    pub(crate) parting: &'a mut super::parting::Parting,
     pub(crate) out: &'a mut VecDeque<Output>,
     pub(crate) connect: &'a mut VecDeque<ConnectInput>,
     pub(crate) contacts: Contacts<'a>,
@@ -183,6 +185,26 @@ impl Ctx<'_> {
 
     pub fn orphan(&mut self, key: ClientKey, orphan: Orphan) {
         self.orphans.insert(key, orphan);
+    }
+
+    /// Send BYE on a manager's dialog we leave; a BYE of theirs crossing it gets 200.
+    pub fn send_leg_bye(&mut self, mut dialog: Box<crate::dialog::Dialog>) {
+        let branch = self.new_branch();
+        if let Some(bye) =
+            dialog.build_request(rsip::Method::Bye, self.cfg.sip_addr, &branch, &[], None)
+        {
+            let _ = self.send_request(bye, dialog.peer);
+        }
+        let now = self.now;
+        self.parting.bye_sent(now, dialog);
+    }
+
+    /// The phone was told its transfer succeeded: it hangs up itself, and gets our
+    /// BYE only if it does not within the grace.
+    pub fn await_leg_bye(&mut self, dialog: Box<crate::dialog::Dialog>) {
+        let now = self.now;
+        self.parting
+            .wait_for_phone(now, dialog, super::parting::PHONE_BYE_GRACE);
     }
 
     pub fn media_cmd(&mut self, cmd: MediaCommand) {

@@ -325,10 +325,10 @@ impl Flow {
                 tracing::debug!("ringing {}", managers.join(", "));
                 // Like an Asterisk queue: the department's hold music while members
                 // ring, else a ringback tone.
-                let prompt = department
-                    .as_deref()
-                    .and_then(|d| self.plan()?.departments.get(d)?.hold_prompt.clone())
-                    .unwrap_or_else(|| "ringback".into());
+                let prompt = match (department.as_deref(), self.plan()) {
+                    (Some(d), Some(plan)) => super::heard::ringing_prompt(&plan, d),
+                    _ => "ringback".into(),
+                };
                 self.loop_prompt(&prompt);
             }
             ConnectOutput::Wait { wait, reason, .. } => {

@@ -388,6 +388,8 @@ impl Call {
             } => self.flow.handle_recording_finished(
                 ctx.now, ctx.wall, record_id, path, duration, ended_by, silent, error,
             ),
+            // Only managers' legs watch for feature codes.
+            MediaEvent::FeatureCode { .. } => {}
             MediaEvent::Failed { reason } => {
                 tracing::error!("media failed: {reason}");
                 ctx.retire_port(self.media.port);
@@ -406,7 +408,7 @@ impl Call {
         if matches!(self.state, State::Finished) {
             return ctx.respond(key, &req, 481);
         }
-        if let Err(e) = self.dialog.handle_request_cseq(&req) {
+        if let Err(e) = self.dialog.handle_request(&req) {
             tracing::warn!("in-dialog {}: {e}", req.method);
             return ctx.respond(key, &req, 500);
         }

@@ -121,13 +121,19 @@ impl Leg {
     /// Stop the leg from our side: BYE when up, CANCEL when ringing (the INVITE's
     /// transaction goes on as an orphan so a crossing 2xx is cleaned up).
     pub fn abandon(self, ctx: &mut Ctx<'_>) {
+        self.leave(ctx, false);
+    }
+
+    /// Like [`Self::abandon`]; with `phone_hangs_up` (the phone was told its REFER
+    /// succeeded) an answered leg gets our BYE only if the phone has not hung up
+    /// itself within [`super::parting::PHONE_BYE_GRACE`].
+    pub fn leave(self, ctx: &mut Ctx<'_>, phone_hangs_up: bool) {
         match self.state {
-            LegState::Up { mut dialog } => {
-                let branch = ctx.new_branch();
-                if let Some(bye) =
-                    dialog.build_request(rsip::Method::Bye, ctx.cfg.sip_addr, &branch, &[], None)
-                {
-                    let _ = ctx.send_request(bye, dialog.peer);
+            LegState::Up { dialog } => {
+                if phone_hangs_up {
+                    ctx.await_leg_bye(dialog);
+                } else {
+                    ctx.send_leg_bye(dialog);
                 }
                 ctx.release_port(self.port);
             }
@@ -212,12 +218,7 @@ impl Orphan {
             if let Some(ack) = dialog.build_ack(ctx.cfg.sip_addr, &branch, cseq) {
                 ctx.send_stateless(ack, dialog.peer);
             }
-            let branch = ctx.new_branch();
-            if let Some(bye) =
-                dialog.build_request(rsip::Method::Bye, ctx.cfg.sip_addr, &branch, &[], None)
-            {
-                let _ = ctx.send_request(bye, dialog.peer);
-            }
+            ctx.send_leg_bye(Box::new(dialog));
         }
         true
     }

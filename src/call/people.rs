@@ -24,7 +24,8 @@ use super::outcome::EndCause;
 use crate::config::{Action, DialPlan};
 use crate::connect::ConnectOutput;
 use crate::dialog::Dialog;
-use crate::media::{CallKey, MediaCommand, MediaEvent, MediaParams};
+use crate::media::feature_gate::{FeatureGate, GateOutput};
+use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
 use crate::sdp;
 use crate::sip::rsip::{self, prelude::*};
 use crate::store::{RingAttempt, RingOutcome, StoreWrite};
@@ -39,8 +40,10 @@ pub enum People {
     Ringing(Vec<Leg>),
     Bridged {
         leg: Box<Leg>,
-        /// The manager's last keys, matched against the transfer feature code.
-        keys: String,
+        /// Matches the manager's INFO and in-band keys against the transfer feature
+        /// codes (RFC 4733 keys are matched, and held back from the caller, by the
+        /// media plane's gate).
+        keys: Option<FeatureGate>,
         on_hold: bool,
     },
 }
@@ -405,6 +408,17 @@ impl Call {
         }
         self.ring_ended(ctx, &leg, RingOutcome::Answered);
         leg.open_media(ctx);
+        // The manager's keys that may be a transfer code stay away from the caller.
+        if let Some(plan) = self.flow.plan() {
+            let codes = plan.transfer.feature_codes();
+            if !codes.is_empty() {
+                ctx.media_cmd(MediaCommand::FeatureCodes {
+                    call: leg.media_key,
+                    codes,
+                    timeout: plan.transfer.digit_timeout,
+                });
+            }
+        }
         ctx.media_cmd(MediaCommand::Bridge {
             a: self.key(),
             b: leg.media_key,
@@ -412,7 +426,7 @@ impl Call {
         self.flow.handle_answered(&leg.manager);
         self.people = People::Bridged {
             leg: Box::new(leg),
-            keys: String::new(),
+            keys: None,
             on_hold: false,
         };
     }
@@ -426,7 +440,14 @@ impl Call {
             return;
         }
         match ev {
+            // RFC 4733 keys are matched by the media plane's feature gate, which also
+            // keeps a code from reaching the caller (MediaEvent::FeatureCode below).
+            MediaEvent::Digit {
+                digit,
+                source: DigitSource::Rfc4733,
+            } => tracing::debug!("manager pressed {digit}"),
             MediaEvent::Digit { digit, .. } => self.manager_digit(ctx, digit),
+            MediaEvent::FeatureCode { code } => self.manager_feature_code(ctx, &code),
             MediaEvent::RtpTimeout => {
                 tracing::info!("no RTP from the manager's phone: ending the call");
                 self.hangup(ctx, EndCause::RtpTimeout);
@@ -455,7 +476,7 @@ impl Call {
             return ctx.respond(key, &req, 481);
         }
         if let Some(dialog) = leg.dialog_mut()
-            && let Err(e) = dialog.handle_request_cseq(&req)
+            && let Err(e) = dialog.handle_request(&req)
         {
             tracing::warn!("in-dialog {} from a manager: {e}", req.method);
             return ctx.respond(key, &req, 500);
@@ -566,7 +587,8 @@ impl Call {
         }
     }
 
-    /// A key pressed by the manager: watch for the transfer feature code.
+    /// A key the manager sent by SIP INFO (or in-band): watch for the transfer feature
+    /// code, with the same rules (and inter-digit timeout) as the media plane's gate.
     fn manager_digit(&mut self, ctx: &mut Ctx<'_>, digit: char) {
         let Some(plan) = self.flow.plan() else {
             return;
@@ -574,30 +596,40 @@ impl Call {
         let People::Bridged { keys, .. } = &mut self.people else {
             return;
         };
-        let code = plan.transfer.code.as_str();
-        keys.push(digit);
-        // Keep only what can still be part of code + key.
-        let keep = code.chars().count() + 1;
-        let len = keys.chars().count();
-        if len > keep {
-            *keys = keys.chars().skip(len - keep).collect();
+        let gate = keys.get_or_insert_with(|| {
+            FeatureGate::new(plan.transfer.feature_codes(), plan.transfer.digit_timeout)
+        });
+        gate.handle_digit(ctx.now, digit);
+        let mut recognised = None;
+        while let Some(out) = gate.poll_output() {
+            if let GateOutput::Recognised(code) = out {
+                recognised = Some(code);
+            }
         }
-        let Some(key) = keys.strip_prefix(code).and_then(|k| {
+        if let Some(code) = recognised {
+            self.manager_feature_code(ctx, &code);
+        }
+    }
+
+    /// The manager dialled a feature code (`[transfer] code` + key): transfer.
+    fn manager_feature_code(&mut self, ctx: &mut Ctx<'_>, code: &str) {
+        let Some(plan) = self.flow.plan() else {
+            return;
+        };
+        let prefix = plan.transfer.code.as_str();
+        let key = code.strip_prefix(prefix).and_then(|k| {
             let mut c = k.chars();
             match (c.next(), c.next()) {
                 (Some(k), None) => Some(k),
                 _ => None,
             }
-        }) else {
-            return;
-        };
-        keys.clear();
-        match plan.transfer.keys.get(&key).cloned() {
+        });
+        match key.and_then(|k| plan.transfer.keys.get(&k).cloned()) {
             Some(action) => {
-                tracing::info!("manager pressed {code}{key}: transferring to {action}");
-                self.transfer(ctx, action);
+                tracing::info!("manager pressed {code}: transferring to {action}");
+                self.transfer(ctx, action, false);
             }
-            None => tracing::info!("manager pressed {code}{key}, but [transfer] has no key {key}"),
+            None => tracing::info!("manager pressed {code}, which [transfer] does not define"),
         }
     }
 
@@ -644,18 +676,19 @@ impl Call {
             }
         }
         tracing::info!("manager transferred the call (REFER) to {action}");
-        self.transfer(ctx, action);
+        // The phone hangs up itself on the NOTIFY; our BYE only if it does not.
+        self.transfer(ctx, action, true);
     }
 
     /// Release the manager's leg and connect the caller to `action`, keeping the
-    /// call's record and context.
-    fn transfer(&mut self, ctx: &mut Ctx<'_>, action: Action) {
+    /// call's record and context. `phone_hangs_up`: see [`Leg::leave`].
+    fn transfer(&mut self, ctx: &mut Ctx<'_>, action: Action, phone_hangs_up: bool) {
         let People::Bridged { leg, .. } = std::mem::take(&mut self.people) else {
             return;
         };
         self.talk_ended(ctx, &leg.manager);
         ctx.media_cmd(MediaCommand::Unbridge { call: self.key() });
-        leg.abandon(ctx); // BYE to the manager
+        leg.leave(ctx, phone_hangs_up); // BYE to the manager
         let states = ctx.states();
         self.flow
             .handle_transfer(ctx.now, ctx.wall, &states, &action);

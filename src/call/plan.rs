@@ -79,6 +79,28 @@ impl PlanProgram {
         self.convert(d.step)
     }
 
+    /// The call step a routing decision becomes, as a live call would run it: made
+    /// when the call is routed (`from_connect` false: entry or menu key) or when a
+    /// connect failed (`from_connect` true: overflow, after hours at ring time,
+    /// fallback), which decides whether the callback confirmation plays. For
+    /// `switchboard explain` ([`super::heard`]).
+    pub fn preview(&mut self, d: &routing::Decision, from_connect: bool) -> Step {
+        if from_connect {
+            self.resume(d.step.clone(), d.reason.clone())
+        } else {
+            self.decide(d.clone())
+        }
+    }
+
+    /// Continue after a connect (see [`Program::continue_with`]).
+    fn resume(&mut self, step: routing::Step, reason: Reason) -> Step {
+        // A failed connect (nobody answered, after hours, queue full) lands in the
+        // callback queue; a transfer does not.
+        self.confirm = !matches!(reason.facts().first(), Some(Why::TransferredBy { .. }));
+        self.last_reason = Some(reason);
+        self.convert(step)
+    }
+
     /// Turn an engine step into something the IVR runner executes.
     fn convert(&mut self, step: routing::Step) -> Step {
         match step {
@@ -239,11 +261,7 @@ impl Program for PlanProgram {
         step: routing::Step,
         reason: Reason,
     ) -> Step {
-        // A failed connect (nobody answered, after hours, queue full) lands in the
-        // callback queue; a transfer does not.
-        self.confirm = !matches!(reason.facts().first(), Some(Why::TransferredBy { .. }));
-        self.last_reason = Some(reason);
-        self.convert(step)
+        self.resume(step, reason)
     }
 
     fn context(&self) -> CallContextInfo {

@@ -405,6 +405,9 @@ pub struct TransferPolicy {
     pub code: String,
     /// Key → target (`department:NAME` or `manager:NAME`).
     pub keys: BTreeMap<char, Action>,
+    /// Longest pause between the keys of a feature code. Meanwhile the manager's keys
+    /// are held back from the caller; a pause this long releases them to the caller.
+    pub digit_timeout: std::time::Duration,
 }
 
 impl Default for TransferPolicy {
@@ -412,7 +415,24 @@ impl Default for TransferPolicy {
         Self {
             code: "*2".into(),
             keys: BTreeMap::new(),
+            digit_timeout: Self::DEFAULT_DIGIT_TIMEOUT,
         }
+    }
+}
+
+impl TransferPolicy {
+    pub const DEFAULT_DIGIT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(2000);
+    /// The accepted range of `digit_timeout_ms`: at least the media plane's check
+    /// interval of a bridged leg (1 s), so held keys are released on time.
+    pub const DIGIT_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1000..=10_000;
+
+    /// The complete feature codes a manager can dial: `code` followed by each key
+    /// (`*21`, `*22`, …). Empty when no key is configured (then nothing is held back).
+    pub fn feature_codes(&self) -> Vec<String> {
+        self.keys
+            .keys()
+            .map(|k| format!("{}{k}", self.code))
+            .collect()
     }
 }
 

@@ -51,6 +51,7 @@ pub(crate) struct RawTransfer {
     pub code: Option<Text>,
     #[serde(default)]
     pub keys: BTreeMap<Text, Text>,
+    pub digit_timeout_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -25,6 +25,22 @@ impl Compiler<'_> {
                 policy.code = c.to_string();
             }
         }
+        if let Some(spanned) = &raw.digit_timeout_ms {
+            let ms = *spanned.get_ref();
+            if TransferPolicy::DIGIT_TIMEOUT_RANGE.contains(&ms) {
+                policy.digit_timeout = std::time::Duration::from_millis(ms);
+            } else {
+                self.sink.error(
+                    Some(spanned.span()),
+                    format!(
+                        "[transfer] digit_timeout_ms = {ms}: use {} to {} (milliseconds \
+                         between the keys of a feature code)",
+                        TransferPolicy::DIGIT_TIMEOUT_RANGE.start(),
+                        TransferPolicy::DIGIT_TIMEOUT_RANGE.end()
+                    ),
+                );
+            }
+        }
         for (key, target) in &raw.keys {
             let k = key.get_ref().trim();
             let mut chars = k.chars();

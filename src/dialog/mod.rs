@@ -1,5 +1,8 @@
 //! SIP dialogs (RFC 3261 §12): the state two user agents share for the life of a call,
-//! and the construction of in-dialog requests (BYE now; re-INVITE, NOTIFY, REFER later).
+//! and the construction of in-dialog requests (BYE, ACK, NOTIFY).
+//!
+//! In-dialog requests follow the dialog's route set ([`route`]): behind a trunk or
+//! proxy that record-routes, every request we send goes through it, loose or strict.
 //!
 //! A dialog keeps the From/To header *values* exactly as they were exchanged rather
 //! than re-rendering them from parsed URIs: RFC 3261 §12.2.1.1 requires in-dialog
@@ -16,6 +19,9 @@ use thiserror::Error;
 
 use crate::sip::rsip::{self, HeadersExt};
 use crate::sip::{Peer, Transport, headers};
+
+pub mod route;
+pub use route::RouteSet;
 
 /// Identifies a dialog: Call-ID plus both tags (RFC 3261 §12).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -45,13 +51,21 @@ pub struct Dialog {
     remote_header: String,
     /// Where in-dialog requests go: the peer's Contact URI (§12.1.1).
     remote_target: String,
-    /// Record-Route values in the order received; for a UAS that is the route set order (§12.1.1).
-    route_set: Vec<String>,
+    /// The route set (§12.1.1 for a UAS, §12.1.2 for a UAC), first hop first.
+    route_set: RouteSet,
     local_seq: u32,
     remote_seq: u32,
-    /// The transport peer in-dialog requests are sent to. We send back to the address
-    /// the INVITE came from (symmetric signalling) because trunks behind NAT advertise
-    /// Contacts we cannot reach; this is what Asterisk calls `force_rport`/`comedia`.
+    /// The transport peer in-dialog requests are sent to.
+    ///
+    /// As UAS we send back to the address the INVITE came from (symmetric signalling):
+    /// trunks behind NAT advertise Contacts, and sometimes Record-Routes, we cannot
+    /// reach, and the INVITE's sender is the first hop of the route set anyway (it is
+    /// the proxy that record-routed last). This is what Asterisk calls
+    /// `force_rport`/`comedia`.
+    ///
+    /// As UAC it is the first route's address when the answer was record-routed
+    /// through a proxy named by IP address (§12.2.1.1, §8.1.2), else where the INVITE
+    /// went.
     pub peer: Peer,
 }
 
@@ -71,7 +85,7 @@ impl Dialog {
             .to_header()
             .map_err(|_| DialogError::MissingHeader("To"))?;
         let cseq = required(headers::cseq(invite).map(|(n, _)| n), "CSeq")?;
-        let (remote_target, route_set) = target_and_routes(invite, invite);
+        let (remote_target, record_route) = target_and_routes(invite, invite);
         Ok(Self {
             id: DialogId {
                 call_id,
@@ -81,7 +95,7 @@ impl Dialog {
             local_header: format!("{};tag={}", to.value(), local_tag),
             remote_header: from.value().to_string(),
             remote_target,
-            route_set,
+            route_set: RouteSet::from_uas(record_route),
             local_seq: 0,
             remote_seq: cseq,
             peer,
@@ -106,8 +120,9 @@ impl Dialog {
             .map_err(|_| DialogError::MissingHeader("To"))?;
         let remote_tag = required(headers::to_tag(resp), "To tag")?;
         let cseq = required(headers::cseq(invite).map(|(n, _)| n), "CSeq")?;
-        let (remote_target, mut route_set) = target_and_routes(resp, invite);
-        route_set.reverse();
+        let (remote_target, record_route) = target_and_routes(resp, invite);
+        let route_set = RouteSet::from_uac(record_route);
+        let peer = route_set.first_hop().map_or(peer, |hop| hop.peer);
         Ok(Self {
             id: DialogId {
                 call_id,
@@ -139,9 +154,10 @@ impl Dialog {
         ack
     }
 
-    /// Check and record the CSeq of an in-dialog request (§12.2.2).
-    /// ACK and CANCEL reuse the INVITE's number and are exempt.
-    pub fn handle_request_cseq(&mut self, req: &rsip::Request) -> Result<(), DialogError> {
+    /// Take in an in-dialog request (§12.2.2): check and record its CSeq (ACK and
+    /// CANCEL reuse the INVITE's number and are exempt), and follow a target refresh
+    /// (re-INVITE, UPDATE) to the new Contact. The route set never changes (§12.2).
+    pub fn handle_request(&mut self, req: &rsip::Request) -> Result<(), DialogError> {
         if matches!(req.method, rsip::Method::Ack | rsip::Method::Cancel) {
             return Ok(());
         }
@@ -157,11 +173,20 @@ impl Dialog {
             });
         }
         self.remote_seq = got;
+        if matches!(req.method, rsip::Method::Invite | rsip::Method::Update)
+            && let Some(target) = req
+                .contact_header()
+                .ok()
+                .and_then(|c| contact_uri(c.value()))
+        {
+            self.remote_target = target;
+        }
         Ok(())
     }
 
-    /// Build an in-dialog request (§12.2.1.1) with the next local CSeq.
-    /// `local` is our sent-by address for the Via; `branch` must be fresh.
+    /// Build an in-dialog request (§12.2.1.1) with the next local CSeq, addressed by
+    /// the route set (see [`route`]). `local` is our sent-by address for the Via;
+    /// `branch` must be fresh. Send it to [`Self::peer`].
     pub fn build_request(
         &mut self,
         method: rsip::Method,
@@ -171,15 +196,16 @@ impl Dialog {
         body: Option<(&str, &[u8])>,
     ) -> Option<rsip::Request> {
         self.local_seq = self.local_seq.saturating_add(1);
+        let addressing = self.route_set.address(&self.remote_target);
         let mut text = String::with_capacity(512);
         use std::fmt::Write;
         let _ = write!(
             text,
             "{method} {target} SIP/2.0\r\nVia: SIP/2.0/{t} {local};branch={branch};rport\r\nMax-Forwards: 70\r\n",
-            target = self.remote_target,
+            target = addressing.request_uri,
             t = self.peer.transport.via_token(),
         );
-        for route in &self.route_set {
+        for route in &addressing.routes {
             let _ = write!(text, "Route: {route}\r\n");
         }
         let _ = write!(
@@ -206,6 +232,16 @@ impl Dialog {
 
     pub fn local_seq(&self) -> u32 {
         self.local_seq
+    }
+
+    /// The route set, first hop first.
+    pub fn route_set(&self) -> &RouteSet {
+        &self.route_set
+    }
+
+    /// Where requests go when the route set is empty (the peer's Contact).
+    pub fn remote_target(&self) -> &str {
+        &self.remote_target
     }
 
     /// The transport dialog requests use.
@@ -308,6 +344,102 @@ Content-Length: 0\r\n\r\n";
         assert!(r1 < r2, "UAS route set keeps Record-Route order");
     }
 
+    fn bye(d: &mut Dialog) -> String {
+        d.build_request(
+            rsip::Method::Bye,
+            "127.0.0.1:5060".parse().unwrap(),
+            "z9hG4bKx",
+            &[],
+            None,
+        )
+        .unwrap()
+        .to_string()
+    }
+
+    #[test]
+    fn uas_dialog_behind_a_strict_router_puts_it_in_the_request_uri() {
+        // RFC 3261 §12.2.1.1 / §16.12.1.1: the first route lacks `lr`.
+        let inv = rsip::Request::try_from(INVITE.replace(
+            "Record-Route: <sip:proxy1.example.com;lr>",
+            "Record-Route: <sip:10.0.0.7:5062;transport=udp>",
+        ))
+        .unwrap();
+        let mut d = Dialog::new_uas(&inv, peer(), "bbb").unwrap();
+        let text = bye(&mut d);
+        // (The fork prints the transport parameter in capitals; it is case-insensitive.)
+        assert!(
+            text.to_ascii_lowercase()
+                .starts_with("bye sip:10.0.0.7:5062;transport=udp sip/2.0\r\n"),
+            "{text}"
+        );
+        let r1 = text.find("Route: <sip:proxy2.example.com;lr>").unwrap();
+        let r2 = text
+            .find("Route: <sip:alice@10.0.0.1:5070;transport=udp>")
+            .unwrap();
+        assert!(r1 < r2, "the remote target goes last: {text}");
+        // Symmetric signalling: still sent to where the INVITE came from.
+        assert_eq!(d.peer, peer());
+    }
+
+    #[test]
+    fn uac_dialog_sends_to_the_first_record_routed_hop() {
+        let inv = rsip::Request::try_from(INVITE).unwrap();
+        let ok = rsip::Response::try_from(
+            "SIP/2.0 200 OK\r\n\
+             Via: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKabc\r\n\
+             Record-Route: <sip:10.9.0.1:5090;lr>\r\n\
+             Record-Route: <sip:10.9.0.2;lr;transport=tcp>\r\n\
+             From: \"Alice\" <sip:alice@10.0.0.1>;tag=aaa\r\n\
+             To: <sip:1000@127.0.0.1>;tag=ph1\r\n\
+             Call-ID: call-1@10.0.0.1\r\n\
+             CSeq: 7 INVITE\r\n\
+             Contact: <sip:phone@192.168.1.20:5062>\r\n\
+             Content-Length: 0\r\n\r\n",
+        )
+        .unwrap();
+        let mut d = Dialog::new_uac(&inv, &ok, peer(), "aaa").unwrap();
+        // §12.1.2: reversed; the proxy nearest to us is the last Record-Route.
+        assert_eq!(
+            d.route_set().entries(),
+            ["<sip:10.9.0.2;lr;transport=tcp>", "<sip:10.9.0.1:5090;lr>"]
+        );
+        assert_eq!(d.peer.addr, "10.9.0.2:5060".parse().unwrap());
+        assert_eq!(d.peer.transport, Transport::Tcp);
+        let ack = d
+            .build_ack("127.0.0.1:5060".parse().unwrap(), "z9hG4bKy", 7)
+            .unwrap()
+            .to_string();
+        assert!(
+            ack.starts_with("ACK sip:phone@192.168.1.20:5062 SIP/2.0"),
+            "{ack}"
+        );
+        assert!(ack.contains("CSeq: 7 ACK"), "{ack}");
+        let r1 = ack.find("Route: <sip:10.9.0.2;lr;transport=tcp>").unwrap();
+        let r2 = ack.find("Route: <sip:10.9.0.1:5090;lr>").unwrap();
+        assert!(r1 < r2, "{ack}");
+    }
+
+    #[test]
+    fn a_reinvite_refreshes_the_remote_target_but_not_the_route_set() {
+        let inv = rsip::Request::try_from(INVITE).unwrap();
+        let mut d = Dialog::new_uas(&inv, peer(), "bbb").unwrap();
+        let reinvite = rsip::Request::try_from(
+            INVITE
+                .replace("7 INVITE", "8 INVITE")
+                .replace("Record-Route: <sip:proxy1.example.com;lr>\r\n", "")
+                .replace("alice@10.0.0.1:5070;transport=udp", "alice@10.0.0.99:5072"),
+        )
+        .unwrap();
+        d.handle_request(&reinvite).unwrap();
+        assert_eq!(d.remote_target(), "sip:alice@10.0.0.99:5072");
+        assert_eq!(d.route_set().entries().len(), 2);
+        let text = bye(&mut d);
+        assert!(
+            text.starts_with("BYE sip:alice@10.0.0.99:5072 SIP/2.0"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn cseq_must_not_go_backwards() {
         let inv = rsip::Request::try_from(INVITE).unwrap();
@@ -320,9 +452,9 @@ Content-Length: 0\r\n\r\n";
             )
             .unwrap()
         };
-        assert!(d.handle_request_cseq(&info(8)).is_ok());
+        assert!(d.handle_request(&info(8)).is_ok());
         assert_eq!(
-            d.handle_request_cseq(&info(5)),
+            d.handle_request(&info(5)),
             Err(DialogError::CSeqOutOfOrder { got: 5, last: 8 })
         );
     }

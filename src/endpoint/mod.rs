@@ -22,6 +22,7 @@ use rand::rngs::SmallRng;
 
 pub use crate::agents::ManagerStatus;
 use crate::call::leg::{Destination, Orphan};
+use crate::call::parting::{Parting, PartingAnswer};
 use crate::call::{
     Call, CallConfig, CallInfo, CallKey, ConnectInput, Ctx, LookupResult, MediaEvent, Program,
 };
@@ -100,6 +101,8 @@ pub struct Endpoint {
     media: HashMap<CallKey, CallKey>,
     /// Legs given up on whose INVITE transaction is still open.
     orphans: HashMap<ClientKey, Orphan>,
+    /// Managers' dialogs we are leaving (BYE pending or sent).
+    parting: Parting,
     ports: PortPool,
     rng: SmallRng,
     next_key: u64,
@@ -125,6 +128,7 @@ impl Endpoint {
             index: Index::default(),
             media: HashMap::new(),
             orphans: HashMap::new(),
+            parting: Parting::default(),
             ports,
             rng: SmallRng::seed_from_u64(seed),
             next_key: 0,
@@ -191,6 +195,13 @@ impl Endpoint {
                 tracing::debug!(from = %peer.addr, "SIP in:\n{}", resp);
                 self.txn.handle_response(now, resp, peer);
             }
+            // RFC 5626 §3.5.1: a double-CRLF ping. Over TCP the driver answers it
+            // (io/tcp.rs, §4.4.1); over UDP no answer is defined (UDP keepalives are
+            // STUN, §4.4.2), so it only keeps the phone's NAT binding open. Every phone
+            // sends one every 30 s or so: not worth more than a debug line.
+            Err(err) if err.is_keepalive() => {
+                tracing::debug!(from = %peer.addr, transport = ?peer.transport, "CRLF keepalive");
+            }
             Err(err) => {
                 tracing::warn!(from = %peer.addr, "dropping malformed SIP message: {err}");
                 if let Some(response) = err.response() {
@@ -244,6 +255,7 @@ impl Endpoint {
         for key in due {
             self.with_call(now, wall, key, |c, ctx| c.handle_timeout(ctx));
         }
+        self.parting_timeout(now, wall);
         self.connector.handle_timeout(now, wall);
         self.process_txn_events(now, wall);
         self.pump(now, wall);
@@ -281,6 +293,7 @@ impl Endpoint {
             self.txn.poll_timeout(),
             calls,
             self.connector.poll_timeout(),
+            self.parting.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -350,6 +363,22 @@ impl Endpoint {
         use rsip::Method;
         if crate::sip::headers::max_forwards(&req) == Some(0) && req.method != Method::Ack {
             return self.respond(now, key, &req, 483);
+        }
+        if let Some(tag) = crate::sip::headers::to_tag(&req)
+            && let Some(answer) = self.parting.handle_request(
+                &tag,
+                crate::sip::headers::call_id(&req),
+                req.method == Method::Bye,
+            )
+        {
+            return match answer {
+                PartingAnswer::Bye => {
+                    tracing::debug!("the released manager's phone hung up");
+                    self.respond(now, key, &req, 200)
+                }
+                PartingAnswer::Gone if req.method == Method::Ack => {}
+                PartingAnswer::Gone => self.respond(now, key, &req, 481),
+            };
         }
         if let Some(tag) = crate::sip::headers::to_tag(&req) {
             let call = self.index.by_tag(&tag);
@@ -503,6 +532,18 @@ impl Endpoint {
         }
     }
 
+    /// Legs whose phone did not hang up after its transfer: our BYE now.
+    fn parting_timeout(&mut self, now: Instant, wall: Timestamp) {
+        while let Some(dialog) = self.parting.poll_due(now) {
+            tracing::debug!(
+                "the transferring phone did not hang up within {} s: sending BYE",
+                crate::call::parting::PHONE_BYE_GRACE.as_secs()
+            );
+            ctx_parts!(self, now, wall, ctx);
+            ctx.send_leg_bye(dialog);
+        }
+    }
+
     /// A response to (or the timeout of) an orphaned leg's INVITE.
     fn orphan_event(
         &mut self,
@@ -573,6 +614,7 @@ macro_rules! ctx_parts {
             index: &mut $ep.index,
             media: &mut $ep.media,
             orphans: &mut $ep.orphans,
+            parting: &mut $ep.parting,
             out: &mut $ep.outputs,
             connect: &mut $ep.connect_queue,
             contacts: &contacts,

@@ -228,6 +228,11 @@ impl MediaPlane {
                     flush(call, s, sinks);
                 });
             }
+            MediaCommand::FeatureCodes {
+                call,
+                codes,
+                timeout,
+            } => self.with(call, |s, _| s.set_feature_codes(codes, timeout)),
             MediaCommand::StopRecording { call } => self.with(call, |s, sinks| {
                 s.stop_recording(now);
                 flush(call, s, sinks);
@@ -374,7 +379,7 @@ async fn recv_loop(
         }
         RTP_RECEIVED.fetch_add(1, Ordering::Relaxed);
         let Some(packet) = buf.get(..n) else { continue };
-        let forward = match slot.session.lock() {
+        let (forward, released) = match slot.session.lock() {
             Ok(mut s) => {
                 let forward = s.handle_rtp(Instant::now(), from, packet);
                 let (late, lost) = s.take_rx_stats();
@@ -383,12 +388,18 @@ async fn recv_loop(
                     RTP_LOST.fetch_add(lost, Ordering::Relaxed);
                 }
                 flush(call, &mut s, &sinks);
-                forward
+                // Empty (no allocation) unless the feature gate released digits.
+                let released: Vec<char> = std::iter::from_fn(|| s.poll_released_digit()).collect();
+                (forward, released)
             }
-            Err(_) => None,
+            Err(_) => (None, Vec::new()),
         };
         // Our session lock is released here: the partner's task may be relaying the
-        // other way and holding its own lock while it waits for ours.
+        // other way and holding its own lock while it waits for ours. Released digits
+        // go first: they were pressed before this packet.
+        if !released.is_empty() {
+            relay_digits(&slot, &released, &mut out);
+        }
         if let Some(forward) = forward {
             relay(&slot, &forward, &mut out);
         }
@@ -414,6 +425,31 @@ fn relay(slot: &Slot, forward: &Forward<'_>, out: &mut [u8]) {
         && partner.socket.send_to(pkt, dest).is_ok()
     {
         RTP_RELAYED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Regenerates `digits` (released by `slot`'s feature gate) out of the partner leg:
+/// per digit a start packet and three end packets (RFC 4733 §2.5.1.4).
+fn relay_digits(slot: &Slot, digits: &[char], out: &mut [u8]) {
+    let partner = slot.partner.load();
+    let Some(partner) = partner.as_deref() else {
+        return;
+    };
+    if partner.closed.load(Ordering::Relaxed) {
+        return;
+    }
+    let Ok(mut s) = partner.session.lock() else {
+        return;
+    };
+    for &digit in digits {
+        for end in [false, true, true, true] {
+            if let Some((dest, len)) = s.relay_digit(digit, end, out)
+                && let Some(pkt) = out.get(..len)
+                && partner.socket.send_to(pkt, dest).is_ok()
+            {
+                RTP_RELAYED.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -474,6 +510,12 @@ fn pacer_loop(inbox: std::sync::mpsc::Receiver<PacerMsg>, sinks: Sinks, stop: Ar
             }
             p.due = s.next_deadline();
             flush(p.call, &mut s, &sinks);
+            // Held digits whose time ran out: to the partner, with our lock released.
+            let released: Vec<char> = std::iter::from_fn(|| s.poll_released_digit()).collect();
+            drop(s);
+            if !released.is_empty() {
+                relay_digits(&p.slot, &released, &mut buf);
+            }
         }
         sent += RTP_RELAYED.swap(0, Ordering::Relaxed);
         let received = RTP_RECEIVED.swap(0, Ordering::Relaxed);

@@ -1,5 +1,6 @@
 //! SIP over TCP (RFC 3261 §18): one reader task per connection framing messages by
 //! Content-Length, one writer task fed by a channel, so the core never awaits a socket.
+//! Double-CRLF keepalive pings are answered here with a CRLF pong (RFC 5626 §4.4.1).
 
 use std::net::SocketAddr;
 
@@ -44,6 +45,7 @@ pub async fn accept_loop(listener: TcpListener, events: mpsc::UnboundedSender<Tc
 async fn connection(stream: TcpStream, addr: SocketAddr, events: mpsc::UnboundedSender<TcpEvent>) {
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
+    let pong = tx.clone();
     if events
         .send(TcpEvent::Connected { addr, writer: tx })
         .is_err()
@@ -77,6 +79,14 @@ async fn connection(stream: TcpStream, addr: SocketAddr, events: mpsc::Unbounded
                     tracing::warn!(%addr, "closing SIP/TCP connection: {e}");
                     break 'read;
                 }
+            }
+        }
+        // RFC 5626 §4.4.1: each double-CRLF ping is answered with a single CRLF pong,
+        // in order with the messages on the same writer.
+        for _ in 0..framer.take_pings() {
+            tracing::debug!(%addr, "CRLF keepalive: pong");
+            if pong.send(Bytes::from_static(b"\r\n")).is_err() {
+                break 'read;
             }
         }
     }

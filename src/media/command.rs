@@ -90,6 +90,17 @@ pub enum MediaCommand {
     /// Release the port; nothing more is sent or reported for this call. A bridged
     /// leg is unbridged first.
     Close { call: CallKey },
+    /// Watch the RFC 4733 digits received on `call` (a manager's leg) for `codes`
+    /// (complete sequences such as `*21`): while the keys pressed could still become
+    /// one, they are not relayed to the partner; keys that do not complete a code
+    /// within `timeout` of each other are replayed to the partner in order, a completed
+    /// code never is and is reported as [`MediaEvent::FeatureCode`] (see
+    /// [`crate::media::feature_gate`]). Digits are still reported one by one.
+    FeatureCodes {
+        call: CallKey,
+        codes: Vec<String>,
+        timeout: Duration,
+    },
 }
 
 /// Why a recording ended.
@@ -118,6 +129,11 @@ pub enum MediaEvent {
     },
     PlaybackFinished {
         play_id: u32,
+    },
+    /// The peer dialled one of the codes of [`MediaCommand::FeatureCodes`] by RFC 4733
+    /// (its digits were reported as [`MediaEvent::Digit`] too, and not relayed).
+    FeatureCode {
+        code: String,
     },
     /// No RTP from the peer for the configured time.
     RtpTimeout,

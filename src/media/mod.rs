@@ -11,10 +11,12 @@
 //!
 //! A bridged call relays RTP between its two legs: [`relay`] rewrites each packet into
 //! the outgoing leg's own stream (SSRC, sequence, timestamp, payload type), copying or
-//! transcoding the payload without decoding it.
+//! transcoding the payload without decoding it. A manager's telephone-events that may
+//! be a feature code are held back from the caller by [`feature_gate`].
 
 pub mod collector;
 pub mod command;
+pub mod feature_gate;
 pub mod g711;
 pub mod inband;
 pub mod info;

@@ -20,9 +20,20 @@
 //!   tables; RFC 4733 telephone-events are forwarded with the outgoing leg's
 //!   telephone-event payload type (dropped if it negotiated none); anything else
 //!   (comfort noise, unknown payload types) is dropped.
+//! - Regenerated events ([`StreamRewriter::write_event`]): a digit the feature gate
+//!   held back and then released is sent as a fresh RFC 4733 event at the stream's
+//!   current position; the sequence offset grows by one per packet inserted, so the
+//!   relayed packets that follow stay continuous.
 
 use crate::media::g711::{FRAME_SAMPLES, Law, transcode};
+use crate::media::rfc4733::{TelephoneEvent, encode_event};
 use crate::media::rtp::{HEADER_LEN, RtpView};
+
+/// A regenerated event lasts 100 ms (RFC 4733 §2.5.1.2 leaves it to the sender; phones
+/// send 80-250 ms, and every receiver we know reports the digit on its first packet).
+pub const REGENERATED_EVENT_SAMPLES: u16 = 800;
+/// Its power level, -10 dBm0 (what phones typically send).
+const REGENERATED_EVENT_VOLUME: u8 = 10;
 
 /// The negotiated payload format of one leg: what its audio and telephone-event
 /// payload types are, and which G.711 law its audio uses.
@@ -89,6 +100,8 @@ pub struct StreamRewriter {
     next_ts: u32,
     /// The next packet written carries the marker bit.
     mark: bool,
+    /// The timestamp of the event being regenerated (all its packets share it).
+    event_ts: u32,
 }
 
 impl StreamRewriter {
@@ -103,6 +116,7 @@ impl StreamRewriter {
             next_seq,
             next_ts,
             mark: true,
+            event_ts: next_ts,
         }
     }
 
@@ -180,6 +194,58 @@ impl StreamRewriter {
         let end = ts.wrapping_add(samples);
         if serial_gt_u32(end, self.next_ts) {
             self.next_ts = end;
+        }
+        Some(len)
+    }
+}
+
+impl StreamRewriter {
+    /// Writes into `out` one packet of a regenerated telephone-event (`event` is the
+    /// RFC 4733 code) towards `dst`: the start (`end` false: marker bit, 20 ms into the
+    /// event) begins a new event at the stream's current position; the end packets
+    /// (`end` true, send three, §2.5.1.4) carry [`REGENERATED_EVENT_SAMPLES`] and the
+    /// same timestamp. `None` when `dst` negotiated no telephone-event or `out` is too
+    /// small; nothing changes then.
+    pub fn write_event(
+        &mut self,
+        event: u8,
+        end: bool,
+        dst: &Destination,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let pt = dst.format.te_pt?;
+        let len = HEADER_LEN + 4;
+        let (header, body) = out.get_mut(..len)?.split_at_mut_checked(HEADER_LEN)?;
+        if !end {
+            self.event_ts = self.next_ts;
+        }
+        let ts = self.event_ts;
+        let duration = if end {
+            REGENERATED_EVENT_SAMPLES
+        } else {
+            FRAME_SAMPLES as u16
+        };
+        body.copy_from_slice(&encode_event(&TelephoneEvent {
+            event,
+            end,
+            volume: REGENERATED_EVENT_VOLUME,
+            duration,
+        }));
+        let seq = self.next_seq;
+        let mut h = [0u8; HEADER_LEN];
+        h[0] = 0x80;
+        h[1] = (u8::from(!end) << 7) | (pt & 0x7F);
+        h[2..4].copy_from_slice(&seq.to_be_bytes());
+        h[4..8].copy_from_slice(&ts.to_be_bytes());
+        h[8..12].copy_from_slice(&dst.ssrc.to_be_bytes());
+        header.copy_from_slice(&h);
+        // The inserted packet takes a sequence number: relayed ones shift up by one.
+        self.next_seq = seq.wrapping_add(1);
+        self.seq_offset = self.seq_offset.wrapping_add(1);
+        let event_end = ts.wrapping_add(u32::from(REGENERATED_EVENT_SAMPLES));
+        if end && serial_gt_u32(event_end, self.next_ts) {
+            // The next regenerated event must get a timestamp of its own.
+            self.next_ts = event_end;
         }
         Some(len)
     }

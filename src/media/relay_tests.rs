@@ -233,6 +233,67 @@ fn comfort_noise_and_unknown_payload_types_are_dropped() {
     assert_eq!(rw, before);
 }
 
+/// Writes one regenerated-event packet and parses it.
+fn event(
+    rw: &mut StreamRewriter,
+    code: u8,
+    end: bool,
+    to: LegFormat,
+) -> Option<(u8, bool, u16, u32, u32, Vec<u8>)> {
+    let mut out = [0u8; 64];
+    let n = rw.write_event(code, end, &dst(to), &mut out)?;
+    let v = parse_rtp(&out[..n]).unwrap();
+    Some((
+        v.payload_type,
+        v.marker,
+        v.seq,
+        v.timestamp,
+        v.ssrc,
+        v.payload.to_vec(),
+    ))
+}
+
+#[test]
+fn regenerated_events_are_inserted_into_the_stream() {
+    let audio = [0xFFu8; 160];
+    let mut rw = StreamRewriter::new(500, 8000);
+    let a1 = relay(&mut rw, &view(0, 40, 320, 7, &audio), PCMU, PCMA).unwrap();
+    assert_eq!((a1.2, a1.3), (500, 8000));
+    // '*' (code 10) at the current position: start with marker, three ends.
+    let start = event(&mut rw, 10, false, PCMA).unwrap();
+    assert_eq!(start.0, 96, "the destination's telephone-event PT");
+    assert!(start.1, "marker on the start");
+    assert_eq!((start.2, start.3, start.4), (501, 8160, DST_SSRC));
+    assert_eq!(start.5, vec![10, 10, 0, 160]);
+    for i in 0..3u16 {
+        let end = event(&mut rw, 10, true, PCMA).unwrap();
+        assert!(!end.1);
+        assert_eq!((end.2, end.3), (502 + i, 8160));
+        assert_eq!(end.5, vec![10, 0x80 | 10, 0x03, 0x20], "E bit, 800 samples");
+    }
+    // The next regenerated event gets a timestamp of its own.
+    let next = event(&mut rw, 5, false, PCMA).unwrap();
+    assert_eq!((next.2, next.3), (505, 8960));
+    // Relayed audio continues right after the inserted packets, timestamps untouched.
+    let a2 = relay(&mut rw, &view(0, 41, 480, 7, &audio), PCMU, PCMA).unwrap();
+    assert_eq!((a2.2, a2.3), (506, 8160));
+    // No telephone-event on the destination: nothing written, nothing changed.
+    assert!(
+        event(
+            &mut rw,
+            5,
+            false,
+            LegFormat {
+                te_pt: None,
+                ..PCMA
+            }
+        )
+        .is_none()
+    );
+    let a3 = relay(&mut rw, &view(0, 42, 640, 7, &audio), PCMU, PCMA).unwrap();
+    assert_eq!(a3.2, 507);
+}
+
 #[test]
 fn incoming_marker_is_kept() {
     let mut rw = StreamRewriter::new(1, 1);

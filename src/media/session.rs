@@ -9,6 +9,12 @@
 //! [`MediaSession::relay_out`], continuing the same RTP stream (see [`crate::media::relay`]).
 //! The driver moves each packet between the two sessions, locking one at a time.
 //!
+//! On a manager's leg, telephone-events that could be a feature code are held back
+//! from the partner ([`MediaSession::set_feature_codes`], [`crate::media::feature_gate`]):
+//! their packets are not relayed, and digits released later are regenerated out of the
+//! partner leg ([`MediaSession::relay_digit`]) after the driver drains them from
+//! [`MediaSession::poll_released_digit`].
+//!
 //! A session can also *record* what the peer sends ([`MediaSession::start_recording`]):
 //! each audio packet is decoded and fed to a [`Recorder`]; the driver drains
 //! [`MediaSession::poll_record`] (open, append, close) and writes the file elsewhere,
@@ -21,6 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::call::{DigitSource, MediaEvent, MediaParams};
+use crate::media::feature_gate::{Disposition, FeatureGate, GateOutput};
 use crate::media::g711::Law;
 use crate::media::inband::InbandDetector;
 use crate::media::pacer::{Pacer, PacerStep};
@@ -28,7 +35,7 @@ use crate::media::player::{PlayerEvent, PromptPlayer};
 use crate::media::prompt::PromptSet;
 use crate::media::recorder::{Continuity, RecordOutput, Recorder, StreamCursor};
 use crate::media::relay::{Destination, LegFormat, StreamRewriter};
-use crate::media::rfc4733::DtmfReceiver;
+use crate::media::rfc4733::{DtmfReceiver, digit_to_event};
 use crate::media::rtp::{RtpSender, RtpView, parse_rtp};
 use crate::sdp::Codec;
 
@@ -57,6 +64,27 @@ struct Recording {
     recorder: Recorder,
     /// Spots lost packets in the peer's stream, to record silence in their place.
     cursor: StreamCursor,
+}
+
+/// The telephone-events (SSRC, timestamp) whose packets are held back: the last few,
+/// so a late retransmission of an event's end packet is held back as well.
+#[derive(Debug, Default)]
+struct HeldEvents {
+    events: [Option<(u32, u32)>; 4],
+    next: usize,
+}
+
+impl HeldEvents {
+    fn insert(&mut self, event: (u32, u32)) {
+        if let Some(slot) = self.events.get_mut(self.next % 4) {
+            *slot = Some(event);
+        }
+        self.next = self.next.wrapping_add(1);
+    }
+
+    fn contains(&self, event: (u32, u32)) -> bool {
+        self.events.contains(&Some(event))
+    }
 }
 
 /// Bridged-mode state: our outgoing stream is the partner's relayed packets.
@@ -100,6 +128,11 @@ pub struct MediaSession {
     relay: Option<Relay>,
     recording: Option<Recording>,
     record_out: VecDeque<RecordOutput>,
+    /// Holds back the peer's digits that could be a feature code (a manager's leg).
+    gate: Option<FeatureGate>,
+    held: HeldEvents,
+    /// Digits the gate released, to regenerate out of the partner leg.
+    released: VecDeque<char>,
 }
 
 impl MediaSession {
@@ -134,6 +167,9 @@ impl MediaSession {
             relay: None,
             recording: None,
             record_out: VecDeque::new(),
+            gate: None,
+            held: HeldEvents::default(),
+            released: VecDeque::new(),
             law,
             params,
         }
@@ -251,14 +287,73 @@ impl MediaSession {
         Some((dest, len))
     }
 
-    /// A datagram arrived on our RTP port. Latches, detects digits and, while bridged,
-    /// returns the packet to relay to the partner leg (audio and telephone-events of
-    /// the negotiated payload types only).
+    /// Writes into `out` one packet of a regenerated telephone-event for `digit` (one
+    /// the partner's feature gate released) towards this leg's peer: call it with
+    /// `end` false once, then with `end` true three times (RFC 4733 §2.5.1.4). `None`
+    /// as for [`Self::relay_out`], or when this leg negotiated no telephone-event.
+    pub fn relay_digit(
+        &mut self,
+        digit: char,
+        end: bool,
+        out: &mut [u8],
+    ) -> Option<(SocketAddr, usize)> {
+        if self.params.hold {
+            return None;
+        }
+        let dest = self.remote?;
+        let event = digit_to_event(digit)?;
+        let dst = Destination {
+            format: self.format(),
+            ssrc: self.sender.ssrc,
+        };
+        let relay = self.relay.as_mut()?;
+        let len = relay.rewriter.write_event(event, end, &dst, out)?;
+        Some((dest, len))
+    }
+
+    /// Hold back this peer's telephone-events that could start one of `codes` (see
+    /// [`crate::call::MediaCommand::FeatureCodes`]).
+    pub fn set_feature_codes(&mut self, codes: Vec<String>, timeout: Duration) {
+        self.gate = Some(FeatureGate::new(codes, timeout));
+    }
+
+    /// The next digit the feature gate released, to regenerate out of the partner leg
+    /// with [`Self::relay_digit`] (in order, before relaying anything newer).
+    #[must_use]
+    pub fn poll_released_digit(&mut self) -> Option<char> {
+        self.released.pop_front()
+    }
+
+    fn gate_timeout(&mut self, now: Instant) {
+        if let Some(gate) = &mut self.gate
+            && gate.poll_timeout().is_some_and(|at| at <= now)
+        {
+            gate.handle_timeout(now);
+            self.drain_gate();
+        }
+    }
+
+    fn drain_gate(&mut self) {
+        let Some(gate) = &mut self.gate else { return };
+        while let Some(out) = gate.poll_output() {
+            match out {
+                GateOutput::Release(digit) => self.released.push_back(digit),
+                GateOutput::Recognised(code) => {
+                    self.events.push_back(MediaEvent::FeatureCode { code })
+                }
+            }
+        }
+    }
+
     /// `(late, lost)` incoming packets since the last call.
     pub fn take_rx_stats(&mut self) -> (u64, u64) {
         self.rx_stats.take()
     }
 
+    /// A datagram arrived on our RTP port. Latches, detects digits and, while bridged,
+    /// returns the packet to relay to the partner leg (audio and telephone-events of
+    /// the negotiated payload types only; not the events the feature gate holds back).
+    /// Digits the gate releases wait in [`Self::poll_released_digit`]; relay them first.
     pub fn handle_rtp<'a>(
         &mut self,
         now: Instant,
@@ -280,6 +375,8 @@ impl MediaSession {
             self.remote = Some(from);
             self.latched = true;
         }
+        self.gate_timeout(now);
+        let mut held_back = false;
         if Some(pt) == self.params.te_pt {
             if let Some(digit) = self.dtmf.handle_packet(&rtp) {
                 self.events.push_back(MediaEvent::Digit {
@@ -289,12 +386,22 @@ impl MediaSession {
                 if let Some(rec) = &mut self.recording {
                     rec.recorder.handle_digit(digit);
                 }
+                if let Some(gate) = &mut self.gate
+                    && gate.handle_digit(now, digit) == Disposition::Hold
+                {
+                    self.held.insert((rtp.ssrc, rtp.timestamp));
+                }
+                self.drain_gate();
             }
+            held_back = self.held.contains((rtp.ssrc, rtp.timestamp));
         } else if self.inband.is_some() || self.recording.is_some() {
             self.handle_audio(now, &rtp);
         }
         if self.recording.is_some() {
             self.drain_recording();
+        }
+        if held_back {
+            return None;
         }
         self.relay.as_ref().map(|_| Forward {
             rtp,
@@ -407,10 +514,14 @@ impl MediaSession {
         }
     }
 
-    /// When the next frame is due (while bridged: when the RTP timeout is next checked).
+    /// When the next frame is due (while bridged: when the RTP timeout is next checked,
+    /// or held digits are due for release if that is sooner).
     pub fn next_deadline(&self) -> Instant {
         match &self.relay {
-            Some(relay) => relay.check_at,
+            Some(relay) => {
+                let release = self.gate.as_ref().and_then(FeatureGate::poll_timeout);
+                release.map_or(relay.check_at, |at| at.min(relay.check_at))
+            }
             None => self.pacer.next_deadline(),
         }
     }
@@ -419,6 +530,7 @@ impl MediaSession {
     /// send it and its length. Returns None when nothing is due or there is nowhere to send.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
         self.check_timeout(now);
+        self.gate_timeout(now);
         if let Some(rec) = &mut self.recording {
             // The recording's wall-clock limits, for when the caller sends nothing.
             rec.recorder.handle_timeout(now);

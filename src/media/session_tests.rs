@@ -395,3 +395,157 @@ fn bridged_leg_on_hold_receives_nothing_and_silence_still_times_out() {
     let mut out = [0u8; 200];
     assert_eq!(b.relay_out(&fwd, &mut out), None);
 }
+
+/// A manager's leg (PCMU, te 101) holding back `*22`/`*23`, and the caller's (PCMA,
+/// te 96), bridged.
+fn gated_pair(t0: Instant) -> (MediaSession, MediaSession) {
+    let mut m = session(t0, Duration::ZERO);
+    m.set_feature_codes(vec!["*22".into(), "*23".into()], Duration::from_secs(2));
+    let mut c = pcma_session(t0);
+    m.bridge(t0);
+    c.bridge(t0);
+    (m, c)
+}
+
+/// The manager presses `code` (RFC 4733 event number) at `ts`: start, two updates and
+/// three end packets. Returns how many of them would be relayed.
+fn press(m: &mut MediaSession, now: Instant, seq: u16, ts: u32, code: u8) -> usize {
+    let from: SocketAddr = "192.0.2.5:30000".parse().unwrap();
+    let packets = [
+        [code, 0x0A, 0, 160],
+        [code, 0x0A, 1, 64],
+        [code, 0x0A, 1, 224],
+        [code, 0x8A, 3, 32],
+        [code, 0x8A, 3, 32],
+        [code, 0x8A, 3, 32],
+    ];
+    packets
+        .iter()
+        .zip(0u16..)
+        .filter(|(p, i)| {
+            m.handle_rtp(now, from, &rtp(101, seq + i, ts, 9, *p))
+                .is_some()
+        })
+        .count()
+}
+
+fn events(s: &mut MediaSession) -> Vec<MediaEvent> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+fn released(s: &mut MediaSession) -> String {
+    std::iter::from_fn(|| s.poll_released_digit()).collect()
+}
+
+#[test]
+fn a_managers_feature_code_never_reaches_the_caller() {
+    let t0 = Instant::now();
+    let (mut m, _c) = gated_pair(t0);
+    assert_eq!(press(&mut m, t0, 10, 1000, 10), 0, "'*' is held");
+    assert_eq!(
+        press(&mut m, t0 + Duration::from_millis(400), 20, 4200, 2),
+        0
+    );
+    assert_eq!(
+        press(&mut m, t0 + Duration::from_millis(800), 30, 7400, 2),
+        0
+    );
+    let digit = |d| MediaEvent::Digit {
+        digit: d,
+        source: DigitSource::Rfc4733,
+    };
+    assert_eq!(
+        events(&mut m),
+        vec![
+            digit('*'),
+            digit('2'),
+            digit('2'),
+            MediaEvent::FeatureCode { code: "*22".into() }
+        ]
+    );
+    assert_eq!(released(&mut m), "");
+    // A late retransmission of the star's end packet is held back too.
+    let late = rtp(101, 16, 1000, 9, &[10, 0x8A, 3, 32]);
+    assert!(
+        m.handle_rtp(t0, "192.0.2.5:30000".parse().unwrap(), &late)
+            .is_none()
+    );
+    // Nothing is released later either.
+    let mut buf = [0u8; 200];
+    m.poll_transmit(t0 + Duration::from_secs(10), &mut buf);
+    assert_eq!(released(&mut m), "");
+}
+
+#[test]
+fn an_ordinary_key_is_relayed_as_it_comes() {
+    let t0 = Instant::now();
+    let (mut m, _c) = gated_pair(t0);
+    assert_eq!(
+        press(&mut m, t0, 10, 1000, 5),
+        6,
+        "every packet of '5' relayed"
+    );
+    assert_eq!(released(&mut m), "");
+}
+
+#[test]
+fn a_broken_code_is_regenerated_towards_the_caller_in_order() {
+    let t0 = Instant::now();
+    let (mut m, mut c) = gated_pair(t0);
+    assert_eq!(press(&mut m, t0, 10, 1000, 10), 0);
+    assert_eq!(
+        press(&mut m, t0, 20, 4200, 5),
+        0,
+        "held: it follows the star"
+    );
+    assert_eq!(released(&mut m), "*5");
+    let mut out = [0u8; 64];
+    let mut got = Vec::new();
+    for d in ['*', '5'] {
+        for end in [false, true, true, true] {
+            let (dest, n) = c.relay_digit(d, end, &mut out).unwrap();
+            assert_eq!(dest, "127.0.0.1:5000".parse().unwrap());
+            let v = parse_rtp(&out[..n]).unwrap();
+            assert_eq!((v.payload_type, v.ssrc), (96, 2));
+            got.push((
+                v.payload[0],
+                v.payload[1] & 0x80 != 0,
+                v.marker,
+                v.timestamp,
+            ));
+        }
+    }
+    assert_eq!(got[0], (10, false, true, 70));
+    assert!(got[1..4].iter().all(|g| *g == (10, true, false, 70)));
+    assert_eq!(got[4], (5, false, true, 870), "a timestamp of its own");
+}
+
+#[test]
+fn held_keys_are_released_when_the_manager_stops_pressing() {
+    let t0 = Instant::now();
+    let (mut m, _c) = gated_pair(t0);
+    press(&mut m, t0, 10, 1000, 10);
+    press(&mut m, t0 + Duration::from_millis(500), 20, 5000, 2);
+    let release_at = t0 + Duration::from_millis(2500);
+    let mut buf = [0u8; 200];
+    m.poll_transmit(t0 + Duration::from_secs(2), &mut buf);
+    assert_eq!(released(&mut m), "");
+    assert_eq!(
+        m.next_deadline(),
+        release_at,
+        "the pacer comes back at the release, sooner than its next RTP check"
+    );
+    m.poll_transmit(release_at, &mut buf);
+    assert_eq!(released(&mut m), "*2");
+    // The caller's leg on hold gets nothing regenerated.
+    let mut c = pcma_session(t0);
+    c.bridge(t0);
+    c.update(
+        t0,
+        MediaParams {
+            hold: true,
+            ..c.params.clone()
+        },
+    );
+    assert_eq!(c.relay_digit('*', false, &mut buf), None);
+}

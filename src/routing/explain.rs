@@ -15,6 +15,9 @@ pub struct Explanation {
     /// What happens next that is not a decision of its own (waiting for a key, whom a
     /// department would ring, ignored keys).
     pub notes: Vec<String>,
+    /// The last decision is the department's own at ring time (overflow: nobody can
+    /// take the call now), which the call layer takes after its connect failed.
+    pub connect_decision: bool,
 }
 
 impl fmt::Display for Explanation {
@@ -66,7 +69,8 @@ pub fn explain(
                     out.decisions.push(Decision {
                         step,
                         reason: d.reason,
-                    })
+                    });
+                    out.connect_decision = true;
                 }
                 _ => out.notes.push(d.reason.to_string()),
             }
@@ -85,6 +89,7 @@ pub(crate) fn walk(
     let mut out = Explanation {
         decisions: vec![env.entry(ctx, history)],
         notes: Vec::new(),
+        connect_decision: false,
     };
     let mut session = MenuSession::new();
     let mut keys = ctx.digits.chars().filter(|c| !c.is_whitespace());

@@ -113,15 +113,22 @@ pub fn status_code(code: u16) -> StatusCode {
 /// CSeq copied; `to_tag` added to To when To has none yet (a UAS must tag every
 /// response except 100 Trying, §8.2.6.2; pass the dialog's tag); `Content-Length: 0`.
 ///
+/// A response that establishes a dialog (a 2xx, or a 1xx with a To tag, to an
+/// INVITE or SUBSCRIBE outside a dialog) also copies every Record-Route, in order and
+/// verbatim (§12.1.1): that is how the caller learns the route set of the trunk or
+/// proxy in front of us, and without it their ACK and BYE would bypass it.
+///
 /// A 100 Trying also copies Timestamp (§8.2.6.1). Headers missing from `req` are
 /// simply missing from the response: the caller checked the request is answerable.
 pub fn make_response(req: &rsip::Request, status: u16, to_tag: Option<&str>) -> rsip::Response {
+    let record_route = establishes_dialog(req, status, to_tag);
     let mut headers = Headers::default();
     for header in req.headers.iter() {
         match header {
             Header::Via(_) | Header::From(_) | Header::CallId(_) | Header::CSeq(_) => {
                 headers.push(header.clone())
             }
+            Header::RecordRoute(_) if record_route => headers.push(header.clone()),
             Header::Timestamp(_) if status == 100 => headers.push(header.clone()),
             Header::To(to) => headers.push(Header::To(with_to_tag(to, to_tag))),
             _ => {}
@@ -135,6 +142,15 @@ pub fn make_response(req: &rsip::Request, status: u16, to_tag: Option<&str>) -> 
         headers,
         body: Vec::new(),
     }
+}
+
+/// Whether a `status` response to `req` creates a dialog (RFC 3261 §12.1): a 2xx, or a
+/// 101-199 carrying a To tag, to a dialog-creating request sent outside a dialog.
+fn establishes_dialog(req: &rsip::Request, status: u16, to_tag: Option<&str>) -> bool {
+    let creating = matches!(req.method, rsip::Method::Invite | rsip::Method::Subscribe)
+        && req.to_header().ok().and_then(self::to_tag).is_none();
+    let tagged = to_tag.is_some_and(|t| !t.is_empty());
+    creating && ((200..300).contains(&status) || ((101..200).contains(&status) && tagged))
 }
 
 /// `to` with `;tag=<tag>` appended unless it already carries a tag. The raw value is
@@ -271,6 +287,73 @@ mod tests {
         let resp = make_response(&invite(), 100, None);
         assert!(resp.to_string().contains("Timestamp: 54\r\n"));
         assert_eq!(response_to_tag(&resp), None);
+    }
+
+    /// The INVITE as a record-routing trunk forwards it: two proxies, one with a
+    /// display name and header parameter, comma-joined on one line by the second.
+    fn record_routed(method: &str) -> rsip::Request {
+        let text = INVITE
+            .replace(
+                "Max-Forwards: 69\r\n",
+                "Record-Route: <sip:p2.test;lr;ftag=from1>, \"Edge\" <sip:192.0.2.1:5080;lr>;x=1\r\n\
+                 Record-Route: <sip:p0.test;lr>\r\nMax-Forwards: 69\r\n",
+            )
+            .replace("INVITE sip:", &format!("{method} sip:"))
+            .replace("7 INVITE", &format!("7 {method}"));
+        match crate::sip::parse::parse_message(text.as_bytes()).unwrap() {
+            rsip::SipMessage::Request(r) => r,
+            rsip::SipMessage::Response(_) => unreachable!(),
+        }
+    }
+
+    fn record_routes(resp: &rsip::Response) -> Vec<String> {
+        resp.headers
+            .iter()
+            .filter_map(|h| match h {
+                Header::RecordRoute(r) => Some(r.value().to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dialog_creating_responses_copy_record_route_in_order() {
+        // RFC 3261 §12.1.1.
+        let req = record_routed("INVITE");
+        let want = vec![
+            "<sip:p2.test;lr;ftag=from1>",
+            "\"Edge\" <sip:192.0.2.1:5080;lr>;x=1",
+            "<sip:p0.test;lr>",
+        ];
+        assert_eq!(record_routes(&make_response(&req, 200, Some("t"))), want);
+        assert_eq!(record_routes(&make_response(&req, 180, Some("t"))), want);
+        assert_eq!(record_routes(&make_response(&req, 183, Some("t"))), want);
+        let text = make_response(&req, 200, Some("t")).to_string();
+        assert!(
+            text.contains("Record-Route: <sip:p2.test;lr;ftag=from1>\r\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn other_responses_carry_no_record_route() {
+        let req = record_routed("INVITE");
+        // 100 Trying and an untagged 1xx create no dialog; neither does a failure.
+        for (code, tag) in [(100, None), (180, None), (486, Some("t")), (487, Some("t"))] {
+            assert!(
+                record_routes(&make_response(&req, code, tag)).is_empty(),
+                "{code}"
+            );
+        }
+        // In-dialog (To already tagged): a re-INVITE cannot change the route set.
+        let text = record_routed("INVITE")
+            .to_string()
+            .replace("To: <sip:ivr@switchboard.test>", "To: <sip:ivr@x>;tag=old");
+        let reinvite = rsip::Request::try_from(text.as_str()).unwrap();
+        assert!(record_routes(&make_response(&reinvite, 200, None)).is_empty());
+        // Not a dialog-creating method.
+        let options = record_routed("OPTIONS");
+        assert!(record_routes(&make_response(&options, 200, None)).is_empty());
     }
 
     #[test]

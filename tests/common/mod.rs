@@ -5,6 +5,8 @@
 //! command in the message, because a green run without real peers proves nothing.
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -121,13 +123,49 @@ impl Router {
         server_extra: &str,
         plan: &str,
     ) -> Router {
+        let listen = format!("127.0.0.1:{}", ports.sip);
+        let http = format!("127.0.0.1:{}", ports.http);
+        Self::spawn(dir, ports, &listen, &http, server_extra, plan, None)
+    }
+
+    /// Start inside Switchboard's namespace of a proxy [`netns::Topology`], listening
+    /// on [`netns::SWITCH`].
+    pub fn start_in_topology(topology: &netns::Topology, server_extra: &str, plan: &str) -> Router {
+        let ports = Ports {
+            slot: 0,
+            sip: netns::SIP_PORT,
+            rtp_low: netns::RTP_LOW,
+            rtp_high: netns::RTP_HIGH,
+            sipp_sip: 0,
+            sipp_media: 0,
+            http: 8080,
+        };
+        let listen = format!("{}:{}", netns::SWITCH, netns::SIP_PORT);
+        Self::spawn(
+            tempfile::tempdir().unwrap(),
+            ports,
+            &listen,
+            "127.0.0.1:8080",
+            server_extra,
+            plan,
+            Some(topology.exec(&topology.switch_ns, env!("CARGO_BIN_EXE_switchboard"))),
+        )
+    }
+
+    fn spawn(
+        dir: tempfile::TempDir,
+        ports: Ports,
+        listen: &str,
+        http: &str,
+        server_extra: &str,
+        plan: &str,
+        command: Option<Command>,
+    ) -> Router {
         let config = dir.path().join("switchboard.toml");
         std::fs::write(
             &config,
             format!(
-                "[server]\nsip_listen = \"127.0.0.1:{}\"\nhttp_listen = \"127.0.0.1:{}\"\nrtp_ports = \"{}-{}\"\nprompts_dir = \"{}\"\ndata_dir = \"{}\"\n{server_extra}\n{plan}\n",
-                ports.sip,
-                ports.http,
+                "[server]\nsip_listen = \"{listen}\"\nhttp_listen = \"{http}\"\nrtp_ports = \"{}-{}\"\nprompts_dir = \"{}\"\ndata_dir = \"{}\"\n{server_extra}\n{plan}\n",
                 ports.rtp_low,
                 ports.rtp_high,
                 repo().join("prompts").display(),
@@ -137,7 +175,8 @@ impl Router {
         .unwrap();
         let log_path = dir.path().join("router.log");
         let log = std::fs::File::create(&log_path).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        let child = command
+            .unwrap_or_else(|| Command::new(env!("CARGO_BIN_EXE_switchboard")))
             .args(["run", "--config"])
             .arg(&config)
             .env("SWITCHBOARD_LOG", "debug")
@@ -438,8 +477,30 @@ impl Phone {
 
     /// The same phone taking `calls` calls one after another.
     pub fn start_for(ports: Ports, i: u16, scenario: &str, calls: u32, extra: &[&str]) -> Phone {
-        let sipp = require("sipp", "sip-tester");
         let (sip_port, media_port) = ports.phone(i);
+        Self::spawn(
+            Command::new("timeout"),
+            "127.0.0.1",
+            sip_port,
+            media_port,
+            scenario,
+            calls,
+            extra,
+        )
+    }
+
+    /// Start `scenario` on `ip:sip_port` (media on `media_port`) by `command` (a
+    /// `timeout`, possibly inside a network namespace).
+    pub fn spawn(
+        mut command: Command,
+        ip: &str,
+        sip_port: u16,
+        media_port: u16,
+        scenario: &str,
+        calls: u32,
+        extra: &[&str],
+    ) -> Phone {
+        let sipp = require("sipp", "sip-tester");
         let dir = tempfile::tempdir().unwrap();
         let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         if !extra.iter().any(|e| e == "phone_audio") {
@@ -450,14 +511,14 @@ impl Phone {
                 format!("{},-1,0", audio.display()),
             ]);
         }
-        let child = Command::new("timeout")
+        let child = command
             .arg("60")
             .arg(sipp)
             .arg("-sf")
             .arg(repo().join("tests/sipp").join(scenario))
-            .args(["-t", "u1", "-i", "127.0.0.1", "-p"])
+            .args(["-t", "u1", "-i", ip, "-p"])
             .arg(sip_port.to_string())
-            .args(["-mi", "127.0.0.1", "-mp"])
+            .args(["-mi", ip, "-mp"])
             .arg(media_port.to_string())
             .args(["-m", &calls.to_string()])
             .args(["-nostdin", "-timeout", "50s", "-trace_msg", "-message_file"])

@@ -50,6 +50,11 @@ pub struct H {
 
 impl H {
     pub fn new(trunks: &str, plan: &str) -> Self {
+        Self::with_ring(trunks, plan, Duration::ZERO)
+    }
+
+    /// Like [`H::new`], ringing (180) for `ring` before answering.
+    pub fn with_ring(trunks: &str, plan: &str, ring: Duration) -> Self {
         let path = Path::new("plan.toml");
         let plan = Arc::new(
             load_str(plan, path, None)
@@ -58,6 +63,7 @@ impl H {
         );
         let server = ServerConfig {
             trunks: vec![trunks.parse().unwrap()],
+            ring_before_answer_ms: u64::try_from(ring.as_millis()).unwrap(),
             ..ServerConfig::default()
         };
         let cfg = EndpointConfig::from_server(&server, "127.0.0.1:5060".parse().unwrap());
