@@ -51,6 +51,7 @@ pub fn start(
                                 );
                                 if policy.webhook
                                     && let Some(w) = &webhooks
+                                    && w.enabled()
                                 {
                                     let payload = serde_json::json!({
                                         "event": "alert.raised",
