@@ -192,7 +192,15 @@ impl Endpoint {
         let media = media_params(&offer, &neg);
         tracing::info!(codec = ?neg.codec, "incoming call from {} via {}", info.caller, peer.addr);
         let states = self.manager_states(wall);
-        let ivr = IvrRunner::new((self.programs)(&info, &states));
+        let program = (self.programs)(&info, &states);
+        // Issue 18: a number nobody routes is refused before answering, not answered
+        // and hung up (the trunk would bill the caller for that).
+        if let Some(reason) = program.refusal(&info) {
+            self.ports.release(port);
+            tracing::info!("rejected with 404: {reason}");
+            return self.respond(now, key, &req, 404, None);
+        }
+        let ivr = IvrRunner::new(program);
         self.outputs.push_back(Output::Event(CallEvent::Started {
             key: call,
             info: info.clone(),

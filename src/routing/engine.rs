@@ -320,11 +320,7 @@ impl Env<'_> {
         let Some(route) = self.plan.number_route(&ctx.dialled) else {
             return Decision {
                 step: Step::Hangup,
-                reason: format!(
-                    "number \"{}\" is not in the dial plan and there is no catch-all (\"*\") \
-                     entry; rejecting the call",
-                    ctx.dialled
-                ),
+                reason: unrouted_reason(&ctx.dialled),
             };
         };
         let mut reasons = vec![match &route.pattern {
@@ -627,4 +623,20 @@ pub fn manager_availability(
         Availability::Free => Ok(()),
         a => Err((a.is_occupied(), a.to_string())),
     }
+}
+
+fn unrouted_reason(dialled: &str) -> String {
+    format!(
+        "number \"{dialled}\" is not in the dial plan and there is no catch-all (\"*\") \
+         entry; rejecting the call"
+    )
+}
+
+/// Whether a call to `dialled` has nowhere to go (no number entry matches and there is
+/// no catch-all): the reason, so the call layer can refuse it before answering (404)
+/// instead of answering and hanging up, which the caller's carrier would bill.
+pub fn unrouted(plan: &DialPlan, dialled: &str) -> Option<String> {
+    plan.number_route(dialled)
+        .is_none()
+        .then(|| unrouted_reason(dialled))
 }
