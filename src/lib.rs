@@ -20,6 +20,7 @@
 
 pub mod admin;
 pub mod call;
+pub mod commands;
 pub mod config;
 pub mod dialog;
 pub mod endpoint;

@@ -132,11 +132,19 @@ impl Router {
             ),
         )
         .unwrap();
+        let cwd = dir.path().to_path_buf();
+        Self::spawn(dir, ports, &config, &cwd)
+    }
+
+    /// Start `switchboard run --config CONFIG` (a file the test wrote, usually in `dir`)
+    /// with `cwd` as its working directory; waits until it is ready.
+    pub fn spawn(dir: tempfile::TempDir, ports: Ports, config: &Path, cwd: &Path) -> Router {
         let log_path = dir.path().join("router.log");
         let log = std::fs::File::create(&log_path).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .args(["run", "--config"])
-            .arg(&config)
+            .arg(config)
+            .current_dir(cwd)
             .env("SWITCHBOARD_LOG", "debug")
             .env("NO_COLOR", "1")
             .stdout(log.try_clone().unwrap())
@@ -149,8 +157,13 @@ impl Router {
             log_path,
             dir,
         };
-        r.wait_for_log("listening for SIP", Duration::from_secs(10));
+        r.wait_for_log("Switchboard ready", Duration::from_secs(10));
         r
+    }
+
+    /// Whether the router process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub fn log(&self) -> String {
@@ -535,6 +548,69 @@ pub fn http_get(ports: Ports, path: &str) -> String {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out
+}
+
+/// One HTTP/1.0 request to the router's admin port: `(status, body)`.
+pub fn http(ports: Ports, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", ports.http)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The raw bytes of a GET to the router's admin port: `(status, headers, body)`.
+pub fn http_get_bytes(ports: Ports, path: &str) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", ports.http)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(out.len());
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let body = out.get(split + 4..).unwrap_or_default().to_vec();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head, body)
+}
+
+/// Runs the `switchboard` binary with `args`: `(success, stdout, stderr)`.
+pub fn switchboard(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Load `url` in headless Chromium (Debian `chromium`) and return its stdout (e.g. the
