@@ -68,7 +68,7 @@ fn a_second_run_that_fails_leaves_the_pid_file_to_the_running_router() {
     // So reload still finds the router, and says what it did.
     let (ok, out, err) = switchboard(&["reload", "--config", &config_arg(&router)]);
     assert!(ok, "{out}{err}");
-    assert!(out.starts_with("reloaded "), "{out}");
+    assert!(out.starts_with("configuration reloaded from "), "{out}");
 
     // A clean exit removes the file.
     router.stop();

@@ -139,11 +139,23 @@ impl Router {
     /// Start `switchboard run --config CONFIG` (a file the test wrote, usually in `dir`)
     /// with `cwd` as its working directory; waits until it is ready.
     pub fn spawn(dir: tempfile::TempDir, ports: Ports, config: &Path, cwd: &Path) -> Router {
+        Self::spawn_with(dir, ports, config, cwd, &[])
+    }
+
+    /// Like [`Router::spawn`] with more `run` flags (e.g. `--sip-listen`).
+    pub fn spawn_with(
+        dir: tempfile::TempDir,
+        ports: Ports,
+        config: &Path,
+        cwd: &Path,
+        flags: &[&str],
+    ) -> Router {
         let log_path = dir.path().join("router.log");
         let log = std::fs::File::create(&log_path).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .args(["run", "--config"])
             .arg(config)
+            .args(flags)
             .current_dir(cwd)
             .env("SWITCHBOARD_LOG", "debug")
             .env("NO_COLOR", "1")
@@ -391,11 +403,19 @@ fn decode_rtp(file: &Path, port: u16) -> Vec<RtpPacket> {
         .collect()
 }
 
-/// Check a captured stream is a proper 20 ms G.711 stream: one SSRC, sequence +1,
-/// timestamp +160, and about 50 packets per second. Returns the measured rate.
+/// Check a captured stream is a proper 20 ms G.711 stream: one SSRC, sequence +1, 160
+/// bytes per packet, the RTP timestamp +160 per frame, and media time keeping pace with
+/// the wall clock (about 50 packets per second). Returns the measured packet rate.
+///
+/// On a loaded machine the pacer may fall more than three frames behind; it then skips
+/// the missed slots and advances the timestamp over them (`media::pacer`, a short gap
+/// the receiver plays as silence) instead of bursting. That is correct RTP (sequence
+/// consecutive, timestamp a multiple of 160 ahead), so it is allowed here, for at most
+/// a tenth of the stream.
 pub fn assert_paced_stream(pkts: &[RtpPacket], pt: u8) -> f64 {
     assert!(pkts.len() > 50, "too few RTP packets: {}", pkts.len());
     let ssrc = pkts[0].ssrc;
+    let mut skipped_frames = 0u64;
     for w in pkts.windows(2) {
         assert_eq!(w[1].ssrc, ssrc, "SSRC changed mid-stream");
         assert_eq!(w[1].pt, pt, "payload type");
@@ -404,18 +424,29 @@ pub fn assert_paced_stream(pkts: &[RtpPacket], pt: u8) -> f64 {
             w[0].seq.wrapping_add(1),
             "sequence numbers must rise by one"
         );
-        assert_eq!(
-            w[1].ts,
-            w[0].ts.wrapping_add(160),
-            "timestamp must advance 160 per 20 ms frame"
+        let step = w[1].ts.wrapping_sub(w[0].ts);
+        assert!(
+            step >= 160 && step % 160 == 0 && step <= 160 * 50,
+            "timestamp must advance 160 per 20 ms frame (or skip whole frames), stepped {step}"
         );
+        skipped_frames += u64::from(step / 160 - 1);
         assert_eq!(w[1].payload.len(), 160, "20 ms of G.711");
     }
+    let frames = pkts.len() as u64 + skipped_frames;
+    assert!(
+        skipped_frames * 10 <= frames,
+        "{skipped_frames} of {frames} frames skipped: the pacer fell far behind too often"
+    );
     let span = pkts.last().unwrap().time - pkts[0].time;
-    let rate = (pkts.len() - 1) as f64 / span;
+    let media = f64::from(pkts.last().unwrap().ts.wrapping_sub(pkts[0].ts)) / 8000.0;
+    assert!(
+        (media - span).abs() <= 0.1 + span * 0.03,
+        "media time {media:.2} s vs wall time {span:.2} s: the stream does not keep pace"
+    );
+    let rate = (frames - 1) as f64 / span;
     assert!(
         (45.0..=55.0).contains(&rate),
-        "RTP rate {rate:.1} packets/s, expected ~50"
+        "RTP rate {rate:.1} frames/s, expected ~50"
     );
     rate
 }
