@@ -55,7 +55,7 @@ pub fn reload(data_dir: &Path) -> Result<String, String> {
         if now != before && now.ends_with('\n') {
             // The first line is the router's bookkeeping (pid, sequence, time).
             let text: String = now.lines().skip(1).map(|l| format!("{l}\n")).collect();
-            return if text.starts_with("NOT reloaded") {
+            return if text.starts_with("configuration NOT reloaded") {
                 Err(text.trim_end().to_string())
             } else {
                 Ok(text)

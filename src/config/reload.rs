@@ -132,11 +132,13 @@ mod tests {
     #[test]
     fn run_time_settings_are_taken_and_sockets_wait_for_a_restart() {
         let running = ServerConfig::default();
-        let mut new = ServerConfig::default();
-        new.trunks = vec!["192.0.2.0/24".parse().unwrap()];
-        new.digest_algorithms = vec![crate::registrar::digest::Algorithm::Md5];
-        new.sip_listen = "0.0.0.0:5070".parse().unwrap();
-        new.admin_token = Some("secret".into());
+        let new = ServerConfig {
+            trunks: vec!["192.0.2.0/24".parse().unwrap()],
+            digest_algorithms: vec![crate::registrar::digest::Algorithm::Md5],
+            sip_listen: "0.0.0.0:5070".parse().unwrap(),
+            admin_token: Some("secret".into()),
+            ..ServerConfig::default()
+        };
         let (merged, report) = merge_reload(&running, new);
         assert_eq!(report.applied, vec!["trunks", "digest_algorithms"]);
         assert_eq!(merged.trunks, vec!["192.0.2.0/24".parse().unwrap()]);

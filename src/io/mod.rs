@@ -99,7 +99,10 @@ impl Running {
     /// Calls keep the plan they started with; routing reads the plan swapped in by the
     /// caller.
     pub fn reload(&self, reload: Reload) {
-        let _ = self.retention.send(reload.server.retention_days);
+        let days = reload.server.retention_days;
+        // Only a changed limit re-runs the cleanup at once.
+        self.retention
+            .send_if_modified(|d| std::mem::replace(d, days) != days);
         let _ = self.reload.send(reload);
     }
 }

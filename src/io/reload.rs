@@ -68,7 +68,11 @@ impl fmt::Display for ReloadOutcome {
                 plan,
                 server,
             } => {
-                write!(f, "reloaded {}: dial plan with {plan}", config.display())?;
+                write!(
+                    f,
+                    "configuration reloaded from {}: dial plan with {plan}",
+                    config.display()
+                )?;
                 if !server.applied.is_empty() {
                     write!(f, "\n[server] applied now: {}", server.applied.join(", "))?;
                 }
@@ -79,7 +83,7 @@ impl fmt::Display for ReloadOutcome {
             }
             ReloadOutcome::Refused { config, errors } => write!(
                 f,
-                "NOT reloaded {}: the running configuration stays in force.\n{errors}",
+                "configuration NOT reloaded from {}: the running configuration stays in force.\n{errors}",
                 config.display()
             ),
         }

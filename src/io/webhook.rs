@@ -64,7 +64,7 @@ pub enum WebhookError {
 }
 
 /// The delivery settings from `[server]`, checked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookConfig {
     pub url: http::Uri,
     pub secret: Option<String>,
@@ -128,7 +128,11 @@ impl Webhooks {
     /// A reload: deliver with the new `webhook_url`, secret and timeouts from now on
     /// (or stop delivering when the URL was removed; events stay in the outbox).
     pub fn reconfigure(&self, server: &ServerConfig) -> Result<(), WebhookError> {
-        let sender = match WebhookConfig::from_server(server)? {
+        let cfg = WebhookConfig::from_server(server)?;
+        if self.sender.load().as_ref().map(|s| &s.cfg) == cfg.as_ref() {
+            return Ok(());
+        }
+        let sender = match cfg {
             Some(cfg) => Some(Arc::new(Sender::new(cfg)?)),
             None => None,
         };
