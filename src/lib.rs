@@ -21,6 +21,7 @@
 pub mod admin;
 pub mod agents;
 pub mod call;
+pub mod commands;
 pub mod config;
 pub mod connect;
 pub mod dialog;

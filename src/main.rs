@@ -1,4 +1,5 @@
-//! The `switchboard` command line.
+//! The `switchboard` command line: parses arguments, runs the router, and hands the
+//! other subcommands to [`switchboard::commands`].
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,12 +12,14 @@ use tracing_subscriber::EnvFilter;
 
 use switchboard::call::plan::PlanProgram;
 use switchboard::call::{DemoIvr, Program};
+use switchboard::commands::{self, queue::CallbacksAction};
 use switchboard::config::server::PortRange;
-use switchboard::config::{self, ConfigErrors, DialPlan, LoadedConfig};
+use switchboard::config::{DialPlan, LoadedConfig, ServerConfig};
+use switchboard::io::pidfile::{self, PidFile};
+use switchboard::io::reload::{self as reloading, ServerOverrides};
 use switchboard::io::{self, RunOptions};
 use switchboard::reports;
-use switchboard::routing::{self, CallContext, ManagerStates};
-use switchboard::store::{CallbackStatus, SqliteStore, Store, StoreError, StoreWorker};
+use switchboard::store::{CallbackStatus, SqliteStore, StoreHandle, StoreWorker};
 
 #[derive(Parser)]
 #[command(
@@ -54,7 +57,9 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Show the path a call would take through the dial plan, and why.
+    /// Show the path a call would take through the dial plan, and why: the same
+    /// decisions the router makes, with the caller's history and the phones signed in
+    /// read from the router's database.
     Explain {
         #[arg(long, short)]
         config: PathBuf,
@@ -64,14 +69,17 @@ enum Command {
         /// The caller's number.
         #[arg(long)]
         from: String,
-        /// When the call happens, e.g. "2026-12-01T21:30" (the config's local time
-        /// zone of each schedule applies; a bare time is read as UTC). Default: now.
+        /// When the call happens. "2026-12-01T21:30" is local time in the time zone of
+        /// the dialled number's hours (else of the plan's hours, else the system's);
+        /// add an offset ("2026-12-01T21:30+01:00", "…Z") or a zone
+        /// ("2026-12-01T21:30[Europe/Rome]") to say otherwise. Default: now.
         #[arg(long)]
         at: Option<String>,
         /// Keys the caller presses in the menus, in order.
         #[arg(long, default_value = "")]
         digits: String,
-        /// Data directory to look up the caller's history in (default: from the config).
+        /// Data directory with the database to read history and phones from (default:
+        /// the config's data_dir).
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
@@ -99,20 +107,24 @@ enum Command {
         #[arg(long, default_value = "table")]
         format: reports::Format,
     },
-    /// Work the callback queue: list, claim and close requests.
+    /// Work the callback queue: list, claim and close requests. --config and
+    /// --data-dir may come before or after the action.
     Callbacks {
-        #[arg(long, short)]
-        config: PathBuf,
+        /// The configuration file (required).
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
         /// Data directory holding switchboard.db (default: from the config).
-        #[arg(long)]
+        #[arg(long, global = true)]
         data_dir: Option<PathBuf>,
         #[command(subcommand)]
-        action: CallbacksAction,
+        action: CallbacksCommand,
     },
     /// Compare dial plans on simulated or recorded traffic (virtual clock, real engine).
     Simulate(switchboard::sim::SimulateArgs),
-    /// Check the configuration, then tell the running router to reload its dial plan
-    /// (the same as `kill -HUP`). A plan with errors is not sent.
+    /// Check the configuration, then tell the running router to reload it (the same as
+    /// `kill -HUP`) and print what it did: the dial plan and the [server] settings that
+    /// apply at once, and each [server] setting that needs a restart. A configuration
+    /// with errors is not sent.
     Reload {
         #[arg(long, short)]
         config: PathBuf,
@@ -120,15 +132,74 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Copy the database to a new file, safely while the router runs (SQLite online
+    /// backup). Voicemail recordings are files: copy DATA_DIR/recordings as well.
+    Backup {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Data directory holding switchboard.db (default: from the config).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The backup file to create (never overwritten).
+        #[arg(long)]
+        to: PathBuf,
+    },
 }
 
-fn main() -> ExitCode {
+#[derive(Subcommand)]
+enum CallbacksCommand {
+    /// The queue, oldest first.
+    List {
+        /// Only this department's requests.
+        #[arg(long)]
+        department: Option<String>,
+        /// open, claimed or done.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<CallbackStatus>,
+        /// table or json.
+        #[arg(long, default_value = "table")]
+        format: reports::Format,
+        /// Time zone for the times shown (default: the system's).
+        #[arg(long)]
+        tz: Option<String>,
+    },
+    /// Take a request so no other manager calls the same customer.
+    Claim {
+        id: i64,
+        /// A manager of the plan ([managers.NAME]).
+        #[arg(long)]
+        manager: String,
+    },
+    /// Close a request after calling back, recording what happened.
+    Done {
+        id: i64,
+        /// A manager of the plan ([managers.NAME]).
+        #[arg(long)]
+        manager: String,
+        /// What happened, e.g. "reached", "no answer, left a message".
+        #[arg(long)]
+        outcome: String,
+    },
+}
+
+/// Logs go to stderr (stdout carries command output such as `report --format json`),
+/// coloured only for a person at a terminal: a file, a pipe or journald gets plain text,
+/// and `NO_COLOR` (https://no-color.org) turns colour off everywhere.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .with_target(false)
         .init();
+}
+
+fn main() -> ExitCode {
+    init_logging();
     match Cli::parse().command {
         Command::Run {
             config,
@@ -136,25 +207,15 @@ fn main() -> ExitCode {
             rtp_ports,
             data_dir,
             http_listen,
-        } => {
-            let mut loaded = match load(&config) {
-                Some(l) => l,
-                None => return ExitCode::FAILURE,
-            };
-            if let Some(a) = sip_listen {
-                loaded.server.sip_listen = a;
-            }
-            if let Some(r) = rtp_ports {
-                loaded.server.rtp_ports = r;
-            }
-            if let Some(d) = data_dir {
-                loaded.server.data_dir = d;
-            }
-            if let Some(ListenAddr(h)) = http_listen {
-                loaded.server.http_listen = h;
-            }
-            run(config, loaded)
-        }
+        } => run(
+            config,
+            ServerOverrides {
+                sip_listen,
+                rtp_ports,
+                data_dir,
+                http_listen: http_listen.map(|ListenAddr(a)| a),
+            },
+        ),
         Command::Check { config } => check(&config),
         Command::Explain {
             config,
@@ -163,7 +224,10 @@ fn main() -> ExitCode {
             at,
             digits,
             data_dir,
-        } => explain(&config, &to, &from, at.as_deref(), &digits, data_dir),
+        } => with_config(&config, |loaded| {
+            let data_dir = commands::data_dir(loaded, data_dir);
+            commands::explain::explain(loaded, &data_dir, &to, &from, at.as_deref(), &digits)
+        }),
         Command::Report {
             config,
             data_dir,
@@ -172,50 +236,106 @@ fn main() -> ExitCode {
             to,
             tz,
             format,
-        } => report(
-            &config,
-            data_dir,
-            from.as_deref(),
-            to.as_deref(),
-            tz.as_deref(),
-            format,
-        ),
+        } => with_config(&config, |loaded| {
+            let store = commands::open_existing_db(&commands::data_dir(loaded, data_dir))?;
+            commands::queue::report(
+                &store,
+                from.as_deref(),
+                to.as_deref(),
+                tz.as_deref(),
+                format,
+            )
+        }),
         Command::Callbacks {
             config,
             data_dir,
             action,
-        } => callbacks(&config, data_dir, action),
+        } => {
+            let Some(config) = config else {
+                eprintln!(
+                    "error: callbacks needs --config FILE (before or after the action), e.g. \
+                     switchboard callbacks list --config switchboard.toml"
+                );
+                return ExitCode::from(2);
+            };
+            with_config(&config, |loaded| {
+                let mut store = commands::open_existing_db(&commands::data_dir(loaded, data_dir))?;
+                commands::queue::callbacks(&loaded.plan, &mut store, action.into())
+            })
+        }
         Command::Simulate(args) => switchboard::sim::run_cli(args),
-        Command::Reload { config, data_dir } => reload(&config, data_dir),
+        Command::Reload { config, data_dir } => {
+            let Some(loaded) = commands::load(&config) else {
+                eprintln!(
+                    "not reloaded: fix the errors above first (the running configuration stays in force)"
+                );
+                return ExitCode::FAILURE;
+            };
+            print_result(commands::admin::reload(&commands::data_dir(
+                &loaded, data_dir,
+            )))
+        }
+        Command::Backup {
+            config,
+            data_dir,
+            to,
+        } => with_config(&config, |loaded| {
+            commands::admin::backup(&commands::data_dir(loaded, data_dir), &to)
+        }),
     }
 }
 
-/// Load and print problems the way `check` does; None when the plan has errors.
-fn load(path: &Path) -> Option<LoadedConfig> {
-    match config::load(path) {
-        Ok(l) => {
-            for w in &l.warnings {
-                eprintln!("{w}");
-            }
-            Some(l)
+impl From<CallbacksCommand> for CallbacksAction {
+    fn from(c: CallbacksCommand) -> Self {
+        match c {
+            CallbacksCommand::List {
+                department,
+                status,
+                format,
+                tz,
+            } => CallbacksAction::List {
+                department,
+                status,
+                format,
+                tz,
+            },
+            CallbacksCommand::Claim { id, manager } => CallbacksAction::Claim { id, manager },
+            CallbacksCommand::Done {
+                id,
+                manager,
+                outcome,
+            } => CallbacksAction::Done {
+                id,
+                manager,
+                outcome,
+            },
+        }
+    }
+}
+
+/// Runs a command that needs the plan but not the prompts; prints its text or error.
+fn with_config(config: &Path, f: impl FnOnce(&LoadedConfig) -> Result<String, String>) -> ExitCode {
+    match commands::load_data(config) {
+        Some(loaded) => print_result(f(&loaded)),
+        None => ExitCode::FAILURE,
+    }
+}
+
+fn print_result(r: Result<String, String>) -> ExitCode {
+    match r {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
         }
         Err(e) => {
-            print_errors(&e);
-            None
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
-}
-
-fn print_errors(e: &ConfigErrors) {
-    eprintln!("{e}");
-    eprintln!(
-        "{} error(s): the configuration was not loaded.",
-        e.errors().count()
-    );
 }
 
 fn check(path: &Path) -> ExitCode {
-    let Some(loaded) = load(path) else {
+    let Some(loaded) = commands::load(path) else {
         return ExitCode::FAILURE;
     };
     let (prompts, errors) = switchboard::media::PromptSet::load_dir_lenient(&loaded.prompts_dir);
@@ -243,94 +363,25 @@ fn check(path: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `--at` as an instant. A time without offset is read in the plan's time zone when all
-/// its schedules share one (what an admin means by "21:30"), else in the system's.
-fn parse_time(at: Option<&str>, plan: &DialPlan) -> Result<jiff::Timestamp, String> {
-    let Some(at) = at else {
-        return Ok(jiff::Timestamp::now());
-    };
-    if let Ok(ts) = at.parse::<jiff::Timestamp>() {
-        return Ok(ts);
-    }
-    let mut zones = plan.hours.values().map(|s| &s.timezone);
-    let tz = match zones.next() {
-        Some(first) if zones.all(|z| z == first) => first.clone(),
-        _ => jiff::tz::TimeZone::system(),
-    };
-    at.parse::<jiff::civil::DateTime>()
-        .and_then(|dt| tz.to_timestamp(dt))
-        .map_err(|e| format!("--at \"{at}\": not a date and time like 2026-12-01T21:30 ({e})"))
-}
-
-fn explain(
-    path: &Path,
-    to: &str,
-    from: &str,
-    at: Option<&str>,
-    digits: &str,
-    data_dir: Option<PathBuf>,
-) -> ExitCode {
-    let Some(loaded) = load(path) else {
+fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
+    let Some(mut loaded) = commands::load(&config) else {
         return ExitCode::FAILURE;
     };
-    let now = match parse_time(at, &loaded.plan) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let data_dir = data_dir.unwrap_or_else(|| relative_to(path, &loaded.server.data_dir));
-    let history = lookup_history_file(&data_dir, &loaded.plan, from, now);
-    let ctx = CallContext::new(to, from, now).with_digits(digits);
-    let ex = routing::explain(
-        &loaded.plan,
-        &ctx,
-        &ManagerStates::default(),
-        history.as_ref(),
-    );
-    let plan = std::sync::Arc::new(loaded.plan);
-    println!("{}", switchboard::call::heard::render(&plan, &ex, now));
-    ExitCode::SUCCESS
-}
-
-fn relative_to(config: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        config.parent().unwrap_or(Path::new(".")).join(p)
+    overrides.apply(&mut loaded.server);
+    let data_dir = loaded.server.data_dir.clone();
+    if let Err(e) = std::fs::create_dir_all(&data_dir) {
+        eprintln!(
+            "cannot create the data directory {}: {e}",
+            data_dir.display()
+        );
+        return ExitCode::FAILURE;
     }
-}
-
-fn db_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("switchboard.db")
-}
-
-fn history_since(plan: &DialPlan, now: jiff::Timestamp) -> jiff::Timestamp {
-    let lookback =
-        jiff::SignedDuration::try_from(plan.history.lookback).unwrap_or(jiff::SignedDuration::ZERO);
-    now.checked_sub(lookback).unwrap_or(jiff::Timestamp::MIN)
-}
-
-/// History for `explain`, read straight from the database file when it exists.
-fn lookup_history_file(
-    data_dir: &Path,
-    plan: &DialPlan,
-    caller: &str,
-    now: jiff::Timestamp,
-) -> Option<routing::PreviousInteraction> {
-    let db = db_path(data_dir);
-    if !db.exists() {
-        return None;
+    // Before touching anything: a second router on the same data directory would fight
+    // the first over the database (and used to overwrite its pid file).
+    if let Err(e) = pidfile::check_before_start(&data_dir) {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
     }
-    let store = SqliteStore::open(&db).ok()?;
-    store
-        .last_interaction(caller, history_since(plan, now))
-        .ok()
-        .flatten()
-}
-
-fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -342,40 +393,27 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let data_dir = relative_to(&config, &loaded.server.data_dir);
-    if let Err(e) = std::fs::create_dir_all(&data_dir)
-        .and_then(|_| std::fs::write(pid_path(&data_dir), std::process::id().to_string()))
+    let store = match SqliteStore::open(commands::db_path(&data_dir))
+        .and_then(|s| StoreWorker::spawn(Box::new(s)))
     {
-        eprintln!(
-            "cannot create the data directory {}: {e}",
-            data_dir.display()
-        );
-        return ExitCode::FAILURE;
-    }
-    let store =
-        match SqliteStore::open(db_path(&data_dir)).and_then(|s| StoreWorker::spawn(Box::new(s))) {
-            Ok(w) => w,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::FAILURE;
-            }
-        };
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let handle = store.handle();
     let plan = Arc::new(ArcSwap::from_pointee(loaded.plan));
     let prompts_dir = loaded.prompts_dir.clone();
-    let http_listen = loaded.server.http_listen;
-    let admin_token = loaded.server.admin_token.clone();
-    let handle_for_admin = handle.clone();
-    let admin_data_dir = data_dir.clone();
-    let data_dir_for_run = data_dir.clone();
-    let code = rt.block_on(async move {
+    let server = loaded.server;
+    let code = rt.block_on(async {
         let opts = RunOptions {
-            server: loaded.server,
+            server: server.clone(),
             prompts_dir,
             plan: plan.clone(),
             programs: program_factory(plan.clone()),
-            store: Some(handle),
-            recordings_dir: Some(data_dir_for_run.join("recordings")),
+            store: Some(handle.clone()),
+            recordings_dir: None,
         };
         let running = match io::start(opts).await {
             Ok(r) => r,
@@ -384,44 +422,80 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        if let Some(addr) = http_listen {
-            let live = running.live.clone();
-            let alerts = running.alerts.clone();
-            let managers = running.managers.clone();
-            let state = switchboard::admin::AdminState::new(handle_for_admin, admin_data_dir)
-                .with_token(admin_token.clone())
-                .with_alerts(Arc::new(move || alerts.load().as_ref().clone()))
-                .with_managers(Arc::new(move || {
-                    serde_json::to_value(managers.load().as_ref()).unwrap_or_default()
-                }))
-                .with_live(Arc::new(move || {
-                    let calls = live.lock().map(|r| r.live()).unwrap_or_default();
-                    serde_json::to_value(calls).unwrap_or_default()
-                }));
-            match switchboard::admin::bind(addr, admin_token.as_deref()).await {
-                Ok(listener) => {
-                    tokio::spawn(async move {
-                        if let Err(e) = switchboard::admin::serve(listener, state).await {
-                            tracing::error!("admin API stopped: {e}");
-                        }
-                    });
-                }
-                Err(e) => {
-                    eprintln!("{e}");
-                    running.stop();
-                    return ExitCode::FAILURE;
-                }
-            }
+        if let Some(addr) = server.http_listen
+            && let Err(e) = start_admin(addr, &server, &data_dir, &handle, &plan, &running).await
+        {
+            eprintln!("{e}");
+            running.stop();
+            return ExitCode::FAILURE;
         }
-        wait_for_stop(&config, &plan, &running).await;
+        // Signal handlers before the pid file: a `reload` that finds the file must
+        // never hit the default SIGHUP action (which would end the process).
+        let Ok(signals) = Signals::install() else {
+            eprintln!("cannot install signal handlers");
+            running.stop();
+            return ExitCode::FAILURE;
+        };
+        let pid_file = match PidFile::create(&data_dir) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("{e}");
+                running.stop();
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(
+            "Switchboard ready (pid {}, {})",
+            std::process::id(),
+            pid_file.path().display()
+        );
+        let mut current = server.clone();
+        signals
+            .wait(|sequence| {
+                let outcome = reloading::reload(&config, &overrides, &mut current, &plan, &running);
+                reloading::publish(&outcome, &current.data_dir, sequence);
+            })
+            .await;
         running.stop();
         let _ = running.task.await;
+        drop(pid_file);
         ExitCode::SUCCESS
     });
     if let Err(e) = store.shutdown() {
         eprintln!("database: {e}");
     }
     code
+}
+
+async fn start_admin(
+    addr: SocketAddr,
+    server: &ServerConfig,
+    data_dir: &Path,
+    store: &StoreHandle,
+    plan: &Arc<ArcSwap<DialPlan>>,
+    running: &io::Running,
+) -> Result<(), switchboard::admin::AdminError> {
+    let live = running.live.clone();
+    let alerts = running.alerts.clone();
+    let managers = running.managers.clone();
+    let state = switchboard::admin::AdminState::new(store.clone(), data_dir)
+        .with_token(server.admin_token.clone())
+        .with_plan(plan.clone())
+        .with_alerts(Arc::new(move || alerts.load().as_ref().clone()))
+        .with_managers(Arc::new(move || {
+            serde_json::to_value(managers.load().as_ref()).unwrap_or_default()
+        }))
+        .with_live(Arc::new(move || {
+            let calls = live.lock().map(|r| r.live()).unwrap_or_default();
+            serde_json::to_value(calls).unwrap_or_default()
+        }));
+    let listener = switchboard::admin::bind(addr, server.admin_token.as_deref()).await?;
+    tokio::spawn(async move {
+        if let Err(e) = switchboard::admin::serve(listener, state).await {
+            tracing::error!("admin API stopped: {e}");
+        }
+    });
+    Ok(())
 }
 
 /// Each call gets the plan current at its start (a reload never changes a call in
@@ -441,232 +515,41 @@ fn program_factory(plan: Arc<ArcSwap<DialPlan>>) -> switchboard::endpoint::Progr
     })
 }
 
-/// SIGINT or SIGTERM stops the router; SIGHUP reloads the dial plan (an invalid plan
-/// is rejected and the running one stays in force).
-async fn wait_for_stop(config: &Path, plan: &ArcSwap<DialPlan>, running: &io::Running) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            _ = term.recv() => break,
-            _ = hup.recv() => match config::load(config) {
-                Ok(l) => {
-                    for w in &l.warnings {
-                        tracing::warn!("{w}");
-                    }
-                    let new = Arc::new(l.plan);
-                    plan.store(new.clone());
-                    running.plan_reloaded(new);
-                    tracing::info!("dial plan reloaded from {}", config.display());
-                }
-                Err(e) => tracing::error!("dial plan NOT reloaded, the running plan stays in force:\n{e}"),
-            },
-        }
-    }
-    tracing::info!("stop requested");
+/// SIGINT or SIGTERM stops the router; SIGHUP reloads the configuration.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
 }
 
-#[derive(Subcommand)]
-enum CallbacksAction {
-    /// The queue, oldest first.
-    List {
-        #[arg(long)]
-        department: Option<String>,
-        /// open, claimed or done.
-        #[arg(long, value_parser = parse_status)]
-        status: Option<CallbackStatus>,
-        /// table or json.
-        #[arg(long, default_value = "table")]
-        format: reports::Format,
-        /// Time zone for the times shown (default: the system's).
-        #[arg(long)]
-        tz: Option<String>,
-    },
-    /// Take a request so no other manager calls the same customer.
-    Claim {
-        id: i64,
-        #[arg(long)]
-        manager: String,
-    },
-    /// Close a request after calling back, recording what happened.
-    Done {
-        id: i64,
-        #[arg(long)]
-        manager: String,
-        /// What happened, e.g. "reached", "no answer, left a message".
-        #[arg(long)]
-        outcome: String,
-    },
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Until a stop signal: `on_hup(n)` for the n-th SIGHUP.
+    async fn wait(mut self, mut on_hup: impl FnMut(u64)) {
+        let mut sequence = 0u64;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = self.term.recv() => break,
+                _ = self.hup.recv() => {
+                    sequence += 1;
+                    on_hup(sequence);
+                }
+            }
+        }
+        tracing::info!("stop requested");
+    }
 }
 
 fn parse_status(s: &str) -> Result<CallbackStatus, String> {
     CallbackStatus::from_text(s)
         .ok_or_else(|| format!("\"{s}\" is not a status; use open, claimed or done"))
-}
-
-/// The existing database of a config's data directory, opened directly (WAL lets it be
-/// read and written while the router runs). Never creates one: a missing file almost
-/// always means a wrong --data-dir.
-fn open_existing_db(config: &Path, data_dir: Option<PathBuf>) -> Result<SqliteStore, String> {
-    let data_dir = match data_dir {
-        Some(d) => d,
-        None => {
-            let loaded = load(config).ok_or("the configuration has errors (see above)")?;
-            relative_to(config, &loaded.server.data_dir)
-        }
-    };
-    let db = db_path(&data_dir);
-    if !db.exists() {
-        return Err(format!(
-            "no database at {}: run the router with this data directory first, or pass --data-dir",
-            db.display()
-        ));
-    }
-    SqliteStore::open(&db).map_err(|e| e.to_string())
-}
-
-fn report(
-    config: &Path,
-    data_dir: Option<PathBuf>,
-    from: Option<&str>,
-    to: Option<&str>,
-    tz: Option<&str>,
-    format: reports::Format,
-) -> ExitCode {
-    let result = (|| {
-        let tz = reports::time_zone(tz).map_err(|e| e.to_string())?;
-        let now = jiff::Timestamp::now();
-        let period = reports::Period::from_args(from, to, now, tz).map_err(|e| e.to_string())?;
-        let store = open_existing_db(config, data_dir)?;
-        reports::generate(&store, &period, now).map_err(|e| e.to_string())
-    })();
-    match result {
-        Ok(r) => {
-            print!("{}", reports::render_report(&r, format));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn callbacks(config: &Path, data_dir: Option<PathBuf>, action: CallbacksAction) -> ExitCode {
-    let mut store = match open_existing_db(config, data_dir) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let now = jiff::Timestamp::now();
-    let result = match action {
-        CallbacksAction::List {
-            department,
-            status,
-            format,
-            tz,
-        } => reports::time_zone(tz.as_deref())
-            .map_err(|e| e.to_string())
-            .and_then(|tz| {
-                let list = store
-                    .list_callbacks(department.as_deref(), status)
-                    .map_err(|e| e.to_string())?;
-                match format {
-                    reports::Format::Json => serde_json::to_string_pretty(&list)
-                        .map(|j| j + "\n")
-                        .map_err(|e| e.to_string()),
-                    reports::Format::Table => Ok(reports::callbacks_table(&list, &tz)),
-                    reports::Format::Csv => Err("callbacks list prints table or json".to_owned()),
-                }
-            }),
-        CallbacksAction::Claim { id, manager } => store
-            .claim_callback(id, &manager, now)
-            .map(|cb| {
-                format!(
-                    "callback #{} claimed by {manager}: call {} ({}, {})\n",
-                    cb.id, cb.caller, cb.department, cb.source
-                )
-            })
-            .map_err(|e| callback_error(id, e)),
-        CallbacksAction::Done {
-            id,
-            manager,
-            outcome,
-        } => store
-            .complete_callback(id, &manager, &outcome, now)
-            .map(|cb| format!("callback #{} closed by {manager}: {outcome}\n", cb.id))
-            .map_err(|e| callback_error(id, e)),
-    };
-    match result {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn callback_error(id: i64, e: StoreError) -> String {
-    match e {
-        StoreError::CallbackNotFound { .. } => {
-            format!("no such request: {id} (run `switchboard callbacks list` to see the queue)")
-        }
-        StoreError::AlreadyClaimed { by, .. } => {
-            format!("callback #{id} is already claimed by {by}")
-        }
-        StoreError::AlreadyDone { by, .. } => {
-            format!("callback #{id} is already done (closed by {by})")
-        }
-        other => other.to_string(),
-    }
-}
-
-/// Where `run` records its process id, so `reload` can find it.
-fn pid_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("switchboard.pid")
-}
-
-fn reload(config: &Path, data_dir: Option<PathBuf>) -> ExitCode {
-    let Some(loaded) = load(config) else {
-        eprintln!("not reloaded: fix the errors above first (the running plan stays in force)");
-        return ExitCode::FAILURE;
-    };
-    let data_dir = data_dir.unwrap_or_else(|| relative_to(config, &loaded.server.data_dir));
-    let pid_file = pid_path(&data_dir);
-    let pid = match std::fs::read_to_string(&pid_file) {
-        Ok(p) => p.trim().to_string(),
-        Err(e) => {
-            eprintln!("no running router found ({}: {e})", pid_file.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    match std::process::Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-    {
-        Ok(st) if st.success() => {
-            println!(
-                "reload sent to switchboard (pid {pid}); its log says whether the plan was taken"
-            );
-            ExitCode::SUCCESS
-        }
-        _ => {
-            eprintln!("could not signal pid {pid} (is the router running?)");
-            ExitCode::FAILURE
-        }
-    }
 }
 
 /// `--http-listen`: an address, or "off".

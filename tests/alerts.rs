@@ -94,7 +94,19 @@ fn overdue_callbacks_and_managers_missing_calls_raise_alerts() {
         Duration::from_secs(10),
     );
     router.wait_for_log("has not been called back", Duration::from_secs(10));
-    let metrics = http_get(p, "/metrics");
+    // The gauges are published before the log lines; still, give a loaded machine time
+    // rather than read once.
+    let needles = [
+        r#"switchboard_alerts_active{kind="callback_overdue"} 1"#,
+        r#"switchboard_alerts_active{kind="manager_missed_calls"} 1"#,
+    ];
+    let start = std::time::Instant::now();
+    let mut metrics = http_get(p, "/metrics");
+    while !needles.iter().all(|n| metrics.contains(n)) && start.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+        metrics = http_get(p, "/metrics");
+    }
     // The dashboard shows them too.
     let dashboard = http_get(p, "/api/dashboard");
     let dom = chromium(&format!("http://127.0.0.1:{}/", p.http), &["--dump-dom"]);
@@ -108,10 +120,7 @@ fn overdue_callbacks_and_managers_missing_calls_raise_alerts() {
         "{dom}"
     );
     assert!(dom.contains(r#"data-testid="alert-callback:1""#), "{dom}");
-    for needle in [
-        r#"switchboard_alerts_active{kind="callback_overdue"} 1"#,
-        r#"switchboard_alerts_active{kind="manager_missed_calls"} 1"#,
-    ] {
+    for needle in needles {
         assert!(metrics.contains(needle), "{needle} missing:\n{metrics}");
     }
     // Raised once, not on every check.

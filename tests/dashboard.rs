@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: headless Chromium loads the page from the router,
 //! runs its script (which fetches `/api/dashboard` with the token) and dumps the DOM;
 //! every figure, found by its `data-testid`, must equal the hand-worked value and the
-//! `/api/reports` JSON for today. A screenshot goes to `target/dashboard.png`.
+//! `/api/reports` JSON for today. A screenshot goes to `target/tmp/dashboard.png`
+//! (`$CARGO_TARGET_DIR/tmp/` when that is set).
 //!
 //! Needs Debian's `chromium` (`apt-get install -y --no-install-recommends chromium`,
 //! done by `.ci/run`); like the real-peer tests it fails rather than skips without it.
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Router, chromium, ports, repo, require, serial};
+use common::{Router, chromium, ports, require, serial};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -619,8 +620,10 @@ fn live_calls_and_screenshot() {
     assert_eq!(dom.text("live-L3-state"), "in menu");
     assert_eq!(dom.text("live-L3-department"), "—");
 
-    // A screenshot for review.
-    let png: PathBuf = repo().join("target").join("dashboard.png");
+    // A screenshot for review, in cargo's scratch folder for integration tests
+    // (`target/tmp/`, or `$CARGO_TARGET_DIR/tmp/`): never a path assumed relative to
+    // the checkout, which is not there when CARGO_TARGET_DIR points elsewhere.
+    let png: PathBuf = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
     let _ = std::fs::remove_file(&png);
     chromium(
         &url,
@@ -631,6 +634,7 @@ fn live_calls_and_screenshot() {
         ],
     );
     let len = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
+    println!("dashboard screenshot: {}", png.display());
     assert!(
         len > 1000,
         "{} missing or empty ({len} bytes)",

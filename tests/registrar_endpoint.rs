@@ -80,10 +80,10 @@ fn register_is_challenged_then_accepted_and_persisted() {
     let ch = challenges(&resp);
     assert_eq!(
         ch.iter().map(|c| c.algorithm.as_str()).collect::<Vec<_>>(),
-        ["SHA-256", "MD5"]
+        ["MD5", "SHA-256"]
     );
     // The phone answers with SHA-256 (through the real parser and normalizer).
-    let auth = authorization(&ch[0], "REGISTER", "101", "s3cret", 1);
+    let auth = authorization(&ch[1], "REGISTER", "101", "s3cret", 1);
     let resp = h.sip(&register_text(
         "101",
         "ep1",

@@ -121,8 +121,10 @@ impl Phone {
 const C1: &str = "<sip:101@192.168.1.20:5062>";
 const C2: &str = "<sip:101@10.9.9.9:5060;transport=TCP>";
 
+/// The first challenge of a phone puts MD5 first: clients that read only the first
+/// header (sipp 3.6, old firmware) know MD5 (see `registrar::offer`).
 #[test]
-fn unauthenticated_register_gets_both_challenges_sha256_first() {
+fn unauthenticated_register_gets_both_challenges_md5_first() {
     let mut r = registrar();
     let out = r.handle_register(
         t0(),
@@ -133,8 +135,8 @@ fn unauthenticated_register_gets_both_challenges_sha256_first() {
     assert!(out.writes.is_empty());
     let ch = challenges(&out.response);
     assert_eq!(ch.len(), 2, "{}", out.response);
-    assert_eq!(ch[0].algorithm, "SHA-256");
-    assert_eq!(ch[1].algorithm, "MD5");
+    assert_eq!(ch[0].algorithm, "MD5");
+    assert_eq!(ch[1].algorithm, "SHA-256");
     assert_eq!(ch[0].nonce, ch[1].nonce);
     assert!(
         ch.iter()
@@ -153,7 +155,9 @@ fn unauthenticated_register_gets_both_challenges_sha256_first() {
     assert!(!r.is_registered("andrew", t0()));
 }
 
-fn round_trip(mut phone: Phone) {
+/// `probed`: the phone answered MD5 while SHA-256 was offered too, so its first refresh
+/// is answered with a stale challenge offering SHA-256 first (once).
+fn round_trip(mut phone: Phone, probed: bool) {
     let mut r = registrar();
     let out = phone.register(&mut r, t0(), &[C1], None);
     assert_eq!(code(&out), 200, "{}", out.response);
@@ -174,21 +178,110 @@ fn round_trip(mut phone: Phone) {
     let b = r.bindings("andrew");
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].source, phone_peer(PHONE));
-    // The same nonce keeps working with a growing nc (no new challenge needed).
+    // The same nonce keeps working with a growing nc (no new challenge needed)...
     let out = phone.register(&mut r, after(10), &[C1], None);
     assert_eq!(code(&out), 200);
-    assert_eq!(phone.nc, 2);
+    if probed {
+        // ...except once for the SHA-256 probe: a fresh nonce, counted from 1.
+        assert_eq!(phone.nc, 1);
+        let out = phone.register(&mut r, after(20), &[C1], None);
+        assert_eq!(code(&out), 200);
+        assert_eq!(phone.nc, 2);
+    } else {
+        assert_eq!(phone.nc, 2);
+    }
 }
 
 #[test]
 fn md5_round_trip() {
-    round_trip(Phone::new("101", "s3cret", "md5").md5());
+    round_trip(Phone::new("101", "s3cret", "md5").md5(), true);
 }
 
 #[test]
 fn sha256_round_trip() {
-    round_trip(Phone::new("101", "s3cret", "sha").md5());
-    round_trip(Phone::new("101", "s3cret", "sha"));
+    round_trip(Phone::new("101", "s3cret", "sha").md5(), true);
+    round_trip(Phone::new("101", "s3cret", "sha"), false);
+}
+
+/// The offer learns per phone (Call-ID): a phone that cannot answer a challenge with
+/// several algorithms gets MD5 alone; an MD5 phone is asked with SHA-256 first at its
+/// next refresh and keeps SHA-256 first once it answers with it.
+#[test]
+fn digest_offer_learns_what_each_phone_can_do() {
+    use switchboard::registrar::offer::OfferState;
+    let mut r = registrar();
+    // baresip 1.0: gives up on the first challenge, retries later without credentials.
+    let first = r.handle_register(
+        t0(),
+        &register("101", "walker", 1, &[C1], None, None),
+        phone_peer(PHONE),
+    );
+    assert_eq!(challenges(&first.response).len(), 2);
+    let retry = r.handle_register(
+        after(40),
+        &register("101", "walker", 2, &[C1], None, None),
+        phone_peer(PHONE),
+    );
+    let ch = challenges(&retry.response);
+    assert_eq!(
+        ch.iter().map(|c| c.algorithm.as_str()).collect::<Vec<_>>(),
+        ["MD5"]
+    );
+    assert_eq!(r.offer_state("walker"), Some(OfferState::Md5Only));
+
+    // An MD5 phone that can do SHA-256 (PJSIP): probed at its refresh.
+    let mut phone = Phone::new("101", "s3cret", "prober").md5();
+    assert_eq!(code(&phone.register(&mut r, t0(), &[C1], None)), 200);
+    assert_eq!(r.offer_state("prober"), Some(OfferState::ProbeDue));
+    let out = r.handle_register(after(30), &phone.request(&[C1], None), phone_peer(PHONE));
+    assert_eq!(code(&out), 401);
+    let ch = challenges(&out.response);
+    assert_eq!(
+        ch.iter().map(|c| c.algorithm.as_str()).collect::<Vec<_>>(),
+        ["SHA-256", "MD5"]
+    );
+    assert!(ch.iter().all(|c| c.stale));
+    phone.algorithm = "SHA-256";
+    phone.learn(&out);
+    let out = r.handle_register(after(30), &phone.request(&[C1], None), phone_peer(PHONE));
+    assert_eq!(code(&out), 200, "{}", out.response);
+    assert_eq!(r.offer_state("prober"), Some(OfferState::Sha256));
+    // From now on its challenges put SHA-256 first.
+    let out = r.handle_register(
+        after(40),
+        &register("101", "prober", 99, &[C1], None, None),
+        phone_peer(PHONE),
+    );
+    assert_eq!(challenges(&out.response)[0].algorithm, "SHA-256");
+
+    // An un-REGISTER is never probed (a one-shot client like sipp must get its 200).
+    let mut once = Phone::new("101", "s3cret", "oneshot").md5();
+    assert_eq!(code(&once.register(&mut r, t0(), &[C1], None)), 200);
+    let out = r.handle_register(after(1), &once.request(&[C1], Some(0)), phone_peer(PHONE));
+    assert_eq!(code(&out), 200, "{}", out.response);
+
+    // With one algorithm configured, that one is offered, always.
+    let mut only = Registrar::with_config(
+        [42; 32],
+        REALM,
+        users(),
+        switchboard::registrar::RegistrarConfig {
+            algorithms: vec![switchboard::registrar::digest::Algorithm::Sha256],
+            ..Default::default()
+        },
+    );
+    for n in 1..3 {
+        let out = only.handle_register(
+            t0(),
+            &register("101", "x", n, &[C1], None, None),
+            phone_peer(PHONE),
+        );
+        let ch = challenges(&out.response);
+        assert_eq!(
+            ch.iter().map(|c| c.algorithm.as_str()).collect::<Vec<_>>(),
+            ["SHA-256"]
+        );
+    }
 }
 
 #[test]

@@ -56,7 +56,15 @@ fn shipped_config_loads_without_errors_or_warnings() {
     assert_eq!(loaded.server.sip_listen.to_string(), "127.0.0.1:5060");
     assert_eq!(loaded.server.rtp_ports.low, 20000);
     assert_eq!(loaded.server.rtp_ports.high, 20999);
-    assert_eq!(loaded.prompts_dir, Path::new("config/../prompts"));
+    // Relative to the config file, made absolute (one rule for every path, issue 18).
+    assert_eq!(
+        loaded.prompts_dir,
+        std::path::absolute("config/../prompts").unwrap()
+    );
+    assert_eq!(
+        loaded.server.data_dir,
+        std::path::absolute("config/data").unwrap()
+    );
     let plan = &loaded.plan;
     assert_eq!(
         plan.prompts,
@@ -229,7 +237,7 @@ options = { "1" = "menu:main", "*" = "back" }
         "unknown key",
         "[[numbers]]\nnumber = \"*\"\naction = \"menu:main\"\n\n[menus.main]\npromt = \"main_menu\"\n",
         &[
-            r#"plan.toml:6: unknown key "promt" (did you mean "prompt"?); the keys allowed here are: prompt, options, timeout_secs, retries, invalid_prompt, timeout_prompt, on_failure"#,
+            r#"plan.toml:6: unknown key "promt" (did you mean "prompt"?); the keys allowed here are: prompt, options, timeout_secs, retries, invalid_prompt, timeout_prompt, on_failure, type_ahead"#,
         ],
     ),
     (

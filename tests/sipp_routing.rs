@@ -321,7 +321,7 @@ fn sighup_reload_rejects_a_bad_plan_and_keeps_the_running_one() {
     .unwrap();
     let pid = router_pid(&router);
     Command::new("kill").args(["-HUP", &pid]).status().unwrap();
-    router.wait_for_log("dial plan NOT reloaded", Duration::from_secs(5));
+    router.wait_for_log("configuration NOT reloaded", Duration::from_secs(5));
     // the running plan still routes the campaign number
     let _ = sipp(p, "uac_wait_bye.xml", "u1", &["-s", "2000"]);
     router.wait_for_log(
@@ -348,7 +348,7 @@ fn sighup_reload_rejects_a_bad_plan_and_keeps_the_running_one() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    router.wait_for_log("dial plan reloaded", Duration::from_secs(5));
+    router.wait_for_log("configuration reloaded from", Duration::from_secs(5));
     let _ = sipp(p, "uac_wait_bye.xml", "u1", &["-s", "2000"]);
     router.wait_for_log(
         "connecting the caller to department:support",

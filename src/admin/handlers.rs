@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Component, Path as FsPath, PathBuf};
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -74,6 +74,36 @@ impl From<PeriodError> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(e: QueryRejection) -> Self {
         Self::new(StatusCode::BAD_REQUEST, e.body_text())
+    }
+}
+
+/// `/api/callbacks/abc`: the same JSON error shape as every other mistake.
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{}; request ids are whole numbers, e.g. /api/callbacks/3",
+                e.body_text()
+            ),
+        )
+    }
+}
+
+impl From<crate::config::UnknownName> for ApiError {
+    fn from(e: crate::config::UnknownName) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, e.to_string())
+    }
+}
+
+/// Checks a name a client sent against the plan in force (when there is one).
+fn check_name(
+    state: &AdminState,
+    check: impl FnOnce(&crate::config::DialPlan) -> Result<(), crate::config::UnknownName>,
+) -> ApiResult<()> {
+    match &state.plan {
+        Some(plan) => Ok(check(&plan.load())?),
+        None => Ok(()),
     }
 }
 
@@ -202,6 +232,9 @@ pub async fn list_callbacks(
         })?),
     };
     let department = q.department.filter(|d| !d.is_empty());
+    if let Some(d) = &department {
+        check_name(&state, |p| p.known_department(d).map(|_| ()))?;
+    }
     let list = state.store.list_callbacks(department, status).await?;
     Ok(Json(list).into_response())
 }
@@ -209,8 +242,9 @@ pub async fn list_callbacks(
 /// `GET /api/callbacks/{id}`.
 pub async fn get_callback(
     State(state): State<AdminState>,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, PathRejection>,
 ) -> ApiResult<Response> {
+    let Path(id) = id?;
     match state.store.get_callback(id).await? {
         Some(cb) => Ok(Json(cb).into_response()),
         None => Err(StoreError::CallbackNotFound { id }.into()),
@@ -243,11 +277,13 @@ fn non_empty(field: &str, value: &str) -> ApiResult<()> {
 /// 409 when someone else got it first, 404 when there is no such request.
 pub async fn claim(
     State(state): State<AdminState>,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, PathRejection>,
     body: Result<Json<ClaimBody>, JsonRejection>,
 ) -> ApiResult<Response> {
+    let Path(id) = id?;
     let Json(body) = body?;
     non_empty("manager", &body.manager)?;
+    check_name(&state, |p| p.known_manager(body.manager.trim()).map(|_| ()))?;
     let cb = state
         .store
         .claim_callback(id, body.manager.trim().to_owned(), Timestamp::now())
@@ -258,11 +294,13 @@ pub async fn claim(
 /// `POST /api/callbacks/{id}/done` `{"manager": "andrew", "outcome": "reached"}`.
 pub async fn done(
     State(state): State<AdminState>,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, PathRejection>,
     body: Result<Json<DoneBody>, JsonRejection>,
 ) -> ApiResult<Response> {
+    let Path(id) = id?;
     let Json(body) = body?;
     non_empty("manager", &body.manager)?;
+    check_name(&state, |p| p.known_manager(body.manager.trim()).map(|_| ()))?;
     non_empty("outcome", &body.outcome)?;
     let cb = state
         .store
@@ -316,8 +354,9 @@ async fn resolve_recording(data_dir: &FsPath, stored: &str) -> ApiResult<PathBuf
 /// `GET /api/callbacks/{id}/recording`: the WAV file as a download.
 pub async fn recording(
     State(state): State<AdminState>,
-    Path(id): Path<i64>,
+    id: Result<Path<i64>, PathRejection>,
 ) -> ApiResult<Response> {
+    let Path(id) = id?;
     let cb = state
         .store
         .get_callback(id)

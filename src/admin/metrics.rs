@@ -15,6 +15,8 @@
 //! | `sip_requests_total` | counter | `method`, `direction` | [`count_sip_message`] |
 //! | `sip_responses_total` | counter | `status`, `direction` | [`count_sip_message`] |
 //! | `rtp_packets_total` | counter | `kind` = sent/received/late/lost | [`add_rtp_packets`] |
+//! | `alerts_active` | gauge | `kind` | [`set_alerts_active`] |
+//! | `menu_choices_total` | counter | | the driver (`io::count_event`) |
 
 use std::sync::OnceLock;
 

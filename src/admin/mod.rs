@@ -23,6 +23,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -32,6 +33,7 @@ use axum::routing::{get, post};
 use jiff::tz::TimeZone;
 use tokio::net::TcpListener;
 
+use crate::config::DialPlan;
 use crate::store::StoreHandle;
 
 /// The live-calls snapshot, supplied by the driver (a JSON array).
@@ -56,6 +58,9 @@ pub struct AdminState {
     pub alerts: AlertsFn,
     /// Managers' presence and load for `GET /api/managers`.
     pub managers: LiveFn,
+    /// The dial plan in force: manager and department names a client sends are checked
+    /// against it (`None` in tests that have no plan: names are not checked).
+    pub plan: Option<Arc<ArcSwap<DialPlan>>>,
 }
 
 impl fmt::Debug for AdminState {
@@ -79,7 +84,14 @@ impl AdminState {
             time_zone: TimeZone::system(),
             alerts: Arc::new(Vec::new),
             managers: Arc::new(|| serde_json::Value::Array(Vec::new())),
+            plan: None,
         }
+    }
+
+    #[must_use]
+    pub fn with_plan(mut self, plan: Arc<ArcSwap<DialPlan>>) -> Self {
+        self.plan = Some(plan);
+        self
     }
 
     #[must_use]

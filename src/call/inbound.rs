@@ -144,8 +144,16 @@ impl Call {
             dialled,
             started_at: ctx.wall,
         };
+        let program = program(&info);
+        // A number nobody routes is refused before answering, not answered and hung up
+        // (the trunk would bill the caller for that).
+        if let Some(reason) = program.refusal(&info) {
+            ctx.release_port(port);
+            tracing::info!("rejected with 404: {reason}");
+            return Err(Refused { code: 404 });
+        }
         tracing::info!(codec = ?neg.codec, "incoming call from {} via {}", info.caller, peer.addr);
-        let flow = Flow::new(key, info.clone(), program(&info), ctx.now);
+        let flow = Flow::new(key, info.clone(), program, ctx.now);
         let history = match flow.wants_history() {
             Some(since) => {
                 ctx.lookup(Lookup::History {

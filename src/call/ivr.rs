@@ -95,6 +95,15 @@ impl std::fmt::Debug for IvrRunner {
     }
 }
 
+/// Whether `step` is a menu with type-ahead, possibly after more prompts.
+fn leads_to_type_ahead_menu(step: &Step) -> bool {
+    match step {
+        Step::Play { then, .. } => leads_to_type_ahead_menu(then),
+        Step::Menu { collect, .. } => collect.type_ahead,
+        _ => false,
+    }
+}
+
 fn collector_config(spec: &CollectSpec) -> CollectorConfig {
     CollectorConfig {
         max_digits: spec.max_digits,
@@ -190,11 +199,17 @@ impl IvrRunner {
         states: &ManagerStates,
         digit: char,
     ) {
+        if matches!(&self.state, State::Playing { then, .. } if leads_to_type_ahead_menu(then)) {
+            if let State::Playing { then, .. } = std::mem::replace(&mut self.state, State::Idle) {
+                self.type_ahead(now, wall, call, states, then, digit);
+            }
+            return;
+        }
         let State::Menu {
             play_id, collector, ..
         } = &mut self.state
         else {
-            return; // digits outside menus are ignored (no type-ahead into plain prompts)
+            return; // other digits outside menus are ignored
         };
         if play_id.take().is_some() {
             // Barge-in: the first digit cuts the prompt at once.
@@ -276,6 +291,44 @@ impl IvrRunner {
     pub fn handle_recording_finished(&mut self, now: Instant) {
         if let State::Recording { then } = std::mem::replace(&mut self.state, State::Idle) {
             self.execute(now, then);
+        }
+    }
+
+    /// Type-ahead (Asterisk's `Background()`): a key pressed while a prompt leading
+    /// into a menu plays stops the prompt, skips what would have played before the
+    /// menu (its own prompt included: the caller already chose) and counts as the
+    /// menu's first key.
+    fn type_ahead(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        call: &CallInfo,
+        states: &ManagerStates,
+        mut step: Step,
+        digit: char,
+    ) {
+        self.actions.push_back(IvrAction::StopPlayback);
+        while let Step::Play { then, .. } = step {
+            step = *then;
+        }
+        let Step::Menu { id, collect, .. } = step else {
+            // leads_to_type_ahead_menu() said otherwise; carry on without the key.
+            self.execute(now, step);
+            return;
+        };
+        tracing::info!("key {digit} pressed during the prompt: kept for menu {id} (type-ahead)");
+        self.actions
+            .push_back(IvrAction::MenuEntered { menu: id.clone() });
+        let mut collector = DigitCollector::new(collector_config(&collect));
+        collector.start(now);
+        let done = collector.handle_digit(now, digit);
+        self.state = State::Menu {
+            id,
+            play_id: None,
+            collector,
+        };
+        if let Some(done) = done {
+            self.finish_menu(now, wall, call, states, done);
         }
     }
 
@@ -390,7 +443,7 @@ impl IvrRunner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::call::program::DemoIvr;
+    use crate::call::program::{CollectSpec, DemoIvr, Program};
     use std::time::Duration;
 
     fn info() -> CallInfo {
@@ -495,6 +548,105 @@ mod tests {
             }
             now = deadline;
         }
+    }
+
+    /// `play:welcome -> menu:m`: a program whose first step is a prompt before a menu.
+    struct WelcomeThenMenu {
+        type_ahead: bool,
+        got: Option<MenuResult>,
+    }
+
+    impl Program for WelcomeThenMenu {
+        fn start(
+            &mut self,
+            _call: &CallInfo,
+            _wall: Timestamp,
+            _states: &ManagerStates,
+            _history: Option<crate::routing::PreviousInteraction>,
+        ) -> Step {
+            Step::play(
+                &["welcome"],
+                Step::Menu {
+                    id: "m".into(),
+                    prompts: vec!["main_menu".into()],
+                    collect: CollectSpec {
+                        type_ahead: self.type_ahead,
+                        ..CollectSpec::default()
+                    },
+                },
+            )
+        }
+        fn on_menu_result(
+            &mut self,
+            _call: &CallInfo,
+            _wall: Timestamp,
+            _states: &ManagerStates,
+            _menu: &str,
+            result: MenuResult,
+        ) -> Step {
+            self.got = Some(result);
+            Step::hangup("done")
+        }
+    }
+
+    #[test]
+    fn a_key_during_the_welcome_prompt_is_kept_for_the_menu() {
+        let t0 = Instant::now();
+        let w = Timestamp::UNIX_EPOCH;
+        let ci = info();
+        let mut r = IvrRunner::new(Box::new(WelcomeThenMenu {
+            type_ahead: true,
+            got: None,
+        }));
+        r.start(t0, w, &ci, &ManagerStates::default(), None);
+        drain(&mut r);
+        r.handle_digit(
+            t0 + Duration::from_millis(1500),
+            w,
+            &ci,
+            &ManagerStates::default(),
+            '2',
+        );
+        let a = drain(&mut r);
+        assert_eq!(a[0], IvrAction::StopPlayback);
+        assert!(
+            matches!(&a[1], IvrAction::MenuDone { menu, result: MenuResult::Digits(d), .. } if menu == "m" && d == "2"),
+            "{a:?}"
+        );
+        assert!(matches!(a[2], IvrAction::Hangup { .. }), "{a:?}");
+        assert!(
+            !a.iter().any(|x| matches!(x, IvrAction::Play { .. })),
+            "the menu prompt is not played after the caller chose: {a:?}"
+        );
+    }
+
+    #[test]
+    fn without_type_ahead_the_key_is_ignored() {
+        let t0 = Instant::now();
+        let w = Timestamp::UNIX_EPOCH;
+        let ci = info();
+        let mut r = IvrRunner::new(Box::new(WelcomeThenMenu {
+            type_ahead: false,
+            got: None,
+        }));
+        r.start(t0, w, &ci, &ManagerStates::default(), None);
+        drain(&mut r);
+        r.handle_digit(
+            t0 + Duration::from_millis(1500),
+            w,
+            &ci,
+            &ManagerStates::default(),
+            '2',
+        );
+        assert!(drain(&mut r).is_empty());
+        r.handle_playback_finished(t0 + Duration::from_secs(3), w, &ci, 1);
+        assert_eq!(
+            drain(&mut r),
+            vec![IvrAction::Play {
+                play_id: 2,
+                prompts: vec!["main_menu".into()]
+            }]
+        );
     }
 
     #[test]

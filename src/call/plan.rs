@@ -115,6 +115,7 @@ impl PlanProgram {
                     terminator: None,
                     first_digit_timeout: timeout,
                     inter_digit_timeout: Duration::from_secs(3),
+                    type_ahead: self.plan.menus.get(&menu).is_none_or(|m| m.type_ahead),
                 };
                 Step::Menu {
                     id: menu,
@@ -244,6 +245,10 @@ impl Program for PlanProgram {
         };
         let d = routing::on_menu_input(&self.plan, &mut self.session, input, wall, states);
         self.decide(d)
+    }
+
+    fn refusal(&self, call: &CallInfo) -> Option<Reason> {
+        routing::unrouted(&self.plan, &call.dialled)
     }
 
     fn last_reason(&self) -> Option<&Reason> {

@@ -18,6 +18,10 @@ pub struct CollectSpec {
     pub terminator: Option<char>,
     pub first_digit_timeout: Duration,
     pub inter_digit_timeout: Duration,
+    /// Keys pressed while `Step::Play` prompts leading into this menu play are kept
+    /// for it (type-ahead, as Asterisk's `Background()`): the key stops the prompt and
+    /// counts as the menu's first key.
+    pub type_ahead: bool,
 }
 
 impl Default for CollectSpec {
@@ -27,6 +31,7 @@ impl Default for CollectSpec {
             terminator: Some('#'),
             first_digit_timeout: Duration::from_secs(5),
             inter_digit_timeout: Duration::from_secs(3),
+            type_ahead: true,
         }
     }
 }
@@ -34,7 +39,8 @@ impl Default for CollectSpec {
 /// The next thing a call does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// Play prompts to the end (digits are ignored), then continue.
+    /// Play prompts to the end, then continue. Digits are ignored, unless this leads
+    /// (through more plays) into a menu with [`CollectSpec::type_ahead`].
     Play {
         prompts: Vec<String>,
         then: Box<Step>,
@@ -137,6 +143,12 @@ pub trait Program: Send {
         menu: &str,
         result: MenuResult,
     ) -> Step;
+    /// Asked before the call is answered: `Some(reason)` when the program has nothing
+    /// to offer this call at all (no dial plan entry for the number), so the call layer
+    /// refuses it with 404 instead of answering (and billing the caller) to hang up.
+    fn refusal(&self, _call: &CallInfo) -> Option<Reason> {
+        None
+    }
     /// Why the last decision was made, for the call's log and record.
     fn last_reason(&self) -> Option<&Reason> {
         None

@@ -260,6 +260,7 @@ impl<'a> Compiler<'a> {
                     invalid_prompt,
                     timeout_prompt,
                     on_failure: on_failure.unwrap_or(Action::Hangup),
+                    type_ahead: m.type_ahead.unwrap_or(true),
                 },
             );
         }

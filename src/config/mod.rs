@@ -13,6 +13,7 @@ mod compile;
 pub mod diagnostic;
 pub mod plan;
 mod raw;
+pub mod reload;
 mod transfer;
 
 use std::collections::BTreeSet;
@@ -21,7 +22,7 @@ use std::path::{Path, PathBuf};
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
 pub use plan::{
     Action, AlertPolicy, Department, DialPlan, HistoryPolicy, Manager, Menu, NumberPattern,
-    NumberRoute, Schedule, Strategy, TimeRange, Voicemail,
+    NumberRoute, Schedule, Strategy, TimeRange, UnknownName, Voicemail,
 };
 pub use server::ServerConfig;
 
@@ -69,6 +70,21 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
     })
 }
 
+/// Like [`load`] without looking at the prompts directory: for commands that only read
+/// the database (`report`, `callbacks`, `explain`, `backup`), which must work on a
+/// machine that has the config file and the data but not the WAV files.
+pub fn load_without_prompts(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+        diagnostics: vec![Diagnostic {
+            severity: Severity::Error,
+            file: path.to_path_buf(),
+            line: None,
+            message: format!("cannot read the config file ({e}); check the path and permissions"),
+        }],
+    })?;
+    load_str(&text, path, None)
+}
+
 /// Parses and validates config text. `path` is only used in messages and to resolve
 /// `prompts_dir`. `available_prompts` is the set of prompt names (file stems) that
 /// exist; `None` skips the prompt check (e.g. `explain` without the prompt files).
@@ -82,8 +98,20 @@ pub fn load_str(
 
 /// Where prompts live: `server.prompts_dir`, relative to the config file's directory.
 pub fn prompts_dir(config_path: &Path, server: &ServerConfig) -> PathBuf {
-    let base = config_path.parent().unwrap_or(Path::new(""));
-    base.join(&server.prompts_dir)
+    resolve_path(config_path, &server.prompts_dir)
+}
+
+/// The one rule for paths written in the config file (`data_dir`, `prompts_dir`): a
+/// relative path is relative to the directory holding the config file, never to the
+/// working directory the router happens to be started from. The result is absolute,
+/// so the database, the recordings (whose paths are stored in the database) and the
+/// prompts are found the same way by `run`, the CLI commands and the admin API.
+pub fn resolve_path(config_path: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    let joined = config_path.parent().unwrap_or(Path::new("")).join(p);
+    std::path::absolute(&joined).unwrap_or(joined)
 }
 
 /// Stems of the `*.wav` files in `dir`.
@@ -120,13 +148,15 @@ fn load_inner(
             });
         }
     };
-    let server = raw.server.clone();
+    let mut server = raw.server.clone();
     let available = prompts(&server, &mut sink);
     let dir_display = server.prompts_dir.display().to_string();
     let compiler = compile::Compiler::new(&mut sink, &raw, available.as_ref(), dir_display);
     let (plan, menu_spans) = compiler.compile(raw);
     check::check_menus(&plan, &menu_spans, &mut sink);
-    let prompts_dir = prompts_dir(path, &server);
+    server.prompts_dir = resolve_path(path, &server.prompts_dir);
+    server.data_dir = resolve_path(path, &server.data_dir);
+    let prompts_dir = server.prompts_dir.clone();
     if sink.has_errors() {
         return Err(ConfigErrors {
             diagnostics: sink.finish(),

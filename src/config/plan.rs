@@ -231,6 +231,9 @@ pub struct Menu {
     pub timeout_prompt: Option<String>,
     /// Where the call goes once the retries are used up.
     pub on_failure: Action,
+    /// Keys pressed during `play:` prompts that lead into this menu count for it (like
+    /// Asterisk's `Background()`): callers who know the menu press ahead. On by default.
+    pub type_ahead: bool,
 }
 
 /// How a department picks whom to ring.
@@ -543,6 +546,50 @@ impl DialPlan {
             .values()
             .find(|m| m.extension.as_deref() == Some(user))
             .or_else(|| self.managers.get(user))
+    }
+
+    /// The manager named `name` (`[managers.NAME]`), for everything that takes a
+    /// manager from a person (CLI `callbacks claim/done`, the admin API): a typo is
+    /// refused with a suggestion instead of being written into the queue.
+    pub fn known_manager(&self, name: &str) -> Result<&Manager, UnknownName> {
+        self.managers
+            .get(name)
+            .ok_or_else(|| UnknownName::new("manager", name, self.managers.keys()))
+    }
+
+    /// The department named `name` (`[departments.NAME]`), e.g. a `--department`
+    /// filter: a typo is an error with a suggestion, not an empty list.
+    pub fn known_department(&self, name: &str) -> Result<&Department, UnknownName> {
+        self.departments
+            .get(name)
+            .ok_or_else(|| UnknownName::new("department", name, self.departments.keys()))
+    }
+}
+
+/// A name typed by a person that the plan does not know, with the closest one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("there is no {kind} \"{name}\" in the dial plan{suggestion}; the {kind}s are: {known}")]
+pub struct UnknownName {
+    pub kind: &'static str,
+    pub name: String,
+    /// ` (did you mean "sales"?)` or empty.
+    pub suggestion: String,
+    /// The known names, comma-separated.
+    pub known: String,
+}
+
+impl UnknownName {
+    fn new<'a>(
+        kind: &'static str,
+        name: &str,
+        known: impl Iterator<Item = &'a String> + Clone,
+    ) -> Self {
+        UnknownName {
+            kind,
+            name: name.to_string(),
+            suggestion: super::diagnostic::did_you_mean(name, known.clone().map(String::as_str)),
+            known: known.map(String::as_str).collect::<Vec<_>>().join(", "),
+        }
     }
 }
 

@@ -76,6 +76,7 @@ pub(crate) struct RawMenu {
     pub invalid_prompt: Option<Text>,
     pub timeout_prompt: Option<Text>,
     pub on_failure: Option<Text>,
+    pub type_ahead: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

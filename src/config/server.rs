@@ -18,10 +18,17 @@ pub struct ServerConfig {
     pub advertised_address: Option<IpAddr>,
     /// RTP port range `LOW-HIGH` (inclusive); each call leg uses one even port.
     pub rtp_ports: PortRange,
-    /// Where the database, recordings and state live.
+    /// Where the database, recordings and state live; relative to the config file's
+    /// directory unless absolute (see [`crate::config::resolve_path`]).
     pub data_dir: PathBuf,
     /// Directory of WAV prompts, relative to the config file unless absolute.
     pub prompts_dir: PathBuf,
+    /// Call records, ring attempts, finished callback requests and voicemail recordings
+    /// older than this many days are deleted once a day. `None` (the default) keeps
+    /// everything. Open or claimed callback requests and their recordings are always
+    /// kept, whatever their age.
+    #[serde(deserialize_with = "retention_days")]
+    pub retention_days: Option<u32>,
     /// Seconds without RTP from the caller after which a call is ended with BYE.
     pub rtp_timeout_secs: u64,
     /// Also listen for DTMF tones inside the audio (for trunks that send neither
@@ -150,6 +157,17 @@ fn webhook_retry_base_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64
     Ok(secs)
 }
 
+fn retention_days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let days = u32::deserialize(d)?;
+    if days == 0 {
+        return Err(serde::de::Error::custom(
+            "retention_days = 0 would delete every call at once; leave the key out to keep \
+             everything, or give a number of days (e.g. 365)",
+        ));
+    }
+    Ok(Some(days))
+}
+
 /// `"10.0.0.0/8"` or a single address `"192.0.2.7"`.
 fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
     let list = Vec::<String>::deserialize(d)?;
@@ -202,6 +220,7 @@ impl Default for ServerConfig {
             },
             data_dir: PathBuf::from("data"),
             prompts_dir: PathBuf::from("prompts"),
+            retention_days: None,
             rtp_timeout_secs: 30,
             inband_dtmf: false,
             ring_before_answer_ms: 0,
@@ -227,7 +246,7 @@ impl Default for ServerConfig {
 
 /// RFC 3261 §17.1.1.1 T1 (RTT estimate), T2 (max non-INVITE retransmit interval),
 /// T4 (max time a message stays in the network), in milliseconds.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SipTimers {
     pub t1_ms: u64,

@@ -145,6 +145,23 @@ impl Endpoint {
         self.call_cfg.recordings_dir = dir;
     }
 
+    /// A configuration reload: the run-time `[server]` settings (trunks, timers, RTP
+    /// timeout, in-band DTMF, ring time, webhook, digest) apply to requests and calls
+    /// that arrive from now on. The caller keeps the restart-only settings (listen and
+    /// advertised address, RTP ports, data directory) at their running values
+    /// (`config::reload::merge_reload`), so they never change under live calls.
+    pub fn set_server_config(&mut self, server: ServerConfig) {
+        self.txn.set_timers(server.sip_timers);
+        self.cfg.ring_before_answer = Duration::from_millis(server.ring_before_answer_ms);
+        if let Some(reg) = self.registrar.as_mut() {
+            reg.set_auth(server.realm.clone(), server.digest_algorithms.clone());
+        }
+        self.cfg.server = server;
+        let recordings = std::mem::take(&mut self.call_cfg.recordings_dir);
+        self.call_cfg = self.cfg.call_config();
+        self.call_cfg.recordings_dir = recordings;
+    }
+
     /// Calls in progress.
     pub fn active_calls(&self) -> usize {
         self.calls.len()

@@ -42,6 +42,9 @@ pub fn start(
                         let now_alerts = evaluate(&policy, &callbacks, &attempts, now);
                         let fresh: BTreeMap<String, Alert> =
                             now_alerts.into_iter().map(|a| (a.key.clone(), a)).collect();
+                        // Visible (dashboard, /metrics) before it is logged: whoever
+                        // reacts to the log line finds it there.
+                        publish(&shared, &fresh);
                         for (key, alert) in &fresh {
                             if !active.contains_key(key) {
                                 tracing::warn!(
@@ -51,6 +54,7 @@ pub fn start(
                                 );
                                 if policy.webhook
                                     && let Some(w) = &webhooks
+                                    && w.enabled()
                                 {
                                     let payload = serde_json::json!({
                                         "event": "alert.raised",
@@ -83,15 +87,20 @@ pub fn start(
             } else {
                 active.clear();
             }
-            shared.store(Arc::new(active.values().cloned().collect()));
-            for kind in [AlertKind::CallbackOverdue, AlertKind::ManagerMissedCalls] {
-                let n = active.values().filter(|a| a.kind == kind).count();
-                crate::admin::metrics::set_alerts_active(kind.as_str(), n);
-            }
+            publish(&shared, &active);
             tokio::select! {
                 _ = tokio::time::sleep(policy.check_every) => {}
                 _ = shutdown.changed() => return,
             }
         }
     });
+}
+
+/// The alerts in force, for the dashboard and `switchboard_alerts_active{kind}`.
+fn publish(shared: &ActiveAlerts, active: &BTreeMap<String, Alert>) {
+    shared.store(Arc::new(active.values().cloned().collect()));
+    for kind in [AlertKind::CallbackOverdue, AlertKind::ManagerMissedCalls] {
+        let n = active.values().filter(|a| a.kind == kind).count();
+        crate::admin::metrics::set_alerts_active(kind.as_str(), n);
+    }
 }

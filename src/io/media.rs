@@ -122,6 +122,13 @@ impl MediaPlane {
         })
     }
 
+    /// A reload: calls whose media opens from now on play these prompts and use this
+    /// RTP timeout; calls in progress keep what they started with.
+    pub fn reconfigure(&mut self, prompts: Arc<PromptSet>, rtp_timeout: Duration) {
+        self.prompts = prompts;
+        self.rtp_timeout = rtp_timeout;
+    }
+
     pub fn active(&self) -> usize {
         self.recv_tasks.len()
     }

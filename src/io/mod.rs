@@ -7,7 +7,10 @@
 
 pub mod alerts;
 pub mod media;
+pub mod pidfile;
 mod recording;
+pub mod reload;
+pub mod retention;
 pub mod tcp;
 pub mod webhook;
 
@@ -74,8 +77,19 @@ pub struct Running {
     /// Managers' presence and load, refreshed every second (for the admin API).
     pub managers: ManagerSnapshot,
     shutdown: tokio::sync::watch::Sender<bool>,
-    reload: mpsc::UnboundedSender<Arc<DialPlan>>,
+    reload: mpsc::UnboundedSender<Reload>,
+    retention: tokio::sync::watch::Sender<Option<u32>>,
     pub task: tokio::task::JoinHandle<()>,
+}
+
+/// A configuration reload, already checked: the new plan, the `[server]` to run with
+/// (run-time settings new, restart-only ones as running: see
+/// [`crate::config::reload::merge_reload`]) and the prompts loaded from its folder.
+#[derive(Debug)]
+pub struct Reload {
+    pub plan: Arc<DialPlan>,
+    pub server: ServerConfig,
+    pub prompts: Arc<PromptSet>,
 }
 
 impl Running {
@@ -83,10 +97,16 @@ impl Running {
         let _ = self.shutdown.send(true);
     }
 
-    /// A new dial plan was loaded: update what the core derives from it (phone logins).
-    /// Calls keep the plan they started with; routing reads the plan swapped in by the caller.
-    pub fn plan_reloaded(&self, plan: Arc<DialPlan>) {
-        let _ = self.reload.send(plan);
+    /// A new configuration was loaded: apply what the core derives from it (phone
+    /// logins, trunks, timers, digest, webhook, prompts for new calls, retention).
+    /// Calls keep the plan they started with; routing reads the plan swapped in by the
+    /// caller.
+    pub fn reload(&self, reload: Reload) {
+        let days = reload.server.retention_days;
+        // Only a changed limit re-runs the cleanup at once.
+        self.retention
+            .send_if_modified(|d| std::mem::replace(d, days) != days);
+        let _ = self.reload.send(reload);
     }
 }
 
@@ -135,13 +155,24 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     // Webhook notifications from the store's outbox (`[server] webhook_url`).
     let webhooks = match &opts.store {
-        Some(store) => webhook::start(&opts.server, store.clone(), shutdown_rx.clone())
-            .unwrap_or_else(|e| {
+        Some(store) => {
+            let (w, configured) = webhook::start(&opts.server, store.clone(), shutdown_rx.clone());
+            if let Err(e) = configured {
                 tracing::error!("webhook notifications are off: {e}");
-                None
-            }),
+            }
+            Some(w)
+        }
         None => None,
     };
+    let (retention, retention_rx) = tokio::sync::watch::channel(opts.server.retention_days);
+    if let Some(store) = &opts.store {
+        retention::start(
+            store.clone(),
+            opts.server.data_dir.clone(),
+            retention_rx,
+            shutdown_rx.clone(),
+        );
+    }
     let active_alerts: alerts::ActiveAlerts = Arc::default();
     if let Some(store) = &opts.store {
         alerts::start(
@@ -184,6 +215,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         managers: managers_snapshot,
         shutdown,
         reload,
+        retention,
         task,
     })
 }
@@ -238,7 +270,7 @@ async fn core_loop(
     mut media_rx: mpsc::UnboundedReceiver<(CallKey, MediaEvent)>,
     mut lookup_rx: mpsc::UnboundedReceiver<(CallKey, LookupResult)>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
-    mut reload_rx: mpsc::UnboundedReceiver<Arc<DialPlan>>,
+    mut reload_rx: mpsc::UnboundedReceiver<Reload>,
 ) {
     let mut buf = vec![0u8; 65535];
     // Managers' state for the admin API: published once a second rather than after
@@ -281,12 +313,7 @@ async fn core_loop(
                 let status = core.endpoint.manager_status(&plan, jiff::Timestamp::now());
                 core.managers.store(Arc::new(status));
             }
-            Some(plan) = reload_rx.recv() => {
-                if let Some(reg) = core.endpoint.registrar_mut() {
-                    reg.set_users(crate::registrar::users_from_plan(&plan));
-                }
-                core.endpoint.sync_registrations(Instant::now(), jiff::Timestamp::now());
-            }
+            Some(reload) = reload_rx.recv() => core.reload(reload),
             _ = shutdown.changed() => {
                 tracing::info!("shutting down with {} calls in progress", core.endpoint.active_calls());
                 return;
@@ -319,6 +346,27 @@ impl Core {
             };
             let _ = tx.send((call, LookupResult::History(found)));
         });
+    }
+
+    fn reload(&mut self, reload: Reload) {
+        let Reload {
+            plan,
+            server,
+            prompts,
+        } = reload;
+        if let Some(reg) = self.endpoint.registrar_mut() {
+            reg.set_users(crate::registrar::users_from_plan(&plan));
+        }
+        self.plane
+            .reconfigure(prompts, Duration::from_secs(server.rtp_timeout_secs));
+        if let Some(w) = &self.webhooks
+            && let Err(e) = w.reconfigure(&server)
+        {
+            tracing::error!("webhook notifications are off: {e}");
+        }
+        self.endpoint.set_server_config(server);
+        self.endpoint
+            .sync_registrations(Instant::now(), jiff::Timestamp::now());
     }
 
     fn drain(&mut self) {

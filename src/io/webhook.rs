@@ -25,6 +25,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue, USER_AGENT};
 use http_body_util::{BodyExt, Full, Limited};
@@ -63,7 +64,7 @@ pub enum WebhookError {
 }
 
 /// The delivery settings from `[server]`, checked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookConfig {
     pub url: http::Uri,
     pub secret: Option<String>,
@@ -96,9 +97,20 @@ impl WebhookConfig {
 }
 
 /// A running sender. Dropping it does not stop the task; the router's shutdown does.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Webhooks {
     wake: Arc<Notify>,
+    /// The delivery settings in force; `None` while no `webhook_url` is configured
+    /// (the task then sleeps until a reload sets one).
+    sender: Arc<ArcSwapOption<Sender>>,
+}
+
+impl std::fmt::Debug for Webhooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhooks")
+            .field("enabled", &self.enabled())
+            .finish()
+    }
 }
 
 impl Webhooks {
@@ -108,6 +120,32 @@ impl Webhooks {
         self.wake.notify_one();
     }
 
+    /// Whether a `webhook_url` is configured now.
+    pub fn enabled(&self) -> bool {
+        self.sender.load().is_some()
+    }
+
+    /// A reload: deliver with the new `webhook_url`, secret and timeouts from now on
+    /// (or stop delivering when the URL was removed; events stay in the outbox).
+    pub fn reconfigure(&self, server: &ServerConfig) -> Result<(), WebhookError> {
+        let cfg = WebhookConfig::from_server(server)?;
+        if self.sender.load().as_ref().map(|s| &s.cfg) == cfg.as_ref() {
+            return Ok(());
+        }
+        let sender = match cfg {
+            Some(cfg) => Some(Arc::new(Sender::new(cfg)?)),
+            None => None,
+        };
+        match &sender {
+            Some(s) => tracing::info!(url = %s.cfg.display_host(), "webhook notifications enabled"),
+            None if self.enabled() => tracing::info!("webhook notifications disabled"),
+            None => {}
+        }
+        self.sender.store(sender);
+        self.wake.notify_one();
+        Ok(())
+    }
+
     /// The wake-up handle, for code that wants to hold it directly.
     #[must_use]
     pub fn notifier(&self) -> Arc<Notify> {
@@ -115,25 +153,31 @@ impl Webhooks {
     }
 }
 
-/// Starts the sender task if `webhook_url` is set. The task ends when `shutdown` turns
-/// true (or its sender is dropped) or when the store thread is gone.
+/// Starts the sender task, delivering while `webhook_url` is set (a reload can set,
+/// change or remove it: [`Webhooks::reconfigure`]). The task ends when `shutdown` turns
+/// true (or its sender is dropped) or when the store thread is gone. A configuration
+/// that cannot be used is an error; the task still runs, idle, so a reload can fix it.
 pub fn start(
     server: &ServerConfig,
     store: StoreHandle,
     shutdown: watch::Receiver<bool>,
-) -> Result<Option<Webhooks>, WebhookError> {
-    let Some(cfg) = WebhookConfig::from_server(server)? else {
-        return Ok(None);
+) -> (Webhooks, Result<(), WebhookError>) {
+    let webhooks = Webhooks {
+        wake: Arc::new(Notify::new()),
+        sender: Arc::new(ArcSwapOption::empty()),
     };
-    let sender = Sender::new(cfg)?;
-    tracing::info!(url = %sender.cfg.display_host(), "webhook notifications enabled");
-    let wake = Arc::new(Notify::new());
-    tokio::spawn(run(sender, store, Arc::clone(&wake), shutdown));
-    Ok(Some(Webhooks { wake }))
+    let configured = webhooks.reconfigure(server);
+    tokio::spawn(run(
+        Arc::clone(&webhooks.sender),
+        store,
+        Arc::clone(&webhooks.wake),
+        shutdown,
+    ));
+    (webhooks, configured)
 }
 
 async fn run(
-    sender: Sender,
+    senders: Arc<ArcSwapOption<Sender>>,
     store: StoreHandle,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
@@ -142,6 +186,13 @@ async fn run(
         if *shutdown.borrow() {
             break;
         }
+        let Some(sender) = senders.load_full() else {
+            // No webhook configured: wait for a reload (or the shutdown).
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                () = wake.notified() => continue,
+            }
+        };
         let round = tokio::select! {
             _ = shutdown.changed() => break,
             r = sender.deliver_due(&store) => r,

@@ -82,6 +82,13 @@ impl Authenticator {
         self.users = users;
     }
 
+    /// A configuration reload. Nonces stay valid (same secret); credentials for the
+    /// old realm are simply challenged again.
+    pub fn set_realm_and_algorithms(&mut self, realm: String, algorithms: Vec<Algorithm>) {
+        self.realm = realm;
+        self.algorithms = algorithms;
+    }
+
     /// The manager an address-of-record user part names: a login name, else a manager
     /// name that some login belongs to.
     pub fn manager_of(&self, aor_user: &str) -> Option<&str> {
@@ -184,10 +191,16 @@ impl Authenticator {
 
     /// RFC 8760 §2.4: one `WWW-Authenticate` per accepted algorithm, most preferred
     /// first, sharing one new nonce.
-    pub fn challenges(&mut self, now_secs: i64, stale: bool) -> Vec<Header> {
+    /// `algorithms`: the per-phone offer of `registrar::offer`, in order.
+    pub fn challenges(
+        &mut self,
+        now_secs: i64,
+        stale: bool,
+        algorithms: &[Algorithm],
+    ) -> Vec<Header> {
         self.sequence = self.sequence.wrapping_add(1);
         let nonce = self.key.issue(now_secs, self.sequence);
-        self.algorithms
+        algorithms
             .iter()
             .map(|&a| {
                 Header::WwwAuthenticate(digest::challenge(&self.realm, &nonce, a, stale).into())

@@ -24,6 +24,7 @@
 
 mod auth;
 pub mod digest;
+pub mod offer;
 
 use std::collections::HashMap;
 
@@ -73,6 +74,17 @@ impl Default for RegistrarConfig {
 pub const DEFAULT_ALGORITHMS: [digest::Algorithm; 2] =
     [digest::Algorithm::Sha256, digest::Algorithm::Md5];
 
+/// Each algorithm once, in the order first given.
+fn dedup_algorithms(mut algorithms: Vec<digest::Algorithm>) -> Vec<digest::Algorithm> {
+    let mut seen = Vec::with_capacity(2);
+    algorithms.retain(|a| {
+        let first = !seen.contains(a);
+        seen.push(*a);
+        first
+    });
+    algorithms
+}
+
 /// What a REGISTER produced: the response to send and the writes for the store.
 #[derive(Debug, Clone)]
 #[must_use]
@@ -111,6 +123,8 @@ pub fn users_from_plan(plan: &DialPlan) -> Users {
 pub struct Registrar {
     cfg: RegistrarConfig,
     auth: Authenticator,
+    /// Which algorithms each phone is offered, in what order (see [`offer`]).
+    offer: offer::OfferPolicy,
     /// Manager name → bindings.
     bindings: HashMap<String, Vec<Registration>>,
 }
@@ -134,12 +148,7 @@ impl Registrar {
         if cfg.algorithms.is_empty() {
             cfg.algorithms = DEFAULT_ALGORITHMS.to_vec();
         }
-        let mut seen = Vec::with_capacity(2);
-        cfg.algorithms.retain(|a| {
-            let first = !seen.contains(a);
-            seen.push(*a);
-            first
-        });
+        cfg.algorithms = dedup_algorithms(std::mem::take(&mut cfg.algorithms));
         Self {
             auth: Authenticator::new(
                 secret,
@@ -149,6 +158,7 @@ impl Registrar {
                 cfg.algorithms.clone(),
             ),
             cfg,
+            offer: offer::OfferPolicy::default(),
             bindings: HashMap::new(),
         }
     }
@@ -164,6 +174,17 @@ impl Registrar {
     /// New users after a dial plan reload. Existing bindings stay until they expire.
     pub fn set_users(&mut self, users: Users) {
         self.auth.set_users(users);
+    }
+
+    /// New realm and algorithms after a configuration reload: challenges from now on
+    /// use them; bindings stay.
+    pub fn set_auth(&mut self, realm: String, algorithms: Vec<digest::Algorithm>) {
+        let mut algorithms = dedup_algorithms(algorithms);
+        if algorithms.is_empty() {
+            algorithms = DEFAULT_ALGORITHMS.to_vec();
+        }
+        self.cfg.algorithms = algorithms.clone();
+        self.auth.set_realm_and_algorithms(realm, algorithms);
     }
 
     /// Restores bindings read from the store at start (expired ones are kept until the
@@ -274,9 +295,18 @@ impl Registrar {
         now: Timestamp,
         req: &rsip::Request,
     ) -> Result<String, rsip::Response> {
-        self.auth
+        self.offer.on_request(req, now.as_second());
+        let manager = self
+            .auth
             .verify(now.as_second(), req)
-            .map_err(|f| self.auth_response(now, req, f))
+            .map_err(|f| self.auth_response(now, req, f))?;
+        self.offer.on_success(req, self.auth.realm());
+        Ok(manager)
+    }
+
+    /// Where the phone registering with this Call-ID stands in the digest offer.
+    pub fn offer_state(&self, call_id: &str) -> Option<offer::OfferState> {
+        self.offer.state(call_id)
     }
 
     /// The 401 (with one challenge per algorithm) or 403 for a failed authentication.
@@ -289,7 +319,11 @@ impl Registrar {
         match failure {
             AuthFailure::Challenge { stale } => {
                 let mut resp = self.respond(req, 401);
-                for h in self.auth.challenges(now.as_second(), stale) {
+                let may_probe = req.method == rsip::Method::Register && !is_unregister(req);
+                let algorithms =
+                    self.offer
+                        .offer(req, &self.cfg.algorithms, may_probe, now.as_second());
+                for h in self.auth.challenges(now.as_second(), stale, &algorithms) {
                     resp.headers.push(h);
                 }
                 resp
@@ -306,15 +340,22 @@ impl Registrar {
         req: &rsip::Request,
         source: Peer,
     ) -> RegisterOutcome {
-        let manager = match self.auth.verify(now.as_second(), req) {
+        let manager = match self.authenticate_request(now, req) {
             Ok(m) => m,
-            Err(f) => return outcome(self.auth_response(now, req, f), Vec::new()),
+            Err(resp) => return outcome(resp, Vec::new()),
         };
         // §10.3 step 3: the authenticated user may only change their own bindings.
         let aor = headers::to_user(req);
         if aor.as_deref().and_then(|u| self.auth.manager_of(u)) != Some(manager.as_str()) {
             tracing::info!(%manager, aor = ?aor, "REGISTER for someone else's address of record");
             let resp = self.respond(req, 403);
+            return outcome(resp, Vec::new());
+        }
+        // A refresh of a phone that answered MD5 while SHA-256 was offered too: ask once
+        // more with SHA-256 first (`offer` explains why this waits for a refresh).
+        if !is_unregister(req) && self.offer.take_probe(req) {
+            tracing::info!(%manager, "offering SHA-256 first on this refresh");
+            let resp = self.auth_response(now, req, AuthFailure::Challenge { stale: true });
             return outcome(resp, Vec::new());
         }
         match self.update(now, req, source, &manager) {
@@ -471,6 +512,17 @@ impl ContactExt for typed::Contact {
 }
 
 /// Every Contact value of the request; `None` when one does not parse.
+/// A REGISTER that removes bindings (`Expires: 0`, `*`, or every contact `expires=0`).
+fn is_unregister(req: &rsip::Request) -> bool {
+    let header = expires_header(req).flatten();
+    contacts(req).is_some_and(|cs| {
+        !cs.is_empty()
+            && cs
+                .iter()
+                .all(|c| c.is_star() || c.expires().or(header) == Some(0))
+    })
+}
+
 fn contacts(req: &rsip::Request) -> Option<Vec<typed::Contact>> {
     let mut out = Vec::new();
     for h in req.headers.iter() {

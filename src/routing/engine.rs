@@ -322,9 +322,7 @@ impl Env<'_> {
         let Some(route) = self.plan.number_route(&ctx.dialled) else {
             return Decision {
                 step: Step::Hangup,
-                reason: Reason::one(Why::NoRoute {
-                    number: ctx.dialled.clone(),
-                }),
+                reason: unrouted_reason(&ctx.dialled),
             };
         };
         let mut reasons = Reason::one(Why::NumberMatched {
@@ -632,4 +630,19 @@ pub fn manager_availability(
     let m = plan.managers.get(manager)?;
     let env = Env { plan, states, now };
     Some(env.availability(m, &states.get(manager), Duration::ZERO))
+}
+
+fn unrouted_reason(dialled: &str) -> Reason {
+    Reason::one(Why::NoRoute {
+        number: dialled.to_string(),
+    })
+}
+
+/// Whether a call to `dialled` has nowhere to go (no number entry matches and there is
+/// no catch-all): the reason, so the call layer can refuse it before answering (404)
+/// instead of answering and hanging up, which the caller's carrier would bill.
+pub fn unrouted(plan: &DialPlan, dialled: &str) -> Option<Reason> {
+    plan.number_route(dialled)
+        .is_none()
+        .then(|| unrouted_reason(dialled))
 }

@@ -26,7 +26,7 @@ mod state;
 pub use department::{DepartmentDecision, Selection, on_queue_timeout, select_department};
 pub use engine::{
     Availability, Decision, MenuInput, MenuSession, Step, manager_availability, on_menu_input,
-    resolve, route_call,
+    resolve, route_call, unrouted,
 };
 pub use explain::{Explanation, explain};
 pub use hours::is_open;

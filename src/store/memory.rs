@@ -340,6 +340,34 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn purge_before(&mut self, cutoff: Timestamp) -> Result<super::Purged, StoreError> {
+        let cutoff = p(cutoff);
+        let mut purged = super::Purged::default();
+        let old: Vec<String> = self
+            .calls
+            .values()
+            .filter(|c| c.started_at < cutoff)
+            .map(|c| c.call_id.clone())
+            .collect();
+        for id in &old {
+            self.calls.remove(id);
+        }
+        purged.calls = old.len();
+        let before = self.ring_attempts.len();
+        self.ring_attempts
+            .retain(|r| r.started_at >= cutoff && !old.contains(&r.call_id));
+        purged.ring_attempts = before - self.ring_attempts.len();
+        let before = self.callbacks.len();
+        self.callbacks.retain(|_, cb| {
+            !(cb.status == CallbackStatus::Done && cb.done_at.unwrap_or(cb.updated_at) < cutoff)
+        });
+        purged.callbacks = before - self.callbacks.len();
+        let before = self.webhooks.len();
+        self.webhooks.retain(|_, w| w.created_at >= cutoff);
+        purged.webhooks = before - self.webhooks.len();
+        Ok(purged)
+    }
+
     fn reschedule_webhook(
         &mut self,
         id: i64,

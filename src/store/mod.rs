@@ -45,7 +45,7 @@ pub use model::{
     NewCallback, PreviousInteraction, Registration, RingAttempt, RingOutcome, Side, Transfer,
     WebhookEvent, to_store_precision,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{BackupError, SqliteStore};
 pub use worker::{StoreHandle, StoreWorker};
 
 /// Errors from the storage layer. Each says what was being done and what to check.
@@ -221,6 +221,12 @@ pub trait Store: Send {
         attempts: u32,
     ) -> Result<(), StoreError>;
 
+    /// Retention (`[server] retention_days`): deletes call records (with their ring
+    /// attempts) that started before `cutoff`, callback requests that were closed
+    /// before it, and webhook notifications queued before it that were never delivered.
+    /// Open and claimed requests are kept whatever their age.
+    fn purge_before(&mut self, cutoff: Timestamp) -> Result<Purged, StoreError>;
+
     /// Applies several writes, returning the errors of those that failed (the others
     /// still take effect). SQLite overrides this to use one transaction per batch, with
     /// each write atomic on its own.
@@ -230,6 +236,15 @@ pub trait Store: Send {
             .filter_map(|w| apply_write(self, w).err())
             .collect()
     }
+}
+
+/// What [`Store::purge_before`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Purged {
+    pub calls: usize,
+    pub ring_attempts: usize,
+    pub callbacks: usize,
+    pub webhooks: usize,
 }
 
 /// Applies one [`StoreWrite`] through the [`Store`] methods.

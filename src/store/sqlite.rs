@@ -17,6 +17,10 @@ use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+mod maintenance;
+
+pub use maintenance::BackupError;
+
 use super::migrations;
 use super::model::{
     CallOutcome, CallRecord, CallbackReason, CallbackRequest, CallbackStatus, NewCallback,
@@ -660,6 +664,10 @@ impl Store for SqliteStore {
             "DELETE FROM registrations WHERE expires_at <= ?1",
             params![ms(now)],
         )
+    }
+
+    fn purge_before(&mut self, cutoff: Timestamp) -> Result<super::Purged, StoreError> {
+        self.purge(cutoff)
     }
 
     fn enqueue_webhook(&mut self, payload_json: &str, now: Timestamp) -> Result<i64, StoreError> {

@@ -329,6 +329,9 @@ mod tests {
         fn upsert_call(&mut self, _: &CallRecord) -> Result<(), StoreError> {
             unimplemented!()
         }
+        fn purge_before(&mut self, _: Timestamp) -> Result<crate::store::Purged, StoreError> {
+            unimplemented!()
+        }
         fn add_ring_attempt(&mut self, _: &RingAttempt) -> Result<(), StoreError> {
             unimplemented!()
         }

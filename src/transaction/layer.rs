@@ -169,6 +169,12 @@ impl TransactionLayer {
         &self.cfg
     }
 
+    /// New timer base values (a configuration reload); the timers each transaction
+    /// arms from now on use them.
+    pub fn set_timers(&mut self, timers: SipTimers) {
+        self.cfg = TimerConfig::from(timers);
+    }
+
     /// A fresh branch (`z9hG4bK…`) from the layer's RNG.
     pub fn new_branch(&mut self) -> String {
         key::new_branch(&mut self.rng)

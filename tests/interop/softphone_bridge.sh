@@ -137,7 +137,7 @@ wait_for() { # FILE PATTERN SECONDS
     done
     return 1
 }
-wait_for "$OUT/router.log" "listening for SIP" 15 || {
+wait_for "$OUT/router.log" "Switchboard ready" 15 || {
     echo "FAIL: router did not start"; tail -20 "$OUT/router.log"; exit 1
 }
 

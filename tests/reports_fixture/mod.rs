@@ -192,6 +192,36 @@ pub fn seed(store: &mut dyn Store) -> Callbacks {
     }
 }
 
+/// The departments and managers of the seeded traffic, so names typed on the command
+/// line are checked against them.
+const PEOPLE: &str = r#"
+[[numbers]]
+number = "5551000"
+action = "department:sales"
+
+[[numbers]]
+number = "5552000"
+action = "department:support"
+
+[departments.sales]
+members = ["andrew", "elena"]
+
+[departments.support]
+members = ["elena", "bob"]
+
+[managers.andrew]
+extension = "101"
+contact = "sip:101@127.0.0.1:5999"
+
+[managers.elena]
+extension = "102"
+contact = "sip:102@127.0.0.1:5999"
+
+[managers.bob]
+extension = "103"
+contact = "sip:103@127.0.0.1:5999"
+"#;
+
 /// A temp data dir with `switchboard.db` seeded, and a config file pointing at it.
 pub struct DataDir {
     pub dir: tempfile::TempDir,
@@ -215,7 +245,7 @@ pub fn seeded_data_dir() -> DataDir {
     std::fs::write(
         &config,
         format!(
-            "[server]\nprompts_dir = {:?}\ndata_dir = {:?}\n",
+            "[server]\nprompts_dir = {:?}\ndata_dir = {:?}\n{PEOPLE}",
             concat!(env!("CARGO_MANIFEST_DIR"), "/prompts"),
             dir.path().display().to_string()
         ),

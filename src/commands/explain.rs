@@ -1,0 +1,154 @@
+//! `switchboard explain`: the path a call would take, decided by the same engine with
+//! the same inputs the router uses — the caller's history and the phones signed in,
+//! both read from the router's database.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::config::{DialPlan, LoadedConfig};
+use crate::registrar::{Registrar, users_from_plan};
+use crate::routing::{self, CallContext, ManagerState, ManagerStates, PreviousInteraction};
+use crate::store::{Registration, SqliteStore, Store};
+
+/// The time zone a `--at` without offset is read in, and why: the dialled number's
+/// `hours` schedule (what decides "after hours" for that call); else the zone every
+/// schedule of the plan shares; else the system's.
+pub fn time_zone_for(plan: &DialPlan, dialled: &str) -> (TimeZone, String) {
+    if let Some(name) = plan.number_route(dialled).and_then(|r| r.hours.as_ref())
+        && let Some(s) = plan.hours.get(name)
+    {
+        return (
+            s.timezone.clone(),
+            format!("the time zone of the number's hours \"{name}\""),
+        );
+    }
+    let mut zones = plan.hours.values().map(|s| &s.timezone);
+    match zones.next() {
+        Some(first) if zones.all(|z| z == first) => (
+            first.clone(),
+            "the time zone of the plan's hours".to_string(),
+        ),
+        _ => (TimeZone::system(), "the system's time zone".to_string()),
+    }
+}
+
+/// `--at`: `2026-12-01T21:30` (local time in `tz`), `2026-12-01T21:30+01:00` or
+/// `…Z` (an explicit offset), `2026-12-01T21:30[Europe/Rome]` (an explicit zone).
+pub fn parse_at(at: &str, tz: &TimeZone) -> Result<Timestamp, String> {
+    if let Ok(z) = at.parse::<jiff::ZonedDateTime>() {
+        return Ok(z.timestamp());
+    }
+    if let Ok(ts) = at.parse::<Timestamp>() {
+        return Ok(ts);
+    }
+    at.parse::<jiff::civil::DateTime>()
+        .and_then(|dt| tz.to_timestamp(dt))
+        .map_err(|e| {
+            format!(
+                "--at \"{at}\": not a date and time like 2026-12-01T21:30 or \
+                 2026-12-01T21:30+01:00 ({e})"
+            )
+        })
+}
+
+/// Managers whose phones are signed in at `now`, from the stored bindings, decided by
+/// the registrar exactly as the running router does.
+pub fn signed_in(plan: &DialPlan, registrations: Vec<Registration>, now: Timestamp) -> Vec<String> {
+    let mut registrar = Registrar::new([0; 32], "explain", users_from_plan(plan));
+    registrar.load(registrations);
+    registrar.registered_managers(now)
+}
+
+fn history_since(plan: &DialPlan, now: Timestamp) -> Timestamp {
+    let lookback =
+        jiff::SignedDuration::try_from(plan.history.lookback).unwrap_or(jiff::SignedDuration::ZERO);
+    now.checked_sub(lookback).unwrap_or(Timestamp::MIN)
+}
+
+/// What `explain` prints.
+pub fn explain(
+    loaded: &LoadedConfig,
+    data_dir: &Path,
+    to: &str,
+    from: &str,
+    at: Option<&str>,
+    digits: &str,
+) -> Result<String, String> {
+    let plan = &loaded.plan;
+    let (tz, why) = time_zone_for(plan, to);
+    let wall_now = Timestamp::now();
+    let now = match at {
+        Some(at) => parse_at(at, &tz)?,
+        None => wall_now,
+    };
+    let mut out = format!(
+        "Call to {to} from {from} at {} ({}, {why})\n",
+        now.to_zoned_datetime(tz.clone())
+            .strftime("%a %Y-%m-%d %H:%M"),
+        tz.iana_name().unwrap_or("local time"),
+    );
+    let db = super::db_path(data_dir);
+    let mut states = ManagerStates::default();
+    let mut history: Option<PreviousInteraction> = None;
+    if db.exists() {
+        let store = SqliteStore::open(&db).map_err(|e| e.to_string())?;
+        let regs = store.registrations().map_err(|e| e.to_string())?;
+        // Presence is what the database says now: a phone's registration does not
+        // predict whether it will be signed in at another time.
+        let phones = signed_in(plan, regs, wall_now);
+        out.push_str(&format!(
+            "Phones signed in now (from {}): {}\n",
+            db.display(),
+            if phones.is_empty() {
+                "none".to_string()
+            } else {
+                phones.join(", ")
+            }
+        ));
+        for m in phones {
+            states.set(
+                &m,
+                ManagerState {
+                    registered: true,
+                    ..ManagerState::default()
+                },
+            );
+        }
+        if plan.history.enabled {
+            history = store
+                .last_interaction(from, history_since(plan, now))
+                .map_err(|e| e.to_string())?;
+        }
+    } else {
+        out.push_str(&format!(
+            "No database at {}: no phones signed in and no call history considered\n",
+            db.display()
+        ));
+    }
+    out.push('\n');
+    let ctx = CallContext::new(to, from, now).with_digits(digits);
+    let ex = routing::explain(plan, &ctx, &states, history.as_ref());
+    out.push_str(&ex.to_string());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_is_local_time_unless_an_offset_or_zone_is_given() {
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        let local = parse_at("2026-12-01T21:30", &berlin).unwrap();
+        assert_eq!(local.to_string(), "2026-12-01T20:30:00Z");
+        let offset = parse_at("2026-12-01T21:30+00:00", &berlin).unwrap();
+        assert_eq!(offset.to_string(), "2026-12-01T21:30:00Z");
+        let zulu = parse_at("2026-12-01T21:30Z", &berlin).unwrap();
+        assert_eq!(zulu, offset);
+        let zoned = parse_at("2026-12-01T21:30[America/New_York]", &berlin).unwrap();
+        assert_eq!(zoned.to_string(), "2026-12-02T02:30:00Z");
+        assert!(parse_at("tomorrow", &berlin).is_err());
+    }
+}
