@@ -15,6 +15,8 @@
 //! | `sip_requests_total` | counter | `method`, `direction` | [`count_sip_message`] |
 //! | `sip_responses_total` | counter | `status`, `direction` | [`count_sip_message`] |
 //! | `rtp_packets_total` | counter | `kind` = sent/received/late/lost | [`add_rtp_packets`] |
+//! | `rtp_foreign_dropped_total` | counter | | [`add_rtp_latch`] |
+//! | `rtp_relatched_total` | counter | | [`add_rtp_latch`] |
 
 use std::sync::OnceLock;
 
@@ -119,6 +121,18 @@ pub fn add_rtp_packets(sent: u64, received: u64, late: u64, lost: u64) {
         if n > 0 {
             metrics::counter!("switchboard_rtp_packets_total", "kind" => kind).increment(n);
         }
+    }
+}
+
+/// RTP packets dropped because they came from someone other than the call's peer,
+/// and streams that followed their peer to a new address (NAT rebinding).
+pub fn add_rtp_latch(foreign_dropped: u64, relatched: u64) {
+    handle();
+    if foreign_dropped > 0 {
+        metrics::counter!("switchboard_rtp_foreign_dropped_total").increment(foreign_dropped);
+    }
+    if relatched > 0 {
+        metrics::counter!("switchboard_rtp_relatched_total").increment(relatched);
     }
 }
 

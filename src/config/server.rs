@@ -24,6 +24,15 @@ pub struct ServerConfig {
     pub prompts_dir: PathBuf,
     /// Seconds without RTP from the caller after which a call is ended with BYE.
     pub rtp_timeout_secs: u64,
+    /// How a call's RTP stream picks the one address it accepts media from (strict
+    /// latching, see docs/security.md): `"learn"` (default) takes the SDP address or
+    /// the first run of consecutive packets of one source, `"sdp"` only the SDP
+    /// address, `"any"` follows whoever sent last (unsafe: anyone can take a call's
+    /// audio over).
+    pub rtp_latch: crate::media::latch::LatchMode,
+    /// Silence from a latched RTP source after which a new address that continues the
+    /// same stream (SSRC and sequence) is followed: a NAT rebinding. 0 never re-latches.
+    pub rtp_relatch_after_ms: u64,
     /// Also listen for DTMF tones inside the audio (for trunks that send neither
     /// RFC 4733 events nor SIP INFO). Off by default: costs CPU and can false-trigger.
     pub inband_dtmf: bool,
@@ -168,6 +177,14 @@ fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>,
 }
 
 impl ServerConfig {
+    /// The media streams' latching settings (`rtp_latch`, `rtp_relatch_after_ms`).
+    pub fn latch(&self) -> crate::media::latch::LatchConfig {
+        crate::media::latch::LatchConfig {
+            mode: self.rtp_latch,
+            relatch_after: Duration::from_millis(self.rtp_relatch_after_ms),
+        }
+    }
+
     /// Whether INVITEs from `ip` come from a trusted trunk.
     pub fn is_trunk(&self, ip: IpAddr) -> bool {
         let ip = match ip {
@@ -203,6 +220,8 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("data"),
             prompts_dir: PathBuf::from("prompts"),
             rtp_timeout_secs: 30,
+            rtp_latch: crate::media::latch::LatchMode::Learn,
+            rtp_relatch_after_ms: 1000,
             inband_dtmf: false,
             ring_before_answer_ms: 0,
             sip_timers: SipTimers::default(),

@@ -117,6 +117,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         bound.ip(),
         prompts,
         Duration::from_secs(opts.server.rtp_timeout_secs),
+        opts.server.latch(),
         media_tx,
     )
     .map_err(RunError::Media)?;

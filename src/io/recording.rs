@@ -247,7 +247,14 @@ mod tests {
     fn plane() -> (MediaPlane, Events) {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let ip = "127.0.0.1".parse().unwrap();
-        let plane = MediaPlane::start(ip, Arc::new(PromptSet::new()), Duration::ZERO, tx).unwrap();
+        let plane = MediaPlane::start(
+            ip,
+            Arc::new(PromptSet::new()),
+            Duration::ZERO,
+            crate::media::latch::LatchConfig::default(),
+            tx,
+        )
+        .unwrap();
         (plane, rx)
     }
 

@@ -16,6 +16,7 @@
 pub mod collector;
 pub mod g711;
 pub mod inband;
+pub mod latch;
 pub mod info;
 pub mod pacer;
 pub mod player;
@@ -30,6 +31,7 @@ pub mod session;
 pub use collector::{Collected, CollectorConfig, DigitCollector, EndedBy};
 pub use g711::{FRAME_SAMPLES, Law, SAMPLE_RATE};
 pub use inband::InbandDetector;
+pub use latch::{LatchConfig, LatchDecision, LatchMode};
 pub use info::parse_info_dtmf;
 pub use pacer::{Pacer, PacerStep};
 pub use player::{PlayerEvent, PromptPlayer};
