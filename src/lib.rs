@@ -23,6 +23,7 @@ pub mod call;
 pub mod config;
 pub mod dialog;
 pub mod endpoint;
+pub mod guard;
 pub mod io;
 pub mod media;
 pub mod registrar;

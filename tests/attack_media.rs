@@ -111,10 +111,7 @@ fn longest_gap(pkts: &[RtpPacket], from: f64, to: f64) -> f64 {
         .map(|p| p.time)
         .filter(|t| (from..=to).contains(t))
         .collect();
-    times
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .fold(0.0, f64::max)
+    times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
 }
 
 fn metric(metrics: &str, name: &str) -> u64 {
@@ -259,11 +256,17 @@ fn injected_rtp_during_a_bridged_call_reaches_nobody_and_hears_nothing() {
         .iter()
         .filter(|p| phone_frames.contains(&p.payload))
         .count();
-    assert!(from_phone > 150, "the caller heard {from_phone} frames of the phone");
+    assert!(
+        from_phone > 150,
+        "the caller heard {from_phone} frames of the phone"
+    );
     let caller_frames = frames(&caller_audio);
     let from_caller = at_phone
         .iter()
         .filter(|p| caller_frames.contains(&p.payload))
         .count();
-    assert!(from_caller > 150, "the phone heard {from_caller} frames of the caller");
+    assert!(
+        from_caller > 150,
+        "the phone heard {from_caller} frames of the caller"
+    );
 }

@@ -6,6 +6,7 @@
 //! INFO digits, CANCEL, BYE in either direction — happens here on a virtual clock, so
 //! whole call flows are unit-testable in microseconds (see `tests/endpoint_flows.rs`).
 
+mod admission;
 mod bridge;
 mod calls;
 mod leg_dialog;
@@ -178,6 +179,8 @@ pub struct Endpoint {
     queued: HashMap<String, u32>,
     /// Callback requests of ended calls waiting for their recording to be closed.
     pending_recordings: HashMap<CallKey, (u32, voicemail::PendingRecording)>,
+    /// Who may send what: rate limits, bans, refusals (see [`crate::guard`]).
+    guard: crate::guard::Guards,
 }
 
 impl Endpoint {
@@ -185,7 +188,13 @@ impl Endpoint {
     pub fn new(cfg: EndpointConfig, programs: ProgramFactory, seed: u64) -> Self {
         let txn = TransactionLayer::new(cfg.server.sip_timers, seed ^ 0x5eed);
         let ports = PortPool::new(cfg.server.rtp_ports);
+        let guard = crate::guard::Guards::new(
+            cfg.server.rate(),
+            cfg.server.refused_invites,
+            cfg.server.max_transactions,
+        );
         Self {
+            guard,
             cfg,
             txn,
             calls: HashMap::new(),
@@ -232,8 +241,25 @@ impl Endpoint {
         self.txn.len()
     }
 
+    /// Counters of the admission guards since the last call (for `/metrics`).
+    pub fn take_guard_stats(&mut self) -> crate::guard::GuardStats {
+        let mut stats = self.guard.take_stats();
+        if let Some(reg) = self.registrar.as_mut() {
+            stats.absorb(&mut reg.take_auth_stats());
+        }
+        stats
+    }
+
+    /// Sources banned now for going over the rate limit.
+    pub fn banned_sources(&self) -> usize {
+        self.guard.rate.banned()
+    }
+
     /// A datagram or framed stream message from `peer`.
     pub fn handle_sip(&mut self, now: Instant, wall: Timestamp, peer: Peer, bytes: &[u8]) {
+        if !self.admit_message(now, peer.addr.ip()) {
+            return;
+        }
         match crate::sip::parse::parse_message(bytes) {
             Ok(rsip::SipMessage::Request(mut req)) => {
                 tracing::debug!(from = %peer.addr, "SIP in:\n{}", req);
@@ -249,7 +275,9 @@ impl Endpoint {
                     },
                     Transport::Tcp => peer,
                 };
-                self.txn.handle_request(now, req, peer);
+                if let admission::Screen::Pass = self.screen_request(now, wall, &req, peer) {
+                    self.txn.handle_request(now, req, peer);
+                }
             }
             Ok(rsip::SipMessage::Response(resp)) => {
                 tracing::debug!(from = %peer.addr, "SIP in:\n{}", resp);
@@ -300,6 +328,7 @@ impl Endpoint {
 
     pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp) {
         self.txn.handle_timeout(now);
+        self.guard.handle_timeout(now);
         self.expire_pending_recordings(now);
         let mut due = Vec::new();
         while let Some(&(at, key)) = self.deadlines.first() {
@@ -335,6 +364,7 @@ impl Endpoint {
             self.txn.poll_timeout(),
             calls,
             self.pending_recordings_deadline(),
+            self.guard.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -345,7 +375,7 @@ impl Endpoint {
         while let Some(ev) = self.txn.poll_event() {
             match ev {
                 TuEvent::Request { key, req, peer } => self.on_request(now, wall, key, req, peer),
-                TuEvent::Ack { req, .. } => self.on_ack(now, wall, &req),
+                TuEvent::Ack { req, peer } => self.on_ack(now, wall, &req, peer),
                 TuEvent::Cancelled { invite } => {
                     if let Some(call) = self.by_invite.get(&invite).copied() {
                         self.with_call(now, wall, call, |ep, slot, now, _| {
@@ -408,6 +438,9 @@ impl Endpoint {
                     || slot.legs.iter().any(|l| l.call_id() == id)
             });
             return match call {
+                Some(call) if same_call_id && !self.in_dialog_source_ok(now, call, &req, peer) => {
+                    self.respond(now, key, &req, 403, None)
+                }
                 Some(call) if same_call_id => {
                     self.with_call(now, wall, call, |ep, slot, now, wall| {
                         ep.call_in_dialog(slot, now, wall, key, req)
@@ -418,7 +451,7 @@ impl Endpoint {
             };
         }
         match req.method {
-            Method::Invite => match self.admit_invite(wall, &req, peer) {
+            Method::Invite => match self.admit_invite(now, wall, &req, peer) {
                 None => self.new_call(now, wall, key, req, peer),
                 Some(refusal) => self.txn.send_response(now, key, refusal),
             },
@@ -434,11 +467,13 @@ impl Endpoint {
         }
     }
 
-    fn on_ack(&mut self, now: Instant, wall: Timestamp, req: &rsip::Request) {
+    fn on_ack(&mut self, now: Instant, wall: Timestamp, req: &rsip::Request, peer: Peer) {
         let Some(tag) = crate::sip::headers::to_tag(req) else {
             return;
         };
-        if let Some(call) = self.by_tag.get(&tag).copied() {
+        if let Some(call) = self.by_tag.get(&tag).copied()
+            && self.in_dialog_source_ok(now, call, req, peer)
+        {
             self.with_call(now, wall, call, |ep, slot, now, wall| {
                 ep.call_ack(slot, now, wall, req)
             });

@@ -43,6 +43,7 @@ impl Endpoint {
     /// to send when the INVITE is refused (403, or the 401 digest challenge).
     pub(super) fn admit_invite(
         &mut self,
+        now: Instant,
         wall: Timestamp,
         req: &rsip::Request,
         peer: Peer,
@@ -53,7 +54,7 @@ impl Endpoint {
         if let Some(registrar) = self.registrar.as_mut()
             && registrar.has_binding_from(peer.addr.ip(), wall)
         {
-            return match registrar.authenticate_request(wall, req) {
+            return match registrar.authenticate_request(wall, req, peer.addr.ip()) {
                 Ok(manager) => {
                     tracing::info!("INVITE from {manager}'s phone at {}", peer.addr);
                     None
@@ -61,10 +62,13 @@ impl Endpoint {
                 Err(resp) => Some(resp),
             };
         }
-        tracing::warn!(
-            "INVITE from {} refused with 403: not a trunk (add it to [server] trunks) \
-             and not a registered phone",
-            peer.addr
+        // Normally refused statelessly before this (see `admission`); this is the
+        // phone whose binding expired in between.
+        self.guard.refused(
+            now,
+            crate::guard::Refused::NotTrunk,
+            peer.addr.ip(),
+            "INVITE",
         );
         Some(crate::sip::response::make_response(req, 403, None))
     }

@@ -122,7 +122,8 @@ impl AuthLockout {
             self.purge(now);
         }
         let mut started = Vec::new();
-        let keys = std::iter::once(Key::Source(source)).chain(user.map(|u| Key::User(u.to_owned())));
+        let keys =
+            std::iter::once(Key::Source(source)).chain(user.map(|u| Key::User(u.to_owned())));
         for key in keys {
             let cfg = self.cfg;
             let r = self.records.entry(key.clone()).or_default();
@@ -195,7 +196,10 @@ mod tests {
         assert_eq!(
             started,
             vec![
-                Locked::Source { ip: evil, until: 164 },
+                Locked::Source {
+                    ip: evil,
+                    until: 164
+                },
                 Locked::User {
                     user: "andrew".into(),
                     until: 164
@@ -216,7 +220,10 @@ mod tests {
         }
         assert_eq!(
             l.failed(175, evil, None),
-            vec![Locked::Source { ip: evil, until: 295 }]
+            vec![Locked::Source {
+                ip: evil,
+                until: 295
+            }]
         );
     }
 

@@ -19,9 +19,11 @@ pub mod refusals;
 
 use std::net::IpAddr;
 
-pub use lockout::{AuthLockout, LockoutConfig, Locked};
+pub use lockout::{AuthLockout, Locked, LockoutConfig};
 pub use rate::{Admission, RateConfig, RateGuard};
-pub use refusals::{RefusalLog, Refused};
+pub use refusals::{Note, RefusalLog, Refused};
+
+use std::time::Instant;
 
 /// `[server] refused_invites`: what an INVITE that will be refused (not from a trunk,
 /// not from a registered phone) gets. Either way no transaction is created and
@@ -42,7 +44,11 @@ pub enum RefuseMode {
 /// to). A trunk call may be continued by any trunk address (trunks are often a cluster
 /// of proxies), anything else only by that same address.
 #[must_use]
-pub fn in_dialog_source_ok(expected: IpAddr, from: IpAddr, is_trunk: impl Fn(IpAddr) -> bool) -> bool {
+pub fn in_dialog_source_ok(
+    expected: IpAddr,
+    from: IpAddr,
+    is_trunk: impl Fn(IpAddr) -> bool,
+) -> bool {
     canonical(from) == canonical(expected) || (is_trunk(expected) && is_trunk(from))
 }
 
@@ -94,6 +100,83 @@ impl GuardStats {
     }
 }
 
+/// The endpoint's admission state: the rate guard, the refusal summary and the
+/// counters, with the few settings that go with them.
+#[derive(Debug)]
+pub struct Guards {
+    pub rate: RateGuard,
+    pub refusals: RefusalLog,
+    pub stats: GuardStats,
+    pub refuse_invites: RefuseMode,
+    /// Open transactions above which requests from non-trunk sources are shed.
+    pub max_transactions: usize,
+}
+
+impl Guards {
+    #[must_use]
+    pub fn new(rate: RateConfig, refuse_invites: RefuseMode, max_transactions: usize) -> Self {
+        Self {
+            rate: RateGuard::new(rate),
+            refusals: RefusalLog::new(),
+            stats: GuardStats::default(),
+            refuse_invites,
+            max_transactions,
+        }
+    }
+
+    /// The first check on every message, before parsing: `false` drops it.
+    pub fn admit_message(&mut self, now: Instant, ip: IpAddr, trunk: bool) -> bool {
+        match self.rate.check(now, canonical(ip), trunk) {
+            Admission::Admit => true,
+            Admission::Banned | Admission::TableFull | Admission::TrunkOverRate => {
+                self.stats.banned_dropped += 1;
+                false
+            }
+            Admission::NewlyBanned { until } => {
+                self.stats.bans += 1;
+                self.stats.banned_dropped += 1;
+                let secs = until.saturating_duration_since(now).as_secs();
+                tracing::warn!(
+                    "{ip} sent SIP faster than [server] rate_limit allows: ignoring it for {secs} s"
+                );
+                self.refusals.note(now, Refused::Banned, ip);
+                false
+            }
+        }
+    }
+
+    /// Counts a refused request and logs it, on its own line or in the next summary.
+    pub fn refused(&mut self, now: Instant, reason: Refused, source: IpAddr, what: &str) {
+        match reason {
+            Refused::NotTrunk => {}
+            Refused::Banned => self.stats.banned_dropped += 1,
+            Refused::Shed => self.stats.shed += 1,
+            Refused::WrongSource => self.stats.in_dialog_refused += 1,
+            Refused::LockedOut => self.stats.auth_locked_refused += 1,
+        }
+        if self.refusals.note(now, reason, source) == Note::Detail {
+            tracing::warn!("refused {what} from {source}: {}", reason.as_str());
+        }
+    }
+
+    /// The summary line due at `now`, logged here.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(line) = self.refusals.poll_summary(now) {
+            tracing::warn!("{line}");
+        }
+    }
+
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.refusals.poll_timeout()
+    }
+
+    /// Counters since the last call.
+    pub fn take_stats(&mut self) -> GuardStats {
+        std::mem::take(&mut self.stats)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,11 +188,31 @@ mod tests {
         // A trunk call: any trunk address, nobody else.
         assert!(in_dialog_source_ok(ip("10.0.0.1"), ip("10.0.0.1"), trunks));
         assert!(in_dialog_source_ok(ip("10.0.0.1"), ip("10.0.0.2"), trunks));
-        assert!(!in_dialog_source_ok(ip("10.0.0.1"), ip("127.0.0.9"), trunks));
+        assert!(!in_dialog_source_ok(
+            ip("10.0.0.1"),
+            ip("127.0.0.9"),
+            trunks
+        ));
         // A phone's call: that phone only.
-        assert!(in_dialog_source_ok(ip("192.0.2.5"), ip("192.0.2.5"), trunks));
-        assert!(in_dialog_source_ok(ip("192.0.2.5"), ip("::ffff:192.0.2.5"), trunks));
-        assert!(!in_dialog_source_ok(ip("192.0.2.5"), ip("192.0.2.6"), trunks));
-        assert!(!in_dialog_source_ok(ip("192.0.2.5"), ip("10.0.0.1"), trunks));
+        assert!(in_dialog_source_ok(
+            ip("192.0.2.5"),
+            ip("192.0.2.5"),
+            trunks
+        ));
+        assert!(in_dialog_source_ok(
+            ip("192.0.2.5"),
+            ip("::ffff:192.0.2.5"),
+            trunks
+        ));
+        assert!(!in_dialog_source_ok(
+            ip("192.0.2.5"),
+            ip("192.0.2.6"),
+            trunks
+        ));
+        assert!(!in_dialog_source_ok(
+            ip("192.0.2.5"),
+            ip("10.0.0.1"),
+            trunks
+        ));
     }
 }

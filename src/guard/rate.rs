@@ -57,7 +57,9 @@ pub enum Admission {
     Banned,
     /// This message emptied the source's bucket: it is banned from now (drop this one
     /// too). Reported once per ban, for the log and the counters.
-    NewlyBanned { until: Instant },
+    NewlyBanned {
+        until: Instant,
+    },
     /// A trunk over its own rate: drop this message, no ban.
     TrunkOverRate,
     /// Too many sources tracked: drop (non-trunk only).

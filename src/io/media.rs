@@ -788,17 +788,23 @@ mod tests {
         leg.recv_until(|g| g.ssrc == ours(&leg));
 
         let evil = UdpSocket::bind("127.0.0.2:0").unwrap();
-        evil.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        evil.set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
         let mut evil_stream = RtpSender::new(0xBAD, 1, 1, 0);
         let mut buf = [0u8; 400];
         for _ in 0..50 {
-            let n = evil_stream.write_packet(&pattern(ULAW), 160, &mut buf).unwrap();
+            let n = evil_stream
+                .write_packet(&pattern(ULAW), 160, &mut buf)
+                .unwrap();
             evil.send_to(&buf[..n], leg.port).unwrap();
         }
         std::thread::sleep(Duration::from_millis(200));
         let deadline = Instant::now() + Duration::from_millis(300);
         while Instant::now() < deadline {
-            assert!(evil.recv(&mut buf).is_err(), "the stranger received our stream");
+            assert!(
+                evil.recv(&mut buf).is_err(),
+                "the stranger received our stream"
+            );
         }
         // The stream still goes to the peer.
         leg.drain();
@@ -807,7 +813,9 @@ mod tests {
         // The phone's NAT mapping changes: same stream, new address. Dropped until the
         // old address has been silent for 300 ms, then followed.
         let moved = UdpSocket::bind("127.0.0.3:0").unwrap();
-        moved.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        moved
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
         for _ in 0..5 {
             leg.send(&pattern(ULAW));
             std::thread::sleep(Duration::from_millis(20));
@@ -815,7 +823,10 @@ mod tests {
         let start = Instant::now();
         let mut followed = None;
         while start.elapsed() < PATIENCE * 2 {
-            let n = leg.stream.write_packet(&pattern(ULAW), 160, &mut buf).unwrap();
+            let n = leg
+                .stream
+                .write_packet(&pattern(ULAW), 160, &mut buf)
+                .unwrap();
             moved.send_to(&buf[..n], leg.port).unwrap();
             std::thread::sleep(Duration::from_millis(20));
             let mut got = [0u8; 400];
@@ -833,12 +844,17 @@ mod tests {
         );
         // And the stranger, with the wrong SSRC, still gets nothing.
         for _ in 0..20 {
-            let n = evil_stream.write_packet(&pattern(ULAW), 160, &mut buf).unwrap();
+            let n = evil_stream
+                .write_packet(&pattern(ULAW), 160, &mut buf)
+                .unwrap();
             evil.send_to(&buf[..n], leg.port).unwrap();
         }
         let deadline = Instant::now() + Duration::from_millis(300);
         while Instant::now() < deadline {
-            assert!(evil.recv(&mut buf).is_err(), "the stranger received our stream");
+            assert!(
+                evil.recv(&mut buf).is_err(),
+                "the stranger received our stream"
+            );
         }
     }
 

@@ -182,6 +182,8 @@ async fn start_registrar(
     let users = crate::registrar::users_from_plan(plan);
     let cfg = crate::registrar::RegistrarConfig {
         algorithms: server.digest_algorithms.clone(),
+        allow_legacy_digest: server.allow_legacy_digest,
+        lockout: server.lockout(),
         ..Default::default()
     };
     let mut registrar = crate::registrar::Registrar::with_config(
@@ -256,6 +258,8 @@ async fn core_loop(
                 core.endpoint.handle_timeout(Instant::now(), jiff::Timestamp::now());
             }
             _ = publish.tick() => {
+                metrics::add_guard_stats(&core.endpoint.take_guard_stats());
+                metrics::set_guard_gauges(core.endpoint.banned_sources(), core.endpoint.transactions());
                 let plan = core.plan.load();
                 let status = core.endpoint.manager_status(&plan, jiff::Timestamp::now());
                 core.managers.store(Arc::new(status));

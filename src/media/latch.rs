@@ -184,12 +184,15 @@ impl Latch {
                 self.state = latch(ssrc, seq);
                 LatchDecision::Accept
             }
-            (_, State::Latched {
-                from: old,
-                ssrc: peer_ssrc,
-                seq: peer_seq,
-                last,
-            }) => {
+            (
+                _,
+                State::Latched {
+                    from: old,
+                    ssrc: peer_ssrc,
+                    seq: peer_seq,
+                    last,
+                },
+            ) => {
                 let silent = now.saturating_duration_since(last);
                 let ahead = seq.wrapping_sub(peer_seq);
                 if !self.cfg.relatch_after.is_zero()
@@ -213,9 +216,7 @@ impl Latch {
                     return LatchDecision::Latched;
                 }
                 let run = match cand {
-                    Some(c)
-                        if c.from == from && c.ssrc == ssrc && seq == c.seq.wrapping_add(1) =>
-                    {
+                    Some(c) if c.from == from && c.ssrc == ssrc && seq == c.seq.wrapping_add(1) => {
                         c.run.saturating_add(1)
                     }
                     _ => 1,
@@ -270,7 +271,10 @@ mod tests {
             );
         }
         assert_eq!(l.destination(), Some(addr(SDP)));
-        assert_eq!(l.handle_packet(t0, addr(SDP), 7, 101), LatchDecision::Accept);
+        assert_eq!(
+            l.handle_packet(t0, addr(SDP), 7, 101),
+            LatchDecision::Accept
+        );
     }
 
     #[test]
@@ -298,10 +302,7 @@ mod tests {
         // One packet per source, or a source whose sequence jumps: never a run.
         for i in 0..100u16 {
             let from = SocketAddr::new(addr(EVIL).ip(), 20000 + (i % 3) * 2);
-            assert_eq!(
-                l.handle_packet(t0, from, 9, i * 2),
-                LatchDecision::Learning
-            );
+            assert_eq!(l.handle_packet(t0, from, 9, i * 2), LatchDecision::Learning);
         }
         assert_eq!(l.destination(), Some(addr(SDP)));
     }
@@ -369,10 +370,7 @@ mod tests {
         };
         let mut l = Latch::new(cfg, Some(addr(SDP)));
         for i in 0..10 {
-            assert_eq!(
-                l.handle_packet(t0, addr(NAT), 5, i),
-                LatchDecision::Foreign
-            );
+            assert_eq!(l.handle_packet(t0, addr(NAT), 5, i), LatchDecision::Foreign);
         }
         assert_eq!(
             l.handle_packet(t0, addr(SDP), 5, 10),
@@ -395,10 +393,7 @@ mod tests {
             ..LatchConfig::default()
         };
         let mut l = Latch::new(cfg, Some(addr(SDP)));
-        assert_eq!(
-            l.handle_packet(t0, addr(NAT), 5, 1),
-            LatchDecision::Latched
-        );
+        assert_eq!(l.handle_packet(t0, addr(NAT), 5, 1), LatchDecision::Latched);
         assert_eq!(
             l.handle_packet(t0, addr(EVIL), 9, 77),
             LatchDecision::Relatched { old: addr(NAT) }
@@ -412,7 +407,10 @@ mod tests {
         let mut l = learn();
         l.handle_packet(t0, addr(SDP), 7, 100);
         l.update_sdp(Some(addr(SDP)));
-        assert_eq!(l.handle_packet(t0, addr(NAT), 7, 101), LatchDecision::Foreign);
+        assert_eq!(
+            l.handle_packet(t0, addr(NAT), 7, 101),
+            LatchDecision::Foreign
+        );
         l.update_sdp(Some(addr(NAT)));
         assert_eq!(l.destination(), Some(addr(NAT)));
         assert_eq!(l.handle_packet(t0, addr(NAT), 3, 1), LatchDecision::Latched);

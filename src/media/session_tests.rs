@@ -455,10 +455,19 @@ fn a_bridged_leg_relays_nothing_from_a_stranger() {
     let mut a = session(t0, Duration::ZERO);
     a.bridge(t0);
     let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-    assert!(a.handle_rtp(t0, peer, &rtp(0, 1, 0, 42, &[0x55; 160])).is_some());
+    assert!(
+        a.handle_rtp(t0, peer, &rtp(0, 1, 0, 42, &[0x55; 160]))
+            .is_some()
+    );
     let evil: SocketAddr = "127.0.0.2:4000".parse().unwrap();
     for i in 0..10u16 {
-        assert!(a.handle_rtp(t0, evil, &rtp(0, i, 0, 99, &[0x55; 160])).is_none());
+        assert!(
+            a.handle_rtp(t0, evil, &rtp(0, i, 0, 99, &[0x55; 160]))
+                .is_none()
+        );
     }
-    assert!(a.handle_rtp(t0, peer, &rtp(0, 2, 160, 42, &[0x55; 160])).is_some());
+    assert!(
+        a.handle_rtp(t0, peer, &rtp(0, 2, 160, 42, &[0x55; 160]))
+            .is_some()
+    );
 }

@@ -54,6 +54,10 @@ pub struct RegistrarConfig {
     pub nonce_lifetime_secs: u32,
     /// Bindings kept per manager.
     pub max_contacts: usize,
+    /// Accept digest responses without `qop=auth` (`[server] allow_legacy_digest`).
+    pub allow_legacy_digest: bool,
+    /// Failed-authentication lockouts (`[server] auth_max_failures`, …).
+    pub lockout: crate::guard::LockoutConfig,
 }
 
 impl Default for RegistrarConfig {
@@ -65,6 +69,8 @@ impl Default for RegistrarConfig {
             default_expires: 3600,
             nonce_lifetime_secs: 300,
             max_contacts: 10,
+            allow_legacy_digest: false,
+            lockout: crate::guard::LockoutConfig::default(),
         }
     }
 }
@@ -140,14 +146,16 @@ impl Registrar {
             seen.push(*a);
             first
         });
+        let mut auth = Authenticator::new(
+            secret,
+            realm.into(),
+            users,
+            i64::from(cfg.nonce_lifetime_secs),
+            cfg.algorithms.clone(),
+        );
+        auth.set_policy(cfg.allow_legacy_digest, cfg.lockout);
         Self {
-            auth: Authenticator::new(
-                secret,
-                realm.into(),
-                users,
-                i64::from(cfg.nonce_lifetime_secs),
-                cfg.algorithms.clone(),
-            ),
+            auth,
             cfg,
             bindings: HashMap::new(),
         }
@@ -266,10 +274,16 @@ impl Registrar {
         &mut self,
         now: Timestamp,
         req: &rsip::Request,
+        source: std::net::IpAddr,
     ) -> Result<String, rsip::Response> {
         self.auth
-            .verify(now.as_second(), req)
-            .map_err(|f| self.auth_response(now, req, f))
+            .verify(now.as_second(), req, source)
+            .map_err(|f| self.auth_response(now, req, f, source))
+    }
+
+    /// Authentication failures, lockouts and locked-out refusals since the last call.
+    pub fn take_auth_stats(&mut self) -> crate::guard::GuardStats {
+        self.auth.take_stats()
     }
 
     /// The 401 (with one challenge per algorithm) or 403 for a failed authentication.
@@ -278,16 +292,17 @@ impl Registrar {
         now: Timestamp,
         req: &rsip::Request,
         failure: AuthFailure,
+        source: std::net::IpAddr,
     ) -> rsip::Response {
         match failure {
             AuthFailure::Challenge { stale } => {
                 let mut resp = self.respond(req, 401);
-                for h in self.auth.challenges(now.as_second(), stale) {
+                for h in self.auth.challenges(now.as_second(), stale, source) {
                     resp.headers.push(h);
                 }
                 resp
             }
-            AuthFailure::Forbidden => self.respond(req, 403),
+            AuthFailure::Forbidden | AuthFailure::LockedOut => self.respond(req, 403),
         }
     }
 
@@ -299,9 +314,12 @@ impl Registrar {
         req: &rsip::Request,
         source: Peer,
     ) -> RegisterOutcome {
-        let manager = match self.auth.verify(now.as_second(), req) {
+        let manager = match self.auth.verify(now.as_second(), req, source.addr.ip()) {
             Ok(m) => m,
-            Err(f) => return outcome(self.auth_response(now, req, f), Vec::new()),
+            Err(f) => {
+                let resp = self.auth_response(now, req, f, source.addr.ip());
+                return outcome(resp, Vec::new());
+            }
         };
         // §10.3 step 3: the authenticated user may only change their own bindings.
         let aor = headers::to_user(req);

@@ -184,7 +184,10 @@ fn usable_unicast(ip: IpAddr) -> bool {
             !(v4.is_multicast() || v4.is_broadcast() || first == 0 || first >= 240)
         }
         IpAddr::V6(v6) => {
-            !(v6.is_multicast() || v6.to_ipv4_mapped().is_some_and(|v4| !usable_unicast(v4.into())))
+            !(v6.is_multicast()
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| !usable_unicast(v4.into())))
         }
     }
 }

@@ -289,10 +289,13 @@ impl TransactionLayer {
             return;
         }
         let invite = key.with_method(Method::Invite);
+        // Only whoever sent the INVITE may cancel it: a CANCEL from another address
+        // (someone who learnt the branch) matches nothing and gets 481 (issue 11).
         let target = self
             .servers
             .get(&invite)
             .and_then(|id| self.txns.get(id))
+            .filter(|e| e.peer.addr.ip() == peer.addr.ip())
             .and_then(|e| match &e.machine {
                 Machine::InviteServer(m) => Some(m),
                 _ => None,
