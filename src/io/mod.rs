@@ -110,7 +110,13 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
             source,
         })?;
     let (tcp_tx, tcp_rx) = mpsc::unbounded_channel();
-    tokio::spawn(tcp::accept_loop(tcp, tcp_tx));
+    let mut tcp_limits = tcp::TcpLimits::from_server(&opts.server);
+    // One descriptor per call leg's RTP socket, plus room for the database, WAV files,
+    // the admin API and webhooks.
+    let ports = &opts.server.rtp_ports;
+    let rtp_sockets = usize::from(ports.high - ports.low) / 2 + 1;
+    tcp_limits.max_total = tcp::descriptor_budget(rtp_sockets + 256, tcp_limits.max_total);
+    tokio::spawn(tcp::accept_loop(tcp, tcp_tx, tcp_limits));
 
     let (media_tx, media_rx) = mpsc::unbounded_channel();
     let plane = MediaPlane::start(
