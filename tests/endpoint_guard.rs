@@ -271,3 +271,29 @@ fn over_the_transaction_cap_non_trunk_requests_are_shed_first() {
     h.sip(TRUNK, &options(TRUNK, 999));
     assert_eq!(h.statuses(), vec!["SIP/2.0 200 OK"]);
 }
+
+/// Issue 11 item 6: a display name with an escaped quote and a fake URI inside does
+/// not become the caller ID; the real URI's user does.
+#[test]
+fn an_escaped_quote_in_the_display_name_does_not_fake_the_caller() {
+    let mut h = H::new(|_| {});
+    let text = invite(TRUNK, "id1", "z9hG4bKid1").replace(
+        "From: \"Alice\" <sip:5551234@10.0.0.1:5070>;tag=t1",
+        "From: \"Evil %22\\\"<sip:x@127.0.0.9>\" <sip:5551234@10.0.0.1>;tag=t1",
+    );
+    assert!(text.contains("Evil"), "the From was replaced");
+    h.sip(TRUNK, &text);
+    let info = h
+        .events
+        .iter()
+        .find_map(|e| match e {
+            CallEvent::Started { info, .. } => Some(info.clone()),
+            _ => None,
+        })
+        .expect("call started");
+    assert_eq!(info.caller, "5551234");
+    assert_eq!(
+        info.caller_name.as_deref(),
+        Some("Evil %22\"<sip:x@127.0.0.9>")
+    );
+}
