@@ -353,14 +353,16 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    let store =
-        match SqliteStore::open(db_path(&data_dir)).and_then(|s| StoreWorker::spawn(Box::new(s))) {
-            Ok(w) => w,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let store = match SqliteStore::open(db_path(&data_dir)).and_then(|mut s| {
+        recover(&mut s, &data_dir);
+        StoreWorker::spawn(Box::new(s))
+    }) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let handle = store.handle();
     let plan = Arc::new(ArcSwap::from_pointee(loaded.plan));
     let prompts_dir = loaded.prompts_dir.clone();
@@ -528,6 +530,32 @@ fn parse_status(s: &str) -> Result<CallbackStatus, String> {
 /// The existing database of a config's data directory, opened directly (WAL lets it be
 /// read and written while the router runs). Never creates one: a missing file almost
 /// always means a wrong --data-dir.
+/// After a crash: close the calls it cut off and file the voicemails it orphaned
+/// (see `store::recovery`), before any new call comes in.
+fn recover(store: &mut SqliteStore, data_dir: &Path) {
+    match io::recovery::run(store, data_dir, jiff::Timestamp::now()) {
+        Ok(r) => {
+            if r.interrupted_calls + r.repaired_files + r.orphans.filed > 0 {
+                tracing::warn!(
+                    "recovered from an unclean stop: {} calls closed as interrupted, {} recording \
+                     headers repaired, {} voicemails without a callback request filed as recovered",
+                    r.interrupted_calls,
+                    r.repaired_files,
+                    r.orphans.filed
+                );
+            }
+            for path in &r.orphans.skipped {
+                tracing::warn!(
+                    "recording {path} has no callback request and was not filed (not a \
+                     Switchboard name, or the caller's open request already has a message)"
+                );
+            }
+            tracing::info!("start-up recovery done");
+        }
+        Err(e) => tracing::error!("start-up recovery failed: {e}"),
+    }
+}
+
 fn open_existing_db(config: &Path, data_dir: Option<PathBuf>) -> Result<SqliteStore, String> {
     let data_dir = match data_dir {
         Some(d) => d,

@@ -273,7 +273,8 @@ pub fn build(
         missed: t.missed,
         voicemail: t.voicemail,
         abandoned: t.abandoned_in_ivr + t.abandoned_ringing,
-        failed: t.failed,
+        // A call cut off by a crash failed, as far as the caller is concerned.
+        failed: t.failed + t.interrupted,
         live: live.len() as u64,
     };
 

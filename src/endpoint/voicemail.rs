@@ -71,10 +71,13 @@ impl Endpoint {
             .data_dir
             .join("recordings")
             .join(day)
-            .join(format!(
-                "{}-{}.wav",
-                file_safe(&slot.info.call_id),
-                file_safe(&mailbox)
+            // Unique by construction (the call record's id and the recording's
+            // number), never the Call-ID itself: see store::recovery.
+            .join(crate::store::recovery::recording_file_name(
+                slot.info.started_at,
+                &slot.info.call_id,
+                record_id,
+                &file_safe(&mailbox),
             ));
         tracing::info!("recording a message for {mailbox} into {}", path.display());
         self.outputs.push_back(Output::Media(MediaCommand::Record {

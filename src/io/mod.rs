@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod media;
 mod recording;
+pub mod recovery;
 pub mod tcp;
 pub mod webhook;
 

@@ -175,7 +175,14 @@ fn create(path: &Path) -> Result<WavWriter<BufWriter<File>>, RecordingError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| err(hound::Error::IoError(e)))?;
     }
-    WavWriter::create(path, SPEC).map_err(err)
+    // Never over an existing file: names are unique by construction, so one that
+    // exists is another caller's message (store::recovery).
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| err(hound::Error::IoError(e)))?;
+    WavWriter::new(BufWriter::new(file), SPEC).map_err(err)
 }
 
 /// Appends `samples` and rewrites the header, so the file is valid up to here.

@@ -165,6 +165,7 @@ pub fn report_tables(report: &Report, human: bool) -> Vec<Table> {
             ("voicemail", R),
             ("missed", R),
             ("failed", R),
+            ("interrupted", R),
             ("in_progress", R),
         ],
     );
@@ -177,6 +178,7 @@ pub fn report_tables(report: &Report, human: bool) -> Vec<Table> {
             t.voicemail,
             t.missed,
             t.failed,
+            t.interrupted,
             t.in_progress,
         ]
         .iter()

@@ -45,6 +45,9 @@ pub enum CallOutcome {
     Missed,
     /// Technical failure (no media, SIP error, …).
     Failed,
+    /// Cut off by a crash or power loss: still in progress when the process died,
+    /// closed at its last known time on the next start.
+    Interrupted,
 }
 
 /// Who ended a call.
@@ -272,6 +275,7 @@ text_enum!(CallOutcome {
     Voicemail => "voicemail",
     Missed => "missed",
     Failed => "failed",
+    Interrupted => "interrupted",
 });
 
 text_enum!(Side {
