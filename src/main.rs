@@ -368,6 +368,8 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
     let prompts_dir = loaded.prompts_dir.clone();
     let http_listen = loaded.server.http_listen;
     let admin_token = loaded.server.admin_token.clone();
+    let admin_hosts = loaded.server.admin_hosts.clone();
+    let report_max_days = loaded.server.report_max_days;
     let handle_for_admin = handle.clone();
     let admin_data_dir = data_dir.clone();
     let code = rt.block_on(async move {
@@ -389,8 +391,12 @@ fn run(config: PathBuf, loaded: LoadedConfig) -> ExitCode {
             let live = running.live.clone();
             let alerts = running.alerts.clone();
             let managers = running.managers.clone();
+            let plan_now = plan.clone();
             let state = switchboard::admin::AdminState::new(handle_for_admin, admin_data_dir)
                 .with_token(admin_token.clone())
+                .with_hosts(admin_hosts)
+                .with_max_days(report_max_days)
+                .with_known_manager(Arc::new(move |m| plan_now.load().managers.contains_key(m)))
                 .with_alerts(Arc::new(move || alerts.load().as_ref().clone()))
                 .with_managers(Arc::new(move || {
                     serde_json::to_value(managers.load().as_ref()).unwrap_or_default()
@@ -630,23 +636,29 @@ fn callbacks(config: &Path, data_dir: Option<PathBuf>, action: CallbacksAction) 
                     reports::Format::Csv => Err("callbacks list prints table or json".to_owned()),
                 }
             }),
-        CallbacksAction::Claim { id, manager } => store
-            .claim_callback(id, &manager, now)
+        CallbacksAction::Claim { id, manager } => known_manager(config, &manager)
+            .and_then(|()| {
+                store
+                    .claim_callback(id, &manager, now)
+                    .map_err(|e| callback_error(id, e))
+            })
             .map(|cb| {
                 format!(
                     "callback #{} claimed by {manager}: call {} ({}, {})\n",
                     cb.id, cb.caller, cb.department, cb.source
                 )
-            })
-            .map_err(|e| callback_error(id, e)),
+            }),
         CallbacksAction::Done {
             id,
             manager,
             outcome,
-        } => store
-            .complete_callback(id, &manager, &outcome, now)
-            .map(|cb| format!("callback #{} closed by {manager}: {outcome}\n", cb.id))
-            .map_err(|e| callback_error(id, e)),
+        } => known_manager(config, &manager)
+            .and_then(|()| {
+                store
+                    .complete_callback(id, &manager, &outcome, now)
+                    .map_err(|e| callback_error(id, e))
+            })
+            .map(|cb| format!("callback #{} closed by {manager}: {outcome}\n", cb.id)),
     };
     match result {
         Ok(text) => {
@@ -657,6 +669,21 @@ fn callbacks(config: &Path, data_dir: Option<PathBuf>, action: CallbacksAction) 
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Claims and completions only by managers of the dial plan (a typo would otherwise
+/// park a request with nobody).
+fn known_manager(config: &Path, manager: &str) -> Result<(), String> {
+    let loaded = load(config).ok_or("the configuration has errors (see above)")?;
+    if loaded.plan.managers.contains_key(manager.trim()) {
+        Ok(())
+    } else {
+        let known: Vec<&str> = loaded.plan.managers.keys().map(String::as_str).collect();
+        Err(format!(
+            "\"{manager}\" is not a manager in the dial plan ({})",
+            known.join(", ")
+        ))
     }
 }
 

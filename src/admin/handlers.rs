@@ -115,12 +115,40 @@ impl PeriodQuery {
             }
             return Ok(Period::week_of(now, tz)?);
         }
-        Ok(Period::from_args(
-            self.from.as_deref(),
-            self.to.as_deref(),
-            now,
-            tz,
-        )?)
+        let period = Period::from_args(self.from.as_deref(), self.to.as_deref(), now, tz)?;
+        let days = period.end().duration_since(period.start()).as_hours() / 24;
+        if days > i64::from(state.max_days) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the period covers {days} days; at most {} per request ([server] report_max_days): ask for it in parts",
+                    state.max_days
+                ),
+            ));
+        }
+        Ok(period)
+    }
+}
+
+/// A permit for a heavy request, or 503 when [`super::HEAVY_AT_ONCE`] are running:
+/// eight year-long reports at once once took 1.6 GB and delayed SIP answers.
+fn heavy_permit(state: &AdminState) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
+    state.heavy.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many report requests at once; retry in a moment",
+        )
+    })
+}
+
+/// Refuses a claim or completion by someone who is not a manager of the plan.
+fn known_manager(state: &AdminState, manager: &str) -> ApiResult<()> {
+    match &state.known_manager {
+        Some(known) if !known(manager.trim()) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("\"{}\" is not a manager in the dial plan", manager.trim()),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -140,6 +168,7 @@ pub async fn calls(
 ) -> ApiResult<Json<Vec<CallWithRings>>> {
     let Query(query) = query?;
     let period = query.period(&state)?;
+    let _permit = heavy_permit(&state)?;
     let (start, end) = (period.start(), period.end());
     let out = state
         .store
@@ -172,6 +201,7 @@ pub async fn reports(
 ) -> ApiResult<Json<reports::Report>> {
     let Query(query) = query?;
     let period = query.period(&state)?;
+    let _permit = heavy_permit(&state)?;
     let now = Timestamp::now();
     let report = state
         .store
@@ -248,6 +278,7 @@ pub async fn claim(
 ) -> ApiResult<Response> {
     let Json(body) = body?;
     non_empty("manager", &body.manager)?;
+    known_manager(&state, &body.manager)?;
     let cb = state
         .store
         .claim_callback(id, body.manager.trim().to_owned(), Timestamp::now())
@@ -264,6 +295,7 @@ pub async fn done(
     let Json(body) = body?;
     non_empty("manager", &body.manager)?;
     non_empty("outcome", &body.outcome)?;
+    known_manager(&state, &body.manager)?;
     let cb = state
         .store
         .complete_callback(

@@ -215,7 +215,9 @@ pub fn seeded_data_dir() -> DataDir {
     std::fs::write(
         &config,
         format!(
-            "[server]\nprompts_dir = {:?}\ndata_dir = {:?}\n",
+            "[server]\nprompts_dir = {:?}\ndata_dir = {:?}\n\
+             [managers.andrew]\nextension = \"101\"\ncontact = \"sip:101@127.0.0.1:5999\"\n\
+             [managers.elena]\nextension = \"102\"\ncontact = \"sip:102@127.0.0.1:5998\"\n",
             concat!(env!("CARGO_MANIFEST_DIR"), "/prompts"),
             dir.path().display().to_string()
         ),
