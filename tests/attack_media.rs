@@ -41,11 +41,11 @@ fn attack(p: Ports, delay: Duration, length: Duration) -> JoinHandle<Sweep> {
         };
         while start.elapsed() < length {
             seq = seq.wrapping_add(1);
-            for port in (p.rtp_low..=p.rtp_high).filter(|p| p % 2 == 0) {
+            for port in (p.rtp_low..=p.rtp_high).filter(|p| p.is_multiple_of(2)) {
                 let ts = u32::from(seq) * 160;
                 let audio = rtp(0, seq, ts, &[0x55; 160]);
                 let _ = sock.send_to(&audio, ("127.0.0.1", port));
-                if seq % 5 == 0 {
+                if seq.is_multiple_of(5) {
                     // RFC 4733 event 1, end bit, 800 samples.
                     let ev = rtp(101, seq, ts, &[1, 0x8A, 0x03, 0x20]);
                     let _ = sock.send_to(&ev, ("127.0.0.1", port));

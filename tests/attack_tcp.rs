@@ -38,9 +38,18 @@ fn metric(metrics: &str, needle: &str) -> u64 {
         .map_or(0, |v| v as u64)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_connections_are_closed_and_a_real_call_completes() {
+#[test]
+fn idle_connections_are_closed_and_a_real_call_completes() {
     let _g = serial();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(idle_connections_scenario());
+}
+
+async fn idle_connections_scenario() {
     let p = ports();
     let router = Router::start(
         p,
