@@ -30,11 +30,11 @@ import urllib.request
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def rss_kib(pid):
+def rss_kib(pid, key="VmRSS"):
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -160,7 +160,7 @@ def main():
     cfg = os.path.join(work, "bench.toml")
     with open(cfg, "w") as f:
         f.write(f'[server]\nsip_listen = "127.0.0.1:{a.port}"\nhttp_listen = "{a.http}"\n'
-                f'rtp_ports = "20000-27999"\nprompts_dir = "{REPO}/prompts"\n'
+                f'rtp_ports = "10000-11999"\nprompts_dir = "{REPO}/prompts"\n'
                 f'data_dir = "{work}/data"\ntrunks = ["127.0.0.1/32"]\n\n'
                 '[managers.andrew]\nextension = "101"\ncontact = "sip:101@127.0.0.1:5999"\n'
                 'password = "correct-horse"\n')
@@ -197,6 +197,7 @@ def main():
         socks.append(s)
 
     samples = []  # (t, phase, rss KiB)
+    anon = []  # RssAnon KiB, same instants
     phase = ["baseline"]
     t0 = time.time()
     done = threading.Event()
@@ -204,6 +205,7 @@ def main():
     def sampler():
         while not done.is_set():
             samples.append((time.time() - t0, phase[0], rss_kib(router.pid)))
+            anon.append(rss_kib(router.pid, "RssAnon"))
             time.sleep(1.0)
 
     threading.Thread(target=sampler, daemon=True).start()
@@ -249,6 +251,9 @@ def main():
     print(f"router RSS           pre-flood {pre / 1024:.1f} MiB, peak {peak_inv / 1024:.1f} MiB "
           f"(INVITE flood) / {peak_reg / 1024:.1f} MiB (REGISTER flood), "
           f"{end_rss / 1024:.1f} MiB {a.recover:g} s after ({(end_rss - pre) / max(pre, 1) * 100:+.1f} %)")
+    print(f"  of which anonymous  pre-flood {anon[0] / 1024 if anon else 0:.1f} MiB, peak "
+          f"{max(anon, default=0) / 1024:.1f} MiB, at the end {anon[-1] / 1024 if anon else 0:.1f} MiB "
+          f"(the rest is the binary's own pages)")
     print(f"router log           {warn_lines} WARN lines, {log_bytes / 1024:.0f} KiB in all (INFO level)")
     print(f"load average         {' '.join(loadavg)} at the end (2 cores, shared machine)")
     print("guard counters after the INVITE flood:")

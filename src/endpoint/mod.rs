@@ -250,6 +250,11 @@ impl Endpoint {
         stats
     }
 
+    /// Gives back memory that a burst of transactions left in the tables.
+    pub fn shrink(&mut self) {
+        self.txn.shrink();
+    }
+
     /// Sources banned now for going over the rate limit.
     pub fn banned_sources(&self) -> usize {
         self.guard.rate.banned()

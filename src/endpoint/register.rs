@@ -32,7 +32,13 @@ impl Endpoint {
         let code = outcome.response.status_code.code();
         tracing::info!(from = %peer.addr, user = ?crate::sip::headers::to_user(&req), "REGISTER answered {code}");
         writes.extend(outcome.writes);
-        self.txn.send_response(now, key, outcome.response);
+        if matches!(code, 401 | 403) && !self.cfg.server.is_trunk(peer.addr.ip()) {
+            // A challenge or refusal holds no transaction (§8.2.7): a REGISTER flood
+            // from strangers then costs no memory beyond the message itself.
+            self.txn.send_response_stateless(key, outcome.response);
+        } else {
+            self.txn.send_response(now, key, outcome.response);
+        }
         self.outputs
             .extend(writes.into_iter().map(|w| Output::Store(Box::new(w))));
     }

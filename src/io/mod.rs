@@ -236,6 +236,7 @@ async fn core_loop(
     // every input, so the hot path never pays for it.
     let mut publish = tokio::time::interval(std::time::Duration::from_secs(1));
     publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut trim = Trim::default();
     loop {
         let deadline = core.endpoint.poll_timeout();
         let sleep_until = deadline.map(tokio::time::Instant::from_std);
@@ -267,6 +268,9 @@ async fn core_loop(
             _ = publish.tick() => {
                 metrics::add_guard_stats(&core.endpoint.take_guard_stats());
                 metrics::set_guard_gauges(core.endpoint.banned_sources(), core.endpoint.transactions());
+                if trim.tick(core.endpoint.transactions()) {
+                    core.endpoint.shrink();
+                }
                 let plan = core.plan.load();
                 let status = core.endpoint.manager_status(&plan, jiff::Timestamp::now());
                 core.managers.store(Arc::new(status));
@@ -282,6 +286,41 @@ async fn core_loop(
             }
         }
         core.drain();
+    }
+}
+
+/// Gives memory freed after a burst back to the system. glibc keeps freed heap pages
+/// in its arenas, so after a flood (thousands of short-lived transactions) the
+/// process's RSS stayed at its peak although the memory was free; `malloc_trim`
+/// returns it. Called only when the transaction count has fallen well below a recent
+/// peak, so a steady load never pays for it.
+#[derive(Default)]
+struct Trim {
+    peak: usize,
+    trim_next: bool,
+}
+
+impl Trim {
+    /// Transactions above the current count that make a trim worth it.
+    const DROP: usize = 1000;
+
+    /// Whether the tables should be shrunk now (the trim follows on the next tick,
+    /// once the shrunk tables' old memory is free).
+    fn tick(&mut self, transactions: usize) -> bool {
+        self.peak = self.peak.max(transactions);
+        if std::mem::take(&mut self.trim_next) {
+            // SAFETY: malloc_trim only releases free memory; it takes the allocator's
+            // own locks and has no preconditions.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
+        if self.peak >= transactions + Self::DROP {
+            self.peak = transactions;
+            self.trim_next = true;
+            return true;
+        }
+        false
     }
 }
 
