@@ -11,8 +11,9 @@ The trunk caller (sipp, uac_listen.xml, 2 s per call) runs through every phase.
 
 Measured:
 - trunk calls: successful / failed (sipp's own statistics file);
-- router RSS (/proc/PID/status VmRSS) once a second: before the floods, peak during
-  them, and at the end of the recovery window;
+- router RSS (/proc/PID/status VmRSS) once a second: before the floods (the mean of
+  the last 10 s of the baseline), peak during them, and at the end of the recovery
+  window;
 - responses the flood got back, and the most responses any single flood request got
   (matched by Call-ID: the issue's target is at most one);
 - the router's guard counters from /metrics.
@@ -210,7 +211,9 @@ def main():
 
     threading.Thread(target=sampler, daemon=True).start()
     time.sleep(a.baseline)
-    base = [r for (_, p, r) in samples if p == "baseline"]
+    # The value right before the flood: the last 10 s of the baseline (the router's
+    # RSS still grows for its first minutes under the trunk calls, see the docs).
+    base = [r for (_, p, r) in samples if p == "baseline"][-10:]
     flood = Flood(socks, a.port)
     phase[0] = "invite"
     inv_sent = flood.run("invite", a.invite_rate, a.phase)
@@ -251,7 +254,8 @@ def main():
     print(f"router RSS           pre-flood {pre / 1024:.1f} MiB, peak {peak_inv / 1024:.1f} MiB "
           f"(INVITE flood) / {peak_reg / 1024:.1f} MiB (REGISTER flood), "
           f"{end_rss / 1024:.1f} MiB {a.recover:g} s after ({(end_rss - pre) / max(pre, 1) * 100:+.1f} %)")
-    print(f"  of which anonymous  pre-flood {anon[0] / 1024 if anon else 0:.1f} MiB, peak "
+    anon_pre = [v for (v, (_, p, _)) in zip(anon, samples) if p == "baseline"][-10:]
+    print(f"  of which anonymous  pre-flood {sum(anon_pre) / max(len(anon_pre), 1) / 1024:.1f} MiB, peak "
           f"{max(anon, default=0) / 1024:.1f} MiB, at the end {anon[-1] / 1024 if anon else 0:.1f} MiB "
           f"(the rest is the binary's own pages)")
     print(f"router log           {warn_lines} WARN lines, {log_bytes / 1024:.0f} KiB in all (INFO level)")
