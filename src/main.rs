@@ -393,9 +393,10 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let store = match SqliteStore::open(commands::db_path(&data_dir))
-        .and_then(|s| StoreWorker::spawn(Box::new(s)))
-    {
+    let store = match SqliteStore::open(commands::db_path(&data_dir)).and_then(|mut s| {
+        recover(&mut s, &data_dir);
+        StoreWorker::spawn(Box::new(s))
+    }) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("{e}");
@@ -467,6 +468,32 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
     code
 }
 
+/// After a crash: close the calls it cut off and file the voicemails it orphaned
+/// (see `store::recovery`), before any new call comes in.
+fn recover(store: &mut SqliteStore, data_dir: &Path) {
+    match io::recovery::run(store, data_dir, jiff::Timestamp::now()) {
+        Ok(r) => {
+            if r.interrupted_calls + r.repaired_files + r.orphans.filed > 0 {
+                tracing::warn!(
+                    "recovered from an unclean stop: {} calls closed as interrupted, {} recording \
+                     headers repaired, {} voicemails without a callback request filed as recovered",
+                    r.interrupted_calls,
+                    r.repaired_files,
+                    r.orphans.filed
+                );
+            }
+            for path in &r.orphans.skipped {
+                tracing::warn!(
+                    "recording {path} has no callback request and was not filed (not a \
+                     Switchboard name, or the caller's open request already has a message)"
+                );
+            }
+            tracing::info!("start-up recovery done");
+        }
+        Err(e) => tracing::error!("start-up recovery failed: {e}"),
+    }
+}
+
 async fn start_admin(
     addr: SocketAddr,
     server: &ServerConfig,
@@ -480,6 +507,8 @@ async fn start_admin(
     let managers = running.managers.clone();
     let state = switchboard::admin::AdminState::new(store.clone(), data_dir)
         .with_token(server.admin_token.clone())
+        .with_hosts(server.admin_hosts.clone())
+        .with_max_days(server.report_max_days)
         .with_plan(plan.clone())
         .with_alerts(Arc::new(move || alerts.load().as_ref().clone()))
         .with_managers(Arc::new(move || {

@@ -248,6 +248,15 @@ impl Call {
         matches!(self.state, State::Ending { .. } | State::Finished)
     }
 
+    /// The address in-dialog requests of the dialog with `call_id` must come from: the
+    /// caller's (where its INVITE came from) or a leg's phone. `None`: not this call's.
+    pub fn dialog_peer(&self, call_id: &str) -> Option<std::net::IpAddr> {
+        if self.dialog.id.call_id == call_id {
+            return Some(self.dialog.peer.addr.ip());
+        }
+        self.people.leg_peer(call_id)
+    }
+
     /// Whether a request with this Call-ID belongs to this call (its own dialog or one
     /// of its legs').
     pub fn owns_call_id(&self, id: &str) -> bool {
@@ -711,15 +720,21 @@ impl Call {
         }
     }
 
-    /// `recordings/DAY/CALLID-MAILBOX.wav`, with unsafe characters replaced.
+    /// `recordings/DAY/HHMMSS-TAG-N-MAILBOX.wav`: unique by construction (the call
+    /// record's id and the recording's number), never the Call-ID itself; see
+    /// [`crate::model::recording`].
     fn recording_path(&self, ctx: &Ctx<'_>, mailbox: &str, record_id: u32) -> std::path::PathBuf {
-        let day = self.info().started_at.strftime("%Y-%m-%d").to_string();
-        let _ = record_id;
-        ctx.cfg.recordings_dir.join(day).join(format!(
-            "{}-{}.wav",
-            file_safe(&self.info().call_id),
-            file_safe(mailbox)
-        ))
+        let info = self.info();
+        let day = info.started_at.strftime("%Y-%m-%d").to_string();
+        ctx.cfg
+            .recordings_dir
+            .join(day)
+            .join(crate::model::recording::recording_file_name(
+                info.started_at,
+                &info.call_id,
+                record_id,
+                &file_safe(mailbox),
+            ))
     }
 }
 

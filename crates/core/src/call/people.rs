@@ -57,6 +57,20 @@ impl People {
         }
     }
 
+    /// The phone address of the leg whose dialog has `call_id`.
+    pub fn leg_peer(&self, call_id: &str) -> Option<std::net::IpAddr> {
+        match self {
+            People::None => None,
+            People::Ringing(legs) => legs
+                .iter()
+                .find(|l| l.call_id() == Some(call_id))
+                .map(|l| l.peer.addr.ip()),
+            People::Bridged { leg, .. } => {
+                (leg.call_id() == Some(call_id)).then(|| leg.peer.addr.ip())
+            }
+        }
+    }
+
     /// The earliest ring timeout.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self {

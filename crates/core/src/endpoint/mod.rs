@@ -8,6 +8,7 @@
 //! whole call flows are unit-testable on a virtual clock in microseconds (see
 //! `tests/endpoint_flows.rs`).
 
+mod admission;
 mod register;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -111,6 +112,8 @@ pub struct Endpoint {
     registrar: Option<Registrar>,
     connector: Connector,
     connect_queue: VecDeque<ConnectInput>,
+    /// Who may send what: rate limits, bans, refusals (see [`crate::guard`]).
+    guard: crate::guard::Guards,
 }
 
 impl Endpoint {
@@ -118,7 +121,13 @@ impl Endpoint {
     pub fn new(cfg: EndpointConfig, programs: ProgramFactory, seed: u64) -> Self {
         let txn = TransactionLayer::new(cfg.server.sip_timers, seed ^ 0x5eed);
         let ports = PortPool::new(cfg.server.rtp_ports);
+        let guard = crate::guard::Guards::new(
+            cfg.server.rate(),
+            cfg.server.refused_invites,
+            cfg.server.max_transactions,
+        );
         Self {
+            guard,
             call_cfg: cfg.call_config(),
             cfg,
             txn,
@@ -172,6 +181,25 @@ impl Endpoint {
         self.txn.len()
     }
 
+    /// Counters of the admission guards since the last call (for `/metrics`).
+    pub fn take_guard_stats(&mut self) -> crate::guard::GuardStats {
+        let mut stats = self.guard.take_stats();
+        if let Some(reg) = self.registrar.as_mut() {
+            stats.absorb(&mut reg.take_auth_stats());
+        }
+        stats
+    }
+
+    /// Gives back memory that a burst of transactions left in the tables.
+    pub fn shrink(&mut self) {
+        self.txn.shrink();
+    }
+
+    /// Sources banned now for going over the rate limit.
+    pub fn banned_sources(&self) -> usize {
+        self.guard.rate.banned()
+    }
+
     /// The connect policy (queues, managers' load), read-only.
     pub fn connector(&self) -> &Connector {
         &self.connector
@@ -191,6 +219,9 @@ impl Endpoint {
 
     /// A datagram or framed stream message from `peer`.
     pub fn handle_sip(&mut self, now: Instant, wall: Timestamp, peer: Peer, bytes: &[u8]) {
+        if !self.admit_message(now, peer.addr.ip()) {
+            return;
+        }
         match crate::sip::parse::parse_message(bytes) {
             Ok(rsip::SipMessage::Request(mut req)) => {
                 tracing::debug!(from = %peer.addr, "SIP in:\n{}", req);
@@ -206,7 +237,9 @@ impl Endpoint {
                     },
                     Transport::Tcp => peer,
                 };
-                self.txn.handle_request(now, req, peer);
+                if let admission::Screen::Pass = self.screen_request(now, wall, &req, peer) {
+                    self.txn.handle_request(now, req, peer);
+                }
             }
             Ok(rsip::SipMessage::Response(resp)) => {
                 tracing::debug!(from = %peer.addr, "SIP in:\n{}", resp);
@@ -260,6 +293,7 @@ impl Endpoint {
 
     pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp) {
         self.txn.handle_timeout(now);
+        self.guard.handle_timeout(now);
         let mut due = Vec::new();
         while let Some(&(at, key)) = self.deadlines.first() {
             if at > now {
@@ -311,6 +345,7 @@ impl Endpoint {
             calls,
             self.connector.poll_timeout(),
             self.parting.poll_timeout(),
+            self.guard.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -323,9 +358,10 @@ impl Endpoint {
         while let Some(ev) = self.txn.poll_event() {
             match ev {
                 TuEvent::Request { key, req, peer } => self.on_request(now, wall, key, req, peer),
-                TuEvent::Ack { req, .. } => {
+                TuEvent::Ack { req, peer } => {
                     if let Some(call) =
                         crate::sip::headers::to_tag(&req).and_then(|t| self.index.by_tag(&t))
+                        && self.in_dialog_source_ok(now, call, &req, peer)
                     {
                         self.with_call(now, wall, call, |c, ctx| c.handle_ack(ctx, &req));
                     }
@@ -405,6 +441,9 @@ impl Endpoint {
                 .zip(id)
                 .is_some_and(|(c, id)| c.owns_call_id(id));
             return match call {
+                Some(call) if same_call_id && !self.in_dialog_source_ok(now, call, &req, peer) => {
+                    self.respond(now, key, &req, 403)
+                }
                 Some(call) if same_call_id => {
                     self.with_call(now, wall, call, |c, ctx| c.handle_in_dialog(ctx, key, req))
                 }
@@ -413,7 +452,7 @@ impl Endpoint {
             };
         }
         match req.method {
-            Method::Invite => match self.admit_invite(wall, &req, peer) {
+            Method::Invite => match self.admit_invite(now, wall, &req, peer) {
                 None => self.new_call(now, wall, key, req, peer),
                 Some(refusal) => self.txn.send_response(now, key, refusal),
             },

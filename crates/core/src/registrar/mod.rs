@@ -55,6 +55,10 @@ pub struct RegistrarConfig {
     pub nonce_lifetime_secs: u32,
     /// Bindings kept per manager.
     pub max_contacts: usize,
+    /// Accept digest responses without `qop=auth` (`[server] allow_legacy_digest`).
+    pub allow_legacy_digest: bool,
+    /// Failed-authentication lockouts (`[server] auth_max_failures`, …).
+    pub lockout: crate::guard::LockoutConfig,
 }
 
 impl Default for RegistrarConfig {
@@ -66,6 +70,8 @@ impl Default for RegistrarConfig {
             default_expires: 3600,
             nonce_lifetime_secs: 300,
             max_contacts: 10,
+            allow_legacy_digest: false,
+            lockout: crate::guard::LockoutConfig::default(),
         }
     }
 }
@@ -149,14 +155,16 @@ impl Registrar {
             cfg.algorithms = DEFAULT_ALGORITHMS.to_vec();
         }
         cfg.algorithms = dedup_algorithms(std::mem::take(&mut cfg.algorithms));
+        let mut auth = Authenticator::new(
+            secret,
+            realm.into(),
+            users,
+            i64::from(cfg.nonce_lifetime_secs),
+            cfg.algorithms.clone(),
+        );
+        auth.set_policy(cfg.allow_legacy_digest, cfg.lockout);
         Self {
-            auth: Authenticator::new(
-                secret,
-                realm.into(),
-                users,
-                i64::from(cfg.nonce_lifetime_secs),
-                cfg.algorithms.clone(),
-            ),
+            auth,
             cfg,
             offer: offer::OfferPolicy::default(),
             bindings: HashMap::new(),
@@ -294,12 +302,13 @@ impl Registrar {
         &mut self,
         now: Timestamp,
         req: &rsip::Request,
+        source: std::net::IpAddr,
     ) -> Result<String, rsip::Response> {
         self.offer.on_request(req, now.as_second());
         let manager = self
             .auth
-            .verify(now.as_second(), req)
-            .map_err(|f| self.auth_response(now, req, f))?;
+            .verify(now.as_second(), req, source)
+            .map_err(|f| self.auth_response(now, req, f, source))?;
         self.offer.on_success(req, self.auth.realm());
         Ok(manager)
     }
@@ -309,12 +318,18 @@ impl Registrar {
         self.offer.state(call_id)
     }
 
+    /// Authentication failures, lockouts and locked-out refusals since the last call.
+    pub fn take_auth_stats(&mut self) -> crate::guard::GuardStats {
+        self.auth.take_stats()
+    }
+
     /// The 401 (with one challenge per algorithm) or 403 for a failed authentication.
     pub fn auth_response(
         &mut self,
         now: Timestamp,
         req: &rsip::Request,
         failure: AuthFailure,
+        source: std::net::IpAddr,
     ) -> rsip::Response {
         match failure {
             AuthFailure::Challenge { stale } => {
@@ -323,12 +338,15 @@ impl Registrar {
                 let algorithms =
                     self.offer
                         .offer(req, &self.cfg.algorithms, may_probe, now.as_second());
-                for h in self.auth.challenges(now.as_second(), stale, &algorithms) {
+                for h in self
+                    .auth
+                    .challenges(now.as_second(), stale, &algorithms, source)
+                {
                     resp.headers.push(h);
                 }
                 resp
             }
-            AuthFailure::Forbidden => self.respond(req, 403),
+            AuthFailure::Forbidden | AuthFailure::LockedOut => self.respond(req, 403),
         }
     }
 
@@ -340,7 +358,7 @@ impl Registrar {
         req: &rsip::Request,
         source: Peer,
     ) -> RegisterOutcome {
-        let manager = match self.authenticate_request(now, req) {
+        let manager = match self.authenticate_request(now, req, source.addr.ip()) {
             Ok(m) => m,
             Err(resp) => return outcome(resp, Vec::new()),
         };
@@ -355,7 +373,12 @@ impl Registrar {
         // more with SHA-256 first (`offer` explains why this waits for a refresh).
         if !is_unregister(req) && self.offer.take_probe(req) {
             tracing::info!(%manager, "offering SHA-256 first on this refresh");
-            let resp = self.auth_response(now, req, AuthFailure::Challenge { stale: true });
+            let resp = self.auth_response(
+                now,
+                req,
+                AuthFailure::Challenge { stale: true },
+                source.addr.ip(),
+            );
             return outcome(resp, Vec::new());
         }
         match self.update(now, req, source, &manager) {
