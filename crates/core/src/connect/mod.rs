@@ -30,10 +30,22 @@
 //!                                                   call's program continues with `step`)
 //!  handle_left (caller hung up) removes the call from wherever it is.
 //! ```
+//!
+//! Queued callers are told their place: whenever a queue changes, each waiting caller
+//! whose position moved gets a [`ConnectOutput::Position`] with a fresh
+//! [`WaitEstimate`] ([`estimate`]). A caller who asks to be called back instead of
+//! waiting keeps their place as a *virtual* entry ([`ConnectInput::Virtualize`], see
+//! `virtual_queue.rs`): when it reaches the head and a manager is free, the same
+//! `Ring` output starts the dial-back.
 
+pub mod estimate;
 mod queue;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_waiting;
+mod virtual_queue;
+mod waiting;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -41,7 +53,9 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+pub use estimate::{DepartmentStats, WaitEstimate};
 pub use queue::{Entry, Queue};
+pub use waiting::{QueueView, QueuedCall};
 
 use crate::agents::{Agents, Pause};
 use crate::config::DialPlan;
@@ -97,6 +111,30 @@ pub enum ConnectInput {
         manager: String,
         plan: Arc<DialPlan>,
     },
+    /// The queued caller hung up to be called back: their entry keeps its place
+    /// (the virtual queue) and a `Ring` for it starts the dial-back.
+    Virtualize {
+        call: CallKey,
+        /// The key the entry goes on under (the dial-back's; may be `call`).
+        new_key: CallKey,
+    },
+    /// A virtual entry kept across a restart: back into `department`'s queue,
+    /// ahead of everyone who arrived after `since`.
+    Restore {
+        call: CallKey,
+        plan: Arc<DialPlan>,
+        department: String,
+        priority: u8,
+        since: Timestamp,
+        /// Not offered to a manager before this (a retry's back-off).
+        not_before: Option<Instant>,
+    },
+    /// A dial-back attempt failed: the virtual entry waits until `until`, then takes
+    /// its old place again (managers who did not answer may be rung again).
+    Park {
+        call: CallKey,
+        until: Instant,
+    },
 }
 
 /// Work for whoever carries the calls out.
@@ -120,11 +158,20 @@ pub enum ConnectOutput {
         reason: Reason,
     },
     /// Nobody will take this call: its program continues with `step` (overflow,
-    /// after hours, a manager's fallback).
+    /// after hours, a manager's fallback). A virtual entry stays held (out of the
+    /// queue, keeping its place) until it is parked or left.
     Failed {
         call: CallKey,
         step: Step,
         reason: Reason,
+    },
+    /// A queued caller's place changed (someone ahead was served or left, a caller
+    /// of higher priority arrived).
+    Position {
+        call: CallKey,
+        department: String,
+        position: usize,
+        estimate: WaitEstimate,
     },
 }
 
@@ -133,7 +180,8 @@ impl ConnectOutput {
         match self {
             ConnectOutput::Ring { call, .. }
             | ConnectOutput::Wait { call, .. }
-            | ConnectOutput::Failed { call, .. } => *call,
+            | ConnectOutput::Failed { call, .. }
+            | ConnectOutput::Position { call, .. } => *call,
         }
     }
 }
@@ -146,6 +194,7 @@ pub enum Wait {
         department: String,
         position: usize,
         hold_prompt: Option<String>,
+        estimate: WaitEstimate,
     },
     /// For one manager (a returning caller) to be free.
     Manager { name: String },
@@ -167,6 +216,15 @@ struct Attempt {
     queue_deadline: Option<Instant>,
     /// How long a caller waits for one busy manager, from the first time they waited.
     wait_deadline: Option<Instant>,
+    /// The queue position last reported to the call (0: none).
+    position: usize,
+    /// When the call asked to be connected (or joined the queue, for a restored
+    /// virtual entry): the dashboard's "waiting since".
+    since: Timestamp,
+    /// The caller hung up to be called back: a place in the queue without a caller.
+    is_virtual: bool,
+    /// When the current round started ringing (the answer-time sample).
+    ring_started: Option<Instant>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,6 +235,13 @@ enum Phase {
     Ringing(BTreeSet<String>),
     Queued(String),
     WaitingFor(String),
+    /// A virtual entry whose dial-back is running (a manager answered).
+    Dialing,
+    /// A virtual entry nobody can take now (`Failed` was output): out of the queue,
+    /// keeping its place, until parked or left.
+    Held,
+    /// A virtual entry waiting for its retry time.
+    Parked,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -185,6 +250,8 @@ enum Timer {
     WaitDeadline(CallKey),
     /// A manager's wrap-up ends.
     Wake(String),
+    /// A parked virtual entry's back-off is over.
+    Retry(CallKey),
 }
 
 /// The connect policy for every call of one Switchboard (or one simulation).
@@ -199,6 +266,11 @@ pub struct Connector {
     timers: BTreeSet<(Instant, u64, Timer)>,
     outputs: VecDeque<ConnectOutput>,
     next_seq: u64,
+    /// Each department's recent answered calls, for wait estimates.
+    stats: BTreeMap<String, DepartmentStats>,
+    /// Conversations in progress per manager: (department, answered at, ring-to-answer),
+    /// oldest first; a talk's end makes a sample.
+    talking: BTreeMap<String, VecDeque<(String, Instant, Duration)>>,
 }
 
 impl Connector {
@@ -213,6 +285,8 @@ impl Connector {
             timers: BTreeSet::new(),
             outputs: VecDeque::new(),
             next_seq: 0,
+            stats: BTreeMap::new(),
+            talking: BTreeMap::new(),
         }
     }
 
@@ -286,6 +360,20 @@ impl Connector {
             ConnectInput::TalkEnded { manager, plan } => {
                 self.handle_talk_ended(now, wall, &manager, &plan)
             }
+            ConnectInput::Virtualize { call, new_key } => {
+                self.handle_virtualize(now, wall, call, new_key)
+            }
+            ConnectInput::Restore {
+                call,
+                plan,
+                department,
+                priority,
+                since,
+                not_before,
+            } => self.handle_restore(
+                now, wall, call, plan, &department, priority, since, not_before,
+            ),
+            ConnectInput::Park { call, until } => self.handle_park(now, wall, call, until),
         }
     }
 
@@ -316,6 +404,10 @@ impl Connector {
                 phase: Phase::Deciding,
                 queue_deadline: None,
                 wait_deadline: None,
+                position: 0,
+                since: wall,
+                is_virtual: false,
+                ring_started: None,
             },
         );
         // Those already waiting go first: a caller arriving just as a manager frees up
@@ -326,6 +418,7 @@ impl Connector {
             self.offer_department(now, wall, &d);
         }
         self.decide(now, wall, call);
+        self.refresh_positions(wall);
     }
 
     /// A manager's phone stopped ringing for `call` without a conversation.
@@ -353,25 +446,29 @@ impl Connector {
             self.round_failed(now, wall, call, outcome);
         }
         self.wake(now, wall, manager);
+        self.refresh_positions(wall);
     }
 
     /// `manager` answered `call`: the call is connected and leaves this machine. The
     /// other phones of its round are reported as `Cancelled` when they stop.
-    pub fn handle_answered(
-        &mut self,
-        _now: Instant,
-        _wall: Timestamp,
-        call: CallKey,
-        manager: &str,
-    ) {
+    pub fn handle_answered(&mut self, now: Instant, wall: Timestamp, call: CallKey, manager: &str) {
         self.agents.answered(manager);
-        self.forget(call);
+        self.note_answer(now, call, manager);
+        if self.calls.get(&call).is_some_and(|a| a.is_virtual) {
+            // The dial-back goes on: the entry leaves the queue but is kept until the
+            // attempt's outcome (a retry keeps its place).
+            self.hold(call, Phase::Dialing);
+        } else {
+            self.forget(call);
+        }
+        self.refresh_positions(wall);
     }
 
     /// The caller hung up (or the call moved on): out of every queue and wait. Ringing
     /// phones are reported separately as `Cancelled`.
-    pub fn handle_left(&mut self, _now: Instant, _wall: Timestamp, call: CallKey) {
+    pub fn handle_left(&mut self, _now: Instant, wall: Timestamp, call: CallKey) {
         self.forget(call);
+        self.refresh_positions(wall);
     }
 
     /// A manager's conversation ended (hang-up or transfer): wrap-up starts now, per
@@ -384,6 +481,7 @@ impl Connector {
         plan: &DialPlan,
     ) {
         self.agents.talk_ended(manager, wall);
+        self.note_talk_ended(now, manager);
         let wraps: BTreeSet<Duration> = plan
             .departments
             .values()
@@ -394,6 +492,7 @@ impl Connector {
             self.arm(now + w + WAKE_MARGIN, Timer::Wake(manager.to_string()));
         }
         self.wake(now, wall, manager);
+        self.refresh_positions(wall);
     }
 
     // ---- inputs: managers ----------------------------------------------------------
@@ -411,6 +510,7 @@ impl Connector {
         if until.is_some() && before.is_none_or(|b| b <= wall) {
             self.wake(now, wall, manager);
         }
+        self.refresh_positions(wall);
     }
 
     pub fn handle_pause(&mut self, _now: Instant, wall: Timestamp, manager: &str, reason: &str) {
@@ -426,6 +526,7 @@ impl Connector {
     ) -> Option<Pause> {
         let pause = self.agents.unpause(manager);
         self.wake(now, wall, manager);
+        self.refresh_positions(wall);
         pause
     }
 
@@ -435,6 +536,40 @@ impl Connector {
         if on {
             self.wake(now, wall, manager);
         }
+        self.refresh_positions(wall);
+    }
+
+    /// Signed in to (or out of) one department's queue; returns whether it changed.
+    pub fn handle_signed_in_to(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        manager: &str,
+        department: &str,
+        on: bool,
+    ) -> bool {
+        let changed = self.agents.set_signed_in_to(manager, department, on);
+        if on && changed {
+            self.wake(now, wall, manager);
+        }
+        self.refresh_positions(wall);
+        changed
+    }
+
+    /// Do not disturb on or off; returns when it had been turned on, when it ends.
+    pub fn handle_dnd(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        manager: &str,
+        on: bool,
+    ) -> Option<Timestamp> {
+        let since = self.agents.set_dnd(manager, on, wall);
+        if !on {
+            self.wake(now, wall, manager);
+        }
+        self.refresh_positions(wall);
+        since
     }
 
     pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp) {
@@ -450,7 +585,7 @@ impl Connector {
                     if self
                         .calls
                         .get(&call)
-                        .is_some_and(|a| matches!(a.phase, Phase::Queued(_)))
+                        .is_some_and(|a| matches!(a.phase, Phase::Queued(_)) && !a.is_virtual)
                     {
                         self.decide(now, wall, call);
                     }
@@ -466,8 +601,10 @@ impl Connector {
                     }
                 }
                 Timer::Wake(manager) => self.wake(now, wall, &manager),
+                Timer::Retry(call) => self.retry(now, wall, call),
             }
         }
+        self.refresh_positions(wall);
     }
 
     // ---- the policy ----------------------------------------------------------------
@@ -516,7 +653,7 @@ impl Connector {
                     managers.into_iter().take(1).collect()
                 };
                 self.leave_queue(call, name);
-                self.ring(call, round, ring_timeout, Some(name.to_string()), d.reason);
+                self.ring(now, call, round, ring_timeout, Some(name.to_string()), d.reason);
             }
             Selection::Queue {
                 hold_prompt,
@@ -525,16 +662,19 @@ impl Connector {
                 let Some(a) = self.calls.get_mut(&call) else {
                     return;
                 };
-                if a.queue_deadline.is_some_and(|t| t <= now) {
+                if !a.is_virtual && a.queue_deadline.is_some_and(|t| t <= now) {
                     let plan = a.plan.clone();
                     self.leave_queue(call, name);
                     let states = self.states(wall);
                     let dec = routing::on_queue_timeout(&plan, name, wall, &states);
                     return self.fail(call, dec.step, dec.reason);
                 }
-                let fresh_deadline = a.queue_deadline.is_none();
+                // A virtual entry has no caller on hold: no deadline, it waits for
+                // its turn however long that takes.
+                let fresh_deadline = a.queue_deadline.is_none() && !a.is_virtual;
                 let deadline = *a.queue_deadline.get_or_insert(now + queue_timeout);
                 a.phase = Phase::Queued(name.to_string());
+                let is_virtual = a.is_virtual;
                 let entry = Entry {
                     call,
                     priority: a.priority,
@@ -546,13 +686,21 @@ impl Connector {
                 let queue = self.queues.entry(name.to_string()).or_default();
                 let already = queue.position(call).is_some();
                 let position = queue.insert(entry);
-                if !already {
+                if !already && !is_virtual {
+                    let estimate = match self.calls.get(&call).map(|a| a.plan.clone()) {
+                        Some(plan) => self.estimate_for(&plan, name, position, wall),
+                        None => WaitEstimate::Unknown,
+                    };
+                    if let Some(a) = self.calls.get_mut(&call) {
+                        a.position = position;
+                    }
                     self.outputs.push_back(ConnectOutput::Wait {
                         call,
                         wait: Wait::Queue {
                             department: name.to_string(),
                             position,
                             hold_prompt,
+                            estimate,
                         },
                         reason: d.reason,
                     });
@@ -586,7 +734,7 @@ impl Connector {
             Some(routing::Availability::Free) => {
                 self.stop_waiting_for(call, name);
                 let reason = Reason::new();
-                self.ring(call, vec![name.to_string()], ring_timeout, None, reason);
+                self.ring(now, call, vec![name.to_string()], ring_timeout, None, reason);
             }
             Some(av) if av.is_occupied() => {
                 let fresh = a.wait_deadline.is_none();
@@ -653,6 +801,7 @@ impl Connector {
 
     fn ring(
         &mut self,
+        now: Instant,
         call: CallKey,
         managers: Vec<String>,
         ring_timeout: Duration,
@@ -663,6 +812,8 @@ impl Connector {
             return;
         };
         a.phase = Phase::Ringing(managers.iter().cloned().collect());
+        a.ring_started = Some(now);
+        a.position = 0;
         for m in &managers {
             self.agents.ring_started(m);
         }
@@ -692,7 +843,12 @@ impl Connector {
     }
 
     fn fail(&mut self, call: CallKey, step: Step, reason: Reason) {
-        self.forget(call);
+        if self.calls.get(&call).is_some_and(|a| a.is_virtual) {
+            // The dial-back decides: park and retry later, or give up.
+            self.hold(call, Phase::Held);
+        } else {
+            self.forget(call);
+        }
         self.outputs
             .push_back(ConnectOutput::Failed { call, step, reason });
     }
@@ -763,7 +919,11 @@ impl Connector {
         match &a.phase {
             Phase::Queued(d) => self.leave_queue(call, d),
             Phase::WaitingFor(m) => self.stop_waiting_for(call, m),
-            Phase::Ringing(_) | Phase::Deciding => {}
+            Phase::Ringing(_)
+            | Phase::Deciding
+            | Phase::Dialing
+            | Phase::Held
+            | Phase::Parked => {}
         }
         if let ConnectTarget::Department(d) = &a.target {
             self.leave_queue(call, d);

@@ -163,6 +163,10 @@ pub enum Availability {
     Paused,
     Offline,
     OffHours,
+    /// Do not disturb (not even direct calls).
+    DoNotDisturb,
+    /// Signed out of this department's queue.
+    SignedOut,
 }
 
 impl Availability {
@@ -182,6 +186,8 @@ impl fmt::Display for Availability {
             Availability::Busy { active, max } => write!(f, "busy ({active} of {max} calls)"),
             Availability::WrapUp { secs_left } => write!(f, "in wrap-up for {secs_left} s more"),
             Availability::Paused => f.write_str("paused"),
+            Availability::DoNotDisturb => f.write_str("on do-not-disturb"),
+            Availability::SignedOut => f.write_str("signed out of this queue"),
             Availability::Offline => f.write_str("not signed in (no phone registered)"),
             Availability::OffHours => f.write_str("off hours"),
         }
@@ -216,6 +222,9 @@ impl Env<'_> {
         }
         if m.contact.is_none() && !st.registered {
             return Availability::Offline;
+        }
+        if st.dnd {
+            return Availability::DoNotDisturb;
         }
         if st.paused {
             return Availability::Paused;
