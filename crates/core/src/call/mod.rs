@@ -15,20 +15,26 @@
 
 mod callback;
 pub mod context;
+pub mod dialback;
 pub mod event;
 pub mod flow;
 pub mod heard;
 mod inbound;
 pub mod ivr;
 pub mod leg;
+pub mod machine;
 pub mod outcome;
 pub mod parting;
 mod people;
 pub mod plan;
 pub mod program;
 pub mod record;
+pub mod trunk;
+pub mod waiting;
 
-pub use context::{CallConfig, ConnectInput, Ctx, Lookup, LookupResult, Output};
+pub use context::{CallConfig, ConnectInput, Ctx, Lookup, LookupResult, Output, Spawn};
+pub use dialback::Dialback;
+pub use machine::Machine;
 pub use event::CallEvent;
 pub use flow::{Flow, FlowAction};
 pub use inbound::{Call, Refused};
@@ -36,7 +42,8 @@ pub use ivr::{IvrAction, IvrRunner};
 pub use outcome::{EndCause, Outcome};
 pub use people::transfer_target;
 pub use program::{
-    CallContextInfo, CallInfo, CollectSpec, ConnectTarget, DemoIvr, MenuResult, Program, Step,
+    CallContextInfo, CallInfo, CollectSpec, ConnectTarget, DemoIvr, MenuResult, Program,
+    ServiceAnswer, Step,
 };
 
 pub use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams, RecordEnd};
