@@ -45,6 +45,7 @@ fn totals_days_and_sources() {
             failed: 1,            // c11
             interrupted: 0,
             in_progress: 1, // c12 (answered, still talking)
+            callback_queued: 0,
         }
     );
     let day = |d, calls, answered| DayRow {
