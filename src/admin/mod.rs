@@ -19,6 +19,7 @@
 pub mod dashboard;
 mod handlers;
 pub mod metrics;
+pub mod queueing;
 
 use std::fmt;
 use std::future::Future;
@@ -73,6 +74,11 @@ pub struct AdminState {
     pub hosts: Arc<Vec<String>>,
     /// Permits for heavy requests (see [`HEAVY_AT_ONCE`]).
     pub heavy: Arc<tokio::sync::Semaphore>,
+    /// Every queue and pending callback now (`GET /api/queues`).
+    pub queues: LiveFn,
+    /// Commands to the running router (managers' states, callbacks); `None` when the
+    /// API runs without a router (tests of the store side).
+    pub commands: Option<tokio::sync::mpsc::UnboundedSender<crate::io::queueing::AdminCommand>>,
 }
 
 impl fmt::Debug for AdminState {
@@ -100,7 +106,26 @@ impl AdminState {
             max_days: 366,
             hosts: Arc::new(Vec::new()),
             heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY_AT_ONCE)),
+            queues: Arc::new(|| serde_json::json!({"departments": [], "callbacks": []})),
+            commands: None,
         }
+    }
+
+    /// The live queues (`GET /api/queues`, the dashboard).
+    #[must_use]
+    pub fn with_queues(mut self, queues: LiveFn) -> Self {
+        self.queues = queues;
+        self
+    }
+
+    /// Where managers' state changes and callback cancellations go.
+    #[must_use]
+    pub fn with_commands(
+        mut self,
+        tx: tokio::sync::mpsc::UnboundedSender<crate::io::queueing::AdminCommand>,
+    ) -> Self {
+        self.commands = Some(tx);
+        self
     }
 
     /// `[server] report_max_days`.
@@ -210,6 +235,13 @@ pub fn router(state: AdminState) -> Router {
             get(|State(s): State<AdminState>| async move { axum::Json((s.managers)()) }),
         )
         .route("/api/dashboard", get(dashboard::data))
+        .route("/api/queues", get(queueing::queues))
+        .route("/api/queue/callbacks/{id}/cancel", post(queueing::cancel))
+        .route("/api/dialbacks/{id}", get(queueing::dialback))
+        .route("/api/managers/{name}/pause", post(queueing::pause))
+        .route("/api/managers/{name}/unpause", post(queueing::unpause))
+        .route("/api/managers/{name}/dnd", post(queueing::dnd))
+        .route("/api/managers/{name}/signin", post(queueing::signin))
         .route("/metrics", get(handlers::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()

@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod media;
 pub mod pidfile;
+pub mod queueing;
 mod recording;
 pub mod recovery;
 pub mod reload;
@@ -77,6 +78,10 @@ pub struct Running {
     pub alerts: alerts::ActiveAlerts,
     /// Managers' presence and load, refreshed every second (for the admin API).
     pub managers: ManagerSnapshot,
+    /// Every queue and pending callback, refreshed every second (the dashboard).
+    pub queues: queueing::QueueSnapshot,
+    /// Commands from the admin API to the core (managers' states, callbacks).
+    pub commands: mpsc::UnboundedSender<queueing::AdminCommand>,
     shutdown: tokio::sync::watch::Sender<bool>,
     reload: mpsc::UnboundedSender<Reload>,
     retention: tokio::sync::watch::Sender<Option<u32>>,
@@ -157,9 +162,13 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     if let Some(dir) = opts.recordings_dir.clone() {
         endpoint.set_recordings_dir(dir);
     }
+    endpoint.set_plan(opts.plan.load_full());
     endpoint
         .set_registrar(start_registrar(&opts.server, &opts.plan.load(), opts.store.as_ref()).await);
     endpoint.sync_registrations(Instant::now(), jiff::Timestamp::now());
+    if let Some(store) = &opts.store {
+        queueing::restore(&mut endpoint, store, opts.plan.load_full()).await;
+    }
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     // Webhook notifications from the store's outbox (`[server] webhook_url`).
     let webhooks = match &opts.store {
@@ -194,8 +203,12 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     tracing::info!(%bound, "Switchboard listening for SIP on UDP and TCP");
     let live = Arc::new(std::sync::Mutex::new(Recorder::new()));
     let managers_snapshot = ManagerSnapshot::default();
+    let queues_snapshot = queueing::QueueSnapshot::default();
     let (lookup_tx, lookup_rx) = mpsc::unbounded_channel();
+    let (commands, commands_rx) = mpsc::unbounded_channel();
     let core = Core {
+        queues: queues_snapshot.clone(),
+        service_level: queueing::ServiceLevelTally::default(),
         lookups: lookup_tx,
         managers: managers_snapshot.clone(),
         endpoint,
@@ -215,12 +228,15 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         lookup_rx,
         shutdown_rx,
         reload_rx,
+        commands_rx,
     ));
     Ok(Running {
         sip_addr: bound,
         live,
         alerts: active_alerts,
         managers: managers_snapshot,
+        queues: queues_snapshot,
+        commands,
         shutdown,
         reload,
         retention,
@@ -269,6 +285,8 @@ struct Core {
     managers: ManagerSnapshot,
     /// Answers to the calls' lookups come back here.
     lookups: mpsc::UnboundedSender<(CallKey, LookupResult)>,
+    queues: queueing::QueueSnapshot,
+    service_level: queueing::ServiceLevelTally,
 }
 
 /// The managers' state as last published by the core task.
@@ -281,6 +299,7 @@ async fn core_loop(
     mut lookup_rx: mpsc::UnboundedReceiver<(CallKey, LookupResult)>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     mut reload_rx: mpsc::UnboundedReceiver<Reload>,
+    mut commands_rx: mpsc::UnboundedReceiver<queueing::AdminCommand>,
 ) {
     let mut buf = vec![0u8; 65535];
     // Managers' state for the admin API: published once a second rather than after
@@ -327,7 +346,18 @@ async fn core_loop(
                 }
                 let plan = core.plan.load();
                 let status = core.endpoint.manager_status(&plan, jiff::Timestamp::now());
+                let queues = core.endpoint.queues(jiff::Timestamp::now());
+                queueing::publish_gauges(&queues, &status);
                 core.managers.store(Arc::new(status));
+                core.queues.store(Arc::new(queues));
+            }
+            Some(cmd) = commands_rx.recv() => {
+                queueing::handle_command(&mut core.endpoint, cmd);
+                // The dashboard sees the change at once, not a second later.
+                let now = jiff::Timestamp::now();
+                let plan = core.plan.load();
+                core.managers.store(Arc::new(core.endpoint.manager_status(&plan, now)));
+                core.queues.store(Arc::new(core.endpoint.queues(now)));
             }
             Some(reload) = reload_rx.recv() => core.reload(reload),
             _ = shutdown.changed() => {
@@ -408,6 +438,7 @@ impl Core {
         if let Some(reg) = self.endpoint.registrar_mut() {
             reg.set_users(crate::registrar::users_from_plan(&plan));
         }
+        self.endpoint.set_plan(plan.clone());
         self.plane
             .reconfigure(prompts, Duration::from_secs(server.rtp_timeout_secs));
         if let Some(w) = &self.webhooks
@@ -445,7 +476,15 @@ impl Core {
                 Output::Media(cmd) => self.plane.handle_command(Instant::now(), cmd),
                 Output::Lookup(lookup) => self.lookup(lookup),
                 Output::Store(write) => {
-                    let callback = matches!(*write, StoreWrite::Callback { .. });
+                    queueing::count_write(&write);
+                    let callback = matches!(
+                        *write,
+                        StoreWrite::Callback { .. }
+                            | StoreWrite::DialbackFinished {
+                                request: Some(_),
+                                ..
+                            }
+                    );
                     if let Some(store) = &self.store {
                         store.write(*write);
                     }
@@ -470,6 +509,7 @@ impl Core {
                         && rec.ended_at.is_some()
                     {
                         metrics::record_call_outcome(rec.outcome);
+                        self.service_level.record(&plan, rec);
                     }
                     if let (Some(rec), Some(store)) = (rec, &self.store) {
                         store.write(StoreWrite::UpsertCall(rec));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Endpoint, Output};
 use crate::call::{ConnectInput, Dialback, Machine, Spawn};
@@ -15,7 +15,7 @@ use crate::media::CallKey;
 use crate::model::{CallbackReason, DialbackStatus, NewCallback, QueuedCallback, StoreWrite};
 
 /// One department's queue right now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueSnapshot {
     pub department: String,
     /// Members who can take its calls now.
@@ -25,7 +25,7 @@ pub struct QueueSnapshot {
 }
 
 /// A caller waiting in a queue (on the line, or hung up to be called back).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaitingCaller {
     pub position: usize,
     pub caller: String,
@@ -41,7 +41,7 @@ pub struct WaitingCaller {
 }
 
 /// Every queue and every callback in progress.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Queues {
     pub departments: Vec<QueueSnapshot>,
     /// Callers to be called back (waiting, being dialled, or parked for a retry).
