@@ -46,6 +46,8 @@ pub struct H {
     pub attempts: Vec<(String, RingOutcome)>,
     pub callbacks: Vec<NewCallback>,
     pub caller_tag: String,
+    /// Every store write, in order.
+    pub writes: Vec<StoreWrite>,
 }
 
 impl H {
@@ -68,11 +70,12 @@ impl H {
         };
         let cfg = EndpointConfig::from_server(&server, "127.0.0.1:5060".parse().unwrap());
         let plan_for_test = plan.clone();
-        let ep = Endpoint::new(
+        let mut ep = Endpoint::new(
             cfg,
             Box::new(move |_| Box::new(PlanProgram::new(plan.clone(), Box::new(|_| false)))),
             11,
         );
+        ep.set_plan(plan_for_test.clone());
         H {
             plan: plan_for_test,
             ep,
@@ -84,6 +87,7 @@ impl H {
             attempts: vec![],
             callbacks: vec![],
             caller_tag: String::new(),
+            writes: vec![],
         }
     }
 
@@ -99,11 +103,14 @@ impl H {
                 )),
                 Output::Media(m) => self.media.push(m),
                 Output::Event(e) => self.events.push(e),
-                Output::Store(w) => match *w {
-                    StoreWrite::RingAttempt(a) => self.attempts.push((a.manager, a.outcome)),
-                    StoreWrite::Callback { request, .. } => self.callbacks.push(request),
-                    _ => {}
-                },
+                Output::Store(w) => {
+                    self.writes.push((*w).clone());
+                    match *w {
+                        StoreWrite::RingAttempt(a) => self.attempts.push((a.manager, a.outcome)),
+                        StoreWrite::Callback { request, .. } => self.callbacks.push(request),
+                        _ => {}
+                    }
+                }
             }
         }
         for call in lookups {
