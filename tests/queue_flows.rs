@@ -105,7 +105,11 @@ fn caller_bye(h: &mut H, c: &Caller) {
 fn trunk_answers_bye(h: &mut H) {
     for m in h.take_to(TRUNK) {
         if m.starts_with("BYE ") {
-            let tag = header(&m, "To").split("tag=").nth(1).unwrap_or("t").to_string();
+            let tag = header(&m, "To")
+                .split("tag=")
+                .nth(1)
+                .unwrap_or("t")
+                .to_string();
             h.sip_from(TRUNK, &reply(&m, "200 OK", &tag, None));
         }
     }
@@ -161,7 +165,10 @@ fn press(h: &mut H, key: CallKey, digit: char) {
 /// A phone (or the trunk) at `from` answers `invite`: 180 then 200 with SDP.
 fn answer(h: &mut H, from: &str, invite: &str, tag: &str) {
     h.sip_from(from, &reply(invite, "180 Ringing", tag, None));
-    h.sip_from(from, &reply(invite, "200 OK", tag, Some(&phone_sdp(40000, 0))));
+    h.sip_from(
+        from,
+        &reply(invite, "200 OK", tag, Some(&phone_sdp(40000, 0))),
+    );
 }
 
 /// Sofia takes caller 1 (so the queue builds up behind).
@@ -247,7 +254,11 @@ fn position_and_wait_are_announced_on_entering_and_every_announce_secs() {
     finish(&mut h, c3.key, id);
     h.advance(Duration::from_secs(30));
     let (_, p) = last_play(&h, c3.key);
-    assert_eq!(&p[..3], ["queue_position", "num_1", "queue_in_line"], "{p:?}");
+    assert_eq!(
+        &p[..3],
+        ["queue_position", "num_1", "queue_in_line"],
+        "{p:?}"
+    );
 }
 
 /// The whole callback story, customer answering after a 407 challenge.
@@ -288,7 +299,10 @@ fn callback_keeps_the_place_then_the_manager_is_rung_first_and_the_customer_dial
         _ => None,
     });
     assert_eq!(ended, Some(CallOutcome::CallbackQueued));
-    assert!(h.callbacks.is_empty(), "no callback request: the dial-back owes the call");
+    assert!(
+        h.callbacks.is_empty(),
+        "no callback request: the dial-back owes the call"
+    );
     let queued: Vec<&QueuedCallback> = h
         .writes
         .iter()
@@ -302,7 +316,11 @@ fn callback_keeps_the_place_then_the_manager_is_rung_first_and_the_customer_dial
     assert_eq!(queued[0].department, "support");
     assert_eq!(h.ep.dialbacks(), 1);
     let q = h.ep.queues(h.wall);
-    let support = q.departments.iter().find(|d| d.department == "support").unwrap();
+    let support = q
+        .departments
+        .iter()
+        .find(|d| d.department == "support")
+        .unwrap();
     assert_eq!(support.waiting.len(), 1);
     assert!(support.waiting[0].callback);
     assert_eq!(support.waiting[0].caller, "5550002");
@@ -312,9 +330,15 @@ fn callback_keeps_the_place_then_the_manager_is_rung_first_and_the_customer_dial
     trunk_answers_bye(&mut h);
     let _ = c1;
     let inv = h.request_to(SOFIA, "INVITE");
-    assert!(inv.contains("From: \"Callback support\" <sip:5550002@"), "{inv}");
+    assert!(
+        inv.contains("From: \"Callback support\" <sip:5550002@"),
+        "{inv}"
+    );
     assert!(inv.contains("X-Switchboard-Source: callback"), "{inv}");
-    assert!(h.take_to(PBX).is_empty(), "the customer is not dialled before the manager answers");
+    assert!(
+        h.take_to(PBX).is_empty(),
+        "the customer is not dialled before the manager answers"
+    );
     answer(&mut h, SOFIA, &inv, "s2");
     // The whisper on Sofia's leg.
     let (leg_key, whisper_id, whisper) = h
@@ -351,9 +375,15 @@ fn callback_keeps_the_place_then_the_manager_is_rung_first_and_the_customer_dial
     finish(&mut h, leg_key, whisper_id);
     // The customer through the trunk: the rewritten number, our caller ID.
     let first = h.request_to(PBX, "INVITE");
-    assert!(first.starts_with("INVITE sip:0305550002@10.0.0.9:5060 SIP/2.0"), "{first}");
+    assert!(
+        first.starts_with("INVITE sip:0305550002@10.0.0.9:5060 SIP/2.0"),
+        "{first}"
+    );
     assert!(first.contains("From: \"ACME\" <sip:+4930100@"), "{first}");
-    assert!(first.contains("P-Asserted-Identity: \"ACME\" <sip:+4930100@"), "{first}");
+    assert!(
+        first.contains("P-Asserted-Identity: \"ACME\" <sip:+4930100@"),
+        "{first}"
+    );
     // 407: the same INVITE again with credentials.
     let challenge = reply(&first, "407 Proxy Authentication Required", "pbx1", None).replace(
         "Content-Length: 0",
@@ -361,7 +391,10 @@ fn callback_keeps_the_place_then_the_manager_is_rung_first_and_the_customer_dial
     );
     h.sip_from(PBX, &challenge);
     let sent = h.take_to(PBX);
-    assert!(sent.iter().any(|m| m.starts_with("ACK ")), "the 407 is acknowledged");
+    assert!(
+        sent.iter().any(|m| m.starts_with("ACK ")),
+        "the 407 is acknowledged"
+    );
     let second = sent
         .iter()
         .find(|m| m.starts_with("INVITE "))
@@ -370,10 +403,16 @@ fn callback_keeps_the_place_then_the_manager_is_rung_first_and_the_customer_dial
     assert!(header(&second, "CSeq").starts_with("2 INVITE"), "{second}");
     assert_eq!(header(&second, "Call-ID"), header(&first, "Call-ID"));
     let auth = header(&second, "Proxy-Authorization");
-    assert!(auth.contains("username=\"switchboard\"") && auth.contains("realm=\"pbx\""), "{auth}");
+    assert!(
+        auth.contains("username=\"switchboard\"") && auth.contains("realm=\"pbx\""),
+        "{auth}"
+    );
     answer(&mut h, PBX, &second, "cust");
     assert!(h.take_to(PBX).iter().any(|m| m.starts_with("ACK ")));
-    let bridged = h.media.iter().any(|m| matches!(m, MediaCommand::Bridge { a, .. } if *a == leg_key));
+    let bridged = h
+        .media
+        .iter()
+        .any(|m| matches!(m, MediaCommand::Bridge { a, .. } if *a == leg_key));
     assert!(bridged, "manager and customer are bridged");
     // The customer hangs up: Sofia's leg gets BYE, the story is written.
     let bye = phone_request(&second, "BYE", 7, "cust", "").replace(SOFIA, PBX);
@@ -400,7 +439,6 @@ fn callback_keeps_the_place_then_the_manager_is_rung_first_and_the_customer_dial
     )));
     assert_eq!(h.ep.dialbacks(), 0);
 }
-
 
 /// Take caller `c`'s callback offer with their own number and let them go.
 fn take_callback(h: &mut H, c: &Caller) {
@@ -478,7 +516,10 @@ fn a_busy_customer_is_retried_after_the_back_off_then_left_as_an_open_request() 
         _ => None,
     });
     let parked = parked.unwrap();
-    assert_eq!((parked.attempts, parked.status), (1, DialbackStatus::Waiting));
+    assert_eq!(
+        (parked.attempts, parked.status),
+        (1, DialbackStatus::Waiting)
+    );
     assert!(parked.not_before.is_some());
 
     // Not before the back-off (60 s)…
@@ -499,7 +540,10 @@ fn a_busy_customer_is_retried_after_the_back_off_then_left_as_an_open_request() 
     });
     let r = gave_up.expect("an open callback request is filed");
     assert_eq!(r.reason, CallbackReason::DialbackFailed);
-    assert_eq!((r.caller.as_str(), r.department.as_str()), ("5550002", "support"));
+    assert_eq!(
+        (r.caller.as_str(), r.department.as_str()),
+        ("5550002", "support")
+    );
     let attempts: Vec<CustomerOutcome> = h
         .writes
         .iter()
@@ -540,11 +584,18 @@ fn a_restart_keeps_every_callback_in_its_place() {
     assert_eq!(n, 2);
     h2.drain();
     let inv = h2.request_to(SOFIA, "INVITE");
-    assert!(inv.contains("<sip:5550002@"), "the oldest callback first: {inv}");
+    assert!(
+        inv.contains("<sip:5550002@"),
+        "the oldest callback first: {inv}"
+    );
     // While she rings, a new caller arrives: behind the second callback.
     let c4 = call_in(&mut h2, 4);
     let q = h2.ep.queues(h2.wall);
-    let support = q.departments.iter().find(|d| d.department == "support").unwrap();
+    let support = q
+        .departments
+        .iter()
+        .find(|d| d.department == "support")
+        .unwrap();
     let order: Vec<(String, bool)> = support
         .waiting
         .iter()
@@ -552,7 +603,10 @@ fn a_restart_keeps_every_callback_in_its_place() {
         .collect();
     assert_eq!(
         order,
-        [("5550003".to_string(), true), ("5550004".to_string(), false)],
+        [
+            ("5550003".to_string(), true),
+            ("5550004".to_string(), false)
+        ],
         "the callers keep their places; the new caller is behind them"
     );
     let (_, p) = last_play(&h2, c4.key);
@@ -565,7 +619,10 @@ fn numbers_outside_the_allowed_prefixes_are_never_dialled() {
     // Caller numbers 555000n are not allowed here; keyed numbers become +49….
     let mut h = H::new(
         "10.0.0.0/24",
-        &plan("").replace(r#"allowed_prefixes = ["5550", "+49"]"#, r#"allowed_prefixes = ["+49"]"#),
+        &plan("").replace(
+            r#"allowed_prefixes = ["5550", "+49"]"#,
+            r#"allowed_prefixes = ["+49"]"#,
+        ),
     );
     let _ = sofia_busy(&mut h);
     let c2 = call_in(&mut h, 2);
@@ -610,7 +667,10 @@ fn numbers_outside_the_allowed_prefixes_are_never_dialled() {
     // A third try with another bad number ends the offer: back on hold, no callback.
     let mut h = H::new(
         "10.0.0.0/24",
-        &plan("").replace(r#"allowed_prefixes = ["5550", "+49"]"#, r#"allowed_prefixes = ["+44"]"#),
+        &plan("").replace(
+            r#"allowed_prefixes = ["5550", "+49"]"#,
+            r#"allowed_prefixes = ["+44"]"#,
+        ),
     );
     let _ = sofia_busy(&mut h);
     let c2 = call_in(&mut h, 2);
@@ -633,7 +693,11 @@ fn numbers_outside_the_allowed_prefixes_are_never_dialled() {
     finish(&mut h, c2.key, id);
     let (_, p) = last_play(&h, c2.key);
     assert_eq!(p, ["hold_music"], "back to waiting");
-    assert!(!h.writes.iter().any(|w| matches!(w, StoreWrite::QueueCallback(_))));
+    assert!(
+        !h.writes
+            .iter()
+            .any(|w| matches!(w, StoreWrite::QueueCallback(_)))
+    );
 }
 
 #[test]
@@ -648,7 +712,11 @@ fn a_vip_arriving_later_is_served_first_and_arrival_order_holds_within_a_priorit
     let c4 = call_in(&mut h, 4); // VIP
     let c5 = call_in(&mut h, 5); // VIP, after c4
     let q = h.ep.queues(h.wall);
-    let support = q.departments.iter().find(|d| d.department == "support").unwrap();
+    let support = q
+        .departments
+        .iter()
+        .find(|d| d.department == "support")
+        .unwrap();
     let order: Vec<&str> = support.waiting.iter().map(|w| w.caller.as_str()).collect();
     assert_eq!(order, ["5550004", "5550005", "5550002", "5550003"]);
     assert_eq!(support.waiting[0].priority, 9);
@@ -673,29 +741,27 @@ fn a_vip_arriving_later_is_served_first_and_arrival_order_holds_within_a_priorit
 #[test]
 fn a_paused_manager_is_not_rung_and_the_pause_is_recorded_with_its_reason() {
     let mut h = H::new("10.0.0.0/24", &plan(""));
-    h.ep
-        .agent_command(
-            h.now,
-            h.wall,
-            "sofia",
-            &switchboard::endpoint::AgentCommand::Pause {
-                reason: "meeting".into(),
-            },
-        )
-        .unwrap();
+    h.ep.agent_command(
+        h.now,
+        h.wall,
+        "sofia",
+        &switchboard::endpoint::AgentCommand::Pause {
+            reason: "meeting".into(),
+        },
+    )
+    .unwrap();
     h.drain();
     let c1 = call_in(&mut h, 1);
     assert!(h.take_to(SOFIA).is_empty(), "a paused manager is not rung");
     let _ = c1;
     h.advance(Duration::from_secs(90));
-    h.ep
-        .agent_command(
-            h.now,
-            h.wall,
-            "sofia",
-            &switchboard::endpoint::AgentCommand::Unpause,
-        )
-        .unwrap();
+    h.ep.agent_command(
+        h.now,
+        h.wall,
+        "sofia",
+        &switchboard::endpoint::AgentCommand::Unpause,
+    )
+    .unwrap();
     h.drain();
     let intervals: Vec<_> = h
         .writes
@@ -710,9 +776,8 @@ fn a_paused_manager_is_not_rung_and_the_pause_is_recorded_with_its_reason() {
     assert!(intervals[0].ended_at.is_none());
     assert_eq!(intervals[1].ended_at, Some(h.wall));
     // Unknown names are refused.
-    let e = h
-        .ep
-        .agent_command(
+    let e =
+        h.ep.agent_command(
             h.now,
             h.wall,
             "nobody",

@@ -16,11 +16,7 @@ use crate::store::{DialbackAttempt, QueuedCallback, StoreError};
 use super::AdminState;
 
 fn err(status: StatusCode, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(serde_json::json!({ "error": message.into() })),
-    )
-        .into_response()
+    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
 
 /// Sends `cmd` to the core and waits for its answer.
@@ -40,7 +36,10 @@ async fn send(
     match rx.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(err(StatusCode::UNPROCESSABLE_ENTITY, e)),
-        Err(_) => Err(err(StatusCode::SERVICE_UNAVAILABLE, "the router has stopped")),
+        Err(_) => Err(err(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the router has stopped",
+        )),
     }
 }
 
@@ -128,7 +127,10 @@ pub async fn dnd(
     body: Result<Json<OnBody>, JsonRejection>,
 ) -> Response {
     let (Ok(Path(name)), Ok(Json(body))) = (name, body) else {
-        return err(StatusCode::BAD_REQUEST, "send {\"on\": true} or {\"on\": false}");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "send {\"on\": true} or {\"on\": false}",
+        );
     };
     agent(&state, name, AgentCommand::DoNotDisturb { on: body.on }).await
 }
@@ -171,7 +173,12 @@ pub async fn cancel(
     let Ok(Path(id)) = id else {
         return err(StatusCode::BAD_REQUEST, "no callback id");
     };
-    match send(&state, move |reply| AdminCommand::CancelCallback { id, reply }).await {
+    match send(&state, move |reply| AdminCommand::CancelCallback {
+        id,
+        reply,
+    })
+    .await
+    {
         Ok(()) => Json(serde_json::json!({ "cancelled": true })).into_response(),
         Err(r) => {
             // Not found / dialling: conflict rather than a bad entity.

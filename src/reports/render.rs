@@ -265,7 +265,11 @@ pub fn report_tables(report: &Report, human: bool) -> Vec<Table> {
         .collect();
     pausers.dedup();
     for n in pausers {
-        let zero = if human { "0:00:00".to_owned() } else { secs_exact(0) };
+        let zero = if human {
+            "0:00:00".to_owned()
+        } else {
+            secs_exact(0)
+        };
         managers.row(vec![
             n.to_owned(),
             "0".into(),
@@ -393,7 +397,9 @@ pub fn report_tables(report: &Report, human: bool) -> Vec<Table> {
         ]);
     }
 
-    vec![totals, days, sources, managers, depts, levels, states, missed]
+    vec![
+        totals, days, sources, managers, depts, levels, states, missed,
+    ]
 }
 
 /// Renders a report in `format`.

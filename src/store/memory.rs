@@ -376,7 +376,8 @@ impl Store for MemoryStore {
         });
         purged.dialbacks = before - self.queued.len();
         let queued = &self.queued;
-        self.attempts.retain(|a| queued.contains_key(&a.callback_id));
+        self.attempts
+            .retain(|a| queued.contains_key(&a.callback_id));
         let before = self.agents.len();
         self.agents
             .retain(|_, i| i.ended_at.is_none_or(|e| e >= cutoff));

@@ -44,8 +44,8 @@ pub use sqlite::{BackupError, SqliteStore};
 pub use switchboard_core::model::{
     self as model, AgentInterval, AgentStateKind, CallOutcome, CallRecord, CallbackReason,
     CallbackRequest, CallbackStatus, CustomerOutcome, DialbackAttempt, DialbackStatus, MenuStep,
-    NewCallback, PreviousInteraction, QueuedCallback, Registration, RingAttempt, RingOutcome,
-    Side, StoreWrite, Transfer, WebhookEvent, to_store_precision,
+    NewCallback, PreviousInteraction, QueuedCallback, Registration, RingAttempt, RingOutcome, Side,
+    StoreWrite, Transfer, WebhookEvent, to_store_precision,
 };
 pub use worker::{StoreHandle, StoreWorker};
 

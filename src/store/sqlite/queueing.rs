@@ -4,12 +4,10 @@
 use jiff::Timestamp;
 use rusqlite::{Row, params};
 
-use super::{
-    SqliteStore, get_enum, get_opt_ts, get_ts, ms, opt_ms,
-};
+use super::{SqliteStore, get_enum, get_opt_ts, get_ts, ms, opt_ms};
 use crate::store::model::{
-    AgentInterval, AgentStateKind, CustomerOutcome, DialbackAttempt, DialbackStatus,
-    NewCallback, QueuedCallback,
+    AgentInterval, AgentStateKind, CustomerOutcome, DialbackAttempt, DialbackStatus, NewCallback,
+    QueuedCallback,
 };
 use crate::store::{Store, StoreError};
 
@@ -113,7 +111,12 @@ impl SqliteStore {
             "SELECT {QUEUED_COLS} FROM queued_callbacks WHERE callback_id = ?1 \
              ORDER BY updated_at DESC LIMIT 1"
         );
-        self.query_opt("find a request's dial-back", &sql, params![cb], queued_from_row)
+        self.query_opt(
+            "find a request's dial-back",
+            &sql,
+            params![cb],
+            queued_from_row,
+        )
     }
 
     pub(super) fn q_add_attempt(&mut self, a: &DialbackAttempt) -> Result<(), StoreError> {
@@ -146,7 +149,12 @@ impl SqliteStore {
             "SELECT {ATTEMPT_COLS} FROM dialback_attempts WHERE callback_id = ?1 \
              ORDER BY started_at, id"
         );
-        self.query_vec("list dial-back attempts", &sql, params![id], attempt_from_row)
+        self.query_vec(
+            "list dial-back attempts",
+            &sql,
+            params![id],
+            attempt_from_row,
+        )
     }
 
     pub(super) fn q_finish(

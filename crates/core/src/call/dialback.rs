@@ -33,8 +33,8 @@ use crate::dialog::Dialog;
 use crate::media::feature_gate::{FeatureGate, GateOutput};
 use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
 use crate::model::{
-    CallbackReason, CustomerOutcome, DialbackAttempt, DialbackStatus, NewCallback,
-    QueuedCallback, RingOutcome, StoreWrite,
+    CallbackReason, CustomerOutcome, DialbackAttempt, DialbackStatus, NewCallback, QueuedCallback,
+    RingOutcome, StoreWrite,
 };
 use crate::sdp;
 use crate::sip::rsip::{self, prelude::*};
@@ -365,8 +365,9 @@ impl Dialback {
         let now = ctx.now;
         match &mut self.state {
             State::RingingManagers(legs) => {
-                let (expired, ringing): (Vec<Leg>, Vec<Leg>) =
-                    std::mem::take(legs).into_iter().partition(|l| l.ring_until <= now);
+                let (expired, ringing): (Vec<Leg>, Vec<Leg>) = std::mem::take(legs)
+                    .into_iter()
+                    .partition(|l| l.ring_until <= now);
                 *legs = ringing;
                 let empty = legs.is_empty();
                 if empty {
@@ -569,7 +570,10 @@ impl Dialback {
         let dial = match trunk.check_number(&self.entry.number) {
             Ok(d) => d,
             Err(why) => {
-                tracing::warn!("the callback number {} is refused ({why})", self.entry.number);
+                tracing::warn!(
+                    "the callback number {} is refused ({why})",
+                    self.entry.number
+                );
                 return self.customer_failed(ctx, CustomerOutcome::Failed, None, false);
             }
         };
@@ -633,7 +637,9 @@ impl Dialback {
             (dialog, _) => {
                 tracing::warn!("the customer's 200 OK is unusable; hanging up");
                 if let Ok(d) = dialog {
-                    customer.state = LegState::Up { dialog: Box::new(d) };
+                    customer.state = LegState::Up {
+                        dialog: Box::new(d),
+                    };
                     customer.ack(ctx);
                 }
                 self.state = State::DialingCustomer {
@@ -715,7 +721,11 @@ impl Dialback {
                 tracing::info!(
                     "the callback conversation ended after {:.0} s ({} hung up)",
                     talk.as_secs_f64(),
-                    if manager_side { "the manager" } else { "the customer" }
+                    if manager_side {
+                        "the manager"
+                    } else {
+                        "the customer"
+                    }
                 );
                 let name = manager.manager.clone();
                 if manager_side {
@@ -753,8 +763,12 @@ impl Dialback {
                     outcome: CustomerOutcome::NoAnswer,
                     status: None,
                 };
-                if let State::Telling { manager, outcome, status, .. } =
-                    std::mem::replace(&mut self.state, State::Waiting)
+                if let State::Telling {
+                    manager,
+                    outcome,
+                    status,
+                    ..
+                } = std::mem::replace(&mut self.state, State::Waiting)
                 {
                     let name = manager.manager.clone();
                     manager.release(ctx);
@@ -962,8 +976,8 @@ impl Dialback {
         if req.body.is_empty() {
             return ctx.respond(key, &req, 200);
         }
-        let parsed = sdp::parse(&req.body)
-            .and_then(|o| sdp::negotiate(&o, &ctx.cfg.codecs).map(|n| (o, n)));
+        let parsed =
+            sdp::parse(&req.body).and_then(|o| sdp::negotiate(&o, &ctx.cfg.codecs).map(|n| (o, n)));
         let Ok((offer, neg)) = parsed else {
             return ctx.respond(key, &req, 488);
         };

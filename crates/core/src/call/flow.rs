@@ -900,14 +900,20 @@ impl Flow {
                     self.actions.push_back(FlowAction::StopPlayback);
                 }
                 WaitAction::ResumeHold => {
-                    let hold = self.queue_wait().map(|q| q.department.clone()).and_then(|d| {
-                        self.plan()
-                            .and_then(|p| p.departments.get(&d).and_then(|d| d.hold_prompt.clone()))
-                    });
+                    let hold = self
+                        .queue_wait()
+                        .map(|q| q.department.clone())
+                        .and_then(|d| {
+                            self.plan().and_then(|p| {
+                                p.departments.get(&d).and_then(|d| d.hold_prompt.clone())
+                            })
+                        });
                     self.loop_prompt(&hold.unwrap_or_else(|| "hold_music".into()));
                 }
                 WaitAction::Virtualize { number } => {
-                    tracing::info!("the caller asked to be called back at {number}; their place is kept");
+                    tracing::info!(
+                        "the caller asked to be called back at {number}; their place is kept"
+                    );
                     self.story.callback_queued = true;
                     self.callback_number = Some(number);
                 }

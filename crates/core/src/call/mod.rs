@@ -34,11 +34,11 @@ pub mod waiting;
 
 pub use context::{CallConfig, ConnectInput, Ctx, Lookup, LookupResult, Output, Spawn};
 pub use dialback::Dialback;
-pub use machine::Machine;
 pub use event::CallEvent;
 pub use flow::{Flow, FlowAction};
 pub use inbound::{Call, Refused};
 pub use ivr::{IvrAction, IvrRunner};
+pub use machine::Machine;
 pub use outcome::{EndCause, Outcome};
 pub use people::transfer_target;
 pub use program::{

@@ -196,7 +196,10 @@ impl Program for ServiceAnswer {
         _states: &ManagerStates,
         _history: Option<PreviousInteraction>,
     ) -> Step {
-        Step::play(&[self.prompt.as_str()], Step::hangup("feature code answered"))
+        Step::play(
+            &[self.prompt.as_str()],
+            Step::hangup("feature code answered"),
+        )
     }
 
     fn on_menu_result(

@@ -180,7 +180,10 @@ pub fn answer_challenge(
         .header_value(challenge_header)
         .and_then(|v| Challenge::parse(&v))
     else {
-        tracing::warn!("trunk {} sent {code} without a usable digest challenge", trunk.name);
+        tracing::warn!(
+            "trunk {} sent {code} without a usable digest challenge",
+            trunk.name
+        );
         return false;
     };
     let uri = leg.invite.uri.to_string();
@@ -211,7 +214,10 @@ pub fn answer_challenge(
     ) else {
         return false;
     };
-    tracing::info!("trunk {} challenged ({code}): sending the INVITE with credentials", trunk.name);
+    tracing::info!(
+        "trunk {} challenged ({code}): sending the INVITE with credentials",
+        trunk.name
+    );
     ctx.index().unbind_client(&leg.invite_key);
     let key = ctx.send_request(invite.clone(), leg.peer);
     ctx.index().bind_client(key.clone(), owner);

@@ -22,9 +22,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 use crate::config::DialPlan;
-use crate::config::queueing::{
-    QueueAnnouncements, digit_prompts, number_prompts, prompts as p,
-};
+use crate::config::queueing::{QueueAnnouncements, digit_prompts, number_prompts, prompts as p};
 use crate::connect::WaitEstimate;
 use crate::connect::estimate::{SpokenWait, spoken};
 
@@ -171,7 +169,12 @@ impl QueueWait {
         self.playing.take().is_some()
     }
 
-    pub fn handle_timeout(&mut self, now: Instant, plan: &DialPlan, caller: &str) -> Vec<WaitAction> {
+    pub fn handle_timeout(
+        &mut self,
+        now: Instant,
+        plan: &DialPlan,
+        caller: &str,
+    ) -> Vec<WaitAction> {
         match self.dialog.clone() {
             Some(Dialog::Confirm {
                 number,
@@ -266,7 +269,10 @@ impl QueueWait {
                 });
                 Vec::new()
             }
-            Some(Dialog::Entering { digits, until: None }) => {
+            Some(Dialog::Entering {
+                digits,
+                until: None,
+            }) => {
                 self.dialog = Some(Dialog::Entering {
                     digits,
                     until: Some(now + FIRST_KEY_WAIT),

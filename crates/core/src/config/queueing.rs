@@ -226,8 +226,7 @@ impl OutboundTrunk {
     pub fn check_number(&self, number: &str) -> Result<String, NumberRefused> {
         let n = normalize_number(number);
         let digits = n.strip_prefix('+').unwrap_or(&n);
-        if !digits.chars().all(|c| c.is_ascii_digit()) || !NUMBER_DIGITS.contains(&digits.len())
-        {
+        if !digits.chars().all(|c| c.is_ascii_digit()) || !NUMBER_DIGITS.contains(&digits.len()) {
             return Err(NumberRefused::NotANumber);
         }
         if let Some(p) = self
@@ -343,11 +342,18 @@ impl PriorityPolicy {
 /// What a feature code dialled from a manager's phone does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeatureAction {
-    Pause { reason: String },
+    Pause {
+        reason: String,
+    },
     Unpause,
     /// Sign in to (or out of) one department's queue, or every one (`None`).
-    SignIn { department: Option<String>, on: bool },
-    DoNotDisturb { on: bool },
+    SignIn {
+        department: Option<String>,
+        on: bool,
+    },
+    DoNotDisturb {
+        on: bool,
+    },
 }
 
 /// The `[features]` table: codes a manager dials from their registered phone.
@@ -472,7 +478,14 @@ mod tests {
             t.check_number("+49900123456"),
             Err(NumberRefused::Denied("+49900".into()))
         );
-        for bad in ["anonymous", "", "+49", "+49301234;x", "sip:x@y", "+4930123456789012"] {
+        for bad in [
+            "anonymous",
+            "",
+            "+49",
+            "+49301234;x",
+            "sip:x@y",
+            "+4930123456789012",
+        ] {
             assert_eq!(t.check_number(bad), Err(NumberRefused::NotANumber), "{bad}");
         }
     }

@@ -128,7 +128,12 @@ impl Compiler<'_> {
         if let Some(f) = &raw.features {
             plan.features = self.features(f.get_ref(), plan);
         }
-        let codes: Vec<String> = plan.features.all().iter().map(|(_, c)| c.to_string()).collect();
+        let codes: Vec<String> = plan
+            .features
+            .all()
+            .iter()
+            .map(|(_, c)| c.to_string())
+            .collect();
         for code in codes {
             if plan
                 .numbers
@@ -234,7 +239,10 @@ impl Compiler<'_> {
             })
             .collect();
         let username = t.username.as_ref().map(|u| u.get_ref().clone());
-        let password = t.password.as_ref().map(|p| Secret::new(p.get_ref().clone()));
+        let password = t
+            .password
+            .as_ref()
+            .map(|p| Secret::new(p.get_ref().clone()));
         if username.is_some() != password.is_some() {
             self.sink.error(
                 Some(t.address.span()),
@@ -394,7 +402,10 @@ impl Compiler<'_> {
                 }
                 None => self.sink.error(
                     Some(k.span()),
-                    format!("[features] pause_reasons key \"{}\" must be one phone key", k.get_ref()),
+                    format!(
+                        "[features] pause_reasons key \"{}\" must be one phone key",
+                        k.get_ref()
+                    ),
                 ),
             }
         }
@@ -402,7 +413,10 @@ impl Compiler<'_> {
             let Some(key) = one_key(k.get_ref()) else {
                 self.sink.error(
                     Some(k.span()),
-                    format!("[features] departments key \"{}\" must be one phone key", k.get_ref()),
+                    format!(
+                        "[features] departments key \"{}\" must be one phone key",
+                        k.get_ref()
+                    ),
                 );
                 continue;
             };
@@ -427,7 +441,9 @@ impl Compiler<'_> {
             if let Some(other) = seen.insert(c.to_string(), name) {
                 self.sink.error(
                     None,
-                    format!("[features] {name} and {other} are both \"{c}\"; give each its own code"),
+                    format!(
+                        "[features] {name} and {other} are both \"{c}\"; give each its own code"
+                    ),
                 );
             }
         }

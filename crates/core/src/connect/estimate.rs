@@ -146,7 +146,10 @@ mod tests {
             estimate(1, None, Duration::ZERO, 1),
             WaitEstimate::Secs(180)
         );
-        assert_eq!(estimate(1, Some(&st), Duration::ZERO, 0), WaitEstimate::Unknown);
+        assert_eq!(
+            estimate(1, Some(&st), Duration::ZERO, 0),
+            WaitEstimate::Unknown
+        );
         // Only the last SAMPLES count.
         for _ in 0..SAMPLES {
             st.push(s(0, 60));

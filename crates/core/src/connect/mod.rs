@@ -371,7 +371,14 @@ impl Connector {
                 since,
                 not_before,
             } => self.handle_restore(
-                now, wall, call, plan, &department, priority, since, not_before,
+                now,
+                wall,
+                call,
+                plan,
+                &department,
+                priority,
+                since,
+                not_before,
             ),
             ConnectInput::Park { call, until } => self.handle_park(now, wall, call, until),
         }
@@ -653,7 +660,14 @@ impl Connector {
                     managers.into_iter().take(1).collect()
                 };
                 self.leave_queue(call, name);
-                self.ring(now, call, round, ring_timeout, Some(name.to_string()), d.reason);
+                self.ring(
+                    now,
+                    call,
+                    round,
+                    ring_timeout,
+                    Some(name.to_string()),
+                    d.reason,
+                );
             }
             Selection::Queue {
                 hold_prompt,
@@ -734,7 +748,14 @@ impl Connector {
             Some(routing::Availability::Free) => {
                 self.stop_waiting_for(call, name);
                 let reason = Reason::new();
-                self.ring(now, call, vec![name.to_string()], ring_timeout, None, reason);
+                self.ring(
+                    now,
+                    call,
+                    vec![name.to_string()],
+                    ring_timeout,
+                    None,
+                    reason,
+                );
             }
             Some(av) if av.is_occupied() => {
                 let fresh = a.wait_deadline.is_none();
@@ -919,11 +940,7 @@ impl Connector {
         match &a.phase {
             Phase::Queued(d) => self.leave_queue(call, d),
             Phase::WaitingFor(m) => self.stop_waiting_for(call, m),
-            Phase::Ringing(_)
-            | Phase::Deciding
-            | Phase::Dialing
-            | Phase::Held
-            | Phase::Parked => {}
+            Phase::Ringing(_) | Phase::Deciding | Phase::Dialing | Phase::Held | Phase::Parked => {}
         }
         if let ConnectTarget::Department(d) = &a.target {
             self.leave_queue(call, d);

@@ -157,11 +157,19 @@ impl Endpoint {
 
     /// States still open when the router stopped: put back as they were (their
     /// intervals stay open in the store).
-    pub fn restore_agent_states(&mut self, now: Instant, wall: Timestamp, open: Vec<AgentInterval>) {
+    pub fn restore_agent_states(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        open: Vec<AgentInterval>,
+    ) {
         for i in open.into_iter().filter(|i| i.ended_at.is_none()) {
             let m = i.manager.clone();
             match i.kind {
-                AgentStateKind::Paused => self.connector.handle_pause(now, i.started_at, &m, &i.detail),
+                AgentStateKind::Paused => {
+                    self.connector
+                        .handle_pause(now, i.started_at, &m, &i.detail)
+                }
                 AgentStateKind::DoNotDisturb => {
                     self.connector.handle_dnd(now, i.started_at, &m, true);
                 }
@@ -180,35 +188,51 @@ impl Endpoint {
         self.pump(now, wall);
     }
 
-    fn open_interval(&mut self, wall: Timestamp, manager: &str, kind: AgentStateKind, detail: &str) {
+    fn open_interval(
+        &mut self,
+        wall: Timestamp,
+        manager: &str,
+        kind: AgentStateKind,
+        detail: &str,
+    ) {
         let key = (manager.to_string(), kind, detail.to_string());
         if self.agent_intervals.contains_key(&key) {
             return;
         }
         self.agent_intervals.insert(key, wall);
         self.outputs
-            .push_back(super::Output::Store(Box::new(StoreWrite::AgentState(AgentInterval {
-                manager: manager.to_string(),
-                kind,
-                detail: detail.to_string(),
-                started_at: wall,
-                ended_at: None,
-            }))));
+            .push_back(super::Output::Store(Box::new(StoreWrite::AgentState(
+                AgentInterval {
+                    manager: manager.to_string(),
+                    kind,
+                    detail: detail.to_string(),
+                    started_at: wall,
+                    ended_at: None,
+                },
+            ))));
     }
 
-    fn close_interval(&mut self, wall: Timestamp, manager: &str, kind: AgentStateKind, detail: &str) {
+    fn close_interval(
+        &mut self,
+        wall: Timestamp,
+        manager: &str,
+        kind: AgentStateKind,
+        detail: &str,
+    ) {
         let key = (manager.to_string(), kind, detail.to_string());
         let Some(started_at) = self.agent_intervals.remove(&key) else {
             return;
         };
         self.outputs
-            .push_back(super::Output::Store(Box::new(StoreWrite::AgentState(AgentInterval {
-                manager: manager.to_string(),
-                kind,
-                detail: detail.to_string(),
-                started_at,
-                ended_at: Some(wall),
-            }))));
+            .push_back(super::Output::Store(Box::new(StoreWrite::AgentState(
+                AgentInterval {
+                    manager: manager.to_string(),
+                    kind,
+                    detail: detail.to_string(),
+                    started_at,
+                    ended_at: Some(wall),
+                },
+            ))));
     }
 
     /// The feature codes of the plan in force.

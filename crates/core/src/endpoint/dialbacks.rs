@@ -63,8 +63,10 @@ impl Endpoint {
         while let Some(s) = self.spawn.pop_front() {
             match s {
                 Spawn::Dialback { key, entry, plan } => {
-                    self.calls
-                        .insert(key, Machine::Dialback(Box::new(Dialback::new(key, entry, plan))));
+                    self.calls.insert(
+                        key,
+                        Machine::Dialback(Box::new(Dialback::new(key, entry, plan))),
+                    );
                 }
             }
         }

@@ -24,8 +24,6 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
 pub use crate::agents::ManagerStatus;
-pub use agents::{AgentCommand, AgentError};
-pub use dialbacks::{CancelError, QueueSnapshot, Queues, WaitingCaller};
 use crate::call::leg::{Destination, Orphan};
 use crate::call::parting::{Parting, PartingAnswer};
 use crate::call::{
@@ -42,6 +40,8 @@ use crate::sdp::Codec;
 use crate::sip::rsip;
 use crate::sip::{Peer, Transmit, Transport};
 use crate::transaction::{ClientKey, ServerKey, TransactionLayer, TuEvent};
+pub use agents::{AgentCommand, AgentError};
+pub use dialbacks::{CancelError, QueueSnapshot, Queues, WaitingCaller};
 
 /// Methods we implement, advertised in Allow headers and 405/501 responses.
 pub use crate::sip::headers::ALLOW;

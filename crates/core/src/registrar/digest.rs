@@ -313,10 +313,8 @@ impl Challenge {
             realm: get("realm")?,
             nonce: get("nonce")?,
             algorithm,
-            qop_auth: get("qop").is_some_and(|q| {
-                q.split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("auth"))
-            }),
+            qop_auth: get("qop")
+                .is_some_and(|q| q.split(',').any(|t| t.trim().eq_ignore_ascii_case("auth"))),
             opaque: get("opaque"),
         })
     }
@@ -351,7 +349,10 @@ impl Challenge {
             self.algorithm.token()
         );
         if self.qop_auth {
-            v.push_str(&format!(", qop=auth, nc={nc}, cnonce=\"{}\"", escape(cnonce)));
+            v.push_str(&format!(
+                ", qop=auth, nc={nc}, cnonce=\"{}\"",
+                escape(cnonce)
+            ));
         }
         if let Some(o) = &self.opaque {
             v.push_str(&format!(", opaque=\"{}\"", escape(o)));

@@ -158,8 +158,13 @@ impl MenuSession {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Availability {
     Free,
-    Busy { active: u32, max: u32 },
-    WrapUp { secs_left: i64 },
+    Busy {
+        active: u32,
+        max: u32,
+    },
+    WrapUp {
+        secs_left: i64,
+    },
     Paused,
     Offline,
     OffHours,

@@ -25,10 +25,11 @@ pub mod traffic;
 use std::path::PathBuf;
 
 pub use engine::{CallResult, ManagerTotals, SimResult, Trace, run, simulate};
-pub use result::ServiceLevel;
 pub use model::{
-    Arrival, CallbackModel, ManagerModel, MenuChoice, PriorManager, Reaction, RecordedRoute, Script, Traffic,
+    Arrival, CallbackModel, ManagerModel, MenuChoice, PriorManager, Reaction, RecordedRoute,
+    Script, Traffic,
 };
+pub use result::ServiceLevel;
 pub use rng::{Dist, SimRng};
 pub use switch::{CoreSwitch, DialbackTotals, Observed, RingId, Switch};
 pub use traffic::TrafficFile;

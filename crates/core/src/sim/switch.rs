@@ -566,10 +566,14 @@ impl Switch for CoreSwitch {
             .values()
             .filter_map(|c| self.call_deadline(c))
             .min();
-        [calls, self.connector.poll_timeout(), self.dialback_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            calls,
+            self.connector.poll_timeout(),
+            self.dialback_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn poll(&mut self) -> Option<Observed> {

@@ -167,7 +167,8 @@ impl CoreSwitch {
             None => {
                 for other in rings {
                     if let Some(or) = self.rings.remove(&other) {
-                        self.observed.push_back(Observed::RingStopped { ring: other });
+                        self.observed
+                            .push_back(Observed::RingStopped { ring: other });
                         self.queue.push_back(ConnectInput::RingEnded {
                             call: call_key(call),
                             manager: or.manager,
@@ -279,7 +280,11 @@ impl CoreSwitch {
     }
 
     pub(super) fn dialback_deadline(&self) -> Option<Instant> {
-        let own = self.dialbacks.values().filter_map(SimDialback::deadline).min();
+        let own = self
+            .dialbacks
+            .values()
+            .filter_map(SimDialback::deadline)
+            .min();
         let rings = self
             .rings
             .values()
