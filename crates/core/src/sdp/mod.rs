@@ -34,7 +34,8 @@ use std::net::IpAddr;
 
 pub use codec::{Codec, OfferedFormat, static_payload};
 pub use negotiate::{Negotiated, negotiate, parse_answer};
-pub use parse::{MediaLine, RemoteMedia, parse};
+pub use parse::{RemoteMedia, parse};
+pub use scan::MediaLine;
 pub use write::{build_answer, build_offer};
 
 /// Packetization interval we send and ask for, in milliseconds (160 G.711 bytes).
