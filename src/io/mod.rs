@@ -250,7 +250,7 @@ async fn start_registrar(
     plan: &DialPlan,
     store: Option<&StoreHandle>,
 ) -> crate::registrar::Registrar {
-    let users = crate::registrar::users_from_plan(plan);
+    let users = plan.login_users();
     let cfg = crate::registrar::RegistrarConfig {
         algorithms: server.digest_algorithms.clone(),
         allow_legacy_digest: server.allow_legacy_digest,
@@ -436,7 +436,7 @@ impl Core {
             prompts,
         } = reload;
         if let Some(reg) = self.endpoint.registrar_mut() {
-            reg.set_users(crate::registrar::users_from_plan(&plan));
+            reg.set_users(plan.login_users());
         }
         self.endpoint.set_plan(plan.clone());
         self.plane

@@ -309,16 +309,14 @@ impl Dialback {
                     self.customer_failed(ctx, outcome, Some(code), false);
                 }
             },
+            // A retransmitted 2xx: our ACK was lost (§13.2.2.4).
             State::Bridged {
                 manager, customer, ..
-            } => {
-                // A retransmitted 2xx: our ACK was lost (§13.2.2.4).
-                if (200..300).contains(&code) {
-                    if &manager.invite_key == key {
-                        manager.ack(ctx);
-                    } else if &customer.invite_key == key {
-                        customer.ack(ctx);
-                    }
+            } if (200..300).contains(&code) => {
+                if &manager.invite_key == key {
+                    manager.ack(ctx);
+                } else if &customer.invite_key == key {
+                    customer.ack(ctx);
                 }
             }
             State::Whisper { manager } | State::Telling { manager, .. }

@@ -24,7 +24,9 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
 pub use crate::agents::ManagerStatus;
-use crate::call::leg::{Destination, Orphan};
+use crate::call::Refused;
+use crate::call::context::Orphan;
+use crate::call::leg::Destination;
 use crate::call::parting::{Parting, PartingAnswer};
 use crate::call::{
     Call, CallConfig, CallInfo, CallKey, ConnectInput, Ctx, LookupResult, Machine, MediaEvent,
@@ -37,6 +39,7 @@ use crate::dialog::Index;
 use crate::media::ports::PortPool;
 use crate::registrar::Registrar;
 use crate::sdp::Codec;
+use crate::sip::response::Refusal;
 use crate::sip::rsip;
 use crate::sip::{Peer, Transmit, Transport};
 use crate::transaction::{ClientKey, ServerKey, TransactionLayer, TuEvent};
@@ -441,7 +444,7 @@ impl Endpoint {
     ) {
         use rsip::Method;
         if crate::sip::headers::max_forwards(&req) == Some(0) && req.method != Method::Ack {
-            return self.respond(now, key, &req, 483);
+            return self.refuse(now, key, &req, Refusal::TooManyHops);
         }
         if let Some(tag) = crate::sip::headers::to_tag(&req)
             && let Some(answer) = self.parting.handle_request(
@@ -456,7 +459,7 @@ impl Endpoint {
                     self.respond(now, key, &req, 200)
                 }
                 PartingAnswer::Gone if req.method == Method::Ack => {}
-                PartingAnswer::Gone => self.respond(now, key, &req, 481),
+                PartingAnswer::Gone => self.refuse(now, key, &req, Refusal::NoSuchDialog),
             };
         }
         if let Some(tag) = crate::sip::headers::to_tag(&req) {
@@ -468,13 +471,13 @@ impl Endpoint {
                 .is_some_and(|(c, id)| c.owns_call_id(id));
             return match call {
                 Some(call) if same_call_id && !self.in_dialog_source_ok(now, call, &req, peer) => {
-                    self.respond(now, key, &req, 403)
+                    self.refuse(now, key, &req, Refusal::Forbidden)
                 }
                 Some(call) if same_call_id => {
                     self.with_call(now, wall, call, |c, ctx| c.handle_in_dialog(ctx, key, req))
                 }
                 // RFC 3261 §12.2.2: a request for a dialog we don't know.
-                _ => self.respond(now, key, &req, 481),
+                _ => self.refuse(now, key, &req, Refusal::NoSuchDialog),
             };
         }
         match req.method {
@@ -500,8 +503,8 @@ impl Endpoint {
             | Method::Update
             | Method::PRack
             | Method::Notify
-            | Method::Refer => self.respond(now, key, &req, 481),
-            _ => self.respond(now, key, &req, 405),
+            | Method::Refer => self.refuse(now, key, &req, Refusal::NoSuchDialog),
+            _ => self.refuse(now, key, &req, Refusal::MethodNotAllowed),
         }
     }
 
@@ -548,7 +551,7 @@ impl Endpoint {
             }
         };
         match refusal {
-            Some(r) => self.respond(now, invite_key, &req, r.code),
+            Some(Refused(why)) => self.refuse(now, invite_key, &req, why),
             None => {
                 self.start_spawned(now, wall);
                 self.settle(key)
@@ -675,10 +678,13 @@ impl Endpoint {
     }
 
     fn respond(&mut self, now: Instant, key: ServerKey, req: &rsip::Request, code: u16) {
-        let mut resp = crate::sip::response::make_response(req, code, None);
-        if code == 405 {
-            resp.headers.push(rsip::Header::Allow(ALLOW.into()));
-        }
+        let resp = crate::sip::response::make_response(req, code, None);
+        self.txn.send_response(now, key, resp);
+    }
+
+    /// Refuse `req` for `why` (the status code is chosen in `sip::response`).
+    fn refuse(&mut self, now: Instant, key: ServerKey, req: &rsip::Request, why: Refusal) {
+        let resp = crate::sip::response::refuse(req, why, None);
         self.txn.send_response(now, key, resp);
     }
 }

@@ -67,7 +67,12 @@ impl Endpoint {
         peer: Peer,
     ) {
         let Some(registrar) = self.registrar.as_mut() else {
-            return self.respond(now, key, &req, 405);
+            return self.refuse(
+                now,
+                key,
+                &req,
+                crate::sip::response::Refusal::MethodNotAllowed,
+            );
         };
         // Expiry is wall-clock and needs no precise timer: is_registered() already
         // ignores expired bindings; this only tidies memory and the store.
@@ -124,6 +129,10 @@ impl Endpoint {
             peer.addr.ip(),
             "INVITE",
         );
-        Err(crate::sip::response::make_response(req, 403, None))
+        Err(crate::sip::response::refuse(
+            req,
+            crate::sip::response::Refusal::Forbidden,
+            None,
+        ))
     }
 }

@@ -33,8 +33,8 @@ use jiff::{SignedDuration, Timestamp};
 use auth::Authenticator;
 pub use auth::{AuthFailure, Users};
 
-use crate::config::DialPlan;
 use crate::model::{Registration, StoreWrite};
+use crate::sip::response::Refusal;
 use crate::sip::rsip::{self, Header, typed};
 use crate::sip::{Peer, Transport, headers};
 
@@ -109,22 +109,6 @@ pub struct Binding {
     pub expires_at: Timestamp,
 }
 
-/// Login users from the dial plan: every manager with a password, by their username
-/// (default: their extension).
-pub fn users_from_plan(plan: &DialPlan) -> Users {
-    plan.managers
-        .values()
-        .filter_map(|m| {
-            let password = m.password.as_ref()?;
-            let login = m.login()?;
-            Some((
-                login.to_string(),
-                (m.name.clone(), password.expose().to_string()),
-            ))
-        })
-        .collect()
-}
-
 #[derive(Debug)]
 pub struct Registrar {
     cfg: RegistrarConfig,
@@ -136,7 +120,7 @@ pub struct Registrar {
 }
 
 /// Why a REGISTER stops before changing anything: the status to answer.
-struct Reject(u16);
+struct Reject(Refusal);
 
 impl Registrar {
     /// `secret` signs nonces (pick it at random at start); `realm` is the digest realm
@@ -333,7 +317,7 @@ impl Registrar {
     ) -> rsip::Response {
         match failure {
             AuthFailure::Challenge { stale } => {
-                let mut resp = self.respond(req, 401);
+                let mut resp = self.respond(req, Refusal::Unauthorized.code());
                 let may_probe = req.method == rsip::Method::Register && !is_unregister(req);
                 let algorithms =
                     self.offer
@@ -346,7 +330,9 @@ impl Registrar {
                 }
                 resp
             }
-            AuthFailure::Forbidden | AuthFailure::LockedOut => self.respond(req, 403),
+            AuthFailure::Forbidden | AuthFailure::LockedOut => {
+                self.respond(req, Refusal::Forbidden.code())
+            }
         }
     }
 
@@ -366,7 +352,7 @@ impl Registrar {
         let aor = headers::to_user(req);
         if aor.as_deref().and_then(|u| self.auth.manager_of(u)) != Some(manager.as_str()) {
             tracing::info!(%manager, aor = ?aor, "REGISTER for someone else's address of record");
-            let resp = self.respond(req, 403);
+            let resp = self.respond(req, Refusal::Forbidden.code());
             return outcome(resp, Vec::new());
         }
         // A refresh of a phone that answered MD5 while SHA-256 was offered too: ask once
@@ -395,14 +381,14 @@ impl Registrar {
                 ));
                 outcome(resp, writes)
             }
-            Err(Reject(423)) => {
-                let mut resp = self.respond(req, 423);
+            Err(Reject(Refusal::IntervalTooBrief)) => {
+                let mut resp = self.respond(req, Refusal::IntervalTooBrief.code());
                 resp.headers
                     .push(Header::MinExpires(self.cfg.min_expires.to_string().into()));
                 outcome(resp, Vec::new())
             }
-            Err(Reject(code)) => {
-                let resp = self.respond(req, code);
+            Err(Reject(why)) => {
+                let resp = self.respond(req, why.code());
                 outcome(resp, Vec::new())
             }
         }
@@ -421,10 +407,10 @@ impl Registrar {
         let cseq = headers::cseq(req).map(|(n, _)| n).unwrap_or(0);
         let header_expires = match expires_header(req) {
             Some(Some(e)) => Some(e),
-            Some(None) => return Err(Reject(400)),
+            Some(None) => return Err(Reject(Refusal::BadRequest)),
             None => None,
         };
-        let contacts = contacts(req).ok_or(Reject(400))?;
+        let contacts = contacts(req).ok_or(Reject(Refusal::BadRequest))?;
         let mut list = self.bindings.get(manager).cloned().unwrap_or_default();
         let mut writes = Vec::new();
         // Expired bindings go first, so they neither show in the 200 nor block an update.
@@ -439,10 +425,10 @@ impl Registrar {
         if contacts.iter().any(|c| c.is_star()) {
             // §10.3 step 6: `*` only alone and with Expires: 0.
             if contacts.len() != 1 || header_expires != Some(0) {
-                return Err(Reject(400));
+                return Err(Reject(Refusal::BadRequest));
             }
             if list.iter().any(out_of_order) {
-                return Err(Reject(500));
+                return Err(Reject(Refusal::ServerError));
             }
             writes.extend(list.drain(..).map(|b| remove(&b)));
         } else {
@@ -456,7 +442,7 @@ impl Registrar {
                     .or(header_expires)
                     .unwrap_or(self.cfg.default_expires);
                 if requested != 0 && requested < self.cfg.min_expires {
-                    return Err(Reject(423));
+                    return Err(Reject(Refusal::IntervalTooBrief));
                 }
                 let expires = requested.min(self.cfg.max_expires);
                 let uri = c.uri.to_string();
@@ -464,7 +450,7 @@ impl Registrar {
                 if let Some(b) = existing.and_then(|i| list.get(i))
                     && out_of_order(b)
                 {
-                    return Err(Reject(500));
+                    return Err(Reject(Refusal::ServerError));
                 }
                 if expires == 0 {
                     if let Some(i) = existing {
