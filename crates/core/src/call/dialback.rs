@@ -539,6 +539,7 @@ impl Dialback {
             }
             prompts.push(p::WHISPER_CALLER.into());
             prompts.extend(digit_prompts(&self.entry.number));
+            tracing::debug!("playing the whisper to {}: {prompts:?}", leg.manager);
             ctx.media_cmd(MediaCommand::Play {
                 call: leg.media_key,
                 play_id: WHISPER_ID,
@@ -868,7 +869,12 @@ impl Dialback {
 
     fn finish(&mut self, ctx: &mut Ctx<'_>, status: DialbackStatus, request: Option<NewCallback>) {
         self.entry.status = status;
+        self.entry.not_before = None;
+        self.entry.updated_at = ctx.wall;
         ctx.connect(ConnectInput::Left { call: self.key });
+        // The stored row keeps the last attempt's count (it was saved before the
+        // attempt was counted), so the request's story says how often we tried.
+        ctx.store(StoreWrite::QueueCallback(self.entry.clone()));
         ctx.store(StoreWrite::DialbackFinished {
             id: self.entry.id.clone(),
             status,

@@ -884,6 +884,7 @@ impl Flow {
         for a in actions {
             match a {
                 WaitAction::Play { play_id, prompts } => {
+                    tracing::debug!("playing {prompts:?}");
                     if let State::Connecting { looping, .. } = &mut self.state {
                         *looping = None;
                     }
