@@ -19,7 +19,9 @@ use switchboard::io::pidfile::{self, PidFile};
 use switchboard::io::reload::{self as reloading, ServerOverrides};
 use switchboard::io::{self, RunOptions};
 use switchboard::reports;
-use switchboard::store::{CallbackStatus, SqliteStore, StoreHandle, StoreWorker};
+use switchboard::store::{
+    CallbackStatus, PostgresStore, SqliteStore, Store, StoreError, StoreHandle, StoreWorker,
+};
 
 #[derive(Parser)]
 #[command(
@@ -237,9 +239,9 @@ fn main() -> ExitCode {
             tz,
             format,
         } => with_config(&config, |loaded| {
-            let store = commands::open_existing_db(&commands::data_dir(loaded, data_dir))?;
+            let store = commands::open_store(loaded, &commands::data_dir(loaded, data_dir))?;
             commands::queue::report(
-                &store,
+                store.as_ref(),
                 from.as_deref(),
                 to.as_deref(),
                 tz.as_deref(),
@@ -259,8 +261,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             };
             with_config(&config, |loaded| {
-                let mut store = commands::open_existing_db(&commands::data_dir(loaded, data_dir))?;
-                commands::queue::callbacks(&loaded.plan, &mut store, action.into())
+                let mut store =
+                    commands::open_store(loaded, &commands::data_dir(loaded, data_dir))?;
+                commands::queue::callbacks(&loaded.plan, store.as_mut(), action.into())
             })
         }
         Command::Simulate(args) => switchboard::sim::run_cli(args),
@@ -280,6 +283,13 @@ fn main() -> ExitCode {
             data_dir,
             to,
         } => with_config(&config, |loaded| {
+            if let Some(url) = &loaded.store.url {
+                return Err(format!(
+                    "this configuration keeps its data in PostgreSQL ({}); back it up with \
+                     pg_dump (docs/scale-out.md \"Backups\")",
+                    switchboard::store::postgres::redact_url(url)
+                ));
+            }
             commands::admin::backup(&commands::data_dir(loaded, data_dir), &to)
         }),
     }
@@ -393,9 +403,14 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let store = match SqliteStore::open(commands::db_path(&data_dir))
-        .and_then(|s| StoreWorker::spawn(Box::new(s)))
-    {
+    let opened: Result<Box<dyn Store>, StoreError> = match &loaded.store.url {
+        Some(url) => PostgresStore::connect(url).map(|s| {
+            tracing::info!(database = %s.url(), "records and shared state in PostgreSQL");
+            Box::new(s) as Box<dyn Store>
+        }),
+        None => SqliteStore::open(commands::db_path(&data_dir)).map(|s| Box::new(s) as _),
+    };
+    let store = match opened.and_then(StoreWorker::spawn) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("{e}");

@@ -1,12 +1,16 @@
 //! One behaviour suite, run against every `Store` implementation: the in-memory store,
-//! SQLite in memory, and SQLite on a file. If `MemoryStore` passes, upper layers can
-//! trust their unit tests to mean the same thing against the real database.
+//! SQLite in memory, SQLite on a file, and PostgreSQL (a throwaway server the test
+//! starts itself; it fails, never skips, without Debian's `postgresql` package). If
+//! `MemoryStore` passes, upper layers can trust their unit tests to mean the same thing
+//! against the real databases.
+
+mod common;
 
 use jiff::{SignedDuration, Timestamp};
 use switchboard::store::{
     CallOutcome, CallRecord, CallbackReason, CallbackStatus, MemoryStore, MenuStep, NewCallback,
-    Registration, RingAttempt, RingOutcome, Side, SqliteStore, Store, StoreError, StoreWrite,
-    Transfer,
+    PostgresStore, Registration, RingAttempt, RingOutcome, Side, SqliteStore, Store, StoreError,
+    StoreWrite, Transfer,
 };
 
 fn t(secs: i64) -> Timestamp {
@@ -561,4 +565,10 @@ fn sqlite_file_conforms() {
         let path = dir.path().join(format!("db{}.sqlite", counter.get()));
         Box::new(SqliteStore::open(path).unwrap())
     });
+}
+
+#[test]
+fn postgres_conforms() {
+    let server = common::pg::PgServer::start();
+    conformance(&|| Box::new(PostgresStore::connect(&server.fresh_database()).unwrap()));
 }
