@@ -80,6 +80,7 @@ fn registration(manager: &str, contact: &str, expires: i64) -> Registration {
         call_id: "reg-1".into(),
         cseq: 7,
         user_agent: Some("baresip".into()),
+        path: vec![],
     }
 }
 
@@ -394,6 +395,16 @@ fn registrations_crud(s: &mut dyn Store) {
     assert!(s.remove_registration("andrew", "sip:a@192.0.2.9").unwrap());
     assert!(!s.remove_registration("andrew", "sip:a@192.0.2.9").unwrap());
     assert_eq!(s.registrations().unwrap(), [refreshed]);
+
+    // A phone registered through a proxy keeps its Path (RFC 3327), in order.
+    let mut proxied = registration("chris", "sip:103@10.0.0.9:5062", 400);
+    proxied.path = vec![
+        "<sip:10.1.1.1;lr;received=sip:198.51.100.7:40312>".into(),
+        "<sip:10.1.1.2;lr>".into(),
+    ];
+    s.save_registration(&proxied).unwrap();
+    let got = s.registrations().unwrap();
+    assert_eq!(got.last(), Some(&proxied));
 }
 
 fn webhook_outbox(s: &mut dyn Store) {

@@ -609,12 +609,7 @@ macro_rules! ctx_parts {
                 .map(|r| {
                     r.active_bindings(m, wall)
                         .into_iter()
-                        // Send to where the REGISTER came from: phones behind NAT
-                        // register contacts we cannot reach.
-                        .map(|b| Destination {
-                            uri: b.contact_uri,
-                            peer: b.source,
-                        })
+                        .map(register::destination)
                         .collect()
                 })
                 .unwrap_or_default()

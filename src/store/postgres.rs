@@ -371,7 +371,7 @@ fn callback_from_row(row: &Row) -> Result<CallbackRequest, StoreError> {
 }
 
 const REGISTRATION_COLS: &str = "manager, contact_uri, source_addr, transport, registered_at, \
-    expires_at, call_id, cseq, user_agent";
+    expires_at, call_id, cseq, user_agent, path";
 
 fn registration_from_row(row: &Row) -> Result<Registration, StoreError> {
     let addr: String = get(row, 2, "registrations.source_addr")?;
@@ -387,6 +387,7 @@ fn registration_from_row(row: &Row) -> Result<Registration, StoreError> {
         call_id: get(row, 6, "registrations.call_id")?,
         cseq: get_u32(row, 7, "registrations.cseq")?,
         user_agent: get(row, 8, "registrations.user_agent")?,
+        path: get_json(row, 9, "registrations.path")?,
     })
 }
 
@@ -654,13 +655,14 @@ impl Store for PostgresStore {
     fn save_registration(&mut self, reg: &Registration) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO registrations ({REGISTRATION_COLS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (manager, contact_uri) DO UPDATE SET \
                source_addr = EXCLUDED.source_addr, transport = EXCLUDED.transport, \
                registered_at = EXCLUDED.registered_at, expires_at = EXCLUDED.expires_at, \
                call_id = EXCLUDED.call_id, cseq = EXCLUDED.cseq, \
-               user_agent = EXCLUDED.user_agent"
+               user_agent = EXCLUDED.user_agent, path = EXCLUDED.path"
         );
+        let path = to_json(&reg.path, "path")?;
         self.exec(
             "save a registration",
             &sql,
@@ -674,6 +676,7 @@ impl Store for PostgresStore {
                 &reg.call_id,
                 &i64::from(reg.cseq),
                 &reg.user_agent,
+                &path,
             ],
         )
         .map(|_| ())
