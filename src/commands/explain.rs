@@ -140,7 +140,9 @@ pub fn explain(
     out.push('\n');
     let ctx = CallContext::new(to, from, now).with_digits(digits);
     let ex = routing::explain(plan, &ctx, &states, history.as_ref());
-    out.push_str(&ex.to_string());
+    // Every prompt the caller hears on the way, as a live call plays it.
+    let shared = std::sync::Arc::new(plan.clone());
+    out.push_str(&crate::call::heard::render(&shared, &ex, now));
     Ok(out)
 }
 

@@ -69,6 +69,18 @@ pub fn ports() -> Ports {
     }
 }
 
+/// Whether the SIP, sipp and phone ports of `slot` can be bound right now.
+fn slot_is_free(slot: u16) -> bool {
+    let udp = |port: u16| std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok();
+    let tcp = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    udp(15000 + slot * 4)
+        && tcp(15000 + slot * 4)
+        && udp(16000 + slot * 4)
+        && udp(17000 + slot * 8)
+        && udp(20000 + slot * 60)
+        && tcp(9000 + slot)
+}
+
 /// Number of distinct port slots handed out before one is reused.
 const SLOTS: u16 = 200;
 
@@ -96,7 +108,15 @@ fn next_slot() -> u16 {
     }
     let mut text = String::new();
     let _ = file.read_to_string(&mut text);
-    let slot = text.trim().parse::<u16>().unwrap_or(0) % SLOTS;
+    let mut slot = text.trim().parse::<u16>().unwrap_or(0) % SLOTS;
+    // Skip slots whose ports another process still holds (a test of another checkout,
+    // a phone left running): the counter wraps after SLOTS allocations.
+    for _ in 0..SLOTS {
+        if slot_is_free(slot) {
+            break;
+        }
+        slot = (slot + 1) % SLOTS;
+    }
     let _ = file.set_len(0);
     let _ = file.rewind();
     let _ = write!(file, "{}", (slot + 1) % SLOTS);
