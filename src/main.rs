@@ -421,6 +421,7 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
     let plan = Arc::new(ArcSwap::from_pointee(loaded.plan));
     let prompts_dir = loaded.prompts_dir.clone();
     let server = loaded.server;
+    let store_cfg = loaded.store;
     let code = rt.block_on(async {
         let opts = RunOptions {
             server: server.clone(),
@@ -429,6 +430,10 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
             programs: program_factory(plan.clone()),
             store: Some(handle.clone()),
             recordings_dir: None,
+            shared: store_cfg.url.clone().map(|url| io::SharedOptions {
+                url,
+                instance: store_cfg.instance.clone(),
+            }),
         };
         let running = match io::start(opts).await {
             Ok(r) => r,

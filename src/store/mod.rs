@@ -33,6 +33,7 @@ pub mod memory;
 pub mod migrations;
 pub mod model;
 pub mod postgres;
+pub mod shared;
 pub mod sqlite;
 pub mod worker;
 

@@ -112,12 +112,56 @@ const V4_REGISTRATION_PATH: &str = r"
 ALTER TABLE registrations ADD COLUMN path TEXT NOT NULL DEFAULT '[]';
 ";
 
+/// v5: managers' state shared by instances (`store::shared`): instance leases, ring
+/// and talk claims, department queue entries, pauses and wrap-up. Times are the
+/// database server's clock (`sb_now_ms()`), so instances never compare their own.
+const V5_SHARED_STATE: &str = r"
+CREATE FUNCTION sb_now_ms() RETURNS BIGINT LANGUAGE sql VOLATILE
+    AS $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT $$;
+
+CREATE TABLE sb_instances (
+    name         TEXT PRIMARY KEY,
+    started_at   BIGINT NOT NULL,
+    lease_until  BIGINT NOT NULL
+);
+
+CREATE TABLE manager_claims (
+    id        BIGSERIAL PRIMARY KEY,
+    manager   TEXT NOT NULL,
+    instance  TEXT NOT NULL,
+    call_ref  BIGINT NOT NULL,
+    state     TEXT NOT NULL CHECK (state IN ('ringing', 'talking')),
+    since     BIGINT NOT NULL
+);
+CREATE INDEX manager_claims_by_manager ON manager_claims(manager);
+CREATE INDEX manager_claims_by_call ON manager_claims(instance, call_ref);
+
+CREATE TABLE manager_state (
+    manager        TEXT PRIMARY KEY,
+    last_call_end  BIGINT,
+    paused_reason  TEXT,
+    paused_since   BIGINT
+);
+
+CREATE TABLE queue_entries (
+    instance    TEXT NOT NULL,
+    call_ref    BIGINT NOT NULL,
+    department  TEXT NOT NULL,
+    priority    INTEGER NOT NULL,
+    since       BIGINT NOT NULL,
+    id          BIGSERIAL,
+    PRIMARY KEY (instance, call_ref)
+);
+CREATE INDEX queue_entries_by_department ON queue_entries(department, priority DESC, since, id);
+";
+
 /// Every migration, in order; script `i` takes the schema from version `i` to `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
     V1_CALLS,
     V2_CALLBACKS,
     V3_REGISTRATIONS,
     V4_REGISTRATION_PATH,
+    V5_SHARED_STATE,
 ];
 
 /// The schema version this build writes (= number of migrations).
