@@ -19,20 +19,14 @@
 //! from the compiled [`config`] dial plan). [`sdp`] and [`media`] are leaf libraries.
 
 pub mod admin;
-pub mod agents;
-pub mod call;
 pub mod commands;
-pub mod config;
-pub mod connect;
-pub mod dialog;
-pub mod endpoint;
 pub mod io;
-pub mod media;
-pub mod registrar;
 pub mod reports;
-pub mod routing;
-pub mod sdp;
 pub mod sim;
-pub mod sip;
 pub mod store;
-pub mod transaction;
+
+// The sans-IO core, under the paths the application (and its tests) always used.
+pub use switchboard_core::{
+    agents, call, config, connect, dialog, endpoint, media, model, registrar, routing, sdp, sip,
+    transaction,
+};

@@ -31,7 +31,6 @@
 
 pub mod memory;
 pub mod migrations;
-pub mod model;
 pub mod postgres;
 pub mod shared;
 pub mod sqlite;
@@ -42,13 +41,13 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 
 pub use memory::MemoryStore;
-pub use model::{
-    CallOutcome, CallRecord, CallbackReason, CallbackRequest, CallbackStatus, MenuStep,
-    NewCallback, PreviousInteraction, Registration, RingAttempt, RingOutcome, Side, Transfer,
-    WebhookEvent, to_store_precision,
-};
 pub use postgres::PostgresStore;
 pub use sqlite::{BackupError, SqliteStore};
+pub use switchboard_core::model::{
+    self as model, CallOutcome, CallRecord, CallbackReason, CallbackRequest, CallbackStatus,
+    MenuStep, NewCallback, PreviousInteraction, Registration, RingAttempt, RingOutcome, Side,
+    StoreWrite, Transfer, WebhookEvent, to_store_precision,
+};
 pub use worker::{StoreHandle, StoreWorker};
 
 /// Errors from the storage layer. Each says what was being done and what to check.
@@ -125,42 +124,6 @@ pub enum StoreError {
         "the store thread has stopped, so the database cannot be reached; see the earlier log for why and restart Switchboard"
     )]
     WorkerGone,
-}
-
-/// A write the core hands to the store thread without waiting for it.
-///
-/// Each variant maps onto one [`Store`] method; see [`apply_write`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum StoreWrite {
-    UpsertCall(CallRecord),
-    RingAttempt(RingAttempt),
-    /// Add a callback request (or update the caller's open one). With `notify`, a newly
-    /// created request also gets a `callback.created` webhook event in the outbox, in the
-    /// same transaction, so the notification cannot be lost between the two.
-    Callback {
-        request: NewCallback,
-        notify: bool,
-    },
-    SaveRegistration(Registration),
-    RemoveRegistration {
-        manager: String,
-        contact_uri: String,
-    },
-    RemoveExpiredRegistrations {
-        now: Timestamp,
-    },
-    EnqueueWebhook {
-        payload_json: String,
-        now: Timestamp,
-    },
-    WebhookDelivered {
-        id: i64,
-    },
-    RescheduleWebhook {
-        id: i64,
-        next_at: Timestamp,
-        attempts: u32,
-    },
 }
 
 /// The storage interface shared by [`SqliteStore`] and [`MemoryStore`].

@@ -22,11 +22,11 @@ use super::people::People;
 use super::program::{CallInfo, Program};
 use crate::dialog::Dialog;
 use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
+use crate::model::StoreWrite;
 use crate::routing::PreviousInteraction;
 use crate::sdp::{self, LocalMedia, RemoteMedia};
 use crate::sip::rsip::{self, prelude::*};
 use crate::sip::{Peer, headers};
-use crate::store::StoreWrite;
 use crate::transaction::{ClientKey, ServerKey};
 
 #[derive(Debug)]

@@ -22,8 +22,8 @@ use super::rng::SimRng;
 use super::switch::{CoreSwitch, Observed, RingId, Switch};
 use crate::call::CallEvent;
 use crate::config::DialPlan;
+use crate::model::{CallOutcome, RingOutcome};
 use crate::routing::PreviousInteraction;
-use crate::store::{CallOutcome, RingOutcome};
 
 /// Width of a bin of the queue-length curve.
 pub const QUEUE_BIN_SECS: u64 = 300;

@@ -22,12 +22,12 @@ use super::leg::Orphan;
 use crate::dialog::Index;
 use crate::media::ports::PortPool;
 use crate::media::{CallKey, MediaCommand};
+use crate::model::StoreWrite;
 use crate::routing::{ManagerStates, PreviousInteraction};
 use crate::sdp::Codec;
 use crate::sip::rsip;
 use crate::sip::uri::Destination;
 use crate::sip::{Peer, Transmit, Transport};
-use crate::store::StoreWrite;
 use crate::transaction::{ClientKey, ServerKey, TransactionLayer};
 
 /// What calls need from the configuration.

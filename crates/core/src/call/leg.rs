@@ -21,10 +21,10 @@ use super::context::Ctx;
 use super::program::{CallContextInfo, CallInfo};
 use crate::dialog::Dialog;
 use crate::media::{CallKey, MediaCommand, MediaParams};
+use crate::model::RingOutcome;
 use crate::sdp::{self, Codec, LocalMedia};
 use crate::sip::Peer;
 use crate::sip::rsip;
-use crate::store::RingOutcome;
 use crate::transaction::{ClientKey, make_cancel};
 
 pub use crate::sip::uri::{Destination, uri_destination};

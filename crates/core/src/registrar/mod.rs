@@ -40,9 +40,9 @@ use auth::Authenticator;
 pub use auth::{AuthFailure, Users};
 
 use crate::config::DialPlan;
+use crate::model::{Registration, StoreWrite};
 use crate::sip::rsip::{self, Header, typed};
 use crate::sip::{Peer, Transport, headers};
-use crate::store::{Registration, StoreWrite};
 
 /// Limits of the registrar. The defaults suit desk phones and softphones.
 #[derive(Debug, Clone, PartialEq, Eq)]

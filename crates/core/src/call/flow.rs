@@ -30,8 +30,8 @@ use super::program::{CallContextInfo, CallInfo, ConnectTarget, MenuResult, Progr
 use crate::config::{Action, DialPlan};
 use crate::connect::{ConnectOutput, Wait};
 use crate::media::RecordEnd;
+use crate::model::{CallbackReason, MenuStep, NewCallback};
 use crate::routing::{self, ManagerStates, PreviousInteraction, Reason, Why};
-use crate::store::{CallbackReason, MenuStep, NewCallback};
 
 /// Play ids the flow uses for its own looping prompts (the IVR counts from 1).
 pub const WAIT_PLAY_BASE: u32 = 0x8000_0000;

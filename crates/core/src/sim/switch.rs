@@ -21,8 +21,8 @@ use crate::call::{CallEvent, CallInfo, ConnectInput, EndCause, Flow, FlowAction,
 use crate::config::DialPlan;
 use crate::connect::{ConnectOutput, Connector};
 use crate::media::CallKey;
+use crate::model::RingOutcome;
 use crate::routing::PreviousInteraction;
-use crate::store::RingOutcome;
 
 /// Identifies one phone ringing for one call.
 pub type RingId = u64;

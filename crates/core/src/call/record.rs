@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use super::CallEvent;
 use super::CallKey;
 use crate::config::DialPlan;
-use crate::store::{CallOutcome, CallRecord, MenuStep, Transfer};
+use crate::model::{CallOutcome, CallRecord, MenuStep, Transfer};
 
 #[derive(Debug, Default)]
 pub struct Recorder {

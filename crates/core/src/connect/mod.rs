@@ -54,10 +54,10 @@ pub use shared::{CLAIM_TIMEOUT, Claim, ClaimManager, SharedSnapshot};
 use crate::agents::{Agents, Pause};
 use crate::config::DialPlan;
 use crate::media::CallKey;
+use crate::model::RingOutcome;
 use crate::routing::{
     self, ManagerMiss, ManagerStates, Reason, Selection, Step, StrategyState, Tried, Why,
 };
-use crate::store::RingOutcome;
 
 /// A wrap-up wake fires this much after the wrap-up ends, so the wall clock read when
 /// it fires is past the end even if it and the monotonic clock disagree a little.

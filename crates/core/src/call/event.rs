@@ -5,8 +5,8 @@ use std::time::Duration;
 use super::CallKey;
 use super::outcome::{EndCause, Outcome};
 use super::program::CallInfo;
+use crate::model::RingOutcome;
 use crate::routing::Reason;
-use crate::store::RingOutcome;
 
 /// Something that happened to a call.
 #[derive(Debug, Clone, PartialEq)]

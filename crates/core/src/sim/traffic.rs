@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::SimError;
+use super::TrafficError;
 use super::model::{Arrival, ManagerModel, MenuChoice, PriorManager, Traffic};
 use super::rng::{Dist, SimRng};
 use crate::config::DialPlan;
@@ -109,8 +109,8 @@ pub struct TrafficFile {
 
 impl TrafficFile {
     /// Reads and parses a traffic file.
-    pub fn load(path: &Path) -> Result<TrafficFile, SimError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SimError::ReadTraffic {
+    pub fn load(path: &Path) -> Result<TrafficFile, TrafficError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TrafficError::ReadTraffic {
             path: path.to_path_buf(),
             source,
         })?;
@@ -118,14 +118,15 @@ impl TrafficFile {
     }
 
     /// Parses traffic text; `path` is only used in messages.
-    pub fn parse(text: &str, path: &Path) -> Result<TrafficFile, SimError> {
-        let err =
-            |span: Option<std::ops::Range<usize>>, key: &str, message: String| SimError::Traffic {
+    pub fn parse(text: &str, path: &Path) -> Result<TrafficFile, TrafficError> {
+        let err = |span: Option<std::ops::Range<usize>>, key: &str, message: String| {
+            TrafficError::Traffic {
                 path: path.to_path_buf(),
                 line: span.map_or(0, |s| line_of(text, s.start)),
                 key: key.to_string(),
                 message,
-            };
+            }
+        };
         let raw: RawTraffic = toml::from_str(text).map_err(|e| {
             err(
                 e.span(),
@@ -156,7 +157,7 @@ impl TrafficFile {
                 ),
             )
         })?;
-        let clock = |v: &Option<Text>, key: &str, default: u32| -> Result<u32, SimError> {
+        let clock = |v: &Option<Text>, key: &str, default: u32| -> Result<u32, TrafficError> {
             match v {
                 None => Ok(default),
                 Some(t) => parse_clock(t.get_ref()).ok_or_else(|| {
@@ -354,8 +355,8 @@ impl TrafficFile {
         self.raw.seed
     }
 
-    fn error(&self, span: std::ops::Range<usize>, key: String, message: String) -> SimError {
-        SimError::Traffic {
+    fn error(&self, span: std::ops::Range<usize>, key: String, message: String) -> TrafficError {
+        TrafficError::Traffic {
             path: self.path.clone(),
             line: line_of(&self.text, span.start),
             key,
@@ -368,7 +369,7 @@ impl TrafficFile {
     /// menu or a person can be compared on the same traffic), and each menu key exists
     /// in every plan that has that menu. Returns warnings (menus a plan has that the
     /// traffic gives no choices for: callers pick among their options evenly).
-    pub fn check(&self, plans: &[(&str, &DialPlan)]) -> Result<Vec<String>, SimError> {
+    pub fn check(&self, plans: &[(&str, &DialPlan)]) -> Result<Vec<String>, TrafficError> {
         let mut warnings = Vec::new();
         for (number, share) in &self.raw.numbers {
             for (name, plan) in plans {
@@ -638,7 +639,7 @@ fn expected_calls(rates: &[f64; 24], start: u32, end: u32) -> f64 {
 }
 
 /// Milliseconds from `a` to `b`, 0 if `b` is earlier.
-pub(crate) fn ms_between(a: Timestamp, b: Timestamp) -> u64 {
+pub fn ms_between(a: Timestamp, b: Timestamp) -> u64 {
     u64::try_from(b.duration_since(a).as_millis()).unwrap_or(0)
 }
 

@@ -1,4 +1,6 @@
-//! Plain data types persisted by the [`Store`](super::Store).
+//! The domain model: call records, ring attempts, callback requests, registrations
+//! and the webhook outbox, as the core produces them and the stores persist them, and
+//! [`StoreWrite`], the writes the core hands to the store without waiting.
 //!
 //! These are deliberately dumb records: no behaviour beyond small helpers, no references
 //! to the dial plan or SIP types, so that reports, the admin API and the routing engine
@@ -315,6 +317,42 @@ text_enum!(CallbackStatus {
     Claimed => "claimed",
     Done => "done",
 });
+
+/// A write the core hands to the store thread without waiting for it.
+///
+/// Each variant maps onto one method of the app's `Store` (its `apply_write`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreWrite {
+    UpsertCall(CallRecord),
+    RingAttempt(RingAttempt),
+    /// Add a callback request (or update the caller's open one). With `notify`, a newly
+    /// created request also gets a `callback.created` webhook event in the outbox, in the
+    /// same transaction, so the notification cannot be lost between the two.
+    Callback {
+        request: NewCallback,
+        notify: bool,
+    },
+    SaveRegistration(Registration),
+    RemoveRegistration {
+        manager: String,
+        contact_uri: String,
+    },
+    RemoveExpiredRegistrations {
+        now: Timestamp,
+    },
+    EnqueueWebhook {
+        payload_json: String,
+        now: Timestamp,
+    },
+    WebhookDelivered {
+        id: i64,
+    },
+    RescheduleWebhook {
+        id: i64,
+        next_at: Timestamp,
+        attempts: u32,
+    },
+}
 
 #[cfg(test)]
 mod tests {

@@ -44,7 +44,7 @@ pub enum Reaction {
     /// Picks up after this many ms.
     Answer(u64),
     /// Refuses (busy, declined) after this many ms.
-    Reject(crate::store::RingOutcome, u64),
+    Reject(crate::model::RingOutcome, u64),
     /// Keeps ringing.
     NoAnswer,
 }
@@ -67,7 +67,7 @@ pub struct RecordedRoute {
     pub department: Option<String>,
     /// Menus where a key was pressed (or the timeout hit), in order.
     pub menus: Vec<String>,
-    pub outcome: crate::store::CallOutcome,
+    pub outcome: crate::model::CallOutcome,
     pub answered_by: Option<String>,
 }
 

@@ -1,7 +1,7 @@
 //! What a run produces: one record per call and totals per manager.
 
 use super::model::{MenuChoice, RecordedRoute};
-use crate::store::CallOutcome;
+use crate::model::CallOutcome;
 
 /// What happened to a call, in order, for comparing runs exactly (the live router
 /// against the simulator, a replay against the record).

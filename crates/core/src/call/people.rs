@@ -26,9 +26,9 @@ use crate::connect::ConnectOutput;
 use crate::dialog::Dialog;
 use crate::media::feature_gate::{FeatureGate, GateOutput};
 use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
+use crate::model::{RingAttempt, RingOutcome, StoreWrite};
 use crate::sdp;
 use crate::sip::rsip::{self, prelude::*};
-use crate::store::{RingAttempt, RingOutcome, StoreWrite};
 use crate::transaction::{ClientKey, ServerKey};
 
 /// Whom the call has on the line.

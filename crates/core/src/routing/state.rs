@@ -52,7 +52,7 @@ impl ManagerStates {
 
 /// The last time this caller spoke with someone: the store's type, so a lookup result
 /// goes straight into the engine.
-pub use crate::store::PreviousInteraction;
+pub use crate::model::PreviousInteraction;
 
 /// What the engine knows about a call when it decides.
 #[derive(Debug, Clone)]

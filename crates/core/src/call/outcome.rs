@@ -7,8 +7,8 @@
 //! and why. The live router and the simulator both call it, so their figures mean the
 //! same thing, and no outcome ever depends on the wording of a log line.
 
+use crate::model::{CallOutcome, CallbackReason, Side};
 use crate::routing::{OverflowCause, Reason};
-use crate::store::{CallOutcome, CallbackReason, Side};
 
 /// Why a call ended, as the call layer saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::program::CallInfo;
-use crate::store::{CallbackReason, MenuStep, NewCallback};
+use crate::model::{CallbackReason, MenuStep, NewCallback};
 
 /// Messages shorter than this are kept but flagged `short`.
 const SHORT_MESSAGE: Duration = Duration::from_secs(2);

@@ -39,7 +39,11 @@ fn pcap_udp_payloads(bytes: &[u8]) -> Vec<&[u8]> {
 }
 
 fn decode_pcap(path: &str) -> (String, usize) {
-    let bytes = std::fs::read(format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let bytes = std::fs::read(format!(
+        "{}/../../tests/data/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
     let mut rx = DtmfReceiver::new();
     let mut digits = String::new();
     let mut packets = 0;
