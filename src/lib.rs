@@ -27,6 +27,6 @@ pub mod store;
 
 // The sans-IO core, under the paths the application (and its tests) always used.
 pub use switchboard_core::{
-    agents, call, config, connect, dialog, endpoint, media, model, registrar, routing, sdp, sip,
-    transaction,
+    agents, call, config, connect, dialog, endpoint, guard, media, model, registrar, routing, sdp,
+    sip, transaction,
 };

@@ -404,11 +404,15 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
         }
     };
     let opened: Result<Box<dyn Store>, StoreError> = match &loaded.store.url {
-        Some(url) => PostgresStore::connect(url).map(|s| {
+        Some(url) => PostgresStore::connect(url).map(|mut s| {
             tracing::info!(database = %s.url(), "records and shared state in PostgreSQL");
+            recover(&mut s, &data_dir, true);
             Box::new(s) as Box<dyn Store>
         }),
-        None => SqliteStore::open(commands::db_path(&data_dir)).map(|s| Box::new(s) as _),
+        None => SqliteStore::open(commands::db_path(&data_dir)).map(|mut s| {
+            recover(&mut s, &data_dir, false);
+            Box::new(s) as _
+        }),
     };
     let store = match opened.and_then(StoreWorker::spawn) {
         Ok(w) => w,
@@ -487,6 +491,40 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
     code
 }
 
+/// After a crash: close the calls it cut off and file the voicemails it orphaned
+/// (see `store::recovery`), before any new call comes in.
+/// `shared`: several instances use the database, so calls still `in_progress` there
+/// may be other instances' live calls; only this instance's recordings are put right.
+fn recover(store: &mut dyn Store, data_dir: &Path, shared: bool) {
+    let now = jiff::Timestamp::now();
+    let result = if shared {
+        io::recovery::run_shared(store, data_dir, now)
+    } else {
+        io::recovery::run(store, data_dir, now)
+    };
+    match result {
+        Ok(r) => {
+            if r.interrupted_calls + r.repaired_files + r.orphans.filed > 0 {
+                tracing::warn!(
+                    "recovered from an unclean stop: {} calls closed as interrupted, {} recording \
+                     headers repaired, {} voicemails without a callback request filed as recovered",
+                    r.interrupted_calls,
+                    r.repaired_files,
+                    r.orphans.filed
+                );
+            }
+            for path in &r.orphans.skipped {
+                tracing::warn!(
+                    "recording {path} has no callback request and was not filed (not a \
+                     Switchboard name, or the caller's open request already has a message)"
+                );
+            }
+            tracing::info!("start-up recovery done");
+        }
+        Err(e) => tracing::error!("start-up recovery failed: {e}"),
+    }
+}
+
 async fn start_admin(
     addr: SocketAddr,
     server: &ServerConfig,
@@ -500,6 +538,8 @@ async fn start_admin(
     let managers = running.managers.clone();
     let state = switchboard::admin::AdminState::new(store.clone(), data_dir)
         .with_token(server.admin_token.clone())
+        .with_hosts(server.admin_hosts.clone())
+        .with_max_days(server.report_max_days)
         .with_plan(plan.clone())
         .with_alerts(Arc::new(move || alerts.load().as_ref().clone()))
         .with_managers(Arc::new(move || {

@@ -143,3 +143,28 @@ fn claim_then_done_with_clear_conflicts() {
     assert_eq!(mine["outcome"], "reached, booked a visit");
     assert_eq!(mine["done_by"], "andrew");
 }
+
+/// Issue 11 item 8: a claim or completion by someone who is not a manager of the
+/// dial plan is refused (a typo would park the request with nobody).
+#[test]
+fn claims_by_unknown_managers_are_refused() {
+    let d = fixture::seeded_data_dir();
+    let id = d.callbacks.open_397.to_string();
+    let e = err(&switchboard(
+        &d.config,
+        &["claim", &id, "--manager", "mallory"],
+    ));
+    assert!(
+        e.contains("there is no manager \"mallory\" in the dial plan"),
+        "{e}"
+    );
+    let e = err(&switchboard(
+        &d.config,
+        &["done", &id, "--manager", "mallory", "--outcome", "reached"],
+    ));
+    assert!(e.contains("no manager \"mallory\""), "{e}");
+    ok(&switchboard(
+        &d.config,
+        &["claim", &id, "--manager", "andrew"],
+    ));
+}

@@ -42,7 +42,7 @@ async fn http(
     body: Option<&str>,
 ) -> Reply {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(t) = token {
         req.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }
@@ -543,4 +543,157 @@ async fn metrics_exposes_call_outcomes() {
         text.contains("switchboard_answer_seconds_bucket{le=\"5\"} 1"),
         "{text}"
     );
+}
+
+/// An admin API over the fixture, with `tweak` applied to its state; returns the
+/// address and the state (its semaphore can be held by the test).
+async fn start_tweaked(
+    tweak: impl FnOnce(AdminState) -> AdminState,
+) -> (SocketAddr, AdminState, StoreWorker, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(root.path().join("switchboard.db")).unwrap();
+    fixture::seed(&mut store);
+    let worker = StoreWorker::spawn(Box::new(store)).unwrap();
+    let state = tweak(AdminState::new(worker.handle(), root.path()).with_time_zone(TimeZone::UTC));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(admin::serve(listener, state.clone()));
+    (addr, state, worker, root)
+}
+
+/// `GET path` with a chosen Host header.
+async fn get_with_host(addr: SocketAddr, path: &str, host: &str) -> Reply {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    parse_reply(&raw)
+}
+
+/// Issue 11 item 8: without a token, a request naming another host (DNS rebinding
+/// from a browser on this machine) is refused; loopback names and configured names
+/// are served; with a token the Host does not matter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_only_loopback_or_configured_hosts_are_served() {
+    let (addr, _state, _w, _d) =
+        start_tweaked(|s| s.with_hosts(vec!["switchboard.lan".into()])).await;
+    for host in ["evil.example", "evil.example:8080", "192.0.2.1", ""] {
+        let r = get_with_host(addr, "/api/callbacks", host).await;
+        assert_eq!(r.status, 403, "Host {host:?}");
+    }
+    for host in [
+        "localhost",
+        &format!("127.0.0.1:{}", addr.port()),
+        "[::1]:8080",
+        "app.localhost",
+        "SWITCHBOARD.lan:8080",
+    ] {
+        let r = get_with_host(addr, "/api/callbacks", host).await;
+        assert_eq!(r.status, 200, "Host {host:?}");
+    }
+    let srv = start(Some("s3cret"), None).await;
+    let mut s = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    s.write_all(
+        b"GET /api/callbacks HTTP/1.1\r\nHost: anything.example\r\nAuthorization: Bearer s3cret\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    assert_eq!(parse_reply(&raw).status, 200);
+}
+
+/// Issue 11 item 8: a report over thousands of years is refused, a year is served,
+/// and heavy requests beyond the permits get 503 instead of piling up in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_ranges_are_bounded_and_heavy_requests_limited() {
+    let (addr, state, _w, _d) = start_tweaked(|s| s).await;
+    let host = addr.to_string();
+    let r = get_with_host(addr, "/api/reports?from=0001-01-01&to=9998-12-31", &host).await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("at most 366"),
+        "{:?}",
+        r.json()
+    );
+    let r = get_with_host(addr, "/api/calls?from=2020-01-01&to=2026-01-01", &host).await;
+    assert_eq!(r.status, 400);
+    let r = get_with_host(addr, "/api/reports?from=2026-01-01&to=2026-12-31", &host).await;
+    assert_eq!(r.status, 200);
+    // Every permit taken (two long reports running): the next waits its turn with 503.
+    let held = state
+        .heavy
+        .clone()
+        .acquire_many_owned(admin::HEAVY_AT_ONCE as u32)
+        .await
+        .unwrap();
+    let r = get_with_host(addr, "/api/reports?week=1", &host).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(
+        get_with_host(addr, "/api/dashboard", &host).await.status,
+        503
+    );
+    drop(held);
+    assert_eq!(
+        get_with_host(addr, "/api/reports?week=1", &host)
+            .await
+            .status,
+        200
+    );
+}
+
+/// A plan whose managers are andrew and elena.
+fn two_managers() -> switchboard::config::DialPlan {
+    switchboard::config::load_str(
+        "[managers.andrew]\ncontact = \"sip:101@127.0.0.1:5999\"\n\
+         [managers.elena]\ncontact = \"sip:102@127.0.0.1:5998\"\n",
+        std::path::Path::new("plan.toml"),
+        None,
+    )
+    .unwrap()
+    .plan
+}
+
+/// Issue 11 item 8: claim and done refuse a manager who is not in the plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_by_unknown_managers_are_refused() {
+    let (addr, _state, _w, _d) =
+        start_tweaked(|s| s.with_plan(Arc::new(arc_swap::ArcSwap::from_pointee(two_managers()))))
+            .await;
+    let list = get_with_host(addr, "/api/callbacks?status=open", &addr.to_string()).await;
+    let id = list.json()[0]["id"].as_i64().unwrap();
+    let r = http(
+        addr,
+        "POST",
+        &format!("/api/callbacks/{id}/claim"),
+        None,
+        Some(r#"{"manager": "mallory"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("no manager \"mallory\"")
+    );
+    let r = http(
+        addr,
+        "POST",
+        &format!("/api/callbacks/{id}/done"),
+        None,
+        Some(r#"{"manager": "mallory", "outcome": "reached"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    let r = http(
+        addr,
+        "POST",
+        &format!("/api/callbacks/{id}/claim"),
+        None,
+        Some(r#"{"manager": "andrew"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200);
 }

@@ -472,9 +472,11 @@ fn the_router_serves_the_dashboard_with_todays_figures() {
     require("chromium", "chromium");
     let day = today();
     let dir = tempfile::tempdir().unwrap();
-    let seeded = seed(&dir.path().join("data"), day);
     let p = ports();
     let router = Router::start_in(dir, p, &format!("admin_token = \"{TOKEN}\""), "");
+    // Seeded once the router runs: a call recorded in progress before the router
+    // started would be one a crash cut off, closed as interrupted at start.
+    let seeded = seed(&router.dir.path().join("data"), day);
     wait_http(p.http);
 
     // The page and its assets are open but hold no data; the data needs the token.
@@ -625,6 +627,8 @@ fn live_calls_and_screenshot() {
     // the checkout, which is not there when CARGO_TARGET_DIR points elsewhere.
     let png: PathBuf = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
     let _ = std::fs::remove_file(&png);
+    // `target/` is absent when CARGO_TARGET_DIR points elsewhere.
+    std::fs::create_dir_all(png.parent().unwrap()).unwrap();
     chromium(
         &url,
         &[

@@ -405,6 +405,16 @@ fn out_of_dialog_requests() {
     );
     h.sip(&invite("g1", "z9hG4bKg729", &g729));
     assert!(status_lines(&h.take_sent()).contains(&"SIP/2.0 488 Not Acceptable Here".to_string()));
+    // Issue 11: media to a multicast group or the broadcast address → 488.
+    for (i, ip) in ["224.0.0.1", "255.255.255.255"].iter().enumerate() {
+        let sdp = SDP.replace("c=IN IP4 10.0.0.1", &format!("c=IN IP4 {ip}"));
+        assert_ne!(sdp, SDP, "the offer has a c= line to replace");
+        h.sip(&invite(&format!("mc{i}"), &format!("z9hG4bKmc{i}"), &sdp));
+        assert!(
+            status_lines(&h.take_sent()).contains(&"SIP/2.0 488 Not Acceptable Here".to_string()),
+            "{ip}"
+        );
+    }
     h.assert_clean();
 }
 

@@ -78,10 +78,18 @@ fn into_voicemail(h: &mut H) -> (u32, PathBuf) {
     let (id, path, max, stop) = record_command(h);
     assert_eq!(max, Duration::from_secs(60));
     assert_eq!(stop, "#");
-    assert!(
-        path.ends_with("recordings/2026-11-23/caller-1-sales.wav"),
-        "{}",
-        path.display()
+    // Named after the call record (its id's hash) and the recording, never the
+    // Call-ID itself (issue 11).
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(path.parent().unwrap().ends_with("recordings/2026-11-23"));
+    assert_eq!(
+        name,
+        switchboard::store::recovery::recording_file_name(
+            "2026-11-23T10:00:00Z".parse().unwrap(),
+            "caller-1",
+            id,
+            "sales"
+        )
     );
     (id, path)
 }

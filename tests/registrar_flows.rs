@@ -617,19 +617,26 @@ fn authenticate_request_for_invites_from_phones() {
         );
         parse_request(&text)
     };
-    let resp = r.authenticate_request(t0(), &invite(None)).unwrap_err();
+    let resp = r
+        .authenticate_request(t0(), &invite(None), phone_peer(PHONE).addr.ip())
+        .unwrap_err();
     assert_eq!(resp.status_code.code(), 401);
     let ch = challenges(&resp);
     assert_eq!(ch.len(), 2);
     let good = authorization(&ch[0], "INVITE", "101", "s3cret", 1);
     assert_eq!(
-        r.authenticate_request(t0(), &invite(Some(&good))).unwrap(),
+        r.authenticate_request(t0(), &invite(Some(&good)), phone_peer(PHONE).addr.ip())
+            .unwrap(),
         "andrew"
     );
     // A digest computed for REGISTER does not authenticate an INVITE.
     let wrong_method = authorization(&ch[1], "REGISTER", "101", "s3cret", 2);
     let resp = r
-        .authenticate_request(t0(), &invite(Some(&wrong_method)))
+        .authenticate_request(
+            t0(),
+            &invite(Some(&wrong_method)),
+            phone_peer(PHONE).addr.ip(),
+        )
         .unwrap_err();
     assert_eq!(resp.status_code.code(), 403);
 }
@@ -738,5 +745,143 @@ fn path_from_a_proxy_is_stored_with_the_binding_and_echoed() {
         text.contains("Path: <sip:10.1.1.1;lr;received=sip:198.51.100.7:40312>\r\n")
             && text.contains("Path: <sip:10.1.1.2;lr>\r\n"),
         "{text}"
+    );
+}
+
+/// A digest response without `qop` (RFC 2069 style), as a capture would show it.
+fn legacy_authorization(ch: &Challenge, user: &str, password: &str) -> String {
+    use switchboard::registrar::digest::{self, Algorithm, DigestInput};
+    let algorithm = Algorithm::from_token(&ch.algorithm).unwrap();
+    let uri = "sip:127.0.0.1";
+    let response = digest::response(&DigestInput {
+        algorithm,
+        username: user,
+        realm: &ch.realm,
+        password,
+        method: "REGISTER",
+        uri,
+        nonce: &ch.nonce,
+        qop_auth: None,
+    });
+    format!(
+        "Digest username=\"{user}\", realm=\"{}\", nonce=\"{}\", uri=\"{uri}\", \
+         response=\"{response}\", algorithm={}",
+        ch.realm, ch.nonce, ch.algorithm
+    )
+}
+
+/// Issue 11 item 3: a brute-force run is locked out after 5 wrong passwords, and the
+/// right password is refused too while the lockout lasts; afterwards it works.
+#[test]
+fn brute_force_is_locked_out_and_the_right_password_waits_for_the_lockout() {
+    let mut r = registrar();
+    let evil = "192.0.2.66:5060";
+    let first = r.handle_register(
+        t0(),
+        &register("101", "bf", 1, &[C1], None, None),
+        phone_peer(evil),
+    );
+    let ch = challenges(&first.response)[0].clone();
+    let mut codes = Vec::new();
+    for (i, guess) in ["a", "b", "c", "d", "e", "f", "g"].iter().enumerate() {
+        let auth = authorization(&ch, "REGISTER", "101", guess, i as u32 + 1);
+        let req = register("101", "bf", i as u32 + 2, &[C1], None, Some(&auth));
+        codes.push(code(&r.handle_register(
+            after(i as i64),
+            &req,
+            phone_peer(evil),
+        )));
+    }
+    assert_eq!(codes, vec![403; 7]);
+    let stats = r.take_auth_stats();
+    assert_eq!(
+        (stats.auth_failures, stats.lockouts),
+        (5, 2),
+        "source and login locked"
+    );
+    // The right password from the attacker's address during the lockout: refused.
+    let auth = authorization(&ch, "REGISTER", "101", "s3cret", 20);
+    let req = register("101", "bf", 20, &[C1], None, Some(&auth));
+    assert_eq!(
+        code(&r.handle_register(after(10), &req, phone_peer(evil))),
+        403
+    );
+    // The login is locked from everywhere, even the real phone with the right password.
+    let mut phone = Phone::new("101", "s3cret", "real");
+    assert_eq!(code(&phone.register(&mut r, after(11), &[C1], None)), 403);
+    assert!(r.take_auth_stats().auth_locked_refused >= 2);
+    // After the lockout (60 s) the phone registers.
+    let mut phone = Phone::new("101", "s3cret", "real2");
+    assert_eq!(code(&phone.register(&mut r, after(70), &[C1], None)), 200);
+}
+
+/// Issue 11 item 5: a response without qop is refused (re-challenged), and even with
+/// `allow_legacy_digest` a response captured from one address does not register
+/// another address: the nonce is bound to its source.
+#[test]
+fn no_qop_responses_and_replays_from_another_address_are_refused() {
+    let mut r = registrar();
+    let first = r.handle_register(
+        t0(),
+        &register("101", "lg", 1, &[C1], None, None),
+        phone_peer(PHONE),
+    );
+    let ch = challenges(&first.response)[0].clone();
+    let legacy = legacy_authorization(&ch, "101", "s3cret");
+    let req = register("101", "lg", 2, &[C1], None, Some(&legacy));
+    assert_eq!(
+        code(&r.handle_register(after(1), &req, phone_peer(PHONE))),
+        401
+    );
+
+    let mut r = Registrar::with_config(
+        [42; 32],
+        REALM,
+        users(),
+        switchboard::registrar::RegistrarConfig {
+            allow_legacy_digest: true,
+            ..Default::default()
+        },
+    );
+    let first = r.handle_register(
+        t0(),
+        &register("101", "lg", 1, &[C1], None, None),
+        phone_peer(PHONE),
+    );
+    let ch = challenges(&first.response)[0].clone();
+    let legacy = legacy_authorization(&ch, "101", "s3cret");
+    let req = register("101", "lg", 2, &[C1], None, Some(&legacy));
+    assert_eq!(
+        code(&r.handle_register(after(1), &req, phone_peer(PHONE))),
+        200
+    );
+    // The captured request, replayed from another address with a new Call-ID and
+    // Contact: a fresh challenge, no binding.
+    let evil = "127.0.0.2:5099";
+    let replay = register(
+        "101",
+        "other",
+        1,
+        &["<sip:101@127.0.0.2:5099>"],
+        None,
+        Some(&legacy),
+    );
+    let out = r.handle_register(after(2), &replay, phone_peer(evil));
+    assert_eq!(code(&out), 401);
+    assert!(out.writes.is_empty());
+    assert_eq!(r.bindings("andrew").len(), 1);
+    // The same with qop=auth and a higher nonce count: also refused from elsewhere.
+    let auth = authorization(&ch, "REGISTER", "101", "s3cret", 9);
+    let replay = register(
+        "101",
+        "other",
+        2,
+        &["<sip:101@127.0.0.2:5099>"],
+        None,
+        Some(&auth),
+    );
+    assert_eq!(
+        code(&r.handle_register(after(3), &replay, phone_peer(evil))),
+        401
     );
 }

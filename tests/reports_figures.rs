@@ -43,7 +43,8 @@ fn totals_days_and_sources() {
             voicemail: 2,         // c7 c10
             missed: 3,            // c6 c9 c14
             failed: 1,            // c11
-            in_progress: 1,       // c12 (answered, still talking)
+            interrupted: 0,
+            in_progress: 1, // c12 (answered, still talking)
         }
     );
     let day = |d, calls, answered| DayRow {

@@ -273,7 +273,8 @@ pub fn build(
         missed: t.missed,
         voicemail: t.voicemail,
         abandoned: t.abandoned_in_ivr + t.abandoned_ringing,
-        failed: t.failed,
+        // A call cut off by a crash failed, as far as the caller is concerned.
+        failed: t.failed + t.interrupted,
         live: live.len() as u64,
     };
 
@@ -369,6 +370,12 @@ fn error(status: StatusCode, message: String) -> Response {
 
 /// `GET /api/dashboard`: the page's data (behind the token like all of `/api/*`).
 pub async fn data(State(state): State<AdminState>) -> Response {
+    let Ok(_permit) = state.heavy.clone().try_acquire_owned() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many report requests at once; retry in a moment".into(),
+        );
+    };
     let now = Timestamp::now();
     let (today, window) = match periods(now, &state.time_zone) {
         Ok(p) => p,

@@ -107,6 +107,13 @@ fn check_name(
     }
 }
 
+/// A claim or completion by someone who is not a manager of the plan: a well-formed
+/// request naming an entity that does not exist (422), with the closest name.
+fn known_manager(state: &AdminState, manager: &str) -> ApiResult<()> {
+    check_name(state, |p| p.known_manager(manager.trim()).map(|_| ()))
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.message))
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> Self {
         Self::new(e.status(), e.body_text())
@@ -145,13 +152,30 @@ impl PeriodQuery {
             }
             return Ok(Period::week_of(now, tz)?);
         }
-        Ok(Period::from_args(
-            self.from.as_deref(),
-            self.to.as_deref(),
-            now,
-            tz,
-        )?)
+        let period = Period::from_args(self.from.as_deref(), self.to.as_deref(), now, tz)?;
+        let days = period.end().duration_since(period.start()).as_hours() / 24;
+        if days > i64::from(state.max_days) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the period covers {days} days; at most {} per request ([server] report_max_days): ask for it in parts",
+                    state.max_days
+                ),
+            ));
+        }
+        Ok(period)
     }
+}
+
+/// A permit for a heavy request, or 503 when [`super::HEAVY_AT_ONCE`] are running:
+/// eight year-long reports at once once took 1.6 GB and delayed SIP answers.
+fn heavy_permit(state: &AdminState) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
+    state.heavy.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many report requests at once; retry in a moment",
+        )
+    })
 }
 
 /// A call record with its ring attempts.
@@ -170,6 +194,7 @@ pub async fn calls(
 ) -> ApiResult<Json<Vec<CallWithRings>>> {
     let Query(query) = query?;
     let period = query.period(&state)?;
+    let _permit = heavy_permit(&state)?;
     let (start, end) = (period.start(), period.end());
     let out = state
         .store
@@ -202,6 +227,7 @@ pub async fn reports(
 ) -> ApiResult<Json<reports::Report>> {
     let Query(query) = query?;
     let period = query.period(&state)?;
+    let _permit = heavy_permit(&state)?;
     let now = Timestamp::now();
     let report = state
         .store
@@ -283,7 +309,7 @@ pub async fn claim(
     let Path(id) = id?;
     let Json(body) = body?;
     non_empty("manager", &body.manager)?;
-    check_name(&state, |p| p.known_manager(body.manager.trim()).map(|_| ()))?;
+    known_manager(&state, &body.manager)?;
     let cb = state
         .store
         .claim_callback(id, body.manager.trim().to_owned(), Timestamp::now())
@@ -300,7 +326,7 @@ pub async fn done(
     let Path(id) = id?;
     let Json(body) = body?;
     non_empty("manager", &body.manager)?;
-    check_name(&state, |p| p.known_manager(body.manager.trim()).map(|_| ()))?;
+    known_manager(&state, &body.manager)?;
     non_empty("outcome", &body.outcome)?;
     let cb = state
         .store

@@ -17,6 +17,13 @@
 //! | `rtp_packets_total` | counter | `kind` = sent/received/late/lost | [`add_rtp_packets`] |
 //! | `alerts_active` | gauge | `kind` | [`set_alerts_active`] |
 //! | `menu_choices_total` | counter | | the driver (`io::count_event`) |
+//! | `sip_guard_total` | counter | `event` (see [`add_guard_stats`]) | [`add_guard_stats`] |
+//! | `sip_banned_sources` | gauge | | [`set_guard_gauges`] |
+//! | `sip_transactions` | gauge | | [`set_guard_gauges`] |
+//! | `tcp_connections` | gauge | | [`set_tcp_connections`] |
+//! | `tcp_closed_total` | counter | `reason` | [`count_tcp_closed`] |
+//! | `rtp_foreign_dropped_total` | counter | | [`add_rtp_latch`] |
+//! | `rtp_relatched_total` | counter | | [`add_rtp_latch`] |
 
 use std::sync::OnceLock;
 
@@ -122,6 +129,60 @@ pub fn add_rtp_packets(sent: u64, received: u64, late: u64, lost: u64) {
             metrics::counter!("switchboard_rtp_packets_total", "kind" => kind).increment(n);
         }
     }
+}
+
+/// RTP packets dropped because they came from someone other than the call's peer,
+/// and streams that followed their peer to a new address (NAT rebinding).
+pub fn add_rtp_latch(foreign_dropped: u64, relatched: u64) {
+    handle();
+    if foreign_dropped > 0 {
+        metrics::counter!("switchboard_rtp_foreign_dropped_total").increment(foreign_dropped);
+    }
+    if relatched > 0 {
+        metrics::counter!("switchboard_rtp_relatched_total").increment(relatched);
+    }
+}
+
+/// The admission guards' counters (issue 11), as `switchboard_sip_guard_total{event}`:
+/// `banned_dropped`, `bans`, `invite_refused_answered`, `invite_refused_silent`,
+/// `shed`, `in_dialog_refused`, `auth_failures`, `auth_locked_refused`, `lockouts`.
+pub fn add_guard_stats(s: &crate::guard::GuardStats) {
+    handle();
+    for (event, n) in [
+        ("banned_dropped", s.banned_dropped),
+        ("bans", s.bans),
+        ("invite_refused_answered", s.invites_refused_answered),
+        ("invite_refused_silent", s.invites_refused_silent),
+        ("shed", s.shed),
+        ("in_dialog_refused", s.in_dialog_refused),
+        ("auth_failures", s.auth_failures),
+        ("auth_locked_refused", s.auth_locked_refused),
+        ("lockouts", s.lockouts),
+    ] {
+        if n > 0 {
+            metrics::counter!("switchboard_sip_guard_total", "event" => event).increment(n);
+        }
+    }
+}
+
+/// Sources banned now and open SIP transactions.
+pub fn set_guard_gauges(banned: usize, transactions: usize) {
+    handle();
+    metrics::gauge!("switchboard_sip_banned_sources").set(banned as f64);
+    metrics::gauge!("switchboard_sip_transactions").set(transactions as f64);
+}
+
+/// SIP/TCP connections open now.
+pub fn set_tcp_connections(n: usize) {
+    handle();
+    metrics::gauge!("switchboard_tcp_connections").set(n as f64);
+}
+
+/// A SIP/TCP connection closed or refused by a limit: `idle`, `message_timeout`,
+/// `too_large`, `per_source_limit`, `total_limit`, `bad_framing`.
+pub fn count_tcp_closed(reason: &'static str) {
+    handle();
+    metrics::counter!("switchboard_tcp_closed_total", "reason" => reason).increment(1);
 }
 
 /// The Prometheus text exposition of everything recorded so far.

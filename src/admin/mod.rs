@@ -11,7 +11,10 @@
 //! `Authorization: Bearer TOKEN` (401 otherwise); `/healthz` is always open. Without a
 //! token the API is only allowed on a loopback address: [`serve`] (and [`bind`])
 //! refuse anything else, because the API can claim callbacks and download recordings
-//! of customers' voices.
+//! of customers' voices. Without a token, requests must also name a loopback host
+//! (or one of `[server] admin_hosts`) in `Host`, against DNS rebinding. Report and
+//! call-list periods are bounded (`report_max_days`) and at most [`HEAVY_AT_ONCE`]
+//! heavy requests run at once.
 
 pub mod dashboard;
 mod handlers;
@@ -42,6 +45,9 @@ pub type LiveFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 /// The alerts raised now (`[alerts]`), for the dashboard.
 pub type AlertsFn = Arc<dyn Fn() -> Vec<crate::reports::alerts::Alert> + Send + Sync>;
 
+/// Heavy requests (reports, call lists, the dashboard) served at once; more get 503.
+pub const HEAVY_AT_ONCE: usize = 2;
+
 /// What every handler can reach. Cheap to clone (all shared).
 #[derive(Clone)]
 pub struct AdminState {
@@ -61,6 +67,12 @@ pub struct AdminState {
     /// The dial plan in force: manager and department names a client sends are checked
     /// against it (`None` in tests that have no plan: names are not checked).
     pub plan: Option<Arc<ArcSwap<DialPlan>>>,
+    /// The longest report/call-list period one request may ask for, in days.
+    pub max_days: u32,
+    /// Host names accepted without a token besides loopback names (DNS rebinding).
+    pub hosts: Arc<Vec<String>>,
+    /// Permits for heavy requests (see [`HEAVY_AT_ONCE`]).
+    pub heavy: Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for AdminState {
@@ -85,9 +97,27 @@ impl AdminState {
             alerts: Arc::new(Vec::new),
             managers: Arc::new(|| serde_json::Value::Array(Vec::new())),
             plan: None,
+            max_days: 366,
+            hosts: Arc::new(Vec::new()),
+            heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY_AT_ONCE)),
         }
     }
 
+    /// `[server] report_max_days`.
+    #[must_use]
+    pub fn with_max_days(mut self, days: u32) -> Self {
+        self.max_days = days.max(1);
+        self
+    }
+
+    /// `[server] admin_hosts`.
+    #[must_use]
+    pub fn with_hosts(mut self, hosts: Vec<String>) -> Self {
+        self.hosts = Arc::new(hosts);
+        self
+    }
+
+    /// The dial plan in force: claims and completions only by its managers.
     #[must_use]
     pub fn with_plan(mut self, plan: Arc<ArcSwap<DialPlan>>) -> Self {
         self.plan = Some(plan);
@@ -187,7 +217,60 @@ pub fn router(state: AdminState) -> Router {
         // The dashboard page holds no data (its script fetches /api/dashboard).
         .merge(dashboard::pages())
         .merge(protected)
+        .layer(middleware::from_fn_with_state(state.clone(), check_host))
         .with_state(state)
+}
+
+/// Without a token, only requests addressed to a loopback name (or a configured
+/// `admin_hosts` name) are served: a web page on this machine that rebinds its own
+/// domain to 127.0.0.1 (DNS rebinding) sends its own name in `Host` and is refused.
+async fn check_host(State(state): State<AdminState>, req: Request, next: Next) -> Response {
+    if state.token().is_some() {
+        return next.run(req).await;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().host())
+        .unwrap_or("")
+        .to_owned();
+    if host_allowed(&host, &state.hosts) {
+        return next.run(req).await;
+    }
+    (
+        StatusCode::FORBIDDEN,
+        axum::Json(serde_json::json!({
+            "error": format!(
+                "Host \"{host}\" is not a loopback name: set admin_token, or add the name to [server] admin_hosts"
+            )
+        })),
+    )
+        .into_response()
+}
+
+/// `localhost`, `*.localhost`, a loopback IP (v4 or `[::1]`), with or without a port,
+/// or one of `extra` (case-insensitive).
+#[must_use]
+pub fn host_allowed(host: &str, extra: &[String]) -> bool {
+    let host = host.trim();
+    let name = if let Some(v6) = host.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(host, |(name, _)| name)
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if name.is_empty() {
+        return false;
+    }
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        || extra.iter().any(|h| h.eq_ignore_ascii_case(&name))
 }
 
 /// Serves until the process ends. Fails at once (before accepting anything) when the

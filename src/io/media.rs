@@ -31,6 +31,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::call::{CallKey, MediaCommand, MediaEvent, RecordEnd};
+use crate::media::latch::LatchConfig;
 use crate::media::prompt::PromptSet;
 use crate::media::session::{Forward, MediaSession};
 
@@ -49,6 +50,14 @@ static RTP_LOST: AtomicU64 = AtomicU64::new(0);
 /// RTP packets relayed (sent out of a partner leg's socket) since the pacer last
 /// reported; published as sent packets.
 static RTP_RELAYED: AtomicU64 = AtomicU64::new(0);
+/// Packets dropped because they came from someone other than the call's peer, and
+/// streams that followed their peer to a new address (strict latching,
+/// [`crate::media::latch`]).
+static RTP_FOREIGN: AtomicU64 = AtomicU64::new(0);
+static RTP_RELATCHED: AtomicU64 = AtomicU64::new(0);
+/// How often foreign packets are summarised in the log (one WARN line, never one per
+/// packet: a port sweep is thousands).
+const FOREIGN_SUMMARY: Duration = Duration::from_secs(10);
 
 struct Slot {
     session: Mutex<MediaSession>,
@@ -85,6 +94,7 @@ pub struct MediaPlane {
     bind_ip: IpAddr,
     prompts: Arc<PromptSet>,
     rtp_timeout: Duration,
+    latch: LatchConfig,
     sinks: Sinks,
     recv_tasks: HashMap<CallKey, tokio::task::JoinHandle<()>>,
     /// Bridged pairs, both ways (`a → b` and `b → a`).
@@ -97,6 +107,7 @@ impl MediaPlane {
         bind_ip: IpAddr,
         prompts: Arc<PromptSet>,
         rtp_timeout: Duration,
+        latch: LatchConfig,
         events: UnboundedSender<(CallKey, MediaEvent)>,
     ) -> std::io::Result<Self> {
         let (pacer, pacer_rx) = std::sync::mpsc::channel();
@@ -115,6 +126,7 @@ impl MediaPlane {
             bind_ip,
             prompts,
             rtp_timeout,
+            latch,
             sinks,
             recv_tasks: HashMap::new(),
             bridges: HashMap::new(),
@@ -160,6 +172,7 @@ impl MediaPlane {
                     params,
                     self.prompts.clone(),
                     self.rtp_timeout,
+                    self.latch,
                     inband_dtmf,
                     ssrc,
                     seq,
@@ -394,6 +407,11 @@ async fn recv_loop(
                     RTP_LATE.fetch_add(late, Ordering::Relaxed);
                     RTP_LOST.fetch_add(lost, Ordering::Relaxed);
                 }
+                let (foreign, relatched) = s.take_latch_stats();
+                if foreign + relatched > 0 {
+                    RTP_FOREIGN.fetch_add(foreign, Ordering::Relaxed);
+                    RTP_RELATCHED.fetch_add(relatched, Ordering::Relaxed);
+                }
                 flush(call, &mut s, &sinks);
                 // Empty (no allocation) unless the feature gate released digits.
                 let released: Vec<char> = std::iter::from_fn(|| s.poll_released_digit()).collect();
@@ -472,6 +490,7 @@ fn pacer_loop(inbox: std::sync::mpsc::Receiver<PacerMsg>, sinks: Sinks, stop: Ar
     let mut buf = [0u8; 1500];
     let mut list: Vec<Paced> = Vec::new();
     let mut next_tick = Instant::now();
+    let mut foreign_window = (0u64, next_tick + FOREIGN_SUMMARY);
     while !stop.load(Ordering::Relaxed) {
         next_tick += PACER_TICK;
         let now = Instant::now();
@@ -530,6 +549,23 @@ fn pacer_loop(inbox: std::sync::mpsc::Receiver<PacerMsg>, sinks: Sinks, stop: Ar
         let lost = RTP_LOST.swap(0, Ordering::Relaxed);
         if sent > 0 || received > 0 || late > 0 || lost > 0 {
             crate::admin::metrics::add_rtp_packets(sent, received, late, lost);
+        }
+        let foreign = RTP_FOREIGN.swap(0, Ordering::Relaxed);
+        let relatched = RTP_RELATCHED.swap(0, Ordering::Relaxed);
+        if foreign > 0 || relatched > 0 {
+            crate::admin::metrics::add_rtp_latch(foreign, relatched);
+        }
+        foreign_window.0 += foreign;
+        if now >= foreign_window.1 {
+            if foreign_window.0 > 0 {
+                tracing::warn!(
+                    "dropped {} RTP packets in the last {}s from addresses that are not \
+                     the calls' peers (strict latching: injected or stray media)",
+                    foreign_window.0,
+                    FOREIGN_SUMMARY.as_secs()
+                );
+            }
+            foreign_window = (0, now + FOREIGN_SUMMARY);
         }
     }
 }
@@ -621,7 +657,14 @@ mod tests {
     fn plane() -> (MediaPlane, UnboundedReceiver<(CallKey, MediaEvent)>) {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let plane = MediaPlane::start(ip, Arc::new(PromptSet::new()), Duration::ZERO, tx).unwrap();
+        let plane = MediaPlane::start(
+            ip,
+            Arc::new(PromptSet::new()),
+            Duration::ZERO,
+            LatchConfig::default(),
+            tx,
+        )
+        .unwrap();
         (plane, rx)
     }
 
@@ -768,6 +811,99 @@ mod tests {
         for _ in 0..5 {
             let (before, _) = b.recv_until(|g| g.payload.iter().all(|&x| x == 0xD5));
             assert!(before.is_empty(), "relay stopped, got {before:?}");
+        }
+    }
+
+    /// Issue 11 item 1, on real sockets: a stranger on 127.0.0.2 streaming a well
+    /// formed stream gets nothing and is counted; the peer moving to a new address
+    /// (NAT rebinding) with the same SSRC and sequence is followed once its old address
+    /// has been silent for `relatch_after`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn strangers_get_nothing_and_a_rebound_peer_is_followed() {
+        let (tx, _events) = tokio::sync::mpsc::unbounded_channel();
+        let mut plane = MediaPlane::start(
+            "127.0.0.1".parse().unwrap(),
+            Arc::new(PromptSet::new()),
+            Duration::ZERO,
+            LatchConfig {
+                relatch_after: Duration::from_millis(300),
+                ..LatchConfig::default()
+            },
+            tx,
+        )
+        .unwrap();
+        let mut leg = open(&mut plane, 9, Codec::Pcmu, Some(101));
+        leg.send(&pattern(ULAW));
+        leg.recv_until(|g| g.ssrc == ours(&leg));
+
+        let evil = UdpSocket::bind("127.0.0.2:0").unwrap();
+        evil.set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let mut evil_stream = RtpSender::new(0xBAD, 1, 1, 0);
+        let mut buf = [0u8; 400];
+        for _ in 0..50 {
+            let n = evil_stream
+                .write_packet(&pattern(ULAW), 160, &mut buf)
+                .unwrap();
+            evil.send_to(&buf[..n], leg.port).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let deadline = Instant::now() + Duration::from_millis(300);
+        while Instant::now() < deadline {
+            assert!(
+                evil.recv(&mut buf).is_err(),
+                "the stranger received our stream"
+            );
+        }
+        // The stream still goes to the peer.
+        leg.drain();
+        leg.recv_until(|g| g.ssrc == ours(&leg));
+
+        // The phone's NAT mapping changes: same stream, new address. Dropped until the
+        // old address has been silent for 300 ms, then followed.
+        let moved = UdpSocket::bind("127.0.0.3:0").unwrap();
+        moved
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        for _ in 0..5 {
+            leg.send(&pattern(ULAW));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let start = Instant::now();
+        let mut followed = None;
+        while start.elapsed() < PATIENCE * 2 {
+            let n = leg
+                .stream
+                .write_packet(&pattern(ULAW), 160, &mut buf)
+                .unwrap();
+            moved.send_to(&buf[..n], leg.port).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            let mut got = [0u8; 400];
+            if let Ok(n) = moved.recv(&mut got) {
+                let v = parse_rtp(&got[..n]).unwrap();
+                assert_eq!(v.ssrc, ours(&leg));
+                followed = Some(start.elapsed());
+                break;
+            }
+        }
+        let after = followed.expect("the rebound peer never received our stream");
+        assert!(
+            after >= Duration::from_millis(250),
+            "re-latched after {after:?}, before the old address was silent for 300 ms"
+        );
+        // And the stranger, with the wrong SSRC, still gets nothing.
+        for _ in 0..20 {
+            let n = evil_stream
+                .write_packet(&pattern(ULAW), 160, &mut buf)
+                .unwrap();
+            evil.send_to(&buf[..n], leg.port).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_millis(300);
+        while Instant::now() < deadline {
+            assert!(
+                evil.recv(&mut buf).is_err(),
+                "the stranger received our stream"
+            );
         }
     }
 

@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod media;
 pub mod pidfile;
 mod recording;
+pub mod recovery;
 pub mod reload;
 pub mod retention;
 pub mod shared;
@@ -146,13 +147,20 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
             source,
         })?;
     let (tcp_tx, tcp_rx) = mpsc::unbounded_channel();
-    tokio::spawn(tcp::accept_loop(tcp, tcp_tx));
+    let mut tcp_limits = tcp::TcpLimits::from_server(&opts.server);
+    // One descriptor per call leg's RTP socket, plus room for the database, WAV files,
+    // the admin API and webhooks.
+    let ports = &opts.server.rtp_ports;
+    let rtp_sockets = usize::from(ports.high - ports.low) / 2 + 1;
+    tcp_limits.max_total = tcp::descriptor_budget(rtp_sockets + 256, tcp_limits.max_total);
+    tokio::spawn(tcp::accept_loop(tcp, tcp_tx, tcp_limits));
 
     let (media_tx, media_rx) = mpsc::unbounded_channel();
     let plane = MediaPlane::start(
         bound.ip(),
         prompts,
         Duration::from_secs(opts.server.rtp_timeout_secs),
+        opts.server.latch(),
         media_tx,
     )
     .map_err(RunError::Media)?;
@@ -268,6 +276,8 @@ async fn start_registrar(
     let users = crate::registrar::users_from_plan(plan);
     let cfg = crate::registrar::RegistrarConfig {
         algorithms: server.digest_algorithms.clone(),
+        allow_legacy_digest: server.allow_legacy_digest,
+        lockout: server.lockout(),
         ..Default::default()
     };
     let mut registrar = crate::registrar::Registrar::with_config(
@@ -333,6 +343,7 @@ async fn core_loop(mut core: Core, inputs: Inputs) {
     // every input, so the hot path never pays for it.
     let mut publish = tokio::time::interval(std::time::Duration::from_secs(1));
     publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut trim = Trim::default();
     loop {
         let deadline = core.endpoint.poll_timeout();
         let sleep_until = deadline.map(tokio::time::Instant::from_std);
@@ -373,6 +384,11 @@ async fn core_loop(mut core: Core, inputs: Inputs) {
                 core.endpoint.handle_timeout(Instant::now(), jiff::Timestamp::now());
             }
             _ = publish.tick() => {
+                metrics::add_guard_stats(&core.endpoint.take_guard_stats());
+                metrics::set_guard_gauges(core.endpoint.banned_sources(), core.endpoint.transactions());
+                if trim.tick(core.endpoint.transactions()) {
+                    core.endpoint.shrink();
+                }
                 let plan = core.plan.load();
                 let status = core.endpoint.manager_status(&plan, jiff::Timestamp::now());
                 core.managers.store(Arc::new(status));
@@ -384,6 +400,41 @@ async fn core_loop(mut core: Core, inputs: Inputs) {
             }
         }
         core.drain();
+    }
+}
+
+/// Gives memory freed after a burst back to the system. glibc keeps freed heap pages
+/// in its arenas, so after a flood (thousands of short-lived transactions) the
+/// process's RSS stayed at its peak although the memory was free; `malloc_trim`
+/// returns it. Called only when the transaction count has fallen well below a recent
+/// peak, so a steady load never pays for it.
+#[derive(Default)]
+struct Trim {
+    peak: usize,
+    trim_next: bool,
+}
+
+impl Trim {
+    /// Transactions above the current count that make a trim worth it.
+    const DROP: usize = 1000;
+
+    /// Whether the tables should be shrunk now (the trim follows on the next tick,
+    /// once the shrunk tables' old memory is free).
+    fn tick(&mut self, transactions: usize) -> bool {
+        self.peak = self.peak.max(transactions);
+        if std::mem::take(&mut self.trim_next) {
+            // SAFETY: malloc_trim only releases free memory; it takes the allocator's
+            // own locks and has no preconditions.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
+        if self.peak >= transactions + Self::DROP {
+            self.peak = transactions;
+            self.trim_next = true;
+            return true;
+        }
+        false
     }
 }
 

@@ -175,7 +175,14 @@ fn create(path: &Path) -> Result<WavWriter<BufWriter<File>>, RecordingError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| err(hound::Error::IoError(e)))?;
     }
-    WavWriter::create(path, SPEC).map_err(err)
+    // Never over an existing file: names are unique by construction, so one that
+    // exists is another caller's message (store::recovery).
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| err(hound::Error::IoError(e)))?;
+    WavWriter::new(BufWriter::new(file), SPEC).map_err(err)
 }
 
 /// Appends `samples` and rewrites the header, so the file is valid up to here.
@@ -247,7 +254,14 @@ mod tests {
     fn plane() -> (MediaPlane, Events) {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let ip = "127.0.0.1".parse().unwrap();
-        let plane = MediaPlane::start(ip, Arc::new(PromptSet::new()), Duration::ZERO, tx).unwrap();
+        let plane = MediaPlane::start(
+            ip,
+            Arc::new(PromptSet::new()),
+            Duration::ZERO,
+            crate::media::latch::LatchConfig::default(),
+            tx,
+        )
+        .unwrap();
         (plane, rx)
     }
 

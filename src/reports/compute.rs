@@ -53,6 +53,9 @@ pub struct Totals {
     pub voicemail: u64,
     pub missed: u64,
     pub failed: u64,
+    /// Calls cut off by a crash (closed on the next start).
+    #[serde(default)]
+    pub interrupted: u64,
     pub in_progress: u64,
 }
 
@@ -151,6 +154,7 @@ fn count_outcome(totals: &mut Totals, outcome: CallOutcome) {
         CallOutcome::Voicemail => &mut totals.voicemail,
         CallOutcome::Missed => &mut totals.missed,
         CallOutcome::Failed => &mut totals.failed,
+        CallOutcome::Interrupted => &mut totals.interrupted,
         CallOutcome::InProgress => &mut totals.in_progress,
     };
     *slot += 1;

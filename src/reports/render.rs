@@ -166,6 +166,7 @@ pub fn report_tables(report: &Report, human: bool) -> Vec<Table> {
             ("voicemail", R),
             ("missed", R),
             ("failed", R),
+            ("interrupted", R),
             ("in_progress", R),
         ],
     );
@@ -179,6 +180,7 @@ pub fn report_tables(report: &Report, human: bool) -> Vec<Table> {
             t.voicemail,
             t.missed,
             t.failed,
+            t.interrupted,
             t.in_progress,
         ]
         .iter()

@@ -32,6 +32,7 @@
 pub mod memory;
 pub mod migrations;
 pub mod postgres;
+pub mod recovery;
 pub mod shared;
 pub mod sqlite;
 pub mod worker;
@@ -138,6 +139,15 @@ pub trait Store: Send {
     fn get_call(&self, call_id: &str) -> Result<Option<CallRecord>, StoreError>;
     /// Calls that *started* in `[from, to)`, by start time.
     fn calls_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<CallRecord>, StoreError>;
+    /// Calls whose outcome is still `in_progress`, by start time (after a crash:
+    /// the ones [`recovery::close_interrupted`] closes).
+    fn calls_in_progress(&self) -> Result<Vec<CallRecord>, StoreError> {
+        Ok(self
+            .calls_between(Timestamp::MIN, Timestamp::MAX)?
+            .into_iter()
+            .filter(|c| c.outcome == CallOutcome::InProgress)
+            .collect())
+    }
     /// Ring attempts that *started* in `[from, to)`, by start time.
     fn ring_attempts_between(
         &self,

@@ -448,6 +448,14 @@ impl Store for SqliteStore {
         )
     }
 
+    fn calls_in_progress(&self) -> Result<Vec<CallRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {CALL_COLS} FROM calls WHERE outcome = 'in_progress' \
+             ORDER BY started_at, call_id"
+        );
+        self.query_vec("list calls in progress", &sql, &[], call_from_row)
+    }
+
     fn ring_attempts_between(
         &self,
         from: Timestamp,

@@ -73,6 +73,7 @@ pub mod config;
 pub mod connect;
 pub mod dialog;
 pub mod endpoint;
+pub mod guard;
 pub mod media;
 pub mod model;
 pub mod registrar;

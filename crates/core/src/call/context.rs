@@ -25,6 +25,7 @@ use crate::media::{CallKey, MediaCommand};
 use crate::model::StoreWrite;
 use crate::routing::{ManagerStates, PreviousInteraction};
 use crate::sdp::Codec;
+use crate::sip::response::Refusal;
 use crate::sip::rsip;
 use crate::sip::uri::Destination;
 use crate::sip::{Peer, Transmit, Transport};
@@ -122,13 +123,15 @@ impl Ctx<'_> {
         self.txn.send_response(self.now, key, resp);
     }
 
-    /// A response built from `req` with `code`, sent on `key`.
+    /// A success response (200, 202) built from `req`, sent on `key`.
     pub fn respond(&mut self, key: ServerKey, req: &rsip::Request, code: u16) {
-        let mut resp = crate::sip::response::make_response(req, code, None);
-        if code == 405 {
-            resp.headers
-                .push(rsip::Header::Allow(crate::sip::headers::ALLOW.into()));
-        }
+        let resp = crate::sip::response::make_response(req, code, None);
+        self.send_response(key, resp);
+    }
+
+    /// Refuse `req` for `why` (the status code is chosen in one place).
+    pub fn refuse(&mut self, key: ServerKey, req: &rsip::Request, why: Refusal) {
+        let resp = crate::sip::response::refuse(req, why, None);
         self.send_response(key, resp);
     }
 

@@ -25,6 +25,7 @@ use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
 use crate::model::StoreWrite;
 use crate::routing::PreviousInteraction;
 use crate::sdp::{self, LocalMedia, RemoteMedia};
+use crate::sip::response::Refusal;
 use crate::sip::rsip::{self, prelude::*};
 use crate::sip::{Peer, headers};
 use crate::transaction::{ClientKey, ServerKey};
@@ -85,11 +86,9 @@ pub struct Call {
     created: Instant,
 }
 
-/// Why an INVITE was not taken as a call (the endpoint answers it with `code`).
+/// Why an INVITE was not taken as a call (the endpoint refuses it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refused {
-    pub code: u16,
-}
+pub struct Refused(pub Refusal);
 
 fn media_params(offer: &RemoteMedia, neg: &sdp::Negotiated) -> MediaParams {
     MediaParams {
@@ -121,21 +120,21 @@ impl Call {
         let _enter = span.enter();
         let offer = sdp::parse(&req.body).map_err(|e| {
             tracing::info!("rejected: unusable SDP offer ({e})");
-            Refused { code: 488 }
+            Refused(Refusal::NotAcceptableHere)
         })?;
         let neg = sdp::negotiate(&offer, &ctx.cfg.codecs).map_err(|e| {
             tracing::info!("rejected with 488: {e}");
-            Refused { code: 488 }
+            Refused(Refusal::NotAcceptableHere)
         })?;
         let port = ctx.allocate_port().ok_or_else(|| {
             tracing::warn!("rejected with 503: no free RTP port (raise rtp_ports)");
-            Refused { code: 503 }
+            Refused(Refusal::NoCapacity)
         })?;
         let local_tag = ctx.new_tag();
         let dialog = Dialog::new_uas(&req, peer, &local_tag).map_err(|e| {
             ctx.release_port(port);
             tracing::info!("rejected with 400: {e}");
-            Refused { code: 400 }
+            Refused(Refusal::BadRequest)
         })?;
         let info = CallInfo {
             call_id,
@@ -150,7 +149,7 @@ impl Call {
         if let Some(reason) = program.refusal(&info) {
             ctx.release_port(port);
             tracing::info!("rejected with 404: {reason}");
-            return Err(Refused { code: 404 });
+            return Err(Refused(Refusal::NotFound));
         }
         tracing::info!(codec = ?neg.codec, "incoming call from {} via {}", info.caller, peer.addr);
         let flow = Flow::new(key, info.clone(), program, ctx.now);
@@ -248,6 +247,15 @@ impl Call {
         matches!(self.state, State::Ending { .. } | State::Finished)
     }
 
+    /// The address in-dialog requests of the dialog with `call_id` must come from: the
+    /// caller's (where its INVITE came from) or a leg's phone. `None`: not this call's.
+    pub fn dialog_peer(&self, call_id: &str) -> Option<std::net::IpAddr> {
+        if self.dialog.id.call_id == call_id {
+            return Some(self.dialog.peer.addr.ip());
+        }
+        self.people.leg_peer(call_id)
+    }
+
     /// Whether a request with this Call-ID belongs to this call (its own dialog or one
     /// of its legs').
     pub fn owns_call_id(&self, id: &str) -> bool {
@@ -334,8 +342,11 @@ impl Call {
             invite_key, invite, ..
         } = std::mem::replace(&mut self.state, State::Finished)
         {
-            let resp =
-                crate::sip::response::make_response(&invite, 487, Some(&self.dialog.id.local_tag));
+            let resp = crate::sip::response::refuse(
+                &invite,
+                Refusal::Terminated,
+                Some(&self.dialog.id.local_tag),
+            );
             ctx.send_response(invite_key, resp);
             tracing::info!("caller hung up before answer (CANCEL)");
             self.end(ctx, EndCause::CallerCancelled);
@@ -414,11 +425,11 @@ impl Call {
             return self.drain_flow(ctx);
         }
         if matches!(self.state, State::Finished) {
-            return ctx.respond(key, &req, 481);
+            return ctx.refuse(key, &req, Refusal::NoSuchDialog);
         }
         if let Err(e) = self.dialog.handle_request(&req) {
             tracing::warn!("in-dialog {}: {e}", req.method);
-            return ctx.respond(key, &req, 500);
+            return ctx.refuse(key, &req, Refusal::ServerError);
         }
         match req.method {
             rsip::Method::Bye => {
@@ -441,13 +452,15 @@ impl Call {
                         );
                     }
                     // RFC 6086 §4.2.2: an INFO package we don't support.
-                    None if !req.body.is_empty() => ctx.respond(key, &req, 415),
+                    None if !req.body.is_empty() => {
+                        ctx.refuse(key, &req, Refusal::UnsupportedMediaType)
+                    }
                     None => ctx.respond(key, &req, 200),
                 }
             }
             rsip::Method::Options => respond_options(ctx, key, &req),
             rsip::Method::Ack => {}
-            _ => ctx.respond(key, &req, 405),
+            _ => ctx.refuse(key, &req, Refusal::MethodNotAllowed),
         }
         self.drain_flow(ctx);
     }
@@ -560,7 +573,7 @@ impl Call {
     fn reinvite(&mut self, ctx: &mut Ctx<'_>, key: ServerKey, req: rsip::Request) {
         if !matches!(self.state, State::Active) {
             // §14.2: a re-INVITE while our own transaction is pending gets 491.
-            return ctx.respond(key, &req, 491);
+            return ctx.refuse(key, &req, Refusal::RequestPending);
         }
         if !req.body.is_empty() {
             let negotiated = sdp::parse(&req.body)
@@ -578,7 +591,7 @@ impl Call {
                 }
                 Err(e) => {
                     tracing::info!("re-INVITE rejected with 488 ({e}); the call continues");
-                    return ctx.respond(key, &req, 488);
+                    return ctx.refuse(key, &req, Refusal::NotAcceptableHere);
                 }
             }
         }
@@ -605,9 +618,9 @@ impl Call {
                     invite_key, invite, ..
                 } = std::mem::replace(&mut self.state, State::Finished)
                 {
-                    let resp = crate::sip::response::make_response(
+                    let resp = crate::sip::response::refuse(
                         &invite,
-                        480,
+                        Refusal::Unavailable,
                         Some(&self.dialog.id.local_tag),
                     );
                     ctx.send_response(invite_key, resp);
@@ -711,15 +724,21 @@ impl Call {
         }
     }
 
-    /// `recordings/DAY/CALLID-MAILBOX.wav`, with unsafe characters replaced.
+    /// `recordings/DAY/HHMMSS-TAG-N-MAILBOX.wav`: unique by construction (the call
+    /// record's id and the recording's number), never the Call-ID itself; see
+    /// [`crate::model::recording`].
     fn recording_path(&self, ctx: &Ctx<'_>, mailbox: &str, record_id: u32) -> std::path::PathBuf {
-        let day = self.info().started_at.strftime("%Y-%m-%d").to_string();
-        let _ = record_id;
-        ctx.cfg.recordings_dir.join(day).join(format!(
-            "{}-{}.wav",
-            file_safe(&self.info().call_id),
-            file_safe(mailbox)
-        ))
+        let info = self.info();
+        let day = info.started_at.strftime("%Y-%m-%d").to_string();
+        ctx.cfg
+            .recordings_dir
+            .join(day)
+            .join(crate::model::recording::recording_file_name(
+                info.started_at,
+                &info.call_id,
+                record_id,
+                &file_safe(mailbox),
+            ))
     }
 }
 

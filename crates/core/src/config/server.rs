@@ -31,6 +31,15 @@ pub struct ServerConfig {
     pub retention_days: Option<u32>,
     /// Seconds without RTP from the caller after which a call is ended with BYE.
     pub rtp_timeout_secs: u64,
+    /// How a call's RTP stream picks the one address it accepts media from (strict
+    /// latching, see docs/security.md): `"learn"` (default) takes the SDP address or
+    /// the first run of consecutive packets of one source, `"sdp"` only the SDP
+    /// address, `"any"` follows whoever sent last (unsafe: anyone can take a call's
+    /// audio over).
+    pub rtp_latch: crate::media::latch::LatchMode,
+    /// Silence from a latched RTP source after which a new address that continues the
+    /// same stream (SSRC and sequence) is followed: a NAT rebinding. 0 never re-latches.
+    pub rtp_relatch_after_ms: u64,
     /// Also listen for DTMF tones inside the audio (for trunks that send neither
     /// RFC 4733 events nor SIP INFO). Off by default: costs CPU and can false-trigger.
     pub inband_dtmf: bool,
@@ -55,6 +64,47 @@ pub struct ServerConfig {
     /// else gets 403 (no open relay, no toll fraud). Default: loopback only.
     #[serde(deserialize_with = "networks")]
     pub trunks: Vec<ipnet::IpNet>,
+    /// Messages per second one non-trunk address may send on average (REGISTER,
+    /// INVITE, OPTIONS…); over `rate_burst` at once it is ignored for `ban_secs`.
+    /// 0 turns rate limits off. See docs/security.md.
+    pub rate_limit: u32,
+    pub rate_burst: u32,
+    pub ban_secs: u64,
+    /// Messages per second for each trunk address; 0 (default) = not limited.
+    pub trunk_rate_limit: u32,
+    /// What an INVITE from neither a trunk nor a registered phone gets: `"answer"` (one
+    /// stateless 403) or `"silent"` (nothing). Never a retransmitted response.
+    pub refused_invites: crate::guard::RefuseMode,
+    /// Open SIP transactions above which requests from non-trunk addresses are
+    /// dropped, so a flood cannot take the memory trunk calls need.
+    pub max_transactions: usize,
+    /// Failed digest authentications (per address and per login) within 10 minutes
+    /// that lock that address or login out; 0 = never.
+    pub auth_max_failures: u32,
+    /// The first lockout; each further one of the same address or login doubles, up
+    /// to an hour. The right password is refused too while it lasts.
+    pub auth_lockout_secs: u64,
+    /// Accept digest responses without `qop=auth` (RFC 2069, some very old phones).
+    /// Off by default: such responses are easier to replay.
+    pub allow_legacy_digest: bool,
+    /// SIP over TCP: seconds a connection may stay open without completing a message.
+    pub tcp_idle_secs: u64,
+    /// Seconds a connection that has carried a complete message (a phone that
+    /// registered, a trunk) may stay idle; CRLF keepalives (RFC 5626) refresh it.
+    pub tcp_keepalive_secs: u64,
+    /// Seconds a started message (headers, then the body Content-Length promises) may
+    /// take to arrive completely.
+    pub tcp_message_secs: u64,
+    /// TCP connections at once, in total and from one address.
+    pub tcp_max_connections: usize,
+    pub tcp_max_per_source: usize,
+    /// The largest SIP message accepted over TCP, in bytes.
+    pub sip_max_message_bytes: usize,
+    /// Host names (besides loopback names and addresses) the admin API answers to when
+    /// no `admin_token` is set: a defence against DNS rebinding from a browser.
+    pub admin_hosts: Vec<String>,
+    /// The longest period one report request may cover, in days.
+    pub report_max_days: u32,
     /// Where to POST a JSON notification for every new callback request (`http://` or
     /// `https://`; see docs/admin.md "Webhook notifications"). None: no notifications
     /// are sent; they still wait in the database's outbox.
@@ -186,6 +236,37 @@ fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>,
 }
 
 impl ServerConfig {
+    /// The per-source rate limits (`rate_limit`, `rate_burst`, `ban_secs`,
+    /// `trunk_rate_limit`).
+    pub fn rate(&self) -> crate::guard::RateConfig {
+        crate::guard::RateConfig {
+            rate: f64::from(self.rate_limit),
+            burst: f64::from(self.rate_burst.max(self.rate_limit)),
+            ban: Duration::from_secs(self.ban_secs),
+            trunk_rate: f64::from(self.trunk_rate_limit),
+            ..crate::guard::RateConfig::default()
+        }
+    }
+
+    /// The failed-authentication lockouts (`auth_max_failures`, `auth_lockout_secs`).
+    pub fn lockout(&self) -> crate::guard::LockoutConfig {
+        let secs = i64::try_from(self.auth_lockout_secs).unwrap_or(i64::MAX);
+        crate::guard::LockoutConfig {
+            max_failures: self.auth_max_failures,
+            lockout_secs: secs,
+            max_lockout_secs: secs.max(3600),
+            ..crate::guard::LockoutConfig::default()
+        }
+    }
+
+    /// The media streams' latching settings (`rtp_latch`, `rtp_relatch_after_ms`).
+    pub fn latch(&self) -> crate::media::latch::LatchConfig {
+        crate::media::latch::LatchConfig {
+            mode: self.rtp_latch,
+            relatch_after: Duration::from_millis(self.rtp_relatch_after_ms),
+        }
+    }
+
     /// Whether INVITEs from `ip` come from a trusted trunk.
     pub fn is_trunk(&self, ip: IpAddr) -> bool {
         let ip = match ip {
@@ -222,6 +303,8 @@ impl Default for ServerConfig {
             prompts_dir: PathBuf::from("prompts"),
             retention_days: None,
             rtp_timeout_secs: 30,
+            rtp_latch: crate::media::latch::LatchMode::Learn,
+            rtp_relatch_after_ms: 1000,
             inband_dtmf: false,
             ring_before_answer_ms: 0,
             sip_timers: SipTimers::default(),
@@ -236,6 +319,23 @@ impl Default for ServerConfig {
             ],
             realm: "switchboard".to_string(),
             digest_algorithms: crate::registrar::DEFAULT_ALGORITHMS.to_vec(),
+            rate_limit: 20,
+            rate_burst: 60,
+            ban_secs: 60,
+            trunk_rate_limit: 0,
+            refused_invites: crate::guard::RefuseMode::Answer,
+            max_transactions: 20_000,
+            auth_max_failures: 5,
+            auth_lockout_secs: 60,
+            allow_legacy_digest: false,
+            tcp_idle_secs: 30,
+            tcp_keepalive_secs: 300,
+            tcp_message_secs: 10,
+            tcp_max_connections: 4096,
+            tcp_max_per_source: 32,
+            sip_max_message_bytes: crate::sip::frame::MAX_MESSAGE_SIZE,
+            admin_hosts: Vec::new(),
+            report_max_days: 366,
             webhook_url: None,
             webhook_secret: None,
             webhook_timeout_secs: 10,

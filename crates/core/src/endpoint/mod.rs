@@ -8,6 +8,7 @@
 //! whole call flows are unit-testable on a virtual clock in microseconds (see
 //! `tests/endpoint_flows.rs`).
 
+mod admission;
 mod register;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -21,6 +22,7 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
 pub use crate::agents::ManagerStatus;
+use crate::call::Refused;
 use crate::call::leg::{Destination, Orphan};
 use crate::call::parting::{Parting, PartingAnswer};
 use crate::call::{
@@ -33,6 +35,7 @@ use crate::dialog::Index;
 use crate::media::ports::PortPool;
 use crate::registrar::Registrar;
 use crate::sdp::Codec;
+use crate::sip::response::Refusal;
 use crate::sip::rsip;
 use crate::sip::{Peer, Transmit, Transport};
 use crate::transaction::{ClientKey, ServerKey, TransactionLayer, TuEvent};
@@ -111,6 +114,8 @@ pub struct Endpoint {
     registrar: Option<Registrar>,
     connector: Connector,
     connect_queue: VecDeque<ConnectInput>,
+    /// Who may send what: rate limits, bans, refusals (see [`crate::guard`]).
+    guard: crate::guard::Guards,
 }
 
 impl Endpoint {
@@ -118,7 +123,13 @@ impl Endpoint {
     pub fn new(cfg: EndpointConfig, programs: ProgramFactory, seed: u64) -> Self {
         let txn = TransactionLayer::new(cfg.server.sip_timers, seed ^ 0x5eed);
         let ports = PortPool::new(cfg.server.rtp_ports);
+        let guard = crate::guard::Guards::new(
+            cfg.server.rate(),
+            cfg.server.refused_invites,
+            cfg.server.max_transactions,
+        );
         Self {
+            guard,
             call_cfg: cfg.call_config(),
             cfg,
             txn,
@@ -172,6 +183,25 @@ impl Endpoint {
         self.txn.len()
     }
 
+    /// Counters of the admission guards since the last call (for `/metrics`).
+    pub fn take_guard_stats(&mut self) -> crate::guard::GuardStats {
+        let mut stats = self.guard.take_stats();
+        if let Some(reg) = self.registrar.as_mut() {
+            stats.absorb(&mut reg.take_auth_stats());
+        }
+        stats
+    }
+
+    /// Gives back memory that a burst of transactions left in the tables.
+    pub fn shrink(&mut self) {
+        self.txn.shrink();
+    }
+
+    /// Sources banned now for going over the rate limit.
+    pub fn banned_sources(&self) -> usize {
+        self.guard.rate.banned()
+    }
+
     /// The connect policy (queues, managers' load), read-only.
     pub fn connector(&self) -> &Connector {
         &self.connector
@@ -191,6 +221,9 @@ impl Endpoint {
 
     /// A datagram or framed stream message from `peer`.
     pub fn handle_sip(&mut self, now: Instant, wall: Timestamp, peer: Peer, bytes: &[u8]) {
+        if !self.admit_message(now, peer.addr.ip()) {
+            return;
+        }
         match crate::sip::parse::parse_message(bytes) {
             Ok(rsip::SipMessage::Request(mut req)) => {
                 tracing::debug!(from = %peer.addr, "SIP in:\n{}", req);
@@ -206,7 +239,9 @@ impl Endpoint {
                     },
                     Transport::Tcp => peer,
                 };
-                self.txn.handle_request(now, req, peer);
+                if let admission::Screen::Pass = self.screen_request(now, wall, &req, peer) {
+                    self.txn.handle_request(now, req, peer);
+                }
             }
             Ok(rsip::SipMessage::Response(resp)) => {
                 tracing::debug!(from = %peer.addr, "SIP in:\n{}", resp);
@@ -260,6 +295,7 @@ impl Endpoint {
 
     pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp) {
         self.txn.handle_timeout(now);
+        self.guard.handle_timeout(now);
         let mut due = Vec::new();
         while let Some(&(at, key)) = self.deadlines.first() {
             if at > now {
@@ -347,6 +383,7 @@ impl Endpoint {
             calls,
             self.connector.poll_timeout(),
             self.parting.poll_timeout(),
+            self.guard.poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -359,9 +396,10 @@ impl Endpoint {
         while let Some(ev) = self.txn.poll_event() {
             match ev {
                 TuEvent::Request { key, req, peer } => self.on_request(now, wall, key, req, peer),
-                TuEvent::Ack { req, .. } => {
+                TuEvent::Ack { req, peer } => {
                     if let Some(call) =
                         crate::sip::headers::to_tag(&req).and_then(|t| self.index.by_tag(&t))
+                        && self.in_dialog_source_ok(now, call, &req, peer)
                     {
                         self.with_call(now, wall, call, |c, ctx| c.handle_ack(ctx, &req));
                     }
@@ -415,7 +453,7 @@ impl Endpoint {
     ) {
         use rsip::Method;
         if crate::sip::headers::max_forwards(&req) == Some(0) && req.method != Method::Ack {
-            return self.respond(now, key, &req, 483);
+            return self.refuse(now, key, &req, Refusal::TooManyHops);
         }
         if let Some(tag) = crate::sip::headers::to_tag(&req)
             && let Some(answer) = self.parting.handle_request(
@@ -430,7 +468,7 @@ impl Endpoint {
                     self.respond(now, key, &req, 200)
                 }
                 PartingAnswer::Gone if req.method == Method::Ack => {}
-                PartingAnswer::Gone => self.respond(now, key, &req, 481),
+                PartingAnswer::Gone => self.refuse(now, key, &req, Refusal::NoSuchDialog),
             };
         }
         if let Some(tag) = crate::sip::headers::to_tag(&req) {
@@ -441,15 +479,18 @@ impl Endpoint {
                 .zip(id)
                 .is_some_and(|(c, id)| c.owns_call_id(id));
             return match call {
+                Some(call) if same_call_id && !self.in_dialog_source_ok(now, call, &req, peer) => {
+                    self.refuse(now, key, &req, Refusal::Forbidden)
+                }
                 Some(call) if same_call_id => {
                     self.with_call(now, wall, call, |c, ctx| c.handle_in_dialog(ctx, key, req))
                 }
                 // RFC 3261 §12.2.2: a request for a dialog we don't know.
-                _ => self.respond(now, key, &req, 481),
+                _ => self.refuse(now, key, &req, Refusal::NoSuchDialog),
             };
         }
         match req.method {
-            Method::Invite => match self.admit_invite(wall, &req, peer) {
+            Method::Invite => match self.admit_invite(now, wall, &req, peer) {
                 None => self.new_call(now, wall, key, req, peer),
                 Some(refusal) => self.txn.send_response(now, key, refusal),
             },
@@ -468,8 +509,8 @@ impl Endpoint {
             | Method::Update
             | Method::PRack
             | Method::Notify
-            | Method::Refer => self.respond(now, key, &req, 481),
-            _ => self.respond(now, key, &req, 405),
+            | Method::Refer => self.refuse(now, key, &req, Refusal::NoSuchDialog),
+            _ => self.refuse(now, key, &req, Refusal::MethodNotAllowed),
         }
     }
 
@@ -503,7 +544,7 @@ impl Endpoint {
             }
         };
         match refusal {
-            Some(r) => self.respond(now, invite_key, &req, r.code),
+            Some(Refused(why)) => self.refuse(now, invite_key, &req, why),
             None => self.settle(key),
         }
     }
@@ -627,10 +668,13 @@ impl Endpoint {
     }
 
     fn respond(&mut self, now: Instant, key: ServerKey, req: &rsip::Request, code: u16) {
-        let mut resp = crate::sip::response::make_response(req, code, None);
-        if code == 405 {
-            resp.headers.push(rsip::Header::Allow(ALLOW.into()));
-        }
+        let resp = crate::sip::response::make_response(req, code, None);
+        self.txn.send_response(now, key, resp);
+    }
+
+    /// Refuse `req` for `why` (the status code is chosen in `sip::response`).
+    fn refuse(&mut self, now: Instant, key: ServerKey, req: &rsip::Request, why: Refusal) {
+        let resp = crate::sip::response::refuse(req, why, None);
         self.txn.send_response(now, key, resp);
     }
 }

@@ -91,7 +91,12 @@ impl Endpoint {
         peer: Peer,
     ) {
         let Some(registrar) = self.registrar.as_mut() else {
-            return self.respond(now, key, &req, 405);
+            return self.refuse(
+                now,
+                key,
+                &req,
+                crate::sip::response::Refusal::MethodNotAllowed,
+            );
         };
         // Expiry is wall-clock and needs no precise timer: is_registered() already
         // ignores expired bindings; this only tidies memory and the store.
@@ -100,7 +105,13 @@ impl Endpoint {
         let code = outcome.response.status_code.code();
         tracing::info!(from = %peer.addr, user = ?crate::sip::headers::to_user(&req), "REGISTER answered {code}");
         writes.extend(outcome.writes);
-        self.txn.send_response(now, key, outcome.response);
+        if matches!(code, 401 | 403) && !self.cfg.server.is_trunk(peer.addr.ip()) {
+            // A challenge or refusal holds no transaction (§8.2.7): a REGISTER flood
+            // from strangers then costs no memory beyond the message itself.
+            self.txn.send_response_stateless(key, outcome.response);
+        } else {
+            self.txn.send_response(now, key, outcome.response);
+        }
         self.outputs
             .extend(writes.into_iter().map(|w| Output::Store(Box::new(w))));
         if code < 300 {
@@ -114,6 +125,7 @@ impl Endpoint {
     /// refused (403, or the 401 digest challenge).
     pub(super) fn admit_invite(
         &mut self,
+        now: Instant,
         wall: Timestamp,
         req: &rsip::Request,
         peer: Peer,
@@ -124,7 +136,7 @@ impl Endpoint {
         if let Some(registrar) = self.registrar.as_mut()
             && registrar.has_binding_from(peer.addr.ip(), wall)
         {
-            return match registrar.authenticate_request(wall, req) {
+            return match registrar.authenticate_request(wall, req, peer.addr.ip()) {
                 Ok(manager) => {
                     tracing::info!("INVITE from {manager}'s phone at {}", peer.addr);
                     None
@@ -132,12 +144,19 @@ impl Endpoint {
                 Err(resp) => Some(resp),
             };
         }
-        tracing::warn!(
-            "INVITE from {} refused with 403: not a trunk (add it to [server] trunks) \
-             and not a registered phone",
-            peer.addr
+        // Normally refused statelessly before this (see `admission`); this is the
+        // phone whose binding expired in between.
+        self.guard.refused(
+            now,
+            crate::guard::Refused::NotTrunk,
+            peer.addr.ip(),
+            "INVITE",
         );
-        Some(crate::sip::response::make_response(req, 403, None))
+        Some(crate::sip::response::refuse(
+            req,
+            crate::sip::response::Refusal::Forbidden,
+            None,
+        ))
     }
 }
 

@@ -20,6 +20,7 @@ pub mod feature_gate;
 pub mod g711;
 pub mod inband;
 pub mod info;
+pub mod latch;
 pub mod pacer;
 pub mod player;
 pub mod ports;
@@ -36,6 +37,7 @@ pub use command::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams, R
 pub use g711::{FRAME_SAMPLES, Law, SAMPLE_RATE};
 pub use inband::InbandDetector;
 pub use info::parse_info_dtmf;
+pub use latch::{LatchConfig, LatchDecision, LatchMode};
 pub use pacer::{Pacer, PacerStep};
 pub use player::{PlayerEvent, PromptPlayer};
 pub use prompt::{Prompt, PromptError, PromptSet};

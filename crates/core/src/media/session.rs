@@ -30,6 +30,7 @@ use crate::call::{DigitSource, MediaEvent, MediaParams};
 use crate::media::feature_gate::{Disposition, FeatureGate, GateOutput};
 use crate::media::g711::Law;
 use crate::media::inband::InbandDetector;
+use crate::media::latch::{Latch, LatchConfig, LatchDecision};
 use crate::media::pacer::{Pacer, PacerStep};
 use crate::media::player::{PlayerEvent, PromptPlayer};
 use crate::media::prompt::PromptSet;
@@ -108,10 +109,14 @@ pub struct MediaSession {
     /// Loss and reordering of what the peer sends, for the metrics.
     rx_stats: crate::media::rtp::RxStats,
     law: Law,
-    /// Where we send: the SDP address until the first RTP packet, then its source
-    /// (symmetric RTP, RFC 4961 — trunks behind NAT advertise unreachable addresses).
-    remote: Option<SocketAddr>,
-    latched: bool,
+    /// Where we send and whom we accept RTP from: the SDP address until the peer is
+    /// learnt, then its source (symmetric RTP, RFC 4961 — trunks behind NAT advertise
+    /// unreachable addresses), and nobody else (see [`crate::media::latch`]).
+    latch: Latch,
+    /// Packets from sources other than the peer, dropped; and re-latches (NAT
+    /// rebinding), since the driver last took them.
+    foreign_dropped: u64,
+    relatched: u64,
     sender: RtpSender,
     pacer: Pacer,
     player: PromptPlayer,
@@ -142,6 +147,7 @@ impl MediaSession {
         params: MediaParams,
         prompts: Arc<PromptSet>,
         rtp_timeout: Duration,
+        latch: LatchConfig,
         inband: bool,
         ssrc: u32,
         seq: u16,
@@ -149,8 +155,9 @@ impl MediaSession {
     ) -> Self {
         let law = law_of(params.codec);
         Self {
-            remote: params.remote,
-            latched: false,
+            latch: Latch::new(latch, params.remote),
+            foreign_dropped: 0,
+            relatched: 0,
             sender: RtpSender::new(ssrc, seq, ts, params.pt),
             pacer: Pacer::new(now, PTIME),
             player: PromptPlayer::new(),
@@ -177,11 +184,8 @@ impl MediaSession {
 
     /// New parameters from a re-INVITE.
     pub fn update(&mut self, now: Instant, params: MediaParams) {
-        if params.remote != self.params.remote {
-            // A new address in SDP: follow it, and latch again on what arrives.
-            self.remote = params.remote;
-            self.latched = false;
-        }
+        // A new address in SDP: follow it, and learn again from what arrives.
+        self.latch.update_sdp(params.remote);
         self.law = law_of(params.codec);
         self.sender.pt = params.pt;
         self.last_rx = now;
@@ -277,7 +281,7 @@ impl MediaSession {
         if self.params.hold {
             return None;
         }
-        let dest = self.remote?;
+        let dest = self.latch.destination()?;
         let dst = Destination {
             format: self.format(),
             ssrc: self.sender.ssrc,
@@ -300,7 +304,7 @@ impl MediaSession {
         if self.params.hold {
             return None;
         }
-        let dest = self.remote?;
+        let dest = self.latch.destination()?;
         let event = digit_to_event(digit)?;
         let dst = Destination {
             format: self.format(),
@@ -350,7 +354,17 @@ impl MediaSession {
         self.rx_stats.take()
     }
 
-    /// A datagram arrived on our RTP port. Latches, detects digits and, while bridged,
+    /// `(foreign packets dropped, re-latches)` since the last call.
+    pub fn take_latch_stats(&mut self) -> (u64, u64) {
+        (
+            std::mem::take(&mut self.foreign_dropped),
+            std::mem::take(&mut self.relatched),
+        )
+    }
+
+    /// A datagram arrived on our RTP port. Checks its source against the latch (a
+    /// packet from anyone but the peer is dropped before it is looked at: no digits,
+    /// no recording, no relay, no redirect), detects digits and, while bridged,
     /// returns the packet to relay to the partner leg (audio and telephone-events of
     /// the negotiated payload types only; not the events the feature gate holds back).
     /// Digits the gate releases wait in [`Self::poll_released_digit`]; relay them first.
@@ -366,15 +380,21 @@ impl MediaSession {
         if !ours {
             return None; // stray or comfort-noise payloads: not worth latching on
         }
+        match self.latch.handle_packet(now, from, rtp.ssrc, rtp.seq) {
+            LatchDecision::Accept => {}
+            LatchDecision::Latched => tracing::debug!(%from, "RTP latched"),
+            LatchDecision::Relatched { old } => {
+                self.relatched += 1;
+                tracing::info!(%old, new = %from, "RTP source moved (NAT rebinding): re-latched");
+            }
+            LatchDecision::Learning => return None,
+            LatchDecision::Foreign => {
+                self.foreign_dropped += 1;
+                return None;
+            }
+        }
         self.last_rx = now;
         self.rx_stats.observe(rtp.ssrc, rtp.seq);
-        if !self.latched || self.remote != Some(from) {
-            if !self.latched {
-                tracing::debug!(%from, "RTP latched");
-            }
-            self.remote = Some(from);
-            self.latched = true;
-        }
         self.gate_timeout(now);
         let mut held_back = false;
         if Some(pt) == self.params.te_pt {
@@ -555,7 +575,7 @@ impl MediaSession {
         let (payload, ev) = self.player.next_frame(self.law);
         let prompt_ended = matches!(ev, PlayerEvent::Finished(_));
         // On hold the peer only sends (or nothing): stay quiet, but keep the timeline.
-        let sent = match (self.params.hold, self.remote) {
+        let sent = match (self.params.hold, self.latch.destination()) {
             (false, Some(dest)) => self
                 .sender
                 .write_packet(payload, FRAME_SAMPLES as u32, buf)

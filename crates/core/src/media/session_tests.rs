@@ -14,7 +14,17 @@ fn session(t0: Instant, timeout: Duration) -> MediaSession {
         te_pt: Some(101),
         hold: false,
     };
-    MediaSession::new(t0, params, Arc::new(set), timeout, false, 1, 100, 1000)
+    MediaSession::new(
+        t0,
+        params,
+        Arc::new(set),
+        timeout,
+        LatchConfig::default(),
+        false,
+        1,
+        100,
+        1000,
+    )
 }
 
 fn frames(s: &mut MediaSession, from: Instant, n: u32) -> Vec<(SocketAddr, Vec<u8>)> {
@@ -67,11 +77,15 @@ fn latches_onto_rtp_source_and_paces_without_drift() {
     let mut pkt = [0u8; 172];
     pkt[0] = 0x80; // V=2, PT 0
     let nat: SocketAddr = "192.0.2.7:31000".parse().unwrap();
-    assert_eq!(
-        s.handle_rtp(t0, nat, &pkt),
-        None,
-        "not bridged: nothing to relay"
-    );
+    // Behind NAT: a run of consecutive packets from one source teaches the address.
+    for seq in 0..u16::from(crate::media::latch::LEARN_PACKETS) {
+        pkt[2..4].copy_from_slice(&seq.to_be_bytes());
+        assert_eq!(
+            s.handle_rtp(t0, nat, &pkt),
+            None,
+            "not bridged: nothing to relay"
+        );
+    }
     let sent = frames(&mut s, t0, 500);
     assert_eq!(sent.len(), 500);
     assert!(
@@ -110,7 +124,17 @@ fn pcma_session(t0: Instant) -> MediaSession {
         hold: false,
     };
     let prompts = Arc::new(PromptSet::new());
-    MediaSession::new(t0, params, prompts, Duration::ZERO, false, 2, 7, 70)
+    MediaSession::new(
+        t0,
+        params,
+        prompts,
+        Duration::ZERO,
+        LatchConfig::default(),
+        false,
+        2,
+        7,
+        70,
+    )
 }
 
 fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
@@ -134,7 +158,7 @@ fn relay_continues_the_prompt_stream_and_unbridge_continues_the_relay() {
     assert!(a.is_bridged() && b.is_bridged());
     assert_eq!(frames(&mut b, t1, 5).len(), 0, "bridged: no paced frames");
 
-    let peer_a: SocketAddr = "198.51.100.1:7000".parse().unwrap();
+    let peer_a: SocketAddr = "127.0.0.1:5000".parse().unwrap(); // its SDP address
     let mut out = [0u8; 200];
     let mut last = (0u16, 0u32);
     for i in 0..3u16 {
@@ -179,7 +203,7 @@ fn bridged_leg_reports_digits_and_forwards_events_remapped() {
     b.bridge(t0);
     let ev = rtp(101, 5, 800, 9, &[1, 0x0A, 0, 160]);
     let fwd = a
-        .handle_rtp(t0, "192.0.2.1:4000".parse().unwrap(), &ev)
+        .handle_rtp(t0, "127.0.0.1:4000".parse().unwrap(), &ev)
         .unwrap();
     assert_eq!(
         a.poll_event(),
@@ -197,7 +221,7 @@ fn bridged_leg_reports_digits_and_forwards_events_remapped() {
     assert_eq!(
         a.handle_rtp(
             t0,
-            "192.0.2.1:4000".parse().unwrap(),
+            "127.0.0.1:4000".parse().unwrap(),
             &rtp(13, 6, 960, 9, &[40])
         ),
         None
@@ -234,7 +258,7 @@ fn records_decoded_audio_fills_lost_packets_and_ends_on_a_stop_digit() {
         "#",
     );
     let (bytes, decoded) = tone(Law::Ulaw);
-    let from: SocketAddr = "192.0.2.9:4000".parse().unwrap();
+    let from: SocketAddr = "127.0.0.1:4000".parse().unwrap();
     for i in 0..62u16 {
         if i == 10 || i == 11 {
             continue; // lost
@@ -301,7 +325,7 @@ fn records_a_law_until_stopped_and_a_new_recording_ends_the_old_one() {
     let (bytes, decoded) = tone(Law::Alaw);
     for i in 0..10u16 {
         let pkt = rtp(8, i, u32::from(i) * 160, 5, &bytes);
-        let _ = s.handle_rtp(t0, "192.0.2.9:4000".parse().unwrap(), &pkt);
+        let _ = s.handle_rtp(t0, "127.0.0.1:5000".parse().unwrap(), &pkt);
     }
     s.start_recording(t0, 2, "b.wav".into(), long, Duration::ZERO, "");
     s.stop_recording(t0);
@@ -390,7 +414,7 @@ fn bridged_leg_on_hold_receives_nothing_and_silence_still_times_out() {
     b.update(t0, held);
     let pkt = rtp(8, 1, 1, 3, &[0xD5; 160]);
     let fwd = a
-        .handle_rtp(t0, "192.0.2.2:4000".parse().unwrap(), &pkt)
+        .handle_rtp(t0, "127.0.0.1:5000".parse().unwrap(), &pkt)
         .unwrap();
     let mut out = [0u8; 200];
     assert_eq!(b.relay_out(&fwd, &mut out), None);
@@ -410,7 +434,7 @@ fn gated_pair(t0: Instant) -> (MediaSession, MediaSession) {
 /// The manager presses `code` (RFC 4733 event number) at `ts`: start, two updates and
 /// three end packets. Returns how many of them would be relayed.
 fn press(m: &mut MediaSession, now: Instant, seq: u16, ts: u32, code: u8) -> usize {
-    let from: SocketAddr = "192.0.2.5:30000".parse().unwrap();
+    let from: SocketAddr = "127.0.0.1:4000".parse().unwrap(); // its SDP address
     let packets = [
         [code, 0x0A, 0, 160],
         [code, 0x0A, 1, 64],
@@ -548,4 +572,56 @@ fn held_keys_are_released_when_the_manager_stops_pressing() {
         },
     );
     assert_eq!(c.relay_digit('*', false, &mut buf), None);
+}
+
+/// Issue 11 item 1: one packet from a stranger neither turns the stream towards them
+/// nor presses a key, while the peer's own packets still do.
+#[test]
+fn a_strangers_packets_neither_redirect_the_stream_nor_press_keys() {
+    let t0 = Instant::now();
+    let mut s = session(t0, Duration::ZERO); // SDP 127.0.0.1:4000, te 101
+    let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+    let evil: SocketAddr = "127.0.0.2:4000".parse().unwrap();
+    let _ = s.handle_rtp(t0, peer, &rtp(0, 10, 1600, 42, &[0xFF; 160]));
+    for i in 0..20u16 {
+        let _ = s.handle_rtp(t0, evil, &rtp(0, 500 + i, 0, 99, &[0xFF; 160]));
+        let _ = s.handle_rtp(t0, evil, &rtp(101, 600 + i, 0, 99, &[1, 0x8A, 0, 160]));
+    }
+    assert_eq!(s.poll_event(), None, "no digit from the stranger");
+    assert_eq!(s.take_latch_stats(), (40, 0));
+    let sent = frames(&mut s, t0, 5);
+    assert!(sent.iter().all(|(a, _)| *a == peer), "{sent:?}");
+    // The peer's own digit still counts.
+    let _ = s.handle_rtp(t0, peer, &rtp(101, 11, 1760, 42, &[1, 0x8A, 0, 160]));
+    assert_eq!(
+        s.poll_event(),
+        Some(MediaEvent::Digit {
+            digit: '1',
+            source: DigitSource::Rfc4733
+        })
+    );
+}
+
+/// A bridged leg relays nothing a stranger sends into it.
+#[test]
+fn a_bridged_leg_relays_nothing_from_a_stranger() {
+    let t0 = Instant::now();
+    let mut a = session(t0, Duration::ZERO);
+    a.bridge(t0);
+    let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+    assert!(
+        a.handle_rtp(t0, peer, &rtp(0, 1, 0, 42, &[0x55; 160]))
+            .is_some()
+    );
+    let evil: SocketAddr = "127.0.0.2:4000".parse().unwrap();
+    for i in 0..10u16 {
+        assert!(
+            a.handle_rtp(t0, evil, &rtp(0, i, 0, 99, &[0x55; 160]))
+                .is_none()
+        );
+    }
+    assert!(
+        a.handle_rtp(t0, peer, &rtp(0, 2, 160, 42, &[0x55; 160]))
+            .is_some()
+    );
 }

@@ -14,6 +14,8 @@
 //! Every type derives serde with `snake_case` names; that is the JSON the admin API and
 //! webhooks emit, and the format of the JSON text columns (`menu_path`, `transfers`).
 
+pub mod recording;
+
 use std::net::SocketAddr;
 
 use jiff::Timestamp;
@@ -50,6 +52,9 @@ pub enum CallOutcome {
     Missed,
     /// Technical failure (no media, SIP error, …).
     Failed,
+    /// Cut off by a crash or power loss: still in progress when the process died,
+    /// closed at its last known time on the next start.
+    Interrupted,
 }
 
 /// Who ended a call.
@@ -286,6 +291,7 @@ text_enum!(CallOutcome {
     Voicemail => "voicemail",
     Missed => "missed",
     Failed => "failed",
+    Interrupted => "interrupted",
 });
 
 text_enum!(Side {

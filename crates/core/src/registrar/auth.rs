@@ -15,13 +15,21 @@
 //!   repeated or smaller count gets a fresh challenge. Counts are kept only after a
 //!   correct response, so strangers cannot fill the table, and only while the nonce
 //!   lives.
-//! - **RFC 2069 responses** (no `qop`) are accepted for old phones (RFC 3261 §22.4
-//!   requires it); they cannot be protected against replay within the nonce lifetime
-//!   beyond the registrar's CSeq ordering.
+//! - **`qop=auth` required.** A response without `qop` (RFC 2069) is re-challenged
+//!   unless `[server] allow_legacy_digest = true`: such responses carry no nonce
+//!   count, so nothing tells a replay from the original.
+//! - **Nonces bound to the source.** Each nonce's MAC covers the requesting source
+//!   address, so a response captured on the wire cannot be replayed from another
+//!   address (it gets a fresh challenge), qop or not.
+//! - **Lockouts** ([`crate::guard::lockout`]): repeated failures lock the source
+//!   address and the login out, and while that lasts even the right password gets
+//!   403, so guessing at full speed gains nothing.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use super::digest::{self, Algorithm, Credentials, DigestInput, NonceCheck, NonceKey};
+use crate::guard::{AuthLockout, GuardStats, LockoutConfig};
 use crate::sip::rsip::{self, Header};
 
 /// Login name → (manager name, password): who may authenticate.
@@ -34,6 +42,8 @@ pub enum AuthFailure {
     Challenge { stale: bool },
     /// 403: credentials that can never work (unknown user, wrong password, wrong AOR).
     Forbidden,
+    /// 403 without looking at the password: the source or login is locked out.
+    LockedOut,
 }
 
 /// The stateless part (secret, realm, users) plus the nonce-count table.
@@ -49,6 +59,11 @@ pub(crate) struct Authenticator {
     sequence: u32,
     /// (username, nonce) → (highest nc accepted, nonce issue time in unix seconds).
     counts: HashMap<(String, String), (u32, i64)>,
+    /// Accept responses without `qop` (`[server] allow_legacy_digest`).
+    allow_legacy: bool,
+    lockout: AuthLockout,
+    /// Failures, lockouts and locked-out refusals since the driver last took them.
+    stats: GuardStats,
 }
 
 /// Above this many tracked nonces, dead ones are purged on insert too (not only on
@@ -71,7 +86,34 @@ impl Authenticator {
             algorithms,
             sequence: 0,
             counts: HashMap::new(),
+            allow_legacy: false,
+            lockout: AuthLockout::default(),
+            stats: GuardStats::default(),
         }
+    }
+
+    /// `[server] allow_legacy_digest` and the lockout limits.
+    pub fn set_policy(&mut self, allow_legacy: bool, lockout: LockoutConfig) {
+        self.allow_legacy = allow_legacy;
+        self.lockout = AuthLockout::new(lockout);
+    }
+
+    /// Counters since the last call (auth fields only).
+    pub fn take_stats(&mut self) -> GuardStats {
+        std::mem::take(&mut self.stats)
+    }
+
+    /// A failed authentication by `user` from `source`: counted, maybe a lockout.
+    fn failure(&mut self, now_secs: i64, source: IpAddr, user: &str) -> AuthFailure {
+        self.stats.auth_failures += 1;
+        for locked in self.lockout.failed(now_secs, source, Some(user)) {
+            self.stats.lockouts += 1;
+            tracing::warn!(
+                "{locked:?}: too many failed authentications ([server] auth_max_failures); \
+                 refusing it, right password or not, until the lockout ends"
+            );
+        }
+        AuthFailure::Forbidden
     }
 
     pub fn realm(&self) -> &str {
@@ -103,10 +145,20 @@ impl Authenticator {
             })
     }
 
-    /// Checks the `Authorization` headers of `req` (RFC 3261 §22.2). On success returns
-    /// the manager the credentials belong to.
-    pub fn verify(&mut self, now_secs: i64, req: &rsip::Request) -> Result<String, AuthFailure> {
+    /// Checks the `Authorization` headers of `req` (RFC 3261 §22.2) from `source`. On
+    /// success returns the manager the credentials belong to.
+    pub fn verify(
+        &mut self,
+        now_secs: i64,
+        req: &rsip::Request,
+        source: IpAddr,
+    ) -> Result<String, AuthFailure> {
+        let source = crate::guard::canonical(source);
         let fresh = Err(AuthFailure::Challenge { stale: false });
+        if self.lockout.check(now_secs, source, None).is_err() {
+            self.stats.auth_locked_refused += 1;
+            return Err(AuthFailure::LockedOut);
+        }
         // A phone may carry credentials for several realms; ours is the one that counts.
         let creds = req.headers.iter().find_map(|h| match h {
             Header::Authorization(a) => match Credentials::parse(&a.0) {
@@ -129,13 +181,29 @@ impl Authenticator {
         if creds.other_qop {
             return fresh;
         }
+        if creds.qop_auth.is_none() && !self.allow_legacy {
+            tracing::info!(user = %creds.username, "digest response without qop=auth; re-challenging (allow_legacy_digest is off)");
+            return fresh;
+        }
+        if self
+            .lockout
+            .check(now_secs, source, Some(&creds.username))
+            .is_err()
+        {
+            self.stats.auth_locked_refused += 1;
+            return Err(AuthFailure::LockedOut);
+        }
         let Some((manager, password)) = self.users.get(&creds.username) else {
             tracing::info!(user = %creds.username, "authentication for an unknown user");
-            return Err(AuthFailure::Forbidden);
+            let user = creds.username.clone();
+            return Err(self.failure(now_secs, source, &user));
         };
-        let check = self
-            .key
-            .check(&creds.nonce, now_secs, self.nonce_lifetime_secs);
+        let check = self.key.check(
+            &creds.nonce,
+            now_secs,
+            self.nonce_lifetime_secs,
+            &ip_bytes(source),
+        );
         if check == NonceCheck::Invalid {
             return fresh;
         }
@@ -159,7 +227,8 @@ impl Authenticator {
         );
         if !matches {
             tracing::info!(user = %creds.username, "wrong password");
-            return Err(AuthFailure::Forbidden);
+            let user = creds.username.clone();
+            return Err(self.failure(now_secs, source, &user));
         }
         let NonceCheck::Fresh { issued } = check else {
             return Err(AuthFailure::Challenge { stale: true });
@@ -179,6 +248,7 @@ impl Authenticator {
             }
             self.counts.insert(key, (q.count, issued));
         }
+        self.lockout.succeeded(source, &creds.username);
         Ok(manager)
     }
 
@@ -191,15 +261,19 @@ impl Authenticator {
 
     /// RFC 8760 §2.4: one `WWW-Authenticate` per accepted algorithm, most preferred
     /// first, sharing one new nonce.
-    /// `algorithms`: the per-phone offer of `registrar::offer`, in order.
+    /// `algorithms`: the per-phone offer of `registrar::offer`, in order. The nonce is
+    /// bound to the requesting `source`, so a captured response cannot register
+    /// another address.
     pub fn challenges(
         &mut self,
         now_secs: i64,
         stale: bool,
         algorithms: &[Algorithm],
+        source: IpAddr,
     ) -> Vec<Header> {
         self.sequence = self.sequence.wrapping_add(1);
-        let nonce = self.key.issue(now_secs, self.sequence);
+        let source = crate::guard::canonical(source);
+        let nonce = self.key.issue(now_secs, self.sequence, &ip_bytes(source));
         algorithms
             .iter()
             .map(|&a| {
@@ -212,5 +286,13 @@ impl Authenticator {
     pub fn new_tag(&mut self) -> String {
         self.sequence = self.sequence.wrapping_add(1);
         self.key.tag(self.sequence)
+    }
+}
+
+/// What a nonce is bound to: the source address's octets.
+fn ip_bytes(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
     }
 }

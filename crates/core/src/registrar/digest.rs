@@ -329,14 +329,17 @@ impl NonceKey {
         Self { secret }
     }
 
-    /// A nonce issued at `now_secs` (unix seconds) with a per-challenge `sequence`.
-    pub fn issue(&self, now_secs: i64, sequence: u32) -> String {
+    /// A nonce issued at `now_secs` (unix seconds) with a per-challenge `sequence`,
+    /// bound to `bind` (the requesting source address): the MAC covers it, so the
+    /// nonce only verifies for the same `bind` and a response captured on the wire
+    /// cannot be replayed from another address (issue 11 item 5).
+    pub fn issue(&self, now_secs: i64, sequence: u32, bind: &[u8]) -> String {
         let mut raw = [0u8; NONCE_LEN];
         let (head, mac) = raw.split_at_mut(12);
         let (ts, seq) = head.split_at_mut(8);
         ts.copy_from_slice(&now_secs.to_be_bytes());
         seq.copy_from_slice(&sequence.to_be_bytes());
-        let full = hmac_sha256(&self.secret, head);
+        let full = hmac_sha256(&self.secret, &[&*head, bind].concat());
         for (m, f) in mac.iter_mut().zip(full) {
             *m = f;
         }
@@ -354,13 +357,13 @@ impl NonceKey {
         format!("sbr{}", hex(mac.get(..6).unwrap_or_default()))
     }
 
-    /// Verifies a nonce from a client, `lifetime_secs` old at most.
-    pub fn check(&self, nonce: &str, now_secs: i64, lifetime_secs: i64) -> NonceCheck {
+    /// Verifies a nonce from a client, `lifetime_secs` old at most, issued for `bind`.
+    pub fn check(&self, nonce: &str, now_secs: i64, lifetime_secs: i64, bind: &[u8]) -> NonceCheck {
         let Some(raw) = unhex(nonce).filter(|r| r.len() == NONCE_LEN) else {
             return NonceCheck::Invalid;
         };
         let (head, mac) = raw.split_at(12);
-        let full = hmac_sha256(&self.secret, head);
+        let full = hmac_sha256(&self.secret, &[head, bind].concat());
         if !constant_time_eq(mac, full.get(..MAC_LEN).unwrap_or_default()) {
             return NonceCheck::Invalid;
         }
@@ -495,30 +498,40 @@ mod tests {
     #[test]
     fn nonces_verify_expire_and_resist_tampering() {
         let key = NonceKey::new([7; 32]);
-        let n = key.issue(1_000, 1);
+        let n = key.issue(1_000, 1, b"");
         assert_eq!(n.len(), NONCE_LEN * 2);
-        assert_ne!(n, key.issue(1_000, 2));
+        assert_ne!(n, key.issue(1_000, 2, b""));
         assert_eq!(
-            key.check(&n, 1_000, 300),
+            key.check(&n, 1_000, 300, b""),
             NonceCheck::Fresh { issued: 1_000 }
         );
         assert_eq!(
-            key.check(&n, 1_300, 300),
+            key.check(&n, 1_300, 300, b""),
             NonceCheck::Fresh { issued: 1_000 }
         );
-        assert_eq!(key.check(&n, 1_301, 300), NonceCheck::Stale);
-        assert_eq!(key.check(&n, 900, 300), NonceCheck::Invalid);
+        assert_eq!(key.check(&n, 1_301, 300, b""), NonceCheck::Stale);
+        assert_eq!(key.check(&n, 900, 300, b""), NonceCheck::Invalid);
         // Another secret, a flipped timestamp digit, junk.
         assert_eq!(
-            NonceKey::new([8; 32]).check(&n, 1_000, 300),
+            NonceKey::new([8; 32]).check(&n, 1_000, 300, b""),
             NonceCheck::Invalid
         );
         let mut forged = n.clone().into_bytes();
         forged[15] = if forged[15] == b'0' { b'1' } else { b'0' };
         let forged = String::from_utf8(forged).unwrap();
-        assert_eq!(key.check(&forged, 1_000, 300), NonceCheck::Invalid);
-        assert_eq!(key.check("zz", 1_000, 300), NonceCheck::Invalid);
-        assert_eq!(key.check("", 1_000, 300), NonceCheck::Invalid);
+        assert_eq!(key.check(&forged, 1_000, 300, b""), NonceCheck::Invalid);
+        assert_eq!(key.check("zz", 1_000, 300, b""), NonceCheck::Invalid);
+        assert_eq!(key.check("", 1_000, 300, b""), NonceCheck::Invalid);
+        // Bound to a source: only that source's check passes.
+        let bound = key.issue(1_000, 3, &[192, 0, 2, 7]);
+        assert_eq!(
+            key.check(&bound, 1_000, 300, &[192, 0, 2, 7]),
+            NonceCheck::Fresh { issued: 1_000 }
+        );
+        assert_eq!(
+            key.check(&bound, 1_000, 300, &[127, 0, 0, 2]),
+            NonceCheck::Invalid
+        );
     }
 
     proptest::proptest! {
@@ -527,7 +540,7 @@ mod tests {
         fn parsing_never_panics(text in "\\PC{0,200}", tail in "[a-z=\",\\\\ ]{0,40}") {
             let _ = Credentials::parse(&text);
             let _ = Credentials::parse(&format!("Digest {tail}"));
-            let _ = NonceKey::new([0; 32]).check(&text, 0, 300);
+            let _ = NonceKey::new([0; 32]).check(&text, 0, 300, b"");
             let _ = unhex(&text);
         }
     }

@@ -41,6 +41,7 @@ pub use auth::{AuthFailure, Users};
 
 use crate::config::DialPlan;
 use crate::model::{Registration, StoreWrite};
+use crate::sip::response::Refusal;
 use crate::sip::rsip::{self, Header, typed};
 use crate::sip::{Peer, Transport, headers};
 
@@ -61,6 +62,10 @@ pub struct RegistrarConfig {
     pub nonce_lifetime_secs: u32,
     /// Bindings kept per manager.
     pub max_contacts: usize,
+    /// Accept digest responses without `qop=auth` (`[server] allow_legacy_digest`).
+    pub allow_legacy_digest: bool,
+    /// Failed-authentication lockouts (`[server] auth_max_failures`, …).
+    pub lockout: crate::guard::LockoutConfig,
 }
 
 impl Default for RegistrarConfig {
@@ -72,6 +77,8 @@ impl Default for RegistrarConfig {
             default_expires: 3600,
             nonce_lifetime_secs: 300,
             max_contacts: 10,
+            allow_legacy_digest: false,
+            lockout: crate::guard::LockoutConfig::default(),
         }
     }
 }
@@ -139,7 +146,7 @@ pub struct Registrar {
 }
 
 /// Why a REGISTER stops before changing anything: the status to answer.
-struct Reject(u16);
+struct Reject(Refusal);
 
 impl Registrar {
     /// `secret` signs nonces (pick it at random at start); `realm` is the digest realm
@@ -158,14 +165,16 @@ impl Registrar {
             cfg.algorithms = DEFAULT_ALGORITHMS.to_vec();
         }
         cfg.algorithms = dedup_algorithms(std::mem::take(&mut cfg.algorithms));
+        let mut auth = Authenticator::new(
+            secret,
+            realm.into(),
+            users,
+            i64::from(cfg.nonce_lifetime_secs),
+            cfg.algorithms.clone(),
+        );
+        auth.set_policy(cfg.allow_legacy_digest, cfg.lockout);
         Self {
-            auth: Authenticator::new(
-                secret,
-                realm.into(),
-                users,
-                i64::from(cfg.nonce_lifetime_secs),
-                cfg.algorithms.clone(),
-            ),
+            auth,
             cfg,
             offer: offer::OfferPolicy::default(),
             bindings: HashMap::new(),
@@ -303,12 +312,13 @@ impl Registrar {
         &mut self,
         now: Timestamp,
         req: &rsip::Request,
+        source: std::net::IpAddr,
     ) -> Result<String, rsip::Response> {
         self.offer.on_request(req, now.as_second());
         let manager = self
             .auth
-            .verify(now.as_second(), req)
-            .map_err(|f| self.auth_response(now, req, f))?;
+            .verify(now.as_second(), req, source)
+            .map_err(|f| self.auth_response(now, req, f, source))?;
         self.offer.on_success(req, self.auth.realm());
         Ok(manager)
     }
@@ -318,26 +328,37 @@ impl Registrar {
         self.offer.state(call_id)
     }
 
+    /// Authentication failures, lockouts and locked-out refusals since the last call.
+    pub fn take_auth_stats(&mut self) -> crate::guard::GuardStats {
+        self.auth.take_stats()
+    }
+
     /// The 401 (with one challenge per algorithm) or 403 for a failed authentication.
     pub fn auth_response(
         &mut self,
         now: Timestamp,
         req: &rsip::Request,
         failure: AuthFailure,
+        source: std::net::IpAddr,
     ) -> rsip::Response {
         match failure {
             AuthFailure::Challenge { stale } => {
-                let mut resp = self.respond(req, 401);
+                let mut resp = self.respond(req, Refusal::Unauthorized.code());
                 let may_probe = req.method == rsip::Method::Register && !is_unregister(req);
                 let algorithms =
                     self.offer
                         .offer(req, &self.cfg.algorithms, may_probe, now.as_second());
-                for h in self.auth.challenges(now.as_second(), stale, &algorithms) {
+                for h in self
+                    .auth
+                    .challenges(now.as_second(), stale, &algorithms, source)
+                {
                     resp.headers.push(h);
                 }
                 resp
             }
-            AuthFailure::Forbidden => self.respond(req, 403),
+            AuthFailure::Forbidden | AuthFailure::LockedOut => {
+                self.respond(req, Refusal::Forbidden.code())
+            }
         }
     }
 
@@ -349,7 +370,7 @@ impl Registrar {
         req: &rsip::Request,
         source: Peer,
     ) -> RegisterOutcome {
-        let manager = match self.authenticate_request(now, req) {
+        let manager = match self.authenticate_request(now, req, source.addr.ip()) {
             Ok(m) => m,
             Err(resp) => return outcome(resp, Vec::new()),
         };
@@ -357,14 +378,19 @@ impl Registrar {
         let aor = headers::to_user(req);
         if aor.as_deref().and_then(|u| self.auth.manager_of(u)) != Some(manager.as_str()) {
             tracing::info!(%manager, aor = ?aor, "REGISTER for someone else's address of record");
-            let resp = self.respond(req, 403);
+            let resp = self.respond(req, Refusal::Forbidden.code());
             return outcome(resp, Vec::new());
         }
         // A refresh of a phone that answered MD5 while SHA-256 was offered too: ask once
         // more with SHA-256 first (`offer` explains why this waits for a refresh).
         if !is_unregister(req) && self.offer.take_probe(req) {
             tracing::info!(%manager, "offering SHA-256 first on this refresh");
-            let resp = self.auth_response(now, req, AuthFailure::Challenge { stale: true });
+            let resp = self.auth_response(
+                now,
+                req,
+                AuthFailure::Challenge { stale: true },
+                source.addr.ip(),
+            );
             return outcome(resp, Vec::new());
         }
         match self.update(now, req, source, &manager) {
@@ -385,14 +411,14 @@ impl Registrar {
                 ));
                 outcome(resp, writes)
             }
-            Err(Reject(423)) => {
-                let mut resp = self.respond(req, 423);
+            Err(Reject(Refusal::IntervalTooBrief)) => {
+                let mut resp = self.respond(req, Refusal::IntervalTooBrief.code());
                 resp.headers
                     .push(Header::MinExpires(self.cfg.min_expires.to_string().into()));
                 outcome(resp, Vec::new())
             }
-            Err(Reject(code)) => {
-                let resp = self.respond(req, code);
+            Err(Reject(why)) => {
+                let resp = self.respond(req, why.code());
                 outcome(resp, Vec::new())
             }
         }
@@ -411,10 +437,10 @@ impl Registrar {
         let cseq = headers::cseq(req).map(|(n, _)| n).unwrap_or(0);
         let header_expires = match expires_header(req) {
             Some(Some(e)) => Some(e),
-            Some(None) => return Err(Reject(400)),
+            Some(None) => return Err(Reject(Refusal::BadRequest)),
             None => None,
         };
-        let contacts = contacts(req).ok_or(Reject(400))?;
+        let contacts = contacts(req).ok_or(Reject(Refusal::BadRequest))?;
         let mut list = self.bindings.get(manager).cloned().unwrap_or_default();
         let mut writes = Vec::new();
         // Expired bindings go first, so they neither show in the 200 nor block an update.
@@ -429,10 +455,10 @@ impl Registrar {
         if contacts.iter().any(|c| c.is_star()) {
             // §10.3 step 6: `*` only alone and with Expires: 0.
             if contacts.len() != 1 || header_expires != Some(0) {
-                return Err(Reject(400));
+                return Err(Reject(Refusal::BadRequest));
             }
             if list.iter().any(out_of_order) {
-                return Err(Reject(500));
+                return Err(Reject(Refusal::ServerError));
             }
             writes.extend(list.drain(..).map(|b| remove(&b)));
         } else {
@@ -447,7 +473,7 @@ impl Registrar {
                     .or(header_expires)
                     .unwrap_or(self.cfg.default_expires);
                 if requested != 0 && requested < self.cfg.min_expires {
-                    return Err(Reject(423));
+                    return Err(Reject(Refusal::IntervalTooBrief));
                 }
                 let expires = requested.min(self.cfg.max_expires);
                 let uri = c.uri.to_string();
@@ -455,7 +481,7 @@ impl Registrar {
                 if let Some(b) = existing.and_then(|i| list.get(i))
                     && out_of_order(b)
                 {
-                    return Err(Reject(500));
+                    return Err(Reject(Refusal::ServerError));
                 }
                 if expires == 0 {
                     if let Some(i) = existing {

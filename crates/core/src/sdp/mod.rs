@@ -157,6 +157,13 @@ pub enum SdpError {
     )]
     ConnectionNotIp { host: String },
 
+    /// c= names an address no unicast stream can use: multicast (we never join a
+    /// group), broadcast or reserved. Answered 488; `0.0.0.0` (hold) is not this.
+    #[error(
+        "SDP c= address {ip} is multicast, broadcast or reserved; a call's media needs a unicast address"
+    )]
+    UnusableAddress { ip: std::net::IpAddr },
+
     /// The answerer set our audio stream's port to 0 (RFC 3264 §6).
     #[error("the answer rejected our audio stream (port 0); the peer does not accept our media")]
     AudioRejected,

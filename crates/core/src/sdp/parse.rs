@@ -133,6 +133,9 @@ fn remote_media(
                 .to_owned(),
         })?;
     let ip = connection_ip(connection)?;
+    if !usable_unicast(ip) {
+        return Err(SdpError::UnusableAddress { ip });
+    }
     let port = u16::try_from(media.get_port()).map_err(|_| SdpError::Syntax {
         line: m_number,
         detail: "m= port must be a number from 0 to 65535".to_owned(),
@@ -165,6 +168,28 @@ fn remote_media(
         session_id: session.origin.session_id,
         session_version: session.origin.session_version,
     })
+}
+
+/// Whether `ip` can be a peer's RTP address: unicast, or unspecified (`0.0.0.0` /
+/// `::`, the RFC 2543 hold, RFC 3264 §8.4). Multicast would make us send a call's audio
+/// to a group (and accept anyone's), broadcast to a whole segment; 0/8 and 240/4 are
+/// not host addresses at all (RFC 6890).
+fn usable_unicast(ip: IpAddr) -> bool {
+    if ip.is_unspecified() {
+        return true;
+    }
+    match ip {
+        IpAddr::V4(v4) => {
+            let first = v4.octets()[0];
+            !(v4.is_multicast() || v4.is_broadcast() || first == 0 || first >= 240)
+        }
+        IpAddr::V6(v6) => {
+            !(v6.is_multicast()
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| !usable_unicast(v4.into())))
+        }
+    }
 }
 
 fn connection_ip(connection: &SdpConnection) -> Result<IpAddr, SdpError> {

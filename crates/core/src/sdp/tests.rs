@@ -796,3 +796,30 @@ proptest! {
         }
     }
 }
+
+/// Issue 11 item 1: an offer whose c= is multicast, broadcast or reserved is refused
+/// (the endpoint answers 488); the `0.0.0.0` hold still parses.
+#[test]
+fn multicast_broadcast_and_reserved_addresses_are_refused_but_hold_is_not() {
+    for ip in [
+        "224.0.0.1",
+        "239.1.2.3",
+        "255.255.255.255",
+        "240.0.0.1",
+        "0.1.2.3",
+    ] {
+        let offer = ASTERISK_PCMU.replace("198.51.100.10", ip);
+        match parse(crlf(&offer).as_bytes()) {
+            Err(SdpError::UnusableAddress { ip: got }) => assert_eq!(got.to_string(), ip),
+            other => panic!("{ip}: {other:?}"),
+        }
+    }
+    let v6 = ASTERISK_PCMU.replace("IP4 198.51.100.10", "IP6 ff02::1");
+    assert!(matches!(
+        parse(crlf(&v6).as_bytes()),
+        Err(SdpError::UnusableAddress { .. })
+    ));
+    let hold = ASTERISK_PCMU.replace("c=IN IP4 198.51.100.10", "c=IN IP4 0.0.0.0");
+    let held = parse(crlf(&hold).as_bytes()).unwrap();
+    assert!(held.rtp_addr.is_none() && held.is_hold());
+}

@@ -63,12 +63,75 @@ pub fn request_uri_user(req: &Request) -> Option<String> {
 
 /// The user (or `tel:` number) of the To URI: who the caller asked for.
 pub fn to_user<M: HeadersExt>(msg: &M) -> Option<String> {
-    uri_user(&typed_to(msg)?.uri)
+    identity_user(msg.to_header().ok()?.value()).or_else(|| uri_user(&typed_to(msg)?.uri))
 }
 
 /// The user (or `tel:` number) of the From URI: the caller ID.
+///
+/// Read with [`name_addr_uri`], not the fork's typed From: the fork stops a quoted
+/// display name at the first `"` even when it is escaped, so
+/// `"Evil %22\"<sip:x@127.0.0.9>" <sip:5551234@…>` came out as caller `x`.
 pub fn from_user<M: HeadersExt>(msg: &M) -> Option<String> {
-    uri_user(&typed_from(msg)?.uri)
+    identity_user(msg.from_header().ok()?.value())
+}
+
+/// The user of the P-Asserted-Identity (RFC 3325) URI, read the same way as From.
+pub fn asserted_user(req: &Request) -> Option<String> {
+    req.headers.iter().find_map(|h| match h {
+        // Several identities may be listed (a sip: and a tel: one): the first.
+        Header::PAssertedIdentity(v) => identity_user(v.value()),
+        Header::Other(name, value) if name.eq_ignore_ascii_case("P-Asserted-Identity") => {
+            identity_user(value)
+        }
+        _ => None,
+    })
+}
+
+/// The user part of the URI of a `name-addr` or `addr-spec` value.
+fn identity_user(value: &str) -> Option<String> {
+    let uri = Uri::try_from(name_addr_uri(value)?).ok()?;
+    uri_user(&uri)
+}
+
+/// The URI of a From/To/P-Asserted-Identity value (RFC 3261 §25.1):
+/// `[display-name] <URI>` or a bare `addr-spec` (whose `;params` are header
+/// parameters, not the URI's). A quoted display name is skipped by the grammar —
+/// `quoted-string` with `quoted-pair` escapes — so a `"`, `<` or `>` inside it
+/// can never be taken for the URI. `None` when the value does not fit.
+pub fn name_addr_uri(value: &str) -> Option<&str> {
+    let value = value.trim();
+    let rest = match value.strip_prefix('"') {
+        Some(quoted) => {
+            let mut escaped = false;
+            let end = quoted.char_indices().find_map(|(i, c)| {
+                if escaped {
+                    escaped = false;
+                    None
+                } else if c == '\\' {
+                    escaped = true;
+                    None
+                } else {
+                    (c == '"').then_some(i)
+                }
+            })?;
+            let after = quoted.get(end + 1..)?.trim_start();
+            // After a quoted display name only `<URI>` may follow.
+            if !after.starts_with('<') {
+                return None;
+            }
+            after
+        }
+        None => value,
+    };
+    match rest.find('<') {
+        Some(open) => {
+            let inner = rest.get(open + 1..)?;
+            let close = inner.find('>')?;
+            inner.get(..close).map(str::trim)
+        }
+        None => rest.split(';').next().map(str::trim),
+    }
+    .filter(|u| !u.is_empty())
 }
 
 /// The From display name with quotes and quoted-pair escapes removed
@@ -424,6 +487,45 @@ mod tests {
         assert_eq!(from_user(&r).as_deref(), Some("alice"));
         assert_eq!(from_display_name(&r).as_deref(), Some("Doe \"JD\" John"));
         assert_eq!(max_forwards(&r), Some(70));
+    }
+
+    /// Issue 11 item 6: escaped quotes in a display name never hide the real URI.
+    #[test]
+    fn identities_skip_quoted_display_names_with_escapes() {
+        let from = |v: &str| identity_user(v);
+        assert_eq!(
+            from(r#""Evil %22\"<sip:x@127.0.0.9>" <sip:5551234@10.0.0.1>;tag=1"#).as_deref(),
+            Some("5551234")
+        );
+        assert_eq!(
+            from(r#""a \\" <sip:5551234@h>"#).as_deref(),
+            Some("5551234"),
+            "an escaped backslash ends before the closing quote"
+        );
+        assert_eq!(from(r#""<sip:x@y>" <sip:42@h>"#).as_deref(), Some("42"));
+        assert_eq!(from("Alice <sip:alice@h>;tag=9").as_deref(), Some("alice"));
+        assert_eq!(
+            from("<sip:+15551234@h;user=phone>").as_deref(),
+            Some("+15551234")
+        );
+        assert_eq!(from("sip:bob@h;tag=1").as_deref(), Some("bob"));
+        assert_eq!(from("<tel:+15551234>").as_deref(), Some("+15551234"));
+        assert_eq!(from(r#""unterminated <sip:x@y>"#), None);
+        assert_eq!(from(r#""name" sip:x@y"#), None);
+        let r = req(&INVITE.replace(
+            "From: ",
+            "P-Asserted-Identity: \"Evil \\\"<sip:x@1.2.3.4>\" <sip:5557777@h>\r\nFrom: ",
+        ));
+        assert_eq!(asserted_user(&r).as_deref(), Some("5557777"));
+        let r = req(&INVITE.replace(
+            "From: ",
+            "From: \"Evil %22\\\"<sip:x@127.0.0.9>\" <sip:5551234@10.0.0.1>;tag=e\r\nX-Old-From: ",
+        ));
+        assert_eq!(from_user(&r).as_deref(), Some("5551234"));
+        assert_eq!(
+            from_display_name(&r).as_deref(),
+            Some("Evil %22\"<sip:x@127.0.0.9>")
+        );
     }
 
     #[test]

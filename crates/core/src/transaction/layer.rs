@@ -295,10 +295,13 @@ impl TransactionLayer {
             return;
         }
         let invite = key.with_method(Method::Invite);
+        // Only whoever sent the INVITE may cancel it: a CANCEL from another address
+        // (someone who learnt the branch) matches nothing and gets 481 (issue 11).
         let target = self
             .servers
             .get(&invite)
             .and_then(|id| self.txns.get(id))
+            .filter(|e| e.peer.addr.ip() == peer.addr.ip())
             .and_then(|e| match &e.machine {
                 Machine::InviteServer(m) => Some(m),
                 _ => None,
@@ -391,6 +394,44 @@ impl TransactionLayer {
         {
             self.acks.insert(ack_key.clone(), id);
         }
+    }
+
+    /// Sends the final response of a non-INVITE server transaction and forgets the
+    /// transaction at once (RFC 3261 §8.2.7, a stateless UAS): a retransmitted request
+    /// is then processed anew. For challenges and refusals to strangers, so a flood of
+    /// them holds no state for Timer J (32 s each).
+    pub fn send_response_stateless(&mut self, key: ServerKey, resp: rsip::Response) {
+        let Some(id) = self.servers.remove(&key) else {
+            return;
+        };
+        if let Some(entry) = self.txns.remove(&id) {
+            self.transmits.push_back(Transmit {
+                peer: entry.peer,
+                payload: to_bytes(resp),
+            });
+        }
+        if self.txns.is_empty() {
+            self.heap.clear();
+        }
+    }
+
+    /// Gives back the memory of tables that grew in a burst (a flood) and are mostly
+    /// empty now; cheap, and a no-op while they are in use.
+    pub fn shrink(&mut self) {
+        fn shrink_map<K: Eq + std::hash::Hash, V>(m: &mut HashMap<K, V>) {
+            if m.capacity() > 4 * m.len() + 1024 {
+                m.shrink_to(2 * m.len());
+            }
+        }
+        shrink_map(&mut self.txns);
+        shrink_map(&mut self.servers);
+        shrink_map(&mut self.clients);
+        shrink_map(&mut self.acks);
+        if self.heap.capacity() > 4 * self.heap.len() + 1024 {
+            self.heap.shrink_to(2 * self.heap.len());
+        }
+        self.transmits.shrink_to(1024);
+        self.events.shrink_to(1024);
     }
 
     /// Start a client transaction for `req` towards `peer` and return its key.
