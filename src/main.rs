@@ -13,11 +13,11 @@ use tracing_subscriber::EnvFilter;
 use switchboard::call::plan::PlanProgram;
 use switchboard::call::{DemoIvr, Program};
 use switchboard::commands::{self, queue::CallbacksAction};
-use switchboard::config::server::PortRange;
 use switchboard::config::{DialPlan, LoadedConfig, ServerConfig};
 use switchboard::io::pidfile::{self, PidFile};
 use switchboard::io::reload::{self as reloading, ServerOverrides};
 use switchboard::io::{self, RunOptions};
+use switchboard::media::ports::PortRange;
 use switchboard::reports;
 use switchboard::store::{
     CallbackStatus, PostgresStore, SqliteStore, Store, StoreError, StoreHandle, StoreWorker,

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::config::{DialPlan, LoadedConfig};
-use crate::registrar::{Registrar, users_from_plan};
+use crate::registrar::Registrar;
 use crate::routing::{self, CallContext, ManagerState, ManagerStates, PreviousInteraction};
 use crate::store::{Registration, SqliteStore, Store};
 
@@ -56,7 +56,7 @@ pub fn parse_at(at: &str, tz: &TimeZone) -> Result<Timestamp, String> {
 /// Managers whose phones are signed in at `now`, from the stored bindings, decided by
 /// the registrar exactly as the running router does.
 pub fn signed_in(plan: &DialPlan, registrations: Vec<Registration>, now: Timestamp) -> Vec<String> {
-    let mut registrar = Registrar::new([0; 32], "explain", users_from_plan(plan));
+    let mut registrar = Registrar::new([0; 32], "explain", plan.login_users());
     registrar.load(registrations);
     registrar.registered_managers(now)
 }

@@ -273,7 +273,7 @@ async fn start_registrar(
     plan: &DialPlan,
     store: Option<&StoreHandle>,
 ) -> crate::registrar::Registrar {
-    let users = crate::registrar::users_from_plan(plan);
+    let users = plan.login_users();
     let cfg = crate::registrar::RegistrarConfig {
         algorithms: server.digest_algorithms.clone(),
         allow_legacy_digest: server.allow_legacy_digest,
@@ -495,7 +495,7 @@ impl Core {
             prompts,
         } = reload;
         if let Some(reg) = self.endpoint.registrar_mut() {
-            reg.set_users(crate::registrar::users_from_plan(&plan));
+            reg.set_users(plan.login_users());
         }
         self.plane
             .reconfigure(prompts, Duration::from_secs(server.rtp_timeout_secs));

@@ -23,7 +23,8 @@ use rand::rngs::SmallRng;
 
 pub use crate::agents::ManagerStatus;
 use crate::call::Refused;
-use crate::call::leg::{Destination, Orphan};
+use crate::call::context::Orphan;
+use crate::call::leg::Destination;
 use crate::call::parting::{Parting, PartingAnswer};
 use crate::call::{
     Call, CallConfig, CallInfo, CallKey, ConnectInput, Ctx, LookupResult, MediaEvent, Program,

@@ -196,10 +196,8 @@ pub struct CallbackRequest {
     pub call_count: u32,
 }
 
-/// What the core knows when a call must become a callback request.
-///
-/// Passed to [`Store::add_or_update_callback`](super::Store::add_or_update_callback); the
-/// store assigns the id, status and counters.
+/// What the core knows when a call must become a callback request, passed to the
+/// store's `add_or_update_callback`; the store assigns the id, status and counters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewCallback {
     pub department: String,

@@ -39,7 +39,6 @@ use jiff::{SignedDuration, Timestamp};
 use auth::Authenticator;
 pub use auth::{AuthFailure, Users};
 
-use crate::config::DialPlan;
 use crate::model::{Registration, StoreWrite};
 use crate::sip::response::Refusal;
 use crate::sip::rsip::{self, Header, typed};
@@ -117,22 +116,6 @@ pub struct Binding {
     /// RFC 3327 Path entries (header values, first hop first); empty when the phone
     /// registered directly.
     pub path: Vec<String>,
-}
-
-/// Login users from the dial plan: every manager with a password, by their username
-/// (default: their extension).
-pub fn users_from_plan(plan: &DialPlan) -> Users {
-    plan.managers
-        .values()
-        .filter_map(|m| {
-            let password = m.password.as_ref()?;
-            let login = m.login()?;
-            Some((
-                login.to_string(),
-                (m.name.clone(), password.expose().to_string()),
-            ))
-        })
-        .collect()
 }
 
 #[derive(Debug)]
