@@ -328,6 +328,7 @@ fn explain_sees_the_registered_phones() {
             call_id: "reg-1".into(),
             cseq: 1,
             user_agent: None,
+            path: vec![],
         })
         .unwrap();
     drop(store);

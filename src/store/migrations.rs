@@ -107,10 +107,10 @@ CREATE TABLE registrations (
 CREATE INDEX registrations_by_expiry ON registrations(expires_at);
 ";
 
-/// v4 (issue 13): the virtual queue (callers waiting to be called back, kept across
+/// v5 (issue 13): the virtual queue (callers waiting to be called back, kept across
 /// restarts), each dial-back attempt, and managers' state intervals (paused with a
 /// reason, do-not-disturb, signed out) for the per-manager report.
-const V4_QUEUE: &str = r"
+const V5_QUEUE: &str = r"
 CREATE TABLE queued_callbacks (
     id            TEXT PRIMARY KEY NOT NULL,
     department    TEXT NOT NULL,
@@ -153,8 +153,19 @@ CREATE TABLE agent_states (
 CREATE INDEX agent_states_by_start ON agent_states(started_at);
 ";
 
+/// v4: a binding's RFC 3327 Path (phones registering through a proxy; JSON list).
+const V4_REGISTRATION_PATH: &str = r"
+ALTER TABLE registrations ADD COLUMN path TEXT NOT NULL DEFAULT '[]';
+";
+
 /// Every migration, in order; script `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1_CALLS, V2_CALLBACKS, V3_REGISTRATIONS, V4_QUEUE];
+pub const MIGRATIONS: &[&str] = &[
+    V1_CALLS,
+    V2_CALLBACKS,
+    V3_REGISTRATIONS,
+    V4_REGISTRATION_PATH,
+    V5_QUEUE,
+];
 
 /// The schema version this build writes (= number of migrations).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

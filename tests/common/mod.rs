@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod netns;
+pub mod pg;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -111,6 +111,7 @@ impl H {
                         _ => {}
                     }
                 }
+                Output::Claim(c) => panic!("a single instance claims nothing: {c:?}"),
             }
         }
         for call in lookups {

@@ -63,6 +63,10 @@ pub enum Output {
     Store(Box<StoreWrite>),
     /// Look something up and report it with the endpoint's `handle_lookup`.
     Lookup(Lookup),
+    /// Shared managers' state (several instances): a ring claim to answer with the
+    /// endpoint's `handle_claimed`, or a notice to apply. Never emitted by a single
+    /// instance.
+    Claim(crate::connect::Claim),
 }
 
 /// Slow questions a call asks and waits for (answered as inputs, never blocking).

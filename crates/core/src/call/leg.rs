@@ -305,6 +305,12 @@ pub fn sanitize_number(s: &str) -> String {
     }
 }
 
+/// A header value we copy from a stored message (a Path entry): no CR, LF or other
+/// control characters, so it cannot end the header early.
+fn sanitize_header_value(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
+}
+
 /// Text safe inside a quoted string or a header value: no quotes, backslashes or
 /// control characters (CR/LF would let a caller inject headers).
 pub fn sanitize_text(s: &str) -> String {
@@ -375,6 +381,10 @@ pub fn build_invite(ctx: &Ctx<'_>, spec: &InviteSpec<'_>) -> Option<rsip::Reques
         orig = sanitize_text(&spec.info.call_id),
         dialled = sanitize_number(&spec.info.dialled),
     );
+    // A preloaded route (the phone's Path): the proxies it registered through.
+    for r in &spec.dest.route {
+        let _ = write!(text, "Route: {}\r\n", sanitize_header_value(r));
+    }
     let mut optional = |name: &str, value: &str| {
         // ASCII arrows: strict parsers choke on UTF-8 outside display names.
         let v = sanitize_text(&value.replace('→', "->"));

@@ -22,6 +22,7 @@ pub mod heard;
 mod inbound;
 pub mod ivr;
 pub mod leg;
+mod line;
 pub mod machine;
 pub mod outcome;
 pub mod parting;

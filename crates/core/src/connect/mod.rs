@@ -37,11 +37,18 @@
 //! waiting keeps their place as a *virtual* entry ([`ConnectInput::Virtualize`], see
 //! `virtual_queue.rs`): when it reaches the head and a manager is free, the same
 //! `Ring` output starts the dial-back.
+//!
+//! With several instances sharing managers ([`Connector::set_shared`]), a ring goes
+//! through a claim first (`Ring{round}` becomes [`Claim::Ring`] answered by
+//! [`ConnectInput::Claimed`]); see [`shared`].
 
 pub mod estimate;
 mod queue;
+pub mod shared;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_shared;
 #[cfg(test)]
 mod tests_waiting;
 mod virtual_queue;
@@ -55,6 +62,7 @@ use jiff::Timestamp;
 
 pub use estimate::{DepartmentStats, WaitEstimate};
 pub use queue::{Entry, Queue};
+pub use shared::{CLAIM_TIMEOUT, Claim, ClaimManager, SharedSnapshot};
 pub use waiting::{QueueView, QueuedCall};
 
 use crate::agents::{Agents, Pause};
@@ -134,6 +142,13 @@ pub enum ConnectInput {
     Park {
         call: CallKey,
         until: Instant,
+    },
+    /// The answer to [`Claim::Ring`] `id` (shared mode): whom the call may ring.
+    Claimed {
+        id: u64,
+        call: CallKey,
+        granted: Vec<String>,
+        refused: Vec<String>,
     },
 }
 
@@ -242,6 +257,15 @@ enum Phase {
     Held,
     /// A virtual entry waiting for its retry time.
     Parked,
+    /// Shared mode: waiting for the answer to ring claim `id` (the round to ring once
+    /// granted). A department call keeps its queue place meanwhile.
+    Claiming {
+        id: u64,
+        managers: Vec<String>,
+        ring_timeout: Duration,
+        department: Option<String>,
+        reason: Reason,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -252,6 +276,8 @@ enum Timer {
     Wake(String),
     /// A parked virtual entry's back-off is over.
     Retry(CallKey),
+    /// A ring claim was not answered in time.
+    ClaimDeadline(CallKey, u64),
 }
 
 /// The connect policy for every call of one Switchboard (or one simulation).
@@ -271,6 +297,9 @@ pub struct Connector {
     /// Conversations in progress per manager: (department, answered at, ring-to-answer),
     /// oldest first; a talk's end makes a sample.
     talking: BTreeMap<String, VecDeque<(String, Instant, Duration)>>,
+    /// Several instances share the managers: claims before rings, notices after.
+    shared: bool,
+    claims: VecDeque<Claim>,
 }
 
 impl Connector {
@@ -287,7 +316,26 @@ impl Connector {
             next_seq: 0,
             stats: BTreeMap::new(),
             talking: BTreeMap::new(),
+            shared: false,
+            claims: VecDeque::new(),
         }
+    }
+
+    /// Share managers with other instances: every ring is claimed first and every
+    /// change of a manager's load is reported through [`Connector::poll_claim`].
+    pub fn set_shared(&mut self, on: bool) {
+        self.shared = on;
+    }
+
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
+    /// The next claim or notice for the shared state (never any in single-instance
+    /// mode).
+    #[must_use]
+    pub fn poll_claim(&mut self) -> Option<Claim> {
+        self.claims.pop_front()
     }
 
     pub fn agents(&self) -> &Agents {
@@ -381,6 +429,12 @@ impl Connector {
                 not_before,
             ),
             ConnectInput::Park { call, until } => self.handle_park(now, wall, call, until),
+            ConnectInput::Claimed {
+                id,
+                call,
+                granted,
+                refused,
+            } => self.handle_claimed(now, wall, id, call, granted, refused),
         }
     }
 
@@ -440,6 +494,10 @@ impl Connector {
         outcome: RingOutcome,
     ) {
         self.agents.ring_ended(manager);
+        self.notice(Claim::RingEnded {
+            call,
+            manager: manager.to_string(),
+        });
         let mut round_over = false;
         if let Some(a) = self.calls.get_mut(&call)
             && let Phase::Ringing(pending) = &mut a.phase
@@ -460,6 +518,10 @@ impl Connector {
     /// other phones of its round are reported as `Cancelled` when they stop.
     pub fn handle_answered(&mut self, now: Instant, wall: Timestamp, call: CallKey, manager: &str) {
         self.agents.answered(manager);
+        self.notice(Claim::Answered {
+            call,
+            manager: manager.to_string(),
+        });
         self.note_answer(now, call, manager);
         if self.calls.get(&call).is_some_and(|a| a.is_virtual) {
             // The dial-back goes on: the entry leaves the queue but is kept until the
@@ -489,6 +551,9 @@ impl Connector {
     ) {
         self.agents.talk_ended(manager, wall);
         self.note_talk_ended(now, manager);
+        self.notice(Claim::TalkEnded {
+            manager: manager.to_string(),
+        });
         let wraps: BTreeSet<Duration> = plan
             .departments
             .values()
@@ -522,6 +587,10 @@ impl Connector {
 
     pub fn handle_pause(&mut self, _now: Instant, wall: Timestamp, manager: &str, reason: &str) {
         self.agents.pause(manager, reason, wall);
+        self.notice(Claim::Pause {
+            manager: manager.to_string(),
+            reason: Some(reason.to_string()),
+        });
     }
 
     /// Returns the pause that ended.
@@ -532,6 +601,10 @@ impl Connector {
         manager: &str,
     ) -> Option<Pause> {
         let pause = self.agents.unpause(manager);
+        self.notice(Claim::Pause {
+            manager: manager.to_string(),
+            reason: None,
+        });
         self.wake(now, wall, manager);
         self.refresh_positions(wall);
         pause
@@ -609,6 +682,18 @@ impl Connector {
                 }
                 Timer::Wake(manager) => self.wake(now, wall, &manager),
                 Timer::Retry(call) => self.retry(now, wall, call),
+                Timer::ClaimDeadline(call, id) => {
+                    let pending = self.calls.get(&call).is_some_and(
+                        |a| matches!(&a.phase, Phase::Claiming { id: i, .. } if *i == id),
+                    );
+                    if pending {
+                        tracing::warn!(
+                            "no answer from the shared state within {} s: not ringing anyone for this call now",
+                            CLAIM_TIMEOUT.as_secs()
+                        );
+                        self.settle_claim(now, wall, call, Vec::new());
+                    }
+                }
             }
         }
         self.refresh_positions(wall);
@@ -659,15 +744,12 @@ impl Connector {
                 } else {
                     managers.into_iter().take(1).collect()
                 };
-                self.leave_queue(call, name);
-                self.ring(
-                    now,
-                    call,
-                    round,
-                    ring_timeout,
-                    Some(name.to_string()),
-                    d.reason,
-                );
+                // Shared mode: the call keeps its queue place until its claim is granted.
+                if !self.shared {
+                    self.leave_queue(call, name);
+                }
+                let department = Some(name.to_string());
+                self.ring(now, call, round, ring_timeout, department, d.reason);
             }
             Selection::Queue {
                 hold_prompt,
@@ -700,6 +782,13 @@ impl Connector {
                 let queue = self.queues.entry(name.to_string()).or_default();
                 let already = queue.position(call).is_some();
                 let position = queue.insert(entry);
+                if !already {
+                    self.notice(Claim::Queued {
+                        call,
+                        department: name.to_string(),
+                        priority: entry.priority,
+                    });
+                }
                 if !already && !is_virtual {
                     let estimate = match self.calls.get(&call).map(|a| a.plan.clone()) {
                         Some(plan) => self.estimate_for(&plan, name, position, wall),
@@ -832,12 +921,45 @@ impl Connector {
         let Some(a) = self.calls.get_mut(&call) else {
             return;
         };
-        a.phase = Phase::Ringing(managers.iter().cloned().collect());
         a.ring_started = Some(now);
         a.position = 0;
         for m in &managers {
             self.agents.ring_started(m);
         }
+        if self.shared {
+            self.next_seq += 1;
+            let id = self.next_seq;
+            let wrap_up = department
+                .as_deref()
+                .and_then(|d| a.plan.departments.get(d))
+                .map(|d| d.wrap_up)
+                .unwrap_or_default();
+            let claim = Claim::Ring {
+                id,
+                call,
+                managers: managers
+                    .iter()
+                    .map(|m| ClaimManager {
+                        manager: m.clone(),
+                        max_calls: a.plan.managers.get(m).map_or(1, |x| x.max_calls),
+                        wrap_up,
+                    })
+                    .collect(),
+                department: department.clone(),
+                priority: a.priority,
+            };
+            a.phase = Phase::Claiming {
+                id,
+                managers: managers.clone(),
+                ring_timeout,
+                department,
+                reason,
+            };
+            self.claims.push_back(claim);
+            self.arm(now + CLAIM_TIMEOUT, Timer::ClaimDeadline(call, id));
+            return;
+        }
+        a.phase = Phase::Ringing(managers.iter().cloned().collect());
         self.outputs.push_back(ConnectOutput::Ring {
             call,
             managers,
@@ -918,8 +1040,17 @@ impl Connector {
     }
 
     fn leave_queue(&mut self, call: CallKey, department: &str) {
-        if let Some(q) = self.queues.get_mut(department) {
-            q.remove(call);
+        if let Some(q) = self.queues.get_mut(department)
+            && q.remove(call)
+        {
+            self.notice(Claim::LeftQueue { call });
+        }
+    }
+
+    /// A notice for the shared state (shared mode only).
+    fn notice(&mut self, claim: Claim) {
+        if self.shared {
+            self.claims.push_back(claim);
         }
     }
 
@@ -940,7 +1071,12 @@ impl Connector {
         match &a.phase {
             Phase::Queued(d) => self.leave_queue(call, d),
             Phase::WaitingFor(m) => self.stop_waiting_for(call, m),
-            Phase::Ringing(_) | Phase::Deciding | Phase::Dialing | Phase::Held | Phase::Parked => {}
+            Phase::Ringing(_)
+            | Phase::Deciding
+            | Phase::Dialing
+            | Phase::Held
+            | Phase::Parked
+            | Phase::Claiming { .. } => {}
         }
         if let ConnectTarget::Department(d) = &a.target {
             self.leave_queue(call, d);

@@ -341,6 +341,42 @@ impl Endpoint {
         self.pump(now, wall);
     }
 
+    /// Share managers with other instances through claims ([`Output::Claim`]); see
+    /// `connect::shared`. Off by default: a single instance decides alone.
+    pub fn set_shared(&mut self, on: bool) {
+        self.connector.set_shared(on);
+    }
+
+    /// The answer to an [`Output::Claim`] ring claim.
+    pub fn handle_claimed(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        id: u64,
+        call: CallKey,
+        granted: Vec<String>,
+        refused: Vec<String>,
+    ) {
+        self.connect_queue.push_back(ConnectInput::Claimed {
+            id,
+            call,
+            granted,
+            refused,
+        });
+        self.pump(now, wall);
+    }
+
+    /// What the other instances hold now (every second in shared mode).
+    pub fn handle_snapshot(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        snapshot: &crate::connect::SharedSnapshot,
+    ) {
+        self.connector.handle_snapshot(now, wall, snapshot);
+        self.pump(now, wall);
+    }
+
     /// Pause a manager (no department rings them until unpaused).
     pub fn pause_manager(&mut self, now: Instant, wall: Timestamp, manager: &str, reason: &str) {
         self.connector.handle_pause(now, wall, manager, reason);
@@ -627,6 +663,9 @@ impl Endpoint {
             while let Some(input) = self.connect_queue.pop_front() {
                 self.connector.handle(now, wall, input);
             }
+            while let Some(claim) = self.connector.poll_claim() {
+                self.outputs.push_back(Output::Claim(claim));
+            }
             let Some(out) = self.connector.poll_output() else {
                 if self.connect_queue.is_empty() {
                     break;
@@ -702,12 +741,7 @@ macro_rules! ctx_parts {
                 .map(|r| {
                     r.active_bindings(m, wall)
                         .into_iter()
-                        // Send to where the REGISTER came from: phones behind NAT
-                        // register contacts we cannot reach.
-                        .map(|b| Destination {
-                            uri: b.contact_uri,
-                            peer: b.source,
-                        })
+                        .map(register::destination)
                         .collect()
                 })
                 .unwrap_or_default()

@@ -235,6 +235,12 @@ pub struct Registration {
     pub call_id: String,
     pub cseq: u32,
     pub user_agent: Option<String>,
+    /// RFC 3327 Path: the proxies the REGISTER came through, first one first. INVITEs
+    /// to this contact carry them as a preloaded Route, so they reach a phone behind
+    /// NAT through the proxy (and connection) it registered through, whichever
+    /// Switchboard instance rings it.
+    #[serde(default)]
+    pub path: Vec<String>,
 }
 
 /// A webhook notification waiting in the outbox until it is delivered.

@@ -21,6 +21,12 @@
 //!   port should not lock itself out).
 //! - The source address of each REGISTER is kept with its binding: for phones behind
 //!   NAT the driver sends INVITEs there rather than to a private Contact.
+//! - RFC 3327 Path: a REGISTER that came through proxies (Kamailio in front of several
+//!   instances) carries their Path entries; they are stored with the binding, echoed in
+//!   the 200 (§5.3), and INVITEs to that contact go to the first entry with them as
+//!   Route headers, so the phone is reached through the proxy and NAT binding it
+//!   registered through. We accept Path whether or not the phone said
+//!   `Supported: path`: the proxy that added it decided it is needed.
 
 mod auth;
 pub mod digest;
@@ -107,6 +113,9 @@ pub struct Binding {
     /// Where the REGISTER came from (send there when the contact is unreachable).
     pub source: Peer,
     pub expires_at: Timestamp,
+    /// RFC 3327 Path entries (header values, first hop first); empty when the phone
+    /// registered directly.
+    pub path: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -370,6 +379,10 @@ impl Registrar {
         match self.update(now, req, source, &manager) {
             Ok(writes) => {
                 let mut resp = self.respond(req, 200);
+                // RFC 3327 §5.3: the Path as stored, back to the phone.
+                for p in path_entries(req) {
+                    resp.headers.push(Header::Other("Path".into(), p));
+                }
                 for b in self.bindings.get(&manager).into_iter().flatten() {
                     let left = remaining_secs(b.expires_at, now);
                     resp.headers.push(Header::Contact(
@@ -436,6 +449,7 @@ impl Registrar {
                 Header::UserAgent(ua) => Some(ua.value().to_string()),
                 _ => None,
             });
+            let path = path_entries(req);
             for c in &contacts {
                 let requested = c
                     .expires()
@@ -473,6 +487,7 @@ impl Registrar {
                     call_id: call_id.clone(),
                     cseq,
                     user_agent: user_agent.clone(),
+                    path: path.clone(),
                 };
                 writes.push(StoreWrite::SaveRegistration(reg.clone()));
                 match existing {
@@ -557,6 +572,41 @@ fn expires_header(req: &rsip::Request) -> Option<Option<u32>> {
     })
 }
 
+/// Every Path entry of the request, top to bottom (RFC 3327 §5.3: the first one is the
+/// proxy nearest to us), each a name-addr as written.
+fn path_entries(req: &rsip::Request) -> Vec<String> {
+    req.headers
+        .iter()
+        .filter_map(|h| match h {
+            Header::Path(p) => Some(p.value().to_string()),
+            Header::Other(name, value) if name.eq_ignore_ascii_case("path") => Some(value.clone()),
+            _ => None,
+        })
+        .flat_map(|v| split_name_addrs(&v))
+        .collect()
+}
+
+/// `<sip:a;lr>, <sip:b;lr>` → both entries (commas inside `<…>` or quotes stay).
+fn split_name_addrs(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0u32, false, 0usize);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => depth += 1,
+            '>' if !quoted => depth = depth.saturating_sub(1),
+            ',' if !quoted && depth == 0 => {
+                out.push(value.get(start..i).unwrap_or("").trim().to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(value.get(start..).unwrap_or("").trim().to_string());
+    out.retain(|e| !e.is_empty());
+    out
+}
+
 fn remove(b: &Registration) -> StoreWrite {
     StoreWrite::RemoveRegistration {
         manager: b.manager.clone(),
@@ -576,6 +626,7 @@ fn to_binding(r: &Registration) -> Binding {
             addr: r.source_addr,
         },
         expires_at: r.expires_at,
+        path: r.path.clone(),
     }
 }
 
