@@ -647,7 +647,10 @@ fn virtual_queue_dialbacks_and_agent_states(s: &mut dyn Store) {
         ..lunch
     };
     s.save_agent_interval(&closed).unwrap();
-    assert_eq!(s.open_agent_intervals().unwrap(), std::slice::from_ref(&dnd));
+    assert_eq!(
+        s.open_agent_intervals().unwrap(),
+        std::slice::from_ref(&dnd)
+    );
     assert_eq!(
         s.agent_intervals_between(t(2000), t(3000)).unwrap(),
         [closed.clone(), dnd]
