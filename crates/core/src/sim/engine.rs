@@ -29,6 +29,9 @@ use crate::routing::PreviousInteraction;
 pub const QUEUE_BIN_SECS: u64 = 300;
 /// Salts the per-call stream that decides whether a caller takes the callback offer.
 const CALLBACK_STREAM: u64 = 0x4341_4c4c_4241_434b;
+/// How long after the traffic window a run may go on for dial-backs alone.
+pub const LINGER_MS: u64 = 2 * 3600 * 1000;
+
 /// A caller stuck in menu loops gives up after this many menus.
 const MAX_MENU_STEPS: u32 = 50;
 
@@ -172,6 +175,10 @@ pub fn run<S: Switch>(
         let next_sw = switch.poll_timeout().map(|t| w.ms_of(t));
         match (next_ev, next_sw) {
             (None, None) => break,
+            // Every caller is gone and the day is long over: what is left are
+            // dial-backs waiting for a manager (they would be served the next
+            // morning); the run ends and reports them as still waiting.
+            (None, Some(sw)) if sw > traffic.window_ms.saturating_add(LINGER_MS) => break,
             (ev, Some(sw)) if ev.is_none_or(|ev| sw <= ev) => {
                 w.advance(sw);
                 let (now, wall) = (w.instant(), w.wall());

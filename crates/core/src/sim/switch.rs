@@ -527,6 +527,12 @@ impl Switch for CoreSwitch {
     }
 
     fn signed_in(&mut self, now: Instant, wall: Timestamp, manager: &str, on: bool) {
+        // A simulated manager's phone is registered while they work: plans whose
+        // managers have no static contact rely on registrations, and the simulator has
+        // no phones to send them (without this nobody was ever rung, see
+        // tests/sim_cli.rs).
+        let until = on.then_some(Timestamp::MAX);
+        self.connector.handle_registered(now, wall, manager, until);
         self.connector.handle_signed_in(now, wall, manager, on);
         self.pump(now, wall);
     }

@@ -145,6 +145,16 @@ impl CoreSwitch {
             return false;
         };
         let DbState::Ringing(mut rings) = std::mem::replace(&mut d.state, DbState::Waiting) else {
+            // A ring the dial-back no longer waits for (its round ended another way):
+            // drop it, or its deadline would come back at once forever.
+            if let Some(r) = self.rings.remove(&ring) {
+                self.observed.push_back(Observed::RingStopped { ring });
+                self.queue.push_back(ConnectInput::RingEnded {
+                    call: call_key(call),
+                    manager: r.manager,
+                    outcome: outcome.unwrap_or(RingOutcome::Cancelled),
+                });
+            }
             self.dialbacks.insert(call, d);
             return false;
         };
