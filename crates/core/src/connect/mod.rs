@@ -43,6 +43,8 @@
 //! [`ConnectInput::Claimed`]); see [`shared`].
 
 pub mod estimate;
+mod managers;
+mod messages;
 mod queue;
 pub mod shared;
 #[cfg(test)]
@@ -61,11 +63,12 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 pub use estimate::{DepartmentStats, WaitEstimate};
+pub use messages::{ConnectInput, ConnectOutput, ConnectTarget, Wait};
 pub use queue::{Entry, Queue};
 pub use shared::{CLAIM_TIMEOUT, Claim, ClaimManager, SharedSnapshot};
 pub use waiting::{QueueView, QueuedCall};
 
-use crate::agents::{Agents, Pause};
+use crate::agents::Agents;
 use crate::config::DialPlan;
 use crate::media::CallKey;
 use crate::model::RingOutcome;
@@ -76,144 +79,6 @@ use crate::routing::{
 /// A wrap-up wake fires this much after the wrap-up ends, so the wall clock read when
 /// it fires is past the end even if it and the monotonic clock disagree a little.
 const WAKE_MARGIN: Duration = Duration::from_millis(10);
-
-/// Whom a call asks to be connected to (the dial plan's `department:` and `manager:`
-/// targets, and returning callers).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectTarget {
-    /// A department: its strategy picks the members, round after round.
-    Department(String),
-    /// One manager (a direct `manager:NAME` action or a returning caller): ring for
-    /// `ring_timeout`; while they are busy wait up to `wait`; then `fallback`.
-    Manager {
-        name: String,
-        ring_timeout: Duration,
-        wait: Duration,
-        fallback: Box<Step>,
-    },
-}
-
-/// What a call (or the simulator on its behalf) tells the connect policy, applied
-/// with [`Connector::handle`].
-#[derive(Debug, Clone)]
-pub enum ConnectInput {
-    Request {
-        call: CallKey,
-        plan: Arc<DialPlan>,
-        target: ConnectTarget,
-        priority: u8,
-    },
-    RingEnded {
-        call: CallKey,
-        manager: String,
-        outcome: RingOutcome,
-    },
-    Answered {
-        call: CallKey,
-        manager: String,
-    },
-    Left {
-        call: CallKey,
-    },
-    TalkEnded {
-        manager: String,
-        plan: Arc<DialPlan>,
-    },
-    /// The queued caller hung up to be called back: their entry keeps its place
-    /// (the virtual queue) and a `Ring` for it starts the dial-back.
-    Virtualize {
-        call: CallKey,
-        /// The key the entry goes on under (the dial-back's; may be `call`).
-        new_key: CallKey,
-    },
-    /// A virtual entry kept across a restart: back into `department`'s queue,
-    /// ahead of everyone who arrived after `since`.
-    Restore {
-        call: CallKey,
-        plan: Arc<DialPlan>,
-        department: String,
-        priority: u8,
-        since: Timestamp,
-        /// Not offered to a manager before this (a retry's back-off).
-        not_before: Option<Instant>,
-    },
-    /// A dial-back attempt failed: the virtual entry waits until `until`, then takes
-    /// its old place again (managers who did not answer may be rung again).
-    Park {
-        call: CallKey,
-        until: Instant,
-    },
-    /// The answer to [`Claim::Ring`] `id` (shared mode): whom the call may ring.
-    Claimed {
-        id: u64,
-        call: CallKey,
-        granted: Vec<String>,
-        refused: Vec<String>,
-    },
-}
-
-/// Work for whoever carries the calls out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectOutput {
-    /// Ring these managers now (one round: one manager, or all of them for ring-all)
-    /// for up to `ring_timeout`; report each with [`Connector::handle_ring_ended`] or
-    /// [`Connector::handle_answered`].
-    Ring {
-        call: CallKey,
-        managers: Vec<String>,
-        ring_timeout: Duration,
-        /// The department ringing them, `None` for a direct connect to one manager.
-        department: Option<String>,
-        reason: Reason,
-    },
-    /// Nobody can be rung right now: the caller waits (hold music).
-    Wait {
-        call: CallKey,
-        wait: Wait,
-        reason: Reason,
-    },
-    /// Nobody will take this call: its program continues with `step` (overflow,
-    /// after hours, a manager's fallback). A virtual entry stays held (out of the
-    /// queue, keeping its place) until it is parked or left.
-    Failed {
-        call: CallKey,
-        step: Step,
-        reason: Reason,
-    },
-    /// A queued caller's place changed (someone ahead was served or left, a caller
-    /// of higher priority arrived).
-    Position {
-        call: CallKey,
-        department: String,
-        position: usize,
-        estimate: WaitEstimate,
-    },
-}
-
-impl ConnectOutput {
-    pub fn call(&self) -> CallKey {
-        match self {
-            ConnectOutput::Ring { call, .. }
-            | ConnectOutput::Wait { call, .. }
-            | ConnectOutput::Failed { call, .. }
-            | ConnectOutput::Position { call, .. } => *call,
-        }
-    }
-}
-
-/// What a caller waits for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Wait {
-    /// In a department's queue at `position` (1 = next).
-    Queue {
-        department: String,
-        position: usize,
-        hold_prompt: Option<String>,
-        estimate: WaitEstimate,
-    },
-    /// For one manager (a returning caller) to be free.
-    Manager { name: String },
-}
 
 /// One call being connected.
 #[derive(Debug)]
@@ -567,91 +432,6 @@ impl Connector {
         self.refresh_positions(wall);
     }
 
-    // ---- inputs: managers ----------------------------------------------------------
-
-    /// A manager's registrations now last until `until` (`None`: none left).
-    pub fn handle_registered(
-        &mut self,
-        now: Instant,
-        wall: Timestamp,
-        manager: &str,
-        until: Option<Timestamp>,
-    ) {
-        let before = self.agents.get(manager).and_then(|a| a.registered_until);
-        self.agents.set_registered_until(manager, until);
-        if until.is_some() && before.is_none_or(|b| b <= wall) {
-            self.wake(now, wall, manager);
-        }
-        self.refresh_positions(wall);
-    }
-
-    pub fn handle_pause(&mut self, _now: Instant, wall: Timestamp, manager: &str, reason: &str) {
-        self.agents.pause(manager, reason, wall);
-        self.notice(Claim::Pause {
-            manager: manager.to_string(),
-            reason: Some(reason.to_string()),
-        });
-    }
-
-    /// Returns the pause that ended.
-    pub fn handle_unpause(
-        &mut self,
-        now: Instant,
-        wall: Timestamp,
-        manager: &str,
-    ) -> Option<Pause> {
-        let pause = self.agents.unpause(manager);
-        self.notice(Claim::Pause {
-            manager: manager.to_string(),
-            reason: None,
-        });
-        self.wake(now, wall, manager);
-        self.refresh_positions(wall);
-        pause
-    }
-
-    /// Signed in to (or out of) every queue.
-    pub fn handle_signed_in(&mut self, now: Instant, wall: Timestamp, manager: &str, on: bool) {
-        self.agents.set_signed_in(manager, on);
-        if on {
-            self.wake(now, wall, manager);
-        }
-        self.refresh_positions(wall);
-    }
-
-    /// Signed in to (or out of) one department's queue; returns whether it changed.
-    pub fn handle_signed_in_to(
-        &mut self,
-        now: Instant,
-        wall: Timestamp,
-        manager: &str,
-        department: &str,
-        on: bool,
-    ) -> bool {
-        let changed = self.agents.set_signed_in_to(manager, department, on);
-        if on && changed {
-            self.wake(now, wall, manager);
-        }
-        self.refresh_positions(wall);
-        changed
-    }
-
-    /// Do not disturb on or off; returns when it had been turned on, when it ends.
-    pub fn handle_dnd(
-        &mut self,
-        now: Instant,
-        wall: Timestamp,
-        manager: &str,
-        on: bool,
-    ) -> Option<Timestamp> {
-        let since = self.agents.set_dnd(manager, on, wall);
-        if !on {
-            self.wake(now, wall, manager);
-        }
-        self.refresh_positions(wall);
-        since
-    }
-
     pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp) {
         while let Some((at, _, _)) = self.timers.first() {
             if *at > now {
@@ -994,49 +774,6 @@ impl Connector {
         }
         self.outputs
             .push_back(ConnectOutput::Failed { call, step, reason });
-    }
-
-    /// `manager` may be free: first the callers waiting for them by name, then the
-    /// queues of their departments, each in serving order.
-    fn wake(&mut self, now: Instant, wall: Timestamp, manager: &str) {
-        let waiters = self.waiting_for.get(manager).cloned().unwrap_or_default();
-        for call in waiters {
-            self.decide(now, wall, call);
-        }
-        let departments: Vec<String> = self
-            .queues
-            .iter()
-            .filter(|(_, q)| !q.is_empty())
-            .filter(|(d, q)| {
-                q.entries().first().is_some_and(|e| {
-                    self.calls.get(&e.call).is_some_and(|a| {
-                        a.plan
-                            .departments
-                            .get(*d)
-                            .is_some_and(|dept| dept.members.iter().any(|m| m == manager))
-                    })
-                })
-            })
-            .map(|(d, _)| d.clone())
-            .collect();
-        for d in departments {
-            self.offer_department(now, wall, &d);
-        }
-    }
-
-    /// Offer the department's free managers to its waiting callers, in order. A caller
-    /// who cannot use them (already tried them) keeps their place; the next one may.
-    fn offer_department(&mut self, now: Instant, wall: Timestamp, department: &str) {
-        let waiting = self.queue(department);
-        for call in waiting {
-            let still_queued = self
-                .calls
-                .get(&call)
-                .is_some_and(|a| a.phase == Phase::Queued(department.to_string()));
-            if still_queued {
-                self.decide(now, wall, call);
-            }
-        }
     }
 
     fn leave_queue(&mut self, call: CallKey, department: &str) {
