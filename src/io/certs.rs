@@ -220,17 +220,16 @@ pub fn load_identity(server: &ServerConfig, now: jiff::Timestamp) -> Result<Iden
         }
     }
     let provider = rustls::crypto::ring::default_provider();
-    let certified =
-        CertifiedKey::from_der(chain.clone(), key, &provider).map_err(|e| match e {
-            rustls::Error::InconsistentKeys(_) => CertError::KeyMismatch {
-                cert: cert_path.to_path_buf(),
-                key: key_path.to_path_buf(),
-            },
-            other => CertError::BadKey {
-                path: key_path.to_path_buf(),
-                reason: other.to_string(),
-            },
-        })?;
+    let certified = CertifiedKey::from_der(chain.clone(), key, &provider).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(_) => CertError::KeyMismatch {
+            cert: cert_path.to_path_buf(),
+            key: key_path.to_path_buf(),
+        },
+        other => CertError::BadKey {
+            path: key_path.to_path_buf(),
+            reason: other.to_string(),
+        },
+    })?;
     let summary = format!(
         "{} (names: {}; valid until {})",
         f.subject,

@@ -404,7 +404,9 @@ async fn recv_loop(
             return;
         }
         RTP_RECEIVED.fetch_add(1, Ordering::Relaxed);
-        let Some(packet) = buf.get_mut(..n) else { continue };
+        let Some(packet) = buf.get_mut(..n) else {
+            continue;
+        };
         let (forward, released) = match slot.session.lock() {
             Ok(mut s) => {
                 let forward = s.handle_rtp(Instant::now(), from, packet);

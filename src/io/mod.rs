@@ -154,7 +154,9 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
             let l = TcpListener::bind(addr)
                 .await
                 .map_err(|source| RunError::Listen { addr, source })?;
-            let bound = l.local_addr().map_err(|source| RunError::Listen { addr, source })?;
+            let bound = l
+                .local_addr()
+                .map_err(|source| RunError::Listen { addr, source })?;
             Some((l, bound, resolver.clone()))
         }
         _ => None,
@@ -167,7 +169,12 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     let rtp_sockets = usize::from(ports.high - ports.low) / 2 + 1;
     limits.max_total = tcp::descriptor_budget(rtp_sockets + 256, limits.max_total);
     let counts = Arc::new(Counts::default());
-    tokio::spawn(tcp::accept_loop(tcp, stream_tx.clone(), limits, counts.clone()));
+    tokio::spawn(tcp::accept_loop(
+        tcp,
+        stream_tx.clone(),
+        limits,
+        counts.clone(),
+    ));
     let tls_bound = match tls_listener {
         Some((listener, bound, resolver)) => {
             tokio::spawn(tls::accept_loop(

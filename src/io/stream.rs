@@ -176,10 +176,7 @@ impl RefusalLog {
 
 /// The writer channel of a connection: created before the connection exists for the
 /// ones we open, so messages queue while it connects.
-pub type Channel = (
-    mpsc::UnboundedSender<Bytes>,
-    mpsc::UnboundedReceiver<Bytes>,
-);
+pub type Channel = (mpsc::UnboundedSender<Bytes>, mpsc::UnboundedReceiver<Bytes>);
 
 /// How a connection came to be: whether to announce its writer to the core (accepted
 /// ones; an outbound one's writer is registered when the connect starts) and its

@@ -381,9 +381,9 @@ fn explain_handshake_error(e: &std::io::Error, addr: SocketAddr, name: &ServerNa
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
     match rustls_error {
         Some(rustls::Error::InvalidCertificate(c)) => match c {
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => format!(
-                "the TLS certificate of {addr} has expired: the peer must renew it"
-            ),
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                format!("the TLS certificate of {addr} has expired: the peer must renew it")
+            }
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
                 format!("the TLS certificate of {addr} is not valid yet (check both clocks)")
             }

@@ -233,9 +233,13 @@ impl Ctx<'_> {
     /// Send BYE on a manager's dialog we leave; a BYE of theirs crossing it gets 200.
     pub fn send_leg_bye(&mut self, mut dialog: Box<crate::dialog::Dialog>) {
         let branch = self.new_branch();
-        if let Some(bye) =
-            dialog.build_request(rsip::Method::Bye, self.cfg.local_addr(dialog.peer.transport), &branch, &[], None)
-        {
+        if let Some(bye) = dialog.build_request(
+            rsip::Method::Bye,
+            self.cfg.local_addr(dialog.peer.transport),
+            &branch,
+            &[],
+            None,
+        ) {
             let _ = self.send_request(bye, dialog.peer);
         }
         let now = self.now;

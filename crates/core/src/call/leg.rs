@@ -20,9 +20,9 @@ use jiff::Timestamp;
 use super::context::Ctx;
 use super::program::{CallContextInfo, CallInfo};
 use crate::dialog::Dialog;
+use crate::media::srtp::SrtpPolicy;
 use crate::media::{CallKey, MediaCommand, MediaParams};
 use crate::model::RingOutcome;
-use crate::media::srtp::SrtpPolicy;
 use crate::sdp::{self, Codec, CryptoAttr, LocalMedia, OfferSecurity};
 use crate::sip::Peer;
 use crate::sip::rsip;
@@ -99,7 +99,8 @@ impl Leg {
         let cseq = crate::sip::headers::cseq(&self.invite).map_or(1, |(n, _)| n);
         let branch = ctx.new_branch();
         if let LegState::Up { dialog } = &mut self.state
-            && let Some(ack) = dialog.build_ack(ctx.cfg.local_addr(dialog.transport()), &branch, cseq)
+            && let Some(ack) =
+                dialog.build_ack(ctx.cfg.local_addr(dialog.transport()), &branch, cseq)
         {
             ctx.send_stateless(ack, dialog.peer);
         }
@@ -220,7 +221,9 @@ impl Orphan {
         if let Ok(mut dialog) = Dialog::new_uac(&self.invite, resp, self.peer, &self.local_tag) {
             let cseq = crate::sip::headers::cseq(&self.invite).map_or(1, |(n, _)| n);
             let branch = ctx.new_branch();
-            if let Some(ack) = dialog.build_ack(ctx.cfg.local_addr(dialog.transport()), &branch, cseq) {
+            if let Some(ack) =
+                dialog.build_ack(ctx.cfg.local_addr(dialog.transport()), &branch, cseq)
+            {
                 ctx.send_stateless(ack, dialog.peer);
             }
             ctx.send_leg_bye(Box::new(dialog));

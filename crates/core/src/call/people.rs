@@ -557,12 +557,8 @@ impl Call {
                 Some(p) => p.local.clone(),
                 None => ctx.new_master_key(),
             };
-            match super::security::read_offer(
-                &req.body,
-                &ctx.cfg.codecs,
-                leg.srtp_policy,
-                srtp_key,
-            ) {
+            match super::security::read_offer(&req.body, &ctx.cfg.codecs, leg.srtp_policy, srtp_key)
+            {
                 Ok(x) => Some(x),
                 Err(e) => {
                     tracing::info!("{}'s re-INVITE rejected with 488 ({e})", leg.manager);

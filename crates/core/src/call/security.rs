@@ -26,7 +26,10 @@ pub(super) fn read_offer(
 }
 
 /// How the story names the media protection, e.g. `SRTP AES_CM_128_HMAC_SHA1_80`.
-pub(super) fn protection_text(security: &sdp::AnswerSecurity, transport: crate::sip::Transport) -> String {
+pub(super) fn protection_text(
+    security: &sdp::AnswerSecurity,
+    transport: crate::sip::Transport,
+) -> String {
     match security.params() {
         None => "RTP".to_string(),
         Some(p) if transport.is_secure() => format!("SRTP {}", p.suite),

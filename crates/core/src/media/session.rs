@@ -727,3 +727,7 @@ impl MediaSession {
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "session_srtp_tests.rs"]
+mod srtp_tests;

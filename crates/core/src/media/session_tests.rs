@@ -165,7 +165,9 @@ fn relay_continues_the_prompt_stream_and_unbridge_continues_the_relay() {
     let mut last = (0u16, 0u32);
     for i in 0..3u16 {
         let mut pkt = rtp(8, 40_000 + i, 9_000 + u32::from(i) * 160, 77, &[0xD5; 160]);
-        let fwd = a.handle_rtp(t1, peer_a, &mut pkt).expect("bridged: forward");
+        let fwd = a
+            .handle_rtp(t1, peer_a, &mut pkt)
+            .expect("bridged: forward");
         assert_eq!(fwd.src.law, Law::Alaw);
         let (dest, n) = b.relay_out(&fwd, &mut out).unwrap();
         assert_eq!(dest, "127.0.0.1:4000".parse().unwrap());

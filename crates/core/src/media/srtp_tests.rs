@@ -70,7 +70,10 @@ fn tampered_replayed_and_wrongly_keyed_packets_are_dropped_with_their_reason() {
     let sealed = tx.protect(&mut buf, n).unwrap();
     let mut tampered = buf;
     tampered[40] ^= 1;
-    assert_eq!(rx.unprotect(t0, &mut tampered[..sealed]), Err(Dropped::Auth));
+    assert_eq!(
+        rx.unprotect(t0, &mut tampered[..sealed]),
+        Err(Dropped::Auth)
+    );
     // The genuine packet still passes after the forgery (the window only records
     // authenticated packets).
     assert!(rx.unprotect(t0, &mut buf[..sealed]).is_ok());
@@ -98,7 +101,10 @@ fn rollover_is_tracked_across_the_sequence_wrap() {
         let plain = rx
             .unprotect(t0, &mut buf[..sealed])
             .unwrap_or_else(|e| panic!("packet {i}: {e:?}"));
-        assert_eq!(parse_rtp(&buf[..plain]).unwrap().payload[0], (i % 251) as u8);
+        assert_eq!(
+            parse_rtp(&buf[..plain]).unwrap().payload[0],
+            (i % 251) as u8
+        );
     }
 }
 
@@ -119,7 +125,10 @@ fn strangers_ssrcs_never_take_over_and_a_new_stream_does_after_silence() {
         assert_eq!(rx.unprotect(t0, &mut buf[..n + 10]), Err(Dropped::Auth));
         let (mut buf, n) = packet(&mut genuine, &[1; 160]);
         let sealed = tx.protect(&mut buf, n).unwrap();
-        assert!(rx.unprotect(t0, &mut buf[..sealed]).is_ok(), "genuine packet {i}");
+        assert!(
+            rx.unprotect(t0, &mut buf[..sealed]).is_ok(),
+            "genuine packet {i}"
+        );
     }
     assert!(rx.probe_failures < PROBE_LIMIT);
     // The peer starts a new stream (same key, new SSRC) while the old one still
@@ -153,7 +162,10 @@ fn inline_keys_and_names() {
     let text = k.to_inline();
     assert_eq!(text.len(), 40);
     assert_eq!(MasterKey::from_inline(&text), Some(k.clone()));
-    assert_eq!(MasterKey::from_inline(text.trim_end_matches('=')), Some(k.clone()));
+    assert_eq!(
+        MasterKey::from_inline(text.trim_end_matches('=')),
+        Some(k.clone())
+    );
     assert_eq!(MasterKey::from_inline("c2hvcnQ="), None, "too short");
     assert_eq!(MasterKey::from_inline("!!!"), None);
     assert_eq!(format!("{k:?}"), "MasterKey(…)", "keys never reach a log");

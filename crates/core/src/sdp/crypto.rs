@@ -105,9 +105,9 @@ pub fn parse_crypto(value: &str) -> Result<Option<CryptoAttr>, UnusableCrypto> {
         .and_then(|t| t.parse::<u32>().ok())
         .filter(|t| *t <= 999_999_999)
         .ok_or_else(|| unusable("the tag is not a number of up to 9 digits"))?;
-    let suite = suite_name
-        .and_then(CryptoSuite::from_name)
-        .ok_or_else(|| unusable("suite not supported (we speak AES_CM_128_HMAC_SHA1_80 and _32)"))?;
+    let suite = suite_name.and_then(CryptoSuite::from_name).ok_or_else(|| {
+        unusable("suite not supported (we speak AES_CM_128_HMAC_SHA1_80 and _32)")
+    })?;
     let key_params = key_params.ok_or_else(|| unusable("no key parameters"))?;
     // Session parameters change how SRTP runs (RFC 4568 §6.3); none of them is one we
     // can honour except the window-size hint, so a line with any other is skipped.
@@ -121,7 +121,9 @@ pub fn parse_crypto(value: &str) -> Result<Option<CryptoAttr>, UnusableCrypto> {
     }
     // One key only: several keys need MKIs, which we do not support.
     if key_params.contains(';') {
-        return Err(unusable("it carries several keys (MKI), which we do not support"));
+        return Err(unusable(
+            "it carries several keys (MKI), which we do not support",
+        ));
     }
     let inline = key_params
         .get(..7)
@@ -348,7 +350,10 @@ mod tests {
                 format!("crypto:1 AES_256_CM_HMAC_SHA1_80 inline:{KEY}"),
                 "suite",
             ),
-            (format!("crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|2^20|1:4"), "MKI"),
+            (
+                format!("crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|2^20|1:4"),
+                "MKI",
+            ),
             (
                 format!("crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY};inline:{KEY}"),
                 "several keys",
@@ -357,11 +362,23 @@ mod tests {
                 format!("crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY} UNENCRYPTED_SRTP"),
                 "session parameter",
             ),
-            (format!("crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY} KDR=1"), "session parameter"),
-            ("crypto:1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=".into(), "30 bytes"),
-            (format!("crypto:x AES_CM_128_HMAC_SHA1_80 inline:{KEY}"), "tag"),
+            (
+                format!("crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY} KDR=1"),
+                "session parameter",
+            ),
+            (
+                "crypto:1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=".into(),
+                "30 bytes",
+            ),
+            (
+                format!("crypto:x AES_CM_128_HMAC_SHA1_80 inline:{KEY}"),
+                "tag",
+            ),
             ("crypto:1 AES_CM_128_HMAC_SHA1_80".into(), "key parameters"),
-            (format!("crypto:1 AES_CM_128_HMAC_SHA1_80 uri:{KEY}"), "inline"),
+            (
+                format!("crypto:1 AES_CM_128_HMAC_SHA1_80 uri:{KEY}"),
+                "inline",
+            ),
         ] {
             let e = parse_crypto(&value).unwrap_err();
             assert!(e.why.contains(why), "{value}: {e:?}");
@@ -372,17 +389,32 @@ mod tests {
     fn offers_pick_the_profile_and_give_each_suite_its_own_key() {
         use SrtpPolicy::*;
         assert_eq!(OfferSecurity::for_leg(Off, true), OfferSecurity::Plain);
-        assert_eq!(OfferSecurity::for_leg(Optional, false), OfferSecurity::Plain);
-        assert_eq!(OfferSecurity::for_leg(Optional, true), OfferSecurity::BestEffort);
-        assert_eq!(OfferSecurity::for_leg(Required, false), OfferSecurity::Mandatory);
+        assert_eq!(
+            OfferSecurity::for_leg(Optional, false),
+            OfferSecurity::Plain
+        );
+        assert_eq!(
+            OfferSecurity::for_leg(Optional, true),
+            OfferSecurity::BestEffort
+        );
+        assert_eq!(
+            OfferSecurity::for_leg(Required, false),
+            OfferSecurity::Mandatory
+        );
         let mut n = 0u8;
         let lines = offer_lines(OfferSecurity::Mandatory, |b| {
             n += 1;
             b.fill(n);
         });
         assert_eq!(lines.len(), 2);
-        assert_eq!((lines[0].tag, lines[0].suite), (1, CryptoSuite::AesCm128HmacSha1_80));
-        assert_eq!((lines[1].tag, lines[1].suite), (2, CryptoSuite::AesCm128HmacSha1_32));
+        assert_eq!(
+            (lines[0].tag, lines[0].suite),
+            (1, CryptoSuite::AesCm128HmacSha1_80)
+        );
+        assert_eq!(
+            (lines[1].tag, lines[1].suite),
+            (2, CryptoSuite::AesCm128HmacSha1_32)
+        );
         assert_ne!(lines[0].key, lines[1].key);
         assert!(offer_lines(OfferSecurity::Plain, |_| {}).is_empty());
     }

@@ -4,7 +4,9 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;
-use crate::sdp::{Codec, Direction, LocalMedia, build_answer, build_offer, negotiate, parse, parse_preferring};
+use crate::sdp::{
+    Codec, Direction, LocalMedia, build_answer, build_offer, negotiate, parse, parse_preferring,
+};
 
 const LOCAL: LocalMedia = LocalMedia {
     ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
@@ -92,9 +94,15 @@ fn an_srtp_answer_round_trips() {
             "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"
         );
         let answer = build_answer(&o, &neg, &LOCAL, sec.line());
-        assert!(answer.contains(&format!("m=audio 30000 {} 0 101\r\n", profile.as_str())), "{answer}");
         assert!(
-            answer.contains(&format!("a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:{}\r\n", key(7).to_inline())),
+            answer.contains(&format!("m=audio 30000 {} 0 101\r\n", profile.as_str())),
+            "{answer}"
+        );
+        assert!(
+            answer.contains(&format!(
+                "a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:{}\r\n",
+                key(7).to_inline()
+            )),
             "{answer}"
         );
         assert_eq!(answer.matches("a=crypto").count(), 1);
@@ -114,7 +122,11 @@ fn offers_and_the_answers_to_them() {
         next += 1;
         b.fill(next);
     };
-    for security in [OfferSecurity::Mandatory, OfferSecurity::BestEffort, OfferSecurity::Plain] {
+    for security in [
+        OfferSecurity::Mandatory,
+        OfferSecurity::BestEffort,
+        OfferSecurity::Plain,
+    ] {
         let lines = offer_lines(security, &mut fill);
         let text = build_offer(
             &LOCAL,
@@ -142,7 +154,10 @@ fn offers_and_the_answers_to_them() {
                 let p = got.unwrap();
                 assert_eq!(p.suite, CryptoSuite::AesCm128HmacSha1_32);
                 assert_eq!(p.local, lines[1].key, "our key for tag 2");
-                assert_eq!(p.remote.to_inline(), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd");
+                assert_eq!(
+                    p.remote.to_inline(),
+                    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
+                );
             }
         }
     }
@@ -153,9 +168,17 @@ fn offers_and_the_answers_to_them() {
         answered_security(&plain, &lines, OfferSecurity::Mandatory),
         Err(SdpError::SrtpRequired)
     );
-    assert_eq!(answered_security(&plain, &lines, OfferSecurity::BestEffort), Ok(None));
+    assert_eq!(
+        answered_security(&plain, &lines, OfferSecurity::BestEffort),
+        Ok(None)
+    );
     // A tag we never offered.
-    let odd = parse(offer("RTP/SAVP", true).replace("crypto:1 ", "crypto:9 ").as_bytes()).unwrap();
+    let odd = parse(
+        offer("RTP/SAVP", true)
+            .replace("crypto:1 ", "crypto:9 ")
+            .as_bytes(),
+    )
+    .unwrap();
     assert!(matches!(
         answered_security(&odd, &lines, OfferSecurity::Mandatory),
         Err(SdpError::NoUsableCrypto { .. })

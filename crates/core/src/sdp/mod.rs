@@ -34,8 +34,8 @@ use std::fmt;
 use std::net::IpAddr;
 
 pub use codec::{Codec, OfferedFormat, static_payload};
-pub use negotiate::{Negotiated, negotiate, parse_answer, parse_answer_media};
 pub use crypto::{AnswerSecurity, CryptoAttr, OfferSecurity, RtpProfile};
+pub use negotiate::{Negotiated, negotiate, parse_answer, parse_answer_media};
 pub use parse::{MediaLine, RemoteMedia, parse, parse_preferring};
 pub use write::{build_answer, build_offer};
 

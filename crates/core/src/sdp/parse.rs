@@ -110,9 +110,10 @@ pub fn parse_preferring(body: &[u8], prefer: RtpProfile) -> Result<RemoteMedia, 
         RtpProfile::Savp => RtpProfile::Avp,
     };
     let find = |profile: RtpProfile, live: bool| {
-        scanned.sections.iter().position(|s| {
-            s.mline.audio_profile() == Some(profile) && (!live || s.mline.port != 0)
-        })
+        scanned
+            .sections
+            .iter()
+            .position(|s| s.mline.audio_profile() == Some(profile) && (!live || s.mline.port != 0))
     };
     let audio_index = find(prefer, true)
         .or_else(|| find(other, true))

@@ -607,7 +607,10 @@ fn unusable_bodies_are_errors() {
             .as_bytes(),
     )
     .unwrap();
-    assert_eq!((both.profile, both.audio_index, both.crypto.len()), (RtpProfile::Savp, 0, 1));
+    assert_eq!(
+        (both.profile, both.audio_index, both.crypto.len()),
+        (RtpProfile::Savp, 0, 1)
+    );
     let video_only = AUDIO_VIDEO.replace("m=audio 2226 RTP/AVP", "m=text 2226 RTP/AVP");
     assert_eq!(
         parse(video_only.as_bytes()),

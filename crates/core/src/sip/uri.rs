@@ -45,7 +45,11 @@ pub fn uri_destination(uri: &str) -> Option<Destination> {
     } else {
         named.unwrap_or(Transport::Udp)
     };
-    let default_port = if transport == Transport::Tls { 5061 } else { 5060 };
+    let default_port = if transport == Transport::Tls {
+        5061
+    } else {
+        5060
+    };
     let addr = hostport.parse::<SocketAddr>().ok().or_else(|| {
         let ip = hostport.trim_start_matches('[').trim_end_matches(']');
         ip.parse::<IpAddr>()

@@ -240,7 +240,10 @@ fn tls_is_reliable_and_a_transport_error_fails_its_requests_at_once() {
     let (options, _) = start(&mut l, t0, ours("OPTIONS", 2), tls());
     let (other, _) = start(&mut l, t0, ours("OPTIONS", 3), tcp());
     let (sent, evs) = run_until(&mut l, t0, t0 + ms(10_000));
-    assert!(sent.is_empty() && evs.is_empty(), "no retransmissions over TLS");
+    assert!(
+        sent.is_empty() && evs.is_empty(),
+        "no retransmissions over TLS"
+    );
     assert_eq!(l.handle_transport_error(tls()), 2);
     let mut evs = events(&mut l);
     evs.sort_by_key(|e| format!("{e:?}"));
