@@ -252,6 +252,7 @@ impl LiveSwitch {
                     Output::Event(e) => self.event(e),
                     Output::Store(w) => self.store_write(*w),
                     Output::Lookup(Lookup::History { call, .. }) => lookups.push(call),
+                    Output::Claim(c) => panic!("a single instance claims nothing: {c:?}"),
                 }
             }
             for (to, msg) in sent {

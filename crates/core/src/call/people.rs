@@ -28,6 +28,7 @@ use crate::media::feature_gate::{FeatureGate, GateOutput};
 use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
 use crate::model::{RingAttempt, RingOutcome, StoreWrite};
 use crate::sdp::{self, OfferSecurity};
+use crate::sip::response::Refusal;
 use crate::sip::rsip::{self, prelude::*};
 use crate::transaction::{ClientKey, ServerKey};
 
@@ -504,16 +505,16 @@ impl Call {
     ) {
         let People::Bridged { leg, .. } = &mut self.people else {
             // A ringing leg has no dialog yet; an ended one is gone.
-            return ctx.respond(key, &req, 481);
+            return ctx.refuse(key, &req, Refusal::NoSuchDialog);
         };
         if leg.local_tag != to_tag {
-            return ctx.respond(key, &req, 481);
+            return ctx.refuse(key, &req, Refusal::NoSuchDialog);
         }
         if let Some(dialog) = leg.dialog_mut()
             && let Err(e) = dialog.handle_request(&req)
         {
             tracing::warn!("in-dialog {} from a manager: {e}", req.method);
-            return ctx.respond(key, &req, 500);
+            return ctx.refuse(key, &req, Refusal::ServerError);
         }
         match req.method {
             rsip::Method::Bye => {
@@ -538,7 +539,7 @@ impl Call {
             rsip::Method::Refer => self.leg_refer(ctx, key, req),
             rsip::Method::Options => respond_options(ctx, key, &req),
             rsip::Method::Ack => {}
-            _ => ctx.respond(key, &req, 405),
+            _ => ctx.refuse(key, &req, Refusal::MethodNotAllowed),
         }
     }
 
@@ -547,7 +548,7 @@ impl Call {
     fn leg_reinvite(&mut self, ctx: &mut Ctx<'_>, key: ServerKey, req: rsip::Request) {
         let caller = self.key();
         let People::Bridged { leg, on_hold, .. } = &mut self.people else {
-            return ctx.respond(key, &req, 481);
+            return ctx.refuse(key, &req, Refusal::NoSuchDialog);
         };
         let parsed = if req.body.is_empty() {
             None
@@ -562,7 +563,7 @@ impl Call {
                 Ok(x) => Some(x),
                 Err(e) => {
                     tracing::info!("{}'s re-INVITE rejected with 488 ({e})", leg.manager);
-                    return ctx.respond(key, &req, 488);
+                    return ctx.refuse(key, &req, Refusal::NotAcceptableHere);
                 }
             }
         };
@@ -678,7 +679,7 @@ impl Call {
     /// the target ourselves (we are a B2BUA: the manager's phone never calls anyone).
     fn leg_refer(&mut self, ctx: &mut Ctx<'_>, key: ServerKey, req: rsip::Request) {
         let Some(plan) = self.flow.plan() else {
-            return ctx.respond(key, &req, 403);
+            return ctx.refuse(key, &req, Refusal::Forbidden);
         };
         let target = req
             .header_value("Refer-To")
@@ -689,10 +690,10 @@ impl Call {
                 "REFER to {:?} refused: not a department or manager of the dial plan",
                 req.header_value("Refer-To")
             );
-            return ctx.respond(key, &req, 404);
+            return ctx.refuse(key, &req, Refusal::NotFound);
         };
         let People::Bridged { leg, on_hold, .. } = &mut self.people else {
-            return ctx.respond(key, &req, 491);
+            return ctx.refuse(key, &req, Refusal::RequestPending);
         };
         let _ = on_hold;
         ctx.respond(key, &req, 202);

@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 #[must_use]
 pub fn call_tag(call_id: &str) -> String {
     let digest = Sha256::digest(call_id.as_bytes());
-    crate::registrar::digest::hex(digest.get(..8).unwrap_or_default())
+    hex::encode(digest.get(..8).unwrap_or_default())
 }
 
 /// `HHMMSS-TAG-N-MAILBOX.wav` for recording `n` of the call `call_id` (see the module

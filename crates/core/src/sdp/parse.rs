@@ -10,22 +10,8 @@ use webrtc_sdp::{SdpConnection, SdpSession};
 
 use super::codec::{OfferedFormat, static_payload};
 use super::crypto::{CryptoAttr, RtpProfile, UnusableCrypto, crypto_lines};
-use super::scan::{self, Line, Scanned};
+use super::scan::{self, Line, MediaLine, Scanned};
 use super::{Direction, SdpError};
-
-/// Summary of one m= line, kept so the answer can reject it in place with the same
-/// media, proto and formats (RFC 3264 §6).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MediaLine {
-    /// `audio`, `video`, `image`, `application`, ... as written by the peer.
-    pub media: String,
-    /// Port as offered; 0 means the peer disabled the stream (RFC 3264 §5.1, §8.2).
-    pub port: u16,
-    /// Transport protocol as written (`RTP/AVP`, `RTP/SAVP`, `udptl`, ...).
-    pub proto: String,
-    /// The format list, space separated (`0 8 101`, `t38`).
-    pub formats: String,
-}
 
 impl MediaLine {
     /// The stream kinds we can use: audio over RTP (RFC 3551) or SRTP (RFC 3711).
