@@ -550,3 +550,130 @@ fn baresip_over_tls_hears_a_tls_caller_through_the_srtp_relay() {
         "{metrics}"
     );
 }
+
+/// A manager whose phone is reached at a static `transport=tls` contact: a baresip
+/// serving `leaf` on its TLS port, SRTP optional (`mediaenc=srtp`). One caller (sipp,
+/// UDP) rings it; returns the router's log.
+fn ring_a_tls_phone(pki: &Pki, leaf: &Leaf, client_side: &str) -> String {
+    let bin = require("baresip", "baresip-core");
+    let p = ports();
+    let (phone_port, media) = p.phone(0);
+    let home = tempfile::tempdir().unwrap();
+    let mut both = std::fs::read_to_string(&leaf.cert).unwrap();
+    both.push_str(&std::fs::read_to_string(&leaf.key).unwrap());
+    std::fs::write(home.path().join("both.pem"), both).unwrap();
+    std::fs::write(
+        home.path().join("config"),
+        format!(
+            "poll_method\tepoll\nnet_interface\t127.0.0.1\nsip_listen\t127.0.0.1:{phone_port}\n\
+             sip_certificate\t{}\naudio_player\taufile,/dev/null\naudio_source\taufile,{}\n\
+             rtp_ports\t{media}-{}\nmodule_path\t/usr/lib/baresip/modules\nmodule\tg711.so\n\
+             module\taufile.so\nmodule\tsrtp.so\nmodule_tmp\taccount.so\n",
+            home.path().join("both.pem").display(),
+            repo().join("prompts/support_menu.wav").display(),
+            media + 3,
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        home.path().join("accounts"),
+        "<sip:102@127.0.0.1;transport=tls>;regint=0;answermode=auto;mediaenc=srtp;audio_codecs=PCMU\n",
+    )
+    .unwrap();
+    let mut phone = Command::new(bin)
+        .arg("-f")
+        .arg(home.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let router_leaf = pki.leaf("router", &["switchboard.test"], 2020, 4000);
+    let plan = format!(
+        "[[numbers]]\nnumber = \"2000\"\nsource = \"ads\"\naction = \"department:sales\"\n\
+         [departments.sales]\nmembers = [\"andrew\"]\n\
+         [managers.andrew]\nextension = \"101\"\ncontact = \"sip:102@127.0.0.1:{};transport=tls\"\n",
+        phone_port + 1
+    );
+    let mut router = Router::start(
+        p,
+        &format!("{}{client_side}\n", tls_keys(&router_leaf, p.sip + 1)),
+        &plan,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = sipp(p, "uac_listen.xml", "u1", &["-s", "2000", "-d", "6000"]);
+    let _ = phone.kill();
+    let _ = phone.wait();
+    router.stop();
+    router.log()
+}
+
+#[test]
+fn phones_reached_over_tls_are_verified_against_the_ca_file() {
+    let _g = serial();
+    let pki = Pki::new();
+    let phone_leaf = pki.leaf("phone", &["phone.test"], 2020, 4000);
+    let ca = format!(
+        "tls_ca_file = \"{}\"\ntls_peer_names = {{ \"127.0.0.1\" = \"phone.test\" }}",
+        pki.ca_file().display()
+    );
+
+    // Trusted CA and the right name: the call is answered, SRTP optional over TLS.
+    let log = ring_a_tls_phone(&pki, &phone_leaf, &ca);
+    assert!(
+        log.contains("TLS connection opened, certificate verified"),
+        "verified connection expected:\n{log}"
+    );
+    assert!(
+        log.contains("andrew answered after"),
+        "not answered:\n{log}"
+    );
+    assert!(
+        log.contains("andrew's leg is SRTP (AES_CM_128_HMAC_SHA1_80)"),
+        "optional SRTP over TLS should be taken by baresip (mediaenc=srtp):\n{log}"
+    );
+
+    // Default trust (the Mozilla roots) does not know the test CA: the handshake fails
+    // with the reason, and the ring ends at once instead of after Timer B (32 s).
+    let log = ring_a_tls_phone(&pki, &phone_leaf, "");
+    assert!(
+        log.contains("is not signed by an authority we trust: add its CA to [server] tls_ca_file"),
+        "{log}"
+    );
+    assert!(!log.contains("andrew answered"), "{log}");
+    let at = |needle: &str| {
+        let line = log.lines().find(|l| l.contains(needle)).unwrap_or_default();
+        line.split_whitespace()
+            .next()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{log}"))
+    };
+    let failed_after = at("cannot open a SIP/TLS connection").duration_since(at("ringing andrew"));
+    assert!(
+        failed_after < jiff::SignedDuration::from_secs(5),
+        "the ring must fail at once, not after Timer B: {failed_after:?}"
+    );
+
+    // The wrong name: told which name to configure.
+    let other = "tls_ca_file = \"CA\"\ntls_peer_names = { \"127.0.0.1\" = \"other.test\" }"
+        .replace("CA", &pki.ca_file().display().to_string());
+    let log = ring_a_tls_phone(&pki, &phone_leaf, &other);
+    assert!(
+        log.contains(
+            "is not valid for \"other.test\": set the name it carries in [server] tls_peer_names"
+        ),
+        "{log}"
+    );
+
+    // Verification off: connects, but an ERROR at start and a WARN per connection.
+    let log = ring_a_tls_phone(&pki, &phone_leaf, "tls_verify_peers = false");
+    assert!(
+        log.contains("ERROR") && log.contains("tls_verify_peers = false"),
+        "{log}"
+    );
+    assert!(
+        log.contains("TLS connection opened WITHOUT verifying the peer's certificate"),
+        "{log}"
+    );
+    assert!(log.contains("andrew answered after"), "{log}");
+}
