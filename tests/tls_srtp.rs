@@ -238,10 +238,17 @@ fn certificate_problems_stop_the_start_with_a_clear_error() {
         "missing file:\n{out}"
     );
 
-    let out = start_fails(&config_with(dir.path(), p, &tls_keys(&expired, tls_port)));
+    let config = config_with(dir.path(), p, &tls_keys(&expired, tls_port));
+    let out = start_fails(&config);
     assert!(
         out.contains("expired on 2021-01-01") && out.contains("expired.crt"),
         "expired:\n{out}"
+    );
+    // `switchboard check` finds it too, before a restart does.
+    let (ok, _, err) = switchboard(&["check", "--config", config.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("expired on 2021-01-01"),
+        "check:\n{err}"
     );
 
     let out = start_fails(&config_with(dir.path(), p, &tls_keys(&wrong, tls_port)));

@@ -630,7 +630,7 @@ impl Core {
         while let Some(out) = self.endpoint.poll_output() {
             match out {
                 Output::Transmit(t) => {
-                    tracing::debug!(to = %t.peer.addr, "SIP out:\n{}", String::from_utf8_lossy(&t.payload));
+                    tracing::debug!(to = %t.peer.addr, "SIP out:\n{}", crate::sdp::crypto::redact_keys(&String::from_utf8_lossy(&t.payload)));
                     metrics::count_sip_message(&t.payload, "out");
                     match t.peer.transport {
                         Transport::Udp => {

@@ -243,7 +243,7 @@ impl Endpoint {
         }
         match crate::sip::parse::parse_message(bytes) {
             Ok(rsip::SipMessage::Request(mut req)) => {
-                tracing::debug!(from = %peer.addr, "SIP in:\n{}", req);
+                tracing::debug!(from = %peer.addr, "SIP in:\n{}", crate::sdp::crypto::redact_keys(&req.to_string()));
                 crate::sip::headers::stamp_received(&mut req, peer.addr);
                 // RFC 3261 §18.2.2 / RFC 3581: over UDP, answer to `received` plus
                 // `rport` when the client asked for it, else to the Via's sent-by port.
@@ -261,7 +261,7 @@ impl Endpoint {
                 }
             }
             Ok(rsip::SipMessage::Response(resp)) => {
-                tracing::debug!(from = %peer.addr, "SIP in:\n{}", resp);
+                tracing::debug!(from = %peer.addr, "SIP in:\n{}", crate::sdp::crypto::redact_keys(&resp.to_string()));
                 self.txn.handle_response(now, resp, peer);
             }
             // RFC 5626 §3.5.1: a double-CRLF ping. Over TCP the driver answers it

@@ -423,3 +423,27 @@ mod tests {
 #[cfg(test)]
 #[path = "crypto_tests.rs"]
 mod policy_tests;
+
+/// `text` (a SIP message for the DEBUG log) with every SDES key replaced by `…`:
+/// `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:…`. The keys protect the call's audio;
+/// a log file must never hold them (RFC 4568 §8.1).
+#[must_use]
+pub fn redact_keys(text: &str) -> std::borrow::Cow<'_, str> {
+    const MARK: &str = "inline:";
+    if !text.contains(MARK) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(MARK) {
+        let (before, after) = rest.split_at(at + MARK.len());
+        out.push_str(before);
+        out.push('…');
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '='))
+            .unwrap_or(after.len());
+        rest = after.get(end..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}

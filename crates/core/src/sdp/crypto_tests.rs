@@ -198,3 +198,22 @@ fn the_secure_copy_is_preferred_under_an_srtp_policy() {
     let answer = build_answer(&plain, &neg, &LOCAL, None);
     assert!(answer.starts_with("v=0") && answer.contains("m=audio 0 RTP/SAVP 0 8 101\r\n"));
 }
+
+#[test]
+fn keys_never_reach_the_log() {
+    let sdp = "m=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AYhV8f5kIoC/8e81ZUZRojbj6eCoHTa9TDwc02Sp|2^31\r\na=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:Ut3OlmEm18BMyrCMP4gjZmvSZBWBMrFm+oA/42kt\r\n";
+    let shown = super::redact_keys(sdp);
+    assert!(
+        !shown.contains("AYhV8f5k") && !shown.contains("Ut3OlmEm"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("AES_CM_128_HMAC_SHA1_80 inline:…|2^31\r\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("AES_CM_128_HMAC_SHA1_32 inline:…\r\n"),
+        "{shown}"
+    );
+    assert_eq!(super::redact_keys("v=0\r\n"), "v=0\r\n");
+}
