@@ -17,8 +17,8 @@ use std::time::Instant;
 
 use super::context::{ConnectInput, Ctx, Lookup, LookupResult, set_body};
 use super::flow::{Flow, FlowAction};
+use super::line::People;
 use super::outcome::EndCause;
-use super::people::People;
 use super::program::{CallInfo, Program};
 use super::security::{protection_text, read_offer};
 use crate::dialog::Dialog;

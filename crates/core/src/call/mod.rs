@@ -21,6 +21,7 @@ pub mod heard;
 mod inbound;
 pub mod ivr;
 pub mod leg;
+mod line;
 pub mod outcome;
 pub mod parting;
 mod people;

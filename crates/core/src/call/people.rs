@@ -15,11 +15,12 @@
 //! target is only ever a department or manager of the dial plan, so a phone cannot make
 //! Switchboard call an arbitrary URI.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::context::{ConnectInput, Ctx, set_body};
 use super::inbound::{Call, respond_options};
 use super::leg::{InviteSpec, Leg, LegState, build_invite, leg_offer, ring_outcome};
+use super::line::People;
 use super::outcome::EndCause;
 use crate::config::{Action, DialPlan};
 use crate::connect::ConnectOutput;
@@ -31,55 +32,6 @@ use crate::sdp::{self, OfferSecurity};
 use crate::sip::response::Refusal;
 use crate::sip::rsip::{self, prelude::*};
 use crate::transaction::{ClientKey, ServerKey};
-
-/// Whom the call has on the line.
-#[derive(Debug, Default)]
-pub enum People {
-    #[default]
-    None,
-    /// The phones of the current round.
-    Ringing(Vec<Leg>),
-    Bridged {
-        leg: Box<Leg>,
-        /// Matches the manager's INFO and in-band keys against the transfer feature
-        /// codes (RFC 4733 keys are matched, and held back from the caller, by the
-        /// media plane's gate).
-        keys: Option<FeatureGate>,
-        on_hold: bool,
-    },
-}
-
-impl People {
-    pub fn owns_call_id(&self, id: &str) -> bool {
-        match self {
-            People::None => false,
-            People::Ringing(legs) => legs.iter().any(|l| l.call_id() == Some(id)),
-            People::Bridged { leg, .. } => leg.call_id() == Some(id),
-        }
-    }
-
-    /// The phone address of the leg whose dialog has `call_id`.
-    pub fn leg_peer(&self, call_id: &str) -> Option<std::net::IpAddr> {
-        match self {
-            People::None => None,
-            People::Ringing(legs) => legs
-                .iter()
-                .find(|l| l.call_id() == Some(call_id))
-                .map(|l| l.peer.addr.ip()),
-            People::Bridged { leg, .. } => {
-                (leg.call_id() == Some(call_id)).then(|| leg.peer.addr.ip())
-            }
-        }
-    }
-
-    /// The earliest ring timeout.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        match self {
-            People::Ringing(legs) => legs.iter().map(|l| l.ring_until).min(),
-            _ => None,
-        }
-    }
-}
 
 impl Call {
     /// The connect policy decided something for this call.
