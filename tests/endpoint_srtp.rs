@@ -29,6 +29,16 @@ fn sdp(profile: &str, crypto: bool) -> String {
 /// The INVITE with `body` from a trunk over `transport`: what we sent back and the
 /// media commands.
 fn offer(policy: SrtpPolicy, transport: Transport, body: &str) -> (Vec<String>, Vec<MediaCommand>) {
+    offer_to("sip", policy, transport, body)
+}
+
+/// The same with the Request-URI's and To's scheme `scheme` (`sips` for RFC 5630).
+fn offer_to(
+    scheme: &str,
+    policy: SrtpPolicy,
+    transport: Transport,
+    body: &str,
+) -> (Vec<String>, Vec<MediaCommand>) {
     let server = ServerConfig {
         trunks: vec!["10.0.0.0/8".parse().unwrap()],
         srtp: policy,
@@ -42,9 +52,9 @@ fn offer(policy: SrtpPolicy, transport: Transport, body: &str) -> (Vec<String>, 
         Transport::Tls => "TLS",
     };
     let invite = format!(
-        "INVITE sip:1000@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/{t} 10.0.0.1:5070;branch=z9hG4bKs1\r\n\
-         From: <sip:5551234@10.0.0.1>;tag=t1\r\nTo: <sip:1000@127.0.0.1>\r\nCall-ID: srtp-1\r\n\
-         CSeq: 1 INVITE\r\nContact: <sip:alice@10.0.0.1:5070>\r\nMax-Forwards: 70\r\n\
+        "INVITE {scheme}:1000@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/{t} 10.0.0.1:5070;branch=z9hG4bKs1\r\n\
+         From: <{scheme}:5551234@10.0.0.1>;tag=t1\r\nTo: <{scheme}:1000@127.0.0.1>\r\nCall-ID: srtp-1\r\n\
+         CSeq: 1 INVITE\r\nContact: <{scheme}:alice@10.0.0.1:5070>\r\nMax-Forwards: 70\r\n\
          Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
@@ -133,4 +143,20 @@ fn the_policy_refuses_what_it_must_with_488() {
     let (sent, _) = offer(SrtpPolicy::Optional, Transport::Udp, &sdp("RTP/AVP", false));
     assert_eq!(final_status(&sent), "SIP/2.0 200 OK");
     assert!(!sent.iter().any(|m| m.contains("a=crypto")));
+}
+
+#[test]
+fn a_sips_invite_over_tls_is_taken() {
+    let (sent, media) = offer_to(
+        "sips",
+        SrtpPolicy::Required,
+        Transport::Tls,
+        &sdp("RTP/SAVP", true),
+    );
+    assert_eq!(final_status(&sent), "SIP/2.0 200 OK", "{sent:#?}");
+    assert!(
+        media
+            .iter()
+            .any(|m| matches!(m, MediaCommand::Open { params, .. } if params.srtp.is_some()))
+    );
 }
