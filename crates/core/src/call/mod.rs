@@ -28,6 +28,7 @@ mod people;
 pub mod plan;
 pub mod program;
 pub mod record;
+mod security;
 
 pub use context::{CallConfig, ConnectInput, Ctx, Lookup, LookupResult, Output};
 pub use event::CallEvent;
