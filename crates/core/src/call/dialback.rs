@@ -494,13 +494,17 @@ impl Dialback {
             dialog: Box::new(dialog),
         };
         leg.ack(ctx);
-        if let Ok(neg) = sdp::parse_answer(&resp.body, &leg.offered) {
+        let answered = sdp::parse_answer_media(&resp.body, &leg.offered).and_then(|(a, neg)| {
+            sdp::crypto::answered_security(&a, &leg.crypto, leg.security).map(|s| (neg, s))
+        });
+        if let Ok((neg, srtp)) = answered {
             leg.media = Some(MediaParams {
                 remote: neg.remote,
                 codec: neg.codec,
                 pt: neg.payload_type,
                 te_pt: neg.telephone_event_pt,
                 hold: false,
+                srtp,
             });
         }
         for other in others {
@@ -613,12 +617,14 @@ impl Dialback {
                     dialog: Box::new(dialog),
                 };
                 customer.ack(ctx);
+                // Outbound trunks are plain RTP (docs/queues.md).
                 customer.media = Some(MediaParams {
                     remote: neg.remote,
                     codec: neg.codec,
                     pt: neg.payload_type,
                     te_pt: neg.telephone_event_pt,
                     hold: false,
+                    srtp: None,
                 });
                 customer.open_media(ctx);
                 ctx.media_cmd(MediaCommand::Bridge {

@@ -30,6 +30,7 @@ mod people;
 pub mod plan;
 pub mod program;
 pub mod record;
+mod security;
 pub mod trunk;
 pub mod waiting;
 

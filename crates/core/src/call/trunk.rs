@@ -9,8 +9,9 @@
 use super::context::Ctx;
 use super::leg::{Leg, LegState, TE_PT, sanitize_number, sanitize_text};
 use crate::config::queueing::{OutboundTransport, OutboundTrunk};
+use crate::media::srtp::SrtpPolicy;
 use crate::registrar::digest::Challenge;
-use crate::sdp::{self, LocalMedia};
+use crate::sdp::{self, LocalMedia, OfferSecurity};
 use crate::sip::rsip::{self, prelude::*};
 use crate::sip::{Peer, Transport};
 
@@ -105,7 +106,16 @@ pub fn start_customer_leg(
         session_version: 1,
     };
     let codecs = ctx.cfg.codecs.clone();
-    let offer = sdp::build_offer(&local, &codecs, TE_PT, sdp::Direction::SendRecv);
+    // Plain RTP towards the PBX: trunks are reached over UDP/TCP on a private network.
+    let security = OfferSecurity::Plain;
+    let offer = sdp::build_offer(
+        &local,
+        &codecs,
+        TE_PT,
+        sdp::Direction::SendRecv,
+        security.profile(),
+        &[],
+    );
     let Some(invite) = build_trunk_invite(
         ctx,
         trunk,
@@ -145,6 +155,9 @@ pub fn start_customer_leg(
         started_wall: ctx.wall,
         ring_until: ctx.now + trunk.ring_timeout,
         offered: codecs,
+        srtp_policy: SrtpPolicy::Off,
+        security,
+        crypto: Vec::new(),
         media: None,
         media_open: false,
         sdp_session,

@@ -359,9 +359,18 @@ impl Dialback {
         if req.body.is_empty() {
             return ctx.respond(key, &req, 200);
         }
-        let parsed =
-            sdp::parse(&req.body).and_then(|o| sdp::negotiate(&o, &ctx.cfg.codecs).map(|n| (o, n)));
-        let Ok((offer, neg)) = parsed else {
+        // RFC 4568 §7.1.4: our key stays unless SRTP starts now.
+        let srtp_key = match leg.media.as_ref().and_then(|m| m.srtp.as_ref()) {
+            Some(p) => p.local.clone(),
+            None => ctx.new_master_key(),
+        };
+        let parsed = crate::call::security::read_offer(
+            &req.body,
+            &ctx.cfg.codecs,
+            leg.srtp_policy,
+            srtp_key,
+        );
+        let Ok((offer, neg, security)) = parsed else {
             return ctx.respond(key, &req, 488);
         };
         leg.sdp_version += 1;
@@ -371,6 +380,7 @@ impl Dialback {
             pt: neg.payload_type,
             te_pt: neg.telephone_event_pt,
             hold: offer.is_hold(),
+            srtp: security.params().cloned(),
         };
         leg.media = Some(params.clone());
         if leg.media_open {
@@ -379,7 +389,12 @@ impl Dialback {
                 params,
             });
         }
-        let answer = sdp::build_answer(&offer, &neg, &leg.local_media(ctx.cfg.media_ip));
+        let answer = sdp::build_answer(
+            &offer,
+            &neg,
+            &leg.local_media(ctx.cfg.media_ip),
+            security.line(),
+        );
         let transport = leg.peer.transport;
         let mut resp = crate::sip::response::make_response(&req, 200, None);
         ctx.add_uas_headers(&mut resp.headers, transport);
