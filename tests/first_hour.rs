@@ -526,6 +526,7 @@ fn retention_deletes_old_records_and_recordings_but_keeps_open_requests() {
         outcome: CallOutcome::Missed,
         hangup_side: None,
         transfers: vec![],
+        recording: None,
     };
     store.upsert_call(&record("old", old)).unwrap();
     store.upsert_call(&record("new", Timestamp::now())).unwrap();

@@ -438,6 +438,7 @@ mod tests {
             outcome: CallOutcome::InProgress,
             hangup_side: None,
             transfers: vec![],
+            recording: None,
         }
     }
 

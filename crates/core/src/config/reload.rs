@@ -9,7 +9,7 @@
 //! | setting | on reload |
 //! |---|---|
 //! | `trunks`, `realm`, `digest_algorithms`, `sip_timers`, `rtp_timeout_secs`, `inband_dtmf`, `ring_before_answer_ms` | run time |
-//! | `webhook_url`, `webhook_secret`, `webhook_timeout_secs`, `webhook_retry_base_secs` | run time |
+//! | `webhook_url`, `webhook_secret`, `webhook_timeout_secs`, `webhook_retry_base_secs`, `webhook_events`, `webhook_format` | run time |
 //! | `prompts_dir` (and every prompt file in it) | run time |
 //! | `retention_days` | run time |
 //! | `sip_listen`, `advertised_address`, `rtp_ports`, `data_dir`, `http_listen`, `admin_token` | restart |
@@ -73,6 +73,8 @@ pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig,
         webhook_secret,
         webhook_timeout_secs,
         webhook_retry_base_secs,
+        webhook_events,
+        webhook_format,
         rtp_latch,
         rtp_relatch_after_ms,
         rate_limit,
@@ -126,6 +128,8 @@ pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig,
         webhook_secret,
         webhook_timeout_secs,
         webhook_retry_base_secs,
+        webhook_events,
+        webhook_format,
         prompts_dir,
         retention_days
     );
