@@ -506,6 +506,7 @@ async fn start_admin(
     let alerts = running.alerts.clone();
     let managers = running.managers.clone();
     let state = switchboard::admin::AdminState::new(store.clone(), data_dir)
+        .with_events(running.events.clone())
         .with_token(server.admin_token.clone())
         .with_hosts(server.admin_hosts.clone())
         .with_max_days(server.report_max_days)

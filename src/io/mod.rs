@@ -6,14 +6,18 @@
 //! drain-after-input rule from the crate docs).
 
 pub mod alerts;
+pub mod events;
+pub mod lookup;
 pub mod media;
 pub mod pidfile;
 mod recording;
 pub mod recovery;
 pub mod reload;
 pub mod retention;
+mod tap;
 pub mod tcp;
 pub mod webhook;
+pub mod webhook_format;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -77,6 +81,8 @@ pub struct Running {
     pub alerts: alerts::ActiveAlerts,
     /// Managers' presence and load, refreshed every second (for the admin API).
     pub managers: ManagerSnapshot,
+    /// Call events as they happen (the admin API's `GET /api/events`).
+    pub events: tokio::sync::broadcast::Sender<Arc<events::Published>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     reload: mpsc::UnboundedSender<Reload>,
     retention: tokio::sync::watch::Sender<Option<u32>>,
@@ -195,8 +201,12 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     let live = Arc::new(std::sync::Mutex::new(Recorder::new()));
     let managers_snapshot = ManagerSnapshot::default();
     let (lookup_tx, lookup_rx) = mpsc::unbounded_channel();
+    let publisher = events::Publisher::new();
+    let events_stream = publisher.stream();
     let core = Core {
         lookups: lookup_tx,
+        events: publisher,
+        crm: lookup::Crm::new(),
         managers: managers_snapshot.clone(),
         endpoint,
         udp,
@@ -221,6 +231,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         live,
         alerts: active_alerts,
         managers: managers_snapshot,
+        events: events_stream,
         shutdown,
         reload,
         retention,
@@ -269,6 +280,10 @@ struct Core {
     managers: ManagerSnapshot,
     /// Answers to the calls' lookups come back here.
     lookups: mpsc::UnboundedSender<(CallKey, LookupResult)>,
+    /// Call events for the webhook and the SSE stream.
+    events: events::Publisher,
+    /// The CRM lookup client and its cache (`[lookup]`).
+    crm: lookup::Crm,
 }
 
 /// The managers' state as last published by the core task.
@@ -377,11 +392,20 @@ impl Trim {
 impl Core {
     /// Answer a call's lookup off the core task: the call waits for it as an input.
     fn lookup(&self, lookup: Lookup) {
-        let Lookup::History {
-            call,
-            caller,
-            since,
-        } = lookup;
+        let (call, caller, since) = match lookup {
+            Lookup::History {
+                call,
+                caller,
+                since,
+            } => (call, caller, since),
+            Lookup::Crm {
+                call,
+                call_id,
+                caller,
+                dialled,
+                ..
+            } => return self.crm_lookup(call, call_id, caller, dialled),
+        };
         let tx = self.lookups.clone();
         let Some(store) = self.store.clone() else {
             let _ = tx.send((call, LookupResult::History(None)));
@@ -396,6 +420,30 @@ impl Core {
                 }
             };
             let _ = tx.send((call, LookupResult::History(found)));
+        });
+    }
+
+    /// Ask the CRM (`[lookup]`) about a caller; the answer, or the failure, comes back
+    /// as the call's input. Errors are logged and counted; the call routes without.
+    fn crm_lookup(&self, call: CallKey, call_id: String, caller: String, dialled: String) {
+        let tx = self.lookups.clone();
+        let Some(policy) = self.plan.load().integrations.lookup.clone() else {
+            // Removed by a reload while the call waited.
+            let _ = tx.send((call, LookupResult::Crm(Ok(Default::default()))));
+            return;
+        };
+        let crm = self.crm.clone();
+        tokio::spawn(async move {
+            let (result, label) = crm.lookup(&policy, &call_id, &caller, &dialled).await;
+            metrics::count_lookup(label);
+            let result = result.map_err(|e| {
+                tracing::warn!(call_id = %call_id, "CRM lookup for {caller} failed: {e}; routing normally");
+                match e {
+                    lookup::LookupError::Timeout(_) => crate::call::LookupFailure::Timeout,
+                    _ => crate::call::LookupFailure::Error,
+                }
+            });
+            let _ = tx.send((call, LookupResult::Crm(result)));
         });
     }
 
@@ -471,10 +519,31 @@ impl Core {
                     {
                         metrics::record_call_outcome(rec.outcome);
                     }
+                    self.publish(&ev, rec.as_ref());
                     if let (Some(rec), Some(store)) = (rec, &self.store) {
                         store.write(StoreWrite::UpsertCall(rec));
                     }
                 }
+            }
+        }
+    }
+}
+
+impl Core {
+    /// A call event for the outside world: to the SSE stream, and to the webhook outbox
+    /// when `webhook_events` selects it (docs/integrations.md).
+    fn publish(&mut self, ev: &CallEvent, rec: Option<&crate::store::CallRecord>) {
+        let now = jiff::Timestamp::now();
+        for p in self.events.handle(now, ev, rec) {
+            metrics::count_call_event(p.event);
+            if let (Some(store), Some(w)) = (&self.store, &self.webhooks)
+                && w.selects(p.event)
+            {
+                store.write(StoreWrite::EnqueueWebhook {
+                    payload_json: p.json.clone(),
+                    now,
+                });
+                w.notify();
             }
         }
     }

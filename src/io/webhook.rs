@@ -70,6 +70,10 @@ pub struct WebhookConfig {
     pub secret: Option<String>,
     pub timeout: Duration,
     pub retry_base: Duration,
+    /// `webhook_events`: which events are posted.
+    pub events: Vec<String>,
+    /// `webhook_format`: Switchboard's JSON, or a Slack or Teams message.
+    pub format: crate::config::server::WebhookFormat,
 }
 
 impl WebhookConfig {
@@ -84,6 +88,8 @@ impl WebhookConfig {
             secret: server.webhook_secret.clone(),
             timeout: Duration::from_secs(server.webhook_timeout_secs.max(1)),
             retry_base: Duration::from_secs(server.webhook_retry_base_secs.max(1)),
+            events: server.webhook_events.clone(),
+            format: server.webhook_format,
         }))
     }
 
@@ -123,6 +129,15 @@ impl Webhooks {
     /// Whether a `webhook_url` is configured now.
     pub fn enabled(&self) -> bool {
         self.sender.load().is_some()
+    }
+
+    /// Whether events of this type are posted now (a `webhook_url` is configured and
+    /// `webhook_events` selects it).
+    pub fn selects(&self, event: &str) -> bool {
+        self.sender
+            .load()
+            .as_ref()
+            .is_some_and(|s| crate::config::server::selects(&s.cfg.events, event))
     }
 
     /// A reload: deliver with the new `webhook_url`, secret and timeouts from now on
@@ -214,7 +229,7 @@ async fn run(
     tracing::debug!("webhook sender stopped");
 }
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Posts events and records the outcome in the store.
 struct Sender {
@@ -234,17 +249,21 @@ enum Failure {
     Request(String),
 }
 
+/// An HTTP(S) client for outgoing requests (webhooks, the CRM lookup). Mozilla's
+/// roots compiled in (webpki-roots): no dependency on the host's CA bundle, so HTTPS
+/// works the same in a bare container.
+pub(crate) fn https_client() -> Result<HttpClient, rustls::Error> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(https))
+}
+
 impl Sender {
     fn new(cfg: WebhookConfig) -> Result<Self, WebhookError> {
-        // Mozilla's roots compiled in (webpki-roots): no dependency on the host's CA
-        // bundle, so HTTPS works the same in a bare container.
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|source| WebhookError::Tls { source })?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(TokioExecutor::new()).build(https);
+        let client = https_client().map_err(|source| WebhookError::Tls { source })?;
         let user_agent =
             HeaderValue::from_static(concat!("Switchboard/", env!("CARGO_PKG_VERSION")));
         Ok(Self {
@@ -310,7 +329,10 @@ impl Sender {
 
     /// One POST of the stored payload, bounded by the configured timeout.
     async fn post(&self, event: &WebhookEvent, attempt: u32) -> Result<(), Failure> {
-        let body = Bytes::from(event.payload_json.clone());
+        let body = Bytes::from(super::webhook_format::render(
+            self.cfg.format,
+            &event.payload_json,
+        ));
         let mut req = http::Request::post(self.cfg.url.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .header(USER_AGENT, self.user_agent.clone())
@@ -358,7 +380,7 @@ impl Sender {
 
 /// The connection error with its causes ("client error (Connect): tcp connect error:
 /// Connection refused"), since hyper's top-level message alone says little.
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -370,7 +392,7 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A response body fit for one log line.
-fn printable(bytes: &[u8]) -> String {
+pub(crate) fn printable(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
