@@ -93,7 +93,16 @@ fn a_recorded_call_holds_the_caller_left_and_the_manager_right() {
     let rec = record(&router);
     let (status, head, wav) =
         http_get_bytes(p, &format!("/api/calls/{}/recording", rec.call_id));
+    // The dashboard lists it, with the URL its play button fetches.
+    let dashboard = http_get(p, "/api/dashboard");
     router.stop();
+    let body = dashboard.split_once("\r\n\r\n").unwrap().1;
+    let d: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(d["recordings"][0]["call_id"], rec.call_id.as_str(), "{body}");
+    assert_eq!(
+        d["recordings"][0]["url"],
+        format!("/api/calls/{}/recording", rec.call_id).as_str()
+    );
     assert_eq!(status, 200, "{head}\n{}", router.log());
     assert!(head.contains("audio/wav"), "{head}");
     let stored = rec.recording.clone().expect("the record names the recording");
