@@ -6,6 +6,7 @@
 //! drain-after-input rule from the crate docs).
 
 pub mod alerts;
+pub mod email;
 pub mod events;
 pub mod lookup;
 pub mod media;
@@ -41,7 +42,7 @@ use crate::config::ServerConfig;
 use crate::endpoint::{CallEvent, Endpoint, EndpointConfig, Output, ProgramFactory};
 use crate::media::prompt::{PromptError, PromptSet};
 use crate::sip::{Peer, Transport};
-use crate::store::{StoreHandle, StoreWrite};
+use crate::store::{CallbackStatus, StoreHandle, StoreWrite};
 
 use self::media::MediaPlane;
 use self::tcp::TcpEvent;
@@ -170,7 +171,16 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     // Webhook notifications from the store's outbox (`[server] webhook_url`).
     let webhooks = match &opts.store {
         Some(store) => {
-            let (w, configured) = webhook::start(&opts.server, store.clone(), shutdown_rx.clone());
+            let mailer = Arc::new(email::Mailer::new(
+                opts.plan.clone(),
+                opts.server.data_dir.clone(),
+            ));
+            let (w, configured) = webhook::start(
+                &opts.server,
+                store.clone(),
+                Some(mailer),
+                shutdown_rx.clone(),
+            );
             if let Err(e) = configured {
                 tracing::error!("webhook notifications are off: {e}");
             }
@@ -493,12 +503,18 @@ impl Core {
                 Output::Media(cmd) => self.plane.handle_command(Instant::now(), cmd),
                 Output::Lookup(lookup) => self.lookup(lookup),
                 Output::Store(write) => {
-                    let callback = matches!(*write, StoreWrite::Callback { .. });
+                    let callback = match &*write {
+                        StoreWrite::Callback { request, .. } => Some(request.clone()),
+                        _ => None,
+                    };
                     if let Some(store) = &self.store {
                         store.write(*write);
                     }
-                    if callback && let Some(w) = &self.webhooks {
-                        w.notify();
+                    if let Some(request) = callback {
+                        self.notify_people(request);
+                        if let Some(w) = &self.webhooks {
+                            w.notify();
+                        }
                     }
                 }
                 Output::Event(ev) => {
@@ -530,6 +546,68 @@ impl Core {
 }
 
 impl Core {
+    /// A callback request was just filed: queue the emails (`[email]`) and the
+    /// `voicemail.created` webhook it calls for. The request is read back from the
+    /// store (the read is queued after the write) to learn its id and whether it is
+    /// new or carries a new message.
+    fn notify_people(&self, request: crate::store::NewCallback) {
+        let plan = self.plan.load();
+        let email = plan.integrations.email.clone();
+        let webhooks = self.webhooks.clone();
+        let hook = webhooks
+            .as_ref()
+            .is_some_and(|w| w.selects("voicemail.created"));
+        let (Some(store), true) = (self.store.clone(), email.is_some() || hook) else {
+            return;
+        };
+        tokio::spawn(async move {
+            let list = match store
+                .list_callbacks(Some(request.department.clone()), None)
+                .await
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!("cannot read the new callback request back: {e}");
+                    return;
+                }
+            };
+            let Some(cb) = list
+                .into_iter()
+                .filter(|c| c.caller == request.caller && c.status != CallbackStatus::Done)
+                .max_by_key(|c| (c.updated_at, c.id))
+            else {
+                return;
+            };
+            let voicemail = request.recording_path.is_some() && cb.recording_path.is_some();
+            let created = cb.call_count == 1;
+            let now = jiff::Timestamp::now();
+            if let Some(p) = &email {
+                let event = match (voicemail, created) {
+                    (true, _) if p.voicemail => Some("voicemail.created"),
+                    (false, true) if p.callbacks => Some("callback.created"),
+                    _ => None,
+                };
+                if let Some(event) = event {
+                    store.write(StoreWrite::EnqueueWebhook {
+                        payload_json: email::email_row(event, &cb),
+                        now,
+                    });
+                }
+            }
+            if voicemail && hook {
+                let body = serde_json::json!({"event": "voicemail.created", "callback": cb});
+                store.write(StoreWrite::EnqueueWebhook {
+                    payload_json: body.to_string(),
+                    now,
+                });
+            }
+            // The outbox task delivers both kinds of rows: look now, not at the next poll.
+            if let Some(w) = &webhooks {
+                w.notify();
+            }
+        });
+    }
+
     /// A call event for the outside world: to the SSE stream, and to the webhook outbox
     /// when `webhook_events` selects it (docs/integrations.md).
     fn publish(&mut self, ev: &CallEvent, rec: Option<&crate::store::CallRecord>) {

@@ -50,6 +50,7 @@ pub(crate) struct RawEmail {
     pub callbacks: Option<bool>,
     pub attach_max_mb: Option<u64>,
     pub timeout_secs: Option<u64>,
+    pub retry_base_secs: Option<u64>,
 }
 
 /// `[lookup]`: the CRM endpoint asked about every call before it is routed.
@@ -125,7 +126,11 @@ pub struct EmailPolicy {
     pub callbacks: bool,
     /// Recordings larger than this are linked, not attached.
     pub attach_max_bytes: u64,
+    /// The longest one SMTP conversation may take.
     pub timeout: Duration,
+    /// Delay before the first retry of a mail the server did not take; it doubles with
+    /// each further failure, up to an hour (the webhook outbox's backoff).
+    pub retry_base: Duration,
 }
 
 /// Everything the integration tables configure.
@@ -280,6 +285,7 @@ impl Compiler<'_> {
             callbacks: raw.callbacks.unwrap_or(true),
             attach_max_bytes: raw.attach_max_mb.unwrap_or(10).saturating_mul(1024 * 1024),
             timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(30).clamp(1, 300)),
+            retry_base: Duration::from_secs(raw.retry_base_secs.unwrap_or(60).clamp(1, 3600)),
         })
     }
 
