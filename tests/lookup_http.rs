@@ -6,8 +6,8 @@ mod common;
 #[path = "support/receiver.rs"]
 mod receiver;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::*;
@@ -45,12 +45,16 @@ fn the_crm_sends_the_caller_to_their_owner_first_and_is_asked_once() {
     let andrew = Phone::start_for(p, 0, "uas_answer.xml", 2, &["-d", "300"]);
     // Round-robin would start with elena; nobody answers there.
     let nobody = format!("sip:102@127.0.0.1:{}", p.phone(3).0);
-    let router = Router::start(p, "", &plan(
+    let router = Router::start(
+        p,
+        "",
+        &plan(
             &crm.url("/lookup"),
             "\"elena\", \"andrew\"",
             &andrew.contact(),
             &nobody,
-        ));
+        ),
+    );
     for _ in 0..2 {
         let res = sipp(p, "uac_listen.xml", "u1", &["-s", "2000", "-d", "4000"]);
         res.assert_ok(&router);
@@ -72,9 +76,15 @@ fn the_crm_sends_the_caller_to_their_owner_first_and_is_asked_once() {
         assert_eq!(rings, vec![("andrew".to_string(), RingOutcome::Answered)]);
     }
     // The phone saw what the CRM said.
-    assert!(messages.contains("X-Switchboard-Owner: andrew"), "{messages}");
+    assert!(
+        messages.contains("X-Switchboard-Owner: andrew"),
+        "{messages}"
+    );
     assert!(messages.contains("X-Switchboard-Tags: vip"), "{messages}");
-    assert!(messages.contains("From: \"Jane Doe\" <sip:5551234@"), "{messages}");
+    assert!(
+        messages.contains("From: \"Jane Doe\" <sip:5551234@"),
+        "{messages}"
+    );
     // Asked once with both numbers and the token; the second call used the cache.
     let asked = crm.seen();
     assert_eq!(asked.len(), 1, "{asked:?}");
@@ -115,7 +125,11 @@ fn a_slow_crm_and_a_failing_crm_fall_back_to_the_normal_route() {
     });
     let elena = Phone::start_for(p, 0, "uas_answer.xml", 2, &["-d", "300"]);
     let nobody = format!("sip:101@127.0.0.1:{}", p.phone(3).0);
-    let router = Router::start(p, "", &plan(&crm.url("/lookup"), "\"elena\"", &nobody, &elena.contact()));
+    let router = Router::start(
+        p,
+        "",
+        &plan(&crm.url("/lookup"), "\"elena\"", &nobody, &elena.contact()),
+    );
     for _ in 0..2 {
         let res = sipp(p, "uac_listen.xml", "u1", &["-s", "2000", "-d", "4000"]);
         res.assert_ok(&router);
@@ -125,7 +139,12 @@ fn a_slow_crm_and_a_failing_crm_fall_back_to_the_normal_route() {
     let recs = records(&router);
     assert_eq!(recs.len(), 2);
     for r in &recs {
-        assert_eq!(r.answered_by.as_deref(), Some("elena"), "{r:?}\n{}", router.log());
+        assert_eq!(
+            r.answered_by.as_deref(),
+            Some("elena"),
+            "{r:?}\n{}",
+            router.log()
+        );
     }
     assert_eq!(crm.seen().len(), 2, "errors are not cached");
     let log = router.log();
@@ -194,7 +213,10 @@ fn explain_lookup_shows_what_the_crm_answered_and_what_it_changes() {
         "{out}"
     );
     assert!(out.contains("queue priority 3"), "{out}");
-    assert!(out.contains("the CRM says andrew owns this caller"), "{out}");
+    assert!(
+        out.contains("the CRM says andrew owns this caller"),
+        "{out}"
+    );
 
     let (ok, out, err) = switchboard(&args("5550000"));
     assert!(ok, "{out}{err}");

@@ -91,30 +91,48 @@ fn a_recorded_call_holds_the_caller_left_and_the_manager_right() {
     phone.wait().assert_ok(&router);
     router.wait_for_log("conversation recorded", std::time::Duration::from_secs(10));
     let rec = record(&router);
-    let (status, head, wav) =
-        http_get_bytes(p, &format!("/api/calls/{}/recording", rec.call_id));
+    let (status, head, wav) = http_get_bytes(p, &format!("/api/calls/{}/recording", rec.call_id));
     // The dashboard lists it, with the URL its play button fetches.
     let dashboard = http_get(p, "/api/dashboard");
     router.stop();
     let body = dashboard.split_once("\r\n\r\n").unwrap().1;
     let d: serde_json::Value = serde_json::from_str(body).unwrap();
-    assert_eq!(d["recordings"][0]["call_id"], rec.call_id.as_str(), "{body}");
+    assert_eq!(
+        d["recordings"][0]["call_id"],
+        rec.call_id.as_str(),
+        "{body}"
+    );
     assert_eq!(
         d["recordings"][0]["url"],
         format!("/api/calls/{}/recording", rec.call_id).as_str()
     );
     assert_eq!(status, 200, "{head}\n{}", router.log());
     assert!(head.contains("audio/wav"), "{head}");
-    let stored = rec.recording.clone().expect("the record names the recording");
+    let stored = rec
+        .recording
+        .clone()
+        .expect("the record names the recording");
     assert!(stored.contains("/conversations/"), "{stored}");
-    assert_eq!(std::fs::read(&stored).unwrap(), wav, "the API serves the file");
+    assert_eq!(
+        std::fs::read(&stored).unwrap(),
+        wav,
+        "the API serves the file"
+    );
 
     let mut reader = hound::WavReader::new(std::io::Cursor::new(wav)).unwrap();
     let spec = reader.spec();
-    assert_eq!((spec.channels, spec.sample_rate, spec.bits_per_sample), (2, 8000, 16));
+    assert_eq!(
+        (spec.channels, spec.sample_rate, spec.bits_per_sample),
+        (2, 8000, 16)
+    );
     let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
     let left: Vec<f64> = samples.iter().step_by(2).map(|&s| f64::from(s)).collect();
-    let right: Vec<f64> = samples.iter().skip(1).step_by(2).map(|&s| f64::from(s)).collect();
+    let right: Vec<f64> = samples
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|&s| f64::from(s))
+        .collect();
 
     // As long as the conversation: from the manager's answer to the hang-up.
     let secs = left.len() as f64 / 8000.0;
@@ -133,13 +151,14 @@ fn a_recorded_call_holds_the_caller_left_and_the_manager_right() {
     // The middle second of each channel: the caller's 440 Hz left, the phone's 1 kHz
     // right, each at least 30 dB above the other tone.
     let mid = left.len() / 2;
-    let (l, r) = (&left[mid - 4000..mid + 4000], &right[mid - 4000..mid + 4000]);
+    let (l, r) = (
+        &left[mid - 4000..mid + 4000],
+        &right[mid - 4000..mid + 4000],
+    );
     let db = |a: f64, b: f64| 10.0 * (a / b.max(1e-9)).log10();
     let (l440, l1k) = (power(l, 440.0), power(l, 1000.0));
     let (r440, r1k) = (power(r, 440.0), power(r, 1000.0));
-    println!(
-        "left: 440 Hz {l440:.0}, 1 kHz {l1k:.0}; right: 440 Hz {r440:.0}, 1 kHz {r1k:.0}"
-    );
+    println!("left: 440 Hz {l440:.0}, 1 kHz {l1k:.0}; right: 440 Hz {r440:.0}, 1 kHz {r1k:.0}");
     assert!(db(l440, l1k) > 30.0, "left is the caller's 440 Hz");
     assert!(db(r1k, r440) > 30.0, "right is the manager's 1 kHz");
     let rms = |x: &[f64]| (x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64).sqrt();

@@ -77,8 +77,7 @@ fn crm_lookup(
 ) -> Result<Option<crate::model::CrmAnswer>, String> {
     let Some(policy) = plan.integrations.lookup.clone() else {
         return Err(
-            "--lookup: the config has no [lookup] table, so calls are routed without a CRM"
-                .into(),
+            "--lookup: the config has no [lookup] table, so calls are routed without a CRM".into(),
         );
     };
     let host = policy
