@@ -4,13 +4,17 @@
 //! sent to the department's own recipients, and a mail for a callback request without
 //! a message, sent to the `[email] to` default. The server is down for the first
 //! attempt: the failure is logged and the mail retried from the persistent outbox.
+//! The same voicemail reaches a Slack-format webhook as `voicemail.created`.
 mod common;
+#[path = "support/receiver.rs"]
+mod receiver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use receiver::{Answer, Server};
 use switchboard::store::{CallbackStatus, SqliteStore, Store};
 
 /// Fails (never skips) when aiosmtpd is missing, with the install command.
@@ -252,7 +256,13 @@ fn voicemail_and_callback_mails_reach_a_starttls_server_with_the_wav_attached() 
     let (ca, cert, key) = certificates(tmp.path());
     let audio = tone(tmp.path());
     let smtp_port = free_port();
-    let mut router = Router::start(p, "", &plan(smtp_port, &ca));
+    let hook = Server::start(|_| Answer::ok("ok"));
+    let server = format!(
+        "webhook_url = \"{}\"\nwebhook_events = [\"voicemail.created\"]\n\
+         webhook_format = \"slack\"\n",
+        hook.url("/slack")
+    );
+    let mut router = Router::start(p, &server, &plan(smtp_port, &ca));
 
     // A message for sales while the mail server is down: the first attempt fails.
     let res = sipp(
@@ -287,6 +297,7 @@ fn voicemail_and_callback_mails_reach_a_starttls_server_with_the_wav_attached() 
     while smtp.mails().len() < 2 && start.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(100));
     }
+    let slack = hook.wait_until(|s| !s.is_empty(), || router.log());
     std::thread::sleep(Duration::from_millis(300));
     let metrics = http_get(p, "/metrics");
     router.stop();
@@ -364,6 +375,15 @@ fn voicemail_and_callback_mails_reach_a_starttls_server_with_the_wav_attached() 
         metrics.contains(r#"switchboard_emails_total{result="failed"}"#),
         "{metrics}"
     );
+    // The webhook: only the selected voicemail.created, in Slack's format.
+    assert_eq!(hook.seen().len(), 1, "{:?}", hook.seen());
+    let text = slack[0].json()["text"].as_str().unwrap().to_string();
+    assert!(
+        text.starts_with("*New voicemail from 5551234 for sales*\nCaller: 5551234"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("Request: #{}", sales.id)), "{text}");
+
     let left = store.due_webhooks(jiff::Timestamp::MAX, 10).unwrap();
     assert!(left.is_empty(), "{left:?}");
 }
