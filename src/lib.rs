@@ -13,10 +13,12 @@
 //! machine that skipped this would leave transmits sitting in a queue until the next
 //! unrelated input arrived.
 //!
-//! Layers, each knowing only the one below (as in pjsip):
-//! [`sip`] (framing, parsing) → [`transaction`] (RFC 3261 §17) → [`dialog`] →
-//! [`call`] (per-call state machine: IVR, legs, bridge) ← [`routing`] (pure decisions
-//! from the compiled [`config`] dial plan). [`sdp`] and [`media`] are leaf libraries.
+//! The core lives in its own crate, `switchboard-core` (`crates/core`), whose
+//! `lib.rs` is the manual: layers, the run loop, the three kinds of time, where to
+//! start reading. It is re-exported here under the paths the application always used
+//! ([`endpoint`], [`call`], [`connect`], [`routing`], ...). This crate adds what touches
+//! the outside world: [`io`] (tokio driver), [`store`] (SQLite), [`admin`] (HTTP API and
+//! dashboard), [`reports`], [`commands`] and the simulator's command line ([`sim`]).
 
 pub mod admin;
 pub mod commands;

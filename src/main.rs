@@ -13,13 +13,15 @@ use tracing_subscriber::EnvFilter;
 use switchboard::call::plan::PlanProgram;
 use switchboard::call::{DemoIvr, Program};
 use switchboard::commands::{self, queue::CallbacksAction};
-use switchboard::config::server::PortRange;
 use switchboard::config::{DialPlan, LoadedConfig, ServerConfig};
 use switchboard::io::pidfile::{self, PidFile};
 use switchboard::io::reload::{self as reloading, ServerOverrides};
 use switchboard::io::{self, RunOptions};
+use switchboard::media::ports::PortRange;
 use switchboard::reports;
-use switchboard::store::{CallbackStatus, SqliteStore, StoreHandle, StoreWorker};
+use switchboard::store::{
+    CallbackStatus, PostgresStore, SqliteStore, Store, StoreError, StoreHandle, StoreWorker,
+};
 
 #[derive(Parser)]
 #[command(
@@ -250,9 +252,9 @@ fn main() -> ExitCode {
             tz,
             format,
         } => with_config(&config, |loaded| {
-            let store = commands::open_existing_db(&commands::data_dir(loaded, data_dir))?;
+            let store = commands::open_store(loaded, &commands::data_dir(loaded, data_dir))?;
             commands::queue::report(
-                &store,
+                store.as_ref(),
                 from.as_deref(),
                 to.as_deref(),
                 tz.as_deref(),
@@ -272,8 +274,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             };
             with_config(&config, |loaded| {
-                let mut store = commands::open_existing_db(&commands::data_dir(loaded, data_dir))?;
-                commands::queue::callbacks(&loaded.plan, &mut store, action.into())
+                let mut store =
+                    commands::open_store(loaded, &commands::data_dir(loaded, data_dir))?;
+                commands::queue::callbacks(&loaded.plan, store.as_mut(), action.into())
             })
         }
         Command::Simulate(args) => switchboard::sim::run_cli(args),
@@ -293,6 +296,13 @@ fn main() -> ExitCode {
             data_dir,
             to,
         } => with_config(&config, |loaded| {
+            if let Some(url) = &loaded.store.url {
+                return Err(format!(
+                    "this configuration keeps its data in PostgreSQL ({}); back it up with \
+                     pg_dump (docs/scale-out.md \"Backups\")",
+                    switchboard::store::postgres::redact_url(url)
+                ));
+            }
             commands::admin::backup(&commands::data_dir(loaded, data_dir), &to)
         }),
     }
@@ -406,10 +416,18 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let store = match SqliteStore::open(commands::db_path(&data_dir)).and_then(|mut s| {
-        recover(&mut s, &data_dir);
-        StoreWorker::spawn(Box::new(s))
-    }) {
+    let opened: Result<Box<dyn Store>, StoreError> = match &loaded.store.url {
+        Some(url) => PostgresStore::connect(url).map(|mut s| {
+            tracing::info!(database = %s.url(), "records and shared state in PostgreSQL");
+            recover(&mut s, &data_dir, true);
+            Box::new(s) as Box<dyn Store>
+        }),
+        None => SqliteStore::open(commands::db_path(&data_dir)).map(|mut s| {
+            recover(&mut s, &data_dir, false);
+            Box::new(s) as _
+        }),
+    };
+    let store = match opened.and_then(StoreWorker::spawn) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("{e}");
@@ -420,6 +438,7 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
     let plan = Arc::new(ArcSwap::from_pointee(loaded.plan));
     let prompts_dir = loaded.prompts_dir.clone();
     let server = loaded.server;
+    let store_cfg = loaded.store;
     let code = rt.block_on(async {
         let opts = RunOptions {
             server: server.clone(),
@@ -428,6 +447,10 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
             programs: program_factory(plan.clone()),
             store: Some(handle.clone()),
             recordings_dir: None,
+            shared: store_cfg.url.clone().map(|url| io::SharedOptions {
+                url,
+                instance: store_cfg.instance.clone(),
+            }),
         };
         let running = match io::start(opts).await {
             Ok(r) => r,
@@ -483,8 +506,16 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
 
 /// After a crash: close the calls it cut off and file the voicemails it orphaned
 /// (see `store::recovery`), before any new call comes in.
-fn recover(store: &mut SqliteStore, data_dir: &Path) {
-    match io::recovery::run(store, data_dir, jiff::Timestamp::now()) {
+/// `shared`: several instances use the database, so calls still `in_progress` there
+/// may be other instances' live calls; only this instance's recordings are put right.
+fn recover(store: &mut dyn Store, data_dir: &Path, shared: bool) {
+    let now = jiff::Timestamp::now();
+    let result = if shared {
+        io::recovery::run_shared(store, data_dir, now)
+    } else {
+        io::recovery::run(store, data_dir, now)
+    };
+    match result {
         Ok(r) => {
             if r.interrupted_calls + r.repaired_files + r.orphans.filed > 0 {
                 tracing::warn!(

@@ -155,14 +155,14 @@ fn claims_by_unknown_managers_are_refused() {
         &["claim", &id, "--manager", "mallory"],
     ));
     assert!(
-        e.contains("\"mallory\" is not a manager in the dial plan"),
+        e.contains("there is no manager \"mallory\" in the dial plan"),
         "{e}"
     );
     let e = err(&switchboard(
         &d.config,
         &["done", &id, "--manager", "mallory", "--outcome", "reached"],
     ));
-    assert!(e.contains("not a manager"), "{e}");
+    assert!(e.contains("no manager \"mallory\""), "{e}");
     ok(&switchboard(
         &d.config,
         &["claim", &id, "--manager", "andrew"],

@@ -81,7 +81,7 @@ impl Harness {
                 Output::Media(m) => self.media.push(m),
                 Output::Event(e) => self.events.push(e),
                 // The demo IVR routes no returning callers: nothing is looked up.
-                Output::Store(_) | Output::Lookup(_) => {}
+                Output::Store(_) | Output::Lookup(_) | Output::Claim(_) => {}
             }
         }
     }

@@ -328,6 +328,7 @@ fn explain_sees_the_registered_phones() {
             call_id: "reg-1".into(),
             cseq: 1,
             user_agent: None,
+            path: vec![],
         })
         .unwrap();
     drop(store);
@@ -476,7 +477,8 @@ fn the_api_answers_mistakes_in_json() {
         &format!("/api/callbacks/{id}/claim"),
         Some(r#"{"manager":"elna"}"#),
     );
-    assert_eq!(status, 400, "{body}");
+    // Well-formed, naming a manager who does not exist: 422 Unprocessable Entity.
+    assert_eq!(status, 422, "{body}");
     assert!(body.contains("did you mean \\\"elena\\\""), "{body}");
     let (status, body) = http(p, "GET", "/api/callbacks?department=sale", None);
     assert_eq!(status, 400, "{body}");

@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use switchboard::config::{self, ConfigErrors};
-use switchboard::registrar::users_from_plan;
 
 fn load(text: &str) -> Result<config::LoadedConfig, Vec<String>> {
     config::load_str(text, Path::new("plan.toml"), None).map_err(|ConfigErrors { diagnostics }| {
@@ -38,7 +37,7 @@ extension = "103"
     )
     .unwrap();
     assert_eq!(loaded.server.realm, "acme");
-    let users = users_from_plan(&loaded.plan);
+    let users = loaded.plan.login_users();
     assert_eq!(users.len(), 2, "marco has no password: no login");
     assert_eq!(users["101"], ("andrew".to_string(), "s3cret".to_string()));
     assert_eq!(

@@ -702,6 +702,52 @@ fn algorithm_order_and_choice_are_configurable() {
     assert_eq!(r.config().algorithms, [Algorithm::Sha256, Algorithm::Md5]);
 }
 
+/// RFC 3327: a phone registering through a proxy (Kamailio in front of several
+/// instances) keeps the proxy's Path with its binding, in order, and gets it back in
+/// the 200; INVITEs then go through the first entry (see `endpoint::register`).
+#[test]
+fn path_from_a_proxy_is_stored_with_the_binding_and_echoed() {
+    let mut r = registrar();
+    let mut phone = Phone::new("101", "s3cret", "path").md5();
+    let with_path = |mut req: rsip::Request| {
+        let text = req.to_string().replacen(
+            "Max-Forwards: 70\r\n",
+            "Max-Forwards: 69\r\nPath: <sip:10.1.1.1;lr;received=sip:198.51.100.7:40312>, <sip:10.1.1.2;lr>\r\n",
+            1,
+        );
+        req = parse_request(&text);
+        req
+    };
+    let out = r.handle_register(
+        t0(),
+        &with_path(phone.request(&[C1], None)),
+        phone_peer(PHONE),
+    );
+    assert_eq!(code(&out), 401);
+    phone.learn(&out);
+    let out = r.handle_register(
+        t0(),
+        &with_path(phone.request(&[C1], None)),
+        phone_peer(PHONE),
+    );
+    assert_eq!(code(&out), 200, "{}", out.response);
+    let want = vec![
+        "<sip:10.1.1.1;lr;received=sip:198.51.100.7:40312>".to_string(),
+        "<sip:10.1.1.2;lr>".to_string(),
+    ];
+    let [StoreWrite::SaveRegistration(reg)] = out.writes.as_slice() else {
+        panic!("{:?}", out.writes);
+    };
+    assert_eq!(reg.path, want);
+    assert_eq!(r.bindings("andrew")[0].path, want);
+    let text = out.response.to_string();
+    assert!(
+        text.contains("Path: <sip:10.1.1.1;lr;received=sip:198.51.100.7:40312>\r\n")
+            && text.contains("Path: <sip:10.1.1.2;lr>\r\n"),
+        "{text}"
+    );
+}
+
 /// A digest response without `qop` (RFC 2069 style), as a capture would show it.
 fn legacy_authorization(ch: &Challenge, user: &str, password: &str) -> String {
     use switchboard::registrar::digest::{self, Algorithm, DigestInput};

@@ -254,6 +254,7 @@ impl LiveSwitch {
                     Output::Lookup(Lookup::History { call, .. }) => lookups.push(call),
                     // No [lookup] in the compared plans.
                     Output::Lookup(Lookup::Crm { .. }) => {}
+                    Output::Claim(c) => panic!("a single instance claims nothing: {c:?}"),
                 }
             }
             for (to, msg) in sent {

@@ -1,8 +1,11 @@
-//! Known traffic through the real router (issue 6): six sipp calls, one of each
-//! outcome — answered, missed, abandoned in the IVR, abandoned while ringing,
-//! voicemail, transferred — then every report figure is checked: exactly for counts,
-//! and identical between the CLI (`switchboard report --format json`) and the admin
-//! API (`GET /api/reports`) for everything, timings included.
+//! Known traffic through the real router (issues 6 and 18): one sipp call for each way
+//! a call ends — answered, missed, abandoned in the IVR, abandoned while ringing,
+//! voicemail ended by `#`, transferred, a message cut off by the caller's hang-up, a
+//! hang-up during the greeting, a closed number, a full queue, nobody answering,
+//! abandoned in the queue, the plan's own hang-up — then each record's outcome and
+//! callback reason, and every report figure: exactly for counts, and identical between
+//! the CLI (`switchboard report --format json`), the admin API (`GET /api/reports`)
+//! and the dashboard's tiles.
 mod common;
 
 use std::process::Command;
@@ -42,6 +45,33 @@ number = "6000"
 source = "partner"
 action = "department:front"
 
+[[numbers]]
+number = "7000"
+source = "closed-line"
+hours = "never"
+after_hours = "hangup"
+action = "department:sales"
+
+[[numbers]]
+number = "8000"
+source = "full"
+action = "department:full"
+
+[[numbers]]
+number = "8100"
+source = "queue"
+action = "department:queue"
+
+[[numbers]]
+number = "8200"
+source = "unanswered"
+action = "department:quick"
+
+[[numbers]]
+number = "9000"
+source = "info"
+action = "play:goodbye -> hangup"
+
 [menus.main]
 prompt = "main_menu"
 options = {{ "1" = "department:sales" }}
@@ -60,6 +90,18 @@ hours = "never"
 after_hours = "voicemail:night"
 [departments.front]
 members = ["sofia"]
+[departments.full]
+members = ["nina"]
+max_waiting = 0
+overflow = "hangup"
+[departments.queue]
+members = ["nina"]
+queue_timeout_secs = 60
+overflow = "hangup"
+[departments.quick]
+members = ["marco"]
+ring_timeout_secs = 2
+overflow = "hangup"
 
 [hours.never]
 timezone = "UTC"
@@ -79,6 +121,11 @@ contact = "{marco}"
 [managers.sofia]
 extension = "104"
 contact = "{sofia}"
+# Never free: max_calls = 0 keeps her "busy" for the queue cases.
+[managers.nina]
+extension = "105"
+contact = "sip:105@127.0.0.1:5997"
+max_calls = 0
 "#
     )
 }
@@ -140,6 +187,46 @@ fn every_outcome_once_and_the_reports_agree() {
     sipp(p, "uac_listen.xml", "u1", &["-s", "6000", "-d", "10000"]).assert_ok(&router);
     sofia.wait().assert_ok(&router);
     andrew.wait().assert_ok(&router);
+    // Issue 18: every other way a call ends, each from its own number so each files
+    // (or does not file) its own callback request.
+    // 7. After hours, the caller hangs up mid-message (the greeting is 9.4 s).
+    sipp_as(
+        p,
+        "+107",
+        "uac_listen.xml",
+        "u1",
+        &["-s", "3000", "-d", "13000"],
+    )
+    .assert_ok(&router);
+    // 8. After hours, the caller hangs up during the greeting.
+    sipp_as(
+        p,
+        "+108",
+        "uac_listen.xml",
+        "u1",
+        &["-s", "3000", "-d", "2000"],
+    )
+    .assert_ok(&router);
+    // 9. A closed number whose after-hours action is to hang up: confirmation, goodbye.
+    sipp_as(p, "+109", "uac_wait_bye.xml", "u1", &["-s", "7000"]).assert_ok(&router);
+    // 10. Overflow: everyone busy and the queue is full (max_waiting = 0).
+    sipp_as(p, "+110", "uac_wait_bye.xml", "u1", &["-s", "8000"]).assert_ok(&router);
+    // 11. Nobody answered: the only member rings out (2 s), the department hangs up.
+    let marco = Phone::start(p, 2, "uas_noanswer.xml", &[]);
+    sipp_as(p, "+111", "uac_wait_bye.xml", "u1", &["-s", "8200"]).assert_ok(&router);
+    marco.wait().assert_ok(&router);
+    // 12. Abandoned in the queue.
+    sipp_as(
+        p,
+        "+112",
+        "uac_listen.xml",
+        "u1",
+        &["-s", "8100", "-d", "5000"],
+    )
+    .assert_ok(&router);
+    // 13. The plan's own hang-up: an announcement, served.
+    sipp_as(p, "+113", "uac_wait_bye.xml", "u1", &["-s", "9000"]).assert_ok(&router);
+    std::thread::sleep(std::time::Duration::from_millis(500));
 
     let api = http_get(p, "/api/reports?week=1&tz=UTC");
     let dom = chromium(&format!("http://127.0.0.1:{}/", p.http), &["--dump-dom"]);
@@ -178,6 +265,7 @@ fn every_outcome_once_and_the_reports_agree() {
     let totals: Vec<(&str, u64)> = [
         "calls",
         "answered",
+        "completed_in_ivr",
         "missed",
         "abandoned_in_ivr",
         "abandoned_ringing",
@@ -191,17 +279,47 @@ fn every_outcome_once_and_the_reports_agree() {
     assert_eq!(
         totals,
         vec![
-            ("calls", 6),
+            ("calls", 13),
             ("answered", 2),
-            ("missed", 1),
+            ("completed_in_ivr", 1),
+            ("missed", 5),
             ("abandoned_in_ivr", 1),
-            ("abandoned_ringing", 1),
-            ("voicemail", 1),
+            ("abandoned_ringing", 2),
+            ("voicemail", 2),
             ("failed", 0),
             ("in_progress", 0)
         ],
         "{cli:#}"
     );
+    // Each ending's record and callback request, one by one.
+    let store = switchboard::store::SqliteStore::open(router.db()).unwrap();
+    use switchboard::store::{CallOutcome as O, CallbackReason as R, Store};
+    let records = store
+        .calls_between(
+            jiff::Timestamp::UNIX_EPOCH,
+            jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1),
+        )
+        .unwrap();
+    let callbacks = store.list_callbacks(None, None).unwrap();
+    for (caller, outcome, reason) in [
+        ("+107", O::Voicemail, Some(R::AfterHours)),
+        ("+108", O::Missed, Some(R::AfterHours)),
+        ("+109", O::Missed, Some(R::AfterHours)),
+        ("+110", O::Missed, Some(R::Overflow)),
+        ("+111", O::Missed, Some(R::NobodyAnswered)),
+        ("+112", O::AbandonedRinging, Some(R::AbandonedWaiting)),
+        ("+113", O::CompletedInIvr, None),
+    ] {
+        let rec = records
+            .iter()
+            .find(|r| r.caller == caller)
+            .unwrap_or_else(|| panic!("no record for {caller}"));
+        assert_eq!(rec.outcome, outcome, "{caller}: {rec:?}");
+        let cb = callbacks.iter().find(|c| c.caller == caller);
+        assert_eq!(cb.map(|c| c.reason), reason, "{caller}: {cb:?}");
+    }
+    let mid_message = callbacks.iter().find(|c| c.caller == "+107").unwrap();
+    assert!(mid_message.recording_path.is_some(), "{mid_message:?}");
     let manager = |name: &str| -> (u64, u64, u64) {
         let row = cli["per_manager"]
             .as_array()
@@ -218,11 +336,8 @@ fn every_outcome_once_and_the_reports_agree() {
     // andrew: call 1, and call 6 after the transfer (sofia answered it first).
     assert_eq!(manager("andrew"), (2, 1, 0), "{cli:#}");
     assert_eq!(manager("elena"), (1, 0, 1), "{cli:#}");
-    assert_eq!(
-        manager("marco"),
-        (1, 0, 0),
-        "cancelled, not missed: {cli:#}"
-    );
+    // marco: call 4 was cancelled (not missed), call 11 rang out (missed).
+    assert_eq!(manager("marco"), (2, 0, 1), "{cli:#}");
     assert_eq!(manager("sofia"), (1, 1, 0), "{cli:#}");
     let sources: Vec<(String, u64, u64)> = cli["per_source"]
         .as_array()
@@ -241,20 +356,28 @@ fn every_outcome_once_and_the_reports_agree() {
         ("print", 1, 0),
         ("main", 1, 0),
         ("radio", 1, 0),
-        ("night", 1, 0),
+        ("night", 3, 0),
         ("partner", 1, 1),
+        ("closed-line", 1, 0),
+        ("full", 1, 0),
+        ("queue", 1, 0),
+        ("unanswered", 1, 0),
+        ("info", 1, 0),
     ] {
         assert!(
             sources.contains(&(expected.0.to_string(), expected.1, expected.2)),
             "{expected:?} not in {sources:?}"
         );
     }
-    // The dashboard shows the same figures (all six calls were today).
+    // The dashboard shows the same figures (all thirteen calls were today).
     for (testid, value) in [
-        ("calls-today", "6"),
+        ("calls-today", "13"),
         ("answered-today", "2"),
-        ("missed-today", "1"),
-        ("voicemail-today", "1"),
+        ("ivr-today", "1"),
+        ("missed-today", "5"),
+        ("voicemail-today", "2"),
+        ("abandoned-today", "3"),
+        ("failed-today", "0"),
         ("manager-andrew-offered", "2"),
         ("manager-andrew-answered", "1"),
         ("manager-elena-missed", "1"),
@@ -266,10 +389,22 @@ fn every_outcome_once_and_the_reports_agree() {
             "{testid} in:\n{dom}"
         );
     }
-    // Every call came from the same number, and its last call was answered: nothing
-    // is left to call back.
-    let missed = cli["missed_not_called_back"].as_array().unwrap();
-    assert!(missed.is_empty(), "{cli:#}");
+    // The first six calls came from one number whose last call was answered: nothing
+    // left to call back for it. The new callers who were missed (not the one the
+    // IVR served) are listed.
+    let missed: Vec<&str> = cli["missed_not_called_back"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["caller"].as_str().unwrap_or_default())
+        .collect();
+    for caller in ["+107", "+108", "+109", "+110", "+111", "+112"] {
+        assert!(missed.contains(&caller), "{caller} not in {missed:?}");
+    }
+    assert!(
+        !missed.contains(&"5551234") && !missed.contains(&"+113"),
+        "{missed:?}"
+    );
 }
 
 /// The `data-value` of the element with `data-testid="ID"` in a dumped DOM.

@@ -1,12 +1,16 @@
 //! One behaviour suite, run against every `Store` implementation: the in-memory store,
-//! SQLite in memory, and SQLite on a file. If `MemoryStore` passes, upper layers can
-//! trust their unit tests to mean the same thing against the real database.
+//! SQLite in memory, SQLite on a file, and PostgreSQL (a throwaway server the test
+//! starts itself; it fails, never skips, without Debian's `postgresql` package). If
+//! `MemoryStore` passes, upper layers can trust their unit tests to mean the same thing
+//! against the real databases.
+
+mod common;
 
 use jiff::{SignedDuration, Timestamp};
 use switchboard::store::{
     CallOutcome, CallRecord, CallbackReason, CallbackStatus, MemoryStore, MenuStep, NewCallback,
-    Registration, RingAttempt, RingOutcome, Side, SqliteStore, Store, StoreError, StoreWrite,
-    Transfer,
+    PostgresStore, Registration, RingAttempt, RingOutcome, Side, SqliteStore, Store, StoreError,
+    StoreWrite, Transfer,
 };
 
 fn t(secs: i64) -> Timestamp {
@@ -77,6 +81,7 @@ fn registration(manager: &str, contact: &str, expires: i64) -> Registration {
         call_id: "reg-1".into(),
         cseq: 7,
         user_agent: Some("baresip".into()),
+        path: vec![],
     }
 }
 
@@ -109,6 +114,8 @@ fn calls_round_trip_and_update(s: &mut dyn Store) {
         to: "bella".into(),
         at: t(50),
     }];
+    // A recorded conversation (issue 14) is kept with its record.
+    done.recording = Some("conversations/2026-12-03/100000-0123456789abcdef.wav".into());
     s.upsert_call(&done).unwrap();
     assert_eq!(s.get_call("c1").unwrap(), Some(done));
 }
@@ -391,6 +398,16 @@ fn registrations_crud(s: &mut dyn Store) {
     assert!(s.remove_registration("andrew", "sip:a@192.0.2.9").unwrap());
     assert!(!s.remove_registration("andrew", "sip:a@192.0.2.9").unwrap());
     assert_eq!(s.registrations().unwrap(), [refreshed]);
+
+    // A phone registered through a proxy keeps its Path (RFC 3327), in order.
+    let mut proxied = registration("chris", "sip:103@10.0.0.9:5062", 400);
+    proxied.path = vec![
+        "<sip:10.1.1.1;lr;received=sip:198.51.100.7:40312>".into(),
+        "<sip:10.1.1.2;lr>".into(),
+    ];
+    s.save_registration(&proxied).unwrap();
+    let got = s.registrations().unwrap();
+    assert_eq!(got.last(), Some(&proxied));
 }
 
 fn webhook_outbox(s: &mut dyn Store) {
@@ -562,4 +579,10 @@ fn sqlite_file_conforms() {
         let path = dir.path().join(format!("db{}.sqlite", counter.get()));
         Box::new(SqliteStore::open(path).unwrap())
     });
+}
+
+#[test]
+fn postgres_conforms() {
+    let server = common::pg::PgServer::start();
+    conformance(&|| Box::new(PostgresStore::connect(&server.fresh_database()).unwrap()));
 }

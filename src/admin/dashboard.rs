@@ -145,6 +145,8 @@ pub struct Summary {
     /// A manager picked up (including calls still being talked on), as in the report's
     /// per-day and per-manager figures.
     pub answered: u64,
+    /// Served by the plan itself (announcements, a menu's goodbye): not abandoned.
+    pub completed_in_ivr: u64,
     /// Routed to a department, nobody answered, no voicemail left.
     pub missed: u64,
     pub voicemail: u64,
@@ -289,6 +291,7 @@ pub fn build(
     let summary = Summary {
         calls: t.calls,
         answered: report.per_day.iter().map(|d| d.answered).sum(),
+        completed_in_ivr: t.completed_in_ivr,
         missed: t.missed,
         voicemail: t.voicemail,
         abandoned: t.abandoned_in_ivr + t.abandoned_ringing,

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::config::{DialPlan, LoadedConfig};
-use crate::registrar::{Registrar, users_from_plan};
+use crate::registrar::Registrar;
 use crate::routing::{self, CallContext, ManagerState, ManagerStates, PreviousInteraction};
 use crate::store::{Registration, SqliteStore, Store};
 
@@ -56,7 +56,7 @@ pub fn parse_at(at: &str, tz: &TimeZone) -> Result<Timestamp, String> {
 /// Managers whose phones are signed in at `now`, from the stored bindings, decided by
 /// the registrar exactly as the running router does.
 pub fn signed_in(plan: &DialPlan, registrations: Vec<Registration>, now: Timestamp) -> Vec<String> {
-    let mut registrar = Registrar::new([0; 32], "explain", users_from_plan(plan));
+    let mut registrar = Registrar::new([0; 32], "explain", plan.login_users());
     registrar.load(registrations);
     registrar.registered_managers(now)
 }
@@ -173,15 +173,25 @@ pub fn explain_with_lookup(
     let db = super::db_path(data_dir);
     let mut states = ManagerStates::default();
     let mut history: Option<PreviousInteraction> = None;
-    if db.exists() {
-        let store = SqliteStore::open(&db).map_err(|e| e.to_string())?;
+    let store: Option<(Box<dyn Store>, String)> = match &loaded.store.url {
+        Some(url) => Some((
+            super::open_store(loaded, data_dir)?,
+            crate::store::postgres::redact_url(url),
+        )),
+        None if db.exists() => Some((
+            Box::new(SqliteStore::open(&db).map_err(|e| e.to_string())?),
+            db.display().to_string(),
+        )),
+        None => None,
+    };
+    if let Some((store, place)) = store {
         let regs = store.registrations().map_err(|e| e.to_string())?;
         // Presence is what the database says now: a phone's registration does not
         // predict whether it will be signed in at another time.
         let phones = signed_in(plan, regs, wall_now);
         out.push_str(&format!(
             "Phones signed in now (from {}): {}\n",
-            db.display(),
+            place,
             if phones.is_empty() {
                 "none".to_string()
             } else {

@@ -9,7 +9,7 @@ pub mod queue;
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, ConfigErrors, LoadedConfig};
-use crate::store::SqliteStore;
+use crate::store::{PostgresStore, SqliteStore, Store};
 
 /// Prints a failed configuration the way `check` does.
 pub fn print_errors(e: &ConfigErrors) {
@@ -73,4 +73,15 @@ pub fn open_existing_db(data_dir: &Path) -> Result<SqliteStore, String> {
         ));
     }
     SqliteStore::open(&db).map_err(|e| e.to_string())
+}
+
+/// The database the configuration names: the shared PostgreSQL of `[store] url`, else
+/// the existing SQLite file of the data directory (see [`open_existing_db`]).
+pub fn open_store(loaded: &LoadedConfig, data_dir: &Path) -> Result<Box<dyn Store>, String> {
+    match &loaded.store.url {
+        Some(url) => PostgresStore::connect(url)
+            .map(|s| Box::new(s) as Box<dyn Store>)
+            .map_err(|e| e.to_string()),
+        None => open_existing_db(data_dir).map(|s| Box::new(s) as Box<dyn Store>),
+    }
 }

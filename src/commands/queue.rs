@@ -2,7 +2,7 @@
 
 use crate::config::DialPlan;
 use crate::reports;
-use crate::store::{CallbackStatus, SqliteStore, Store, StoreError};
+use crate::store::{CallbackStatus, Store, StoreError};
 
 /// What `callbacks` does.
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ pub enum CallbacksAction {
 
 /// `switchboard report`: the text to print.
 pub fn report(
-    store: &SqliteStore,
+    store: &dyn Store,
     from: Option<&str>,
     to: Option<&str>,
     tz: Option<&str>,
@@ -43,7 +43,7 @@ pub fn report(
 /// department) are checked against the plan first, with a suggestion for a typo.
 pub fn callbacks(
     plan: &DialPlan,
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     action: CallbacksAction,
 ) -> Result<String, String> {
     let now = jiff::Timestamp::now();

@@ -15,6 +15,7 @@ mod recording;
 pub mod recovery;
 pub mod reload;
 pub mod retention;
+pub mod shared;
 mod tap;
 pub mod tcp;
 pub mod webhook;
@@ -58,6 +59,16 @@ pub enum RunError {
     Prompts(#[from] PromptError),
     #[error("cannot start the media plane: {0}")]
     Media(std::io::Error),
+    #[error("cannot share managers' state: {0}")]
+    Shared(crate::store::StoreError),
+}
+
+/// Several instances share managers through PostgreSQL (`[store] url`).
+#[derive(Debug, Clone)]
+pub struct SharedOptions {
+    pub url: String,
+    /// This instance's name (default: its SIP address).
+    pub instance: Option<String>,
 }
 
 /// Everything `run` needs, already resolved from the file and the command line.
@@ -71,6 +82,8 @@ pub struct RunOptions {
     pub store: Option<StoreHandle>,
     /// Where voicemail is recorded (default: `recordings` in the server's data_dir).
     pub recordings_dir: Option<PathBuf>,
+    /// Share managers' state with other instances (None: this instance alone).
+    pub shared: Option<SharedOptions>,
 }
 
 /// A running router: its bound address and a way to stop it (used by tests).
@@ -167,6 +180,25 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     endpoint
         .set_registrar(start_registrar(&opts.server, &opts.plan.load(), opts.store.as_ref()).await);
     endpoint.sync_registrations(Instant::now(), jiff::Timestamp::now());
+    let (shared_tx, shared_rx) = mpsc::unbounded_channel();
+    let shared = match opts.shared {
+        Some(so) => {
+            let instance = so.instance.unwrap_or_else(|| bound.to_string());
+            let link = tokio::task::spawn_blocking(move || {
+                shared::SharedLink::start(so.url, instance, shared_tx)
+            })
+            .await
+            .map_err(|e| {
+                RunError::Shared(crate::store::StoreError::Spawn {
+                    source: std::io::Error::other(e.to_string()),
+                })
+            })?
+            .map_err(RunError::Shared)?;
+            endpoint.set_shared(true);
+            Some(link)
+        }
+        None => None,
+    };
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     // Webhook notifications from the store's outbox (`[server] webhook_url`).
     let webhooks = match &opts.store {
@@ -213,10 +245,13 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     let (lookup_tx, lookup_rx) = mpsc::unbounded_channel();
     let publisher = events::Publisher::new();
     let events_stream = publisher.stream();
+    let (regs_tx, regs_rx) = mpsc::unbounded_channel();
     let core = Core {
         lookups: lookup_tx,
         events: publisher,
         crm: lookup::Crm::new(),
+        shared,
+        registrations: regs_tx,
         managers: managers_snapshot.clone(),
         endpoint,
         udp,
@@ -230,11 +265,15 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     let (reload, reload_rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(core_loop(
         core,
-        tcp_rx,
-        media_rx,
-        lookup_rx,
-        shutdown_rx,
-        reload_rx,
+        Inputs {
+            tcp_rx,
+            media_rx,
+            lookup_rx,
+            shared_rx,
+            regs_rx,
+            shutdown: shutdown_rx,
+            reload_rx,
+        },
     ));
     Ok(Running {
         sip_addr: bound,
@@ -255,7 +294,7 @@ async fn start_registrar(
     plan: &DialPlan,
     store: Option<&StoreHandle>,
 ) -> crate::registrar::Registrar {
-    let users = crate::registrar::users_from_plan(plan);
+    let users = plan.login_users();
     let cfg = crate::registrar::RegistrarConfig {
         algorithms: server.digest_algorithms.clone(),
         allow_legacy_digest: server.allow_legacy_digest,
@@ -294,19 +333,36 @@ struct Core {
     events: events::Publisher,
     /// The CRM lookup client and its cache (`[lookup]`).
     crm: lookup::Crm,
+    /// The shared-state thread (several instances), if configured.
+    shared: Option<shared::SharedLink>,
+    /// Registrations re-read from the shared database come back here.
+    registrations: mpsc::UnboundedSender<Vec<crate::store::Registration>>,
+}
+
+/// Everything the core task waits on besides the SIP socket.
+struct Inputs {
+    tcp_rx: mpsc::UnboundedReceiver<TcpEvent>,
+    media_rx: mpsc::UnboundedReceiver<(CallKey, MediaEvent)>,
+    lookup_rx: mpsc::UnboundedReceiver<(CallKey, LookupResult)>,
+    shared_rx: mpsc::UnboundedReceiver<shared::SharedEvent>,
+    regs_rx: mpsc::UnboundedReceiver<Vec<crate::store::Registration>>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    reload_rx: mpsc::UnboundedReceiver<Reload>,
 }
 
 /// The managers' state as last published by the core task.
 pub type ManagerSnapshot = Arc<ArcSwap<Vec<crate::endpoint::ManagerStatus>>>;
 
-async fn core_loop(
-    mut core: Core,
-    mut tcp_rx: mpsc::UnboundedReceiver<TcpEvent>,
-    mut media_rx: mpsc::UnboundedReceiver<(CallKey, MediaEvent)>,
-    mut lookup_rx: mpsc::UnboundedReceiver<(CallKey, LookupResult)>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-    mut reload_rx: mpsc::UnboundedReceiver<Reload>,
-) {
+async fn core_loop(mut core: Core, inputs: Inputs) {
+    let Inputs {
+        mut tcp_rx,
+        mut media_rx,
+        mut lookup_rx,
+        mut shared_rx,
+        mut regs_rx,
+        mut shutdown,
+        mut reload_rx,
+    } = inputs;
     let mut buf = vec![0u8; 65535];
     // Managers' state for the admin API: published once a second rather than after
     // every input, so the hot path never pays for it.
@@ -340,6 +396,14 @@ async fn core_loop(
             }
             Some((call, result)) = lookup_rx.recv() => {
                 core.endpoint.handle_lookup(Instant::now(), jiff::Timestamp::now(), call, result);
+            }
+            Some(ev) = shared_rx.recv() => core.shared_event(ev),
+            Some(regs) = regs_rx.recv() => {
+                // Phones that registered on another instance can be rung from here too.
+                if let Some(r) = core.endpoint.registrar_mut() {
+                    r.load(regs);
+                }
+                core.endpoint.sync_registrations(Instant::now(), jiff::Timestamp::now());
             }
             _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
                 core.endpoint.handle_timeout(Instant::now(), jiff::Timestamp::now());
@@ -400,6 +464,31 @@ impl Trim {
 }
 
 impl Core {
+    fn shared_event(&mut self, ev: shared::SharedEvent) {
+        let (now, wall) = (Instant::now(), jiff::Timestamp::now());
+        match ev {
+            shared::SharedEvent::Claimed { id, call, grant } => {
+                self.endpoint
+                    .handle_claimed(now, wall, id, call, grant.granted, grant.refused);
+            }
+            shared::SharedEvent::Snapshot(snapshot) => {
+                self.endpoint.handle_snapshot(now, wall, &snapshot);
+                // Bindings are shared too: re-read them with each heartbeat.
+                if let Some(store) = self.store.clone() {
+                    let tx = self.registrations.clone();
+                    tokio::spawn(async move {
+                        match store.registrations().await {
+                            Ok(regs) => {
+                                let _ = tx.send(regs);
+                            }
+                            Err(e) => tracing::warn!("cannot re-read registrations: {e}"),
+                        }
+                    });
+                }
+            }
+        }
+    }
+
     /// Answer a call's lookup off the core task: the call waits for it as an input.
     fn lookup(&self, lookup: Lookup) {
         let (call, caller, since) = match lookup {
@@ -464,7 +553,7 @@ impl Core {
             prompts,
         } = reload;
         if let Some(reg) = self.endpoint.registrar_mut() {
-            reg.set_users(crate::registrar::users_from_plan(&plan));
+            reg.set_users(plan.login_users());
         }
         self.plane
             .reconfigure(prompts, Duration::from_secs(server.rtp_timeout_secs));
@@ -502,6 +591,10 @@ impl Core {
                 }
                 Output::Media(cmd) => self.plane.handle_command(Instant::now(), cmd),
                 Output::Lookup(lookup) => self.lookup(lookup),
+                Output::Claim(claim) => match &self.shared {
+                    Some(link) => link.send(claim),
+                    None => tracing::error!(?claim, "a claim without shared state"),
+                },
                 Output::Store(write) => {
                     let callback = match &*write {
                         StoreWrite::Callback { request, .. } => Some(request.clone()),

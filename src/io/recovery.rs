@@ -47,6 +47,23 @@ pub fn run(
     })
 }
 
+/// [`run`] for an instance sharing its database with others (`[store] url`): calls
+/// still `in_progress` may be other instances' live calls, so none is closed; this
+/// instance's recordings are repaired and filed as usual.
+pub fn run_shared(
+    store: &mut dyn Store,
+    data_dir: &Path,
+    now: Timestamp,
+) -> Result<RecoveryReport, StoreError> {
+    let (found, repaired_files) = scan(&data_dir.join("recordings"));
+    let orphans = recovery::file_orphan_recordings(store, &found, now)?;
+    Ok(RecoveryReport {
+        interrupted_calls: 0,
+        repaired_files,
+        orphans,
+    })
+}
+
 /// Every `*.wav` one level below `dir` (the day folders), headers repaired.
 fn scan(dir: &Path) -> (Vec<FoundRecording>, usize) {
     let mut found = Vec::new();

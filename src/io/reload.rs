@@ -15,9 +15,9 @@ use arc_swap::ArcSwap;
 
 use super::{Reload, Running};
 use crate::config::reload::{ServerReload, merge_reload};
-use crate::config::server::PortRange;
 use crate::config::{self, DialPlan, ServerConfig};
 use crate::media::PromptSet;
+use crate::media::ports::PortRange;
 
 /// Command-line flags that override `[server]`; applied again to the file's values on
 /// every reload, so a reload does not see them as changes.

@@ -231,6 +231,7 @@ async fn connection(
         let pings = framer.take_pings();
         if pings > 0 {
             // RFC 5626 §4.4.1: answer each double-CRLF ping with a CRLF pong.
+            tracing::debug!(%addr, pings, "CRLF keepalive ping(s) answered with a pong");
             for _ in 0..pings {
                 let _ = tx.send(Bytes::from_static(b"\r\n"));
             }

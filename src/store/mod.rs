@@ -31,7 +31,9 @@
 
 pub mod memory;
 pub mod migrations;
+pub mod postgres;
 pub mod recovery;
+pub mod shared;
 pub mod sqlite;
 pub mod worker;
 
@@ -40,6 +42,7 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 pub use sqlite::{BackupError, SqliteStore};
 pub use switchboard_core::model::{
     self as model, CallOutcome, CallRecord, CallbackReason, CallbackRequest, CallbackStatus,
@@ -78,6 +81,27 @@ pub enum StoreError {
         op: &'static str,
         source: rusqlite::Error,
     },
+    #[error(
+        "cannot connect to PostgreSQL at {url}: {source}; check that the server runs and that the host, port, user, password and database in [store] url are right (and pg_hba.conf lets this host in)"
+    )]
+    Connect {
+        url: String,
+        source: ::postgres::Error,
+    },
+    #[error("database error while trying to {op}: {source}")]
+    Postgres {
+        op: &'static str,
+        source: ::postgres::Error,
+    },
+    #[error(
+        "upgrading the PostgreSQL schema to version {version} failed: {source}; the database was left unchanged, check the database user's rights (it must be able to CREATE TABLE) and restart"
+    )]
+    PostgresMigration {
+        version: i64,
+        source: ::postgres::Error,
+    },
+    #[error("the database holds a value this Switchboard cannot read in {column}: {found:?}")]
+    Decode { column: &'static str, found: String },
     #[error(
         "ring attempt for call {call_id} refers to a call that was never recorded; upsert the call record first"
     )]

@@ -285,7 +285,7 @@ fn callback_from_row(row: &Row<'_>) -> rusqlite::Result<CallbackRequest> {
 }
 
 const REGISTRATION_COLS: &str = "manager, contact_uri, source_addr, transport, registered_at, \
-    expires_at, call_id, cseq, user_agent";
+    expires_at, call_id, cseq, user_agent, path";
 
 fn registration_from_row(row: &Row<'_>) -> rusqlite::Result<Registration> {
     let addr: String = row.get(2)?;
@@ -301,6 +301,7 @@ fn registration_from_row(row: &Row<'_>) -> rusqlite::Result<Registration> {
         call_id: row.get(6)?,
         cseq: row.get(7)?,
         user_agent: row.get(8)?,
+        path: get_json(row, 9)?,
     })
 }
 
@@ -629,8 +630,9 @@ impl Store for SqliteStore {
     fn save_registration(&mut self, reg: &Registration) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT OR REPLACE INTO registrations ({REGISTRATION_COLS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
         );
+        let path = to_json(&reg.path, "path")?;
         self.exec(
             "save a registration",
             &sql,
@@ -644,6 +646,7 @@ impl Store for SqliteStore {
                 reg.call_id,
                 reg.cseq,
                 reg.user_agent,
+                path,
             ],
         )
         .map(|_| ())

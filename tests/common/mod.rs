@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod netns;
+pub mod pg;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -331,10 +332,21 @@ impl SippResult {
 /// Run a scenario from tests/sipp against the router, one call, with a time limit.
 /// `transport` is "u1" (UDP) or "t1" (TCP).
 pub fn sipp(ports: Ports, scenario: &str, transport: &str, extra: &[&str]) -> SippResult {
+    sipp_as(ports, "5551234", scenario, transport, extra)
+}
+
+/// Like [`sipp`], calling from `caller` (the From user).
+pub fn sipp_as(
+    ports: Ports,
+    caller: &str,
+    scenario: &str,
+    transport: &str,
+    extra: &[&str],
+) -> SippResult {
     let sipp = require("sipp", "sip-tester");
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("callers.csv");
-    std::fs::write(&csv, "SEQUENTIAL\n5551234;1\n").unwrap();
+    std::fs::write(&csv, format!("SEQUENTIAL\n{caller};1\n")).unwrap();
     let out = Command::new("timeout")
         .arg("40")
         .arg(sipp)

@@ -126,6 +126,7 @@ impl H {
                     StoreWrite::Callback { request, .. } => self.callbacks.push(request),
                     _ => {}
                 },
+                Output::Claim(c) => panic!("a single instance claims nothing: {c:?}"),
             }
         }
         for call in lookups {

@@ -32,18 +32,26 @@
 //!
 //! # Where to start reading
 //!
-//! Layers, each knowing only the ones below:
+//! Layers, each knowing only the ones below (no module imports one above it, and no
+//! two files import each other):
 //!
 //! ```text
-//!  endpoint   demultiplexes SIP to calls, owns transactions, ports, the connect policy
+//!  endpoint · sim    endpoint: demultiplexes SIP to calls, owns transactions, ports,
+//!     │              the registrar, guards and the connect policy. sim: the what-if
+//!     │              world, driving the same calls and policy on a virtual clock
+//!  call              one state machine per inbound call (call::Call) and what it does
+//!     │              without SIP (call::Flow); the outcome decided once (call::outcome)
+//!  connect           whom to ring; queues first come first served, woken by events
 //!     │
-//!  call       one state machine per inbound call (call::Call) and what it does
-//!     │       without SIP (call::Flow), the outcome decided once (call::outcome)
-//!  connect    whom to ring, queues first come first served, woken by events
+//!  agents            managers' availability: load, wrap-up, paused, signed in
 //!     │
-//!  agents     managers' availability        routing   pure decisions from the plan
-//!     │                                       │
-//!  dialog · transaction · sip · sdp · media · registrar · config · model
+//!  routing           pure decisions from the dial plan, with typed reasons
+//!     │
+//!  config · dialog   the dial plan and [server]; dialogs and route sets
+//!     │
+//!  transaction · registrar · media
+//!     │
+//!  sip · sdp · guard · model
 //! ```
 //!
 //! 1. [`endpoint::Endpoint`]: `handle_sip`, `handle_timeout`, `poll_output`.

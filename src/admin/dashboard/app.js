@@ -115,6 +115,7 @@ function renderSummary(d) {
   const s = d.summary;
   setFigure("calls-today", s.calls);
   setFigure("answered-today", s.answered);
+  setFigure("ivr-today", s.completed_in_ivr);
   setFigure("missed-today", s.missed);
   setFigure("voicemail-today", s.voicemail);
   setFigure("abandoned-today", s.abandoned);

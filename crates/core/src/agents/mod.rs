@@ -5,9 +5,11 @@
 //! ends) and reads it back as the routing engine's [`ManagerStates`]; the endpoint
 //! tells it about registrations and pauses; the admin API reads [`ManagerStatus`].
 //!
-//! The interface is deliberately narrow (a handful of events in, a snapshot out) so a
-//! later backing by shared state across several Switchboard instances changes this
-//! module and not its callers.
+//! The interface is deliberately narrow (a handful of events in, a snapshot out). With
+//! several Switchboard instances sharing PostgreSQL, each instance still counts its own
+//! rings and talks here, and adds what the others hold ([`Elsewhere`], from the shared
+//! snapshot the connect policy applies every second); the claim that guards
+//! `max_calls` across instances is the connect policy's (`connect::shared`).
 //!
 //! ```text
 //!               ring_started           answered
@@ -46,6 +48,20 @@ pub struct Agent {
     pub last_call_end: Option<Timestamp>,
     /// Calls answered since the router started.
     pub calls_answered: u32,
+    /// What other instances hold for them (shared mode; zero otherwise).
+    pub elsewhere: Elsewhere,
+}
+
+/// A manager's load on the other instances, as of the last shared snapshot (plus the
+/// rings claimed elsewhere since, learnt from refused claims).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Elsewhere {
+    pub ringing: u32,
+    pub talking: u32,
+    /// The latest end of a conversation anywhere (wrap-up across instances).
+    pub last_call_end: Option<Timestamp>,
+    /// Paused on any instance (a pause is shared: set on one, seen by all).
+    pub paused: Option<Pause>,
 }
 
 impl Agent {
@@ -57,11 +73,23 @@ impl Agent {
     fn state(&self, wall: Timestamp) -> ManagerState {
         ManagerState {
             registered: self.registered(wall),
-            paused: self.paused.is_some() || self.signed_out,
-            active_calls: self.ringing + self.talking,
-            last_call_end: self.last_call_end,
+            paused: self.is_paused(),
+            active_calls: self.ringing
+                + self.talking
+                + self.elsewhere.ringing
+                + self.elsewhere.talking,
+            last_call_end: self.last_call_end.max(self.elsewhere.last_call_end),
             calls_today: self.calls_answered,
         }
+    }
+
+    fn is_paused(&self) -> bool {
+        self.paused.is_some() || self.signed_out || self.elsewhere.paused.is_some()
+    }
+
+    /// The pause in force here or on another instance.
+    fn pause_in_force(&self) -> Option<&Pause> {
+        self.paused.as_ref().or(self.elsewhere.paused.as_ref())
     }
 }
 
@@ -153,6 +181,28 @@ impl Agents {
         self.entry(manager).paused.take()
     }
 
+    /// What the other instances hold now (shared mode): replaces the previous view for
+    /// every manager (one missing from `elsewhere` holds nothing elsewhere).
+    pub fn set_elsewhere(&mut self, elsewhere: &BTreeMap<String, Elsewhere>) {
+        for (name, a) in &mut self.agents {
+            a.elsewhere = elsewhere.get(name).cloned().unwrap_or_default();
+        }
+        for (name, e) in elsewhere {
+            self.entry(name).elsewhere = e.clone();
+        }
+    }
+
+    /// Another instance holds `manager` (a refused claim): count them as full until the
+    /// next snapshot tells the real figure, so we do not ask again at once.
+    pub fn taken_elsewhere(&mut self, manager: &str, max_calls: u32) {
+        let a = self.entry(manager);
+        let here = a.ringing + a.talking;
+        let there = a.elsewhere.ringing + a.elsewhere.talking;
+        if here + there < max_calls {
+            a.elsewhere.ringing += max_calls - here - there;
+        }
+    }
+
     /// Every manager of `plan` with their state at `wall`, for the admin API and the
     /// dashboard (wrap-up is the longest `wrap_up_secs` of their departments).
     pub fn status(&self, plan: &DialPlan, wall: Timestamp) -> Vec<ManagerStatus> {
@@ -169,17 +219,22 @@ impl Agents {
                     .map(|d| d.wrap_up)
                     .max()
                     .unwrap_or_default();
-                let in_wrap_up = a.last_call_end.is_some_and(|end| {
+                let last_end = a.last_call_end.max(a.elsewhere.last_call_end);
+                let (ringing, talking) = (
+                    a.ringing + a.elsewhere.ringing,
+                    a.talking + a.elsewhere.talking,
+                );
+                let in_wrap_up = last_end.is_some_and(|end| {
                     let since = wall.duration_since(end).as_secs();
                     since >= 0 && (since as u64) < wrap_up.as_secs()
                 });
-                let state = if a.talking > 0 {
+                let state = if talking > 0 {
                     "talking"
-                } else if a.ringing > 0 {
+                } else if ringing > 0 {
                     "ringing"
                 } else if m.contact.is_none() && !registered {
                     "offline"
-                } else if a.paused.is_some() || a.signed_out {
+                } else if a.is_paused() {
                     "paused"
                 } else if in_wrap_up {
                     "wrap_up"
@@ -192,11 +247,11 @@ impl Agents {
                     extension: m.extension.clone(),
                     state,
                     registered,
-                    paused: a.paused.clone(),
-                    ringing: a.ringing,
-                    talking: a.talking,
+                    paused: a.pause_in_force().cloned(),
+                    ringing,
+                    talking,
                     max_calls: m.max_calls,
-                    last_call_end: a.last_call_end,
+                    last_call_end: last_end,
                     calls_answered: a.calls_answered,
                 }
             })
@@ -215,6 +270,7 @@ pub struct ManagerStatus {
     pub state: &'static str,
     pub registered: bool,
     pub paused: Option<Pause>,
+    /// Phones ringing for them and conversations, on every instance.
     pub ringing: u32,
     pub talking: u32,
     pub max_calls: u32,

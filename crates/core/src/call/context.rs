@@ -18,17 +18,17 @@ use rand::RngExt;
 use rand::rngs::SmallRng;
 
 use super::event::CallEvent;
-use super::leg::Orphan;
-use crate::dialog::Index;
+use crate::dialog::{Dialog, Index};
 use crate::media::ports::PortPool;
 use crate::media::{CallKey, MediaCommand};
 use crate::model::StoreWrite;
 use crate::routing::{ManagerStates, PreviousInteraction};
 use crate::sdp::Codec;
+use crate::sip::response::Refusal;
 use crate::sip::rsip;
 use crate::sip::uri::Destination;
 use crate::sip::{Peer, Transmit, Transport};
-use crate::transaction::{ClientKey, ServerKey, TransactionLayer};
+use crate::transaction::{ClientKey, ServerKey, TransactionLayer, make_cancel};
 
 /// What calls need from the configuration.
 #[derive(Debug, Clone)]
@@ -63,6 +63,10 @@ pub enum Output {
     Store(Box<StoreWrite>),
     /// Look something up and report it with the endpoint's `handle_lookup`.
     Lookup(Lookup),
+    /// Shared managers' state (several instances): a ring claim to answer with the
+    /// endpoint's `handle_claimed`, or a notice to apply. Never emitted by a single
+    /// instance.
+    Claim(crate::connect::Claim),
 }
 
 /// Slow questions a call asks and waits for (answered as inputs, never blocking).
@@ -147,13 +151,15 @@ impl Ctx<'_> {
         self.txn.send_response(self.now, key, resp);
     }
 
-    /// A response built from `req` with `code`, sent on `key`.
+    /// A success response (200, 202) built from `req`, sent on `key`.
     pub fn respond(&mut self, key: ServerKey, req: &rsip::Request, code: u16) {
-        let mut resp = crate::sip::response::make_response(req, code, None);
-        if code == 405 {
-            resp.headers
-                .push(rsip::Header::Allow(crate::sip::headers::ALLOW.into()));
-        }
+        let resp = crate::sip::response::make_response(req, code, None);
+        self.send_response(key, resp);
+    }
+
+    /// Refuse `req` for `why` (the status code is chosen in one place).
+    pub fn refuse(&mut self, key: ServerKey, req: &rsip::Request, why: Refusal) {
+        let resp = crate::sip::response::refuse(req, why, None);
         self.send_response(key, resp);
     }
 
@@ -299,4 +305,51 @@ pub fn set_body(
     headers.push(rsip::Header::ContentType(content_type.into()));
     headers.push(rsip::Header::ContentLength((new_body.len() as u32).into()));
     *body = new_body;
+}
+
+/// A leg we gave up on (cancelled, or the call ended) whose INVITE transaction is
+/// still open: if a 2xx still arrives (the CANCEL crossed it, §9.1), it is ACKed and
+/// hung up at once so the manager's phone never sits in a dead call.
+#[derive(Debug)]
+pub struct Orphan {
+    pub invite: rsip::Request,
+    pub peer: Peer,
+    pub local_tag: String,
+    pub port: u16,
+    /// Abandoned before any provisional: CANCEL when one arrives (§9.1).
+    pub cancel_pending: bool,
+}
+
+impl Orphan {
+    /// A response to the orphan's INVITE: CANCEL once it rings, ACK + BYE a 2xx.
+    /// Returns true when the orphan is done.
+    pub fn handle_response(&mut self, ctx: &mut Ctx<'_>, resp: &rsip::Response) -> bool {
+        let code = resp.status_code.code();
+        if code < 200 {
+            if self.cancel_pending && code > 100 {
+                self.cancel_pending = false;
+                let _ = ctx.send_request(make_cancel(&self.invite), self.peer);
+            }
+            return false;
+        }
+        ctx.release_port(self.port);
+        if code >= 300 {
+            return true;
+        }
+        tracing::info!("a cancelled leg answered anyway: acknowledging and hanging it up");
+        if let Ok(mut dialog) = Dialog::new_uac(&self.invite, resp, self.peer, &self.local_tag) {
+            let cseq = crate::sip::headers::cseq(&self.invite).map_or(1, |(n, _)| n);
+            let branch = ctx.new_branch();
+            if let Some(ack) = dialog.build_ack(ctx.cfg.sip_addr, &branch, cseq) {
+                ctx.send_stateless(ack, dialog.peer);
+            }
+            ctx.send_leg_bye(Box::new(dialog));
+        }
+        true
+    }
+
+    /// The orphan's transaction ended without a final response.
+    pub fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        ctx.release_port(self.port);
+    }
 }

@@ -17,14 +17,15 @@ use std::time::Instant;
 
 use super::context::{ConnectInput, Ctx, Lookup, LookupResult, set_body};
 use super::flow::{Flow, FlowAction};
+use super::line::People;
 use super::outcome::EndCause;
-use super::people::People;
 use super::program::{CallInfo, Program};
 use crate::dialog::Dialog;
 use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
 use crate::model::StoreWrite;
 use crate::routing::PreviousInteraction;
 use crate::sdp::{self, LocalMedia, RemoteMedia};
+use crate::sip::response::Refusal;
 use crate::sip::rsip::{self, prelude::*};
 use crate::sip::{Peer, headers};
 use crate::transaction::{ClientKey, ServerKey};
@@ -107,11 +108,9 @@ pub struct Call {
     pub(super) taping: super::conversation::Taping,
 }
 
-/// Why an INVITE was not taken as a call (the endpoint answers it with `code`).
+/// Why an INVITE was not taken as a call (the endpoint refuses it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refused {
-    pub code: u16,
-}
+pub struct Refused(pub Refusal);
 
 fn media_params(offer: &RemoteMedia, neg: &sdp::Negotiated) -> MediaParams {
     MediaParams {
@@ -143,21 +142,21 @@ impl Call {
         let _enter = span.enter();
         let offer = sdp::parse(&req.body).map_err(|e| {
             tracing::info!("rejected: unusable SDP offer ({e})");
-            Refused { code: 488 }
+            Refused(Refusal::NotAcceptableHere)
         })?;
         let neg = sdp::negotiate(&offer, &ctx.cfg.codecs).map_err(|e| {
             tracing::info!("rejected with 488: {e}");
-            Refused { code: 488 }
+            Refused(Refusal::NotAcceptableHere)
         })?;
         let port = ctx.allocate_port().ok_or_else(|| {
             tracing::warn!("rejected with 503: no free RTP port (raise rtp_ports)");
-            Refused { code: 503 }
+            Refused(Refusal::NoCapacity)
         })?;
         let local_tag = ctx.new_tag();
         let dialog = Dialog::new_uas(&req, peer, &local_tag).map_err(|e| {
             ctx.release_port(port);
             tracing::info!("rejected with 400: {e}");
-            Refused { code: 400 }
+            Refused(Refusal::BadRequest)
         })?;
         let info = CallInfo {
             call_id,
@@ -172,7 +171,7 @@ impl Call {
         if let Some(reason) = program.refusal(&info) {
             ctx.release_port(port);
             tracing::info!("rejected with 404: {reason}");
-            return Err(Refused { code: 404 });
+            return Err(Refused(Refusal::NotFound));
         }
         tracing::info!(codec = ?neg.codec, "incoming call from {} via {}", info.caller, peer.addr);
         let flow = Flow::new(key, info.clone(), program, ctx.now);
@@ -424,8 +423,11 @@ impl Call {
             invite_key, invite, ..
         } = std::mem::replace(&mut self.state, State::Finished)
         {
-            let resp =
-                crate::sip::response::make_response(&invite, 487, Some(&self.dialog.id.local_tag));
+            let resp = crate::sip::response::refuse(
+                &invite,
+                Refusal::Terminated,
+                Some(&self.dialog.id.local_tag),
+            );
             ctx.send_response(invite_key, resp);
             tracing::info!("caller hung up before answer (CANCEL)");
             self.end(ctx, EndCause::CallerCancelled);
@@ -510,11 +512,11 @@ impl Call {
             return self.drain_flow(ctx);
         }
         if matches!(self.state, State::Finished) {
-            return ctx.respond(key, &req, 481);
+            return ctx.refuse(key, &req, Refusal::NoSuchDialog);
         }
         if let Err(e) = self.dialog.handle_request(&req) {
             tracing::warn!("in-dialog {}: {e}", req.method);
-            return ctx.respond(key, &req, 500);
+            return ctx.refuse(key, &req, Refusal::ServerError);
         }
         match req.method {
             rsip::Method::Bye => {
@@ -537,13 +539,15 @@ impl Call {
                         );
                     }
                     // RFC 6086 §4.2.2: an INFO package we don't support.
-                    None if !req.body.is_empty() => ctx.respond(key, &req, 415),
+                    None if !req.body.is_empty() => {
+                        ctx.refuse(key, &req, Refusal::UnsupportedMediaType)
+                    }
                     None => ctx.respond(key, &req, 200),
                 }
             }
             rsip::Method::Options => respond_options(ctx, key, &req),
             rsip::Method::Ack => {}
-            _ => ctx.respond(key, &req, 405),
+            _ => ctx.refuse(key, &req, Refusal::MethodNotAllowed),
         }
         self.drain_flow(ctx);
     }
@@ -659,7 +663,7 @@ impl Call {
     fn reinvite(&mut self, ctx: &mut Ctx<'_>, key: ServerKey, req: rsip::Request) {
         if !matches!(self.state, State::Active) {
             // §14.2: a re-INVITE while our own transaction is pending gets 491.
-            return ctx.respond(key, &req, 491);
+            return ctx.refuse(key, &req, Refusal::RequestPending);
         }
         if !req.body.is_empty() {
             let negotiated = sdp::parse(&req.body)
@@ -677,7 +681,7 @@ impl Call {
                 }
                 Err(e) => {
                     tracing::info!("re-INVITE rejected with 488 ({e}); the call continues");
-                    return ctx.respond(key, &req, 488);
+                    return ctx.refuse(key, &req, Refusal::NotAcceptableHere);
                 }
             }
         }
@@ -704,9 +708,9 @@ impl Call {
                     invite_key, invite, ..
                 } = std::mem::replace(&mut self.state, State::Finished)
                 {
-                    let resp = crate::sip::response::make_response(
+                    let resp = crate::sip::response::refuse(
                         &invite,
-                        480,
+                        Refusal::Unavailable,
                         Some(&self.dialog.id.local_tag),
                     );
                     ctx.send_response(invite_key, resp);

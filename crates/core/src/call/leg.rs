@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use jiff::Timestamp;
 
-use super::context::Ctx;
+use super::context::{Ctx, Orphan};
 use super::program::{CallContextInfo, CallInfo};
 use crate::dialog::Dialog;
 use crate::media::{CallKey, MediaCommand, MediaParams};
@@ -182,53 +182,6 @@ impl Leg {
     }
 }
 
-/// A leg we gave up on (cancelled, or the call ended) whose INVITE transaction is
-/// still open: if a 2xx still arrives (the CANCEL crossed it, §9.1), it is ACKed and
-/// hung up at once so the manager's phone never sits in a dead call.
-#[derive(Debug)]
-pub struct Orphan {
-    pub invite: rsip::Request,
-    pub peer: Peer,
-    pub local_tag: String,
-    pub port: u16,
-    /// Abandoned before any provisional: CANCEL when one arrives (§9.1).
-    pub cancel_pending: bool,
-}
-
-impl Orphan {
-    /// A response to the orphan's INVITE: CANCEL once it rings, ACK + BYE a 2xx.
-    /// Returns true when the orphan is done.
-    pub fn handle_response(&mut self, ctx: &mut Ctx<'_>, resp: &rsip::Response) -> bool {
-        let code = resp.status_code.code();
-        if code < 200 {
-            if self.cancel_pending && code > 100 {
-                self.cancel_pending = false;
-                let _ = ctx.send_request(make_cancel(&self.invite), self.peer);
-            }
-            return false;
-        }
-        ctx.release_port(self.port);
-        if code >= 300 {
-            return true;
-        }
-        tracing::info!("a cancelled leg answered anyway: acknowledging and hanging it up");
-        if let Ok(mut dialog) = Dialog::new_uac(&self.invite, resp, self.peer, &self.local_tag) {
-            let cseq = crate::sip::headers::cseq(&self.invite).map_or(1, |(n, _)| n);
-            let branch = ctx.new_branch();
-            if let Some(ack) = dialog.build_ack(ctx.cfg.sip_addr, &branch, cseq) {
-                ctx.send_stateless(ack, dialog.peer);
-            }
-            ctx.send_leg_bye(Box::new(dialog));
-        }
-        true
-    }
-
-    /// The orphan's transaction ended without a final response.
-    pub fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
-        ctx.release_port(self.port);
-    }
-}
-
 /// Keeps only characters that are safe in a SIP URI user part: caller IDs come off the
 /// wire and go into our headers, so nothing may break out of them.
 pub fn sanitize_number(s: &str) -> String {
@@ -242,6 +195,12 @@ pub fn sanitize_number(s: &str) -> String {
     } else {
         clean
     }
+}
+
+/// A header value we copy from a stored message (a Path entry): no CR, LF or other
+/// control characters, so it cannot end the header early.
+fn sanitize_header_value(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).collect()
 }
 
 /// Text safe inside a quoted string or a header value: no quotes, backslashes or
@@ -316,6 +275,10 @@ pub fn build_invite(ctx: &Ctx<'_>, spec: &InviteSpec<'_>) -> Option<rsip::Reques
         orig = sanitize_text(&spec.info.call_id),
         dialled = sanitize_number(&spec.info.dialled),
     );
+    // A preloaded route (the phone's Path): the proxies it registered through.
+    for r in &spec.dest.route {
+        let _ = write!(text, "Route: {}\r\n", sanitize_header_value(r));
+    }
     let mut optional = |name: &str, value: &str| {
         // ASCII arrows: strict parsers choke on UTF-8 outside display names.
         let v = sanitize_text(&value.replace('→', "->"));

@@ -1,7 +1,7 @@
 //! Calls: one state machine per inbound call.
 //!
 //! - [`Call`] (`inbound`) owns one inbound call: the caller's dialog and media, the
-//!   people it rings or is bridged to ([`people`], with outbound legs in [`leg`]), and
+//!   people it rings or is bridged to (`people`, with outbound legs in [`leg`]), and
 //!   its [`Flow`].
 //! - [`Flow`] (`flow`) is what the call *does*, without SIP: the IVR ([`ivr`] running a
 //!   [`program`], usually the dial plan in [`plan`]), waiting prompts, voicemail,
@@ -22,6 +22,7 @@ pub mod heard;
 mod inbound;
 pub mod ivr;
 pub mod leg;
+mod line;
 pub mod outcome;
 pub mod parting;
 mod people;

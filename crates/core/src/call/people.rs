@@ -15,11 +15,12 @@
 //! target is only ever a department or manager of the dial plan, so a phone cannot make
 //! Switchboard call an arbitrary URI.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::context::{ConnectInput, Ctx, set_body};
 use super::inbound::{Call, respond_options};
 use super::leg::{InviteSpec, Leg, LegState, build_invite, leg_offer, ring_outcome};
+use super::line::People;
 use super::outcome::EndCause;
 use crate::config::{Action, DialPlan};
 use crate::connect::ConnectOutput;
@@ -28,57 +29,9 @@ use crate::media::feature_gate::{FeatureGate, GateOutput};
 use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
 use crate::model::{RingAttempt, RingOutcome, StoreWrite};
 use crate::sdp;
+use crate::sip::response::Refusal;
 use crate::sip::rsip::{self, prelude::*};
 use crate::transaction::{ClientKey, ServerKey};
-
-/// Whom the call has on the line.
-#[derive(Debug, Default)]
-pub enum People {
-    #[default]
-    None,
-    /// The phones of the current round.
-    Ringing(Vec<Leg>),
-    Bridged {
-        leg: Box<Leg>,
-        /// Matches the manager's INFO and in-band keys against the transfer feature
-        /// codes (RFC 4733 keys are matched, and held back from the caller, by the
-        /// media plane's gate).
-        keys: Option<FeatureGate>,
-        on_hold: bool,
-    },
-}
-
-impl People {
-    pub fn owns_call_id(&self, id: &str) -> bool {
-        match self {
-            People::None => false,
-            People::Ringing(legs) => legs.iter().any(|l| l.call_id() == Some(id)),
-            People::Bridged { leg, .. } => leg.call_id() == Some(id),
-        }
-    }
-
-    /// The phone address of the leg whose dialog has `call_id`.
-    pub fn leg_peer(&self, call_id: &str) -> Option<std::net::IpAddr> {
-        match self {
-            People::None => None,
-            People::Ringing(legs) => legs
-                .iter()
-                .find(|l| l.call_id() == Some(call_id))
-                .map(|l| l.peer.addr.ip()),
-            People::Bridged { leg, .. } => {
-                (leg.call_id() == Some(call_id)).then(|| leg.peer.addr.ip())
-            }
-        }
-    }
-
-    /// The earliest ring timeout.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        match self {
-            People::Ringing(legs) => legs.iter().map(|l| l.ring_until).min(),
-            _ => None,
-        }
-    }
-}
 
 impl Call {
     /// The connect policy decided something for this call.
@@ -491,16 +444,16 @@ impl Call {
     ) {
         let People::Bridged { leg, .. } = &mut self.people else {
             // A ringing leg has no dialog yet; an ended one is gone.
-            return ctx.respond(key, &req, 481);
+            return ctx.refuse(key, &req, Refusal::NoSuchDialog);
         };
         if leg.local_tag != to_tag {
-            return ctx.respond(key, &req, 481);
+            return ctx.refuse(key, &req, Refusal::NoSuchDialog);
         }
         if let Some(dialog) = leg.dialog_mut()
             && let Err(e) = dialog.handle_request(&req)
         {
             tracing::warn!("in-dialog {} from a manager: {e}", req.method);
-            return ctx.respond(key, &req, 500);
+            return ctx.refuse(key, &req, Refusal::ServerError);
         }
         match req.method {
             rsip::Method::Bye => {
@@ -525,7 +478,7 @@ impl Call {
             rsip::Method::Refer => self.leg_refer(ctx, key, req),
             rsip::Method::Options => respond_options(ctx, key, &req),
             rsip::Method::Ack => {}
-            _ => ctx.respond(key, &req, 405),
+            _ => ctx.refuse(key, &req, Refusal::MethodNotAllowed),
         }
     }
 
@@ -534,7 +487,7 @@ impl Call {
     fn leg_reinvite(&mut self, ctx: &mut Ctx<'_>, key: ServerKey, req: rsip::Request) {
         let caller = self.key();
         let People::Bridged { leg, on_hold, .. } = &mut self.people else {
-            return ctx.respond(key, &req, 481);
+            return ctx.refuse(key, &req, Refusal::NoSuchDialog);
         };
         let parsed = if req.body.is_empty() {
             None
@@ -545,7 +498,7 @@ impl Call {
                 Ok(x) => Some(x),
                 Err(e) => {
                     tracing::info!("{}'s re-INVITE rejected with 488 ({e})", leg.manager);
-                    return ctx.respond(key, &req, 488);
+                    return ctx.refuse(key, &req, Refusal::NotAcceptableHere);
                 }
             }
         };
@@ -659,7 +612,7 @@ impl Call {
     /// the target ourselves (we are a B2BUA: the manager's phone never calls anyone).
     fn leg_refer(&mut self, ctx: &mut Ctx<'_>, key: ServerKey, req: rsip::Request) {
         let Some(plan) = self.flow.plan() else {
-            return ctx.respond(key, &req, 403);
+            return ctx.refuse(key, &req, Refusal::Forbidden);
         };
         let target = req
             .header_value("Refer-To")
@@ -670,10 +623,10 @@ impl Call {
                 "REFER to {:?} refused: not a department or manager of the dial plan",
                 req.header_value("Refer-To")
             );
-            return ctx.respond(key, &req, 404);
+            return ctx.refuse(key, &req, Refusal::NotFound);
         };
         let People::Bridged { leg, on_hold, .. } = &mut self.people else {
-            return ctx.respond(key, &req, 491);
+            return ctx.refuse(key, &req, Refusal::RequestPending);
         };
         let _ = on_hold;
         ctx.respond(key, &req, 202);

@@ -7,6 +7,7 @@
 //! re-validates. The key-by-key reference is `docs/dialplan.md`.
 
 pub mod server;
+pub mod store;
 
 mod check;
 mod compile;
@@ -29,6 +30,7 @@ pub use plan::{
     NumberRoute, Schedule, Strategy, TimeRange, UnknownName, Voicemail,
 };
 pub use server::ServerConfig;
+pub use store::StoreConfig;
 
 use diagnostic::{Sink, did_you_mean};
 
@@ -37,6 +39,8 @@ use diagnostic::{Sink, did_you_mean};
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {
     pub server: ServerConfig,
+    /// `[store]`: SQLite (default) or a shared PostgreSQL.
+    pub store: StoreConfig,
     pub plan: DialPlan,
     pub warnings: Vec<Diagnostic>,
     /// `server.prompts_dir` resolved against the config file's directory: where
@@ -153,6 +157,7 @@ fn load_inner(
         }
     };
     let mut server = raw.server.clone();
+    let store = raw.store.clone();
     let available = prompts(&server, &mut sink);
     let dir_display = server.prompts_dir.display().to_string();
     let compiler = compile::Compiler::new(&mut sink, &raw, available.as_ref(), dir_display);
@@ -168,6 +173,7 @@ fn load_inner(
     }
     Ok(LoadedConfig {
         server,
+        store,
         plan,
         warnings: sink.finish(),
         prompts_dir,

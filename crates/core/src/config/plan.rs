@@ -557,6 +557,23 @@ impl DialPlan {
             .or_else(|| self.managers.get(user))
     }
 
+    /// Login users for the registrar: every manager with a password, by their
+    /// username (default: their extension). Built here, not in the registrar, so the
+    /// registrar stays below the configuration that describes it.
+    pub fn login_users(&self) -> crate::registrar::Users {
+        self.managers
+            .values()
+            .filter_map(|m| {
+                let password = m.password.as_ref()?;
+                let login = m.login()?;
+                Some((
+                    login.to_string(),
+                    (m.name.clone(), password.expose().to_string()),
+                ))
+            })
+            .collect()
+    }
+
     /// The manager named `name` (`[managers.NAME]`), for everything that takes a
     /// manager from a person (CLI `callbacks claim/done`, the admin API): a typo is
     /// refused with a suggestion instead of being written into the queue.

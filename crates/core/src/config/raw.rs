@@ -19,6 +19,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub server: ServerConfig,
     #[serde(default)]
+    pub store: super::StoreConfig,
+    #[serde(default)]
     pub numbers: Vec<Spanned<RawNumber>>,
     #[serde(default)]
     pub menus: Named<RawMenu>,

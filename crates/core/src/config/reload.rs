@@ -136,7 +136,7 @@ pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig,
     restart!(
         sip_listen => display,
         advertised_address => |a: &Option<std::net::IpAddr>| a.map_or("none".to_string(), |a| a.to_string()),
-        rtp_ports => |r: &super::server::PortRange| format!("{}-{}", r.low, r.high),
+        rtp_ports => |r: &crate::media::ports::PortRange| format!("{}-{}", r.low, r.high),
         data_dir => |d: &std::path::PathBuf| d.display().to_string(),
         http_listen => |a: &Option<std::net::SocketAddr>| a.map_or("off".to_string(), |a| a.to_string()),
         admin_token => |t: &Option<String>| if t.is_some() { "(a token)".to_string() } else { "(none)".to_string() },

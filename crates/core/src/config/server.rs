@@ -5,6 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::media::ports::PortRange;
+use crate::transaction::SipTimers;
 use serde::Deserialize;
 
 /// Where and how Switchboard runs. Command-line flags override these fields.
@@ -413,74 +415,5 @@ impl Default for ServerConfig {
             webhook_events: vec!["callback.created".into(), "alert.raised".into()],
             webhook_format: WebhookFormat::Json,
         }
-    }
-}
-
-/// RFC 3261 §17.1.1.1 T1 (RTT estimate), T2 (max non-INVITE retransmit interval),
-/// T4 (max time a message stays in the network), in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SipTimers {
-    pub t1_ms: u64,
-    pub t2_ms: u64,
-    pub t4_ms: u64,
-}
-
-impl Default for SipTimers {
-    fn default() -> Self {
-        Self {
-            t1_ms: 500,
-            t2_ms: 4000,
-            t4_ms: 5000,
-        }
-    }
-}
-
-impl SipTimers {
-    pub fn t1(&self) -> Duration {
-        Duration::from_millis(self.t1_ms)
-    }
-    pub fn t2(&self) -> Duration {
-        Duration::from_millis(self.t2_ms)
-    }
-    pub fn t4(&self) -> Duration {
-        Duration::from_millis(self.t4_ms)
-    }
-}
-
-/// An inclusive port range written `"20000-29999"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PortRange {
-    pub low: u16,
-    pub high: u16,
-}
-
-impl std::str::FromStr for PortRange {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (lo, hi) = s
-            .split_once('-')
-            .ok_or_else(|| format!("port range \"{s}\" must look like 20000-29999"))?;
-        let low: u16 = lo
-            .trim()
-            .parse()
-            .map_err(|_| format!("\"{lo}\" is not a port number"))?;
-        let high: u16 = hi
-            .trim()
-            .parse()
-            .map_err(|_| format!("\"{hi}\" is not a port number"))?;
-        if low == 0 || high < low.saturating_add(1) {
-            return Err(format!(
-                "port range \"{s}\" must be LOW-HIGH with 0 < LOW < HIGH"
-            ));
-        }
-        Ok(PortRange { low, high })
-    }
-}
-
-impl<'de> Deserialize<'de> for PortRange {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
     }
 }

@@ -30,10 +30,17 @@
 //!                                                   call's program continues with `step`)
 //!  handle_left (caller hung up) removes the call from wherever it is.
 //! ```
+//!
+//! With several instances sharing managers ([`Connector::set_shared`]), a ring goes
+//! through a claim first (`Ring{round}` becomes [`Claim::Ring`] answered by
+//! [`ConnectInput::Claimed`]); see [`shared`].
 
 mod queue;
+pub mod shared;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_shared;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -42,6 +49,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 pub use queue::{Entry, Queue};
+pub use shared::{CLAIM_TIMEOUT, Claim, ClaimManager, SharedSnapshot};
 
 use crate::agents::{Agents, Pause};
 use crate::config::DialPlan;
@@ -96,6 +104,13 @@ pub enum ConnectInput {
     TalkEnded {
         manager: String,
         plan: Arc<DialPlan>,
+    },
+    /// The answer to [`Claim::Ring`] `id` (shared mode): whom the call may ring.
+    Claimed {
+        id: u64,
+        call: CallKey,
+        granted: Vec<String>,
+        refused: Vec<String>,
     },
 }
 
@@ -177,6 +192,15 @@ enum Phase {
     Ringing(BTreeSet<String>),
     Queued(String),
     WaitingFor(String),
+    /// Shared mode: waiting for the answer to ring claim `id` (the round to ring once
+    /// granted). A department call keeps its queue place meanwhile.
+    Claiming {
+        id: u64,
+        managers: Vec<String>,
+        ring_timeout: Duration,
+        department: Option<String>,
+        reason: Reason,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -185,6 +209,8 @@ enum Timer {
     WaitDeadline(CallKey),
     /// A manager's wrap-up ends.
     Wake(String),
+    /// A ring claim was not answered in time.
+    ClaimDeadline(CallKey, u64),
 }
 
 /// The connect policy for every call of one Switchboard (or one simulation).
@@ -199,6 +225,9 @@ pub struct Connector {
     timers: BTreeSet<(Instant, u64, Timer)>,
     outputs: VecDeque<ConnectOutput>,
     next_seq: u64,
+    /// Several instances share the managers: claims before rings, notices after.
+    shared: bool,
+    claims: VecDeque<Claim>,
 }
 
 impl Connector {
@@ -213,7 +242,26 @@ impl Connector {
             timers: BTreeSet::new(),
             outputs: VecDeque::new(),
             next_seq: 0,
+            shared: false,
+            claims: VecDeque::new(),
         }
+    }
+
+    /// Share managers with other instances: every ring is claimed first and every
+    /// change of a manager's load is reported through [`Connector::poll_claim`].
+    pub fn set_shared(&mut self, on: bool) {
+        self.shared = on;
+    }
+
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
+    /// The next claim or notice for the shared state (never any in single-instance
+    /// mode).
+    #[must_use]
+    pub fn poll_claim(&mut self) -> Option<Claim> {
+        self.claims.pop_front()
     }
 
     pub fn agents(&self) -> &Agents {
@@ -286,6 +334,12 @@ impl Connector {
             ConnectInput::TalkEnded { manager, plan } => {
                 self.handle_talk_ended(now, wall, &manager, &plan)
             }
+            ConnectInput::Claimed {
+                id,
+                call,
+                granted,
+                refused,
+            } => self.handle_claimed(now, wall, id, call, granted, refused),
         }
     }
 
@@ -340,6 +394,10 @@ impl Connector {
         outcome: RingOutcome,
     ) {
         self.agents.ring_ended(manager);
+        self.notice(Claim::RingEnded {
+            call,
+            manager: manager.to_string(),
+        });
         let mut round_over = false;
         if let Some(a) = self.calls.get_mut(&call)
             && let Phase::Ringing(pending) = &mut a.phase
@@ -365,6 +423,10 @@ impl Connector {
         manager: &str,
     ) {
         self.agents.answered(manager);
+        self.notice(Claim::Answered {
+            call,
+            manager: manager.to_string(),
+        });
         self.forget(call);
     }
 
@@ -384,6 +446,9 @@ impl Connector {
         plan: &DialPlan,
     ) {
         self.agents.talk_ended(manager, wall);
+        self.notice(Claim::TalkEnded {
+            manager: manager.to_string(),
+        });
         let wraps: BTreeSet<Duration> = plan
             .departments
             .values()
@@ -415,6 +480,10 @@ impl Connector {
 
     pub fn handle_pause(&mut self, _now: Instant, wall: Timestamp, manager: &str, reason: &str) {
         self.agents.pause(manager, reason, wall);
+        self.notice(Claim::Pause {
+            manager: manager.to_string(),
+            reason: Some(reason.to_string()),
+        });
     }
 
     /// Returns the pause that ended.
@@ -425,6 +494,10 @@ impl Connector {
         manager: &str,
     ) -> Option<Pause> {
         let pause = self.agents.unpause(manager);
+        self.notice(Claim::Pause {
+            manager: manager.to_string(),
+            reason: None,
+        });
         self.wake(now, wall, manager);
         pause
     }
@@ -466,6 +539,18 @@ impl Connector {
                     }
                 }
                 Timer::Wake(manager) => self.wake(now, wall, &manager),
+                Timer::ClaimDeadline(call, id) => {
+                    let pending = self.calls.get(&call).is_some_and(
+                        |a| matches!(&a.phase, Phase::Claiming { id: i, .. } if *i == id),
+                    );
+                    if pending {
+                        tracing::warn!(
+                            "no answer from the shared state within {} s: not ringing anyone for this call now",
+                            CLAIM_TIMEOUT.as_secs()
+                        );
+                        self.settle_claim(now, wall, call, Vec::new());
+                    }
+                }
             }
         }
     }
@@ -515,8 +600,12 @@ impl Connector {
                 } else {
                     managers.into_iter().take(1).collect()
                 };
-                self.leave_queue(call, name);
-                self.ring(call, round, ring_timeout, Some(name.to_string()), d.reason);
+                // Shared mode: the call keeps its queue place until its claim is granted.
+                if !self.shared {
+                    self.leave_queue(call, name);
+                }
+                let department = Some(name.to_string());
+                self.ring(now, call, round, ring_timeout, department, d.reason);
             }
             Selection::Queue {
                 hold_prompt,
@@ -547,6 +636,11 @@ impl Connector {
                 let already = queue.position(call).is_some();
                 let position = queue.insert(entry);
                 if !already {
+                    self.notice(Claim::Queued {
+                        call,
+                        department: name.to_string(),
+                        priority: entry.priority,
+                    });
                     self.outputs.push_back(ConnectOutput::Wait {
                         call,
                         wait: Wait::Queue {
@@ -586,7 +680,14 @@ impl Connector {
             Some(routing::Availability::Free) => {
                 self.stop_waiting_for(call, name);
                 let reason = Reason::new();
-                self.ring(call, vec![name.to_string()], ring_timeout, None, reason);
+                self.ring(
+                    now,
+                    call,
+                    vec![name.to_string()],
+                    ring_timeout,
+                    None,
+                    reason,
+                );
             }
             Some(av) if av.is_occupied() => {
                 let fresh = a.wait_deadline.is_none();
@@ -653,6 +754,7 @@ impl Connector {
 
     fn ring(
         &mut self,
+        now: Instant,
         call: CallKey,
         managers: Vec<String>,
         ring_timeout: Duration,
@@ -662,10 +764,43 @@ impl Connector {
         let Some(a) = self.calls.get_mut(&call) else {
             return;
         };
-        a.phase = Phase::Ringing(managers.iter().cloned().collect());
         for m in &managers {
             self.agents.ring_started(m);
         }
+        if self.shared {
+            self.next_seq += 1;
+            let id = self.next_seq;
+            let wrap_up = department
+                .as_deref()
+                .and_then(|d| a.plan.departments.get(d))
+                .map(|d| d.wrap_up)
+                .unwrap_or_default();
+            let claim = Claim::Ring {
+                id,
+                call,
+                managers: managers
+                    .iter()
+                    .map(|m| ClaimManager {
+                        manager: m.clone(),
+                        max_calls: a.plan.managers.get(m).map_or(1, |x| x.max_calls),
+                        wrap_up,
+                    })
+                    .collect(),
+                department: department.clone(),
+                priority: a.priority,
+            };
+            a.phase = Phase::Claiming {
+                id,
+                managers: managers.clone(),
+                ring_timeout,
+                department,
+                reason,
+            };
+            self.claims.push_back(claim);
+            self.arm(now + CLAIM_TIMEOUT, Timer::ClaimDeadline(call, id));
+            return;
+        }
+        a.phase = Phase::Ringing(managers.iter().cloned().collect());
         self.outputs.push_back(ConnectOutput::Ring {
             call,
             managers,
@@ -741,8 +876,17 @@ impl Connector {
     }
 
     fn leave_queue(&mut self, call: CallKey, department: &str) {
-        if let Some(q) = self.queues.get_mut(department) {
-            q.remove(call);
+        if let Some(q) = self.queues.get_mut(department)
+            && q.remove(call)
+        {
+            self.notice(Claim::LeftQueue { call });
+        }
+    }
+
+    /// A notice for the shared state (shared mode only).
+    fn notice(&mut self, claim: Claim) {
+        if self.shared {
+            self.claims.push_back(claim);
         }
     }
 
@@ -763,7 +907,7 @@ impl Connector {
         match &a.phase {
             Phase::Queued(d) => self.leave_queue(call, d),
             Phase::WaitingFor(m) => self.stop_waiting_for(call, m),
-            Phase::Ringing(_) | Phase::Deciding => {}
+            Phase::Ringing(_) | Phase::Deciding | Phase::Claiming { .. } => {}
         }
         if let ConnectTarget::Department(d) = &a.target {
             self.leave_queue(call, d);

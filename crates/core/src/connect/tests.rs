@@ -47,16 +47,16 @@ contact = "sip:101@10.0.0.5:5060"
 contact = "sip:102@10.0.0.6:5060"
 "#;
 
-struct T {
-    c: Connector,
-    plan: Arc<DialPlan>,
+pub(super) struct T {
+    pub(super) c: Connector,
+    pub(super) plan: Arc<DialPlan>,
     t0: Instant,
-    now: Instant,
+    pub(super) now: Instant,
     wall0: Timestamp,
 }
 
 impl T {
-    fn new() -> T {
+    pub(super) fn new() -> T {
         let plan = Arc::new(
             load_str(PLAN, Path::new("plan.toml"), None)
                 .unwrap_or_else(|e| panic!("{e}"))
@@ -72,47 +72,52 @@ impl T {
         }
     }
 
-    fn wall(&self) -> Timestamp {
+    pub(super) fn wall(&self) -> Timestamp {
         let d = self.now - self.t0;
         self.wall0
             .checked_add(jiff::SignedDuration::try_from(d).unwrap())
             .unwrap()
     }
 
-    fn out(&mut self) -> Vec<ConnectOutput> {
+    pub(super) fn out(&mut self) -> Vec<ConnectOutput> {
         std::iter::from_fn(|| self.c.poll_output()).collect()
     }
 
-    fn request(&mut self, call: u64, dept: &str) -> Vec<ConnectOutput> {
+    pub(super) fn request(&mut self, call: u64, dept: &str) -> Vec<ConnectOutput> {
         self.request_with(call, ConnectTarget::Department(dept.into()), 0)
     }
 
-    fn request_with(&mut self, call: u64, target: ConnectTarget, prio: u8) -> Vec<ConnectOutput> {
+    pub(super) fn request_with(
+        &mut self,
+        call: u64,
+        target: ConnectTarget,
+        prio: u8,
+    ) -> Vec<ConnectOutput> {
         let (now, wall, plan) = (self.now, self.wall(), self.plan.clone());
         self.c
             .handle_request(now, wall, CallKey(call), plan, target, prio);
         self.out()
     }
 
-    fn ended(&mut self, call: u64, m: &str, o: RingOutcome) -> Vec<ConnectOutput> {
+    pub(super) fn ended(&mut self, call: u64, m: &str, o: RingOutcome) -> Vec<ConnectOutput> {
         let (now, wall) = (self.now, self.wall());
         self.c.handle_ring_ended(now, wall, CallKey(call), m, o);
         self.out()
     }
 
-    fn answer(&mut self, call: u64, m: &str) {
+    pub(super) fn answer(&mut self, call: u64, m: &str) {
         let (now, wall) = (self.now, self.wall());
         self.c.handle_answered(now, wall, CallKey(call), m);
     }
 
-    fn hang_up(&mut self, m: &str) -> Vec<ConnectOutput> {
+    pub(super) fn hang_up(&mut self, m: &str) -> Vec<ConnectOutput> {
         let (now, wall, plan) = (self.now, self.wall(), self.plan.clone());
         self.c.handle_talk_ended(now, wall, m, &plan);
         self.out()
     }
 
     /// Advance to `d` after the start, firing every deadline on the way.
-    fn at(&mut self, d: Duration) -> Vec<ConnectOutput> {
+    pub(super) fn at(&mut self, d: Duration) -> Vec<ConnectOutput> {
         let end = self.t0 + d;
         let mut out = Vec::new();
         while let Some(t) = self.c.poll_timeout() {
@@ -129,7 +134,7 @@ impl T {
     }
 }
 
-fn ring(out: &[ConnectOutput]) -> Vec<(u64, Vec<String>)> {
+pub(super) fn ring(out: &[ConnectOutput]) -> Vec<(u64, Vec<String>)> {
     out.iter()
         .filter_map(|o| match o {
             ConnectOutput::Ring { call, managers, .. } => Some((call.0, managers.clone())),
@@ -138,11 +143,11 @@ fn ring(out: &[ConnectOutput]) -> Vec<(u64, Vec<String>)> {
         .collect()
 }
 
-fn names(v: &[&str]) -> Vec<String> {
+pub(super) fn names(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-fn queued_at(out: &[ConnectOutput]) -> Vec<(u64, usize)> {
+pub(super) fn queued_at(out: &[ConnectOutput]) -> Vec<(u64, usize)> {
     out.iter()
         .filter_map(|o| match o {
             ConnectOutput::Wait {

@@ -77,7 +77,11 @@ impl Endpoint {
             RefuseMode::Answer => {
                 self.guard.stats.invites_refused_answered += 1;
                 let tag = format!("sb{:016x}", rand::RngExt::random::<u64>(&mut self.rng));
-                let resp = crate::sip::response::make_response(req, 403, Some(&tag));
+                let resp = crate::sip::response::refuse(
+                    req,
+                    crate::sip::response::Refusal::Forbidden,
+                    Some(&tag),
+                );
                 self.outputs.push_back(Output::Transmit(Transmit {
                     peer,
                     payload: super::to_bytes(&resp),

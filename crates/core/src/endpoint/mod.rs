@@ -22,7 +22,9 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
 pub use crate::agents::ManagerStatus;
-use crate::call::leg::{Destination, Orphan};
+use crate::call::Refused;
+use crate::call::context::Orphan;
+use crate::call::leg::Destination;
 use crate::call::parting::{Parting, PartingAnswer};
 use crate::call::{
     Call, CallConfig, CallInfo, CallKey, ConnectInput, Ctx, LookupResult, MediaEvent, Program,
@@ -34,6 +36,7 @@ use crate::dialog::Index;
 use crate::media::ports::PortPool;
 use crate::registrar::Registrar;
 use crate::sdp::Codec;
+use crate::sip::response::Refusal;
 use crate::sip::rsip;
 use crate::sip::{Peer, Transmit, Transport};
 use crate::transaction::{ClientKey, ServerKey, TransactionLayer, TuEvent};
@@ -313,6 +316,42 @@ impl Endpoint {
         self.pump(now, wall);
     }
 
+    /// Share managers with other instances through claims ([`Output::Claim`]); see
+    /// `connect::shared`. Off by default: a single instance decides alone.
+    pub fn set_shared(&mut self, on: bool) {
+        self.connector.set_shared(on);
+    }
+
+    /// The answer to an [`Output::Claim`] ring claim.
+    pub fn handle_claimed(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        id: u64,
+        call: CallKey,
+        granted: Vec<String>,
+        refused: Vec<String>,
+    ) {
+        self.connect_queue.push_back(ConnectInput::Claimed {
+            id,
+            call,
+            granted,
+            refused,
+        });
+        self.pump(now, wall);
+    }
+
+    /// What the other instances hold now (every second in shared mode).
+    pub fn handle_snapshot(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        snapshot: &crate::connect::SharedSnapshot,
+    ) {
+        self.connector.handle_snapshot(now, wall, snapshot);
+        self.pump(now, wall);
+    }
+
     /// Pause a manager (no department rings them until unpaused).
     pub fn pause_manager(&mut self, now: Instant, wall: Timestamp, manager: &str, reason: &str) {
         self.connector.handle_pause(now, wall, manager, reason);
@@ -416,7 +455,7 @@ impl Endpoint {
     ) {
         use rsip::Method;
         if crate::sip::headers::max_forwards(&req) == Some(0) && req.method != Method::Ack {
-            return self.respond(now, key, &req, 483);
+            return self.refuse(now, key, &req, Refusal::TooManyHops);
         }
         if let Some(tag) = crate::sip::headers::to_tag(&req)
             && let Some(answer) = self.parting.handle_request(
@@ -431,7 +470,7 @@ impl Endpoint {
                     self.respond(now, key, &req, 200)
                 }
                 PartingAnswer::Gone if req.method == Method::Ack => {}
-                PartingAnswer::Gone => self.respond(now, key, &req, 481),
+                PartingAnswer::Gone => self.refuse(now, key, &req, Refusal::NoSuchDialog),
             };
         }
         if let Some(tag) = crate::sip::headers::to_tag(&req) {
@@ -443,13 +482,13 @@ impl Endpoint {
                 .is_some_and(|(c, id)| c.owns_call_id(id));
             return match call {
                 Some(call) if same_call_id && !self.in_dialog_source_ok(now, call, &req, peer) => {
-                    self.respond(now, key, &req, 403)
+                    self.refuse(now, key, &req, Refusal::Forbidden)
                 }
                 Some(call) if same_call_id => {
                     self.with_call(now, wall, call, |c, ctx| c.handle_in_dialog(ctx, key, req))
                 }
                 // RFC 3261 §12.2.2: a request for a dialog we don't know.
-                _ => self.respond(now, key, &req, 481),
+                _ => self.refuse(now, key, &req, Refusal::NoSuchDialog),
             };
         }
         match req.method {
@@ -472,8 +511,8 @@ impl Endpoint {
             | Method::Update
             | Method::PRack
             | Method::Notify
-            | Method::Refer => self.respond(now, key, &req, 481),
-            _ => self.respond(now, key, &req, 405),
+            | Method::Refer => self.refuse(now, key, &req, Refusal::NoSuchDialog),
+            _ => self.refuse(now, key, &req, Refusal::MethodNotAllowed),
         }
     }
 
@@ -507,7 +546,7 @@ impl Endpoint {
             }
         };
         match refusal {
-            Some(r) => self.respond(now, invite_key, &req, r.code),
+            Some(Refused(why)) => self.refuse(now, invite_key, &req, why),
             None => self.settle(key),
         }
     }
@@ -577,6 +616,9 @@ impl Endpoint {
             while let Some(input) = self.connect_queue.pop_front() {
                 self.connector.handle(now, wall, input);
             }
+            while let Some(claim) = self.connector.poll_claim() {
+                self.outputs.push_back(Output::Claim(claim));
+            }
             let Some(out) = self.connector.poll_output() else {
                 if self.connect_queue.is_empty() {
                     break;
@@ -628,10 +670,13 @@ impl Endpoint {
     }
 
     fn respond(&mut self, now: Instant, key: ServerKey, req: &rsip::Request, code: u16) {
-        let mut resp = crate::sip::response::make_response(req, code, None);
-        if code == 405 {
-            resp.headers.push(rsip::Header::Allow(ALLOW.into()));
-        }
+        let resp = crate::sip::response::make_response(req, code, None);
+        self.txn.send_response(now, key, resp);
+    }
+
+    /// Refuse `req` for `why` (the status code is chosen in `sip::response`).
+    fn refuse(&mut self, now: Instant, key: ServerKey, req: &rsip::Request, why: Refusal) {
+        let resp = crate::sip::response::refuse(req, why, None);
         self.txn.send_response(now, key, resp);
     }
 }
@@ -649,12 +694,7 @@ macro_rules! ctx_parts {
                 .map(|r| {
                     r.active_bindings(m, wall)
                         .into_iter()
-                        // Send to where the REGISTER came from: phones behind NAT
-                        // register contacts we cannot reach.
-                        .map(|b| Destination {
-                            uri: b.contact_uri,
-                            peer: b.source,
-                        })
+                        .map(register::destination)
                         .collect()
                 })
                 .unwrap_or_default()

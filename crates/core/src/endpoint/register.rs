@@ -8,10 +8,34 @@ use std::time::Instant;
 use jiff::Timestamp;
 
 use super::{Endpoint, Output};
-use crate::registrar::Registrar;
+use crate::registrar::{Binding, Registrar};
 use crate::sip::Peer;
 use crate::sip::rsip;
+use crate::sip::uri::Destination;
 use crate::transaction::ServerKey;
+
+/// Where to send an INVITE for one binding. To where the REGISTER came from: phones
+/// behind NAT register contacts we cannot reach. A phone that registered through a
+/// proxy (RFC 3327 Path) is reached through it instead: the first Path entry is the
+/// next hop and the whole Path goes along as preloaded Route headers, so the proxy
+/// relays the INVITE over the NAT binding or connection the phone registered from.
+pub(super) fn destination(b: Binding) -> Destination {
+    let hop = b.path.first().and_then(|p| {
+        crate::dialog::contact_uri(p).and_then(|u| crate::sip::uri::uri_destination(&u))
+    });
+    match hop {
+        Some(hop) => Destination {
+            uri: b.contact_uri,
+            peer: hop.peer,
+            route: b.path,
+        },
+        None => Destination {
+            uri: b.contact_uri,
+            peer: b.source,
+            route: Vec::new(),
+        },
+    }
+}
 
 impl Endpoint {
     /// Serve REGISTER (and authenticate phones) with this registrar.
@@ -67,7 +91,12 @@ impl Endpoint {
         peer: Peer,
     ) {
         let Some(registrar) = self.registrar.as_mut() else {
-            return self.respond(now, key, &req, 405);
+            return self.refuse(
+                now,
+                key,
+                &req,
+                crate::sip::response::Refusal::MethodNotAllowed,
+            );
         };
         // Expiry is wall-clock and needs no precise timer: is_registered() already
         // ignores expired bindings; this only tidies memory and the store.
@@ -123,6 +152,42 @@ impl Endpoint {
             peer.addr.ip(),
             "INVITE",
         );
-        Some(crate::sip::response::make_response(req, 403, None))
+        Some(crate::sip::response::refuse(
+            req,
+            crate::sip::response::Refusal::Forbidden,
+            None,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::Transport;
+
+    fn binding(path: Vec<String>) -> Binding {
+        Binding {
+            contact_uri: "sip:101@192.168.1.20:5062".into(),
+            source: Peer {
+                transport: Transport::Udp,
+                addr: "198.51.100.7:40312".parse().unwrap(),
+            },
+            expires_at: Timestamp::MAX,
+            path,
+        }
+    }
+
+    #[test]
+    fn a_phone_behind_a_proxy_is_rung_through_its_path() {
+        let d = destination(binding(vec![
+            "<sip:10.1.1.1:5070;lr;received=sip:198.51.100.7:40312>".into(),
+        ]));
+        assert_eq!(d.peer.addr, "10.1.1.1:5070".parse().unwrap());
+        assert_eq!(d.uri, "sip:101@192.168.1.20:5062");
+        assert_eq!(d.route.len(), 1);
+        // Registered directly: to where the REGISTER came from, no Route.
+        let d = destination(binding(vec![]));
+        assert_eq!(d.peer.addr, "198.51.100.7:40312".parse().unwrap());
+        assert!(d.route.is_empty());
     }
 }

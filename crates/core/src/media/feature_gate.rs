@@ -27,8 +27,8 @@
 //!    └─ deadline passes ─► Release every held digit ─► Idle
 //! ```
 //!
-//! Codes are matched as soon as they are complete; [`crate::config::TransferPolicy`]
-//! codes all have the same length (code + one key), so no code is a prefix of another.
+//! Codes are matched as soon as they are complete; the `[transfer]` feature codes
+//! all have the same length (code + one key), so no code is a prefix of another.
 //! Sans-IO: time comes in as `now`.
 
 use std::collections::VecDeque;

@@ -6,7 +6,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use crate::config::server::PortRange;
+use serde::Deserialize;
 
 #[derive(Debug)]
 pub struct PortPool {
@@ -45,6 +45,43 @@ impl PortPool {
 
     pub fn available(&self) -> usize {
         self.free.len()
+    }
+}
+
+/// An inclusive port range written `"20000-29999"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl std::str::FromStr for PortRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (lo, hi) = s
+            .split_once('-')
+            .ok_or_else(|| format!("port range \"{s}\" must look like 20000-29999"))?;
+        let low: u16 = lo
+            .trim()
+            .parse()
+            .map_err(|_| format!("\"{lo}\" is not a port number"))?;
+        let high: u16 = hi
+            .trim()
+            .parse()
+            .map_err(|_| format!("\"{hi}\" is not a port number"))?;
+        if low == 0 || high < low.saturating_add(1) {
+            return Err(format!(
+                "port range \"{s}\" must be LOW-HIGH with 0 < LOW < HIGH"
+            ));
+        }
+        Ok(PortRange { low, high })
+    }
+}
+
+impl<'de> Deserialize<'de> for PortRange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -21,7 +21,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::call::RecordEnd;
+use crate::media::RecordEnd;
 use crate::media::g711::SAMPLE_RATE;
 
 /// Frames with an RMS below this, in dB relative to a full-scale sine (as in
@@ -58,7 +58,7 @@ pub fn duration_of(samples: u64) -> Duration {
     Duration::from_micros(samples.saturating_mul(1_000_000 / u64::from(SAMPLE_RATE)))
 }
 
-/// How a recording ended, for [`crate::call::MediaEvent::RecordingFinished`].
+/// How a recording ended, for [`crate::media::MediaEvent::RecordingFinished`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordResult {
     /// Audio kept (trailing silence excluded).

@@ -26,7 +26,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::call::{DigitSource, MediaEvent, MediaParams};
 use crate::media::feature_gate::{Disposition, FeatureGate, GateOutput};
 use crate::media::g711::Law;
 use crate::media::inband::InbandDetector;
@@ -38,6 +37,7 @@ use crate::media::recorder::{Continuity, RecordOutput, Recorder, StreamCursor};
 use crate::media::relay::{Destination, LegFormat, StreamRewriter};
 use crate::media::rfc4733::{DtmfReceiver, digit_to_event};
 use crate::media::rtp::{RtpSender, RtpView, parse_rtp};
+use crate::media::{DigitSource, MediaEvent, MediaParams};
 use crate::sdp::Codec;
 
 /// 20 ms of G.711 at 8 kHz.
@@ -316,7 +316,7 @@ impl MediaSession {
     }
 
     /// Hold back this peer's telephone-events that could start one of `codes` (see
-    /// [`crate::call::MediaCommand::FeatureCodes`]).
+    /// [`crate::media::MediaCommand::FeatureCodes`]).
     pub fn set_feature_codes(&mut self, codes: Vec<String>, timeout: Duration) {
         self.gate = Some(FeatureGate::new(codes, timeout));
     }
@@ -465,8 +465,8 @@ impl MediaSession {
     }
 
     /// Starts recording what the peer sends into `path` (see
-    /// [`crate::call::MediaCommand::Record`]); a recording already running ends first
-    /// ([`crate::call::RecordEnd::Stopped`]). Works while a prompt plays (the beep) and
+    /// [`crate::media::MediaCommand::Record`]); a recording already running ends first
+    /// ([`crate::media::RecordEnd::Stopped`]). Works while a prompt plays (the beep) and
     /// while bridged.
     pub fn start_recording(
         &mut self,

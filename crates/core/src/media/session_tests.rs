@@ -309,7 +309,7 @@ fn records_decoded_audio_fills_lost_packets_and_ends_on_a_stop_digit() {
             path,
             result: crate::media::recorder::RecordResult {
                 duration: Duration::from_millis(1240),
-                ended_by: crate::call::RecordEnd::Digit('#'),
+                ended_by: crate::media::RecordEnd::Digit('#'),
                 silent: false,
             }
         })
@@ -350,7 +350,7 @@ fn records_a_law_until_stopped_and_a_new_recording_ends_the_old_one() {
             _ => None,
         })
         .collect();
-    let stopped = crate::call::RecordEnd::Stopped;
+    let stopped = crate::media::RecordEnd::Stopped;
     assert_eq!(
         ends,
         vec![
@@ -380,7 +380,7 @@ fn a_recording_nobody_speaks_into_ends_in_the_pacer_path() {
     let [RecordOutput::End { result, .. }] = &out[..] else {
         panic!("{out:?}");
     };
-    assert_eq!(result.ended_by, crate::call::RecordEnd::MaxLength);
+    assert_eq!(result.ended_by, crate::media::RecordEnd::MaxLength);
     assert!(result.silent);
 }
 

@@ -200,10 +200,8 @@ pub struct CallbackRequest {
     pub call_count: u32,
 }
 
-/// What the core knows when a call must become a callback request.
-///
-/// Passed to [`Store::add_or_update_callback`](super::Store::add_or_update_callback); the
-/// store assigns the id, status and counters.
+/// What the core knows when a call must become a callback request, passed to the
+/// store's `add_or_update_callback`; the store assigns the id, status and counters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewCallback {
     pub department: String,
@@ -235,6 +233,12 @@ pub struct Registration {
     pub call_id: String,
     pub cseq: u32,
     pub user_agent: Option<String>,
+    /// RFC 3327 Path: the proxies the REGISTER came through, first one first. INVITEs
+    /// to this contact carry them as a preloaded Route, so they reach a phone behind
+    /// NAT through the proxy (and connection) it registered through, whichever
+    /// Switchboard instance rings it.
+    #[serde(default)]
+    pub path: Vec<String>,
 }
 
 /// A webhook notification waiting in the outbox until it is delivered.

@@ -26,7 +26,7 @@ pub fn conversation_file_name(started_at: Timestamp, call_id: &str) -> String {
 #[must_use]
 pub fn call_tag(call_id: &str) -> String {
     let digest = Sha256::digest(call_id.as_bytes());
-    crate::registrar::digest::hex(digest.get(..8).unwrap_or_default())
+    hex::encode(digest.get(..8).unwrap_or_default())
 }
 
 /// `HHMMSS-TAG-N-MAILBOX.wav` for recording `n` of the call `call_id` (see the module

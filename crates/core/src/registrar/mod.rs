@@ -21,6 +21,12 @@
 //!   port should not lock itself out).
 //! - The source address of each REGISTER is kept with its binding: for phones behind
 //!   NAT the driver sends INVITEs there rather than to a private Contact.
+//! - RFC 3327 Path: a REGISTER that came through proxies (Kamailio in front of several
+//!   instances) carries their Path entries; they are stored with the binding, echoed in
+//!   the 200 (§5.3), and INVITEs to that contact go to the first entry with them as
+//!   Route headers, so the phone is reached through the proxy and NAT binding it
+//!   registered through. We accept Path whether or not the phone said
+//!   `Supported: path`: the proxy that added it decided it is needed.
 
 mod auth;
 pub mod digest;
@@ -33,8 +39,8 @@ use jiff::{SignedDuration, Timestamp};
 use auth::Authenticator;
 pub use auth::{AuthFailure, Users};
 
-use crate::config::DialPlan;
 use crate::model::{Registration, StoreWrite};
+use crate::sip::response::Refusal;
 use crate::sip::rsip::{self, Header, typed};
 use crate::sip::{Peer, Transport, headers};
 
@@ -107,22 +113,9 @@ pub struct Binding {
     /// Where the REGISTER came from (send there when the contact is unreachable).
     pub source: Peer,
     pub expires_at: Timestamp,
-}
-
-/// Login users from the dial plan: every manager with a password, by their username
-/// (default: their extension).
-pub fn users_from_plan(plan: &DialPlan) -> Users {
-    plan.managers
-        .values()
-        .filter_map(|m| {
-            let password = m.password.as_ref()?;
-            let login = m.login()?;
-            Some((
-                login.to_string(),
-                (m.name.clone(), password.expose().to_string()),
-            ))
-        })
-        .collect()
+    /// RFC 3327 Path entries (header values, first hop first); empty when the phone
+    /// registered directly.
+    pub path: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -136,7 +129,7 @@ pub struct Registrar {
 }
 
 /// Why a REGISTER stops before changing anything: the status to answer.
-struct Reject(u16);
+struct Reject(Refusal);
 
 impl Registrar {
     /// `secret` signs nonces (pick it at random at start); `realm` is the digest realm
@@ -333,7 +326,7 @@ impl Registrar {
     ) -> rsip::Response {
         match failure {
             AuthFailure::Challenge { stale } => {
-                let mut resp = self.respond(req, 401);
+                let mut resp = self.respond(req, Refusal::Unauthorized.code());
                 let may_probe = req.method == rsip::Method::Register && !is_unregister(req);
                 let algorithms =
                     self.offer
@@ -346,7 +339,9 @@ impl Registrar {
                 }
                 resp
             }
-            AuthFailure::Forbidden | AuthFailure::LockedOut => self.respond(req, 403),
+            AuthFailure::Forbidden | AuthFailure::LockedOut => {
+                self.respond(req, Refusal::Forbidden.code())
+            }
         }
     }
 
@@ -366,7 +361,7 @@ impl Registrar {
         let aor = headers::to_user(req);
         if aor.as_deref().and_then(|u| self.auth.manager_of(u)) != Some(manager.as_str()) {
             tracing::info!(%manager, aor = ?aor, "REGISTER for someone else's address of record");
-            let resp = self.respond(req, 403);
+            let resp = self.respond(req, Refusal::Forbidden.code());
             return outcome(resp, Vec::new());
         }
         // A refresh of a phone that answered MD5 while SHA-256 was offered too: ask once
@@ -384,6 +379,10 @@ impl Registrar {
         match self.update(now, req, source, &manager) {
             Ok(writes) => {
                 let mut resp = self.respond(req, 200);
+                // RFC 3327 §5.3: the Path as stored, back to the phone.
+                for p in path_entries(req) {
+                    resp.headers.push(Header::Other("Path".into(), p));
+                }
                 for b in self.bindings.get(&manager).into_iter().flatten() {
                     let left = remaining_secs(b.expires_at, now);
                     resp.headers.push(Header::Contact(
@@ -395,14 +394,14 @@ impl Registrar {
                 ));
                 outcome(resp, writes)
             }
-            Err(Reject(423)) => {
-                let mut resp = self.respond(req, 423);
+            Err(Reject(Refusal::IntervalTooBrief)) => {
+                let mut resp = self.respond(req, Refusal::IntervalTooBrief.code());
                 resp.headers
                     .push(Header::MinExpires(self.cfg.min_expires.to_string().into()));
                 outcome(resp, Vec::new())
             }
-            Err(Reject(code)) => {
-                let resp = self.respond(req, code);
+            Err(Reject(why)) => {
+                let resp = self.respond(req, why.code());
                 outcome(resp, Vec::new())
             }
         }
@@ -421,10 +420,10 @@ impl Registrar {
         let cseq = headers::cseq(req).map(|(n, _)| n).unwrap_or(0);
         let header_expires = match expires_header(req) {
             Some(Some(e)) => Some(e),
-            Some(None) => return Err(Reject(400)),
+            Some(None) => return Err(Reject(Refusal::BadRequest)),
             None => None,
         };
-        let contacts = contacts(req).ok_or(Reject(400))?;
+        let contacts = contacts(req).ok_or(Reject(Refusal::BadRequest))?;
         let mut list = self.bindings.get(manager).cloned().unwrap_or_default();
         let mut writes = Vec::new();
         // Expired bindings go first, so they neither show in the 200 nor block an update.
@@ -439,10 +438,10 @@ impl Registrar {
         if contacts.iter().any(|c| c.is_star()) {
             // §10.3 step 6: `*` only alone and with Expires: 0.
             if contacts.len() != 1 || header_expires != Some(0) {
-                return Err(Reject(400));
+                return Err(Reject(Refusal::BadRequest));
             }
             if list.iter().any(out_of_order) {
-                return Err(Reject(500));
+                return Err(Reject(Refusal::ServerError));
             }
             writes.extend(list.drain(..).map(|b| remove(&b)));
         } else {
@@ -450,13 +449,14 @@ impl Registrar {
                 Header::UserAgent(ua) => Some(ua.value().to_string()),
                 _ => None,
             });
+            let path = path_entries(req);
             for c in &contacts {
                 let requested = c
                     .expires()
                     .or(header_expires)
                     .unwrap_or(self.cfg.default_expires);
                 if requested != 0 && requested < self.cfg.min_expires {
-                    return Err(Reject(423));
+                    return Err(Reject(Refusal::IntervalTooBrief));
                 }
                 let expires = requested.min(self.cfg.max_expires);
                 let uri = c.uri.to_string();
@@ -464,7 +464,7 @@ impl Registrar {
                 if let Some(b) = existing.and_then(|i| list.get(i))
                     && out_of_order(b)
                 {
-                    return Err(Reject(500));
+                    return Err(Reject(Refusal::ServerError));
                 }
                 if expires == 0 {
                     if let Some(i) = existing {
@@ -487,6 +487,7 @@ impl Registrar {
                     call_id: call_id.clone(),
                     cseq,
                     user_agent: user_agent.clone(),
+                    path: path.clone(),
                 };
                 writes.push(StoreWrite::SaveRegistration(reg.clone()));
                 match existing {
@@ -571,6 +572,41 @@ fn expires_header(req: &rsip::Request) -> Option<Option<u32>> {
     })
 }
 
+/// Every Path entry of the request, top to bottom (RFC 3327 §5.3: the first one is the
+/// proxy nearest to us), each a name-addr as written.
+fn path_entries(req: &rsip::Request) -> Vec<String> {
+    req.headers
+        .iter()
+        .filter_map(|h| match h {
+            Header::Path(p) => Some(p.value().to_string()),
+            Header::Other(name, value) if name.eq_ignore_ascii_case("path") => Some(value.clone()),
+            _ => None,
+        })
+        .flat_map(|v| split_name_addrs(&v))
+        .collect()
+}
+
+/// `<sip:a;lr>, <sip:b;lr>` → both entries (commas inside `<…>` or quotes stay).
+fn split_name_addrs(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0u32, false, 0usize);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => depth += 1,
+            '>' if !quoted => depth = depth.saturating_sub(1),
+            ',' if !quoted && depth == 0 => {
+                out.push(value.get(start..i).unwrap_or("").trim().to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(value.get(start..).unwrap_or("").trim().to_string());
+    out.retain(|e| !e.is_empty());
+    out
+}
+
 fn remove(b: &Registration) -> StoreWrite {
     StoreWrite::RemoveRegistration {
         manager: b.manager.clone(),
@@ -590,6 +626,7 @@ fn to_binding(r: &Registration) -> Binding {
             addr: r.source_addr,
         },
         expires_at: r.expires_at,
+        path: r.path.clone(),
     }
 }
 

@@ -584,6 +584,52 @@ pub(crate) fn ago(secs: i64) -> String {
     }
 }
 
+/// The decisions of a call walked through the plan: the entry decision, then one per
+/// key pressed while in a menu; keys left over once the call has left the menus are
+/// noted. Shared by live routing ([`route_call`]) and `switchboard explain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Walk {
+    pub decisions: Vec<Decision>,
+    pub notes: Vec<String>,
+}
+
+impl Env<'_> {
+    /// Entry decision plus one decision per key pressed while in a menu.
+    pub(crate) fn walk(
+        &self,
+        ctx: &CallContext,
+        history: Option<&PreviousInteraction>,
+        crm: Option<&CrmAnswer>,
+    ) -> Walk {
+        let mut out = Walk {
+            decisions: vec![self.entry(ctx, history, crm)],
+            notes: Vec::new(),
+        };
+        let mut session = MenuSession::new();
+        let mut keys = ctx.digits.chars().filter(|c| !c.is_whitespace());
+        while let Some(menu) = current_menu(&out.decisions) {
+            session.enter(&menu);
+            let Some(key) = keys.next() else { break };
+            out.decisions
+                .push(self.menu_input(&mut session, MenuInput::Digit(key)));
+        }
+        let rest: String = keys.collect();
+        if !rest.is_empty() {
+            out.notes.push(format!(
+                "keys \"{rest}\" were not used: the call had left the menus"
+            ));
+        }
+        out
+    }
+}
+
+fn current_menu(decisions: &[Decision]) -> Option<String> {
+    match decisions.last().map(|d| d.step.target()) {
+        Some(Step::Menu { menu, .. }) => Some(menu.clone()),
+        _ => None,
+    }
+}
+
 /// The decision for a new call. Keys in `ctx.digits` are fed through the menus as a
 /// caller would press them; the returned decision is where the call is after them.
 pub fn route_call(
@@ -609,7 +655,7 @@ pub fn route_call_with(
         states,
         now: ctx.now,
     };
-    let mut walk = super::explain::walk(&env, ctx, history, crm);
+    let mut walk = env.walk(ctx, history, crm);
     walk.decisions.pop().unwrap_or(Decision {
         step: Step::Hangup,
         reason: Reason::new(),

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::department::{Selection, select_department};
-use super::engine::{Decision, Env, MenuInput, MenuSession, Step};
+use super::engine::{Decision, Env, Step};
 use super::state::{CallContext, ManagerStates, PreviousInteraction, StrategyState, Tried};
 use crate::config::DialPlan;
 use crate::model::CrmAnswer;
@@ -59,7 +59,12 @@ pub fn explain_with(
         states,
         now: ctx.now,
     };
-    let mut out = walk(&env, ctx, history, crm);
+    let walk = env.walk(ctx, history, crm);
+    let mut out = Explanation {
+        decisions: walk.decisions,
+        notes: walk.notes,
+        connect_decision: false,
+    };
     let last = out.decisions.last().map(|d| d.step.clone());
     match last.as_ref().map(Step::target) {
         Some(Step::Menu { menu, .. }) => {
@@ -90,40 +95,4 @@ pub fn explain_with(
         _ => {}
     }
     out
-}
-
-/// Entry decision plus one decision per key pressed while in a menu.
-pub(crate) fn walk(
-    env: &Env<'_>,
-    ctx: &CallContext,
-    history: Option<&PreviousInteraction>,
-    crm: Option<&CrmAnswer>,
-) -> Explanation {
-    let mut out = Explanation {
-        decisions: vec![env.entry(ctx, history, crm)],
-        notes: Vec::new(),
-        connect_decision: false,
-    };
-    let mut session = MenuSession::new();
-    let mut keys = ctx.digits.chars().filter(|c| !c.is_whitespace());
-    while let Some(menu) = current_menu(&out) {
-        session.enter(&menu);
-        let Some(key) = keys.next() else { break };
-        out.decisions
-            .push(env.menu_input(&mut session, MenuInput::Digit(key)));
-    }
-    let rest: String = keys.collect();
-    if !rest.is_empty() {
-        out.notes.push(format!(
-            "keys \"{rest}\" were not used: the call had left the menus"
-        ));
-    }
-    out
-}
-
-fn current_menu(out: &Explanation) -> Option<String> {
-    match out.decisions.last().map(|d| d.step.target()) {
-        Some(Step::Menu { menu, .. }) => Some(menu.clone()),
-        _ => None,
-    }
 }

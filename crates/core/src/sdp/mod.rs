@@ -7,7 +7,7 @@
 //! - [`negotiate`] picks the codec ([`Negotiated`]); [`build_answer`] writes the answer.
 //! - [`build_offer`] and [`parse_answer`] do the same for legs we originate.
 //!
-//! Parsing goes through Mozilla's `webrtc-sdp`, but only after [`scan`] has cut the body
+//! Parsing goes through Mozilla's `webrtc-sdp`, but only after `scan` has cut the body
 //! into sections and kept the lines that matter for audio negotiation. webrtc-sdp is a
 //! WebRTC parser: on SIP trunk SDP it drops `m=image ... udptl t38` lines (and then hangs
 //! that section's `c=` and attributes on the previous stream), refuses `e=`/`u=`/`p=`
@@ -34,7 +34,8 @@ use std::net::IpAddr;
 
 pub use codec::{Codec, OfferedFormat, static_payload};
 pub use negotiate::{Negotiated, negotiate, parse_answer};
-pub use parse::{MediaLine, RemoteMedia, parse};
+pub use parse::{RemoteMedia, parse};
+pub use scan::MediaLine;
 pub use write::{build_answer, build_offer};
 
 /// Packetization interval we send and ask for, in milliseconds (160 G.711 bytes).

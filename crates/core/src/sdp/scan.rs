@@ -7,7 +7,28 @@
 //! interference from sections we are going to reject anyway.
 
 use super::SdpError;
-use super::parse::MediaLine;
+
+/// Summary of one m= line, kept so the answer can reject it in place with the same
+/// media, proto and formats (RFC 3264 §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaLine {
+    /// `audio`, `video`, `image`, `application`, ... as written by the peer.
+    pub media: String,
+    /// Port as offered; 0 means the peer disabled the stream (RFC 3264 §5.1, §8.2).
+    pub port: u16,
+    /// Transport protocol as written (`RTP/AVP`, `RTP/SAVP`, `udptl`, ...).
+    pub proto: String,
+    /// The format list, space separated (`0 8 101`, `t38`).
+    pub formats: String,
+}
+
+impl MediaLine {
+    /// The only stream kind we can use: audio over plain RTP (RFC 3551 profile).
+    #[must_use]
+    pub fn is_audio_rtp_avp(&self) -> bool {
+        self.media.eq_ignore_ascii_case("audio") && self.proto.eq_ignore_ascii_case("RTP/AVP")
+    }
+}
 
 /// One non-empty line of the body, trimmed.
 #[derive(Debug, Clone, Copy)]

@@ -221,6 +221,78 @@ pub fn code_of(resp: &rsip::Response) -> u16 {
     resp.status_code.code()
 }
 
+/// Why we refuse a request, and the one status code (RFC 3261 §21) each reason gets.
+/// Call sites name the reason; the number is chosen here, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Malformed in a way the parser let through (a dialog without tags, a Contact we
+    /// cannot use): 400.
+    BadRequest,
+    /// Credentials needed (a digest challenge follows): 401.
+    Unauthorized,
+    /// Not a trunk and not an authenticated phone, the wrong source for a dialog, a
+    /// wrong password, a locked-out login: 403.
+    Forbidden,
+    /// Nothing here for this: a number nobody routes, a REFER target outside the plan:
+    /// 404.
+    NotFound,
+    /// A method we do not serve at this point: 405 (with Allow).
+    MethodNotAllowed,
+    /// An INFO package we do not support (RFC 6086 §4.2.2): 415.
+    UnsupportedMediaType,
+    /// A registration shorter than Min-Expires: 423.
+    IntervalTooBrief,
+    /// We give up on a call we never answered: 480.
+    Unavailable,
+    /// The dialog or transaction does not exist (§12.2.2): 481.
+    NoSuchDialog,
+    /// Max-Forwards reached 0 (§16.3): 483.
+    TooManyHops,
+    /// The INVITE was cancelled (§9.2): 487.
+    Terminated,
+    /// The offer has no codec or address we can use (RFC 3264 §6): 488.
+    NotAcceptableHere,
+    /// Our own transaction on the dialog is pending (§14.2), or the call is not in a
+    /// state to do this now: 491.
+    RequestPending,
+    /// A CSeq lower than the last (§12.2.2), or our own failure: 500.
+    ServerError,
+    /// No room (no RTP port free): 503.
+    NoCapacity,
+}
+
+impl Refusal {
+    pub const fn code(self) -> u16 {
+        match self {
+            Refusal::BadRequest => 400,
+            Refusal::Unauthorized => 401,
+            Refusal::Forbidden => 403,
+            Refusal::NotFound => 404,
+            Refusal::MethodNotAllowed => 405,
+            Refusal::UnsupportedMediaType => 415,
+            Refusal::IntervalTooBrief => 423,
+            Refusal::Unavailable => 480,
+            Refusal::NoSuchDialog => 481,
+            Refusal::TooManyHops => 483,
+            Refusal::Terminated => 487,
+            Refusal::NotAcceptableHere => 488,
+            Refusal::RequestPending => 491,
+            Refusal::ServerError => 500,
+            Refusal::NoCapacity => 503,
+        }
+    }
+}
+
+/// The response refusing `req` for `why` (405 carries our Allow).
+pub fn refuse(req: &rsip::Request, why: Refusal, to_tag: Option<&str>) -> rsip::Response {
+    let mut resp = make_response(req, why.code(), to_tag);
+    if why == Refusal::MethodNotAllowed {
+        resp.headers
+            .push(rsip::Header::Allow(crate::sip::headers::ALLOW.into()));
+    }
+    resp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

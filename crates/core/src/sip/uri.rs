@@ -9,6 +9,9 @@ use super::{Peer, Transport};
 pub struct Destination {
     pub uri: String,
     pub peer: Peer,
+    /// Route header values to preload (RFC 3261 §8.1.2; a phone's RFC 3327 Path):
+    /// `peer` is then the first of them.
+    pub route: Vec<String>,
 }
 
 /// `sip:201@127.0.0.1:5071;transport=udp` → the address and transport to send to.
@@ -35,6 +38,7 @@ pub fn uri_destination(uri: &str) -> Option<Destination> {
             transport: if tcp { Transport::Tcp } else { Transport::Udp },
             addr,
         },
+        route: Vec::new(),
     })
 }
 

@@ -17,10 +17,10 @@ use super::key::{self, AckKey, ClientKey, MAGIC_COOKIE, ServerKey};
 use super::server_invite::{ServerInvite, ServerInviteState};
 use super::server_non_invite::ServerNonInvite;
 use super::timer::TimerConfig;
-use crate::config::server::SipTimers;
 use crate::sip::response::{make_response, response_to_tag, to_bytes};
 use crate::sip::rsip::{self, Header, Method, prelude::*};
 use crate::sip::{Peer, Transmit};
+use crate::transaction::SipTimers;
 
 /// What the transaction layer tells the TU (the dialog layer above).
 #[derive(Debug, Clone, PartialEq)]

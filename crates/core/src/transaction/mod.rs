@@ -38,7 +38,7 @@ pub use key::{ClientKey, KeyError, MAGIC_COOKIE, ServerKey, new_branch, new_tag}
 pub use layer::{TransactionLayer, TuEvent};
 pub use server_invite::{ServerInvite, ServerInviteState};
 pub use server_non_invite::{ServerNonInvite, ServerNonInviteState};
-pub use timer::{Deadlines, Timer, TimerConfig};
+pub use timer::{Deadlines, SipTimers, Timer, TimerConfig};
 
 /// What a machine asks its owner to do. The machines know neither their peer nor
 /// their key; the layer adds those when it turns actions into `Transmit`s and

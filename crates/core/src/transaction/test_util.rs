@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::{TransactionLayer, TuEvent};
-use crate::config::server::SipTimers;
 use crate::sip::{Peer, Transmit, Transport, rsip};
+use crate::transaction::SipTimers;
 
 pub fn ms(x: u64) -> Duration {
     Duration::from_millis(x)

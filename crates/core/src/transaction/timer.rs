@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::config::server::SipTimers;
 use crate::sip::Transport;
+use serde::Deserialize;
 
 /// Floor for retransmission intervals, so a zero T1/T2 from a bad config cannot make a
 /// timer re-fire at the same instant forever.
@@ -226,5 +226,37 @@ mod tests {
         assert_eq!(d.pop_due(t0 + Duration::from_secs(40)), Some(Timer::A));
         assert_eq!(d.pop_due(t0 + Duration::from_secs(40)), Some(Timer::B));
         assert_eq!(d.next(), None);
+    }
+}
+
+/// RFC 3261 §17.1.1.1 T1 (RTT estimate), T2 (max non-INVITE retransmit interval),
+/// T4 (max time a message stays in the network), in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipTimers {
+    pub t1_ms: u64,
+    pub t2_ms: u64,
+    pub t4_ms: u64,
+}
+
+impl Default for SipTimers {
+    fn default() -> Self {
+        Self {
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+        }
+    }
+}
+
+impl SipTimers {
+    pub fn t1(&self) -> Duration {
+        Duration::from_millis(self.t1_ms)
+    }
+    pub fn t2(&self) -> Duration {
+        Duration::from_millis(self.t2_ms)
+    }
+    pub fn t4(&self) -> Duration {
+        Duration::from_millis(self.t4_ms)
     }
 }
