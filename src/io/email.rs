@@ -154,8 +154,6 @@ impl Mailer {
                 .map_err(|e| bad(&format!("recipient \"{t}\""), &e))?;
             builder = builder.to(mb);
         }
-        let (subject, body) = text(cb, voicemail);
-        let builder = builder.subject(subject);
         let wav = cb
             .recording_path
             .as_deref()
@@ -180,6 +178,15 @@ impl Mailer {
             }
             None => None,
         };
+        let (subject, mut body) = text(cb, voicemail);
+        if attachment.is_none() && cb.recording_path.is_some() {
+            body.push_str(&format!(
+                "\nThe message is not attached; download it from the admin API: \
+                 GET /api/callbacks/{}/recording\n",
+                cb.id
+            ));
+        }
+        let builder = builder.subject(subject);
         let plain = SinglePart::plain(body);
         let result = match attachment {
             Some(bytes) => builder.multipart(MultiPart::mixed().singlepart(plain).singlepart(
@@ -212,14 +219,18 @@ fn recording_file(data_dir: &Path, stored: &str) -> PathBuf {
     }
 }
 
-/// Subject and body.
+/// Subject and body. The caller comes off the wire: control characters are dropped
+/// from the subject (lettre encodes headers, this keeps the line readable too).
 fn text(cb: &CallbackRequest, voicemail: bool) -> (String, String) {
     let reason = cb.reason.as_str().replace('_', " ");
-    let subject = if voicemail {
+    let subject: String = if voicemail {
         format!("New voicemail from {} for {}", cb.caller, cb.department)
     } else {
         format!("Please call back {} ({})", cb.caller, cb.department)
-    };
+    }
+    .chars()
+    .filter(|c| !c.is_control())
+    .collect();
     let mut body = format!(
         "{subject}\n\nCaller: {}\nDialled: {} ({})\nDepartment: {}\nWhy: {reason}\nWhen: {}\n\
          Calls so far: {}\nRequest: #{}\n",
@@ -318,5 +329,12 @@ mod tests {
         assert_eq!(subject, "New voicemail from +15550001234 for support");
         assert!(body.contains("Why: after hours"), "{body}");
         assert!(body.contains("Message: 14 s"), "{body}");
+        let mut odd = cb();
+        odd.caller = "+1555\r\nBcc: x@example.com".into();
+        let (subject, _) = text(&odd, false);
+        assert_eq!(
+            subject,
+            "Please call back +1555Bcc: x@example.com (support)"
+        );
     }
 }

@@ -13,10 +13,14 @@ import json
 import os
 import ssl
 import sys
+import logging
 import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+# aiosmtpd 1.4 logs a deprecation warning about its own Session.login_data on AUTH.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 port, cert, key, user, out = sys.argv[1:6]
 port = int(port)

@@ -124,7 +124,7 @@ pub struct EmailPolicy {
     pub ca_file: Option<PathBuf>,
     pub voicemail: bool,
     pub callbacks: bool,
-    /// Recordings larger than this are linked, not attached.
+    /// Recordings larger than this are not attached (the mail says where to get them).
     pub attach_max_bytes: u64,
     /// The longest one SMTP conversation may take.
     pub timeout: Duration,
