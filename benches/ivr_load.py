@@ -34,7 +34,15 @@ def main():
     ap.add_argument("--calls", type=int, default=1000)
     ap.add_argument("--caller-audio", action="store_true", help="callers also stream audio (RTP both ways)")
     ap.add_argument("--port", type=int, default=25060)
+    ap.add_argument("--read", action="store_true",
+                    help="point every caller's SDP at benches/media_floor.rs's receiver, which reads the "
+                         "router's RTP and reports loss, reordering and inter-packet gaps")
+    ap.add_argument("--floor", action="store_true",
+                    help="afterwards, measure the floor (benches/media_floor.rs ivr) for the same number of "
+                         "streams and print the router's CPU as a ratio to it")
     a = ap.parse_args()
+    if a.read or a.floor:
+        subprocess.run(["cargo", "bench", "--quiet", "--no-run", "--bench", "media_floor"], cwd=REPO, check=True)
 
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
@@ -63,7 +71,19 @@ def main():
     with open(callers, "w") as f:
         f.write("SEQUENTIAL\n5551234;1\n")
     stat = os.path.join(work, "stat.csv")
-    cmd = ["sipp", f"127.0.0.1:{a.port}", "-sf", os.path.join(REPO, "tests", "sipp", scenario),
+    scenario_path = os.path.join(REPO, "tests", "sipp", scenario)
+    receiver = None
+    if a.read:
+        # Every caller's SDP names the receiver's port, so all prompt streams go there.
+        text = open(scenario_path).read().replace("m=audio [media_port]", "m=audio 41000")
+        scenario_path = os.path.join(work, "listen_read.xml")
+        open(scenario_path, "w").write(text)
+        receiver = subprocess.Popen(
+            ["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "receive",
+             "--listen", "127.0.0.1:41000", "--secs", str(int(a.calls / a.rate + a.duration + 30))],
+            cwd=REPO, stdout=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+    cmd = ["sipp", f"127.0.0.1:{a.port}", "-sf", scenario_path,
            "-i", "127.0.0.1", "-p", "25070", "-mi", "127.0.0.1", "-mp", "40000",
            "-r", str(a.rate), "-m", str(a.calls), "-d", str(int(a.duration * 1000)), "-s", "1000",
            "-inf", callers, "-nostdin", "-timeout", str(int(a.calls / a.rate + a.duration + 60)) + "s",
@@ -104,6 +124,18 @@ def main():
         print(f"per concurrent call  {mean / peak:.4f}% of a core")
     print(f"router peak RSS      {peak_rss / 1024:.1f} MiB (RSS per second: "
           f"{', '.join(str(s[2] // 1024) for s in samples[:: max(1, len(samples) // 12)])} MiB)")
+    if receiver is not None:
+        out, _ = receiver.communicate(timeout=60)
+        print("delivery             " + out.strip().splitlines()[-1])
+    if a.floor and peak:
+        secs = max(int(load_end - ramp_end), 5)
+        out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "ivr",
+                              "--streams", str(peak), "--secs", str(secs)],
+                             cwd=REPO, capture_output=True, text=True, check=True).stdout
+        line = next(l for l in out.splitlines() if l.startswith("floor ivr"))
+        floor = float(line.split("sender ")[1].split(" %")[0])
+        print(f"floor                {line}")
+        print(f"router / floor       {mean / max(floor, 1e-9):.2f}x")
     print(f"work dir             {work}")
     sys.exit(1 if fail else 0)
 

@@ -1,0 +1,561 @@
+//! The media plane's floor, and a receiver that reads (issue 16).
+//!
+//! Every media figure in `docs/performance.md` is a ratio to what the kernel costs when
+//! a program does *only* what Switchboard's media plane must do, with the best syscall
+//! strategy we know, measured in the same run. This program is that floor, and the
+//! receiver the load benchmarks use to see how the packets actually arrived (sipp never
+//! reads the RTP it is sent, so without it delivery timing is unmeasured).
+//!
+//! ```text
+//! cargo bench --bench media_floor -- ivr     --streams 500 --secs 20
+//! cargo bench --bench media_floor -- bridge  --calls 500   --secs 20
+//! cargo bench --bench media_floor -- receive --listen 127.0.0.1:41000 --secs 30
+//! ```
+//!
+//! * `ivr`: one thread sends 50 packets/s of 172-byte RTP (12-byte header + 160 bytes of
+//!   PCMU) on each of N sockets, each `connect()`ed to its peer, deadline-scheduled
+//!   (`start + n·20 ms`) like the router's pacer; a second thread reads everything. The
+//!   sender thread's CPU (its own `CLOCK_THREAD_CPUTIME_ID`) is the IVR floor.
+//! * `bridge`: per call a "caller" and a "manager" socket each send 50 packets/s to the
+//!   relay's two sockets; the relay thread waits in one `epoll_wait` over all of them,
+//!   drains each readable socket with `recvmmsg` and forwards the batch with one
+//!   `sendmmsg` on the paired, `connect()`ed socket — 100 packets/s in and 100 out per
+//!   call. The relay thread's CPU is the bridge floor.
+//! * `receive`: only the reader, on one socket (the IVR benchmark points every caller's
+//!   SDP at it, so all of the router's prompt streams arrive there, told apart by SSRC).
+//!
+//! The reader records each packet's arrival (taken right after the `recvmmsg` that
+//! returned it) per SSRC and reports loss (gaps in the sequence numbers), reordering
+//! (a sequence number below the highest seen) and the p50/p99/max gap between
+//! consecutive packets of the same stream.
+//!
+//! Loopback caveat, the same for the floor and the router: the sender's `send` also pays
+//! for delivering the packet into the receiving socket (the loopback "softirq" runs in
+//! the sender's context). On a real NIC that half is not ours.
+//!
+//! `unsafe` is confined to the raw `recvmmsg`/`sendmmsg`/`epoll` calls, which std does
+//! not offer; this is a benchmark, not part of the router.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const PACKET: usize = 172;
+const PTIME: Duration = Duration::from_millis(20);
+const BATCH: usize = 32;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opt = |name: &str| -> Option<String> {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    let num = |name: &str, default: u64| -> u64 {
+        opt(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+    };
+    let secs = Duration::from_secs(num("--secs", 20));
+    match args.first().map(String::as_str) {
+        Some("ivr") => ivr_floor(num("--streams", 500) as usize, secs),
+        Some("bridge") => bridge_floor(num("--calls", 500) as usize, secs),
+        Some("receive") => {
+            let listen = opt("--listen").unwrap_or_else(|| "127.0.0.1:41000".into());
+            receive_only(&listen, secs);
+        }
+        // `cargo test --all-targets` and a bare `cargo bench` run this binary too:
+        // print the usage and succeed, so neither starts a 20-second benchmark.
+        _ => eprintln!(
+            "usage: cargo bench --bench media_floor -- ivr --streams N --secs S\n\
+             \x20      cargo bench --bench media_floor -- bridge --calls N --secs S\n\
+             \x20      cargo bench --bench media_floor -- receive --listen ADDR --secs S"
+        ),
+    }
+}
+
+/// One RTP packet: version 2, PCMU, the stream's SSRC, sequence and timestamp.
+fn rtp(buf: &mut [u8; PACKET], ssrc: u32, seq: u16, ts: u32) {
+    buf[0] = 0x80;
+    buf[1] = 0;
+    buf[2..4].copy_from_slice(&seq.to_be_bytes());
+    buf[4..8].copy_from_slice(&ts.to_be_bytes());
+    buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
+}
+
+fn udp(addr: &str) -> UdpSocket {
+    let s = UdpSocket::bind(addr).expect("bind a loopback UDP socket");
+    set_buf(s.as_raw_fd(), libc::SO_RCVBUF, 4 << 20);
+    s
+}
+
+fn set_buf(fd: RawFd, opt: libc::c_int, bytes: libc::c_int) {
+    // SAFETY: fd is an open socket owned by the caller; the option value is a c_int.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            opt,
+            (&bytes as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+/// This thread's CPU time so far (user + system).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// A measured thread's CPU over the steady window (the first and last second are left out).
+struct Window {
+    started: Instant,
+    secs: Duration,
+    cpu0: Option<(Instant, Duration)>,
+}
+
+impl Window {
+    fn new(secs: Duration) -> Window {
+        Window {
+            started: Instant::now(),
+            secs,
+            cpu0: None,
+        }
+    }
+    /// Called from the measured thread; returns the % of one core once the window ends.
+    fn tick(&mut self, now: Instant) -> Option<f64> {
+        let t = now - self.started;
+        if self.cpu0.is_none() && t >= Duration::from_secs(1) {
+            self.cpu0 = Some((now, thread_cpu()));
+        }
+        if t >= self.secs + Duration::from_secs(1) {
+            let (w0, c0) = self.cpu0?;
+            let pct = (thread_cpu() - c0).as_secs_f64() / (now - w0).as_secs_f64() * 100.0;
+            return Some(pct);
+        }
+        None
+    }
+}
+
+fn sleep_until(t: Instant) {
+    let now = Instant::now();
+    if t > now {
+        thread::sleep(t - now);
+    }
+}
+
+/// IVR floor: N connected sockets, one packet each per 20 ms, one thread.
+fn ivr_floor(streams: usize, secs: Duration) {
+    let sink = udp("127.0.0.1:0");
+    let sink_addr = sink.local_addr().expect("local address");
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = spawn_reader(vec![sink], stop.clone());
+    let socks: Vec<UdpSocket> = (0..streams)
+        .map(|_| {
+            let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+            s.connect(sink_addr).expect("connect");
+            s
+        })
+        .collect();
+    let mut window = Window::new(secs);
+    let start = Instant::now();
+    let mut buf = [0u8; PACKET];
+    let mut n: u32 = 0;
+    let pct = loop {
+        for (i, s) in socks.iter().enumerate() {
+            rtp(&mut buf, i as u32 + 1, n as u16, n.wrapping_mul(160));
+            let _ = s.send(&buf);
+        }
+        n += 1;
+        if let Some(pct) = window.tick(Instant::now()) {
+            break pct;
+        }
+        sleep_until(start + PTIME * n);
+    };
+    stop.store(true, Ordering::Relaxed);
+    let stats = reader.join().expect("reader thread");
+    println!(
+        "floor ivr: {streams} streams × 50 packets/s, sender {pct:.2} % of one core over {} s \
+         ({:.4} % per stream)",
+        secs.as_secs(),
+        pct / streams as f64
+    );
+    stats.print();
+}
+
+/// Bridge floor: per call two peers send 50 packets/s each into the relay, which
+/// forwards with recvmmsg + sendmmsg on connected sockets, driven by one epoll.
+fn bridge_floor(calls: usize, secs: Duration) {
+    let mut peers = Vec::new(); // (caller, manager) sockets, both send and receive
+    let mut relay = Vec::new(); // (toward caller, toward manager)
+    for _ in 0..calls {
+        let c = udp("127.0.0.1:0");
+        let m = udp("127.0.0.1:0");
+        let rc = udp("127.0.0.1:0");
+        let rm = udp("127.0.0.1:0");
+        let addr = |s: &UdpSocket| s.local_addr().expect("local address");
+        // As a latched leg in the router: each relay socket is connected to its peer.
+        rc.connect(addr(&c)).expect("connect");
+        rm.connect(addr(&m)).expect("connect");
+        c.connect(addr(&rc)).expect("connect");
+        m.connect(addr(&rm)).expect("connect");
+        peers.push((c, m));
+        relay.push((rc, rm));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader_socks = peers
+        .iter()
+        .flat_map(|(c, m)| [c.try_clone().expect("dup"), m.try_clone().expect("dup")])
+        .collect();
+    let reader = spawn_reader(reader_socks, stop.clone());
+    let relay_stop = stop.clone();
+    let relay_thread = thread::spawn(move || relay_loop(relay, secs, relay_stop));
+    let start = Instant::now();
+    let mut buf = [0u8; PACKET];
+    let mut n: u32 = 0;
+    while !stop.load(Ordering::Relaxed) && start.elapsed() < secs + Duration::from_secs(2) {
+        for (i, (c, m)) in peers.iter().enumerate() {
+            rtp(&mut buf, 2 * i as u32 + 1, n as u16, n.wrapping_mul(160));
+            let _ = c.send(&buf);
+            rtp(&mut buf, 2 * i as u32 + 2, n as u16, n.wrapping_mul(160));
+            let _ = m.send(&buf);
+        }
+        n += 1;
+        sleep_until(start + PTIME * n);
+    }
+    let (pct, relayed) = relay_thread.join().expect("relay thread");
+    stop.store(true, Ordering::Relaxed);
+    let stats = reader.join().expect("reader thread");
+    println!(
+        "floor bridge: {calls} calls × 200 packets/s through the relay, relay {pct:.2} % of one \
+         core over {} s ({:.4} % per call), {relayed} packets relayed",
+        secs.as_secs(),
+        pct / calls as f64
+    );
+    stats.print();
+}
+
+fn relay_loop(
+    pairs: Vec<(UdpSocket, UdpSocket)>,
+    secs: Duration,
+    stop: Arc<AtomicBool>,
+) -> (f64, u64) {
+    // fds[2i] = toward caller i, fds[2i+1] = toward manager i; a packet read on one is
+    // sent on the other.
+    let fds: Vec<RawFd> = pairs
+        .iter()
+        .flat_map(|(a, b)| [a.as_raw_fd(), b.as_raw_fd()])
+        .collect();
+    let mut ep = Epoll::new(&fds);
+    let mut rx = Batch::new();
+    let mut window = Window::new(secs);
+    let mut relayed = 0u64;
+    loop {
+        let ready = ep.wait(100);
+        for r in 0..ready {
+            let idx = ep.ready(r);
+            let from = fds[idx];
+            let to = fds[idx ^ 1];
+            loop {
+                let got = rx.recv(from);
+                if got == 0 {
+                    break;
+                }
+                relayed += rx.send(to, got) as u64;
+                if got < BATCH {
+                    break;
+                }
+            }
+        }
+        if let Some(pct) = window.tick(Instant::now()) {
+            stop.store(true, Ordering::Relaxed);
+            drop(pairs);
+            return (pct, relayed);
+        }
+        if stop.load(Ordering::Relaxed) {
+            return (0.0, relayed);
+        }
+    }
+}
+
+/// Level-triggered epoll over a set of sockets; `wait` returns the ready indexes.
+struct Epoll {
+    fd: RawFd,
+    events: Vec<libc::epoll_event>,
+}
+
+impl Epoll {
+    fn new(fds: &[RawFd]) -> Epoll {
+        // SAFETY: plain syscalls on descriptors we own; the event struct is initialised.
+        let fd = unsafe { libc::epoll_create1(0) };
+        assert!(fd >= 0, "epoll_create1");
+        for (i, &s) in fds.iter().enumerate() {
+            set_nonblocking(s);
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: i as u64,
+            };
+            unsafe { libc::epoll_ctl(fd, libc::EPOLL_CTL_ADD, s, &mut ev) };
+        }
+        Epoll {
+            fd,
+            events: vec![libc::epoll_event { events: 0, u64: 0 }; 1024],
+        }
+    }
+    /// Waits for readiness; the ready sockets' indexes are then `self.ready(i)` for
+    /// `i < n`. No allocation per wake-up.
+    fn wait(&mut self, timeout_ms: i32) -> usize {
+        // SAFETY: events has room for its length.
+        let n = unsafe {
+            libc::epoll_wait(
+                self.fd,
+                self.events.as_mut_ptr(),
+                self.events.len() as i32,
+                timeout_ms,
+            )
+        };
+        n.max(0) as usize
+    }
+    fn ready(&self, i: usize) -> usize {
+        self.events[i].u64 as usize
+    }
+}
+
+fn set_nonblocking(fd: RawFd) {
+    // SAFETY: fcntl on an open descriptor.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+}
+
+/// Buffers for one recvmmsg/sendmmsg of up to BATCH packets, allocated once.
+struct Batch {
+    bufs: Box<[[u8; 2048]; BATCH]>,
+    iov: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        let mut bufs = Box::new([[0u8; 2048]; BATCH]);
+        let iov: Vec<libc::iovec> = bufs
+            .iter_mut()
+            .map(|b| libc::iovec {
+                iov_base: b.as_mut_ptr().cast(),
+                iov_len: b.len(),
+            })
+            .collect();
+        let mut batch = Batch {
+            bufs,
+            iov,
+            msgs: Vec::with_capacity(BATCH),
+        };
+        for i in 0..BATCH {
+            // SAFETY: an all-zero mmsghdr is a valid empty header.
+            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            m.msg_hdr.msg_iov = &mut batch.iov[i];
+            m.msg_hdr.msg_iovlen = 1;
+            batch.msgs.push(m);
+        }
+        batch
+    }
+
+    /// Reads up to BATCH packets without blocking; returns how many.
+    fn recv(&mut self, fd: RawFd) -> usize {
+        for (m, iov) in self.msgs.iter_mut().zip(self.iov.iter_mut()) {
+            iov.iov_len = 2048;
+            m.msg_len = 0;
+        }
+        // SAFETY: msgs point at iov entries that point at bufs, all alive and sized.
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                self.msgs.as_mut_ptr(),
+                BATCH as u32,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        n.max(0) as usize
+    }
+
+    /// Sends the first `n` packets just read on a connected socket.
+    fn send(&mut self, fd: RawFd, n: usize) -> usize {
+        for (m, iov) in self.msgs.iter_mut().zip(self.iov.iter_mut()).take(n) {
+            iov.iov_len = m.msg_len as usize;
+        }
+        // SAFETY: as in recv; msg_name is null, so the connected peer is used.
+        let sent = unsafe { libc::sendmmsg(fd, self.msgs.as_mut_ptr(), n as u32, 0) };
+        sent.max(0) as usize
+    }
+
+    fn packet(&self, i: usize) -> &[u8] {
+        &self.bufs[i][..self.msgs[i].msg_len as usize]
+    }
+}
+
+/// What the reader saw of one stream (SSRC).
+struct Stream {
+    first: i64,
+    highest: i64,
+    received: u64,
+    reordered: u64,
+    last_arrival: Instant,
+}
+
+/// Everything the reader saw.
+#[derive(Default)]
+struct Stats {
+    streams: HashMap<u32, Stream>,
+    /// Gaps between consecutive packets of one stream, in microseconds.
+    gaps_us: Vec<u32>,
+    packets: u64,
+}
+
+impl Stats {
+    fn add(&mut self, pkt: &[u8], at: Instant) {
+        if pkt.len() < 12 || pkt[0] >> 6 != 2 {
+            return;
+        }
+        self.packets += 1;
+        let seq = u16::from_be_bytes([pkt[2], pkt[3]]);
+        let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
+        match self.streams.get_mut(&ssrc) {
+            None => {
+                self.streams.insert(
+                    ssrc,
+                    Stream {
+                        first: seq as i64,
+                        highest: seq as i64,
+                        received: 1,
+                        reordered: 0,
+                        last_arrival: at,
+                    },
+                );
+            }
+            Some(s) => {
+                // Extend the 16-bit sequence number around the highest seen (RFC 3550 A.1).
+                let base = s.highest & !0xffff;
+                let mut ext = base | seq as i64;
+                if ext < s.highest - 0x8000 {
+                    ext += 0x10000;
+                } else if ext > s.highest + 0x8000 {
+                    ext -= 0x10000;
+                }
+                if ext < s.highest {
+                    s.reordered += 1;
+                } else {
+                    s.highest = ext;
+                }
+                s.received += 1;
+                let gap = at.duration_since(s.last_arrival).as_micros();
+                self.gaps_us.push(gap.min(u32::MAX as u128) as u32);
+                s.last_arrival = at;
+            }
+        }
+    }
+
+    fn print(mut self) {
+        let expected: i64 = self.streams.values().map(|s| s.highest - s.first + 1).sum();
+        let received: u64 = self.streams.values().map(|s| s.received).sum();
+        let reordered: u64 = self.streams.values().map(|s| s.reordered).sum();
+        let lost = (expected - received as i64).max(0);
+        self.gaps_us.sort_unstable();
+        let pct = |p: f64| -> f64 {
+            if self.gaps_us.is_empty() {
+                return 0.0;
+            }
+            let i = ((self.gaps_us.len() - 1) as f64 * p).round() as usize;
+            self.gaps_us[i] as f64 / 1000.0
+        };
+        let late = self.gaps_us.iter().filter(|&&g| g > 40_000).count();
+        println!(
+            "receiver: {} streams, {} packets, lost {} ({:.4} %), reordered {}, \
+             inter-packet gap p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, gaps over 40 ms {}",
+            self.streams.len(),
+            self.packets,
+            lost,
+            lost as f64 / expected.max(1) as f64 * 100.0,
+            reordered,
+            pct(0.5),
+            pct(0.99),
+            pct(1.0),
+            late
+        );
+    }
+}
+
+fn spawn_reader(socks: Vec<UdpSocket>, stop: Arc<AtomicBool>) -> thread::JoinHandle<Stats> {
+    thread::spawn(move || {
+        let fds: Vec<RawFd> = socks.iter().map(|s| s.as_raw_fd()).collect();
+        let mut ep = Epoll::new(&fds);
+        let mut rx = Batch::new();
+        let mut stats = Stats::default();
+        while !stop.load(Ordering::Relaxed) {
+            let ready = ep.wait(100);
+            for r in 0..ready {
+                let idx = ep.ready(r);
+                loop {
+                    let got = rx.recv(fds[idx]);
+                    let at = Instant::now();
+                    for i in 0..got {
+                        stats.add(rx.packet(i), at);
+                    }
+                    if got < BATCH {
+                        break;
+                    }
+                }
+            }
+        }
+        drop(socks);
+        stats
+    })
+}
+
+/// Only the reader: for the router's load benchmarks. Stops `secs` after the first
+/// packet, or 3 s after the last.
+fn receive_only(listen: &str, secs: Duration) {
+    let addr: SocketAddr = listen.parse().expect("--listen ADDR:PORT");
+    let sock = udp(&addr.to_string());
+    set_buf(sock.as_raw_fd(), libc::SO_RCVBUF, 32 << 20);
+    let fd = sock.as_raw_fd();
+    let mut ep = Epoll::new(&[fd]);
+    let mut rx = Batch::new();
+    let mut stats = Stats::default();
+    let mut first: Option<Instant> = None;
+    let mut last = Instant::now();
+    println!("receiver listening on {addr}");
+    loop {
+        for _ in 0..ep.wait(200) {
+            loop {
+                let got = rx.recv(fd);
+                let at = Instant::now();
+                for i in 0..got {
+                    stats.add(rx.packet(i), at);
+                }
+                if got > 0 {
+                    first.get_or_insert(at);
+                    last = at;
+                }
+                if got < BATCH {
+                    break;
+                }
+            }
+        }
+        let now = Instant::now();
+        match first {
+            Some(f) if now - f >= secs || now - last >= Duration::from_secs(3) => break,
+            _ => {}
+        }
+    }
+    stats.print();
+}
