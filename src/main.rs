@@ -368,6 +368,11 @@ fn check(path: &Path) -> ExitCode {
     if !errors.is_empty() {
         return ExitCode::FAILURE;
     }
+    // The certificate files, checked as the router checks them at start and on reload.
+    if let Err(e) = switchboard::io::tls::TlsReload::load(&loaded.server, jiff::Timestamp::now()) {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
     let p = &loaded.plan;
     println!(
         "{}: OK — {} numbers, {} menus, {} departments, {} managers, {} prompts loaded{}",

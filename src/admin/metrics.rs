@@ -199,11 +199,30 @@ pub fn set_tcp_connections(n: usize) {
     metrics::gauge!("switchboard_tcp_connections").set(n as f64);
 }
 
-/// A SIP/TCP connection closed or refused by a limit: `idle`, `message_timeout`,
-/// `too_large`, `per_source_limit`, `total_limit`, `bad_framing`.
+/// A SIP/TCP or SIP/TLS connection closed or refused by a limit: `idle`,
+/// `message_timeout`, `too_large`, `per_source_limit`, `total_limit`, `bad_framing`,
+/// `handshake_timeout`.
 pub fn count_tcp_closed(reason: &'static str) {
     handle();
     metrics::counter!("switchboard_tcp_closed_total", "reason" => reason).increment(1);
+}
+
+/// A TLS handshake, inbound or outbound: `ok`, `failed` (a peer that does not trust
+/// us, a certificate we refused) or `timeout` (`tls_handshake_secs`).
+pub fn count_tls_handshake(result: &'static str) {
+    handle();
+    metrics::counter!("switchboard_tls_handshakes_total", "result" => result).increment(1);
+}
+
+/// SRTP packets dropped by a call leg: `auth` (tampered, or another key), `replay`,
+/// `malformed`.
+pub fn add_srtp_dropped(auth: u64, replay: u64, malformed: u64) {
+    handle();
+    for (reason, n) in [("auth", auth), ("replay", replay), ("malformed", malformed)] {
+        if n > 0 {
+            metrics::counter!("switchboard_srtp_dropped_total", "reason" => reason).increment(n);
+        }
+    }
 }
 
 /// The Prometheus text exposition of everything recorded so far.

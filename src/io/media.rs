@@ -60,6 +60,11 @@ static RTP_RELAYED: AtomicU64 = AtomicU64::new(0);
 /// [`crate::media::latch`]).
 static RTP_FOREIGN: AtomicU64 = AtomicU64::new(0);
 static RTP_RELATCHED: AtomicU64 = AtomicU64::new(0);
+/// SRTP packets dropped by the legs: failed authentication (tampered, or another key),
+/// replayed, not SRTP at all. Summarised in the log like foreign packets.
+static SRTP_AUTH: AtomicU64 = AtomicU64::new(0);
+static SRTP_REPLAY: AtomicU64 = AtomicU64::new(0);
+static SRTP_MALFORMED: AtomicU64 = AtomicU64::new(0);
 /// How often foreign packets are summarised in the log (one WARN line, never one per
 /// packet: a port sweep is thousands).
 const FOREIGN_SUMMARY: Duration = Duration::from_secs(10);
@@ -474,8 +479,9 @@ async fn recv_loop(
 ) {
     let mut buf = [0u8; 2048];
     // Relayed packets are at most as long as received ones (the header shrinks to 12
-    // bytes, G.711 transcoding keeps the length).
-    let mut out = [0u8; 2048];
+    // bytes, G.711 transcoding keeps the length), plus an SRTP tag when the partner
+    // leg encrypts.
+    let mut out = [0u8; 2048 + 64];
     loop {
         let Ok(mut ready) = socket.readable().await else {
             return;
@@ -489,7 +495,9 @@ async fn recv_loop(
             return;
         }
         RTP_RECEIVED.fetch_add(1, Ordering::Relaxed);
-        let Some(packet) = buf.get(..n) else { continue };
+        let Some(packet) = buf.get_mut(..n) else {
+            continue;
+        };
         let (forward, released) = match slot.session.lock() {
             Ok(mut s) => {
                 let forward = s.handle_rtp(Instant::now(), from, packet);
@@ -502,6 +510,12 @@ async fn recv_loop(
                 if foreign + relatched > 0 {
                     RTP_FOREIGN.fetch_add(foreign, Ordering::Relaxed);
                     RTP_RELATCHED.fetch_add(relatched, Ordering::Relaxed);
+                }
+                let srtp = s.take_srtp_drops();
+                if srtp.total() > 0 {
+                    SRTP_AUTH.fetch_add(srtp.auth, Ordering::Relaxed);
+                    SRTP_REPLAY.fetch_add(srtp.replay, Ordering::Relaxed);
+                    SRTP_MALFORMED.fetch_add(srtp.malformed, Ordering::Relaxed);
                 }
                 flush(call, &mut s, &sinks);
                 // Empty (no allocation) unless the feature gate released digits.
@@ -586,6 +600,7 @@ fn pacer_loop(inbox: std::sync::mpsc::Receiver<PacerMsg>, sinks: Sinks, stop: Ar
     let mut list: Vec<Paced> = Vec::new();
     let mut next_tick = Instant::now();
     let mut foreign_window = (0u64, next_tick + FOREIGN_SUMMARY);
+    let mut srtp_window = [0u64; 3];
     while !stop.load(Ordering::Relaxed) {
         next_tick += PACER_TICK;
         let now = Instant::now();
@@ -651,7 +666,31 @@ fn pacer_loop(inbox: std::sync::mpsc::Receiver<PacerMsg>, sinks: Sinks, stop: Ar
             crate::admin::metrics::add_rtp_latch(foreign, relatched);
         }
         foreign_window.0 += foreign;
+        let srtp = [
+            SRTP_AUTH.swap(0, Ordering::Relaxed),
+            SRTP_REPLAY.swap(0, Ordering::Relaxed),
+            SRTP_MALFORMED.swap(0, Ordering::Relaxed),
+        ];
+        if srtp.iter().any(|n| *n > 0) {
+            crate::admin::metrics::add_srtp_dropped(srtp[0], srtp[1], srtp[2]);
+            for (w, n) in srtp_window.iter_mut().zip(srtp) {
+                *w += n;
+            }
+        }
         if now >= foreign_window.1 {
+            if srtp_window.iter().any(|n| *n > 0) {
+                let [auth, replay, malformed] = srtp_window;
+                tracing::warn!(
+                    auth,
+                    replay,
+                    malformed,
+                    "dropped {} SRTP packets in the last {}s: failed authentication (tampered \
+                     with, or sent with another key), replayed, or not SRTP",
+                    auth + replay + malformed,
+                    FOREIGN_SUMMARY.as_secs()
+                );
+                srtp_window = [0; 3];
+            }
             if foreign_window.0 > 0 {
                 tracing::warn!(
                     "dropped {} RTP packets in the last {}s from addresses that are not \
@@ -779,6 +818,7 @@ mod tests {
             pt,
             te_pt,
             hold: false,
+            srtp: None,
         };
         let ssrc = 0x1000 + u32::try_from(call.0).unwrap();
         plane.handle_command(

@@ -1,11 +1,18 @@
 //! The tokio driver: the only code with sockets, clocks, threads and signals.
 //!
-//! One core task owns the sans-IO [`Endpoint`]: it waits for a SIP datagram, a TCP
-//! message, a media event or the endpoint's next deadline, feeds it in with the
+//! One core task owns the sans-IO [`Endpoint`]: it waits for a SIP datagram, a TCP or
+//! TLS message, a media event or the endpoint's next deadline, feeds it in with the
 //! current time, then drains every output before waiting again (the
 //! drain-after-input rule from the crate docs).
+//!
+//! Stream connections (TCP, TLS) are kept by their peer (transport and address): a
+//! transmit to a peer with a connection goes on it (responses, and requests to phones
+//! that registered over it, RFC 5923), one to a peer without opens a connection first
+//! (RFC 3261 §18.1.1), queueing what is sent meanwhile; a connection that cannot be
+//! made fails the requests waiting on it at once (§17.1.4).
 
 pub mod alerts;
+pub mod certs;
 pub mod email;
 pub mod events;
 pub mod lookup;
@@ -16,8 +23,10 @@ pub mod recovery;
 pub mod reload;
 pub mod retention;
 pub mod shared;
+pub mod stream;
 mod tap;
 pub mod tcp;
+pub mod tls;
 pub mod webhook;
 pub mod webhook_format;
 
@@ -46,7 +55,8 @@ use crate::sip::{Peer, Transport};
 use crate::store::{CallbackStatus, StoreHandle, StoreWrite};
 
 use self::media::MediaPlane;
-use self::tcp::TcpEvent;
+use self::stream::{Counts, StreamEvent, StreamLimits};
+use self::tls::{Tls, TlsReload};
 
 #[derive(Debug, Error)]
 pub enum RunError {
@@ -57,6 +67,8 @@ pub enum RunError {
     },
     #[error(transparent)]
     Prompts(#[from] PromptError),
+    #[error("SIP over TLS cannot start: {0}")]
+    Tls(#[from] certs::CertError),
     #[error("cannot start the media plane: {0}")]
     Media(std::io::Error),
     #[error("cannot share managers' state: {0}")]
@@ -111,6 +123,8 @@ pub struct Reload {
     pub plan: Arc<DialPlan>,
     pub server: ServerConfig,
     pub prompts: Arc<PromptSet>,
+    /// The certificate and trust anchors read again from their files.
+    pub tls: TlsReload,
 }
 
 impl Running {
@@ -153,14 +167,47 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
             addr: bound,
             source,
         })?;
-    let (tcp_tx, tcp_rx) = mpsc::unbounded_channel();
-    let mut tcp_limits = tcp::TcpLimits::from_server(&opts.server);
+    // Certificates before anything listens: a bad file stops the start with its reason.
+    let tls = Tls::new(TlsReload::load(&opts.server, jiff::Timestamp::now())?);
+    let tls_listener = match (opts.server.sip_tls_listen, &tls.resolver) {
+        (Some(addr), Some(resolver)) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| RunError::Listen { addr, source })?;
+            let bound = l
+                .local_addr()
+                .map_err(|source| RunError::Listen { addr, source })?;
+            Some((l, bound, resolver.clone()))
+        }
+        _ => None,
+    };
+    let (stream_tx, stream_rx) = mpsc::unbounded_channel();
+    let mut limits = StreamLimits::from_server(&opts.server);
     // One descriptor per call leg's RTP socket, plus room for the database, WAV files,
     // the admin API and webhooks.
     let ports = &opts.server.rtp_ports;
     let rtp_sockets = usize::from(ports.high - ports.low) / 2 + 1;
-    tcp_limits.max_total = tcp::descriptor_budget(rtp_sockets + 256, tcp_limits.max_total);
-    tokio::spawn(tcp::accept_loop(tcp, tcp_tx, tcp_limits));
+    limits.max_total = tcp::descriptor_budget(rtp_sockets + 256, limits.max_total);
+    let counts = Arc::new(Counts::default());
+    tokio::spawn(tcp::accept_loop(
+        tcp,
+        stream_tx.clone(),
+        limits,
+        counts.clone(),
+    ));
+    let tls_bound = match tls_listener {
+        Some((listener, bound, resolver)) => {
+            tokio::spawn(tls::accept_loop(
+                listener,
+                stream_tx.clone(),
+                limits,
+                counts.clone(),
+                resolver,
+            ));
+            Some(bound)
+        }
+        None => None,
+    };
 
     let (media_tx, media_rx) = mpsc::unbounded_channel();
     let plane = MediaPlane::start(
@@ -171,9 +218,12 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         media_tx,
     )
     .map_err(RunError::Media)?;
-    let cfg = EndpointConfig::from_server(&opts.server, bound);
+    let mut cfg = EndpointConfig::from_server(&opts.server, bound);
+    cfg.tls_addr = tls_bound.map(|b| SocketAddr::new(cfg.sip_addr.ip(), b.port()));
     let seed = rand::random::<u64>();
     let mut endpoint = Endpoint::new(cfg, opts.programs, seed);
+    // SRTP keys from 256 bits of OS randomness, not from the 64-bit seed above.
+    endpoint.seed_keys(rand::random::<[u8; 32]>());
     if let Some(dir) = opts.recordings_dir.clone() {
         endpoint.set_recordings_dir(dir);
     }
@@ -240,6 +290,10 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         );
     }
     tracing::info!(%bound, "Switchboard listening for SIP on UDP and TCP");
+    if let (Some(tls_bound), Some(identity)) = (tls_bound, tls.resolver.as_ref()) {
+        let _ = identity;
+        tracing::info!(%tls_bound, srtp = %opts.server.srtp, "Switchboard listening for SIP over TLS");
+    }
     let live = Arc::new(std::sync::Mutex::new(Recorder::new()));
     let managers_snapshot = ManagerSnapshot::default();
     let (lookup_tx, lookup_rx) = mpsc::unbounded_channel();
@@ -255,7 +309,11 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         managers: managers_snapshot.clone(),
         endpoint,
         udp,
-        tcp_writers: HashMap::new(),
+        streams: HashMap::new(),
+        stream_events: stream_tx,
+        limits,
+        counts,
+        tls,
         plane,
         recorder: live.clone(),
         plan: opts.plan,
@@ -266,7 +324,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     let task = tokio::spawn(core_loop(
         core,
         Inputs {
-            tcp_rx,
+            stream_rx,
             media_rx,
             lookup_rx,
             shared_rx,
@@ -319,7 +377,13 @@ async fn start_registrar(
 struct Core {
     endpoint: Endpoint,
     udp: UdpSocket,
-    tcp_writers: HashMap<SocketAddr, mpsc::UnboundedSender<Bytes>>,
+    /// Open (or opening) TCP and TLS connections by peer: their writers.
+    streams: HashMap<Peer, mpsc::UnboundedSender<Bytes>>,
+    /// Where connections we open report (the same channel the listeners use).
+    stream_events: mpsc::UnboundedSender<StreamEvent>,
+    limits: StreamLimits,
+    counts: Arc<Counts>,
+    tls: Arc<Tls>,
     plane: MediaPlane,
     recorder: Arc<std::sync::Mutex<Recorder>>,
     plan: Arc<ArcSwap<DialPlan>>,
@@ -341,7 +405,7 @@ struct Core {
 
 /// Everything the core task waits on besides the SIP socket.
 struct Inputs {
-    tcp_rx: mpsc::UnboundedReceiver<TcpEvent>,
+    stream_rx: mpsc::UnboundedReceiver<StreamEvent>,
     media_rx: mpsc::UnboundedReceiver<(CallKey, MediaEvent)>,
     lookup_rx: mpsc::UnboundedReceiver<(CallKey, LookupResult)>,
     shared_rx: mpsc::UnboundedReceiver<shared::SharedEvent>,
@@ -355,7 +419,7 @@ pub type ManagerSnapshot = Arc<ArcSwap<Vec<crate::endpoint::ManagerStatus>>>;
 
 async fn core_loop(mut core: Core, inputs: Inputs) {
     let Inputs {
-        mut tcp_rx,
+        mut stream_rx,
         mut media_rx,
         mut lookup_rx,
         mut shared_rx,
@@ -382,15 +446,7 @@ async fn core_loop(mut core: Core, inputs: Inputs) {
                     }
                 }
             }
-            Some(ev) = tcp_rx.recv() => match ev {
-                TcpEvent::Connected { addr, writer } => { core.tcp_writers.insert(addr, writer); }
-                TcpEvent::Closed { addr } => { core.tcp_writers.remove(&addr); }
-                TcpEvent::Message { addr, bytes } => {
-                    let peer = Peer { transport: Transport::Tcp, addr };
-                    metrics::count_sip_message(&bytes, "in");
-                    core.endpoint.handle_sip(Instant::now(), jiff::Timestamp::now(), peer, &bytes);
-                }
-            },
+            Some(ev) = stream_rx.recv() => core.stream_event(ev),
             Some((call, ev)) = media_rx.recv() => {
                 core.endpoint.handle_media_event(Instant::now(), jiff::Timestamp::now(), call, ev);
             }
@@ -551,7 +607,9 @@ impl Core {
             plan,
             server,
             prompts,
+            tls,
         } = reload;
+        self.tls.reload(tls);
         if let Some(reg) = self.endpoint.registrar_mut() {
             reg.set_users(plan.login_users());
         }
@@ -567,11 +625,70 @@ impl Core {
             .sync_registrations(Instant::now(), jiff::Timestamp::now());
     }
 
+    /// A connection task's news.
+    fn stream_event(&mut self, ev: StreamEvent) {
+        match ev {
+            StreamEvent::Connected { peer, writer } => {
+                self.streams.insert(peer, writer);
+            }
+            StreamEvent::Closed { peer } => {
+                self.streams.remove(&peer);
+            }
+            StreamEvent::Message { peer, bytes } => {
+                metrics::count_sip_message(&bytes, "in");
+                self.endpoint
+                    .handle_sip(Instant::now(), jiff::Timestamp::now(), peer, &bytes);
+            }
+            StreamEvent::ConnectFailed { peer, reason } => {
+                self.streams.remove(&peer);
+                tracing::warn!(
+                    to = %peer.addr,
+                    "cannot open a SIP/{} connection: {reason}",
+                    peer.transport.via_token()
+                );
+                self.endpoint
+                    .handle_transport_error(Instant::now(), jiff::Timestamp::now(), peer);
+            }
+        }
+    }
+
+    /// Sends on the connection to `peer`, opening one when there is none (RFC 3261
+    /// §18.1.1; for a phone registered over TLS the connection it registered on is
+    /// still there, RFC 5923).
+    fn send_stream(&mut self, peer: Peer, payload: Bytes) {
+        if let Some(w) = self.streams.get(&peer)
+            && w.send(payload.clone()).is_ok()
+        {
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(payload);
+        self.streams.insert(peer, tx.clone());
+        tracing::debug!(to = %peer.addr, "opening a SIP/{} connection", peer.transport.via_token());
+        let events = self.stream_events.clone();
+        let (limits, counts) = (self.limits, self.counts.clone());
+        match peer.transport {
+            Transport::Tls => {
+                tokio::spawn(tls::open(
+                    peer,
+                    events,
+                    limits,
+                    counts,
+                    (tx, rx),
+                    self.tls.clone(),
+                ));
+            }
+            _ => {
+                tokio::spawn(tcp::open(peer, events, limits, counts, (tx, rx)));
+            }
+        }
+    }
+
     fn drain(&mut self) {
         while let Some(out) = self.endpoint.poll_output() {
             match out {
                 Output::Transmit(t) => {
-                    tracing::debug!(to = %t.peer.addr, "SIP out:\n{}", String::from_utf8_lossy(&t.payload));
+                    tracing::debug!(to = %t.peer.addr, "SIP out:\n{}", crate::sdp::crypto::redact_keys(&String::from_utf8_lossy(&t.payload)));
                     metrics::count_sip_message(&t.payload, "out");
                     match t.peer.transport {
                         Transport::Udp => {
@@ -579,14 +696,7 @@ impl Core {
                                 tracing::warn!(to = %t.peer.addr, "SIP send failed: {e}");
                             }
                         }
-                        Transport::Tcp => match self.tcp_writers.get(&t.peer.addr) {
-                            Some(w) => {
-                                let _ = w.send(t.payload);
-                            }
-                            None => {
-                                tracing::warn!(to = %t.peer.addr, "no TCP connection to send on; dropped")
-                            }
-                        },
+                        Transport::Tcp | Transport::Tls => self.send_stream(t.peer, t.payload),
                     }
                 }
                 Output::Media(cmd) => self.plane.handle_command(Instant::now(), cmd),

@@ -341,6 +341,7 @@ mod tests {
             pt,
             te_pt: Some(te_pt),
             hold: false,
+            srtp: None,
         };
         plane.handle_command(
             Instant::now(),

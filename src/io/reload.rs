@@ -130,6 +130,18 @@ pub fn reload(
             };
         }
     };
+    // The certificate files again, even when their names did not change: a renewed
+    // certificate is taken by a reload. A file that fails a check refuses the whole
+    // reload, and the listener keeps serving the certificate it had.
+    let tls = match super::tls::TlsReload::load(&server, jiff::Timestamp::now()) {
+        Ok(t) => t,
+        Err(e) => {
+            return ReloadOutcome::Refused {
+                config: config.to_path_buf(),
+                errors: e.to_string(),
+            };
+        }
+    };
     let new_plan = Arc::new(loaded.plan);
     let summary = format!(
         "{} numbers, {} menus, {} departments, {} managers; {} prompts",
@@ -144,6 +156,7 @@ pub fn reload(
         plan: new_plan,
         server: server.clone(),
         prompts,
+        tls,
     });
     *running_server = server;
     ReloadOutcome::Reloaded {

@@ -33,8 +33,11 @@ use crate::transaction::{ClientKey, ServerKey, TransactionLayer, make_cancel};
 /// What calls need from the configuration.
 #[derive(Debug, Clone)]
 pub struct CallConfig {
-    /// Our SIP address as written in Via and Contact.
+    /// Our SIP address as written in Via and Contact (UDP and TCP).
     pub sip_addr: SocketAddr,
+    /// Our SIP-over-TLS address (`[server] sip_tls_listen`, advertised), if TLS is on:
+    /// Via and Contact of messages sent over TLS carry it.
+    pub tls_addr: Option<SocketAddr>,
     /// Address written into SDP `c=` lines.
     pub media_ip: IpAddr,
     /// Codecs we accept, in our order of preference (the offerer's order wins).
@@ -50,6 +53,31 @@ pub struct CallConfig {
     pub notify_callbacks: bool,
     /// How long a call waits for its history lookup before routing without it.
     pub lookup_timeout: Duration,
+    /// `[server] srtp`: for callers' offers, and managers without their own `srtp`.
+    pub srtp: crate::media::srtp::SrtpPolicy,
+}
+
+impl CallConfig {
+    /// The address written in Via (and Contact) for messages on `transport`.
+    #[must_use]
+    pub fn local_addr(&self, transport: Transport) -> SocketAddr {
+        match (transport, self.tls_addr) {
+            (Transport::Tls, Some(tls)) => tls,
+            _ => self.sip_addr,
+        }
+    }
+
+    /// Our Contact URI in angle brackets for messages on `transport`.
+    #[must_use]
+    pub fn contact(&self, transport: Transport) -> String {
+        let addr = self.local_addr(transport);
+        match transport {
+            Transport::Udp => format!("<sip:{addr}>"),
+            Transport::Tcp | Transport::Tls => {
+                format!("<sip:{addr};transport={}>", transport.param())
+            }
+        }
+    }
 }
 
 /// Work for the driver.
@@ -128,6 +156,9 @@ pub struct Ctx<'a> {
     pub(crate) txn: &'a mut TransactionLayer,
     pub(crate) ports: &'a mut PortPool,
     pub(crate) rng: &'a mut SmallRng,
+    /// SRTP master keys come from here, never from `rng` (whose 64-bit seed is fine
+    /// for tags, not for keys): OS randomness in the driver.
+    pub(crate) keys: &'a mut rand::rngs::StdRng,
     pub(crate) next_key: &'a mut u64,
     pub(crate) index: &'a mut Index<CallKey>,
     /// Outbound legs' media keys → their call.
@@ -191,6 +222,18 @@ impl Ctx<'_> {
         format!("sb{:016x}@switchboard", self.rng.random::<u64>())
     }
 
+    /// A fresh SRTP master key and salt (RFC 3711 §8.1: random, never reused).
+    pub fn new_master_key(&mut self) -> crate::media::srtp::MasterKey {
+        use rand::Rng as _;
+        crate::media::srtp::MasterKey::generate(|b| self.keys.fill_bytes(b))
+    }
+
+    /// Fills `buf` with key material (for [`crate::sdp::crypto::offer_lines`]).
+    pub fn fill_key(&mut self, buf: &mut [u8]) {
+        use rand::Rng as _;
+        self.keys.fill_bytes(buf);
+    }
+
     pub fn random_u32(&mut self) -> u32 {
         self.rng.random::<u32>()
     }
@@ -225,9 +268,13 @@ impl Ctx<'_> {
     /// Send BYE on a manager's dialog we leave; a BYE of theirs crossing it gets 200.
     pub fn send_leg_bye(&mut self, mut dialog: Box<crate::dialog::Dialog>) {
         let branch = self.new_branch();
-        if let Some(bye) =
-            dialog.build_request(rsip::Method::Bye, self.cfg.sip_addr, &branch, &[], None)
-        {
+        if let Some(bye) = dialog.build_request(
+            rsip::Method::Bye,
+            self.cfg.local_addr(dialog.peer.transport),
+            &branch,
+            &[],
+            None,
+        ) {
             let _ = self.send_request(bye, dialog.peer);
         }
         let now = self.now;
@@ -272,12 +319,12 @@ impl Ctx<'_> {
         (self.states)()
     }
 
-    /// Our Contact: where the peer sends in-dialog requests (RFC 3261 §8.1.1.8).
+    /// Our Contact: where the peer sends in-dialog requests (RFC 3261 §8.1.1.8). Over
+    /// TLS it names our TLS port with `transport=tls` (a `sip:` URI: RFC 5630 §3.1.3
+    /// keeps `sips:` for "TLS on every hop", which we cannot promise for the caller's
+    /// side of a bridged call).
     pub fn contact(&self, transport: Transport) -> String {
-        match transport {
-            Transport::Udp => format!("<sip:{}>", self.cfg.sip_addr),
-            Transport::Tcp => format!("<sip:{};transport=tcp>", self.cfg.sip_addr),
-        }
+        self.cfg.contact(transport)
     }
 
     /// Contact, Allow, Supported and Server for our answers.
@@ -340,7 +387,9 @@ impl Orphan {
         if let Ok(mut dialog) = Dialog::new_uac(&self.invite, resp, self.peer, &self.local_tag) {
             let cseq = crate::sip::headers::cseq(&self.invite).map_or(1, |(n, _)| n);
             let branch = ctx.new_branch();
-            if let Some(ack) = dialog.build_ack(ctx.cfg.sip_addr, &branch, cseq) {
+            if let Some(ack) =
+                dialog.build_ack(ctx.cfg.local_addr(dialog.transport()), &branch, cseq)
+            {
                 ctx.send_stateless(ack, dialog.peer);
             }
             ctx.send_leg_bye(Box::new(dialog));

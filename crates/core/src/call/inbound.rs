@@ -20,6 +20,7 @@ use super::flow::{Flow, FlowAction};
 use super::line::People;
 use super::outcome::EndCause;
 use super::program::{CallInfo, Program};
+use super::security::{protection_text, read_offer};
 use crate::dialog::Dialog;
 use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
 use crate::model::StoreWrite;
@@ -87,6 +88,8 @@ struct CallerMedia {
     params: MediaParams,
     offer: RemoteMedia,
     neg: sdp::Negotiated,
+    /// Plain RTP, or SRTP with our key ([`sdp::crypto::answer_security`]).
+    security: sdp::AnswerSecurity,
     sdp_session: u64,
     sdp_version: u64,
     open: bool,
@@ -112,13 +115,18 @@ pub struct Call {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused(pub Refusal);
 
-fn media_params(offer: &RemoteMedia, neg: &sdp::Negotiated) -> MediaParams {
+fn media_params(
+    offer: &RemoteMedia,
+    neg: &sdp::Negotiated,
+    security: &sdp::AnswerSecurity,
+) -> MediaParams {
     MediaParams {
         remote: neg.remote,
         codec: neg.codec,
         pt: neg.payload_type,
         te_pt: neg.telephone_event_pt,
         hold: offer.is_hold(),
+        srtp: security.params().cloned(),
     }
 }
 
@@ -140,14 +148,12 @@ impl Call {
             .unwrap_or_default();
         let span = tracing::info_span!("call", id = %call_id, from = %caller, to = %dialled);
         let _enter = span.enter();
-        let offer = sdp::parse(&req.body).map_err(|e| {
-            tracing::info!("rejected: unusable SDP offer ({e})");
-            Refused(Refusal::NotAcceptableHere)
-        })?;
-        let neg = sdp::negotiate(&offer, &ctx.cfg.codecs).map_err(|e| {
-            tracing::info!("rejected with 488: {e}");
-            Refused(Refusal::NotAcceptableHere)
-        })?;
+        let srtp_key = ctx.new_master_key();
+        let (offer, neg, security) = read_offer(&req.body, &ctx.cfg.codecs, ctx.cfg.srtp, srtp_key)
+            .map_err(|e| {
+                tracing::info!("rejected with 488: {e}");
+                Refused(Refusal::NotAcceptableHere)
+            })?;
         let port = ctx.allocate_port().ok_or_else(|| {
             tracing::warn!("rejected with 503: no free RTP port (raise rtp_ports)");
             Refused(Refusal::NoCapacity)
@@ -173,7 +179,14 @@ impl Call {
             tracing::info!("rejected with 404: {reason}");
             return Err(Refused(Refusal::NotFound));
         }
-        tracing::info!(codec = ?neg.codec, "incoming call from {} via {}", info.caller, peer.addr);
+        tracing::info!(
+            codec = ?neg.codec,
+            media = %protection_text(&security, peer.transport),
+            "incoming call from {} via {} ({})",
+            info.caller,
+            peer.addr,
+            peer.transport.via_token()
+        );
         let flow = Flow::new(key, info.clone(), program, ctx.now);
         let history = match flow.wants_history() {
             Some(since) => {
@@ -207,9 +220,10 @@ impl Call {
         ctx.index().bind_invite(invite_key.clone(), key);
         let media = CallerMedia {
             port,
-            params: media_params(&offer, &neg),
+            params: media_params(&offer, &neg, &security),
             offer,
             neg,
+            security,
             sdp_session: u64::from(ctx.random_u32()),
             sdp_version: 1,
             open: false,
@@ -614,7 +628,12 @@ impl Call {
         else {
             return;
         };
-        let answer = sdp::build_answer(&self.media.offer, &self.media.neg, &self.local_media(ctx));
+        let answer = sdp::build_answer(
+            &self.media.offer,
+            &self.media.neg,
+            &self.local_media(ctx),
+            self.media.security.line(),
+        );
         let mut resp =
             crate::sip::response::make_response(&invite, 200, Some(&self.dialog.id.local_tag));
         ctx.add_uas_headers(&mut resp.headers, self.dialog.transport());
@@ -666,13 +685,17 @@ impl Call {
             return ctx.refuse(key, &req, Refusal::RequestPending);
         }
         if !req.body.is_empty() {
-            let negotiated = sdp::parse(&req.body)
-                .and_then(|o| sdp::negotiate(&o, &ctx.cfg.codecs).map(|n| (o, n)));
-            match negotiated {
-                Ok((offer, neg)) => {
-                    self.media.params = media_params(&offer, &neg);
+            // RFC 4568 §7.1.4: our key stays unless SRTP starts now.
+            let srtp_key = match self.media.security.params() {
+                Some(p) => p.local.clone(),
+                None => ctx.new_master_key(),
+            };
+            match read_offer(&req.body, &ctx.cfg.codecs, ctx.cfg.srtp, srtp_key) {
+                Ok((offer, neg, security)) => {
+                    self.media.params = media_params(&offer, &neg, &security);
                     self.media.offer = offer;
                     self.media.neg = neg;
+                    self.media.security = security;
                     tracing::info!(hold = self.media.params.hold, "re-INVITE: media updated");
                     ctx.media_cmd(MediaCommand::Update {
                         call: self.key,
@@ -686,7 +709,12 @@ impl Call {
             }
         }
         self.media.sdp_version += 1;
-        let answer = sdp::build_answer(&self.media.offer, &self.media.neg, &self.local_media(ctx));
+        let answer = sdp::build_answer(
+            &self.media.offer,
+            &self.media.neg,
+            &self.local_media(ctx),
+            self.media.security.line(),
+        );
         let mut resp = crate::sip::response::make_response(&req, 200, None);
         ctx.add_uas_headers(&mut resp.headers, self.dialog.transport());
         set_body(
@@ -721,7 +749,7 @@ impl Call {
                 let branch = ctx.new_branch();
                 let bye = self.dialog.build_request(
                     rsip::Method::Bye,
-                    ctx.cfg.sip_addr,
+                    ctx.cfg.local_addr(self.dialog.transport()),
                     &branch,
                     &[],
                     None,

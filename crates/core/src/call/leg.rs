@@ -20,9 +20,10 @@ use jiff::Timestamp;
 use super::context::{Ctx, Orphan};
 use super::program::{CallContextInfo, CallInfo};
 use crate::dialog::Dialog;
+use crate::media::srtp::SrtpPolicy;
 use crate::media::{CallKey, MediaCommand, MediaParams};
 use crate::model::RingOutcome;
-use crate::sdp::{self, Codec, LocalMedia};
+use crate::sdp::{self, Codec, CryptoAttr, LocalMedia, OfferSecurity};
 use crate::sip::Peer;
 use crate::sip::rsip;
 use crate::transaction::{ClientKey, make_cancel};
@@ -58,6 +59,10 @@ pub struct Leg {
     pub started_wall: Timestamp,
     pub ring_until: Instant,
     pub offered: Vec<Codec>,
+    /// The manager's SRTP policy, what our offer asked for and the keys it offered.
+    pub srtp_policy: SrtpPolicy,
+    pub security: OfferSecurity,
+    pub crypto: Vec<CryptoAttr>,
     pub media: Option<MediaParams>,
     pub media_open: bool,
     pub sdp_session: u64,
@@ -94,7 +99,8 @@ impl Leg {
         let cseq = crate::sip::headers::cseq(&self.invite).map_or(1, |(n, _)| n);
         let branch = ctx.new_branch();
         if let LegState::Up { dialog } = &mut self.state
-            && let Some(ack) = dialog.build_ack(ctx.cfg.sip_addr, &branch, cseq)
+            && let Some(ack) =
+                dialog.build_ack(ctx.cfg.local_addr(dialog.transport()), &branch, cseq)
         {
             ctx.send_stateless(ack, dialog.peer);
         }
@@ -235,7 +241,8 @@ pub struct InviteSpec<'a> {
 /// context goes in `X-Switchboard-*` headers (documented in docs/bridging.md).
 pub fn build_invite(ctx: &Ctx<'_>, spec: &InviteSpec<'_>) -> Option<rsip::Request> {
     use std::fmt::Write;
-    let host = ctx.cfg.sip_addr;
+    let t = spec.dest.peer.transport;
+    let host = ctx.cfg.local_addr(t);
     let number = sanitize_number(&spec.info.caller);
     // The CRM's name for the customer beats the caller ID's (`[lookup]`).
     let name = spec
@@ -246,7 +253,6 @@ pub fn build_invite(ctx: &Ctx<'_>, spec: &InviteSpec<'_>) -> Option<rsip::Reques
         .map(sanitize_text)
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| number.clone());
-    let t = spec.dest.peer.transport;
     let contact = ctx.contact(t);
     let mut text = String::with_capacity(1200);
     let _ = write!(
@@ -315,8 +321,15 @@ pub fn build_invite(ctx: &Ctx<'_>, spec: &InviteSpec<'_>) -> Option<rsip::Reques
 }
 
 /// Our SDP offer for a leg: the caller's law first, so the relay can pass payloads
-/// through untouched when the phone agrees.
-pub fn leg_offer(ctx: &Ctx<'_>, local: &LocalMedia, caller_codec: Codec) -> (String, Vec<Codec>) {
+/// through untouched when the phone agrees; `RTP/SAVP` or `RTP/AVP` and our crypto
+/// lines as `security` says.
+pub fn leg_offer(
+    ctx: &Ctx<'_>,
+    local: &LocalMedia,
+    caller_codec: Codec,
+    security: OfferSecurity,
+    crypto: &[CryptoAttr],
+) -> (String, Vec<Codec>) {
     let mut codecs = vec![caller_codec];
     codecs.extend(
         ctx.cfg
@@ -325,7 +338,14 @@ pub fn leg_offer(ctx: &Ctx<'_>, local: &LocalMedia, caller_codec: Codec) -> (Str
             .copied()
             .filter(|c| *c != caller_codec),
     );
-    let offer = sdp::build_offer(local, &codecs, TE_PT, sdp::Direction::SendRecv);
+    let offer = sdp::build_offer(
+        local,
+        &codecs,
+        TE_PT,
+        sdp::Direction::SendRecv,
+        security.profile(),
+        crypto,
+    );
     (offer, codecs)
 }
 

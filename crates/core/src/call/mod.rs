@@ -29,6 +29,7 @@ mod people;
 pub mod plan;
 pub mod program;
 pub mod record;
+mod security;
 
 pub use context::{CallConfig, ConnectInput, Ctx, Lookup, LookupFailure, LookupResult, Output};
 pub use event::CallEvent;

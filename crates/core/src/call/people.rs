@@ -28,7 +28,7 @@ use crate::dialog::Dialog;
 use crate::media::feature_gate::{FeatureGate, GateOutput};
 use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
 use crate::model::{RingAttempt, RingOutcome, StoreWrite};
-use crate::sdp;
+use crate::sdp::{self, OfferSecurity};
 use crate::sip::response::Refusal;
 use crate::sip::rsip::{self, prelude::*};
 use crate::transaction::{ClientKey, ServerKey};
@@ -117,7 +117,17 @@ impl Call {
                 session_id: sdp_session,
                 session_version: 1,
             };
-            let (offer, offered) = leg_offer(ctx, &leg_local, caller_codec);
+            let srtp_policy = m.srtp.unwrap_or(ctx.cfg.srtp);
+            let security = OfferSecurity::for_leg(srtp_policy, dest.peer.transport.is_secure());
+            if security == OfferSecurity::Mandatory && !dest.peer.transport.is_secure() {
+                tracing::warn!(
+                    "{manager}: SRTP is required but their phone is reached over {}: the keys \
+                     cross the network readable (register the phone over TLS)",
+                    dest.peer.transport.via_token()
+                );
+            }
+            let crypto = sdp::crypto::offer_lines(security, |b| ctx.fill_key(b));
+            let (offer, offered) = leg_offer(ctx, &leg_local, caller_codec, security, &crypto);
             let to_uri = if m.contact.is_some() {
                 dest.uri.clone()
             } else {
@@ -168,6 +178,9 @@ impl Call {
                 started_wall: ctx.wall,
                 ring_until: ctx.now + ring_timeout,
                 offered,
+                srtp_policy,
+                security,
+                crypto,
                 media: None,
                 media_open: false,
                 sdp_session,
@@ -351,8 +364,11 @@ impl Call {
             dialog: Box::new(dialog),
         };
         leg.ack(ctx);
-        let neg = match sdp::parse_answer(&resp.body, &leg.offered) {
-            Ok(n) => n,
+        let answered = sdp::parse_answer_media(&resp.body, &leg.offered).and_then(|(a, neg)| {
+            sdp::crypto::answered_security(&a, &leg.crypto, leg.security).map(|s| (neg, s))
+        });
+        let (neg, srtp) = match answered {
+            Ok(x) => x,
             Err(e) => {
                 tracing::warn!("{}'s answer has no usable media ({e})", leg.manager);
                 self.ring_ended(ctx, &leg, RingOutcome::Failed);
@@ -360,12 +376,16 @@ impl Call {
                 return self.tidy_people();
             }
         };
+        if let Some(p) = &srtp {
+            tracing::info!("{}'s leg is SRTP ({})", leg.manager, p.suite);
+        }
         leg.media = Some(MediaParams {
             remote: neg.remote,
             codec: neg.codec,
             pt: neg.payload_type,
             te_pt: neg.telephone_event_pt,
             hold: false,
+            srtp,
         });
         let waited = ctx.now.saturating_duration_since(created);
         tracing::info!(
@@ -492,8 +512,12 @@ impl Call {
         let parsed = if req.body.is_empty() {
             None
         } else {
-            match sdp::parse(&req.body)
-                .and_then(|o| sdp::negotiate(&o, &ctx.cfg.codecs).map(|n| (o, n)))
+            // RFC 4568 §7.1.4: our key stays unless SRTP starts now.
+            let srtp_key = match leg.media.as_ref().and_then(|m| m.srtp.as_ref()) {
+                Some(p) => p.local.clone(),
+                None => ctx.new_master_key(),
+            };
+            match super::security::read_offer(&req.body, &ctx.cfg.codecs, leg.srtp_policy, srtp_key)
             {
                 Ok(x) => Some(x),
                 Err(e) => {
@@ -505,7 +529,7 @@ impl Call {
         leg.sdp_version += 1;
         let mut body = None;
         let mut hold_change = None;
-        if let Some((offer, neg)) = parsed {
+        if let Some((offer, neg, security)) = parsed {
             let hold = offer.is_hold();
             let params = MediaParams {
                 remote: neg.remote,
@@ -513,12 +537,14 @@ impl Call {
                 pt: neg.payload_type,
                 te_pt: neg.telephone_event_pt,
                 hold,
+                srtp: security.params().cloned(),
             };
             leg.media = Some(params.clone());
             body = Some(sdp::build_answer(
                 &offer,
                 &neg,
                 &leg.local_media(ctx.cfg.media_ip),
+                security.line(),
             ));
             if leg.media_open {
                 ctx.media_cmd(MediaCommand::Update {
@@ -634,9 +660,10 @@ impl Call {
         // success at once (RFC 3515 §2.4.5) and let the phone hang up.
         let branch = ctx.new_branch();
         if let Some(dialog) = leg.dialog_mut() {
+            let local = ctx.cfg.local_addr(dialog.transport());
             let notify = dialog.build_request(
                 rsip::Method::Notify,
-                ctx.cfg.sip_addr,
+                local,
                 &branch,
                 &[
                     ("Event", "refer"),

@@ -434,6 +434,7 @@ impl<'a> Compiler<'a> {
                     unavailable: unavailable.unwrap_or(Action::Hangup),
                     username,
                     password,
+                    srtp: m.srtp,
                 },
             );
         }

@@ -165,6 +165,26 @@ fn load_inner(
     check::check_menus(&plan, &menu_spans, &mut sink);
     server.prompts_dir = resolve_path(path, &server.prompts_dir);
     server.data_dir = resolve_path(path, &server.data_dir);
+    for file in [
+        &mut server.tls_certificate,
+        &mut server.tls_private_key,
+        &mut server.tls_ca_file,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *file = resolve_path(path, file);
+    }
+    if server.sip_tls_listen.is_some()
+        && (server.tls_certificate.is_none() || server.tls_private_key.is_none())
+    {
+        sink.error(
+            None,
+            "sip_tls_listen is set but tls_certificate or tls_private_key is not: SIP over TLS \
+             needs both (PEM files; see docs/tls.md), or remove sip_tls_listen"
+                .to_string(),
+        );
+    }
     let prompts_dir = server.prompts_dir.clone();
     if sink.has_errors() {
         return Err(ConfigErrors {

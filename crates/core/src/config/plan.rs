@@ -341,6 +341,8 @@ pub struct Manager {
     pub username: Option<String>,
     /// The digest password of their phone; without one the phone cannot register.
     pub password: Option<Secret>,
+    /// SRTP for calls to their phones; `None` follows `[server] srtp`.
+    pub srtp: Option<crate::media::srtp::SrtpPolicy>,
 }
 
 impl Manager {

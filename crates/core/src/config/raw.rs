@@ -124,6 +124,8 @@ pub(crate) struct RawManager {
     pub unavailable: Option<Text>,
     pub username: Option<Text>,
     pub password: Option<Text>,
+    /// `"off"`, `"optional"` or `"required"` (see `[server] srtp`).
+    pub srtp: Option<crate::media::srtp::SrtpPolicy>,
 }
 
 #[derive(Debug, Deserialize)]

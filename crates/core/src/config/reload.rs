@@ -12,7 +12,9 @@
 //! | `webhook_url`, `webhook_secret`, `webhook_timeout_secs`, `webhook_retry_base_secs`, `webhook_events`, `webhook_format` | run time |
 //! | `prompts_dir` (and every prompt file in it) | run time |
 //! | `retention_days` | run time |
-//! | `sip_listen`, `advertised_address`, `rtp_ports`, `data_dir`, `http_listen`, `admin_token` | restart |
+//! | `tls_certificate`, `tls_private_key` (and the files, re-read on every reload), `tls_server_name`, `tls_ca_file`, `tls_verify_peers`, `tls_peer_names`, `tls_handshake_secs` | run time |
+//! | `srtp` | run time (calls that start afterwards) |
+//! | `sip_tls_listen`, `sip_listen`, `advertised_address`, `rtp_ports`, `data_dir`, `http_listen`, `admin_token` | restart |
 
 use std::fmt::Debug;
 
@@ -55,6 +57,15 @@ pub struct ServerReload {
 pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig, ServerReload) {
     let ServerConfig {
         sip_listen,
+        sip_tls_listen,
+        tls_certificate,
+        tls_private_key,
+        tls_server_name,
+        tls_ca_file,
+        tls_verify_peers,
+        tls_peer_names,
+        tls_handshake_secs,
+        srtp,
         advertised_address,
         rtp_ports,
         data_dir,
@@ -131,10 +142,19 @@ pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig,
         webhook_events,
         webhook_format,
         prompts_dir,
-        retention_days
+        retention_days,
+        tls_certificate,
+        tls_private_key,
+        tls_server_name,
+        tls_ca_file,
+        tls_verify_peers,
+        tls_peer_names,
+        tls_handshake_secs,
+        srtp
     );
     restart!(
         sip_listen => display,
+        sip_tls_listen => |a: &Option<std::net::SocketAddr>| a.map_or("off".to_string(), |a| a.to_string()),
         advertised_address => |a: &Option<std::net::IpAddr>| a.map_or("none".to_string(), |a| a.to_string()),
         rtp_ports => |r: &crate::media::ports::PortRange| format!("{}-{}", r.low, r.high),
         data_dir => |d: &std::path::PathBuf| d.display().to_string(),

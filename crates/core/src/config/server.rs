@@ -1,6 +1,7 @@
 //! The `[server]` section: sockets, media ports, protocol timers. Every field has a
 //! default so a dial plan file without a `[server]` section still runs.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,6 +16,40 @@ use serde::Deserialize;
 pub struct ServerConfig {
     /// SIP listen address, used for both UDP and TCP.
     pub sip_listen: SocketAddr,
+    /// SIP over TLS (RFC 3261 §26, usually port 5061): off unless set. Needs
+    /// `tls_certificate` and `tls_private_key`. See docs/tls.md.
+    #[serde(deserialize_with = "listen_or_off")]
+    pub sip_tls_listen: Option<SocketAddr>,
+    /// PEM file with our certificate, then any intermediates (the full chain). Relative
+    /// to the config file unless absolute. Re-read on every reload (SIGHUP), so a
+    /// renewed certificate under the same name is taken without a restart.
+    pub tls_certificate: Option<PathBuf>,
+    /// PEM file with the certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub tls_private_key: Option<PathBuf>,
+    /// The name phones and trunks use to reach us (e.g. `sip.example.com`); when set,
+    /// the certificate must be valid for it, checked at start and on reload.
+    pub tls_server_name: Option<String>,
+    /// PEM file of the certificate authorities we trust when we connect to a peer over
+    /// TLS (a trunk, a phone with a static `sips:` contact). Default: the Mozilla root
+    /// store built into Switchboard.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Verify the certificates of peers we connect to (default). `false` accepts any
+    /// certificate, which lets anyone on the path impersonate the peer: for tests
+    /// only, and logged as an error at start and on every connection.
+    pub tls_verify_peers: bool,
+    /// The name each peer's certificate must carry, by the address we connect to
+    /// (`{ "203.0.113.5" = "sip.carrier.example" }`); a peer not listed must have its
+    /// IP address in its certificate.
+    #[serde(deserialize_with = "peer_names")]
+    pub tls_peer_names: BTreeMap<IpAddr, String>,
+    /// Seconds a TLS handshake may take, inbound or outbound, before the connection is
+    /// closed (a stranger that opens the port and says nothing).
+    pub tls_handshake_secs: u64,
+    /// SRTP (RFC 3711, keys by SDES RFC 4568) for calls and phones: `"off"` (plain RTP
+    /// only, `RTP/SAVP` offers refused), `"optional"` (default: SRTP when the peer
+    /// offers it, and offered to phones reached over TLS) or `"required"` (plain RTP
+    /// refused with 488). A manager's own `srtp` overrides it for their phones.
+    pub srtp: crate::media::srtp::SrtpPolicy,
     /// Address written into SDP and Contact when it differs from the listen address
     /// (e.g. listening on 0.0.0.0 behind a public IP).
     pub advertised_address: Option<IpAddr>,
@@ -290,6 +325,29 @@ fn retention_days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>,
     Ok(Some(days))
 }
 
+/// `{ "203.0.113.5" = "sip.carrier.example" }`: IP address → expected certificate name.
+fn peer_names<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<IpAddr, String>, D::Error> {
+    let raw = BTreeMap::<String, String>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(addr, name)| {
+            let ip = addr.trim().parse::<IpAddr>().map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "tls_peer_names key \"{addr}\" must be an IP address (e.g. \"203.0.113.5\")"
+                ))
+            })?;
+            let name = name.trim().to_string();
+            if name.is_empty() {
+                return Err(serde::de::Error::custom(format!(
+                    "tls_peer_names: the name for {ip} is empty"
+                )));
+            }
+            Ok((ip, name))
+        })
+        .collect()
+}
+
 /// `"10.0.0.0/8"` or a single address `"192.0.2.7"`.
 fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
     let list = Vec::<String>::deserialize(d)?;
@@ -356,7 +414,7 @@ fn listen_or_off<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Socket
         "" | "off" => Ok(None),
         addr => addr.parse().map(Some).map_err(|_| {
             serde::de::Error::custom(format!(
-                "http_listen \"{addr}\" must be an address like 127.0.0.1:8080, or \"off\""
+                "\"{addr}\" must be an address like 127.0.0.1:8080 (or 0.0.0.0:5061), or \"off\""
             ))
         }),
     }
@@ -366,6 +424,15 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             sip_listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            sip_tls_listen: None,
+            tls_certificate: None,
+            tls_private_key: None,
+            tls_server_name: None,
+            tls_ca_file: None,
+            tls_verify_peers: true,
+            tls_peer_names: BTreeMap::new(),
+            tls_handshake_secs: 10,
+            srtp: crate::media::srtp::SrtpPolicy::Optional,
             advertised_address: None,
             rtp_ports: PortRange {
                 low: 20000,

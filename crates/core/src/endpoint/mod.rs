@@ -52,6 +52,8 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct EndpointConfig {
     /// Our SIP address as written in Via and Contact.
     pub sip_addr: SocketAddr,
+    /// Our SIP-over-TLS address as written in Via and Contact, if TLS is on.
+    pub tls_addr: Option<SocketAddr>,
     /// Address written into SDP `c=` lines.
     pub media_ip: IpAddr,
     pub server: ServerConfig,
@@ -66,6 +68,7 @@ impl EndpointConfig {
         let ip = server.advertised_address.unwrap_or(bound.ip());
         Self {
             sip_addr: SocketAddr::new(ip, bound.port()),
+            tls_addr: None,
             media_ip: ip,
             server: server.clone(),
             codecs: vec![Codec::Pcmu, Codec::Pcma],
@@ -76,6 +79,7 @@ impl EndpointConfig {
     fn call_config(&self) -> CallConfig {
         CallConfig {
             sip_addr: self.sip_addr,
+            tls_addr: self.tls_addr,
             media_ip: self.media_ip,
             codecs: self.codecs.clone(),
             ring_before_answer: self.ring_before_answer,
@@ -85,6 +89,7 @@ impl EndpointConfig {
             notify_callbacks: self.server.webhook_url.is_some()
                 && crate::config::server::selects(&self.server.webhook_events, "callback.created"),
             lookup_timeout: LOOKUP_TIMEOUT,
+            srtp: self.server.srtp,
         }
     }
 }
@@ -110,6 +115,9 @@ pub struct Endpoint {
     parting: Parting,
     ports: PortPool,
     rng: SmallRng,
+    /// SRTP keys: seeded from `seed` (tests replay), re-seeded from the OS by the
+    /// driver ([`Endpoint::seed_keys`]).
+    keys: rand::rngs::StdRng,
     next_key: u64,
     outputs: VecDeque<Output>,
     programs: ProgramFactory,
@@ -144,6 +152,7 @@ impl Endpoint {
             parting: Parting::default(),
             ports,
             rng: SmallRng::seed_from_u64(seed),
+            keys: rand::rngs::StdRng::seed_from_u64(seed ^ 0x5ec_12e7),
             next_key: 0,
             outputs: VecDeque::new(),
             programs,
@@ -151,6 +160,13 @@ impl Endpoint {
             connector: Connector::new(seed ^ 0x57a7),
             connect_queue: VecDeque::new(),
         }
+    }
+
+    /// Seeds the SRTP key generator (a ChaCha CSPRNG) with 256 bits from the OS: the
+    /// driver calls this once at start. Without it keys are reproducible from the
+    /// 64-bit `seed` — right for tests and the simulator, wrong for real calls.
+    pub fn seed_keys(&mut self, seed: [u8; 32]) {
+        self.keys = rand::rngs::StdRng::from_seed(seed);
     }
 
     /// Where voicemail recordings go (a run-time setting: the data directory).
@@ -228,7 +244,7 @@ impl Endpoint {
         }
         match crate::sip::parse::parse_message(bytes) {
             Ok(rsip::SipMessage::Request(mut req)) => {
-                tracing::debug!(from = %peer.addr, "SIP in:\n{}", req);
+                tracing::debug!(from = %peer.addr, "SIP in:\n{}", crate::sdp::crypto::redact_keys(&req.to_string()));
                 crate::sip::headers::stamp_received(&mut req, peer.addr);
                 // RFC 3261 §18.2.2 / RFC 3581: over UDP, answer to `received` plus
                 // `rport` when the client asked for it, else to the Via's sent-by port.
@@ -239,14 +255,14 @@ impl Endpoint {
                             .unwrap_or(peer.addr),
                         ..peer
                     },
-                    Transport::Tcp => peer,
+                    Transport::Tcp | Transport::Tls => peer,
                 };
                 if let admission::Screen::Pass = self.screen_request(now, wall, &req, peer) {
                     self.txn.handle_request(now, req, peer);
                 }
             }
             Ok(rsip::SipMessage::Response(resp)) => {
-                tracing::debug!(from = %peer.addr, "SIP in:\n{}", resp);
+                tracing::debug!(from = %peer.addr, "SIP in:\n{}", crate::sdp::crypto::redact_keys(&resp.to_string()));
                 self.txn.handle_response(now, resp, peer);
             }
             // RFC 5626 §3.5.1: a double-CRLF ping. Over TCP the driver answers it
@@ -265,6 +281,18 @@ impl Endpoint {
                     }));
                 }
             }
+        }
+        self.process_txn_events(now, wall);
+        self.pump(now, wall);
+    }
+
+    /// The driver could not reach `peer` (RFC 3261 §17.1.4: a connection refused, a
+    /// TLS handshake that failed verification): the requests waiting on it fail now,
+    /// so a call rings the next phone at once instead of after Timer B.
+    pub fn handle_transport_error(&mut self, now: Instant, wall: Timestamp, peer: Peer) {
+        let failed = self.txn.handle_transport_error(peer);
+        if failed > 0 {
+            tracing::debug!(to = %peer.addr, failed, "requests failed: transport error");
         }
         self.process_txn_events(now, wall);
         self.pump(now, wall);
@@ -707,6 +735,7 @@ macro_rules! ctx_parts {
             txn: &mut $ep.txn,
             ports: &mut $ep.ports,
             rng: &mut $ep.rng,
+            keys: &mut $ep.keys,
             next_key: &mut $ep.next_key,
             index: &mut $ep.index,
             media: &mut $ep.media,

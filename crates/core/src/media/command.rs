@@ -35,6 +35,9 @@ pub struct MediaParams {
     /// On hold (sendonly/inactive/0.0.0.0 offer): keep the stream but stop the
     /// inactivity timer, since a held peer legitimately sends nothing.
     pub hold: bool,
+    /// SRTP keys (RFC 3711/4568) when the leg negotiated `a=crypto`; `None` is plain
+    /// RTP. Each leg has its own, so a bridge decrypts and re-encrypts.
+    pub srtp: Option<crate::media::srtp::SrtpParams>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,8 @@
 //!                                          the new source continues its SSRC and
 //!                                          sequence: Relatched (NAT rebinding)
 //! ```
+//! A source learned by its run of packets gives way at once to the SDP address when
+//! that starts sending: the peer's own word in signalling beats a race on the port.
 //!
 //! Pure: the caller passes `now`; nothing here reads a clock or a socket.
 
@@ -109,6 +111,9 @@ enum State {
         ssrc: u32,
         seq: u16,
         last: Instant,
+        /// Learned from a run of packets rather than from the SDP address or a
+        /// rebinding of it: the SDP address may still take the stream back.
+        by_run: bool,
     },
 }
 
@@ -161,6 +166,7 @@ impl Latch {
             ssrc,
             seq,
             last: now,
+            by_run: false,
         };
         match (self.cfg.mode, self.state) {
             (LatchMode::Sdp, _) => {
@@ -180,9 +186,35 @@ impl Latch {
                 self.state = latch(ssrc, seq);
                 LatchDecision::Relatched { old }
             }
-            (_, State::Latched { from: peer, .. }) if peer == from => {
-                self.state = latch(ssrc, seq);
+            (
+                _,
+                State::Latched {
+                    from: peer, by_run, ..
+                },
+            ) if peer == from => {
+                self.state = State::Latched {
+                    from,
+                    ssrc,
+                    seq,
+                    last: now,
+                    by_run,
+                };
                 LatchDecision::Accept
+            }
+            // Latched to a learned source, and now the address the peer named in its
+            // SDP speaks: the SDP address wins at once. Whoever won the learning race
+            // before the real peer's first packet (an attacker sweeping ports while a
+            // phone rings) loses the stream the moment the peer starts sending.
+            (
+                LatchMode::Learn,
+                State::Latched {
+                    from: old,
+                    by_run: true,
+                    ..
+                },
+            ) if Some(from) == self.sdp => {
+                self.state = latch(ssrc, seq);
+                LatchDecision::Relatched { old }
             }
             (
                 _,
@@ -191,6 +223,7 @@ impl Latch {
                     ssrc: peer_ssrc,
                     seq: peer_seq,
                     last,
+                    ..
                 },
             ) => {
                 let silent = now.saturating_duration_since(last);
@@ -222,7 +255,13 @@ impl Latch {
                     _ => 1,
                 };
                 if run >= LEARN_PACKETS {
-                    self.state = latch(ssrc, seq);
+                    self.state = State::Latched {
+                        from,
+                        ssrc,
+                        seq,
+                        last: now,
+                        by_run: true,
+                    };
                     LatchDecision::Latched
                 } else {
                     self.state = State::Learning(Some(Candidate {
@@ -414,5 +453,26 @@ mod tests {
         l.update_sdp(Some(addr(NAT)));
         assert_eq!(l.destination(), Some(addr(NAT)));
         assert_eq!(l.handle_packet(t0, addr(NAT), 3, 1), LatchDecision::Latched);
+    }
+
+    #[test]
+    fn a_learned_latch_gives_way_to_the_sdp_address() {
+        let t0 = Instant::now();
+        let mut l = learn();
+        // An attacker wins the learning race before the peer's first packet ...
+        for seq in 0..LEARN_PACKETS as u16 {
+            l.handle_packet(t0, addr(EVIL), 99, seq);
+        }
+        assert_eq!(l.destination(), Some(addr(EVIL)));
+        // ... and loses the stream to the SDP address's first packet.
+        assert_eq!(
+            l.handle_packet(t0, addr(SDP), 7, 100),
+            LatchDecision::Relatched { old: addr(EVIL) }
+        );
+        assert_eq!(l.destination(), Some(addr(SDP)));
+        assert_eq!(
+            l.handle_packet(t0, addr(EVIL), 99, LEARN_PACKETS as u16),
+            LatchDecision::Foreign
+        );
     }
 }

@@ -33,6 +33,7 @@ pub mod resample;
 pub mod rfc4733;
 pub mod rtp;
 pub mod session;
+pub mod srtp;
 
 pub use collector::{Collected, CollectorConfig, DigitCollector, EndedBy};
 pub use command::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams, RecordEnd};

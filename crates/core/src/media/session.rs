@@ -15,6 +15,14 @@
 //! partner leg ([`MediaSession::relay_digit`]) after the driver drains them from
 //! [`MediaSession::poll_released_digit`].
 //!
+//! A leg that negotiated SRTP ([`crate::media::srtp`]) authenticates and decrypts each
+//! packet in place before anything else looks at it — latching, digits, recording and
+//! the relay all see plain RTP, and a packet that fails (tampered, replayed, another
+//! key) is dropped and counted before it can latch, be heard or be relayed — and
+//! encrypts every packet it sends last, after the pacer or the relay wrote it. A bridge
+//! between an SRTP leg and a plain one, or two SRTP legs with their own keys, is
+//! therefore decrypt → rewrite → encrypt with no special case.
+//!
 //! A session can also *record* what the peer sends ([`MediaSession::start_recording`]):
 //! each audio packet is decoded and fed to a [`Recorder`]; the driver drains
 //! [`MediaSession::poll_record`] (open, append, close) and writes the file elsewhere,
@@ -37,6 +45,7 @@ use crate::media::recorder::{Continuity, RecordOutput, Recorder, StreamCursor};
 use crate::media::relay::{Destination, LegFormat, StreamRewriter};
 use crate::media::rfc4733::{DtmfReceiver, digit_to_event};
 use crate::media::rtp::{RtpSender, RtpView, parse_rtp};
+use crate::media::srtp::{Dropped, SrtpParams, SrtpStreams};
 use crate::media::{DigitSource, MediaEvent, MediaParams};
 use crate::sdp::Codec;
 
@@ -96,6 +105,56 @@ struct Relay {
     check_at: Instant,
 }
 
+/// How the leg's packets are protected.
+#[derive(Debug)]
+enum Protection {
+    Plain,
+    Srtp(Box<SrtpStreams>),
+    /// SRTP was negotiated but its context could not be built (never with keys that
+    /// came through offer/answer): nothing is sent or accepted rather than plain RTP.
+    Unusable,
+}
+
+impl Protection {
+    fn new(params: Option<&SrtpParams>) -> Self {
+        match params.map(SrtpStreams::new) {
+            None => Protection::Plain,
+            Some(Ok(s)) => Protection::Srtp(Box::new(s)),
+            Some(Err(e)) => {
+                tracing::error!("{e}; the leg's media is dropped");
+                Protection::Unusable
+            }
+        }
+    }
+
+    /// Encrypts `buf[..len]` in place for sending: the length to send, or None.
+    fn seal(&mut self, buf: &mut [u8], len: usize) -> Option<usize> {
+        match self {
+            Protection::Plain => Some(len),
+            Protection::Srtp(s) => s.protect(buf, len),
+            Protection::Unusable => None,
+        }
+    }
+}
+
+/// SRTP packets dropped since the driver last asked ([`MediaSession::take_srtp_drops`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SrtpDrops {
+    /// Authentication failed: tampered with, or sent with another key.
+    pub auth: u64,
+    /// Replayed (or older than the replay window).
+    pub replay: u64,
+    /// Not SRTP at all (too short).
+    pub malformed: u64,
+}
+
+impl SrtpDrops {
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.auth + self.replay + self.malformed
+    }
+}
+
 pub fn law_of(codec: Codec) -> Law {
     match codec {
         Codec::Pcmu => Law::Ulaw,
@@ -138,6 +197,8 @@ pub struct MediaSession {
     held: HeldEvents,
     /// Digits the gate released, to regenerate out of the partner leg.
     released: VecDeque<char>,
+    protection: Protection,
+    srtp_drops: SrtpDrops,
 }
 
 impl MediaSession {
@@ -177,6 +238,8 @@ impl MediaSession {
             gate: None,
             held: HeldEvents::default(),
             released: VecDeque::new(),
+            protection: Protection::new(params.srtp.as_ref()),
+            srtp_drops: SrtpDrops::default(),
             law,
             params,
         }
@@ -189,7 +252,25 @@ impl MediaSession {
         self.law = law_of(params.codec);
         self.sender.pt = params.pt;
         self.last_rx = now;
+        // New keys (RFC 4568 §7.1.4: a re-offer may change them) renew the side that
+        // changed; the same keys keep the running contexts.
+        match (&mut self.protection, &params.srtp) {
+            (Protection::Plain, None) => {}
+            (Protection::Srtp(s), Some(p)) => {
+                if let Err(e) = s.update(p) {
+                    tracing::error!("{e}; the leg's media is dropped");
+                    self.protection = Protection::Unusable;
+                }
+            }
+            _ => self.protection = Protection::new(params.srtp.as_ref()),
+        }
         self.params = params;
+    }
+
+    /// Whether the leg's media is SRTP.
+    #[must_use]
+    pub fn is_srtp(&self) -> bool {
+        !matches!(self.protection, Protection::Plain)
     }
 
     /// Queue prompts; a missing prompt name is logged and skipped so a typo never
@@ -288,6 +369,7 @@ impl MediaSession {
         };
         let relay = self.relay.as_mut()?;
         let len = relay.rewriter.rewrite(&fwd.rtp, &fwd.src, &dst, out)?;
+        let len = self.protection.seal(out, len)?;
         Some((dest, len))
     }
 
@@ -312,6 +394,7 @@ impl MediaSession {
         };
         let relay = self.relay.as_mut()?;
         let len = relay.rewriter.write_event(event, end, &dst, out)?;
+        let len = self.protection.seal(out, len)?;
         Some((dest, len))
     }
 
@@ -354,6 +437,11 @@ impl MediaSession {
         self.rx_stats.take()
     }
 
+    /// SRTP packets dropped (authentication, replay, malformed) since the last call.
+    pub fn take_srtp_drops(&mut self) -> SrtpDrops {
+        std::mem::take(&mut self.srtp_drops)
+    }
+
     /// `(foreign packets dropped, re-latches)` since the last call.
     pub fn take_latch_stats(&mut self) -> (u64, u64) {
         (
@@ -362,19 +450,43 @@ impl MediaSession {
         )
     }
 
-    /// A datagram arrived on our RTP port. Checks its source against the latch (a
+    /// A datagram arrived on our RTP port. On an SRTP leg it is first authenticated
+    /// and decrypted in place (a packet that fails is dropped and counted, see
+    /// [`Self::take_srtp_drops`]). Then its source is checked against the latch (a
     /// packet from anyone but the peer is dropped before it is looked at: no digits,
-    /// no recording, no relay, no redirect), detects digits and, while bridged,
-    /// returns the packet to relay to the partner leg (audio and telephone-events of
-    /// the negotiated payload types only; not the events the feature gate holds back).
-    /// Digits the gate releases wait in [`Self::poll_released_digit`]; relay them first.
+    /// no recording, no relay, no redirect), digits are detected and, while bridged,
+    /// the plain packet to relay to the partner leg is returned (audio and
+    /// telephone-events of the negotiated payload types only; not the events the
+    /// feature gate holds back). Digits the gate releases wait in
+    /// [`Self::poll_released_digit`]; relay them first.
     pub fn handle_rtp<'a>(
         &mut self,
         now: Instant,
         from: SocketAddr,
-        packet: &'a [u8],
+        packet: &'a mut [u8],
     ) -> Option<Forward<'a>> {
-        let rtp = parse_rtp(packet).ok()?;
+        // RFC 5761 §4: RTCP multiplexed on the RTP port (second byte 192–223). We send
+        // no RTCP and read none; it must not count as a failed SRTP packet.
+        if packet.get(1).is_some_and(|b| (192..=223).contains(b)) {
+            return None;
+        }
+        let len = match &mut self.protection {
+            Protection::Plain => packet.len(),
+            Protection::Srtp(s) => match s.unprotect(now, packet) {
+                Ok(len) => len,
+                Err(why) => {
+                    match why {
+                        Dropped::Auth => self.srtp_drops.auth += 1,
+                        Dropped::Replay => self.srtp_drops.replay += 1,
+                        Dropped::Malformed => self.srtp_drops.malformed += 1,
+                    }
+                    return None;
+                }
+            },
+            Protection::Unusable => return None,
+        };
+        let packet: &'a [u8] = packet;
+        let rtp = parse_rtp(packet.get(..len)?).ok()?;
         let pt = rtp.payload_type;
         let ours = pt == self.params.pt || Some(pt) == self.params.te_pt;
         if !ours {
@@ -580,6 +692,7 @@ impl MediaSession {
                 .sender
                 .write_packet(payload, FRAME_SAMPLES as u32, buf)
                 .ok()
+                .and_then(|len| self.protection.seal(buf, len))
                 .map(|len| (dest, len)),
             _ => None,
         };
@@ -614,3 +727,7 @@ impl MediaSession {
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "session_srtp_tests.rs"]
+mod srtp_tests;

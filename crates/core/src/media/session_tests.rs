@@ -13,6 +13,7 @@ fn session(t0: Instant, timeout: Duration) -> MediaSession {
         pt: 0,
         te_pt: Some(101),
         hold: false,
+        srtp: None,
     };
     MediaSession::new(
         t0,
@@ -81,7 +82,7 @@ fn latches_onto_rtp_source_and_paces_without_drift() {
     for seq in 0..u16::from(crate::media::latch::LEARN_PACKETS) {
         pkt[2..4].copy_from_slice(&seq.to_be_bytes());
         assert_eq!(
-            s.handle_rtp(t0, nat, &pkt),
+            s.handle_rtp(t0, nat, &mut pkt),
             None,
             "not bridged: nothing to relay"
         );
@@ -122,6 +123,7 @@ fn pcma_session(t0: Instant) -> MediaSession {
         pt: 8,
         te_pt: Some(96),
         hold: false,
+        srtp: None,
     };
     let prompts = Arc::new(PromptSet::new());
     MediaSession::new(
@@ -162,8 +164,10 @@ fn relay_continues_the_prompt_stream_and_unbridge_continues_the_relay() {
     let mut out = [0u8; 200];
     let mut last = (0u16, 0u32);
     for i in 0..3u16 {
-        let pkt = rtp(8, 40_000 + i, 9_000 + u32::from(i) * 160, 77, &[0xD5; 160]);
-        let fwd = a.handle_rtp(t1, peer_a, &pkt).expect("bridged: forward");
+        let mut pkt = rtp(8, 40_000 + i, 9_000 + u32::from(i) * 160, 77, &[0xD5; 160]);
+        let fwd = a
+            .handle_rtp(t1, peer_a, &mut pkt)
+            .expect("bridged: forward");
         assert_eq!(fwd.src.law, Law::Alaw);
         let (dest, n) = b.relay_out(&fwd, &mut out).unwrap();
         assert_eq!(dest, "127.0.0.1:4000".parse().unwrap());
@@ -189,8 +193,8 @@ fn relay_continues_the_prompt_stream_and_unbridge_continues_the_relay() {
     assert!(v.marker);
     assert_eq!(parse_rtp(&sent[1].1).unwrap().seq, last.0 + 2);
     // B no longer relays, whatever A still forwards.
-    let pkt = rtp(8, 40_003, 9_480, 77, &[0xD5; 160]);
-    let fwd = a.handle_rtp(t2, peer_a, &pkt).unwrap();
+    let mut pkt = rtp(8, 40_003, 9_480, 77, &[0xD5; 160]);
+    let fwd = a.handle_rtp(t2, peer_a, &mut pkt).unwrap();
     assert_eq!(b.relay_out(&fwd, &mut out), None);
 }
 
@@ -201,9 +205,9 @@ fn bridged_leg_reports_digits_and_forwards_events_remapped() {
     let mut b = pcma_session(t0); // te 96
     a.bridge(t0);
     b.bridge(t0);
-    let ev = rtp(101, 5, 800, 9, &[1, 0x0A, 0, 160]);
+    let mut ev = rtp(101, 5, 800, 9, &[1, 0x0A, 0, 160]);
     let fwd = a
-        .handle_rtp(t0, "127.0.0.1:4000".parse().unwrap(), &ev)
+        .handle_rtp(t0, "127.0.0.1:4000".parse().unwrap(), &mut ev)
         .unwrap();
     assert_eq!(
         a.poll_event(),
@@ -222,7 +226,7 @@ fn bridged_leg_reports_digits_and_forwards_events_remapped() {
         a.handle_rtp(
             t0,
             "127.0.0.1:4000".parse().unwrap(),
-            &rtp(13, 6, 960, 9, &[40])
+            &mut rtp(13, 6, 960, 9, &[40])
         ),
         None
     );
@@ -263,15 +267,15 @@ fn records_decoded_audio_fills_lost_packets_and_ends_on_a_stop_digit() {
         if i == 10 || i == 11 {
             continue; // lost
         }
-        let pkt = rtp(0, i, u32::from(i) * 160, 5, &bytes);
-        let _ = s.handle_rtp(t0 + PTIME * u32::from(i), from, &pkt);
+        let mut pkt = rtp(0, i, u32::from(i) * 160, 5, &bytes);
+        let _ = s.handle_rtp(t0 + PTIME * u32::from(i), from, &mut pkt);
         let _ = s.poll_transmit(t0 + PTIME * u32::from(i), &mut [0u8; 200]);
     }
-    let late = rtp(0, 59, 59 * 160, 5, &bytes); // a duplicate: not recorded twice
-    let _ = s.handle_rtp(t0 + PTIME * 62, from, &late);
+    let mut late = rtp(0, 59, 59 * 160, 5, &bytes); // a duplicate: not recorded twice
+    let _ = s.handle_rtp(t0 + PTIME * 62, from, &mut late);
     assert!(s.is_recording());
-    let hash = rtp(101, 62, 62 * 160, 5, &[11, 0x0A, 0, 160]);
-    let _ = s.handle_rtp(t0 + PTIME * 62, from, &hash);
+    let mut hash = rtp(101, 62, 62 * 160, 5, &[11, 0x0A, 0, 160]);
+    let _ = s.handle_rtp(t0 + PTIME * 62, from, &mut hash);
     assert!(!s.is_recording());
     let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
     assert!(events.contains(&MediaEvent::Digit {
@@ -324,8 +328,8 @@ fn records_a_law_until_stopped_and_a_new_recording_ends_the_old_one() {
     s.start_recording(t0, 1, "a.wav".into(), long, Duration::ZERO, "");
     let (bytes, decoded) = tone(Law::Alaw);
     for i in 0..10u16 {
-        let pkt = rtp(8, i, u32::from(i) * 160, 5, &bytes);
-        let _ = s.handle_rtp(t0, "127.0.0.1:5000".parse().unwrap(), &pkt);
+        let mut pkt = rtp(8, i, u32::from(i) * 160, 5, &bytes);
+        let _ = s.handle_rtp(t0, "127.0.0.1:5000".parse().unwrap(), &mut pkt);
     }
     s.start_recording(t0, 2, "b.wav".into(), long, Duration::ZERO, "");
     s.stop_recording(t0);
@@ -412,9 +416,9 @@ fn bridged_leg_on_hold_receives_nothing_and_silence_still_times_out() {
     let mut held = b.params.clone();
     held.hold = true;
     b.update(t0, held);
-    let pkt = rtp(8, 1, 1, 3, &[0xD5; 160]);
+    let mut pkt = rtp(8, 1, 1, 3, &[0xD5; 160]);
     let fwd = a
-        .handle_rtp(t0, "127.0.0.1:5000".parse().unwrap(), &pkt)
+        .handle_rtp(t0, "127.0.0.1:5000".parse().unwrap(), &mut pkt)
         .unwrap();
     let mut out = [0u8; 200];
     assert_eq!(b.relay_out(&fwd, &mut out), None);
@@ -447,7 +451,7 @@ fn press(m: &mut MediaSession, now: Instant, seq: u16, ts: u32, code: u8) -> usi
         .iter()
         .zip(0u16..)
         .filter(|(p, i)| {
-            m.handle_rtp(now, from, &rtp(101, seq + i, ts, 9, *p))
+            m.handle_rtp(now, from, &mut rtp(101, seq + i, ts, 9, *p))
                 .is_some()
         })
         .count()
@@ -489,9 +493,9 @@ fn a_managers_feature_code_never_reaches_the_caller() {
     );
     assert_eq!(released(&mut m), "");
     // A late retransmission of the star's end packet is held back too.
-    let late = rtp(101, 16, 1000, 9, &[10, 0x8A, 3, 32]);
+    let mut late = rtp(101, 16, 1000, 9, &[10, 0x8A, 3, 32]);
     assert!(
-        m.handle_rtp(t0, "192.0.2.5:30000".parse().unwrap(), &late)
+        m.handle_rtp(t0, "192.0.2.5:30000".parse().unwrap(), &mut late)
             .is_none()
     );
     // Nothing is released later either.
@@ -582,17 +586,17 @@ fn a_strangers_packets_neither_redirect_the_stream_nor_press_keys() {
     let mut s = session(t0, Duration::ZERO); // SDP 127.0.0.1:4000, te 101
     let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
     let evil: SocketAddr = "127.0.0.2:4000".parse().unwrap();
-    let _ = s.handle_rtp(t0, peer, &rtp(0, 10, 1600, 42, &[0xFF; 160]));
+    let _ = s.handle_rtp(t0, peer, &mut rtp(0, 10, 1600, 42, &[0xFF; 160]));
     for i in 0..20u16 {
-        let _ = s.handle_rtp(t0, evil, &rtp(0, 500 + i, 0, 99, &[0xFF; 160]));
-        let _ = s.handle_rtp(t0, evil, &rtp(101, 600 + i, 0, 99, &[1, 0x8A, 0, 160]));
+        let _ = s.handle_rtp(t0, evil, &mut rtp(0, 500 + i, 0, 99, &[0xFF; 160]));
+        let _ = s.handle_rtp(t0, evil, &mut rtp(101, 600 + i, 0, 99, &[1, 0x8A, 0, 160]));
     }
     assert_eq!(s.poll_event(), None, "no digit from the stranger");
     assert_eq!(s.take_latch_stats(), (40, 0));
     let sent = frames(&mut s, t0, 5);
     assert!(sent.iter().all(|(a, _)| *a == peer), "{sent:?}");
     // The peer's own digit still counts.
-    let _ = s.handle_rtp(t0, peer, &rtp(101, 11, 1760, 42, &[1, 0x8A, 0, 160]));
+    let _ = s.handle_rtp(t0, peer, &mut rtp(101, 11, 1760, 42, &[1, 0x8A, 0, 160]));
     assert_eq!(
         s.poll_event(),
         Some(MediaEvent::Digit {
@@ -610,18 +614,18 @@ fn a_bridged_leg_relays_nothing_from_a_stranger() {
     a.bridge(t0);
     let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
     assert!(
-        a.handle_rtp(t0, peer, &rtp(0, 1, 0, 42, &[0x55; 160]))
+        a.handle_rtp(t0, peer, &mut rtp(0, 1, 0, 42, &[0x55; 160]))
             .is_some()
     );
     let evil: SocketAddr = "127.0.0.2:4000".parse().unwrap();
     for i in 0..10u16 {
         assert!(
-            a.handle_rtp(t0, evil, &rtp(0, i, 0, 99, &[0x55; 160]))
+            a.handle_rtp(t0, evil, &mut rtp(0, i, 0, 99, &[0x55; 160]))
                 .is_none()
         );
     }
     assert!(
-        a.handle_rtp(t0, peer, &rtp(0, 2, 160, 42, &[0x55; 160]))
+        a.handle_rtp(t0, peer, &mut rtp(0, 2, 160, 42, &[0x55; 160]))
             .is_some()
     );
 }

@@ -618,11 +618,7 @@ fn to_binding(r: &Registration) -> Binding {
     Binding {
         contact_uri: r.contact_uri.clone(),
         source: Peer {
-            transport: if r.transport.eq_ignore_ascii_case("tcp") {
-                Transport::Tcp
-            } else {
-                Transport::Udp
-            },
+            transport: Transport::from_param(&r.transport).unwrap_or(Transport::Udp),
             addr: r.source_addr,
         },
         expires_at: r.expires_at,
@@ -631,10 +627,7 @@ fn to_binding(r: &Registration) -> Binding {
 }
 
 fn transport_text(t: Transport) -> &'static str {
-    match t {
-        Transport::Udp => "udp",
-        Transport::Tcp => "tcp",
-    }
+    t.param()
 }
 
 /// Whole seconds until `at`, rounded up (§10.3 step 8: the 200 lists each binding's

@@ -21,6 +21,7 @@
 //! check by eye. Tests parse every generated body back with webrtc-sdp.
 
 mod codec;
+pub mod crypto;
 mod negotiate;
 mod parse;
 mod scan;
@@ -33,8 +34,9 @@ use std::fmt;
 use std::net::IpAddr;
 
 pub use codec::{Codec, OfferedFormat, static_payload};
-pub use negotiate::{Negotiated, negotiate, parse_answer};
-pub use parse::{RemoteMedia, parse};
+pub use crypto::{AnswerSecurity, CryptoAttr, OfferSecurity, RtpProfile};
+pub use negotiate::{Negotiated, negotiate, parse_answer, parse_answer_media};
+pub use parse::{RemoteMedia, parse, parse_preferring};
 pub use scan::MediaLine;
 pub use write::{build_answer, build_offer};
 
@@ -139,11 +141,31 @@ pub enum SdpError {
     #[error("SDP syntax error at line {line}: {detail}; fix the peer's SDP or report it")]
     Syntax { line: usize, detail: String },
 
-    /// `offered` lists the m= lines as `media proto` (e.g. `audio RTP/SAVP`).
+    /// `offered` lists the m= lines as `media proto` (e.g. `audio RTP/SAVPF`).
     #[error(
-        "SDP has no audio stream over plain RTP (RTP/AVP); m= lines offered: {offered:?}. Disable SRTP/WebRTC-only profiles on the peer"
+        "SDP has no audio stream over RTP/AVP or RTP/SAVP; m= lines offered: {offered:?}. Disable WebRTC-only profiles (SAVPF, DTLS-SRTP) on the peer"
     )]
     NoAudio { offered: Vec<String> },
+
+    /// An `RTP/SAVP` offer while SRTP is off.
+    #[error(
+        "the peer requires SRTP (RTP/SAVP) and SRTP is off here; set [server] srtp = \"optional\" (and use SIP over TLS) or turn SRTP off on the peer"
+    )]
+    SrtpOff,
+
+    /// A plain RTP offer (or answer) where SRTP is required.
+    #[error(
+        "SRTP is required here (srtp = \"required\") and the peer offered plain RTP; enable SRTP (SDES) on the peer or relax the policy"
+    )]
+    SrtpRequired,
+
+    /// SRTP offered, but with no `a=crypto` line we can use.
+    #[error(
+        "no usable SRTP key in the SDP (we speak AES_CM_128_HMAC_SHA1_80 and _32 with inline keys, no MKI); lines we could not use: {offered:?}"
+    )]
+    NoUsableCrypto {
+        offered: Vec<crypto::UnusableCrypto>,
+    },
 
     /// `offered` is every audio format of the stream, e.g. `G729/8000 (PT 18)`.
     #[error(

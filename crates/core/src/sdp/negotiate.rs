@@ -57,11 +57,21 @@ pub fn negotiate(offer: &RemoteMedia, supported: &[Codec]) -> Result<Negotiated,
 /// accepts, most preferred first (RFC 3264 §6.1), so take the first of ours. Fails with
 /// [`SdpError::AudioRejected`] when it set the audio port to 0.
 pub fn parse_answer(body: &[u8], offered: &[Codec]) -> Result<Negotiated, SdpError> {
+    parse_answer_media(body, offered).map(|(_, neg)| neg)
+}
+
+/// Like [`parse_answer`], also returning the answer as parsed (its profile and crypto
+/// lines decide the leg's SRTP, [`super::crypto::answered_security`]).
+pub fn parse_answer_media(
+    body: &[u8],
+    offered: &[Codec],
+) -> Result<(RemoteMedia, Negotiated), SdpError> {
     let answer = parse(body)?;
     if answer.port == 0 {
         return Err(SdpError::AudioRejected);
     }
-    negotiate(&answer, offered)
+    let neg = negotiate(&answer, offered)?;
+    Ok((answer, neg))
 }
 
 /// The most we can do given the peer's SDP, mirrored per RFC 3264 §6.1: we receive if it

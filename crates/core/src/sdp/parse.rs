@@ -9,8 +9,21 @@ use webrtc_sdp::media_type::{SdpFormatList, SdpMedia};
 use webrtc_sdp::{SdpConnection, SdpSession};
 
 use super::codec::{OfferedFormat, static_payload};
+use super::crypto::{CryptoAttr, RtpProfile, UnusableCrypto, crypto_lines};
 use super::scan::{self, Line, MediaLine, Scanned};
 use super::{Direction, SdpError};
+
+impl MediaLine {
+    /// The stream kinds we can use: audio over RTP (RFC 3551) or SRTP (RFC 3711).
+    #[must_use]
+    pub fn audio_profile(&self) -> Option<RtpProfile> {
+        if self.media.eq_ignore_ascii_case("audio") {
+            RtpProfile::from_proto(&self.proto)
+        } else {
+            None
+        }
+    }
+}
 
 /// What a peer offered (or answered) for the audio stream we will use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +59,12 @@ pub struct RemoteMedia {
     /// o= sess-version of the peer: unchanged in a re-INVITE means the SDP did not
     /// change (RFC 3264 §8).
     pub session_version: u64,
+    /// The audio stream's profile: `RTP/AVP` or `RTP/SAVP`.
+    pub profile: RtpProfile,
+    /// Its `a=crypto` lines we can use, in the peer's order of preference (RFC 4568).
+    pub crypto: Vec<CryptoAttr>,
+    /// Its `a=crypto` lines we cannot use, and why (for the log and the 488).
+    pub crypto_unusable: Vec<UnusableCrypto>,
 }
 
 impl RemoteMedia {
@@ -58,23 +77,34 @@ impl RemoteMedia {
 }
 
 /// Parse an SDP body and describe its first usable audio stream: the first audio m= line
-/// over RTP/AVP with a non-zero port, else the first one with port 0 (a disabled stream
-/// still has to be answered in place).
+/// over RTP/AVP with a non-zero port, else over RTP/SAVP, else the first one with port 0
+/// (a disabled stream still has to be answered in place). See [`parse_preferring`].
 pub fn parse(body: &[u8]) -> Result<RemoteMedia, SdpError> {
+    parse_preferring(body, RtpProfile::Avp)
+}
+
+/// Like [`parse`], taking an audio stream of `prefer`red profile over the other when
+/// the body has both (an `RTP/SAVP` and an `RTP/AVP` copy of the same stream, the
+/// older best-effort SRTP style): under an SRTP policy the secure one is chosen.
+pub fn parse_preferring(body: &[u8], prefer: RtpProfile) -> Result<RemoteMedia, SdpError> {
     let text = std::str::from_utf8(body).map_err(|e| SdpError::NotUtf8 {
         valid_up_to: e.valid_up_to(),
     })?;
     let scanned = scan::scan(text)?;
-    let audio_index = scanned
-        .sections
-        .iter()
-        .position(|s| s.mline.is_audio_rtp_avp() && s.mline.port != 0)
-        .or_else(|| {
-            scanned
-                .sections
-                .iter()
-                .position(|s| s.mline.is_audio_rtp_avp())
-        });
+    let other = match prefer {
+        RtpProfile::Avp => RtpProfile::Savp,
+        RtpProfile::Savp => RtpProfile::Avp,
+    };
+    let find = |profile: RtpProfile, live: bool| {
+        scanned
+            .sections
+            .iter()
+            .position(|s| s.mline.audio_profile() == Some(profile) && (!live || s.mline.port != 0))
+    };
+    let audio_index = find(prefer, true)
+        .or_else(|| find(other, true))
+        .or_else(|| find(prefer, false))
+        .or_else(|| find(other, false));
     let Some(audio_index) = audio_index else {
         // Report a broken session part before complaining about the streams.
         parse_with_webrtc(scan::audio_lines(&scanned, None))?;
@@ -132,6 +162,17 @@ fn remote_media(
         _ => None,
     };
     let media_lines: Vec<MediaLine> = scanned.sections.iter().map(|s| s.mline.clone()).collect();
+    let section = scanned.sections.get(audio_index);
+    let profile = section
+        .and_then(|s| s.mline.audio_profile())
+        .unwrap_or_default();
+    let (crypto, crypto_unusable) = crypto_lines(
+        section
+            .into_iter()
+            .flat_map(|s| s.lines.iter())
+            .filter(|l| l.kind == 'a')
+            .map(|l| l.value),
+    );
     Ok(RemoteMedia {
         rtp_addr,
         port,
@@ -145,6 +186,9 @@ fn remote_media(
         media_lines,
         session_id: session.origin.session_id,
         session_version: session.origin.session_version,
+        profile,
+        crypto,
+        crypto_unusable,
     })
 }
 

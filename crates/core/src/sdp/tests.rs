@@ -315,7 +315,7 @@ fn offers_parse_negotiate_and_answer() {
             assert_eq!(neg.direction, case.our_direction, "{name}");
             assert_eq!(neg.ptime_ms, 20, "{name}");
 
-            let answer = build_answer(&offer, &neg, &LOCAL);
+            let answer = build_answer(&offer, &neg, &LOCAL, None);
             check_answer(name, &offer, &neg, &answer);
         }
     }
@@ -382,7 +382,7 @@ fn answer_text_is_compact_and_exact() {
     let offer = parse(crlf(AUDIO_T38).as_bytes()).unwrap();
     let neg = negotiate(&offer, &Codec::ALL).unwrap();
     assert_eq!(
-        build_answer(&offer, &neg, &LOCAL),
+        build_answer(&offer, &neg, &LOCAL, None),
         "v=0\r\no=- 4242 7 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
          m=audio 30000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n\
          a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n\
@@ -398,7 +398,7 @@ fn ipv6_local_writes_ip6() {
     };
     let offer = parse(IPV6.as_bytes()).unwrap();
     let neg = negotiate(&offer, &Codec::ALL).unwrap();
-    let answer = build_answer(&offer, &neg, &local);
+    let answer = build_answer(&offer, &neg, &local, None);
     assert!(
         answer.contains("o=- 4242 7 IN IP6 2001:db8::1\r\n"),
         "{answer}"
@@ -449,13 +449,13 @@ fn caller_can_hold_but_not_contradict_the_offer() {
     let offer = parse(HOLD_SENDONLY.as_bytes()).unwrap();
     let mut neg = negotiate(&offer, &Codec::ALL).unwrap();
     neg.direction = Direction::SendRecv; // not allowed: the peer does not want media
-    let answer = build_answer(&offer, &neg, &LOCAL);
+    let answer = build_answer(&offer, &neg, &LOCAL, None);
     assert!(answer.contains("a=recvonly\r\n"), "{answer}");
 
     let offer = parse(ASTERISK_PCMU.as_bytes()).unwrap();
     let mut neg = negotiate(&offer, &Codec::ALL).unwrap();
     neg.direction = Direction::Inactive; // we put the peer on hold
-    let answer = build_answer(&offer, &neg, &LOCAL);
+    let answer = build_answer(&offer, &neg, &LOCAL, None);
     assert!(answer.contains("a=inactive\r\n"), "{answer}");
 }
 
@@ -467,7 +467,7 @@ fn disabled_audio_is_answered_with_port_zero() {
     assert!(offer.is_hold());
     let neg = negotiate(&offer, &Codec::ALL).unwrap();
     assert_eq!(neg.direction, Direction::Inactive);
-    let answer = build_answer(&offer, &neg, &LOCAL);
+    let answer = build_answer(&offer, &neg, &LOCAL, None);
     assert!(answer.contains("m=audio 0 RTP/AVP 0 101\r\n"), "{answer}");
     webrtc_sdp::parse_sdp(&answer, false).unwrap();
     assert_eq!(
@@ -483,7 +483,7 @@ fn audio_with_port_preferred_over_disabled_audio() {
     let offer = parse(body.as_bytes()).unwrap();
     assert_eq!((offer.audio_index, offer.port), (1, 4000));
     let neg = negotiate(&offer, &Codec::ALL).unwrap();
-    let answer = build_answer(&offer, &neg, &LOCAL);
+    let answer = build_answer(&offer, &neg, &LOCAL, None);
     check_answer("two audio", &offer, &neg, &answer);
 }
 
@@ -593,10 +593,23 @@ fn unusable_bodies_are_errors() {
     assert_eq!(
         parse(
             SAVP_THEN_AVP
-                .replace("7002 RTP/AVP", "7002 RTP/SAVP")
+                .replace("RTP/SAVP", "RTP/SAVPF")
+                .replace("7002 RTP/AVP", "7002 UDP/TLS/RTP/SAVP")
                 .as_bytes()
         ),
-        Err(no_audio(&["audio RTP/SAVP", "audio RTP/SAVP"]))
+        Err(no_audio(&["audio RTP/SAVPF", "audio UDP/TLS/RTP/SAVP"]))
+    );
+    // Two SRTP copies: the first is the stream (the SRTP policy decides whether to
+    // answer it, see sdp::crypto).
+    let both = parse(
+        SAVP_THEN_AVP
+            .replace("7002 RTP/AVP", "7002 RTP/SAVP")
+            .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        (both.profile, both.audio_index, both.crypto.len()),
+        (RtpProfile::Savp, 0, 1)
     );
     let video_only = AUDIO_VIDEO.replace("m=audio 2226 RTP/AVP", "m=text 2226 RTP/AVP");
     assert_eq!(
@@ -622,7 +635,7 @@ fn offers_round_trip() {
         (vec![Codec::Pcma], 96, Direction::SendOnly),
         (vec![Codec::Pcma, Codec::Pcmu], 127, Direction::Inactive),
     ] {
-        let offer_text = build_offer(&LOCAL, &codecs, te, direction);
+        let offer_text = build_offer(&LOCAL, &codecs, te, direction, RtpProfile::Avp, &[]);
         webrtc_sdp::parse_sdp(&offer_text, true).unwrap_or_else(|e| panic!("{e}\n{offer_text}"));
         let offer = parse(offer_text.as_bytes()).unwrap();
         assert_eq!(offer.rtp_addr, Some(SocketAddr::new(LOCAL.ip, LOCAL.port)));
@@ -644,7 +657,7 @@ fn offers_round_trip() {
         };
         let their_neg = negotiate(&offer, &Codec::ALL).unwrap();
         assert_eq!(their_neg.codec, *codecs.first().unwrap());
-        let answer = build_answer(&offer, &their_neg, &far);
+        let answer = build_answer(&offer, &their_neg, &far, None);
         let ours = parse_answer(answer.as_bytes(), &codecs).unwrap();
         assert_eq!(ours.codec, their_neg.codec);
         assert_eq!(ours.payload_type, their_neg.codec.payload_type());
@@ -784,7 +797,7 @@ proptest! {
         if let Ok(offer) = parse(body.as_bytes()) {
             prop_assert_eq!(offer.media_count, offer.media_lines.len());
             if let Ok(neg) = negotiate(&offer, &Codec::ALL) {
-                let answer = build_answer(&offer, &neg, &LOCAL);
+                let answer = build_answer(&offer, &neg, &LOCAL, None);
                 prop_assert!(webrtc_sdp::parse_sdp(&answer, false).is_ok(), "{}", answer);
                 let back = parse(answer.as_bytes()).unwrap();
                 prop_assert_eq!(back.media_count, offer.media_count);

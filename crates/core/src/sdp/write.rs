@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use super::codec::Codec;
+use super::crypto::{CryptoAttr, RtpProfile, write_lines};
 use super::negotiate::{Negotiated, our_direction};
 use super::parse::RemoteMedia;
 use super::{Direction, LocalMedia, PTIME_MS};
@@ -24,8 +25,17 @@ const TELEPHONE_EVENTS: &str = "0-16";
 /// caller may set `neg.direction` to `RecvOnly`/`Inactive` to hold the peer but can never
 /// produce an answer that contradicts the offer (sendonly offer → at most recvonly,
 /// c=0.0.0.0 → we do not send).
+///
+/// `crypto` is our `a=crypto` line when the answer uses SRTP
+/// ([`super::crypto::answer_security`]); the audio stream keeps the offer's profile
+/// (`RTP/SAVP`, or `RTP/AVP` for a best-effort SRTP offer, RFC 4568 §7.1.2).
 #[must_use]
-pub fn build_answer(offer: &RemoteMedia, neg: &Negotiated, local: &LocalMedia) -> String {
+pub fn build_answer(
+    offer: &RemoteMedia,
+    neg: &Negotiated,
+    local: &LocalMedia,
+    crypto: Option<&CryptoAttr>,
+) -> String {
     let mut sdp = String::with_capacity(320 + 48 * offer.media_lines.len());
     session_header(&mut sdp, local);
     for (index, line) in offer.media_lines.iter().enumerate() {
@@ -34,9 +44,11 @@ pub fn build_answer(offer: &RemoteMedia, neg: &Negotiated, local: &LocalMedia) -
             audio_section(
                 &mut sdp,
                 local.port,
+                offer.profile,
                 &[(neg.payload_type, neg.codec)],
                 neg.telephone_event_pt,
                 direction,
+                crypto.map(std::slice::from_ref).unwrap_or_default(),
             );
         } else {
             // RFC 3264 §6: a rejected stream keeps its media type and proto, port 0, and
@@ -53,13 +65,16 @@ pub fn build_answer(offer: &RemoteMedia, neg: &Negotiated, local: &LocalMedia) -
 
 /// Build an offer for a leg we originate: one audio stream with `codecs` in our order of
 /// preference, telephone-event at `telephone_event_pt` (pick a dynamic PT, 96-127, such
-/// as 101) and `direction`.
+/// as 101) and `direction`, over `profile` with our `crypto` lines (none for plain RTP;
+/// see [`super::crypto::OfferSecurity`]).
 #[must_use]
 pub fn build_offer(
     local: &LocalMedia,
     codecs: &[Codec],
     telephone_event_pt: u8,
     direction: Direction,
+    profile: RtpProfile,
+    crypto: &[CryptoAttr],
 ) -> String {
     let mut sdp = String::with_capacity(320);
     session_header(&mut sdp, local);
@@ -67,9 +82,11 @@ pub fn build_offer(
     audio_section(
         &mut sdp,
         local.port,
+        profile,
         &formats,
         Some(telephone_event_pt),
         direction,
+        crypto,
     );
     sdp
 }
@@ -90,11 +107,13 @@ fn session_header(sdp: &mut String, local: &LocalMedia) {
 fn audio_section(
     sdp: &mut String,
     port: u16,
+    profile: RtpProfile,
     formats: &[(u8, Codec)],
     telephone_event_pt: Option<u8>,
     direction: Direction,
+    crypto: &[CryptoAttr],
 ) {
-    let _ = write!(sdp, "m=audio {port} RTP/AVP");
+    let _ = write!(sdp, "m=audio {port} {}", profile.as_str());
     for (pt, _) in formats {
         let _ = write!(sdp, " {pt}");
     }
@@ -119,6 +138,7 @@ fn audio_section(
         );
     }
     let _ = write!(sdp, "a=ptime:{PTIME_MS}\r\na={direction}\r\n");
+    write_lines(sdp, crypto);
 }
 
 fn addr_type(ip: IpAddr) -> &'static str {

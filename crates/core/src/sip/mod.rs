@@ -16,6 +16,10 @@ pub use rsipstack::rsip;
 pub enum Transport {
     Udp,
     Tcp,
+    /// SIP over TLS over TCP (RFC 3261 §26.2, RFC 5630): framed like TCP, reliable
+    /// like TCP, and the only transport on which SDES keys (RFC 4568 §8.3) are not
+    /// readable by whoever sits on the path.
+    Tls,
 }
 
 impl Transport {
@@ -24,13 +28,42 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
+    }
+
+    /// The `transport=` URI parameter value (RFC 3261 §19.1.1), lowercase.
+    pub fn param(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+        }
+    }
+
+    /// `udp`, `tcp` or `tls` (any case) back to the transport; anything else is None.
+    pub fn from_param(text: &str) -> Option<Transport> {
+        [Transport::Udp, Transport::Tcp, Transport::Tls]
+            .into_iter()
+            .find(|t| t.param().eq_ignore_ascii_case(text.trim()))
+    }
+
+    /// Reliable transports run no retransmission timers (RFC 3261 §17.1.1.2, §17.2.1):
+    /// TCP and TLS.
+    pub fn is_reliable(self) -> bool {
+        !matches!(self, Transport::Udp)
+    }
+
+    /// Whether what travels on it is hidden from the path (TLS only).
+    pub fn is_secure(self) -> bool {
+        matches!(self, Transport::Tls)
     }
 }
 
-/// The other end of a SIP hop. For TCP the driver maps `addr` to the connection it
-/// has open with that address (RFC 3261 §18.2.2: responses go back on the connection
-/// the request came in on).
+/// The other end of a SIP hop. For TCP and TLS the driver maps `addr` to the
+/// connection it has open with that address (RFC 3261 §18.2.2: responses go back on
+/// the connection the request came in on; RFC 5923: requests to a phone that
+/// registered over a connection go back on it too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Peer {
     pub transport: Transport,

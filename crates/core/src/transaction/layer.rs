@@ -353,6 +353,29 @@ impl TransactionLayer {
         });
     }
 
+    /// RFC 3261 §17.1.4: the transport could not deliver to `peer` (a TLS handshake
+    /// that failed, a refused connection). Every client transaction sending to `peer`
+    /// ends now and is reported as [`TuEvent::ClientTimeout`] (the TU treats a
+    /// transport failure like a 408/503), rather than after Timer B's 32 s of silence.
+    /// Returns how many ended.
+    pub fn handle_transport_error(&mut self, peer: Peer) -> usize {
+        let failed: Vec<TxnId> = self
+            .txns
+            .iter()
+            .filter(|(_, e)| e.peer == peer && matches!(e.key, TxnKey::Client(_)))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &failed {
+            if let Some(entry) = self.txns.remove(id)
+                && let TxnKey::Client(key) = entry.key
+            {
+                self.clients.remove(&key);
+                self.events.push_back(TuEvent::ClientTimeout { key });
+            }
+        }
+        failed.len()
+    }
+
     /// Fire every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(&Reverse((at, id))) = self.heap.peek() {

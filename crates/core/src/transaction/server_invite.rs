@@ -202,7 +202,7 @@ impl ServerInvite {
             ServerInviteState::Accepted => {
                 self.acked = true;
                 self.deadlines.cancel(Timer::G);
-                if self.transport == Transport::Tcp {
+                if self.transport.is_reliable() {
                     self.state = ServerInviteState::Terminated;
                     self.deadlines.clear();
                 }

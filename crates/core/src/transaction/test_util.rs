@@ -29,6 +29,13 @@ pub fn tcp() -> Peer {
     }
 }
 
+pub fn tls() -> Peer {
+    Peer {
+        transport: Transport::Tls,
+        addr: SocketAddr::from(([192, 0, 2, 10], 5061)),
+    }
+}
+
 pub fn parse(text: &str) -> rsip::SipMessage {
     rsip::SipMessage::try_from(text).unwrap()
 }

@@ -229,6 +229,36 @@ fn tcp_clients_never_retransmit_and_end_at_once() {
     finish(&mut l, t0);
 }
 
+/// TLS is reliable like TCP (no retransmissions), and a connection that cannot be
+/// made (a certificate that fails verification) ends the requests waiting on it at
+/// once (RFC 3261 §17.1.4), not after Timer B; requests to other peers are untouched.
+#[test]
+fn tls_is_reliable_and_a_transport_error_fails_its_requests_at_once() {
+    let t0 = Instant::now();
+    let mut l = layer();
+    let (invite, _) = start(&mut l, t0, ours("INVITE", 1), tls());
+    let (options, _) = start(&mut l, t0, ours("OPTIONS", 2), tls());
+    let (other, _) = start(&mut l, t0, ours("OPTIONS", 3), tcp());
+    let (sent, evs) = run_until(&mut l, t0, t0 + ms(10_000));
+    assert!(
+        sent.is_empty() && evs.is_empty(),
+        "no retransmissions over TLS"
+    );
+    assert_eq!(l.handle_transport_error(tls()), 2);
+    let mut evs = events(&mut l);
+    evs.sort_by_key(|e| format!("{e:?}"));
+    let mut want = vec![
+        TuEvent::ClientTimeout { key: invite },
+        TuEvent::ClientTimeout { key: options },
+    ];
+    want.sort_by_key(|e| format!("{e:?}"));
+    assert_eq!(evs, want);
+    assert_eq!(l.len(), 1, "the TCP request is still waiting");
+    let (_, evs) = run_until(&mut l, t0, t0 + ms(40_000));
+    assert_eq!(evs, vec![(32_000, TuEvent::ClientTimeout { key: other })]);
+    finish(&mut l, t0);
+}
+
 #[test]
 fn cancel_rearms_timer_b_of_a_proceeding_invite() {
     let t0 = Instant::now();

@@ -90,7 +90,7 @@ impl TimerConfig {
     /// retransmission timers A, E, G on TCP, §17.1.1.2/§17.2.1); `Some(ZERO)` means the
     /// state it guards is left at once (D, I, J, K on TCP).
     pub fn initial(&self, timer: Timer, transport: Transport) -> Option<Duration> {
-        let reliable = transport == Transport::Tcp;
+        let reliable = transport.is_reliable();
         let t64 = self.t1.saturating_mul(64);
         match timer {
             Timer::A | Timer::E | Timer::G if reliable => None,
