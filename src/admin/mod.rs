@@ -17,6 +17,7 @@
 //! heavy requests run at once.
 
 pub mod dashboard;
+pub mod events;
 mod handlers;
 pub mod metrics;
 
@@ -73,6 +74,10 @@ pub struct AdminState {
     pub hosts: Arc<Vec<String>>,
     /// Permits for heavy requests (see [`HEAVY_AT_ONCE`]).
     pub heavy: Arc<tokio::sync::Semaphore>,
+    /// Call events as they happen, for `GET /api/events` (`None`: no stream).
+    pub events: Option<tokio::sync::broadcast::Sender<Arc<crate::io::events::Published>>>,
+    /// Permits for open event streams ([`events::MAX_STREAMS`]).
+    pub streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for AdminState {
@@ -100,7 +105,19 @@ impl AdminState {
             max_days: 366,
             hosts: Arc::new(Vec::new()),
             heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY_AT_ONCE)),
+            events: None,
+            streams: events::streams(),
         }
+    }
+
+    /// The call events stream (`GET /api/events`).
+    #[must_use]
+    pub fn with_events(
+        mut self,
+        events: tokio::sync::broadcast::Sender<Arc<crate::io::events::Published>>,
+    ) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// `[server] report_max_days`.
@@ -205,6 +222,11 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/callbacks/{id}/done", post(handlers::done))
         .route("/api/callbacks/{id}/recording", get(handlers::recording))
         .route("/api/live", get(handlers::live))
+        .route("/api/events", get(events::stream))
+        .route(
+            "/api/calls/{call_id}/recording",
+            get(handlers::call_recording),
+        )
         .route(
             "/api/managers",
             get(|State(s): State<AdminState>| async move { axum::Json((s.managers)()) }),

@@ -112,12 +112,18 @@ const V4_REGISTRATION_PATH: &str = r"
 ALTER TABLE registrations ADD COLUMN path TEXT NOT NULL DEFAULT '[]';
 ";
 
+/// v5: a call's conversation recording (`record = true`, issue 14).
+const V5_CALL_RECORDING: &str = r"
+ALTER TABLE calls ADD COLUMN recording TEXT;
+";
+
 /// Every migration, in order; script `i` takes the schema from version `i` to `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
     V1_CALLS,
     V2_CALLBACKS,
     V3_REGISTRATIONS,
     V4_REGISTRATION_PATH,
+    V5_CALL_RECORDING,
 ];
 
 /// The schema version this build writes (= number of migrations).

@@ -46,6 +46,21 @@ pub struct H {
     pub attempts: Vec<(String, RingOutcome)>,
     pub callbacks: Vec<NewCallback>,
     pub caller_tag: String,
+    /// How CRM lookups (`[lookup]`) are answered.
+    pub crm: Crm,
+    /// The CRM lookups the calls asked for, in order.
+    pub crm_asked: Vec<Lookup>,
+}
+
+/// How the harness answers CRM lookups.
+#[derive(Debug, Clone)]
+pub enum Crm {
+    /// At once, with this answer.
+    Answer(switchboard::model::CrmAnswer),
+    /// At once, with a failure.
+    Fail,
+    /// Never: the call's own timeout decides.
+    Never,
 }
 
 impl H {
@@ -84,15 +99,22 @@ impl H {
             attempts: vec![],
             callbacks: vec![],
             caller_tag: String::new(),
+            crm: Crm::Answer(Default::default()),
+            crm_asked: vec![],
         }
     }
 
     pub fn drain(&mut self) {
         let mut lookups = Vec::new();
+        let mut crm = Vec::new();
         while let Some(o) = self.ep.poll_output() {
             match o {
                 // Nobody called before: answer history lookups at once.
                 Output::Lookup(Lookup::History { call, .. }) => lookups.push(call),
+                Output::Lookup(l @ Lookup::Crm { call, .. }) => {
+                    self.crm_asked.push(l);
+                    crm.push(call);
+                }
                 Output::Transmit(t) => self.sent.push((
                     t.peer.addr.to_string(),
                     String::from_utf8_lossy(&t.payload).to_string(),
@@ -110,6 +132,16 @@ impl H {
         for call in lookups {
             self.ep
                 .handle_lookup(self.now, self.wall, call, LookupResult::History(None));
+            self.drain();
+        }
+        for call in crm {
+            let result = match &self.crm {
+                Crm::Answer(a) => Ok(a.clone()),
+                Crm::Fail => Err(switchboard::call::LookupFailure::Error),
+                Crm::Never => continue,
+            };
+            self.ep
+                .handle_lookup(self.now, self.wall, call, LookupResult::Crm(result));
             self.drain();
         }
     }

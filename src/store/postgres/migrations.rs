@@ -155,6 +155,11 @@ CREATE TABLE queue_entries (
 CREATE INDEX queue_entries_by_department ON queue_entries(department, priority DESC, since, id);
 ";
 
+/// v6: a call's conversation recording (`record = true`, issue 14).
+const V6_CALL_RECORDING: &str = r"
+ALTER TABLE calls ADD COLUMN recording TEXT;
+";
+
 /// Every migration, in order; script `i` takes the schema from version `i` to `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
     V1_CALLS,
@@ -162,6 +167,7 @@ pub const MIGRATIONS: &[&str] = &[
     V3_REGISTRATIONS,
     V4_REGISTRATION_PATH,
     V5_SHARED_STATE,
+    V6_CALL_RECORDING,
 ];
 
 /// The schema version this build writes (= number of migrations).

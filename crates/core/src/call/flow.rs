@@ -120,6 +120,8 @@ pub struct Flow {
     next_id: u32,
     started: Instant,
     actions: VecDeque<FlowAction>,
+    /// Queue priority from the CRM (`[lookup]`); 0 = normal.
+    priority: u8,
 }
 
 impl std::fmt::Debug for Flow {
@@ -149,6 +151,7 @@ impl Flow {
             next_id: 0,
             started: now,
             actions: VecDeque::new(),
+            priority: 0,
             info: info.clone(),
         };
         flow.event(CallEvent::Started { key, info });
@@ -228,6 +231,17 @@ impl Flow {
         self.ivr.program().wants_history(&self.info)
     }
 
+    /// Whether the CRM should be asked about this call before [`Self::start_with`],
+    /// and how long to wait for it.
+    pub fn wants_lookup(&self) -> Option<Duration> {
+        self.ivr.program().wants_lookup(&self.info)
+    }
+
+    /// Whether the conversation should be recorded now (`record = true`).
+    pub fn wants_recording(&self) -> bool {
+        self.ivr.program().records()
+    }
+
     /// The caller is answered and listening: run the program.
     pub fn start(
         &mut self,
@@ -236,8 +250,24 @@ impl Flow {
         states: &ManagerStates,
         history: Option<PreviousInteraction>,
     ) {
+        self.start_with(now, wall, states, history, None);
+    }
+
+    /// [`Self::start`] with what the CRM answered (`None`: not asked, or it failed).
+    pub fn start_with(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        states: &ManagerStates,
+        history: Option<PreviousInteraction>,
+        crm: Option<crate::model::CrmAnswer>,
+    ) {
         if !matches!(self.state, State::Idle) {
             return;
+        }
+        if let Some(answer) = &crm {
+            self.priority = answer.priority.unwrap_or(0);
+            self.ivr.program_mut().set_crm(answer);
         }
         self.state = State::Ivr;
         let info = self.info.clone();
@@ -751,7 +781,7 @@ impl Flow {
         self.actions.push_back(FlowAction::Connect {
             target,
             plan,
-            priority: 0,
+            priority: self.priority,
         });
     }
 

@@ -15,6 +15,7 @@
 
 mod callback;
 pub mod context;
+pub mod conversation;
 pub mod event;
 pub mod flow;
 pub mod heard;
@@ -30,7 +31,7 @@ pub mod program;
 pub mod record;
 mod security;
 
-pub use context::{CallConfig, ConnectInput, Ctx, Lookup, LookupResult, Output};
+pub use context::{CallConfig, ConnectInput, Ctx, Lookup, LookupFailure, LookupResult, Output};
 pub use event::CallEvent;
 pub use flow::{Flow, FlowAction};
 pub use inbound::{Call, Refused};

@@ -125,6 +125,15 @@ impl<'a> Compiler<'a> {
         if let Some(a) = &raw.alerts {
             plan.alerts = self.alerts(a.get_ref());
         }
+        if let Some(l) = &raw.lookup {
+            plan.integrations.lookup = self.lookup(l.get_ref());
+        }
+        if let Some(r) = &raw.recording {
+            plan.integrations.recording = self.recording(r.get_ref());
+        }
+        if let Some(e) = &raw.email {
+            plan.integrations.email = self.email(e.get_ref());
+        }
         plan.prompts = self.used_prompts;
         (plan, self.menu_spans)
     }
@@ -189,6 +198,7 @@ impl<'a> Compiler<'a> {
                 hours,
                 after_hours: after_hours.unwrap_or(Action::Hangup),
                 line,
+                record: n.record.unwrap_or(false),
             });
         }
         if !seen.contains_key(&NumberPattern::Any) {
@@ -346,6 +356,8 @@ impl<'a> Compiler<'a> {
                     after_hours,
                     wrap_up: Duration::from_secs(d.wrap_up_secs.unwrap_or(0)),
                     history: d.history,
+                    record: d.record.unwrap_or(false),
+                    email: self.recipients(&d.email, &ctx),
                 },
             );
         }
@@ -615,7 +627,7 @@ impl<'a> Compiler<'a> {
         name.get_ref().clone()
     }
 
-    fn prompt(&mut self, name: &Text, ctx: &str) -> String {
+    pub(crate) fn prompt(&mut self, name: &Text, ctx: &str) -> String {
         let n = name.get_ref();
         self.used_prompts.insert(n.clone());
         if let Some(available) = self.available_prompts

@@ -215,6 +215,8 @@ pub struct NumberRoute {
     pub after_hours: Action,
     /// Line in the config file, for explanations.
     pub line: usize,
+    /// Conversations of calls to this number are recorded (`[recording]`).
+    pub record: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -313,6 +315,11 @@ pub struct Department {
     /// After a call ends a member gets this long before the next one.
     pub wrap_up: Duration,
     pub history: Option<bool>,
+    /// Conversations with this department's members are recorded (`[recording]`).
+    pub record: bool,
+    /// Who is mailed about this department's voicemails and callback requests
+    /// (`[email] to` when empty).
+    pub email: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -511,6 +518,8 @@ pub struct DialPlan {
     pub history: HistoryPolicy,
     pub transfer: TransferPolicy,
     pub alerts: AlertPolicy,
+    /// `[lookup]`, `[recording]`, `[email]`.
+    pub integrations: super::integrations::Integrations,
     /// Every prompt name the plan uses, for the prompt loader.
     pub prompts: BTreeSet<String>,
 }

@@ -35,6 +35,9 @@ pub(crate) struct RawConfig {
     pub history: Option<Spanned<RawHistory>>,
     pub transfer: Option<Spanned<RawTransfer>>,
     pub alerts: Option<Spanned<RawAlerts>>,
+    pub lookup: Option<Spanned<super::integrations::RawLookup>>,
+    pub recording: Option<Spanned<super::integrations::RawRecording>>,
+    pub email: Option<Spanned<super::integrations::RawEmail>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +68,8 @@ pub(crate) struct RawNumber {
     pub history: Option<bool>,
     pub hours: Option<Text>,
     pub after_hours: Option<Text>,
+    /// Record the conversations of calls to this number (`[recording]`).
+    pub record: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +103,11 @@ pub(crate) struct RawDepartment {
     pub after_hours: Option<Text>,
     pub wrap_up_secs: Option<u64>,
     pub history: Option<bool>,
+    /// Record the conversations this department's members have (`[recording]`).
+    pub record: Option<bool>,
+    /// Who is mailed about this department's voicemails and callback requests.
+    #[serde(default)]
+    pub email: Vec<Text>,
 }
 
 #[derive(Debug, Deserialize)]
