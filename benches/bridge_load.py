@@ -15,7 +15,10 @@ Measured on the router only (sipp's own CPU is reported separately):
   vs received; kernel drops on the router's own UDP sockets (/proc/net/udp `drops`);
 - failed calls on both sipp sides and WARN/ERROR lines in the router's log.
 
-usage: benches/bridge_load.py [--rate 50] [--calls 500] [--hold 30] [--log warn] [--perf SECS]
+With --record every conversation is recorded (record = true, stereo), and the files are
+checked at the end (count, size, length against the bridged time).
+
+usage: benches/bridge_load.py [--rate 50] [--calls 500] [--hold 30] [--log warn] [--perf SECS] [--record]
 Needs sipp (apt-get install sip-tester), sox, and perf for --perf. Results: docs/performance.md.
 """
 import argparse, csv, os, signal, subprocess, sys, tempfile, time, urllib.request
@@ -179,6 +182,9 @@ def main():
                     help="also perf-record the router for SECS at the start of the steady window "
                          "(perturbs that run's CPU figure: use a separate run)")
     ap.add_argument("--no-build", action="store_true", help="skip cargo build --release")
+    ap.add_argument("--record", action="store_true",
+                    help="record every conversation (record = true, stereo WAV; issue 14) and "
+                         "check the files at the end")
     a = ap.parse_args()
 
     if not a.no_build:
@@ -197,7 +203,9 @@ def main():
                 f'rtp_ports = "{RTP_LOW}-{RTP_HIGH}"\nprompts_dir = "{REPO}/prompts"\n'
                 f'data_dir = "{work}/data"\nrtp_timeout_secs = 120\nring_before_answer_ms = 0\n\n'
                 '[[numbers]]\nnumber = "2000"\nsource = "bench"\naction = "department:team"\n\n'
+                + ('[recording]\nchannels = "stereo"\n\n' if a.record else '') +
                 '[departments.team]\nmembers = ["andrew"]\nwrap_up_secs = 0\n'
+                + ('record = true\n' if a.record else '') +
                 f'max_waiting = 0\nring_timeout_secs = 10\n\n'
                 f'[managers.andrew]\nextension = "101"\ncontact = "sip:101@127.0.0.1:{uas_port}"\n'
                 'max_calls = 100000\n')
@@ -358,6 +366,21 @@ def main():
                                  capture_output=True, text=True).stdout
             print(f"perf by {sort:<12} " + "\n                     ".join(
                 l.strip() for l in rep.splitlines() if l.strip() and not l.startswith("#")))
+    if a.record:
+        # Every bridged call's conversation: one stereo WAV of about the bridged time.
+        import glob, wave
+        files = glob.glob(os.path.join(work, "data", "conversations", "*", "*.wav"))
+        lens = []
+        for path in files:
+            with wave.open(path) as w:
+                assert (w.getnchannels(), w.getframerate()) == (2, 8000), path
+                lens.append(w.getnframes() / 8000)
+        size = sum(os.path.getsize(p) for p in files)
+        want = a.hold - CONNECTING_S
+        ok = sum(1 for l in lens if abs(l - want) < 1.0)
+        print(f"recordings           {len(files)} stereo WAV files, {size / 2**20:.1f} MiB; "
+              f"{ok} within 1 s of the {want:.1f} s bridged"
+              + (f" (min {min(lens):.1f} s, max {max(lens):.1f} s)" if lens else ""))
     print(f"work dir             {work}")
     sys.exit(1 if fail or m_fail else 0)
 

@@ -84,6 +84,10 @@ enum Command {
         /// the config's data_dir).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Ask the CRM of [lookup] about the caller, as a call would, and show what it
+        /// answered and what that changes.
+        #[arg(long)]
+        lookup: bool,
     },
     /// Call figures for a period: per day, source, manager and department, and the
     /// missed calls nobody has called back yet.
@@ -226,9 +230,18 @@ fn main() -> ExitCode {
             at,
             digits,
             data_dir,
+            lookup,
         } => with_config(&config, |loaded| {
             let data_dir = commands::data_dir(loaded, data_dir);
-            commands::explain::explain(loaded, &data_dir, &to, &from, at.as_deref(), &digits)
+            commands::explain::explain_with_lookup(
+                loaded,
+                &data_dir,
+                &to,
+                &from,
+                at.as_deref(),
+                &digits,
+                lookup,
+            )
         }),
         Command::Report {
             config,
@@ -548,6 +561,7 @@ async fn start_admin(
         .with_queues(Arc::new(move || {
             serde_json::to_value(queues.load().as_ref()).unwrap_or_default()
         }))
+        .with_events(running.events.clone())
         .with_token(server.admin_token.clone())
         .with_hosts(server.admin_hosts.clone())
         .with_max_days(server.report_max_days)

@@ -76,6 +76,7 @@ fn overdue_callbacks_and_managers_missing_calls_raise_alerts() {
                 outcome: CallOutcome::Missed,
                 hangup_side: None,
                 transfers: vec![],
+                recording: None,
             })
             .unwrap();
             s.add_ring_attempt(&RingAttempt {

@@ -163,6 +163,7 @@ fn record(c: &C, today: Date, tz: &TimeZone) -> CallRecord {
         outcome: c.outcome,
         hangup_side: None,
         transfers: vec![],
+        recording: None,
     }
 }
 
@@ -561,6 +562,7 @@ fn live_calls_and_screenshot() {
         outcome: CallOutcome::InProgress,
         hangup_side: None,
         transfers: vec![],
+        recording: None,
     };
     let mut talking = live_call("L1", "+39555", 95);
     talking.caller_name = Some("Rossi <b>&</b>".into());

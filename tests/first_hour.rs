@@ -493,7 +493,8 @@ fn the_api_answers_mistakes_in_json() {
 }
 
 /// `retention_days`: old records, closed requests and recordings go at start (and
-/// daily); an open request keeps its recording whatever its age.
+/// daily); an open request keeps its recording whatever its age. Conversation
+/// recordings (`record = true`, issue 14) go with their call records.
 #[test]
 fn retention_deletes_old_records_and_recordings_but_keeps_open_requests() {
     let p = ports();
@@ -509,6 +510,15 @@ fn retention_deletes_old_records_and_recordings_but_keeps_open_requests() {
     ));
     std::fs::create_dir_all(&new_day).unwrap();
     std::fs::write(new_day.join("new.wav"), b"RIFF").unwrap();
+    let old_talk = data.join("conversations/2020-01-02");
+    let new_talk = data.join(format!(
+        "conversations/{}",
+        Timestamp::now().strftime("%Y-%m-%d")
+    ));
+    for d in [&old_talk, &new_talk] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("100000-0123456789abcdef.wav"), b"RIFF").unwrap();
+    }
     let old: Timestamp = "2020-01-02T10:00:00Z".parse().unwrap();
     let mut store = SqliteStore::open(data.join("switchboard.db")).unwrap();
     let record = |id: &str, at: Timestamp| CallRecord {
@@ -528,6 +538,7 @@ fn retention_deletes_old_records_and_recordings_but_keeps_open_requests() {
         outcome: CallOutcome::Missed,
         hangup_side: None,
         transfers: vec![],
+        recording: None,
     };
     store.upsert_call(&record("old", old)).unwrap();
     store.upsert_call(&record("new", Timestamp::now())).unwrap();
@@ -570,7 +581,7 @@ fn retention_deletes_old_records_and_recordings_but_keeps_open_requests() {
     router.wait_for_log("retention (30 days): deleted", Duration::from_secs(10));
     let log = router.log();
     assert!(
-        log.contains("deleted 1 call records, 0 ring attempts, 1 closed callback requests, 0 undelivered notifications and 1 recordings"),
+        log.contains("deleted 1 call records, 0 ring attempts, 1 closed callback requests, 0 undelivered notifications and 2 recordings"),
         "{log}"
     );
     let store = SqliteStore::open(router.db()).unwrap();
@@ -584,4 +595,6 @@ fn retention_deletes_old_records_and_recordings_but_keeps_open_requests() {
         "an open request keeps its message"
     );
     assert!(new_day.join("new.wav").exists());
+    assert!(!old_talk.join("100000-0123456789abcdef.wav").exists());
+    assert!(new_talk.join("100000-0123456789abcdef.wav").exists());
 }

@@ -384,3 +384,47 @@ options = { "*" = "back", "9" = "repeat" }
 "#;
     assert!(errors(text).is_empty(), "{:?}", errors(text));
 }
+
+#[test]
+fn email_defaults_and_mistakes() {
+    let base = "[[numbers]]\nnumber = \"*\"\naction = \"department:sales\"\n\
+                [departments.sales]\nemail = [\"sales@example.com\"]\n";
+    let loaded = config::load_str(
+        &format!("{base}[email]\nsmtp_host = \"smtp.example.com\"\nfrom = \"pbx@example.com\"\n"),
+        Path::new("plan.toml"),
+        Some(&prompts(&["welcome"])),
+    )
+    .unwrap();
+    let plan = &loaded.plan;
+    let e = plan.integrations.email.as_ref().unwrap();
+    assert_eq!(
+        (e.smtp_port, e.tls, e.voicemail, e.callbacks),
+        (587, config::EmailTls::Starttls, true, true)
+    );
+    assert_eq!(e.attach_max_bytes, 10 * 1024 * 1024);
+    assert_eq!(e.timeout, std::time::Duration::from_secs(30));
+    assert_eq!(e.retry_base, std::time::Duration::from_secs(60));
+    assert!(e.to.is_empty());
+    assert_eq!(plan.departments["sales"].email, ["sales@example.com"]);
+
+    let got = errors(&format!(
+        "{base}[departments.support]\nemail = [\"support\"]\n\
+         [email]\nsmtp_host = \"smtp.example.com\"\ntls = \"ssl\"\nusername = \"pbx\"\n\
+         from = \"Switchboard pbx@example.com\"\nto = [\"a@b\"]\n"
+    ));
+    let got: Vec<&str> = got
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !l.contains(": warning: "))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            r#"plan.toml:7: department "support" email "support" is not a mail address, e.g. sales@example.com"#,
+            r#"plan.toml:9: [email] needs both username and password, or neither"#,
+            r#"plan.toml:10: [email] tls = "ssl": use "starttls" (port 587), "tls" (port 465) or "none" (a relay on this machine only)"#,
+            r#"plan.toml:12: [email] from "Switchboard pbx@example.com" is not a mail address; write it like "office@example.com" or "Switchboard <pbx@example.com>""#,
+            r#"plan.toml:13: [email] to "a@b" is not a mail address; write it like "office@example.com" or "Switchboard <pbx@example.com>""#,
+        ]
+    );
+}

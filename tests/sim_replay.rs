@@ -48,6 +48,7 @@ fn record(i: usize, at: Timestamp) -> CallRecord {
         outcome: CallOutcome::Missed,
         hangup_side: None,
         transfers: Vec::new(),
+        recording: None,
     }
 }
 

@@ -36,6 +36,7 @@ fn call(id: &str, caller: &str, started: i64) -> CallRecord {
         outcome: CallOutcome::InProgress,
         hangup_side: None,
         transfers: vec![],
+        recording: None,
     }
 }
 
@@ -114,6 +115,8 @@ fn calls_round_trip_and_update(s: &mut dyn Store) {
         to: "bella".into(),
         at: t(50),
     }];
+    // A recorded conversation (issue 14) is kept with its record.
+    done.recording = Some("conversations/2026-12-03/100000-0123456789abcdef.wav".into());
     s.upsert_call(&done).unwrap();
     assert_eq!(s.get_call("c1").unwrap(), Some(done));
 }

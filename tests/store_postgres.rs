@@ -37,6 +37,7 @@ fn call(id: &str) -> CallRecord {
         outcome: CallOutcome::InProgress,
         hangup_side: None,
         transfers: vec![],
+        recording: None,
     }
 }
 

@@ -33,6 +33,7 @@ fn call(id: &str, caller: &str, started: i64) -> CallRecord {
         outcome: CallOutcome::InProgress,
         hangup_side: None,
         transfers: vec![],
+        recording: None,
     }
 }
 

@@ -126,6 +126,25 @@ pub struct Dashboard {
     /// Managers' presence, load and state (`GET /api/managers`).
     #[serde(default)]
     pub managers: serde_json::Value,
+    /// Today's recorded conversations (`record = true`), newest first, at most
+    /// [`RECORDINGS_SHOWN`].
+    #[serde(default)]
+    pub recordings: Vec<RecordedCall>,
+}
+
+/// How many recorded conversations the page lists.
+pub const RECORDINGS_SHOWN: usize = 20;
+
+/// A recorded conversation, playable from the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedCall {
+    pub call_id: String,
+    pub started_at: Timestamp,
+    pub caller: String,
+    pub answered_by: Option<String>,
+    pub department: Option<String>,
+    /// `GET` this (with the token) for the WAV.
+    pub url: String,
 }
 
 /// Today's totals as the page's tiles show them.
@@ -349,6 +368,24 @@ pub fn build(
     let mut live: Vec<LiveCall> = live.iter().map(|r| LiveCall::from_record(r, now)).collect();
     live.sort_by_key(|c| c.started_at);
 
+    let mut recorded: Vec<&CallRecord> = calls
+        .iter()
+        .filter(|c| today.contains(c.started_at) && c.recording.is_some() && c.ended_at.is_some())
+        .collect();
+    recorded.sort_by_key(|c| std::cmp::Reverse(c.started_at));
+    let recordings = recorded
+        .into_iter()
+        .take(RECORDINGS_SHOWN)
+        .map(|c| RecordedCall {
+            call_id: c.call_id.clone(),
+            started_at: c.started_at,
+            caller: c.caller.clone(),
+            answered_by: c.answered_by.clone(),
+            department: c.department.clone(),
+            url: format!("/api/calls/{}/recording", percent(&c.call_id)),
+        })
+        .collect();
+
     Dashboard {
         generated_at: now,
         date: today.from(),
@@ -364,7 +401,21 @@ pub fn build(
         queues: Vec::new(),
         dialbacks: Vec::new(),
         managers: serde_json::Value::Null,
+        recordings,
     }
+}
+
+/// A call id as one URL path segment (Call-IDs hold `@`, and may hold `/`).
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// The driver's live snapshot as records; entries of another shape are skipped (the
@@ -465,6 +516,7 @@ mod tests {
             outcome: CallOutcome::InProgress,
             hangup_side: None,
             transfers: vec![],
+            recording: None,
         }
     }
 

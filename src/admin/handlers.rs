@@ -438,6 +438,55 @@ pub async fn recording(
         .into_response())
 }
 
+/// `GET /api/calls/{call_id}/recording`: a call's conversation recording
+/// (`record = true`) as a WAV download (`?inline=1` to play it in a browser).
+pub async fn call_recording(
+    State(state): State<AdminState>,
+    call_id: Result<Path<String>, PathRejection>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Path(call_id) = call_id?;
+    let Query(query) = query?;
+    let id = call_id.clone();
+    let call = state
+        .store
+        .query_async(move |s| s.get_call(&id))
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no call {call_id}")))?;
+    let stored = call.recording.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "this call was not recorded (record = true on its number or department)",
+        )
+    })?;
+    let path = resolve_recording(&state.data_dir, &stored).await?;
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("cannot read the recording: {e}"),
+        )
+    })?;
+    let disposition = if query.get("inline").is_some_and(|v| v != "0") {
+        "inline".to_owned()
+    } else {
+        let safe: String = call
+            .call_id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(60)
+            .collect();
+        format!("attachment; filename=\"call-{safe}.wav\"")
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "audio/wav".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 /// `GET /api/live`: the driver's snapshot of calls in progress.
 pub async fn live(State(state): State<AdminState>) -> Json<serde_json::Value> {
     Json((state.live)())

@@ -30,6 +30,9 @@
 //! | `callbacks_requested_total` | counter | | [`count_callback_requested`] |
 //! | `dialback_attempts_total` | counter | `outcome` | [`count_dialback_attempt`] |
 //! | `managers` | gauge | `state` | [`set_managers`] |
+//! | `lookups_total` | counter | `result` = answered/unknown/cached/timeout/error | [`count_lookup`] |
+//! | `call_events_total` | counter | `event` | [`count_call_event`] |
+//! | `emails_total` | counter | `result` = sent/failed | [`count_email`] |
 
 use std::sync::OnceLock;
 
@@ -59,6 +62,24 @@ pub fn handle() -> &'static PrometheusHandle {
         }
         handle
     })
+}
+
+/// Counts a CRM lookup (`[lookup]`) by how it ended.
+pub fn count_lookup(result: &'static str) {
+    handle();
+    metrics::counter!("switchboard_lookups_total", "result" => result).increment(1);
+}
+
+/// Counts a call event published (webhook outbox and/or the SSE stream).
+pub fn count_call_event(event: &'static str) {
+    handle();
+    metrics::counter!("switchboard_call_events_total", "event" => event).increment(1);
+}
+
+/// Counts a notification email by its delivery attempt's result.
+pub fn count_email(result: &'static str) {
+    handle();
+    metrics::counter!("switchboard_emails_total", "result" => result).increment(1);
 }
 
 /// Counts a finished call by its final outcome.

@@ -17,6 +17,7 @@
 //! heavy requests run at once.
 
 pub mod dashboard;
+pub mod events;
 mod handlers;
 pub mod metrics;
 pub mod queueing;
@@ -79,6 +80,10 @@ pub struct AdminState {
     /// Commands to the running router (managers' states, callbacks); `None` when the
     /// API runs without a router (tests of the store side).
     pub commands: Option<tokio::sync::mpsc::UnboundedSender<crate::io::queueing::AdminCommand>>,
+    /// Call events as they happen, for `GET /api/events` (`None`: no stream).
+    pub events: Option<tokio::sync::broadcast::Sender<Arc<crate::io::events::Published>>>,
+    /// Permits for open event streams ([`events::MAX_STREAMS`]).
+    pub streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for AdminState {
@@ -108,6 +113,8 @@ impl AdminState {
             heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY_AT_ONCE)),
             queues: Arc::new(|| serde_json::json!({"departments": [], "callbacks": []})),
             commands: None,
+            events: None,
+            streams: events::streams(),
         }
     }
 
@@ -125,6 +132,16 @@ impl AdminState {
         tx: tokio::sync::mpsc::UnboundedSender<crate::io::queueing::AdminCommand>,
     ) -> Self {
         self.commands = Some(tx);
+        self
+    }
+
+    /// The call events stream (`GET /api/events`).
+    #[must_use]
+    pub fn with_events(
+        mut self,
+        events: tokio::sync::broadcast::Sender<Arc<crate::io::events::Published>>,
+    ) -> Self {
+        self.events = Some(events);
         self
     }
 
@@ -230,6 +247,11 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/callbacks/{id}/done", post(handlers::done))
         .route("/api/callbacks/{id}/recording", get(handlers::recording))
         .route("/api/live", get(handlers::live))
+        .route("/api/events", get(events::stream))
+        .route(
+            "/api/calls/{call_id}/recording",
+            get(handlers::call_recording),
+        )
         .route(
             "/api/managers",
             get(|State(s): State<AdminState>| async move { axum::Json((s.managers)()) }),

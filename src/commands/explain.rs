@@ -67,6 +67,74 @@ fn history_since(plan: &DialPlan, now: Timestamp) -> Timestamp {
     now.checked_sub(lookback).unwrap_or(Timestamp::MIN)
 }
 
+/// `explain --lookup`: asks the CRM of `[lookup]` now, as a call would, and says what
+/// it answered (or why it failed) and what the answer changes in the route.
+fn crm_lookup(
+    plan: &DialPlan,
+    to: &str,
+    from: &str,
+    out: &mut String,
+) -> Result<Option<crate::model::CrmAnswer>, String> {
+    let Some(policy) = plan.integrations.lookup.clone() else {
+        return Err(
+            "--lookup: the config has no [lookup] table, so calls are routed without a CRM".into(),
+        );
+    };
+    let host = policy
+        .url
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|u| Some(format!("{}://{}", u.scheme_str()?, u.authority()?)))
+        .unwrap_or_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let started = std::time::Instant::now();
+    let (result, _) = rt.block_on(async {
+        crate::io::lookup::Crm::new()
+            .lookup(&policy, "explain", from, to)
+            .await
+    });
+    let ms = started.elapsed().as_millis();
+    match result {
+        Ok(a) if a.is_empty() => {
+            out.push_str(&format!(
+                "CRM lookup ({host}, timeout {} ms): answered in {ms} ms: the CRM does not know \
+                 this caller\n",
+                policy.timeout.as_millis()
+            ));
+            Ok(Some(a))
+        }
+        Ok(a) => {
+            let show = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+            out.push_str(&format!(
+                "CRM lookup ({host}, timeout {} ms): answered in {ms} ms:\n  owner: {}\n  \
+                 department: {}\n  priority: {}\n  display name: {}\n  tags: {}\n",
+                policy.timeout.as_millis(),
+                show(a.owner.clone()),
+                show(a.department.clone()),
+                show(a.priority.map(|p| p.to_string())),
+                show(a.display_name.clone()),
+                if a.tags.is_empty() {
+                    "-".into()
+                } else {
+                    a.tags.join(", ")
+                },
+            ));
+            Ok(Some(a))
+        }
+        Err(e) => {
+            out.push_str(&format!(
+                "CRM lookup ({host}, timeout {} ms) failed after {ms} ms: {e}; a call would \
+                 be routed without it\n",
+                policy.timeout.as_millis()
+            ));
+            Ok(None)
+        }
+    }
+}
+
 /// What `explain` prints.
 pub fn explain(
     loaded: &LoadedConfig,
@@ -75,6 +143,19 @@ pub fn explain(
     from: &str,
     at: Option<&str>,
     digits: &str,
+) -> Result<String, String> {
+    explain_with_lookup(loaded, data_dir, to, from, at, digits, false)
+}
+
+/// [`explain`], with `lookup`: the CRM asked as a call would ask it (`--lookup`).
+pub fn explain_with_lookup(
+    loaded: &LoadedConfig,
+    data_dir: &Path,
+    to: &str,
+    from: &str,
+    at: Option<&str>,
+    digits: &str,
+    lookup: bool,
 ) -> Result<String, String> {
     let plan = &loaded.plan;
     let (tz, why) = time_zone_for(plan, to);
@@ -137,9 +218,36 @@ pub fn explain(
             db.display()
         ));
     }
-    out.push('\n');
     let ctx = CallContext::new(to, from, now).with_digits(digits);
-    let ex = routing::explain(plan, &ctx, &states, history.as_ref());
+    let crm = if lookup {
+        crm_lookup(plan, to, from, &mut out)?
+    } else {
+        None
+    };
+    if let Some(answer) = crm.as_ref().filter(|a| !a.is_empty()) {
+        let without = routing::explain(plan, &ctx, &states, history.as_ref());
+        let with = routing::explain_with(plan, &ctx, &states, history.as_ref(), Some(answer));
+        let first = |e: &routing::Explanation| e.decisions.first().map(|d| d.step.to_string());
+        let changed = first(&without) != first(&with);
+        out.push_str(&if changed {
+            format!(
+                "What it changes: without it the call would go to {}; with it: {}\n",
+                first(&without).unwrap_or_default(),
+                first(&with).unwrap_or_default()
+            )
+        } else {
+            "What it changes: not the route (the phones still see its name, tags and \
+             priority)\n"
+                .to_string()
+        });
+        if let Some(p) = answer.priority.filter(|p| *p > 0) {
+            out.push_str(&format!(
+                "  queue priority {p}: served before callers of lower priority\n"
+            ));
+        }
+    }
+    out.push('\n');
+    let ex = routing::explain_with(plan, &ctx, &states, history.as_ref(), crm.as_ref());
     // Every prompt the caller hears on the way, as a live call plays it.
     let shared = std::sync::Arc::new(plan.clone());
     out.push_str(&crate::call::heard::render(&shared, &ex, now));

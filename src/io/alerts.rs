@@ -54,7 +54,7 @@ pub fn start(
                                 );
                                 if policy.webhook
                                     && let Some(w) = &webhooks
-                                    && w.enabled()
+                                    && w.selects("alert.raised")
                                 {
                                     let payload = serde_json::json!({
                                         "event": "alert.raised",

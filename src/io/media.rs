@@ -14,6 +14,9 @@
 //! task never holds both session locks (it releases its own before locking the
 //! partner's), which rules out a lock-order deadlock.
 //!
+//! Conversation recording (`record = true`): a tap on each bridged leg feeds the
+//! call's recording after the packet is relayed ([`super::tap`]).
+//!
 //! Recording (voicemail): sessions decode and judge the audio on the packet path;
 //! whoever holds a session's lock drains its recording outputs into the one writer
 //! thread ([`super::recording`]), which owns the files. Draining under the lock keeps
@@ -36,6 +39,8 @@ use crate::media::prompt::PromptSet;
 use crate::media::session::{Forward, MediaSession};
 
 use super::recording::{RecordSink, start_writer};
+use super::tap::{Tap, Taped};
+use crate::media::conversation::Party;
 
 /// How often the pacer wakes. 5 ms keeps jitter well inside any jitter buffer while
 /// costing 200 wake-ups/s in total, whatever the number of calls.
@@ -72,6 +77,9 @@ struct Slot {
     /// written only by the core task (Bridge/Unbridge/Close), which also clears it
     /// on both legs so the reference cycle never outlives the bridge.
     partner: ArcSwapOption<Slot>,
+    /// The conversation recording this leg feeds while bridged (`record = true`);
+    /// read once per relayed packet, written only by the core task.
+    tap: ArcSwapOption<Tap>,
 }
 
 /// What the core task tells the pacer thread.
@@ -104,6 +112,8 @@ pub struct MediaPlane {
     recv_tasks: HashMap<CallKey, tokio::task::JoinHandle<()>>,
     /// Bridged pairs, both ways (`a → b` and `b → a`).
     bridges: HashMap<CallKey, CallKey>,
+    /// Conversations being recorded, by the caller's key.
+    conversations: HashMap<CallKey, Arc<Taped>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -135,6 +145,7 @@ impl MediaPlane {
             sinks,
             recv_tasks: HashMap::new(),
             bridges: HashMap::new(),
+            conversations: HashMap::new(),
             stop,
         })
     }
@@ -203,6 +214,7 @@ impl MediaPlane {
                     socket,
                     closed: AtomicBool::new(false),
                     partner: ArcSwapOption::empty(),
+                    tap: ArcSwapOption::empty(),
                 });
                 self.slots.insert(call, slot.clone());
                 let _ = self.pacer.send(PacerMsg::Add(call, slot.clone()));
@@ -262,7 +274,15 @@ impl MediaPlane {
                 s.stop_recording(now);
                 flush(call, s, sinks);
             }),
+            MediaCommand::RecordConversation {
+                call,
+                record_id,
+                path,
+                stereo,
+            } => self.record_conversation(now, call, record_id, path, stereo),
+            MediaCommand::StopConversation { call } => self.stop_conversation(call),
             MediaCommand::Close { call } => {
+                self.stop_conversation(call);
                 // A recording in progress is finished and reported (its file closed)
                 // even though the call is going away.
                 self.with(call, |s, sinks| {
@@ -304,9 +324,18 @@ impl MediaPlane {
             }
         }
         slot_a.partner.store(Some(slot_b.clone()));
-        slot_b.partner.store(Some(slot_a));
+        slot_b.partner.store(Some(slot_a.clone()));
         self.bridges.insert(a, b);
         self.bridges.insert(b, a);
+        // A recorded caller's new partner feeds the right channel.
+        for (caller, other) in [(a, &slot_b), (b, &slot_a)] {
+            if let Some(taped) = self.conversations.get(&caller) {
+                other.tap.store(Some(Arc::new(Tap {
+                    party: Party::Manager,
+                    taped: taped.clone(),
+                })));
+            }
+        }
         tracing::debug!(%a, %b, "RTP relay started");
     }
 
@@ -319,6 +348,11 @@ impl MediaPlane {
         for key in [call, partner] {
             if let Some(slot) = self.slots.get(&key) {
                 slot.partner.store(None);
+                // A manager's leg stops feeding the caller's recording (the caller's
+                // own tap stays for the next bridge).
+                if !self.conversations.contains_key(&key) {
+                    slot.tap.store(None);
+                }
                 if let Ok(mut s) = slot.session.lock() {
                     s.unbridge(now);
                 }
@@ -326,6 +360,63 @@ impl MediaPlane {
             }
         }
         tracing::debug!(%call, %partner, "RTP relay stopped");
+    }
+
+    /// Starts recording `call`'s conversation; see [`MediaCommand::RecordConversation`].
+    fn record_conversation(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        record_id: u32,
+        path: std::path::PathBuf,
+        stereo: bool,
+    ) {
+        let Some(slot) = self.slots.get(&call).cloned() else {
+            let ev = MediaEvent::RecordingFinished {
+                record_id,
+                path,
+                duration: Duration::ZERO,
+                ended_by: RecordEnd::Stopped,
+                silent: true,
+                error: Some(format!("call {call} has no open media to record")),
+            };
+            let _ = self.sinks.events.send((call, ev));
+            return;
+        };
+        self.stop_conversation(call);
+        let taped = Arc::new(Taped::start(
+            now,
+            call,
+            record_id,
+            path,
+            stereo,
+            self.sinks.records.clone(),
+        ));
+        slot.tap.store(Some(Arc::new(Tap {
+            party: Party::Caller,
+            taped: taped.clone(),
+        })));
+        if let Some(partner) = self.bridges.get(&call).and_then(|p| self.slots.get(p)) {
+            partner.tap.store(Some(Arc::new(Tap {
+                party: Party::Manager,
+                taped: taped.clone(),
+            })));
+        }
+        self.conversations.insert(call, taped);
+    }
+
+    /// Finishes `call`'s conversation recording, if any: its legs stop feeding it and
+    /// the writer closes the file.
+    fn stop_conversation(&mut self, call: CallKey) {
+        let Some(taped) = self.conversations.remove(&call) else {
+            return;
+        };
+        for key in std::iter::once(call).chain(self.bridges.get(&call).copied()) {
+            if let Some(slot) = self.slots.get(&key) {
+                slot.tap.store(None);
+            }
+        }
+        taped.finish();
     }
 
     fn with(&self, call: CallKey, f: impl FnOnce(&mut MediaSession, &Sinks)) {
@@ -441,6 +532,10 @@ async fn recv_loop(
         }
         if let Some(forward) = forward {
             relay(&slot, &forward, &mut out);
+            // Recording comes after the send: it never delays the relay.
+            if let Some(tap) = slot.tap.load().as_deref() {
+                tap.feed(&forward, Instant::now());
+            }
         }
     }
 }

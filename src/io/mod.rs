@@ -13,6 +13,9 @@
 
 pub mod alerts;
 pub mod certs;
+pub mod email;
+pub mod events;
+pub mod lookup;
 pub mod media;
 pub mod pidfile;
 pub mod queueing;
@@ -22,9 +25,11 @@ pub mod reload;
 pub mod retention;
 pub mod shared;
 pub mod stream;
+mod tap;
 pub mod tcp;
 pub mod tls;
 pub mod webhook;
+pub mod webhook_format;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -48,7 +53,7 @@ use crate::config::ServerConfig;
 use crate::endpoint::{CallEvent, Endpoint, EndpointConfig, Output, ProgramFactory};
 use crate::media::prompt::{PromptError, PromptSet};
 use crate::sip::{Peer, Transport};
-use crate::store::{StoreHandle, StoreWrite};
+use crate::store::{CallbackStatus, StoreHandle, StoreWrite};
 
 use self::media::MediaPlane;
 use self::stream::{Counts, StreamEvent, StreamLimits};
@@ -107,6 +112,8 @@ pub struct Running {
     pub queues: queueing::QueueSnapshot,
     /// Commands from the admin API to the core (managers' states, callbacks).
     pub commands: mpsc::UnboundedSender<queueing::AdminCommand>,
+    /// Call events as they happen (the admin API's `GET /api/events`).
+    pub events: tokio::sync::broadcast::Sender<Arc<events::Published>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     reload: mpsc::UnboundedSender<Reload>,
     retention: tokio::sync::watch::Sender<Option<u32>>,
@@ -255,7 +262,16 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     // Webhook notifications from the store's outbox (`[server] webhook_url`).
     let webhooks = match &opts.store {
         Some(store) => {
-            let (w, configured) = webhook::start(&opts.server, store.clone(), shutdown_rx.clone());
+            let mailer = Arc::new(email::Mailer::new(
+                opts.plan.clone(),
+                opts.server.data_dir.clone(),
+            ));
+            let (w, configured) = webhook::start(
+                &opts.server,
+                store.clone(),
+                Some(mailer),
+                shutdown_rx.clone(),
+            );
             if let Err(e) = configured {
                 tracing::error!("webhook notifications are off: {e}");
             }
@@ -292,11 +308,15 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     let queues_snapshot = queueing::QueueSnapshot::default();
     let (lookup_tx, lookup_rx) = mpsc::unbounded_channel();
     let (commands, commands_rx) = mpsc::unbounded_channel();
+    let publisher = events::Publisher::new();
+    let events_stream = publisher.stream();
     let (regs_tx, regs_rx) = mpsc::unbounded_channel();
     let core = Core {
         queues: queues_snapshot.clone(),
         service_level: queueing::ServiceLevelTally::default(),
         lookups: lookup_tx,
+        events: publisher,
+        crm: lookup::Crm::new(),
         shared,
         registrations: regs_tx,
         managers: managers_snapshot.clone(),
@@ -334,6 +354,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         managers: managers_snapshot,
         queues: queues_snapshot,
         commands,
+        events: events_stream,
         shutdown,
         reload,
         retention,
@@ -390,6 +411,10 @@ struct Core {
     lookups: mpsc::UnboundedSender<(CallKey, LookupResult)>,
     queues: queueing::QueueSnapshot,
     service_level: queueing::ServiceLevelTally,
+    /// Call events for the webhook and the SSE stream.
+    events: events::Publisher,
+    /// The CRM lookup client and its cache (`[lookup]`).
+    crm: lookup::Crm,
     /// The shared-state thread (several instances), if configured.
     shared: Option<shared::SharedLink>,
     /// Registrations re-read from the shared database come back here.
@@ -553,11 +578,20 @@ impl Core {
 
     /// Answer a call's lookup off the core task: the call waits for it as an input.
     fn lookup(&self, lookup: Lookup) {
-        let Lookup::History {
-            call,
-            caller,
-            since,
-        } = lookup;
+        let (call, caller, since) = match lookup {
+            Lookup::History {
+                call,
+                caller,
+                since,
+            } => (call, caller, since),
+            Lookup::Crm {
+                call,
+                call_id,
+                caller,
+                dialled,
+                ..
+            } => return self.crm_lookup(call, call_id, caller, dialled),
+        };
         let tx = self.lookups.clone();
         let Some(store) = self.store.clone() else {
             let _ = tx.send((call, LookupResult::History(None)));
@@ -572,6 +606,30 @@ impl Core {
                 }
             };
             let _ = tx.send((call, LookupResult::History(found)));
+        });
+    }
+
+    /// Ask the CRM (`[lookup]`) about a caller; the answer, or the failure, comes back
+    /// as the call's input. Errors are logged and counted; the call routes without.
+    fn crm_lookup(&self, call: CallKey, call_id: String, caller: String, dialled: String) {
+        let tx = self.lookups.clone();
+        let Some(policy) = self.plan.load().integrations.lookup.clone() else {
+            // Removed by a reload while the call waited.
+            let _ = tx.send((call, LookupResult::Crm(Ok(Default::default()))));
+            return;
+        };
+        let crm = self.crm.clone();
+        tokio::spawn(async move {
+            let (result, label) = crm.lookup(&policy, &call_id, &caller, &dialled).await;
+            metrics::count_lookup(label);
+            let result = result.map_err(|e| {
+                tracing::warn!(call_id = %call_id, "CRM lookup for {caller} failed: {e}; routing normally");
+                match e {
+                    lookup::LookupError::Timeout(_) => crate::call::LookupFailure::Timeout,
+                    _ => crate::call::LookupFailure::Error,
+                }
+            });
+            let _ = tx.send((call, LookupResult::Crm(result)));
         });
     }
 
@@ -681,19 +739,22 @@ impl Core {
                 },
                 Output::Store(write) => {
                     queueing::count_write(&write);
-                    let callback = matches!(
-                        *write,
-                        StoreWrite::Callback { .. }
-                            | StoreWrite::DialbackFinished {
-                                request: Some(_),
-                                ..
-                            }
-                    );
+                    let callback = match &*write {
+                        StoreWrite::Callback { request, .. } => Some(request.clone()),
+                        StoreWrite::DialbackFinished {
+                            request: Some(request),
+                            ..
+                        } => Some(request.clone()),
+                        _ => None,
+                    };
                     if let Some(store) = &self.store {
                         store.write(*write);
                     }
-                    if callback && let Some(w) = &self.webhooks {
-                        w.notify();
+                    if let Some(request) = callback {
+                        self.notify_people(request);
+                        if let Some(w) = &self.webhooks {
+                            w.notify();
+                        }
                     }
                 }
                 Output::Event(ev) => {
@@ -715,10 +776,93 @@ impl Core {
                         metrics::record_call_outcome(rec.outcome);
                         self.service_level.record(&plan, rec);
                     }
+                    self.publish(&ev, rec.as_ref());
                     if let (Some(rec), Some(store)) = (rec, &self.store) {
                         store.write(StoreWrite::UpsertCall(rec));
                     }
                 }
+            }
+        }
+    }
+}
+
+impl Core {
+    /// A callback request was just filed: queue the emails (`[email]`) and the
+    /// `voicemail.created` webhook it calls for. The request is read back from the
+    /// store (the read is queued after the write) to learn its id and whether it is
+    /// new or carries a new message.
+    fn notify_people(&self, request: crate::store::NewCallback) {
+        let plan = self.plan.load();
+        let email = plan.integrations.email.clone();
+        let webhooks = self.webhooks.clone();
+        let hook = webhooks
+            .as_ref()
+            .is_some_and(|w| w.selects("voicemail.created"));
+        let (Some(store), true) = (self.store.clone(), email.is_some() || hook) else {
+            return;
+        };
+        tokio::spawn(async move {
+            let list = match store
+                .list_callbacks(Some(request.department.clone()), None)
+                .await
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!("cannot read the new callback request back: {e}");
+                    return;
+                }
+            };
+            let Some(cb) = list
+                .into_iter()
+                .filter(|c| c.caller == request.caller && c.status != CallbackStatus::Done)
+                .max_by_key(|c| (c.updated_at, c.id))
+            else {
+                return;
+            };
+            let voicemail = request.recording_path.is_some() && cb.recording_path.is_some();
+            let created = cb.call_count == 1;
+            let now = jiff::Timestamp::now();
+            if let Some(p) = &email {
+                let event = match (voicemail, created) {
+                    (true, _) if p.voicemail => Some("voicemail.created"),
+                    (false, true) if p.callbacks => Some("callback.created"),
+                    _ => None,
+                };
+                if let Some(event) = event {
+                    store.write(StoreWrite::EnqueueWebhook {
+                        payload_json: email::email_row(event, &cb),
+                        now,
+                    });
+                }
+            }
+            if voicemail && hook {
+                let body = serde_json::json!({"event": "voicemail.created", "callback": cb});
+                store.write(StoreWrite::EnqueueWebhook {
+                    payload_json: body.to_string(),
+                    now,
+                });
+            }
+            // The outbox task delivers both kinds of rows: look now, not at the next poll.
+            if let Some(w) = &webhooks {
+                w.notify();
+            }
+        });
+    }
+
+    /// A call event for the outside world: to the SSE stream, and to the webhook outbox
+    /// when `webhook_events` selects it (docs/integrations.md).
+    fn publish(&mut self, ev: &CallEvent, rec: Option<&crate::store::CallRecord>) {
+        let now = jiff::Timestamp::now();
+        for p in self.events.handle(now, ev, rec) {
+            metrics::count_call_event(p.event);
+            if let (Some(store), Some(w)) = (&self.store, &self.webhooks)
+                && w.selects(p.event)
+            {
+                store.write(StoreWrite::EnqueueWebhook {
+                    payload_json: p.json.clone(),
+                    now,
+                });
+                w.notify();
             }
         }
     }

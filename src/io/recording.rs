@@ -60,6 +60,8 @@ pub fn start_writer(events: UnboundedSender<(CallKey, MediaEvent)>) -> std::io::
 /// One open recording.
 struct Open {
     record_id: u32,
+    /// 1 for a voicemail, 2 for a stereo conversation.
+    channels: u16,
     path: PathBuf,
     /// None once writing failed (the error is kept) or the file never opened.
     wav: Option<WavWriter<BufWriter<File>>>,
@@ -74,53 +76,21 @@ fn writer_loop(
     rx: Receiver<(CallKey, RecordOutput)>,
     events: UnboundedSender<(CallKey, MediaEvent)>,
 ) {
-    let mut open: HashMap<CallKey, Open> = HashMap::new();
+    // By call and record id: a call's conversation and a voicemail can be open at
+    // the same time.
+    let mut open: HashMap<(CallKey, u32), Open> = HashMap::new();
     while let Ok((call, out)) = rx.recv() {
         match out {
             RecordOutput::Start { record_id, path } => {
-                if let Some(old) = open.remove(&call) {
-                    // Sessions end a recording before starting the next; finish it anyway.
-                    tracing::warn!(%call, record_id = old.record_id, "recording left open; closing it");
-                    let _ = close(old);
-                }
-                let rec = match create(&path) {
-                    Ok(wav) => Open {
-                        record_id,
-                        path,
-                        wav: Some(wav),
-                        written: 0,
-                        error: None,
-                        reported: false,
-                    },
-                    Err(error) => {
-                        // Tell the call at once rather than after the caller has
-                        // talked into nothing; the session's end is then swallowed.
-                        tracing::error!(%call, "{error}");
-                        let ev = MediaEvent::RecordingFinished {
-                            record_id,
-                            path: path.clone(),
-                            duration: Duration::ZERO,
-                            ended_by: RecordEnd::Stopped,
-                            silent: true,
-                            error: Some(error.to_string()),
-                        };
-                        let _ = events.send((call, ev));
-                        Open {
-                            record_id,
-                            path,
-                            wav: None,
-                            written: 0,
-                            error: Some(error),
-                            reported: true,
-                        }
-                    }
-                };
-                open.insert(call, rec);
+                start(&mut open, &events, call, record_id, path, 1);
             }
+            RecordOutput::StartConversation {
+                record_id,
+                path,
+                channels,
+            } => start(&mut open, &events, call, record_id, path, channels),
             RecordOutput::Audio { record_id, samples } => {
-                if let Some(rec) = open.get_mut(&call)
-                    && rec.record_id == record_id
-                {
+                if let Some(rec) = open.get_mut(&(call, record_id)) {
                     append(rec, &samples);
                 }
             }
@@ -129,20 +99,17 @@ fn writer_loop(
                 path,
                 result,
             } => {
-                let rec = match open.remove(&call) {
-                    Some(rec) if rec.record_id == record_id => Some(rec),
-                    Some(other) => {
-                        open.insert(call, other);
-                        None
-                    }
-                    None => None,
-                };
-                let (duration, error) = match rec {
+                let (duration, error) = match open.remove(&(call, record_id)) {
                     Some(rec) if rec.reported => continue,
-                    Some(rec) => match close(rec) {
-                        Ok(_) => (result.duration, None),
-                        Err((written, e)) => (duration_of(written), Some(e.to_string())),
-                    },
+                    Some(rec) => {
+                        let channels = u64::from(rec.channels.max(1));
+                        match close(rec) {
+                            Ok(_) => (result.duration, None),
+                            Err((written, e)) => {
+                                (duration_of(written / channels), Some(e.to_string()))
+                            }
+                        }
+                    }
                     None => (
                         Duration::ZERO,
                         Some(RecordingError::NotStarted { record_id }.to_string()),
@@ -167,7 +134,58 @@ fn writer_loop(
     }
 }
 
-fn create(path: &Path) -> Result<WavWriter<BufWriter<File>>, RecordingError> {
+/// Opens a recording's file; a failure is reported at once.
+fn start(
+    open: &mut HashMap<(CallKey, u32), Open>,
+    events: &UnboundedSender<(CallKey, MediaEvent)>,
+    call: CallKey,
+    record_id: u32,
+    path: PathBuf,
+    channels: u16,
+) {
+    if let Some(old) = open.remove(&(call, record_id)) {
+        // Sessions end a recording before starting the next; finish it anyway.
+        tracing::warn!(%call, record_id = old.record_id, "recording left open; closing it");
+        let _ = close(old);
+    }
+    let rec = match create(&path, channels) {
+        Ok(wav) => Open {
+            record_id,
+            channels,
+            path,
+            wav: Some(wav),
+            written: 0,
+            error: None,
+            reported: false,
+        },
+        Err(error) => {
+            // Tell the call at once rather than after the caller has talked into
+            // nothing; the session's end is then swallowed.
+            tracing::error!(%call, "{error}");
+            let ev = MediaEvent::RecordingFinished {
+                record_id,
+                path: path.clone(),
+                duration: Duration::ZERO,
+                ended_by: RecordEnd::Stopped,
+                silent: true,
+                error: Some(error.to_string()),
+            };
+            let _ = events.send((call, ev));
+            Open {
+                record_id,
+                channels,
+                path,
+                wav: None,
+                written: 0,
+                error: Some(error),
+                reported: true,
+            }
+        }
+    };
+    open.insert((call, record_id), rec);
+}
+
+fn create(path: &Path, channels: u16) -> Result<WavWriter<BufWriter<File>>, RecordingError> {
     let err = |source| RecordingError::Create {
         path: path.to_owned(),
         source,
@@ -182,7 +200,14 @@ fn create(path: &Path) -> Result<WavWriter<BufWriter<File>>, RecordingError> {
         .create_new(true)
         .open(path)
         .map_err(|e| err(hound::Error::IoError(e)))?;
-    WavWriter::new(BufWriter::new(file), SPEC).map_err(err)
+    WavWriter::new(
+        BufWriter::new(file),
+        WavSpec {
+            channels: channels.max(1),
+            ..SPEC
+        },
+    )
+    .map_err(err)
 }
 
 /// Appends `samples` and rewrites the header, so the file is valid up to here.

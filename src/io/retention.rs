@@ -1,5 +1,8 @@
 //! `[server] retention_days`: once a day, delete what is older than the limit.
 //!
+//! Conversation recordings (`DATA_DIR/conversations/YYYY-MM-DD/`) go by the same rule
+//! as the call records they belong to.
+//!
 //! The database part runs on the store thread ([`Store::purge_before`], one
 //! transaction); the recordings are deleted here, on a blocking thread, from the
 //! day folders `DATA_DIR/recordings/YYYY-MM-DD/` older than the limit. A recording still
@@ -87,11 +90,15 @@ pub async fn run_once(
         .map(|p| canonical(&data_dir.join(p)))
         .collect();
     let dir = data_dir.join("recordings");
+    // Conversation recordings (`record = true`) go with their call records.
+    let conversations = data_dir.join(crate::model::recording::CONVERSATIONS_DIR);
     let cutoff_day = cutoff.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
-    let recordings =
-        tokio::task::spawn_blocking(move || delete_recordings(&dir, cutoff_day, &keep))
-            .await
-            .unwrap_or(0);
+    let recordings = tokio::task::spawn_blocking(move || {
+        delete_recordings(&dir, cutoff_day, &keep)
+            + delete_recordings(&conversations, cutoff_day, &HashSet::new())
+    })
+    .await
+    .unwrap_or(0);
     Ok(Cleanup {
         records,
         recordings,

@@ -1,4 +1,5 @@
-//! Webhook notifications: posts the store's outbox to `[server] webhook_url`.
+//! Webhook notifications: posts the store's outbox to `[server] webhook_url`, and
+//! hands its email rows (`[email]`, see [`super::email`]) to the mailer.
 //!
 //! # Why an outbox
 //!
@@ -37,6 +38,7 @@ use jiff::Timestamp;
 use sha2::Sha256;
 use tokio::sync::{Notify, watch};
 
+use super::email::Mailer;
 use crate::config::ServerConfig;
 use crate::config::server::{WEBHOOK_MAX_RETRY_SECS, parse_webhook_url};
 use crate::store::{StoreError, StoreHandle, StoreWrite, WebhookEvent};
@@ -70,6 +72,10 @@ pub struct WebhookConfig {
     pub secret: Option<String>,
     pub timeout: Duration,
     pub retry_base: Duration,
+    /// `webhook_events`: which events are posted.
+    pub events: Vec<String>,
+    /// `webhook_format`: Switchboard's JSON, or a Slack or Teams message.
+    pub format: crate::config::server::WebhookFormat,
 }
 
 impl WebhookConfig {
@@ -84,6 +90,8 @@ impl WebhookConfig {
             secret: server.webhook_secret.clone(),
             timeout: Duration::from_secs(server.webhook_timeout_secs.max(1)),
             retry_base: Duration::from_secs(server.webhook_retry_base_secs.max(1)),
+            events: server.webhook_events.clone(),
+            format: server.webhook_format,
         }))
     }
 
@@ -125,6 +133,15 @@ impl Webhooks {
         self.sender.load().is_some()
     }
 
+    /// Whether events of this type are posted now (a `webhook_url` is configured and
+    /// `webhook_events` selects it).
+    pub fn selects(&self, event: &str) -> bool {
+        self.sender
+            .load()
+            .as_ref()
+            .is_some_and(|s| crate::config::server::selects(&s.cfg.events, event))
+    }
+
     /// A reload: deliver with the new `webhook_url`, secret and timeouts from now on
     /// (or stop delivering when the URL was removed; events stay in the outbox).
     pub fn reconfigure(&self, server: &ServerConfig) -> Result<(), WebhookError> {
@@ -160,6 +177,7 @@ impl Webhooks {
 pub fn start(
     server: &ServerConfig,
     store: StoreHandle,
+    mailer: Option<Arc<Mailer>>,
     shutdown: watch::Receiver<bool>,
 ) -> (Webhooks, Result<(), WebhookError>) {
     let webhooks = Webhooks {
@@ -169,6 +187,7 @@ pub fn start(
     let configured = webhooks.reconfigure(server);
     tokio::spawn(run(
         Arc::clone(&webhooks.sender),
+        mailer,
         store,
         Arc::clone(&webhooks.wake),
         shutdown,
@@ -178,6 +197,7 @@ pub fn start(
 
 async fn run(
     senders: Arc<ArcSwapOption<Sender>>,
+    mailer: Option<Arc<Mailer>>,
     store: StoreHandle,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
@@ -186,16 +206,20 @@ async fn run(
         if *shutdown.borrow() {
             break;
         }
-        let Some(sender) = senders.load_full() else {
-            // No webhook configured: wait for a reload (or the shutdown).
+        let sender = senders.load_full();
+        let mailer = mailer.clone().filter(|m| m.enabled());
+        if sender.is_none() && mailer.is_none() {
+            // Neither a webhook nor email configured: wait for a reload (or the
+            // shutdown; `[email]` comes with the plan, so look again now and then).
             tokio::select! {
                 _ = shutdown.changed() => break,
                 () = wake.notified() => continue,
+                () = tokio::time::sleep(POLL) => continue,
             }
-        };
+        }
         let round = tokio::select! {
             _ = shutdown.changed() => break,
-            r = sender.deliver_due(&store) => r,
+            r = deliver_due(&store, sender.as_deref(), mailer.as_deref()) => r,
         };
         let pause = match round {
             Ok(pause) => pause,
@@ -214,7 +238,7 @@ async fn run(
     tracing::debug!("webhook sender stopped");
 }
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Posts events and records the outcome in the store.
 struct Sender {
@@ -232,19 +256,142 @@ enum Failure {
     Timeout(Duration),
     #[error("{0}")]
     Request(String),
+    #[error("{0}")]
+    Email(super::email::EmailError),
+}
+
+/// Retry delays when no webhook is configured to take them from.
+const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(10);
+/// How long a row waits whose channel is not configured now (a reload removed it).
+const UNCONFIGURED_WAIT: Duration = Duration::from_secs(60);
+
+/// One round: deliver every due row (up to [`BATCH`]): webhook bodies by POST,
+/// email rows by the mailer. Returns how long to sleep.
+async fn deliver_due(
+    store: &StoreHandle,
+    sender: Option<&Sender>,
+    mailer: Option<&Mailer>,
+) -> Result<Duration, StoreError> {
+    let due = store.due_webhooks(Timestamp::now(), BATCH).await?;
+    for event in &due {
+        let attempt = event.attempts.saturating_add(1);
+        let email = super::email::is_email_row(&event.payload_json);
+        let outcome = match (email, sender, mailer) {
+            (true, _, Some(m)) => m
+                .send(&event.payload_json)
+                .await
+                .map(|to| {
+                    crate::admin::metrics::count_email("sent");
+                    tracing::info!(event = event.id, "email notification sent to {to}");
+                })
+                .map_err(Failure::Email),
+            (false, Some(s), _) => s.post(event, attempt).await,
+            _ => {
+                // Its channel is not configured now: keep it for when it is.
+                tracing::debug!(
+                    event = event.id,
+                    "{} not configured: notification kept in the outbox",
+                    if email { "[email]" } else { "webhook_url" }
+                );
+                let next_at = Timestamp::now()
+                    .checked_add(UNCONFIGURED_WAIT)
+                    .unwrap_or(Timestamp::MAX);
+                store.write(StoreWrite::RescheduleWebhook {
+                    id: event.id,
+                    next_at,
+                    attempts: event.attempts,
+                });
+                continue;
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                store.write(StoreWrite::WebhookDelivered { id: event.id });
+                if event.attempts > 0 {
+                    tracing::info!(
+                        event = event.id,
+                        attempt,
+                        "{} notification delivered after {} failed attempt(s)",
+                        if email { "email" } else { "webhook" },
+                        event.attempts
+                    );
+                } else {
+                    tracing::debug!(event = event.id, "notification delivered");
+                }
+            }
+            Err(Failure::Email(e @ super::email::EmailError::Unsendable(_))) => {
+                // Retrying cannot help: say why and drop it.
+                crate::admin::metrics::count_email("failed");
+                tracing::error!(event = event.id, "email notification dropped: {e}");
+                store.write(StoreWrite::WebhookDelivered { id: event.id });
+            }
+            Err(failure) => {
+                // Each channel backs off by its own setting.
+                let base = if email {
+                    mailer.and_then(Mailer::retry_base)
+                } else {
+                    sender.map(|s| s.cfg.retry_base)
+                }
+                .unwrap_or(DEFAULT_RETRY_BASE);
+                let delay = backoff(base, attempt);
+                let next_at = Timestamp::now()
+                    .checked_add(delay)
+                    .unwrap_or(Timestamp::MAX);
+                store.write(StoreWrite::RescheduleWebhook {
+                    id: event.id,
+                    next_at,
+                    attempts: attempt,
+                });
+                if email {
+                    crate::admin::metrics::count_email("failed");
+                    tracing::warn!(
+                        event = event.id,
+                        attempt,
+                        "email notification failed: {failure}; retrying in {}s",
+                        delay.as_secs()
+                    );
+                } else if let Some(s) = sender {
+                    tracing::warn!(
+                        event = event.id,
+                        attempt,
+                        "webhook delivery to {} failed: {failure}; retrying in {}s",
+                        s.cfg.display_host(),
+                        delay.as_secs()
+                    );
+                }
+            }
+        }
+    }
+    if due.len() >= BATCH {
+        // More may be waiting right now.
+        return Ok(Duration::ZERO);
+    }
+    // Sleep until the earliest pending event is due (the writes above are applied
+    // before this query runs, so it sees the new schedule).
+    let next = store.due_webhooks(Timestamp::MAX, 1).await?;
+    let now = Timestamp::now();
+    Ok(next.first().map_or(POLL, |e| {
+        Duration::try_from(e.next_attempt_at.duration_since(now))
+            .unwrap_or(Duration::ZERO)
+            .min(POLL)
+    }))
+}
+
+/// An HTTP(S) client for outgoing requests (webhooks, the CRM lookup). Mozilla's
+/// roots compiled in (webpki-roots): no dependency on the host's CA bundle, so HTTPS
+/// works the same in a bare container.
+pub(crate) fn https_client() -> Result<HttpClient, rustls::Error> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(https))
 }
 
 impl Sender {
     fn new(cfg: WebhookConfig) -> Result<Self, WebhookError> {
-        // Mozilla's roots compiled in (webpki-roots): no dependency on the host's CA
-        // bundle, so HTTPS works the same in a bare container.
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|source| WebhookError::Tls { source })?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(TokioExecutor::new()).build(https);
+        let client = https_client().map_err(|source| WebhookError::Tls { source })?;
         let user_agent =
             HeaderValue::from_static(concat!("Switchboard/", env!("CARGO_PKG_VERSION")));
         Ok(Self {
@@ -254,63 +401,12 @@ impl Sender {
         })
     }
 
-    /// One round: post every due event (up to [`BATCH`]) and return how long to sleep.
-    async fn deliver_due(&self, store: &StoreHandle) -> Result<Duration, StoreError> {
-        let due = store.due_webhooks(Timestamp::now(), BATCH).await?;
-        for event in &due {
-            let attempt = event.attempts.saturating_add(1);
-            match self.post(event, attempt).await {
-                Ok(()) => {
-                    store.write(StoreWrite::WebhookDelivered { id: event.id });
-                    if event.attempts > 0 {
-                        tracing::info!(
-                            event = event.id,
-                            attempt,
-                            "webhook notification delivered after {} failed attempt(s)",
-                            event.attempts
-                        );
-                    } else {
-                        tracing::debug!(event = event.id, "webhook notification delivered");
-                    }
-                }
-                Err(failure) => {
-                    let delay = backoff(self.cfg.retry_base, attempt);
-                    let next_at = Timestamp::now()
-                        .checked_add(delay)
-                        .unwrap_or(Timestamp::MAX);
-                    store.write(StoreWrite::RescheduleWebhook {
-                        id: event.id,
-                        next_at,
-                        attempts: attempt,
-                    });
-                    tracing::warn!(
-                        event = event.id,
-                        attempt,
-                        "webhook delivery to {} failed: {failure}; retrying in {}s",
-                        self.cfg.display_host(),
-                        delay.as_secs()
-                    );
-                }
-            }
-        }
-        if due.len() >= BATCH {
-            // More may be waiting right now.
-            return Ok(Duration::ZERO);
-        }
-        // Sleep until the earliest pending event is due (the writes above are applied
-        // before this query runs, so it sees the new schedule).
-        let next = store.due_webhooks(Timestamp::MAX, 1).await?;
-        let now = Timestamp::now();
-        Ok(next.first().map_or(POLL, |e| {
-            Duration::try_from(e.next_attempt_at.duration_since(now))
-                .unwrap_or(Duration::ZERO)
-                .min(POLL)
-        }))
-    }
-
     /// One POST of the stored payload, bounded by the configured timeout.
     async fn post(&self, event: &WebhookEvent, attempt: u32) -> Result<(), Failure> {
-        let body = Bytes::from(event.payload_json.clone());
+        let body = Bytes::from(super::webhook_format::render(
+            self.cfg.format,
+            &event.payload_json,
+        ));
         let mut req = http::Request::post(self.cfg.url.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .header(USER_AGENT, self.user_agent.clone())
@@ -358,7 +454,7 @@ impl Sender {
 
 /// The connection error with its causes ("client error (Connect): tcp connect error:
 /// Connection refused"), since hyper's top-level message alone says little.
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -370,7 +466,7 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A response body fit for one log line.
-fn printable(bytes: &[u8]) -> String {
+pub(crate) fn printable(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

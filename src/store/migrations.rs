@@ -107,10 +107,10 @@ CREATE TABLE registrations (
 CREATE INDEX registrations_by_expiry ON registrations(expires_at);
 ";
 
-/// v5 (issue 13): the virtual queue (callers waiting to be called back, kept across
+/// v6 (issue 13): the virtual queue (callers waiting to be called back, kept across
 /// restarts), each dial-back attempt, and managers' state intervals (paused with a
 /// reason, do-not-disturb, signed out) for the per-manager report.
-const V5_QUEUE: &str = r"
+const V6_QUEUE: &str = r"
 CREATE TABLE queued_callbacks (
     id            TEXT PRIMARY KEY NOT NULL,
     department    TEXT NOT NULL,
@@ -158,13 +158,19 @@ const V4_REGISTRATION_PATH: &str = r"
 ALTER TABLE registrations ADD COLUMN path TEXT NOT NULL DEFAULT '[]';
 ";
 
+/// v5: a call's conversation recording (`record = true`, issue 14).
+const V5_CALL_RECORDING: &str = r"
+ALTER TABLE calls ADD COLUMN recording TEXT;
+";
+
 /// Every migration, in order; script `i` takes the schema from version `i` to `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
     V1_CALLS,
     V2_CALLBACKS,
     V3_REGISTRATIONS,
     V4_REGISTRATION_PATH,
-    V5_QUEUE,
+    V5_CALL_RECORDING,
+    V6_QUEUE,
 ];
 
 /// The schema version this build writes (= number of migrations).

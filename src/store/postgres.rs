@@ -324,7 +324,7 @@ fn to_json<T: serde::Serialize>(value: &T, what: &'static str) -> Result<String,
 
 const CALL_COLS: &str = "call_id, started_at, answered_at, ended_at, dialled, source, caller, \
     caller_name, menu_path, decision, reason, department, answered_by, outcome, hangup_side, \
-    transfers";
+    transfers, recording";
 
 fn call_from_row(row: &Row) -> Result<CallRecord, StoreError> {
     Ok(CallRecord {
@@ -344,6 +344,7 @@ fn call_from_row(row: &Row) -> Result<CallRecord, StoreError> {
         outcome: get_enum(row, 13, "calls.outcome", CallOutcome::from_text)?,
         hangup_side: get_opt_enum(row, 14, "calls.hangup_side", Side::from_text)?,
         transfers: get_json(row, 15, "calls.transfers")?,
+        recording: get(row, 16, "calls.recording")?,
     })
 }
 
@@ -474,7 +475,7 @@ impl Store for PostgresStore {
         let transfers = to_json(&call.transfers, "transfers")?;
         let sql = format!(
             "INSERT INTO calls ({CALL_COLS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
              ON CONFLICT (call_id) DO UPDATE SET \
                started_at = EXCLUDED.started_at, answered_at = EXCLUDED.answered_at, \
                ended_at = EXCLUDED.ended_at, dialled = EXCLUDED.dialled, \
@@ -483,7 +484,7 @@ impl Store for PostgresStore {
                decision = EXCLUDED.decision, reason = EXCLUDED.reason, \
                department = EXCLUDED.department, answered_by = EXCLUDED.answered_by, \
                outcome = EXCLUDED.outcome, hangup_side = EXCLUDED.hangup_side, \
-               transfers = EXCLUDED.transfers"
+               transfers = EXCLUDED.transfers, recording = EXCLUDED.recording"
         );
         self.exec(
             "save a call record",
@@ -505,6 +506,7 @@ impl Store for PostgresStore {
                 &call.outcome.as_str(),
                 &call.hangup_side.map(Side::as_str),
                 &transfers,
+                &call.recording,
             ],
         )
         .map(|_| ())

@@ -191,6 +191,7 @@ mod tests {
             outcome: CallOutcome::InProgress,
             hangup_side: None,
             transfers: Vec::new(),
+            recording: None,
         }
     }
 

@@ -222,7 +222,7 @@ fn limit_i64(n: usize) -> i64 {
 
 const CALL_COLS: &str = "call_id, started_at, answered_at, ended_at, dialled, source, caller, \
     caller_name, menu_path, decision, reason, department, answered_by, outcome, hangup_side, \
-    transfers";
+    transfers, recording";
 
 fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRecord> {
     Ok(CallRecord {
@@ -242,6 +242,7 @@ fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRecord> {
         outcome: get_enum(row, 13, "a call outcome", CallOutcome::from_text)?,
         hangup_side: get_opt_enum(row, 14, "a hangup side", Side::from_text)?,
         transfers: get_json(row, 15)?,
+        recording: row.get(16)?,
     })
 }
 
@@ -373,7 +374,7 @@ impl Store for SqliteStore {
         let transfers = to_json(&call.transfers, "transfers")?;
         let sql = format!(
             "INSERT INTO calls ({CALL_COLS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
              ON CONFLICT (call_id) DO UPDATE SET \
                started_at = excluded.started_at, answered_at = excluded.answered_at, \
                ended_at = excluded.ended_at, dialled = excluded.dialled, \
@@ -382,7 +383,7 @@ impl Store for SqliteStore {
                decision = excluded.decision, reason = excluded.reason, \
                department = excluded.department, answered_by = excluded.answered_by, \
                outcome = excluded.outcome, hangup_side = excluded.hangup_side, \
-               transfers = excluded.transfers"
+               transfers = excluded.transfers, recording = excluded.recording"
         );
         self.exec(
             "save a call record",
@@ -404,6 +405,7 @@ impl Store for SqliteStore {
                 call.outcome.as_str(),
                 call.hangup_side.map(Side::as_str),
                 transfers,
+                call.recording,
             ],
         )
         .map(|_| ())

@@ -48,6 +48,21 @@ pub struct H {
     pub caller_tag: String,
     /// Every store write, in order.
     pub writes: Vec<StoreWrite>,
+    /// How CRM lookups (`[lookup]`) are answered.
+    pub crm: Crm,
+    /// The CRM lookups the calls asked for, in order.
+    pub crm_asked: Vec<Lookup>,
+}
+
+/// How the harness answers CRM lookups.
+#[derive(Debug, Clone)]
+pub enum Crm {
+    /// At once, with this answer.
+    Answer(switchboard::model::CrmAnswer),
+    /// At once, with a failure.
+    Fail,
+    /// Never: the call's own timeout decides.
+    Never,
 }
 
 impl H {
@@ -88,15 +103,22 @@ impl H {
             callbacks: vec![],
             caller_tag: String::new(),
             writes: vec![],
+            crm: Crm::Answer(Default::default()),
+            crm_asked: vec![],
         }
     }
 
     pub fn drain(&mut self) {
         let mut lookups = Vec::new();
+        let mut crm = Vec::new();
         while let Some(o) = self.ep.poll_output() {
             match o {
                 // Nobody called before: answer history lookups at once.
                 Output::Lookup(Lookup::History { call, .. }) => lookups.push(call),
+                Output::Lookup(l @ Lookup::Crm { call, .. }) => {
+                    self.crm_asked.push(l);
+                    crm.push(call);
+                }
                 Output::Transmit(t) => self.sent.push((
                     t.peer.addr.to_string(),
                     String::from_utf8_lossy(&t.payload).to_string(),
@@ -117,6 +139,16 @@ impl H {
         for call in lookups {
             self.ep
                 .handle_lookup(self.now, self.wall, call, LookupResult::History(None));
+            self.drain();
+        }
+        for call in crm {
+            let result = match &self.crm {
+                Crm::Answer(a) => Ok(a.clone()),
+                Crm::Fail => Err(switchboard::call::LookupFailure::Error),
+                Crm::Never => continue,
+            };
+            self.ep
+                .handle_lookup(self.now, self.wall, call, LookupResult::Crm(result));
             self.drain();
         }
     }

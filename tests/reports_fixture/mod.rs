@@ -103,6 +103,7 @@ pub fn calls() -> Vec<CallRecord> {
                 outcome: c.outcome,
                 hangup_side: None,
                 transfers: vec![],
+                recording: None,
             }
         })
         .collect()

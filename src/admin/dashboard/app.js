@@ -283,7 +283,11 @@ function recordingCell(c, id) {
   }
   const a = el("a", (c.recording_secs !== null ? c.recording_secs.toFixed(1) + " s" : "play") +
     (c.recording_flag ? " (" + c.recording_flag + ")" : ""), id + "-recording");
-  a.href = "/api/callbacks/" + encodeURIComponent(c.id) + "/recording";
+  return playable(td, a, "/api/callbacks/" + encodeURIComponent(c.id) + "/recording");
+}
+
+function playable(td, a, href) {
+  a.href = href;
   a.addEventListener("click", async (ev) => {
     ev.preventDefault();
     try {
@@ -301,6 +305,26 @@ function recordingCell(c, id) {
   });
   td.appendChild(a);
   return td;
+}
+
+function renderRecordings(d) {
+  const tbody = $("recording-rows");
+  tbody.replaceChildren();
+  const rows = d.recordings || [];
+  if (rows.length === 0) return emptyRow(tbody, 5, "no recorded conversations today");
+  rows.forEach((c, i) => {
+    const id = "recording-" + i;
+    const tr = el("tr", null, id);
+    const td = el("td");
+    tr.append(
+      el("td", localTime(c.started_at), id + "-time"),
+      el("td", c.caller, id + "-caller"),
+      el("td", c.department || "—", id + "-department"),
+      el("td", c.answered_by || "—", id + "-manager"),
+      playable(td, el("a", "play", id + "-play"), c.url),
+    );
+    tbody.appendChild(tr);
+  });
 }
 
 function renderCallbacks(d) {
@@ -584,6 +608,7 @@ async function refresh() {
     renderCharts(d);
     renderMissed(d);
     renderCallbacks(d);
+    renderRecordings(d);
     renderAlerts(d);
     renderActing(d);
     renderQueues(d);

@@ -155,10 +155,15 @@ CREATE TABLE queue_entries (
 CREATE INDEX queue_entries_by_department ON queue_entries(department, priority DESC, since, id);
 ";
 
-/// v6 (issue 13): the virtual queue (callers waiting to be called back, kept across
+/// v6: a call's conversation recording (`record = true`, issue 14).
+const V6_CALL_RECORDING: &str = r"
+ALTER TABLE calls ADD COLUMN recording TEXT;
+";
+
+/// v7 (issue 13): the virtual queue (callers waiting to be called back, kept across
 /// restarts), each dial-back attempt, and managers' state intervals for the
-/// per-manager report; the same tables as SQLite's v5.
-const V6_QUEUE: &str = r"
+/// per-manager report; the same tables as SQLite's v6.
+const V7_QUEUE: &str = r"
 CREATE TABLE queued_callbacks (
     id            TEXT PRIMARY KEY NOT NULL,
     department    TEXT NOT NULL,
@@ -208,7 +213,8 @@ pub const MIGRATIONS: &[&str] = &[
     V3_REGISTRATIONS,
     V4_REGISTRATION_PATH,
     V5_SHARED_STATE,
-    V6_QUEUE,
+    V6_CALL_RECORDING,
+    V7_QUEUE,
 ];
 
 /// The schema version this build writes (= number of migrations).

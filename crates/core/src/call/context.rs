@@ -106,12 +106,41 @@ pub enum Lookup {
         caller: String,
         since: Timestamp,
     },
+    /// Ask the business's CRM about the caller (`[lookup]`): the call waits for the
+    /// answer until `timeout` has passed, then routes without it.
+    Crm {
+        call: CallKey,
+        call_id: String,
+        caller: String,
+        dialled: String,
+        timeout: Duration,
+    },
+}
+
+/// Why a CRM lookup gave no answer (the call is routed normally).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupFailure {
+    /// No answer within `[lookup] timeout_ms`.
+    Timeout,
+    /// The request failed or the answer was not usable (logged by the driver).
+    Error,
+}
+
+impl LookupFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LookupFailure::Timeout => "timeout",
+            LookupFailure::Error => "error",
+        }
+    }
 }
 
 /// The answer to a [`Lookup`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupResult {
     History(Option<PreviousInteraction>),
+    /// The CRM's answer (empty for a caller it does not know).
+    Crm(Result<crate::model::CrmAnswer, LookupFailure>),
 }
 
 pub use crate::connect::ConnectInput;

@@ -192,6 +192,7 @@ impl Dialback {
                         self.entry.attempts + 1,
                         self.plan.callbacks.attempts
                     ),
+                    ..CallContextInfo::default()
                 };
                 let codec = ctx.cfg.codecs.first().copied().unwrap_or(sdp::Codec::Pcmu);
                 let mut started = Vec::new();

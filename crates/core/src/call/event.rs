@@ -65,6 +65,32 @@ pub enum CallEvent {
         key: CallKey,
         mailbox: String,
     },
+    /// A manager's phone(s) started ringing for this call.
+    Ringing {
+        key: CallKey,
+        manager: String,
+        /// The department ringing them, `None` for a direct connect.
+        department: Option<String>,
+    },
+    /// The CRM lookup (`[lookup]`) answered, failed or timed out, before routing.
+    LookedUp {
+        key: CallKey,
+        answer: Option<crate::model::CrmAnswer>,
+        /// Why there is no answer (`None` when the CRM answered).
+        failure: Option<super::context::LookupFailure>,
+    },
+    /// The conversation is being recorded into `path` (`record = true`).
+    RecordingStarted {
+        key: CallKey,
+        path: std::path::PathBuf,
+    },
+    /// The conversation recording is complete (or could not be written: `error`).
+    Recorded {
+        key: CallKey,
+        path: std::path::PathBuf,
+        duration: Duration,
+        error: Option<String>,
+    },
     /// One manager stopped ringing for this call.
     RingEnded {
         key: CallKey,
@@ -104,6 +130,10 @@ impl CallEvent {
             | CallEvent::CallbackQueued { key, .. }
             | CallEvent::Voicemail { key, .. }
             | CallEvent::RingEnded { key, .. }
+            | CallEvent::Ringing { key, .. }
+            | CallEvent::LookedUp { key, .. }
+            | CallEvent::RecordingStarted { key, .. }
+            | CallEvent::Recorded { key, .. }
             | CallEvent::Connected { key, .. }
             | CallEvent::Transferred { key, .. }
             | CallEvent::Ended { key, .. } => *key,

@@ -136,6 +136,8 @@ pub struct Flow {
     actions: VecDeque<FlowAction>,
     /// Life events are reported (a customer call); off for a manager's feature code.
     records: bool,
+    /// Queue priority from the CRM (`[lookup]`); 0 = normal.
+    priority: u8,
 }
 
 impl std::fmt::Debug for Flow {
@@ -155,7 +157,7 @@ impl Flow {
         program: Box<dyn Program>,
         now: Instant,
     ) -> Self {
-        let records = program.records();
+        let records = program.keeps_record();
         let mut flow = Flow {
             key,
             records,
@@ -168,6 +170,7 @@ impl Flow {
             next_id: 0,
             started: now,
             actions: VecDeque::new(),
+            priority: 0,
             info: info.clone(),
         };
         flow.event(CallEvent::Started { key, info });
@@ -259,6 +262,17 @@ impl Flow {
         self.ivr.program().wants_history(&self.info)
     }
 
+    /// Whether the CRM should be asked about this call before [`Self::start_with`],
+    /// and how long to wait for it.
+    pub fn wants_lookup(&self) -> Option<Duration> {
+        self.ivr.program().wants_lookup(&self.info)
+    }
+
+    /// Whether the conversation should be recorded now (`record = true`).
+    pub fn wants_recording(&self) -> bool {
+        self.ivr.program().records()
+    }
+
     /// The caller is answered and listening: run the program.
     pub fn start(
         &mut self,
@@ -267,8 +281,24 @@ impl Flow {
         states: &ManagerStates,
         history: Option<PreviousInteraction>,
     ) {
+        self.start_with(now, wall, states, history, None);
+    }
+
+    /// [`Self::start`] with what the CRM answered (`None`: not asked, or it failed).
+    pub fn start_with(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        states: &ManagerStates,
+        history: Option<PreviousInteraction>,
+        crm: Option<crate::model::CrmAnswer>,
+    ) {
         if !matches!(self.state, State::Idle) {
             return;
+        }
+        if let Some(answer) = &crm {
+            self.priority = answer.priority.unwrap_or(0);
+            self.ivr.program_mut().set_crm(answer);
         }
         self.state = State::Ivr;
         let info = self.info.clone();
@@ -685,7 +715,7 @@ impl Flow {
     }
 
     /// Whether this call reports life events (a customer call).
-    pub fn records(&self) -> bool {
+    pub fn keeps_record(&self) -> bool {
         self.records
     }
 
@@ -844,7 +874,10 @@ impl Flow {
             target: event_target,
             department,
         });
-        let priority = plan.priority_of(&self.info.caller, &self.info.dialled);
+        // The plan's priority (number, caller list) or the CRM's, whichever is higher.
+        let priority = plan
+            .priority_of(&self.info.caller, &self.info.dialled)
+            .max(self.priority);
         self.actions.push_back(FlowAction::Connect {
             target,
             plan,
@@ -941,7 +974,8 @@ impl Flow {
         };
         let priority = self
             .plan()
-            .map_or(0, |p| p.priority_of(&self.info.caller, &self.info.dialled));
+            .map_or(0, |p| p.priority_of(&self.info.caller, &self.info.dialled))
+            .max(self.priority);
         self.event(CallEvent::CallbackQueued {
             key: self.key,
             department: q.department.clone(),

@@ -51,14 +51,34 @@ enum State {
     Finished,
 }
 
-/// Whether the call knows its caller's history yet.
+/// An answer routing waits for: the caller's history, the CRM's answer.
 #[derive(Debug)]
-enum History {
+enum Awaited<T> {
     /// Asked; routing waits for the answer until `until`.
     Pending {
         until: Instant,
     },
-    Ready(Option<PreviousInteraction>),
+    Ready(Option<T>),
+}
+
+impl<T> Awaited<T> {
+    fn pending_until(&self) -> Option<Instant> {
+        match self {
+            Awaited::Pending { until } => Some(*until),
+            Awaited::Ready(_) => None,
+        }
+    }
+
+    fn is_due(&self, now: Instant) -> bool {
+        self.pending_until().is_some_and(|u| u <= now)
+    }
+}
+
+/// What the call looks up before it is routed (both asked at once, on arrival).
+#[derive(Debug)]
+struct Prerouting {
+    history: Awaited<PreviousInteraction>,
+    crm: Awaited<crate::model::CrmAnswer>,
 }
 
 /// The caller's negotiated media.
@@ -83,10 +103,12 @@ pub struct Call {
     dialog: Dialog,
     state: State,
     media: CallerMedia,
-    history: History,
+    prerouting: Prerouting,
     pub(super) flow: Flow,
     pub(super) people: People,
     created: Instant,
+    /// The conversation recording (`record = true`).
+    pub(super) taping: super::conversation::Taping,
 }
 
 /// Why an INVITE was not taken as a call (the endpoint refuses it).
@@ -173,11 +195,26 @@ impl Call {
                     caller: info.caller.clone(),
                     since,
                 });
-                History::Pending {
+                Awaited::Pending {
                     until: ctx.now + ctx.cfg.lookup_timeout,
                 }
             }
-            None => History::Ready(None),
+            None => Awaited::Ready(None),
+        };
+        let crm = match flow.wants_lookup() {
+            Some(timeout) => {
+                ctx.lookup(Lookup::Crm {
+                    call: key,
+                    call_id: info.call_id.clone(),
+                    caller: info.caller.clone(),
+                    dialled: info.dialled.clone(),
+                    timeout,
+                });
+                Awaited::Pending {
+                    until: ctx.now + timeout,
+                }
+            }
+            None => Awaited::Ready(None),
         };
         ctx.index().bind_tag(&local_tag, key);
         ctx.index().bind_invite(invite_key.clone(), key);
@@ -202,10 +239,11 @@ impl Call {
                 answer_at: ctx.now + ctx.cfg.ring_before_answer,
             },
             media,
-            history,
+            prerouting: Prerouting { history, crm },
             flow,
             people: People::None,
             created: ctx.now,
+            taping: Default::default(),
         };
         let _enter = call.span.clone().entered();
         if ctx.cfg.ring_before_answer.is_zero() {
@@ -254,7 +292,7 @@ impl Call {
 
     /// Over, and nothing (a recording, an orphaned leg) left to report.
     pub fn is_done(&self) -> bool {
-        matches!(self.state, State::Finished) && self.flow.is_finished()
+        matches!(self.state, State::Finished) && self.flow.is_finished() && self.taping.is_off()
     }
 
     pub fn is_ended(&self) -> bool {
@@ -286,15 +324,21 @@ impl Call {
 
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        let own = self.own_timeout();
+        match self.taping.deadline() {
+            Some(t) => Some(own.map_or(t, |o| o.min(t))),
+            None => own,
+        }
+    }
+
+    fn own_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Offered { answer_at, .. } => Some(*answer_at),
             State::Active => [
                 self.flow.poll_timeout(),
                 self.people.poll_timeout(),
-                match self.history {
-                    History::Pending { until } => Some(until),
-                    History::Ready(_) => None,
-                },
+                self.prerouting.history.pending_until(),
+                self.prerouting.crm.pending_until(),
             ]
             .into_iter()
             .flatten()
@@ -308,14 +352,25 @@ impl Call {
     // ---- inputs ---------------------------------------------------------------------
 
     pub fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        self.taping_timeout(ctx);
         match &self.state {
             State::Offered { answer_at, .. } if *answer_at <= ctx.now => self.answer(ctx),
             State::Active => {
-                if matches!(self.history, History::Pending { until } if until <= ctx.now) {
+                if self.prerouting.history.is_due(ctx.now) {
                     tracing::warn!(
                         "the caller's history did not arrive in time; routing without it"
                     );
-                    self.history = History::Ready(None);
+                    self.prerouting.history = Awaited::Ready(None);
+                    self.start_flow(ctx);
+                }
+                if self.prerouting.crm.is_due(ctx.now) {
+                    tracing::warn!("the CRM lookup did not answer in time; routing without it");
+                    self.prerouting.crm = Awaited::Ready(None);
+                    ctx.event(super::CallEvent::LookedUp {
+                        key: self.key,
+                        answer: None,
+                        failure: Some(super::LookupFailure::Timeout),
+                    });
                     self.start_flow(ctx);
                 }
                 let states = ctx.states();
@@ -331,12 +386,38 @@ impl Call {
     }
 
     pub fn handle_lookup(&mut self, ctx: &mut Ctx<'_>, result: LookupResult) {
-        let LookupResult::History(h) = result;
-        if matches!(self.history, History::Pending { .. }) {
-            self.history = History::Ready(h);
-            self.start_flow(ctx);
-            self.drain_flow(ctx);
+        match result {
+            LookupResult::History(h) => {
+                if self.prerouting.history.pending_until().is_none() {
+                    return;
+                }
+                self.prerouting.history = Awaited::Ready(h);
+            }
+            LookupResult::Crm(r) => {
+                // A late answer (after the timeout) changes nothing.
+                if self.prerouting.crm.pending_until().is_none() {
+                    return;
+                }
+                let (answer, failure) = match r {
+                    Ok(a) => {
+                        tracing::info!("CRM lookup: {}", describe_crm(&a));
+                        (Some(a), None)
+                    }
+                    Err(f) => {
+                        tracing::warn!("CRM lookup failed ({}); routing without it", f.as_str());
+                        (None, Some(f))
+                    }
+                };
+                self.prerouting.crm = Awaited::Ready(answer.clone());
+                ctx.event(super::CallEvent::LookedUp {
+                    key: self.key,
+                    answer,
+                    failure,
+                });
+            }
         }
+        self.start_flow(ctx);
+        self.drain_flow(ctx);
     }
 
     pub fn handle_ack(&mut self, ctx: &mut Ctx<'_>, _ack: &rsip::Request) {
@@ -418,9 +499,15 @@ impl Call {
                 ended_by,
                 silent,
                 error,
-            } => self.flow.handle_recording_finished(
-                ctx.now, ctx.wall, record_id, path, duration, ended_by, silent, error,
-            ),
+            } => {
+                if record_id == super::conversation::CONVERSATION_RECORD_ID {
+                    self.taping_finished(ctx, record_id, path, duration, error);
+                } else {
+                    self.flow.handle_recording_finished(
+                        ctx.now, ctx.wall, record_id, path, duration, ended_by, silent, error,
+                    );
+                }
+            }
             // Only managers' legs watch for feature codes.
             MediaEvent::FeatureCode { .. } => {}
             MediaEvent::Failed { reason } => {
@@ -573,7 +660,7 @@ impl Call {
             "answered after {} ms",
             ctx.now.saturating_duration_since(self.created).as_millis()
         );
-        if self.flow.records() {
+        if self.flow.keeps_record() {
             ctx.event(super::CallEvent::Answered { key: self.key });
         }
     }
@@ -582,12 +669,15 @@ impl Call {
         if !matches!(self.state, State::Active) {
             return;
         }
-        let History::Ready(history) = &self.history else {
+        let (Awaited::Ready(history), Awaited::Ready(crm)) =
+            (&self.prerouting.history, &self.prerouting.crm)
+        else {
             return;
         };
-        let history = history.clone();
+        let (history, crm) = (history.clone(), crm.clone());
         let states = ctx.states();
-        self.flow.start(ctx.now, ctx.wall, &states, history);
+        self.flow
+            .start_with(ctx.now, ctx.wall, &states, history, crm);
     }
 
     /// RFC 3261 §14.2: a re-INVITE (hold/unhold, new address or codec) keeps the call.
@@ -686,6 +776,7 @@ impl Call {
         let outcome = self.flow.handle_end(ctx.now, cause);
         self.drain_flow(ctx);
         self.end_people(ctx);
+        self.stop_taping(ctx);
         if self.media.open {
             ctx.media_cmd(MediaCommand::Close { call: self.key });
             self.media.open = false;
@@ -815,6 +906,30 @@ impl Call {
                 &file_safe(mailbox),
             ))
     }
+}
+
+/// One log line for a CRM answer.
+fn describe_crm(a: &crate::model::CrmAnswer) -> String {
+    if a.is_empty() {
+        return "the CRM does not know this caller".into();
+    }
+    let mut parts = Vec::new();
+    if let Some(o) = &a.owner {
+        parts.push(format!("owner {o}"));
+    }
+    if let Some(d) = &a.department {
+        parts.push(format!("department {d}"));
+    }
+    if let Some(p) = a.priority {
+        parts.push(format!("priority {p}"));
+    }
+    if let Some(n) = &a.display_name {
+        parts.push(format!("name \"{n}\""));
+    }
+    if !a.tags.is_empty() {
+        parts.push(format!("tags {}", a.tags.join(", ")));
+    }
+    parts.join(", ")
 }
 
 /// Trunks send OPTIONS as a keepalive/health check: always 200 with our capabilities.

@@ -256,6 +256,10 @@ impl IvrRunner {
         self.program.as_ref()
     }
 
+    pub fn program_mut(&mut self) -> &mut dyn Program {
+        self.program.as_mut()
+    }
+
     pub fn context(&self) -> CallContextInfo {
         self.program.context()
     }

@@ -365,10 +365,12 @@ pub fn build_invite(ctx: &Ctx<'_>, spec: &InviteSpec<'_>) -> Option<rsip::Reques
     let t = spec.dest.peer.transport;
     let host = ctx.cfg.local_addr(t);
     let number = sanitize_number(&spec.info.caller);
+    // The CRM's name for the customer beats the caller ID's (`[lookup]`).
     let name = spec
-        .info
-        .caller_name
+        .ctx
+        .display_name
         .as_deref()
+        .or(spec.info.caller_name.as_deref())
         .map(sanitize_text)
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| number.clone());
@@ -419,6 +421,17 @@ pub fn build_invite(ctx: &Ctx<'_>, spec: &InviteSpec<'_>) -> Option<rsip::Reques
         spec.ctx.returning.as_deref().unwrap_or_default(),
     );
     optional("Reason", &spec.ctx.reason);
+    // What the CRM said (`[lookup]`, docs/integrations.md).
+    optional("Owner", spec.ctx.owner.as_deref().unwrap_or_default());
+    optional(
+        "Priority",
+        &spec.ctx.priority.map(|p| p.to_string()).unwrap_or_default(),
+    );
+    optional(
+        "Caller-Name",
+        spec.ctx.display_name.as_deref().unwrap_or_default(),
+    );
+    optional("Tags", &spec.ctx.tags.join(", "));
     let _ = write!(
         text,
         "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{}",

@@ -15,6 +15,7 @@
 
 mod callback;
 pub mod context;
+pub mod conversation;
 pub mod dialback;
 pub mod event;
 pub mod flow;
@@ -34,7 +35,9 @@ mod security;
 pub mod trunk;
 pub mod waiting;
 
-pub use context::{CallConfig, ConnectInput, Ctx, Lookup, LookupResult, Output, Spawn};
+pub use context::{
+    CallConfig, ConnectInput, Ctx, Lookup, LookupFailure, LookupResult, Output, Spawn,
+};
 pub use dialback::Dialback;
 pub use event::CallEvent;
 pub use flow::{Flow, FlowAction};

@@ -58,6 +58,12 @@ impl Call {
                         manager: m.clone(),
                         outcome: RingOutcome::Failed,
                     });
+                } else {
+                    ctx.event(super::CallEvent::Ringing {
+                        key: self.key(),
+                        manager: m.clone(),
+                        department: department.clone(),
+                    });
                 }
             }
         }
@@ -319,6 +325,7 @@ impl Call {
             b: leg.media_key,
         });
         self.flow.handle_answered(&leg.manager);
+        self.start_taping(ctx);
         self.people = People::Bridged {
             leg: Box::new(leg),
             keys: None,

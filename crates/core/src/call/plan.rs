@@ -47,6 +47,10 @@ pub struct PlanProgram {
     keys: Vec<String>,
     /// Prompts that exist, so an announcement never names a missing file.
     has_prompt: Box<dyn Fn(&str) -> bool + Send>,
+    /// What the CRM said about the caller (`[lookup]`).
+    crm: Option<crate::model::CrmAnswer>,
+    /// The dialled number's entry records conversations (`record = true`).
+    number_records: bool,
 }
 
 impl PlanProgram {
@@ -61,7 +65,28 @@ impl PlanProgram {
             confirm: false,
             keys: Vec::new(),
             has_prompt,
+            crm: None,
+            number_records: false,
         }
+    }
+
+    /// Whether conversations of a call connected to `target` are recorded.
+    fn records_target(&self, department: Option<&str>) -> bool {
+        self.number_records
+            || department
+                .and_then(|d| self.plan.departments.get(d))
+                .is_some_and(|d| d.record)
+    }
+
+    /// The prompts before a connect: what the plan announces, then the recording
+    /// notice when the conversation will be recorded.
+    fn with_notice(&self, mut prompts: Vec<String>, department: Option<&str>) -> Vec<String> {
+        if self.records_target(department)
+            && let Some(notice) = &self.plan.integrations.recording.announcement
+        {
+            prompts.push(notice.clone());
+        }
+        prompts
     }
 
     /// The menus the caller went through, outermost first.
@@ -139,7 +164,7 @@ impl PlanProgram {
                 };
                 self.destination = Some(Destination::Department(name.clone()));
                 Step::Play {
-                    prompts: vec![prompt],
+                    prompts: self.with_notice(vec![prompt], Some(&name)),
                     then: Box::new(Step::Connect(ConnectTarget::Department(name))),
                 }
             }
@@ -150,15 +175,15 @@ impl PlanProgram {
                 fallback,
             } => {
                 self.destination = Some(Destination::Manager(name.clone()));
-                Step::play(
-                    &["connecting"],
-                    Step::Connect(ConnectTarget::Manager {
+                Step::Play {
+                    prompts: self.with_notice(vec!["connecting".into()], None),
+                    then: Box::new(Step::Connect(ConnectTarget::Manager {
                         name,
                         ring_timeout,
                         wait,
                         fallback,
-                    }),
-                )
+                    })),
+                }
             }
             routing::Step::Voicemail {
                 mailbox,
@@ -218,9 +243,16 @@ impl Program for PlanProgram {
         self.history = history;
         if let Some(route) = self.plan.number_route(&call.dialled) {
             self.source = route.source.clone();
+            self.number_records = route.record;
         }
         let ctx = CallContext::new(&call.dialled, &call.caller, wall);
-        let d = routing::route_call(&self.plan, &ctx, states, self.history.as_ref());
+        let d = routing::route_call_with(
+            &self.plan,
+            &ctx,
+            states,
+            self.history.as_ref(),
+            self.crm.as_ref(),
+        );
         self.decide(d)
     }
 
@@ -245,6 +277,22 @@ impl Program for PlanProgram {
         };
         let d = routing::on_menu_input(&self.plan, &mut self.session, input, wall, states);
         self.decide(d)
+    }
+
+    fn wants_lookup(&self, _call: &CallInfo) -> Option<Duration> {
+        self.plan.integrations.lookup.as_ref().map(|l| l.timeout)
+    }
+
+    fn set_crm(&mut self, answer: &crate::model::CrmAnswer) {
+        self.crm = Some(answer.clone());
+    }
+
+    fn records(&self) -> bool {
+        match &self.destination {
+            Some(Destination::Department(d)) => self.records_target(Some(d)),
+            Some(Destination::Manager(_)) => self.records_target(None),
+            _ => false,
+        }
     }
 
     fn refusal(&self, call: &CallInfo) -> Option<Reason> {
@@ -284,6 +332,14 @@ impl Program for PlanProgram {
                 .last_reason
                 .as_ref()
                 .map(ToString::to_string)
+                .unwrap_or_default(),
+            owner: self.crm.as_ref().and_then(|c| c.owner.clone()),
+            priority: self.crm.as_ref().and_then(|c| c.priority),
+            display_name: self.crm.as_ref().and_then(|c| c.display_name.clone()),
+            tags: self
+                .crm
+                .as_ref()
+                .map(|c| c.tags.clone())
                 .unwrap_or_default(),
         }
     }

@@ -83,6 +83,13 @@ pub struct CallContextInfo {
     pub returning: Option<String>,
     /// The routing reason, one line.
     pub reason: String,
+    /// From the CRM (`[lookup]`): the customer's owner, queue priority, the name to
+    /// show instead of the caller ID's, and tags (`X-Switchboard-Owner`, `-Priority`,
+    /// `-Caller-Name`, `-Tags`).
+    pub owner: Option<String>,
+    pub priority: Option<u8>,
+    pub display_name: Option<String>,
+    pub tags: Vec<String>,
 }
 
 impl Step {
@@ -125,6 +132,18 @@ pub trait Program: Send {
     /// caller spoke with since the returned time (looked up before [`Self::start`]).
     fn wants_history(&self, _call: &CallInfo) -> Option<Timestamp> {
         None
+    }
+    /// Whether the program wants the CRM asked about this call (`[lookup]`), and how
+    /// long the call may wait for the answer before [`Self::start`].
+    fn wants_lookup(&self, _call: &CallInfo) -> Option<std::time::Duration> {
+        None
+    }
+    /// What the CRM answered, given before [`Self::start`] (never when it failed).
+    fn set_crm(&mut self, _answer: &crate::model::CrmAnswer) {}
+    /// Whether a conversation of this call should be recorded now (`record = true` on
+    /// its number or the department it was routed to).
+    fn records(&self) -> bool {
+        false
     }
     /// The first step; `history` is the caller's last interaction, when
     /// [`Self::wants_history`] asked for it and there is one.
@@ -176,7 +195,7 @@ pub trait Program: Send {
     }
     /// Whether the call is a customer call that gets a record (and counts in
     /// reports); a manager's feature-code call does not.
-    fn records(&self) -> bool {
+    fn keeps_record(&self) -> bool {
         true
     }
 }
@@ -213,7 +232,7 @@ impl Program for ServiceAnswer {
         Step::hangup("feature code answered")
     }
 
-    fn records(&self) -> bool {
+    fn keeps_record(&self) -> bool {
         false
     }
 }

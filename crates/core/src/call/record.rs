@@ -66,11 +66,21 @@ impl Recorder {
                     outcome: CallOutcome::InProgress,
                     hangup_side: None,
                     transfers: Vec::new(),
+                    recording: None,
                 };
                 self.open.insert(*key, rec.clone());
                 Some(rec)
             }
-            CallEvent::Answered { .. } | CallEvent::RingEnded { .. } => None,
+            CallEvent::Answered { .. }
+            | CallEvent::RingEnded { .. }
+            | CallEvent::Ringing { .. }
+            | CallEvent::LookedUp { .. }
+            | CallEvent::Recorded { .. } => None,
+            CallEvent::RecordingStarted { key, path } => {
+                let rec = self.open.get_mut(key)?;
+                rec.recording = Some(path.display().to_string());
+                Some(rec.clone())
+            }
             CallEvent::Connecting {
                 key,
                 target,

@@ -131,6 +131,15 @@ impl<'a> Compiler<'a> {
         if let Some(a) = &raw.alerts {
             plan.alerts = self.alerts(a.get_ref());
         }
+        if let Some(l) = &raw.lookup {
+            plan.integrations.lookup = self.lookup(l.get_ref());
+        }
+        if let Some(r) = &raw.recording {
+            plan.integrations.recording = self.recording(r.get_ref());
+        }
+        if let Some(e) = &raw.email {
+            plan.integrations.email = self.email(e.get_ref());
+        }
         plan.prompts = self.used_prompts;
         (plan, self.menu_spans)
     }
@@ -196,6 +205,7 @@ impl<'a> Compiler<'a> {
                 after_hours: after_hours.unwrap_or(Action::Hangup),
                 line,
                 priority: n.priority.unwrap_or(0),
+                record: n.record.unwrap_or(false),
             });
         }
         if !seen.contains_key(&NumberPattern::Any) {
@@ -355,6 +365,8 @@ impl<'a> Compiler<'a> {
                     wrap_up: Duration::from_secs(d.wrap_up_secs.unwrap_or(0)),
                     history: d.history,
                     queue,
+                    record: d.record.unwrap_or(false),
+                    email: self.recipients(&d.email, &ctx),
                 },
             );
         }

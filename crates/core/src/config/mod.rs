@@ -12,6 +12,7 @@ pub mod store;
 mod check;
 mod compile;
 pub mod diagnostic;
+pub mod integrations;
 pub mod plan;
 pub mod queueing;
 mod queueing_compile;
@@ -23,6 +24,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::{ConfigErrors, Diagnostic, Severity};
+pub use integrations::{
+    EmailPolicy, EmailTls, Integrations, LookupPolicy, RecordingChannels, RecordingPolicy,
+};
 pub use plan::{
     Action, AlertPolicy, Department, DialPlan, HistoryPolicy, Manager, Menu, NumberPattern,
     NumberRoute, Schedule, Strategy, TimeRange, UnknownName, Voicemail,

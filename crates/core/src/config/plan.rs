@@ -217,6 +217,8 @@ pub struct NumberRoute {
     pub line: usize,
     /// Queue priority of calls to this number (higher is served first).
     pub priority: u8,
+    /// Conversations of calls to this number are recorded (`[recording]`).
+    pub record: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -317,6 +319,11 @@ pub struct Department {
     pub history: Option<bool>,
     /// Position/wait announcements, the callback key, the service-level target.
     pub queue: super::queueing::QueueAnnouncements,
+    /// Conversations with this department's members are recorded (`[recording]`).
+    pub record: bool,
+    /// Who is mailed about this department's voicemails and callback requests
+    /// (`[email] to` when empty).
+    pub email: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -515,6 +522,8 @@ pub struct DialPlan {
     pub history: HistoryPolicy,
     pub transfer: TransferPolicy,
     pub alerts: AlertPolicy,
+    /// `[lookup]`, `[recording]`, `[email]`.
+    pub integrations: super::integrations::Integrations,
     /// Every prompt name the plan uses, for the prompt loader.
     pub prompts: BTreeSet<String>,
     /// `[outbound.NAME]` trunks for dial-back calls.

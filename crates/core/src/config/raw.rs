@@ -41,6 +41,10 @@ pub(crate) struct RawConfig {
     pub callbacks: Option<Spanned<RawCallbacks>>,
     pub priority: Option<Spanned<RawPriority>>,
     pub features: Option<Spanned<RawFeatures>>,
+    // ---- issue 14: integrations ----
+    pub lookup: Option<Spanned<super::integrations::RawLookup>>,
+    pub recording: Option<Spanned<super::integrations::RawRecording>>,
+    pub email: Option<Spanned<super::integrations::RawEmail>>,
 }
 
 /// `[outbound.NAME]`: a PBX or carrier that dial-back calls go out through.
@@ -137,6 +141,8 @@ pub(crate) struct RawNumber {
     pub hours: Option<Text>,
     pub after_hours: Option<Text>,
     pub priority: Option<u8>,
+    /// Record the conversations of calls to this number (`[recording]`).
+    pub record: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,6 +182,11 @@ pub(crate) struct RawDepartment {
     pub callback_key: Option<Text>,
     pub service_level_secs: Option<u64>,
     pub name_prompt: Option<Text>,
+    /// Record the conversations this department's members have (`[recording]`).
+    pub record: Option<bool>,
+    /// Who is mailed about this department's voicemails and callback requests.
+    #[serde(default)]
+    pub email: Vec<Text>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,7 +9,7 @@
 //! | setting | on reload |
 //! |---|---|
 //! | `trunks`, `realm`, `digest_algorithms`, `sip_timers`, `rtp_timeout_secs`, `inband_dtmf`, `ring_before_answer_ms` | run time |
-//! | `webhook_url`, `webhook_secret`, `webhook_timeout_secs`, `webhook_retry_base_secs` | run time |
+//! | `webhook_url`, `webhook_secret`, `webhook_timeout_secs`, `webhook_retry_base_secs`, `webhook_events`, `webhook_format` | run time |
 //! | `prompts_dir` (and every prompt file in it) | run time |
 //! | `retention_days` | run time |
 //! | `tls_certificate`, `tls_private_key` (and the files, re-read on every reload), `tls_server_name`, `tls_ca_file`, `tls_verify_peers`, `tls_peer_names`, `tls_handshake_secs` | run time |
@@ -84,6 +84,8 @@ pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig,
         webhook_secret,
         webhook_timeout_secs,
         webhook_retry_base_secs,
+        webhook_events,
+        webhook_format,
         rtp_latch,
         rtp_relatch_after_ms,
         rate_limit,
@@ -137,6 +139,8 @@ pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig,
         webhook_secret,
         webhook_timeout_secs,
         webhook_retry_base_secs,
+        webhook_events,
+        webhook_format,
         prompts_dir,
         retention_days,
         tls_certificate,

@@ -159,6 +159,76 @@ pub struct ServerConfig {
     /// failure up to one hour (10 s, 20 s, 40 s … 1 h with the default).
     #[serde(deserialize_with = "webhook_retry_base_secs")]
     pub webhook_retry_base_secs: u64,
+    /// Which events are posted to `webhook_url`: names from [`WEBHOOK_EVENTS`], or
+    /// `call.*` for every call event, or `*` for everything. Default: new callback
+    /// requests and alerts (what Switchboard sent before call events existed).
+    #[serde(deserialize_with = "webhook_events")]
+    pub webhook_events: Vec<String>,
+    /// The body's format: Switchboard's own JSON, or a message for a Slack or Microsoft
+    /// Teams incoming webhook (see docs/integrations.md).
+    pub webhook_format: WebhookFormat,
+}
+
+/// How a webhook body is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// The event's JSON as documented (for CRMs, n8n, your own service).
+    #[default]
+    Json,
+    /// `{"text": ...}` for a Slack incoming webhook.
+    Slack,
+    /// An Adaptive Card message for a Teams incoming webhook or workflow.
+    Teams,
+}
+
+/// Every event type a webhook can be sent (docs/integrations.md has the schema).
+pub const WEBHOOK_EVENTS: &[&str] = &[
+    "callback.created",
+    "voicemail.created",
+    "alert.raised",
+    "call.started",
+    "call.routed",
+    "call.queued",
+    "call.left_queue",
+    "call.ringing",
+    "call.ring_ended",
+    "call.answered",
+    "call.transferred",
+    "call.recorded",
+    "call.ended",
+];
+
+/// Whether `selection` (a `webhook_events` list) picks `event`.
+pub fn selects(selection: &[String], event: &str) -> bool {
+    selection.iter().any(|s| {
+        s == "*"
+            || s == event
+            || s.strip_suffix(".*")
+                .is_some_and(|prefix| event.split('.').next() == Some(prefix))
+    })
+}
+
+fn webhook_events<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let list = Vec::<String>::deserialize(d)?;
+    for e in &list {
+        let known = e == "*"
+            || WEBHOOK_EVENTS.contains(&e.as_str())
+            || e.strip_suffix(".*").is_some_and(|p| {
+                WEBHOOK_EVENTS
+                    .iter()
+                    .any(|w| w.split('.').next() == Some(p))
+            });
+        if !known {
+            let dym = super::diagnostic::did_you_mean(e, WEBHOOK_EVENTS.iter().copied());
+            return Err(serde::de::Error::custom(format!(
+                "webhook_events: \"{e}\" is not an event{dym}; the events are {}, or \
+                 \"call.*\" and \"*\"",
+                WEBHOOK_EVENTS.join(", ")
+            )));
+        }
+    }
+    Ok(list)
 }
 
 /// The longest wait between two delivery attempts of a webhook notification.
@@ -409,6 +479,8 @@ impl Default for ServerConfig {
             webhook_secret: None,
             webhook_timeout_secs: 10,
             webhook_retry_base_secs: 10,
+            webhook_events: vec!["callback.created".into(), "alert.raised".into()],
+            webhook_format: WebhookFormat::Json,
         }
     }
 }

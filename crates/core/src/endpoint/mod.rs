@@ -91,7 +91,8 @@ impl EndpointConfig {
             inband_dtmf: self.server.inband_dtmf,
             rtp_timeout_secs: self.server.rtp_timeout_secs,
             recordings_dir: self.server.data_dir.join("recordings"),
-            notify_callbacks: self.server.webhook_url.is_some(),
+            notify_callbacks: self.server.webhook_url.is_some()
+                && crate::config::server::selects(&self.server.webhook_events, "callback.created"),
             lookup_timeout: LOOKUP_TIMEOUT,
             srtp: self.server.srtp,
         }

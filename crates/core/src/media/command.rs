@@ -90,6 +90,19 @@ pub enum MediaCommand {
     },
     /// Finish the recording now (e.g. the caller hung up); RecordingFinished follows.
     StopRecording { call: CallKey },
+    /// Record the conversation of `call` (the caller's stream, left channel) with
+    /// whoever it is bridged to (right channel) into `path`, from now until
+    /// [`MediaCommand::StopConversation`] or the call's `Close`: only while bridged,
+    /// tapped off the relay after each packet is sent, so relaying is never delayed.
+    /// Ends with [`MediaEvent::RecordingFinished`] (`record_id`).
+    RecordConversation {
+        call: CallKey,
+        record_id: u32,
+        path: PathBuf,
+        stereo: bool,
+    },
+    /// Finish the conversation recording of `call`.
+    StopConversation { call: CallKey },
     /// Release the port; nothing more is sent or reported for this call. A bridged
     /// leg is unbridged first.
     Close { call: CallKey },

@@ -13,9 +13,11 @@
 //! the outgoing leg's own stream (SSRC, sequence, timestamp, payload type), copying or
 //! transcoding the payload without decoding it. A manager's telephone-events that may
 //! be a feature code are held back from the caller by [`feature_gate`].
+//! A recorded conversation puts both directions side by side in [`conversation`].
 
 pub mod collector;
 pub mod command;
+pub mod conversation;
 pub mod feature_gate;
 pub mod g711;
 pub mod inband;

@@ -286,6 +286,13 @@ impl Recorder {
 pub enum RecordOutput {
     /// Create `path` (and its directories) as an 8 kHz mono 16-bit WAV file.
     Start { record_id: u32, path: PathBuf },
+    /// Create `path` as an 8 kHz 16-bit WAV file with `channels` interleaved channels
+    /// (a conversation, [`crate::media::conversation`]).
+    StartConversation {
+        record_id: u32,
+        path: PathBuf,
+        channels: u16,
+    },
     /// Append these samples.
     Audio { record_id: u32, samples: Vec<i16> },
     /// Finalize the file, then report `RecordingFinished` with these values.

@@ -116,6 +116,10 @@ pub struct CallRecord {
     pub outcome: CallOutcome,
     pub hangup_side: Option<Side>,
     pub transfers: Vec<Transfer>,
+    /// The conversation recording (`record = true`), relative to or inside the data
+    /// directory; served by `GET /api/calls/{call_id}/recording`.
+    #[serde(default)]
+    pub recording: Option<String>,
 }
 
 /// How ringing one manager ended.
@@ -252,6 +256,31 @@ pub struct WebhookEvent {
     pub attempts: u32,
     pub next_attempt_at: Timestamp,
     pub created_at: Timestamp,
+}
+
+/// What the business's CRM said about a caller (`[lookup]`, docs/integrations.md):
+/// every field optional. An unknown caller is the empty answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CrmAnswer {
+    /// The manager who owns this customer (a `[managers]` name or extension).
+    pub owner: Option<String>,
+    /// The department to send the call to instead of the number's action.
+    pub department: Option<String>,
+    /// Queue priority: higher is served first (0 = normal).
+    pub priority: Option<u8>,
+    /// The name shown on the manager's phone.
+    pub display_name: Option<String>,
+    /// Labels shown on the manager's phone (`X-Switchboard-Tags`).
+    pub tags: Vec<String>,
+}
+
+impl CrmAnswer {
+    /// Nothing the answer could change.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self == &CrmAnswer::default()
+    }
 }
 
 /// The manager a caller last spoke with (for returning-caller routing).

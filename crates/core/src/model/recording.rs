@@ -7,6 +7,21 @@
 use jiff::Timestamp;
 use sha2::{Digest as _, Sha256};
 
+/// The folder below the data directory holding conversation recordings
+/// (`record = true`), one folder per UTC day like `recordings/`: apart from the
+/// voicemails, so start-up recovery never mistakes a conversation for a message.
+pub const CONVERSATIONS_DIR: &str = "conversations";
+
+/// `HHMMSS-TAG.wav`: the conversation recording of the call `call_id`.
+#[must_use]
+pub fn conversation_file_name(started_at: Timestamp, call_id: &str) -> String {
+    format!(
+        "{}-{}.wav",
+        started_at.strftime("%H%M%S"),
+        call_tag(call_id)
+    )
+}
+
 /// 16 hex digits (64 bits) of the SHA-256 of a call record's id.
 #[must_use]
 pub fn call_tag(call_id: &str) -> String {

@@ -11,6 +11,7 @@ use super::hours;
 use super::reason::{MenuWhy, Reason, Returning, Why};
 use super::state::{CallContext, ManagerState, ManagerStates, PreviousInteraction};
 use crate::config::{Action, DialPlan, Manager, NumberPattern, NumberRoute};
+use crate::model::CrmAnswer;
 
 /// What the call should do next. Departments are resolved lazily: `Department` tells
 /// the call layer to ask [`select_department`](super::select_department) whom to ring
@@ -332,6 +333,7 @@ impl Env<'_> {
         &self,
         ctx: &CallContext,
         history: Option<&PreviousInteraction>,
+        crm: Option<&CrmAnswer>,
     ) -> Decision {
         let Some(route) = self.plan.number_route(&ctx.dialled) else {
             return Decision {
@@ -357,14 +359,26 @@ impl Env<'_> {
                 &route.after_hours
             }
             _ => {
+                // The CRM's answer first (docs/integrations.md), then returning callers.
+                let crm_action = self.crm_action(route, crm, &mut reasons);
+                if let Some(step) = self.crm_owner(crm, &crm_action, &mut reasons) {
+                    return Decision {
+                        step,
+                        reason: reasons,
+                    };
+                }
                 if let Some(step) = self.returning_caller(route, history, &mut reasons) {
                     return Decision {
                         step,
                         reason: reasons,
                     };
                 }
-                reasons.push(Why::Then(route.action.clone()));
-                &route.action
+                reasons.push(Why::Then(crm_action.clone()));
+                let step = self.resolve(&crm_action, &mut reasons, 0);
+                return Decision {
+                    step,
+                    reason: reasons,
+                };
             }
         };
         let step = self.resolve(action, &mut reasons, 0);
@@ -595,9 +609,14 @@ pub struct Walk {
 
 impl Env<'_> {
     /// Entry decision plus one decision per key pressed while in a menu.
-    pub(crate) fn walk(&self, ctx: &CallContext, history: Option<&PreviousInteraction>) -> Walk {
+    pub(crate) fn walk(
+        &self,
+        ctx: &CallContext,
+        history: Option<&PreviousInteraction>,
+        crm: Option<&CrmAnswer>,
+    ) -> Walk {
         let mut out = Walk {
-            decisions: vec![self.entry(ctx, history)],
+            decisions: vec![self.entry(ctx, history, crm)],
             notes: Vec::new(),
         };
         let mut session = MenuSession::new();
@@ -633,12 +652,24 @@ pub fn route_call(
     states: &ManagerStates,
     history: Option<&PreviousInteraction>,
 ) -> Decision {
+    route_call_with(plan, ctx, states, history, None)
+}
+
+/// [`route_call`] with what the CRM said about the caller (`[lookup]`): see
+/// [`super::crm`].
+pub fn route_call_with(
+    plan: &DialPlan,
+    ctx: &CallContext,
+    states: &ManagerStates,
+    history: Option<&PreviousInteraction>,
+    crm: Option<&CrmAnswer>,
+) -> Decision {
     let env = Env {
         plan,
         states,
         now: ctx.now,
     };
-    let mut walk = env.walk(ctx, history);
+    let mut walk = env.walk(ctx, history, crm);
     walk.decisions.pop().unwrap_or(Decision {
         step: Step::Hangup,
         reason: Reason::new(),

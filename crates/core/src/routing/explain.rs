@@ -7,6 +7,7 @@ use super::department::{Selection, select_department};
 use super::engine::{Decision, Env, Step};
 use super::state::{CallContext, ManagerStates, PreviousInteraction, StrategyState, Tried};
 use crate::config::DialPlan;
+use crate::model::CrmAnswer;
 
 /// The steps of a simulated call, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +43,23 @@ pub fn explain(
     states: &ManagerStates,
     history: Option<&PreviousInteraction>,
 ) -> Explanation {
+    explain_with(plan, ctx, states, history, None)
+}
+
+/// [`explain`] with what the CRM said about the caller (`explain --lookup`).
+pub fn explain_with(
+    plan: &DialPlan,
+    ctx: &CallContext,
+    states: &ManagerStates,
+    history: Option<&PreviousInteraction>,
+    crm: Option<&CrmAnswer>,
+) -> Explanation {
     let env = Env {
         plan,
         states,
         now: ctx.now,
     };
-    let walk = env.walk(ctx, history);
+    let walk = env.walk(ctx, history, crm);
     let mut out = Explanation {
         decisions: walk.decisions,
         notes: walk.notes,

@@ -16,6 +16,7 @@
 //!    [`Tried`] set and ask again. When the queue wait runs out, [`on_queue_timeout`].
 //! 4. `Step::Manager`: ring (waiting while busy); on failure continue with `fallback`.
 
+pub mod crm;
 mod department;
 mod engine;
 mod explain;
@@ -26,9 +27,9 @@ mod state;
 pub use department::{DepartmentDecision, Selection, on_queue_timeout, select_department};
 pub use engine::{
     Availability, Decision, MenuInput, MenuSession, Step, manager_availability, on_menu_input,
-    resolve, route_call, unrouted,
+    resolve, route_call, route_call_with, unrouted,
 };
-pub use explain::{Explanation, explain};
+pub use explain::{Explanation, explain, explain_with};
 pub use hours::is_open;
 pub use reason::{ManagerMiss, OverflowCause, Reason, Why};
 pub use state::{

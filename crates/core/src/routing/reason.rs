@@ -102,6 +102,8 @@ pub enum Why {
     },
     /// A manager passed the call on.
     TransferredBy { manager: String },
+    /// What the CRM's answer did (`[lookup]`).
+    Crm(super::crm::CrmWhy),
 }
 
 /// How a direct connect to one manager failed.
@@ -382,6 +384,7 @@ impl fmt::Display for Why {
                 }
             },
             Why::TransferredBy { manager } => write!(f, "transferred by {manager}"),
+            Why::Crm(c) => write!(f, "{c}"),
         }
     }
 }
