@@ -29,6 +29,38 @@ say busy "All our managers are busy. Please stay on the line."
 for d in 0 1 2 3 4 5 6 7 8 9; do say "digit_$d" "$d"; done
 say digit_star "star"
 say digit_pound "pound"
+# queue announcements, the callback offer and dial-backs, managers' feature codes (issue 13)
+say queue_position "You are number"
+say queue_in_line "in line."
+say queue_wait_less_minute "Your expected wait is less than a minute."
+say queue_wait_about "Your expected wait is about"
+say queue_wait_more_than "Your expected wait is more than"
+say queue_minutes "minutes."
+say queue_minute "minute."
+say callback_offer "To be called back instead of waiting, and keep your place in line, press"
+say callback_will_call "We will call you back at"
+say callback_confirm_options "To confirm, press 1, or just wait. To enter another number, press 2."
+say callback_confirm_only "To confirm, press 1, or just wait."
+say callback_enter_number "Please enter the number we should call, then press the pound key."
+say callback_number_refused "Sorry, we cannot call that number."
+say callback_queued "Thank you. You keep your place in line, and we will call you back. Goodbye."
+say digit_plus "plus"
+say whisper_callback_for "Callback for"
+say whisper_caller "The caller is"
+say dialback_unreachable "The customer could not be reached. We will try again later."
+say dept_sales "sales"
+say dept_support "support"
+say dept_corporate "corporate"
+say agent_paused "You are paused."
+say agent_unpaused "You are available again."
+say agent_signed_in "You are signed in."
+say agent_signed_out "You are signed out."
+say agent_dnd_on "Do not disturb is on."
+say agent_dnd_off "Do not disturb is off."
+words=(zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen)
+for n in $(seq 0 19); do say "num_$n" "${words[$n]}"; done
+tens=([2]=twenty [3]=thirty [4]=forty [5]=fifty [6]=sixty [7]=seventy [8]=eighty [9]=ninety)
+for t in 2 3 4 5 6 7 8 9; do say "num_${t}0" "${tens[$t]}"; done
 # hold music: a soft two-tone chime loop, 6 s
 sox -n -r 8000 -c 1 -b 16 hold_music.wav synth 6 sine 440 sine 554 remix - fade 0.2 6 0.2 vol 0.3
 # beep for voicemail

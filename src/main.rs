@@ -254,6 +254,7 @@ fn main() -> ExitCode {
         } => with_config(&config, |loaded| {
             let store = commands::open_store(loaded, &commands::data_dir(loaded, data_dir))?;
             commands::queue::report(
+                &loaded.plan,
                 store.as_ref(),
                 from.as_deref(),
                 to.as_deref(),
@@ -554,7 +555,12 @@ async fn start_admin(
     let live = running.live.clone();
     let alerts = running.alerts.clone();
     let managers = running.managers.clone();
+    let queues = running.queues.clone();
     let state = switchboard::admin::AdminState::new(store.clone(), data_dir)
+        .with_commands(running.commands.clone())
+        .with_queues(Arc::new(move || {
+            serde_json::to_value(queues.load().as_ref()).unwrap_or_default()
+        }))
         .with_events(running.events.clone())
         .with_token(server.admin_token.clone())
         .with_hosts(server.admin_hosts.clone())

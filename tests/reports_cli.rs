@@ -107,7 +107,10 @@ fn table_and_csv_reports() {
         csv.contains("# calls per source\nsource,calls,answered\ngoogle,8,4\nwebsite,5,1\n"),
         "{csv}"
     );
-    assert!(csv.contains("bob,4,1,3,15.000,15.000,60.000\n"), "{csv}");
+    assert!(
+        csv.contains("bob,4,1,3,15.000,15.000,60.000,0.000\n"),
+        "{csv}"
+    );
 }
 
 #[test]

@@ -45,6 +45,7 @@ fn totals_days_and_sources() {
             failed: 1,            // c11
             interrupted: 0,
             in_progress: 1, // c12 (answered, still talking)
+            callback_queued: 0,
         }
     );
     let day = |d, calls, answered| DayRow {
@@ -272,7 +273,7 @@ fn text_and_csv_output() {
     let csv = reports::render_report(&r, reports::Format::Csv);
     assert!(csv.starts_with("# totals\ncalls,answered,"), "{csv}");
     assert!(
-        csv.contains("# managers\nmanager,offered,answered,missed,answer_median_s,answer_p90_s,talk_s\nandrew,7,3,3,30.000,40.000,420.000\n"),
+        csv.contains("# managers\nmanager,offered,answered,missed,answer_median_s,answer_p90_s,talk_s,paused_s\nandrew,7,3,3,30.000,40.000,420.000,0.000\n"),
         "{csv}"
     );
     assert!(
@@ -287,7 +288,7 @@ fn text_and_csv_output() {
     assert!(table.starts_with("Switchboard report 2026-03-02 .. 2026-03-08 (UTC)\n"));
     assert!(
         table.contains(
-            "  andrew         7         3       3            30.0s         40.0s    0:07:00\n"
+            "  andrew         7         3       3            30.0s         40.0s    0:07:00  0:00:00\n"
         ),
         "{table}"
     );

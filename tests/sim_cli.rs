@@ -143,3 +143,75 @@ fn malformed_traffic_names_line_and_key() {
         "traffic.toml:6: patience: mean must be more than 0"
     );
 }
+
+/// Issue 13: with a callback offer in sales and half of the queued callers taking it,
+/// the report counts the dial-backs and gives each department's service level.
+#[test]
+fn callbacks_and_service_level_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = std::fs::read_to_string(shipped("plan-round-robin.toml"))
+        .unwrap()
+        .replace(
+            "prompts_dir = \"../prompts\"",
+            &format!(
+                "prompts_dir = \"{}\"",
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("prompts")
+                    .display()
+            ),
+        )
+        .replace(
+            "[departments.sales]\n",
+            "[departments.sales]\ncallback_key = \"5\"\nservice_level_secs = 30\n",
+        )
+        + "\n[outbound.pbx]\naddress = \"192.0.2.10:5060\"\ncaller_id = \"+15550000\"\n\
+           \n[callbacks]\ntrunk = \"pbx\"\n";
+    let plan_path = dir.path().join("plan.toml");
+    std::fs::write(&plan_path, plan).unwrap();
+    // A busy day, so that callers queue.
+    let traffic = std::fs::read_to_string(shipped("traffic-example.toml"))
+        .unwrap()
+        .replace(
+            "per_hour = { \"08-09\" = 30, \"09-12\" = 60, \"12-14\" = 40, \"14-17\" = 55, \"17-18\" = 25 }",
+            "per_hour = { \"08-18\" = 150 }",
+        )
+        + "\n[callbacks]\nshare = 0.5\nafter_secs = 15\nreach = 0.8\n";
+    let traffic_path = dir.path().join("traffic.toml");
+    std::fs::write(&traffic_path, traffic).unwrap();
+    let mut a = args(None, None);
+    a.configs = vec![plan_path];
+    a.traffic = Some(traffic_path);
+    let json: serde_json::Value = serde_json::from_str(&run(&a).unwrap()).unwrap();
+    let p = &json["plans"][0];
+    let d = &p["dialbacks"];
+    let requested = d["requested"].as_u64().unwrap();
+    assert!(requested > 0, "{d} max waiting {}", p["max_waiting"]);
+    assert!(d["connected"].as_u64().unwrap() > 0, "{d}");
+    assert!(d["attempts"].as_u64().unwrap() >= d["connected"].as_u64().unwrap());
+    let levels = p["service_level"].as_array().unwrap();
+    let sales = levels.iter().find(|l| l["department"] == "sales").unwrap();
+    assert_eq!(sales["threshold_secs"], 30);
+    let offered = sales["offered"].as_u64().unwrap();
+    assert!(offered > 0 && sales["answered_within"].as_u64().unwrap() <= offered);
+    let support = levels
+        .iter()
+        .find(|l| l["department"] == "support")
+        .unwrap();
+    assert_eq!(support["threshold_secs"], 20, "the default target");
+    // The table shows the same.
+    a.format = Format::Table;
+    let table = run(&a).unwrap();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("called back (took the offer)")
+                && l.contains(&requested.to_string())),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("  service level sales") && l.contains("≤ 30 s")),
+        "{table}"
+    );
+}

@@ -8,9 +8,10 @@ mod common;
 
 use jiff::{SignedDuration, Timestamp};
 use switchboard::store::{
-    CallOutcome, CallRecord, CallbackReason, CallbackStatus, MemoryStore, MenuStep, NewCallback,
-    PostgresStore, Registration, RingAttempt, RingOutcome, Side, SqliteStore, Store, StoreError,
-    StoreWrite, Transfer,
+    AgentInterval, AgentStateKind, CallOutcome, CallRecord, CallbackReason, CallbackStatus,
+    CustomerOutcome, DialbackAttempt, DialbackStatus, MemoryStore, MenuStep, NewCallback,
+    PostgresStore, QueuedCallback, Registration, RingAttempt, RingOutcome, Side, SqliteStore,
+    Store, StoreError, StoreWrite, Transfer,
 };
 
 fn t(secs: i64) -> Timestamp {
@@ -527,6 +528,143 @@ fn offsets_are_plain_instants(s: &mut dyn Store) {
 /// A named conformance case; each gets a fresh, empty store.
 type Case = (&'static str, fn(&mut dyn Store));
 
+fn queued(id: &str, caller: &str, queued_at: i64) -> QueuedCallback {
+    QueuedCallback {
+        id: id.into(),
+        department: "support".into(),
+        caller: caller.into(),
+        number: caller.into(),
+        dialled: "3000".into(),
+        source: "3000".into(),
+        priority: 5,
+        queued_at: t(queued_at),
+        requested_at: t(queued_at + 30),
+        attempts: 0,
+        not_before: None,
+        status: DialbackStatus::Waiting,
+        updated_at: t(queued_at + 30),
+        callback_id: None,
+    }
+}
+
+/// Issue 13: the virtual queue survives in order, attempts are kept per dial-back, a
+/// dial-back that gives up files (and links) a callback request, and managers' state
+/// intervals are found by overlap.
+fn virtual_queue_dialbacks_and_agent_states(s: &mut dyn Store) {
+    s.save_queued_callback(&queued("b", "+4902", 200)).unwrap();
+    s.save_queued_callback(&queued("a", "+4901", 100)).unwrap();
+    let mut c = queued("c", "+4903", 300);
+    c.status = DialbackStatus::Connected;
+    s.save_queued_callback(&c).unwrap();
+    let waiting: Vec<String> = s
+        .queued_callbacks()
+        .unwrap()
+        .into_iter()
+        .map(|q| q.id)
+        .collect();
+    assert_eq!(waiting, ["a", "b"], "waiting ones, in queue order");
+    // A retry: attempts and back-off saved, the rest kept.
+    let mut a = queued("a", "+4901", 100);
+    a.attempts = 1;
+    a.not_before = Some(t(500));
+    s.save_queued_callback(&a).unwrap();
+    let got = s.get_queued_callback("a").unwrap().unwrap();
+    assert_eq!(got, a);
+    let attempt = |customer, status, talk_ms| DialbackAttempt {
+        callback_id: "a".into(),
+        manager: "sofia".into(),
+        started_at: t(400),
+        ended_at: t(410),
+        customer,
+        status,
+        talk_ms,
+    };
+    s.add_dialback_attempt(&attempt(CustomerOutcome::Busy, Some(486), None))
+        .unwrap();
+    s.add_dialback_attempt(&attempt(CustomerOutcome::Answered, None, Some(61_500)))
+        .unwrap();
+    let missing = DialbackAttempt {
+        callback_id: "nobody".into(),
+        ..attempt(CustomerOutcome::Busy, None, None)
+    };
+    assert!(matches!(
+        s.add_dialback_attempt(&missing),
+        Err(StoreError::QueuedCallbackNotFound { .. })
+    ));
+    let attempts = s.dialback_attempts("a").unwrap();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0].status, Some(486));
+    assert_eq!(attempts[1].talk_ms, Some(61_500));
+    // Giving up files a request and links it.
+    let mut request = new_callback("support", "+4902", 600);
+    request.reason = CallbackReason::DialbackFailed;
+    let id = s
+        .finish_queued_callback("b", DialbackStatus::GaveUp, t(600), Some(&request))
+        .unwrap()
+        .expect("a request is filed");
+    let b = s.get_queued_callback("b").unwrap().unwrap();
+    assert_eq!(
+        (b.status, b.callback_id),
+        (DialbackStatus::GaveUp, Some(id))
+    );
+    assert_eq!(s.queued_callback_for_request(id).unwrap().unwrap().id, "b");
+    assert_eq!(
+        s.get_callback(id).unwrap().unwrap().reason,
+        CallbackReason::DialbackFailed
+    );
+    assert!(s.queued_callback_for_request(id + 1000).unwrap().is_none());
+    assert!(matches!(
+        s.finish_queued_callback("nobody", DialbackStatus::Cancelled, t(600), None),
+        Err(StoreError::QueuedCallbackNotFound { .. })
+    ));
+    let waiting: Vec<String> = s
+        .queued_callbacks()
+        .unwrap()
+        .into_iter()
+        .map(|q| q.id)
+        .collect();
+    assert_eq!(waiting, ["a"]);
+    // Managers' states: an interval is inserted open, then closed by the same key.
+    let lunch = AgentInterval {
+        manager: "sofia".into(),
+        kind: AgentStateKind::Paused,
+        detail: "lunch".into(),
+        started_at: t(1000),
+        ended_at: None,
+    };
+    s.save_agent_interval(&lunch).unwrap();
+    let dnd = AgentInterval {
+        manager: "bob".into(),
+        kind: AgentStateKind::DoNotDisturb,
+        detail: String::new(),
+        started_at: t(1100),
+        ended_at: None,
+    };
+    s.save_agent_interval(&dnd).unwrap();
+    assert_eq!(
+        s.open_agent_intervals().unwrap(),
+        [lunch.clone(), dnd.clone()]
+    );
+    let closed = AgentInterval {
+        ended_at: Some(t(2800)),
+        ..lunch
+    };
+    s.save_agent_interval(&closed).unwrap();
+    assert_eq!(
+        s.open_agent_intervals().unwrap(),
+        std::slice::from_ref(&dnd)
+    );
+    assert_eq!(
+        s.agent_intervals_between(t(2000), t(3000)).unwrap(),
+        [closed.clone(), dnd]
+    );
+    assert_eq!(
+        s.agent_intervals_between(t(2800), t(3000)).unwrap().len(),
+        1
+    );
+    assert!(s.agent_intervals_between(t(0), t(1000)).unwrap().is_empty());
+}
+
 const CASES: &[Case] = &[
     ("calls_round_trip_and_update", calls_round_trip_and_update),
     ("timestamps_keep_milliseconds", timestamps_keep_milliseconds),
@@ -549,6 +687,10 @@ const CASES: &[Case] = &[
         batch_writes_and_notification,
     ),
     ("offsets_are_plain_instants", offsets_are_plain_instants),
+    (
+        "virtual_queue_dialbacks_and_agent_states",
+        virtual_queue_dialbacks_and_agent_states,
+    ),
 ];
 
 /// Runs every case on a fresh store from `make`.

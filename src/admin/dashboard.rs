@@ -117,6 +117,15 @@ pub struct Dashboard {
     /// calls.
     #[serde(default)]
     pub alerts: Vec<crate::reports::alerts::Alert>,
+    /// Each department's queue now: who waits, how long, at which position.
+    #[serde(default)]
+    pub queues: Vec<crate::endpoint::QueueSnapshot>,
+    /// Callers to be called back (waiting, being dialled, or parked for a retry).
+    #[serde(default)]
+    pub dialbacks: Vec<crate::store::QueuedCallback>,
+    /// Managers' presence, load and state (`GET /api/managers`).
+    #[serde(default)]
+    pub managers: serde_json::Value,
     /// Today's recorded conversations (`record = true`), newest first, at most
     /// [`RECORDINGS_SHOWN`].
     #[serde(default)]
@@ -389,6 +398,9 @@ pub fn build(
         callbacks,
         live,
         alerts: Vec::new(),
+        queues: Vec::new(),
+        dialbacks: Vec::new(),
+        managers: serde_json::Value::Null,
         recordings,
     }
 }
@@ -436,6 +448,10 @@ pub async fn data(State(state): State<AdminState>) -> Response {
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
     let live = live_records((state.live)());
+    let opts = match &state.plan {
+        Some(p) => reports::queueing::ReportOptions::from_plan(&p.load()),
+        None => reports::queueing::ReportOptions::default(),
+    };
     let result = state
         .store
         .query_async(move |s| {
@@ -443,14 +459,22 @@ pub async fn data(State(state): State<AdminState>) -> Response {
             let calls = s.calls_between(window.start(), until)?;
             let rings = s.ring_attempts_between(window.start(), until)?;
             let callbacks = s.list_callbacks(None, None)?;
-            Ok::<_, StoreError>(build(
-                now, &today, &window, &calls, &rings, &callbacks, &live,
-            ))
+            let mut d = build(now, &today, &window, &calls, &rings, &callbacks, &live);
+            // As `GET /api/reports` for today: managers' states and service level.
+            let intervals = s.agent_intervals_between(today.start(), today.end())?;
+            d.report.manager_states = reports::queueing::manager_states(&today, &intervals, now);
+            d.report.service_level = reports::queueing::service_levels(&today, &calls, &opts);
+            Ok::<_, StoreError>(d)
         })
         .await;
     match result {
         Ok(mut d) => {
             d.alerts = (state.alerts)();
+            if let Ok(q) = serde_json::from_value::<crate::endpoint::Queues>((state.queues)()) {
+                d.queues = q.departments;
+                d.dialbacks = q.callbacks;
+            }
+            d.managers = (state.managers)();
             Json(d).into_response()
         }
         Err(e) => {

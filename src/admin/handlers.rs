@@ -229,9 +229,13 @@ pub async fn reports(
     let period = query.period(&state)?;
     let _permit = heavy_permit(&state)?;
     let now = Timestamp::now();
+    let opts = match &state.plan {
+        Some(p) => reports::queueing::ReportOptions::from_plan(&p.load()),
+        None => reports::queueing::ReportOptions::default(),
+    };
     let report = state
         .store
-        .query_async(move |s| reports::generate(s, &period, now))
+        .query_async(move |s| reports::generate_with(s, &period, now, &opts))
         .await?;
     Ok(Json(report))
 }
@@ -271,8 +275,28 @@ pub async fn get_callback(
     id: Result<Path<i64>, PathRejection>,
 ) -> ApiResult<Response> {
     let Path(id) = id?;
-    match state.store.get_callback(id).await? {
-        Some(cb) => Ok(Json(cb).into_response()),
+    let found = state
+        .store
+        .query_async(move |s| {
+            let Some(cb) = s.get_callback(id)? else {
+                return Ok(None);
+            };
+            let dialback = super::queueing::story_for_request(s, id)?;
+            Ok::<_, StoreError>(Some((cb, dialback)))
+        })
+        .await?;
+    match found {
+        // The request with its dial-back attempts, when a dial-back gave up and filed it.
+        Some((cb, dialback)) => {
+            let mut v = serde_json::to_value(cb).unwrap_or_default();
+            if let (Some(obj), Some(story)) = (v.as_object_mut(), dialback) {
+                obj.insert(
+                    "dialback".into(),
+                    serde_json::to_value(story).unwrap_or_default(),
+                );
+            }
+            Ok(Json(v).into_response())
+        }
         None => Err(StoreError::CallbackNotFound { id }.into()),
     }
 }

@@ -24,6 +24,12 @@
 //! | `tcp_closed_total` | counter | `reason` | [`count_tcp_closed`] |
 //! | `rtp_foreign_dropped_total` | counter | | [`add_rtp_latch`] |
 //! | `rtp_relatched_total` | counter | | [`add_rtp_latch`] |
+//! | `queue_waiting`, `queue_callbacks_waiting`, `queue_signed_in` | gauge | `department` | [`set_queue`] |
+//! | `service_level_offered_total`, `service_level_answered_total` | counter | `department` | [`count_service_level`] |
+//! | `service_level_ratio` | gauge | `department` | [`count_service_level`] (today's share) |
+//! | `callbacks_requested_total` | counter | | [`count_callback_requested`] |
+//! | `dialback_attempts_total` | counter | `outcome` | [`count_dialback_attempt`] |
+//! | `managers` | gauge | `state` | [`set_managers`] |
 //! | `lookups_total` | counter | `result` = answered/unknown/cached/timeout/error | [`count_lookup`] |
 //! | `call_events_total` | counter | `event` | [`count_call_event`] |
 //! | `emails_total` | counter | `result` = sent/failed | [`count_email`] |
@@ -231,4 +237,58 @@ pub fn render() -> String {
     let h = handle();
     h.run_upkeep();
     h.render()
+}
+
+// ---- queues, callbacks and managers' states (issue 13) --------------------------------
+//
+// | `queue_waiting` | gauge | `department` | callers waiting (on the line or to be called back) |
+// | `queue_callbacks_waiting` | gauge | `department` | of which hung up to be called back |
+// | `queue_signed_in` | gauge | `department` | members who can take its calls now |
+// | `service_level_offered_total` | counter | `department` | calls handed to its people |
+// | `service_level_answered_total` | counter | `department` | of which answered within its `service_level_secs` |
+// | `service_level_ratio` | gauge | `department` | today's share (the server's local day) |
+// | `callbacks_requested_total` | counter | | callers who hung up to be called back |
+// | `dialback_attempts_total` | counter | `outcome` | dial-outs to customers by outcome |
+// | `managers` | gauge | `state` | managers by state (free, paused, dnd, …) |
+
+/// One department's queue now.
+pub fn set_queue(department: &str, waiting: usize, callbacks: usize, signed_in: u32) {
+    handle();
+    let d = department.to_owned();
+    metrics::gauge!("switchboard_queue_waiting", "department" => d.clone()).set(waiting as f64);
+    metrics::gauge!("switchboard_queue_callbacks_waiting", "department" => d.clone())
+        .set(callbacks as f64);
+    metrics::gauge!("switchboard_queue_signed_in", "department" => d).set(f64::from(signed_in));
+}
+
+/// A call handed to a department's people ended; `within`: answered within its
+/// service-level threshold. `today` is the day's share so far.
+pub fn count_service_level(department: &str, within: bool, today: f64) {
+    handle();
+    let d = department.to_owned();
+    metrics::counter!("switchboard_service_level_offered_total", "department" => d.clone())
+        .increment(1);
+    if within {
+        metrics::counter!("switchboard_service_level_answered_total", "department" => d.clone())
+            .increment(1);
+    }
+    metrics::gauge!("switchboard_service_level_ratio", "department" => d).set(today);
+}
+
+/// A caller hung up to be called back.
+pub fn count_callback_requested() {
+    handle();
+    metrics::counter!("switchboard_callbacks_requested_total").increment(1);
+}
+
+/// One dial-out to a customer ended (`answered`, `busy`, `no_answer`, …).
+pub fn count_dialback_attempt(outcome: &'static str) {
+    handle();
+    metrics::counter!("switchboard_dialback_attempts_total", "outcome" => outcome).increment(1);
+}
+
+/// Managers by state now.
+pub fn set_managers(state: &'static str, n: usize) {
+    handle();
+    metrics::gauge!("switchboard_managers", "state" => state).set(n as f64);
 }

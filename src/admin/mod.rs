@@ -20,6 +20,7 @@ pub mod dashboard;
 pub mod events;
 mod handlers;
 pub mod metrics;
+pub mod queueing;
 
 use std::fmt;
 use std::future::Future;
@@ -74,6 +75,11 @@ pub struct AdminState {
     pub hosts: Arc<Vec<String>>,
     /// Permits for heavy requests (see [`HEAVY_AT_ONCE`]).
     pub heavy: Arc<tokio::sync::Semaphore>,
+    /// Every queue and pending callback now (`GET /api/queues`).
+    pub queues: LiveFn,
+    /// Commands to the running router (managers' states, callbacks); `None` when the
+    /// API runs without a router (tests of the store side).
+    pub commands: Option<tokio::sync::mpsc::UnboundedSender<crate::io::queueing::AdminCommand>>,
     /// Call events as they happen, for `GET /api/events` (`None`: no stream).
     pub events: Option<tokio::sync::broadcast::Sender<Arc<crate::io::events::Published>>>,
     /// Permits for open event streams ([`events::MAX_STREAMS`]).
@@ -105,9 +111,28 @@ impl AdminState {
             max_days: 366,
             hosts: Arc::new(Vec::new()),
             heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY_AT_ONCE)),
+            queues: Arc::new(|| serde_json::json!({"departments": [], "callbacks": []})),
+            commands: None,
             events: None,
             streams: events::streams(),
         }
+    }
+
+    /// The live queues (`GET /api/queues`, the dashboard).
+    #[must_use]
+    pub fn with_queues(mut self, queues: LiveFn) -> Self {
+        self.queues = queues;
+        self
+    }
+
+    /// Where managers' state changes and callback cancellations go.
+    #[must_use]
+    pub fn with_commands(
+        mut self,
+        tx: tokio::sync::mpsc::UnboundedSender<crate::io::queueing::AdminCommand>,
+    ) -> Self {
+        self.commands = Some(tx);
+        self
     }
 
     /// The call events stream (`GET /api/events`).
@@ -232,6 +257,13 @@ pub fn router(state: AdminState) -> Router {
             get(|State(s): State<AdminState>| async move { axum::Json((s.managers)()) }),
         )
         .route("/api/dashboard", get(dashboard::data))
+        .route("/api/queues", get(queueing::queues))
+        .route("/api/queue/callbacks/{id}/cancel", post(queueing::cancel))
+        .route("/api/dialbacks/{id}", get(queueing::dialback))
+        .route("/api/managers/{name}/pause", post(queueing::pause))
+        .route("/api/managers/{name}/unpause", post(queueing::unpause))
+        .route("/api/managers/{name}/dnd", post(queueing::dnd))
+        .route("/api/managers/{name}/signin", post(queueing::signin))
         .route("/metrics", get(handlers::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()

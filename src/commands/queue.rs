@@ -26,6 +26,7 @@ pub enum CallbacksAction {
 
 /// `switchboard report`: the text to print.
 pub fn report(
+    plan: &DialPlan,
     store: &dyn Store,
     from: Option<&str>,
     to: Option<&str>,
@@ -35,7 +36,8 @@ pub fn report(
     let tz = reports::time_zone(tz).map_err(|e| e.to_string())?;
     let now = jiff::Timestamp::now();
     let period = reports::Period::from_args(from, to, now, tz).map_err(|e| e.to_string())?;
-    let r = reports::generate(store, &period, now).map_err(|e| e.to_string())?;
+    let opts = reports::queueing::ReportOptions::from_plan(plan);
+    let r = reports::generate_with(store, &period, now, &opts).map_err(|e| e.to_string())?;
     Ok(reports::render_report(&r, format))
 }
 

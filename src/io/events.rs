@@ -174,6 +174,19 @@ impl Publisher {
                     json!({"department": department, "position": position, "manager": null}),
                 ));
             }
+            CallEvent::CallbackQueued {
+                department, number, ..
+            } => {
+                // The caller hangs up keeping their place: they leave the live queue as
+                // a caller and a dial-back takes over (issue 13).
+                if let Some(w) = state.waiting.take() {
+                    left(&mut made, w, "callback");
+                }
+                made.push((
+                    "call.callback_queued",
+                    json!({"department": department, "number": number}),
+                ));
+            }
             CallEvent::WaitingFor { manager, .. } => {
                 state.waiting = Some(Waiting::Manager(manager.clone()));
                 made.push((

@@ -18,6 +18,7 @@ pub mod events;
 pub mod lookup;
 pub mod media;
 pub mod pidfile;
+pub mod queueing;
 mod recording;
 pub mod recovery;
 pub mod reload;
@@ -107,6 +108,10 @@ pub struct Running {
     pub alerts: alerts::ActiveAlerts,
     /// Managers' presence and load, refreshed every second (for the admin API).
     pub managers: ManagerSnapshot,
+    /// Every queue and pending callback, refreshed every second (the dashboard).
+    pub queues: queueing::QueueSnapshot,
+    /// Commands from the admin API to the core (managers' states, callbacks).
+    pub commands: mpsc::UnboundedSender<queueing::AdminCommand>,
     /// Call events as they happen (the admin API's `GET /api/events`).
     pub events: tokio::sync::broadcast::Sender<Arc<events::Published>>,
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -227,9 +232,13 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     if let Some(dir) = opts.recordings_dir.clone() {
         endpoint.set_recordings_dir(dir);
     }
+    endpoint.set_plan(opts.plan.load_full());
     endpoint
         .set_registrar(start_registrar(&opts.server, &opts.plan.load(), opts.store.as_ref()).await);
     endpoint.sync_registrations(Instant::now(), jiff::Timestamp::now());
+    if let Some(store) = &opts.store {
+        queueing::restore(&mut endpoint, store, opts.plan.load_full()).await;
+    }
     let (shared_tx, shared_rx) = mpsc::unbounded_channel();
     let shared = match opts.shared {
         Some(so) => {
@@ -296,11 +305,15 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     }
     let live = Arc::new(std::sync::Mutex::new(Recorder::new()));
     let managers_snapshot = ManagerSnapshot::default();
+    let queues_snapshot = queueing::QueueSnapshot::default();
     let (lookup_tx, lookup_rx) = mpsc::unbounded_channel();
+    let (commands, commands_rx) = mpsc::unbounded_channel();
     let publisher = events::Publisher::new();
     let events_stream = publisher.stream();
     let (regs_tx, regs_rx) = mpsc::unbounded_channel();
     let core = Core {
+        queues: queues_snapshot.clone(),
+        service_level: queueing::ServiceLevelTally::default(),
         lookups: lookup_tx,
         events: publisher,
         crm: lookup::Crm::new(),
@@ -331,6 +344,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
             regs_rx,
             shutdown: shutdown_rx,
             reload_rx,
+            commands_rx,
         },
     ));
     Ok(Running {
@@ -338,6 +352,8 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         live,
         alerts: active_alerts,
         managers: managers_snapshot,
+        queues: queues_snapshot,
+        commands,
         events: events_stream,
         shutdown,
         reload,
@@ -393,6 +409,8 @@ struct Core {
     managers: ManagerSnapshot,
     /// Answers to the calls' lookups come back here.
     lookups: mpsc::UnboundedSender<(CallKey, LookupResult)>,
+    queues: queueing::QueueSnapshot,
+    service_level: queueing::ServiceLevelTally,
     /// Call events for the webhook and the SSE stream.
     events: events::Publisher,
     /// The CRM lookup client and its cache (`[lookup]`).
@@ -412,6 +430,7 @@ struct Inputs {
     regs_rx: mpsc::UnboundedReceiver<Vec<crate::store::Registration>>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     reload_rx: mpsc::UnboundedReceiver<Reload>,
+    commands_rx: mpsc::UnboundedReceiver<queueing::AdminCommand>,
 }
 
 /// The managers' state as last published by the core task.
@@ -426,6 +445,7 @@ async fn core_loop(mut core: Core, inputs: Inputs) {
         mut regs_rx,
         mut shutdown,
         mut reload_rx,
+        mut commands_rx,
     } = inputs;
     let mut buf = vec![0u8; 65535];
     // Managers' state for the admin API: published once a second rather than after
@@ -472,7 +492,18 @@ async fn core_loop(mut core: Core, inputs: Inputs) {
                 }
                 let plan = core.plan.load();
                 let status = core.endpoint.manager_status(&plan, jiff::Timestamp::now());
+                let queues = core.endpoint.queues(jiff::Timestamp::now());
+                queueing::publish_gauges(&queues, &status);
                 core.managers.store(Arc::new(status));
+                core.queues.store(Arc::new(queues));
+            }
+            Some(cmd) = commands_rx.recv() => {
+                queueing::handle_command(&mut core.endpoint, cmd);
+                // The dashboard sees the change at once, not a second later.
+                let now = jiff::Timestamp::now();
+                let plan = core.plan.load();
+                core.managers.store(Arc::new(core.endpoint.manager_status(&plan, now)));
+                core.queues.store(Arc::new(core.endpoint.queues(now)));
             }
             Some(reload) = reload_rx.recv() => core.reload(reload),
             _ = shutdown.changed() => {
@@ -613,6 +644,7 @@ impl Core {
         if let Some(reg) = self.endpoint.registrar_mut() {
             reg.set_users(plan.login_users());
         }
+        self.endpoint.set_plan(plan.clone());
         self.plane
             .reconfigure(prompts, Duration::from_secs(server.rtp_timeout_secs));
         if let Some(w) = &self.webhooks
@@ -706,8 +738,13 @@ impl Core {
                     None => tracing::error!(?claim, "a claim without shared state"),
                 },
                 Output::Store(write) => {
+                    queueing::count_write(&write);
                     let callback = match &*write {
                         StoreWrite::Callback { request, .. } => Some(request.clone()),
+                        StoreWrite::DialbackFinished {
+                            request: Some(request),
+                            ..
+                        } => Some(request.clone()),
                         _ => None,
                     };
                     if let Some(store) = &self.store {
@@ -737,6 +774,7 @@ impl Core {
                         && rec.ended_at.is_some()
                     {
                         metrics::record_call_outcome(rec.outcome);
+                        self.service_level.record(&plan, rec);
                     }
                     self.publish(&ev, rec.as_ref());
                     if let (Some(rec), Some(store)) = (rec, &self.store) {

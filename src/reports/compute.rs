@@ -27,6 +27,12 @@ pub struct Report {
     pub per_manager: Vec<ManagerRow>,
     pub per_department: Vec<DepartmentRow>,
     pub missed_not_called_back: Vec<MissedCall>,
+    /// Each manager's time paused (per reason), on do-not-disturb and signed out.
+    #[serde(default)]
+    pub manager_states: Vec<super::queueing::ManagerStateRow>,
+    /// Each department's service level per day.
+    #[serde(default)]
+    pub service_level: Vec<super::queueing::ServiceLevelRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +63,9 @@ pub struct Totals {
     #[serde(default)]
     pub interrupted: u64,
     pub in_progress: u64,
+    /// The caller hung up to be called back (the queue's callback offer).
+    #[serde(default)]
+    pub callback_queued: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +165,7 @@ fn count_outcome(totals: &mut Totals, outcome: CallOutcome) {
         CallOutcome::Failed => &mut totals.failed,
         CallOutcome::Interrupted => &mut totals.interrupted,
         CallOutcome::InProgress => &mut totals.in_progress,
+        CallOutcome::CallbackQueued => &mut totals.callback_queued,
     };
     *slot += 1;
 }
@@ -341,6 +351,8 @@ pub fn build(
         per_manager,
         per_department,
         missed_not_called_back: missed_not_called_back(period, &in_period, calls, callbacks),
+        manager_states: Vec::new(),
+        service_level: Vec::new(),
     }
 }
 

@@ -17,6 +17,7 @@
 pub mod alerts;
 mod compute;
 mod period;
+pub mod queueing;
 mod render;
 
 use jiff::Timestamp;
@@ -36,9 +37,24 @@ pub use render::{Format, Table, callbacks_table, render_report, report_tables};
 /// later), so a missed caller who was answered on a call *after* the period is not
 /// listed as waiting for a callback.
 pub fn generate(store: &dyn Store, period: &Period, now: Timestamp) -> Result<Report, StoreError> {
+    generate_with(store, period, now, &queueing::ReportOptions::default())
+}
+
+/// [`generate`] with the plan's service-level thresholds; also fills the managers'
+/// state times and the service levels.
+pub fn generate_with(
+    store: &dyn Store,
+    period: &Period,
+    now: Timestamp,
+    opts: &queueing::ReportOptions,
+) -> Result<Report, StoreError> {
     let until = now.max(period.end());
     let calls = store.calls_between(period.start(), until)?;
     let rings = store.ring_attempts_between(period.start(), until)?;
     let callbacks = store.list_callbacks(None, None)?;
-    Ok(build(period, &calls, &rings, &callbacks))
+    let mut report = build(period, &calls, &rings, &callbacks);
+    let intervals = store.agent_intervals_between(period.start(), period.end())?;
+    report.manager_states = queueing::manager_states(period, &intervals, now);
+    report.service_level = queueing::service_levels(period, &calls, opts);
+    Ok(report)
 }

@@ -168,6 +168,7 @@ pub fn report_tables(report: &Report, human: bool) -> Vec<Table> {
             ("failed", R),
             ("interrupted", R),
             ("in_progress", R),
+            ("callback_queued", R),
         ],
     );
     totals.row(
@@ -182,6 +183,7 @@ pub fn report_tables(report: &Report, human: bool) -> Vec<Table> {
             t.failed,
             t.interrupted,
             t.in_progress,
+            t.callback_queued,
         ]
         .iter()
         .map(u64::to_string)
@@ -222,8 +224,17 @@ pub fn report_tables(report: &Report, human: bool) -> Vec<Table> {
             ("answer_median_s", R),
             ("answer_p90_s", R),
             (if human { "talk_time" } else { "talk_s" }, R),
+            (if human { "paused" } else { "paused_s" }, R),
         ],
     );
+    let paused_ms = |name: &str| -> u64 {
+        report
+            .manager_states
+            .iter()
+            .filter(|s| s.manager == name && s.state == crate::store::AgentStateKind::Paused)
+            .map(|s| s.ms)
+            .sum()
+    };
     for m in &report.per_manager {
         managers.row(vec![
             m.manager.clone(),
@@ -236,6 +247,89 @@ pub fn report_tables(report: &Report, human: bool) -> Vec<Table> {
                 hms(m.talk_ms)
             } else {
                 secs_exact(m.talk_ms)
+            },
+            if human {
+                hms(paused_ms(&m.manager))
+            } else {
+                secs_exact(paused_ms(&m.manager))
+            },
+        ]);
+    }
+    // Managers who only paused (no calls) still show their paused time.
+    let mut pausers: Vec<&str> = report
+        .manager_states
+        .iter()
+        .filter(|s| s.state == crate::store::AgentStateKind::Paused)
+        .map(|s| s.manager.as_str())
+        .filter(|n| !report.per_manager.iter().any(|m| m.manager == *n))
+        .collect();
+    pausers.dedup();
+    for n in pausers {
+        let zero = if human {
+            "0:00:00".to_owned()
+        } else {
+            secs_exact(0)
+        };
+        managers.row(vec![
+            n.to_owned(),
+            "0".into(),
+            "0".into(),
+            "0".into(),
+            "-".into(),
+            "-".into(),
+            zero,
+            if human {
+                hms(paused_ms(n))
+            } else {
+                secs_exact(paused_ms(n))
+            },
+        ]);
+    }
+
+    let mut states = Table::new(
+        "managers' time paused, on do-not-disturb, signed out",
+        &[
+            ("manager", L),
+            ("state", L),
+            ("reason_or_queue", L),
+            (if human { "time" } else { "time_s" }, R),
+        ],
+    );
+    for st in &report.manager_states {
+        states.row(vec![
+            st.manager.clone(),
+            st.state.to_string(),
+            if st.detail.is_empty() {
+                "-".to_owned()
+            } else {
+                st.detail.clone()
+            },
+            if human { hms(st.ms) } else { secs_exact(st.ms) },
+        ]);
+    }
+
+    let mut levels = Table::new(
+        "service level (answered within the department's target)",
+        &[
+            ("department", L),
+            ("date", L),
+            ("target_s", R),
+            ("offered", R),
+            ("answered_within", R),
+            ("service_level", R),
+        ],
+    );
+    for l in &report.service_level {
+        levels.row(vec![
+            l.department.clone(),
+            l.date.to_string(),
+            l.threshold_secs.to_string(),
+            l.offered.to_string(),
+            l.answered_within.to_string(),
+            match l.share {
+                None => "-".to_owned(),
+                Some(v) if human => format!("{:.1}%", v * 100.0),
+                Some(v) => format!("{v:.4}"),
             },
         ]);
     }
@@ -303,7 +397,9 @@ pub fn report_tables(report: &Report, human: bool) -> Vec<Table> {
         ]);
     }
 
-    vec![totals, days, sources, managers, depts, missed]
+    vec![
+        totals, days, sources, managers, depts, levels, states, missed,
+    ]
 }
 
 /// Renders a report in `format`.

@@ -150,7 +150,7 @@ pub fn run(args: &SimulateArgs) -> Result<String, SimError> {
         plans: plans
             .iter()
             .zip(&results)
-            .map(|((n, _), r)| PlanReport::from_result(n, r))
+            .map(|((n, plan), r)| PlanReport::from_result(n, plan, r))
             .collect(),
     };
     if let Some(path) = &args.html {

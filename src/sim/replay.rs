@@ -99,6 +99,7 @@ pub fn replay(
         message_secs: base.map_or(20.0, |b| b.message_secs),
         patience,
         prior,
+        callbacks: base.map(|b| b.callbacks.clone()).unwrap_or_default(),
     })
 }
 

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::engine::{QUEUE_BIN_SECS, SimResult};
+use crate::config::DialPlan;
 use crate::store::CallOutcome;
 
 /// Upper edges (seconds) of the answer-time histogram bins; the last bin is open.
@@ -60,6 +61,41 @@ pub struct PlanReport {
     pub queue_bin_secs: u64,
     /// Managers rung (ring-all counts each member).
     pub rings: u64,
+    /// Per department of the plan: calls offered to its people and the share
+    /// answered within its `service_level_secs` (callers who took the callback offer
+    /// are counted under `dialbacks`, not here).
+    pub service_level: Vec<SimServiceLevel>,
+    /// Callers who took the callback offer and how their dial-backs went.
+    pub dialbacks: SimDialbacks,
+}
+
+/// One department's service level in a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimServiceLevel {
+    pub department: String,
+    pub threshold_secs: u64,
+    pub offered: u64,
+    pub answered_within: u64,
+    /// `answered_within / offered` in per cent; `None` without offered calls.
+    pub pct: Option<f64>,
+}
+
+/// Dial-back totals of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SimDialbacks {
+    /// Callers who hung up to be called back.
+    pub requested: u64,
+    /// Dial-backs that reached the customer.
+    pub connected: u64,
+    /// Given up after every attempt (left as open callback requests).
+    pub gave_up: u64,
+    /// Dial-outs to customers.
+    pub attempts: u64,
+    /// Still waiting for a manager when the run ended (two hours after the traffic
+    /// window, every caller gone).
+    pub still_waiting: u64,
+    /// Median seconds from the request to the conversation.
+    pub connect_secs_median: Option<f64>,
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -76,7 +112,7 @@ fn round2(v: f64) -> f64 {
 }
 
 impl PlanReport {
-    pub fn from_result(plan: &str, r: &SimResult) -> PlanReport {
+    pub fn from_result(plan: &str, dial_plan: &DialPlan, r: &SimResult) -> PlanReport {
         let count = |o: CallOutcome| r.calls.iter().filter(|c| c.outcome == o).count() as u64;
         let mut waits: Vec<f64> = r.calls.iter().filter_map(|c| c.answer_secs()).collect();
         waits.sort_by(f64::total_cmp);
@@ -142,6 +178,30 @@ impl PlanReport {
             queue_length: r.queue_bins.clone(),
             queue_bin_secs: QUEUE_BIN_SECS,
             rings: r.rings,
+            service_level: r
+                .service_levels(dial_plan)
+                .into_iter()
+                .map(|sl| SimServiceLevel {
+                    pct: sl.share().map(|v| round2(v * 100.0)),
+                    department: sl.department,
+                    threshold_secs: sl.threshold_secs,
+                    offered: sl.offered,
+                    answered_within: sl.answered_within,
+                })
+                .collect(),
+            dialbacks: {
+                let d = &r.dialbacks;
+                let mut connect = d.connect_secs.clone();
+                connect.sort_by(f64::total_cmp);
+                SimDialbacks {
+                    requested: d.requested,
+                    connected: d.connected,
+                    gave_up: d.gave_up,
+                    attempts: d.attempts,
+                    still_waiting: d.requested.saturating_sub(d.connected + d.gave_up),
+                    connect_secs_median: percentile(&connect, 50.0).map(round2),
+                }
+            },
         }
     }
 }
@@ -184,6 +244,13 @@ impl Comparison {
         row("served by the IVR", &|p| pct(p.completed_in_ivr, p.offered));
         row("callback requests", &|p| p.callbacks.to_string());
         row("reached overflow", &|p| pct(p.overflowed, p.offered));
+        row("called back (took the offer)", &|p| {
+            let d = &p.dialbacks;
+            format!(
+                "{} ({} reached, {} left open, {} waiting)",
+                d.requested, d.connected, d.gave_up, d.still_waiting
+            )
+        });
         row("time to answer median", &|p| {
             opt(p.answer_secs_median, " s")
         });
@@ -205,6 +272,34 @@ impl Comparison {
         row("load std dev (calls)", &|p| {
             format!("{:.2}", p.load_std_dev_calls)
         });
+        let mut departments: Vec<&str> = Vec::new();
+        for p in &self.plans {
+            for sl in &p.service_level {
+                if !departments.contains(&sl.department.as_str()) {
+                    departments.push(&sl.department);
+                }
+            }
+        }
+        for d in departments {
+            rows.push((
+                format!("  service level {d}"),
+                self.plans
+                    .iter()
+                    .map(
+                        |p| match p.service_level.iter().find(|sl| sl.department == d) {
+                            Some(sl) => format!(
+                                "{} ≤ {} s ({}/{})",
+                                sl.pct.map_or("-".into(), |v| format!("{v:.1}%")),
+                                sl.threshold_secs,
+                                sl.answered_within,
+                                sl.offered
+                            ),
+                            None => "-".into(),
+                        },
+                    )
+                    .collect(),
+            ));
+        }
         let mut names: Vec<&str> = Vec::new();
         for p in &self.plans {
             for m in &p.managers {

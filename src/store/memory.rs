@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::Timestamp;
 
 use super::model::{
-    CallRecord, CallbackRequest, CallbackStatus, MenuStep, NewCallback, PreviousInteraction,
-    Registration, RingAttempt, Transfer, WebhookEvent, to_store_precision as p,
+    AgentInterval, AgentStateKind, CallRecord, CallbackRequest, CallbackStatus, DialbackAttempt,
+    DialbackStatus, MenuStep, NewCallback, PreviousInteraction, QueuedCallback, Registration,
+    RingAttempt, Transfer, WebhookEvent, to_store_precision as p,
 };
 use super::{Store, StoreError};
 
@@ -24,6 +25,9 @@ pub struct MemoryStore {
     registrations: BTreeMap<(String, String), Registration>,
     webhooks: BTreeMap<i64, WebhookEvent>,
     last_webhook_id: i64,
+    queued: BTreeMap<String, QueuedCallback>,
+    attempts: Vec<DialbackAttempt>,
+    agents: BTreeMap<(String, AgentStateKind, String, Timestamp), AgentInterval>,
 }
 
 impl MemoryStore {
@@ -365,7 +369,154 @@ impl Store for MemoryStore {
         let before = self.webhooks.len();
         self.webhooks.retain(|_, w| w.created_at >= cutoff);
         purged.webhooks = before - self.webhooks.len();
+        let before = self.queued.len();
+        self.queued.retain(|_, q| {
+            matches!(q.status, DialbackStatus::Waiting | DialbackStatus::Dialing)
+                || q.updated_at >= cutoff
+        });
+        purged.dialbacks = before - self.queued.len();
+        let queued = &self.queued;
+        self.attempts
+            .retain(|a| queued.contains_key(&a.callback_id));
+        let before = self.agents.len();
+        self.agents
+            .retain(|_, i| i.ended_at.is_none_or(|e| e >= cutoff));
+        purged.agent_states = before - self.agents.len();
         Ok(purged)
+    }
+
+    fn save_queued_callback(&mut self, cb: &QueuedCallback) -> Result<(), StoreError> {
+        let callback_id = self.queued.get(&cb.id).and_then(|q| q.callback_id);
+        let stored = QueuedCallback {
+            queued_at: p(cb.queued_at),
+            requested_at: p(cb.requested_at),
+            not_before: cb.not_before.map(p),
+            updated_at: p(cb.updated_at),
+            callback_id,
+            ..cb.clone()
+        };
+        self.queued.insert(cb.id.clone(), stored);
+        Ok(())
+    }
+
+    fn queued_callbacks(&self) -> Result<Vec<QueuedCallback>, StoreError> {
+        let mut v: Vec<QueuedCallback> = self
+            .queued
+            .values()
+            .filter(|q| matches!(q.status, DialbackStatus::Waiting | DialbackStatus::Dialing))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.queued_at, &a.id).cmp(&(b.queued_at, &b.id)));
+        Ok(v)
+    }
+
+    fn get_queued_callback(&self, id: &str) -> Result<Option<QueuedCallback>, StoreError> {
+        Ok(self.queued.get(id).cloned())
+    }
+
+    fn queued_callback_for_request(
+        &self,
+        callback_id: i64,
+    ) -> Result<Option<QueuedCallback>, StoreError> {
+        Ok(self
+            .queued
+            .values()
+            .filter(|q| q.callback_id == Some(callback_id))
+            .max_by_key(|q| q.updated_at)
+            .cloned())
+    }
+
+    fn add_dialback_attempt(&mut self, a: &DialbackAttempt) -> Result<(), StoreError> {
+        if !self.queued.contains_key(&a.callback_id) {
+            return Err(StoreError::QueuedCallbackNotFound {
+                id: a.callback_id.clone(),
+            });
+        }
+        self.attempts.push(DialbackAttempt {
+            started_at: p(a.started_at),
+            ended_at: p(a.ended_at),
+            ..a.clone()
+        });
+        Ok(())
+    }
+
+    fn dialback_attempts(&self, id: &str) -> Result<Vec<DialbackAttempt>, StoreError> {
+        let mut v: Vec<DialbackAttempt> = self
+            .attempts
+            .iter()
+            .filter(|a| a.callback_id == id)
+            .cloned()
+            .collect();
+        v.sort_by_key(|a| a.started_at);
+        Ok(v)
+    }
+
+    fn finish_queued_callback(
+        &mut self,
+        id: &str,
+        status: DialbackStatus,
+        at: Timestamp,
+        request: Option<&NewCallback>,
+    ) -> Result<Option<i64>, StoreError> {
+        if !self.queued.contains_key(id) {
+            return Err(StoreError::QueuedCallbackNotFound { id: id.to_string() });
+        }
+        let filed = match request {
+            Some(r) => Some(self.add_or_update_callback(r)?.0),
+            None => None,
+        };
+        if let Some(q) = self.queued.get_mut(id) {
+            q.status = status;
+            q.updated_at = p(at);
+            if filed.is_some() {
+                q.callback_id = filed;
+            }
+        }
+        Ok(filed)
+    }
+
+    fn save_agent_interval(&mut self, i: &AgentInterval) -> Result<(), StoreError> {
+        let started = p(i.started_at);
+        self.agents.insert(
+            (i.manager.clone(), i.kind, i.detail.clone(), started),
+            AgentInterval {
+                started_at: started,
+                ended_at: i.ended_at.map(p),
+                ..i.clone()
+            },
+        );
+        Ok(())
+    }
+
+    fn agent_intervals_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<AgentInterval>, StoreError> {
+        let (from, to) = (p(from), p(to));
+        let mut v: Vec<AgentInterval> = self
+            .agents
+            .values()
+            .filter(|i| i.started_at < to && i.ended_at.is_none_or(|e| e > from))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| {
+            (a.started_at, &a.manager, a.kind, &a.detail).cmp(&(
+                b.started_at,
+                &b.manager,
+                b.kind,
+                &b.detail,
+            ))
+        });
+        Ok(v)
+    }
+
+    fn open_agent_intervals(&self) -> Result<Vec<AgentInterval>, StoreError> {
+        Ok(self
+            .agent_intervals_between(Timestamp::MIN, Timestamp::MAX)?
+            .into_iter()
+            .filter(|i| i.ended_at.is_none())
+            .collect())
     }
 
     fn reschedule_webhook(

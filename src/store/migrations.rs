@@ -107,6 +107,52 @@ CREATE TABLE registrations (
 CREATE INDEX registrations_by_expiry ON registrations(expires_at);
 ";
 
+/// v6 (issue 13): the virtual queue (callers waiting to be called back, kept across
+/// restarts), each dial-back attempt, and managers' state intervals (paused with a
+/// reason, do-not-disturb, signed out) for the per-manager report.
+const V6_QUEUE: &str = r"
+CREATE TABLE queued_callbacks (
+    id            TEXT PRIMARY KEY NOT NULL,
+    department    TEXT NOT NULL,
+    caller        TEXT NOT NULL,
+    number        TEXT NOT NULL,
+    dialled       TEXT NOT NULL,
+    source        TEXT NOT NULL,
+    priority      INTEGER NOT NULL,
+    queued_at     INTEGER NOT NULL,
+    requested_at  INTEGER NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    not_before    INTEGER,
+    status        TEXT NOT NULL CHECK (status IN ('waiting', 'dialing', 'connected', 'gave_up', 'cancelled')),
+    updated_at    INTEGER NOT NULL,
+    callback_id   INTEGER REFERENCES callbacks(id) ON DELETE SET NULL
+) STRICT;
+CREATE INDEX queued_callbacks_by_status ON queued_callbacks(status, queued_at);
+CREATE INDEX queued_callbacks_by_request ON queued_callbacks(callback_id);
+
+CREATE TABLE dialback_attempts (
+    id           INTEGER PRIMARY KEY,
+    callback_id  TEXT NOT NULL REFERENCES queued_callbacks(id) ON DELETE CASCADE,
+    manager      TEXT NOT NULL,
+    started_at   INTEGER NOT NULL,
+    ended_at     INTEGER NOT NULL,
+    customer     TEXT NOT NULL,
+    status       INTEGER,
+    talk_ms      INTEGER
+) STRICT;
+CREATE INDEX dialback_attempts_by_callback ON dialback_attempts(callback_id);
+
+CREATE TABLE agent_states (
+    manager     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    ended_at    INTEGER,
+    PRIMARY KEY (manager, kind, detail, started_at)
+) STRICT;
+CREATE INDEX agent_states_by_start ON agent_states(started_at);
+";
+
 /// v4: a binding's RFC 3327 Path (phones registering through a proxy; JSON list).
 const V4_REGISTRATION_PATH: &str = r"
 ALTER TABLE registrations ADD COLUMN path TEXT NOT NULL DEFAULT '[]';
@@ -124,6 +170,7 @@ pub const MIGRATIONS: &[&str] = &[
     V3_REGISTRATIONS,
     V4_REGISTRATION_PATH,
     V5_CALL_RECORDING,
+    V6_QUEUE,
 ];
 
 /// The schema version this build writes (= number of migrations).

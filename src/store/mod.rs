@@ -45,8 +45,9 @@ pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 pub use sqlite::{BackupError, SqliteStore};
 pub use switchboard_core::model::{
-    self as model, CallOutcome, CallRecord, CallbackReason, CallbackRequest, CallbackStatus,
-    MenuStep, NewCallback, PreviousInteraction, Registration, RingAttempt, RingOutcome, Side,
+    self as model, AgentInterval, AgentStateKind, CallOutcome, CallRecord, CallbackReason,
+    CallbackRequest, CallbackStatus, CustomerOutcome, DialbackAttempt, DialbackStatus, MenuStep,
+    NewCallback, PreviousInteraction, QueuedCallback, Registration, RingAttempt, RingOutcome, Side,
     StoreWrite, Transfer, WebhookEvent, to_store_precision,
 };
 pub use worker::{StoreHandle, StoreWorker};
@@ -114,6 +115,8 @@ pub enum StoreError {
     AlreadyDone { id: i64, by: String },
     #[error("webhook event {id} is not in the outbox (already delivered?)")]
     WebhookNotFound { id: i64 },
+    #[error("queued callback {id} does not exist")]
+    QueuedCallbackNotFound { id: String },
     #[error("cannot encode {what} as JSON: {source}")]
     Json {
         what: &'static str,
@@ -220,9 +223,49 @@ pub trait Store: Send {
 
     /// Retention (`[server] retention_days`): deletes call records (with their ring
     /// attempts) that started before `cutoff`, callback requests that were closed
-    /// before it, and webhook notifications queued before it that were never delivered.
-    /// Open and claimed requests are kept whatever their age.
+    /// before it, and webhook notifications queued before it that were never delivered,
+    /// finished dial-backs and managers' state intervals that ended before it.
+    /// Open and claimed requests and waiting dial-backs are kept whatever their age.
     fn purge_before(&mut self, cutoff: Timestamp) -> Result<Purged, StoreError>;
+
+    // ---- the virtual queue and managers' states (issue 13) --------------------------
+
+    /// Inserts or replaces a queued callback (by id). Its `callback_id` is kept.
+    fn save_queued_callback(&mut self, cb: &QueuedCallback) -> Result<(), StoreError>;
+    /// Callbacks still waiting (or being dialled when the router stopped), in the
+    /// order the callers joined their queues.
+    fn queued_callbacks(&self) -> Result<Vec<QueuedCallback>, StoreError>;
+    /// One queued callback, whatever its status.
+    fn get_queued_callback(&self, id: &str) -> Result<Option<QueuedCallback>, StoreError>;
+    /// The dial-back that filed callback request `callback_id` when it gave up.
+    fn queued_callback_for_request(
+        &self,
+        callback_id: i64,
+    ) -> Result<Option<QueuedCallback>, StoreError>;
+    /// Records one dial-back attempt; the queued callback must exist.
+    fn add_dialback_attempt(&mut self, a: &DialbackAttempt) -> Result<(), StoreError>;
+    /// The attempts of one queued callback, in order.
+    fn dialback_attempts(&self, id: &str) -> Result<Vec<DialbackAttempt>, StoreError>;
+    /// The dial-back is over with `status`; with `request`, that callback request is
+    /// filed (or the caller's open one updated) and linked. Returns its id.
+    fn finish_queued_callback(
+        &mut self,
+        id: &str,
+        status: DialbackStatus,
+        at: Timestamp,
+        request: Option<&NewCallback>,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Inserts or closes a manager's state interval, keyed by
+    /// `(manager, kind, detail, started_at)`.
+    fn save_agent_interval(&mut self, i: &AgentInterval) -> Result<(), StoreError>;
+    /// Intervals overlapping `[from, to)` (open ones included), by start.
+    fn agent_intervals_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<AgentInterval>, StoreError>;
+    /// Intervals not ended yet (restored at start), by start.
+    fn open_agent_intervals(&self) -> Result<Vec<AgentInterval>, StoreError>;
 
     /// Applies several writes, returning the errors of those that failed (the others
     /// still take effect). SQLite overrides this to use one transaction per batch, with
@@ -242,6 +285,10 @@ pub struct Purged {
     pub ring_attempts: usize,
     pub callbacks: usize,
     pub webhooks: usize,
+    /// Finished dial-backs (with their attempts).
+    pub dialbacks: usize,
+    /// Managers' state intervals.
+    pub agent_states: usize,
 }
 
 /// Applies one [`StoreWrite`] through the [`Store`] methods.
@@ -280,6 +327,17 @@ pub fn apply_write<S: Store + ?Sized>(store: &mut S, write: &StoreWrite) -> Resu
             next_at,
             attempts,
         } => store.reschedule_webhook(*id, *next_at, *attempts),
+        StoreWrite::QueueCallback(cb) => store.save_queued_callback(cb),
+        StoreWrite::DialbackAttempt(a) => store.add_dialback_attempt(a),
+        StoreWrite::DialbackFinished {
+            id,
+            status,
+            at,
+            request,
+        } => store
+            .finish_queued_callback(id, *status, *at, request.as_ref())
+            .map(|_| ()),
+        StoreWrite::AgentState(i) => store.save_agent_interval(i),
     }
 }
 

@@ -19,6 +19,7 @@
 //! Statements are prepared once per connection and cached.
 
 pub mod migrations;
+mod queueing;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -32,8 +33,9 @@ use postgres::{Client, NoTls, Row, Statement};
 use serde::de::DeserializeOwned;
 
 use super::model::{
-    CallOutcome, CallRecord, CallbackReason, CallbackRequest, CallbackStatus, NewCallback,
-    PreviousInteraction, Registration, RingAttempt, RingOutcome, Side, WebhookEvent,
+    AgentInterval, CallOutcome, CallRecord, CallbackReason, CallbackRequest, CallbackStatus,
+    DialbackAttempt, DialbackStatus, NewCallback, PreviousInteraction, QueuedCallback,
+    Registration, RingAttempt, RingOutcome, Side, WebhookEvent,
 };
 use super::{Purged, Store, StoreError, StoreWrite, apply_write};
 
@@ -210,6 +212,19 @@ impl PostgresStore {
                 &[&cutoff],
             )
             .map_err(pg("delete old webhook notifications"))?;
+        let dialbacks = tx
+            .execute(
+                "DELETE FROM queued_callbacks WHERE status NOT IN ('waiting', 'dialing') \
+                 AND updated_at < $1",
+                &[&cutoff],
+            )
+            .map_err(pg("delete old finished dial-backs"))?;
+        let agent_states = tx
+            .execute(
+                "DELETE FROM agent_states WHERE ended_at IS NOT NULL AND ended_at < $1",
+                &[&cutoff],
+            )
+            .map_err(pg("delete old managers' states"))?;
         tx.commit().map_err(pg("commit the retention cleanup"))?;
         let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
         Ok(Purged {
@@ -217,6 +232,8 @@ impl PostgresStore {
             ring_attempts: n(ring_attempts),
             callbacks: n(callbacks),
             webhooks: n(webhooks),
+            dialbacks: n(dialbacks),
+            agent_states: n(agent_states),
         })
     }
 }
@@ -409,6 +426,50 @@ fn limit_i64(n: usize) -> i64 {
 }
 
 impl Store for PostgresStore {
+    fn save_queued_callback(&mut self, cb: &QueuedCallback) -> Result<(), StoreError> {
+        self.q_save(cb)
+    }
+    fn queued_callbacks(&self) -> Result<Vec<QueuedCallback>, StoreError> {
+        self.q_waiting()
+    }
+    fn get_queued_callback(&self, id: &str) -> Result<Option<QueuedCallback>, StoreError> {
+        self.q_get(id)
+    }
+    fn queued_callback_for_request(
+        &self,
+        callback_id: i64,
+    ) -> Result<Option<QueuedCallback>, StoreError> {
+        self.q_for_request(callback_id)
+    }
+    fn add_dialback_attempt(&mut self, a: &DialbackAttempt) -> Result<(), StoreError> {
+        self.q_add_attempt(a)
+    }
+    fn dialback_attempts(&self, id: &str) -> Result<Vec<DialbackAttempt>, StoreError> {
+        self.q_attempts(id)
+    }
+    fn finish_queued_callback(
+        &mut self,
+        id: &str,
+        status: DialbackStatus,
+        at: Timestamp,
+        request: Option<&NewCallback>,
+    ) -> Result<Option<i64>, StoreError> {
+        self.q_finish(id, status, at, request)
+    }
+    fn save_agent_interval(&mut self, i: &AgentInterval) -> Result<(), StoreError> {
+        self.q_save_agent(i)
+    }
+    fn agent_intervals_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<AgentInterval>, StoreError> {
+        self.q_agents_between(from, to)
+    }
+    fn open_agent_intervals(&self) -> Result<Vec<AgentInterval>, StoreError> {
+        self.q_agents_open()
+    }
+
     fn upsert_call(&mut self, call: &CallRecord) -> Result<(), StoreError> {
         let menu_path = to_json(&call.menu_path, "menu path")?;
         let transfers = to_json(&call.transfers, "transfers")?;

@@ -18,13 +18,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 mod maintenance;
+mod queueing;
 
 pub use maintenance::BackupError;
 
 use super::migrations;
 use super::model::{
-    CallOutcome, CallRecord, CallbackReason, CallbackRequest, CallbackStatus, NewCallback,
-    PreviousInteraction, Registration, RingAttempt, RingOutcome, Side, WebhookEvent,
+    AgentInterval, CallOutcome, CallRecord, CallbackReason, CallbackRequest, CallbackStatus,
+    DialbackAttempt, DialbackStatus, NewCallback, PreviousInteraction, QueuedCallback,
+    Registration, RingAttempt, RingOutcome, Side, WebhookEvent,
 };
 use super::{Store, StoreError, StoreWrite, apply_write};
 
@@ -730,6 +732,59 @@ impl Store for SqliteStore {
             return Err(StoreError::WebhookNotFound { id });
         }
         Ok(())
+    }
+
+    fn save_queued_callback(&mut self, cb: &QueuedCallback) -> Result<(), StoreError> {
+        self.q_save(cb)
+    }
+
+    fn queued_callbacks(&self) -> Result<Vec<QueuedCallback>, StoreError> {
+        self.q_waiting()
+    }
+
+    fn get_queued_callback(&self, id: &str) -> Result<Option<QueuedCallback>, StoreError> {
+        self.q_get(id)
+    }
+
+    fn queued_callback_for_request(
+        &self,
+        callback_id: i64,
+    ) -> Result<Option<QueuedCallback>, StoreError> {
+        self.q_for_request(callback_id)
+    }
+
+    fn add_dialback_attempt(&mut self, a: &DialbackAttempt) -> Result<(), StoreError> {
+        self.q_add_attempt(a)
+    }
+
+    fn dialback_attempts(&self, id: &str) -> Result<Vec<DialbackAttempt>, StoreError> {
+        self.q_attempts(id)
+    }
+
+    fn finish_queued_callback(
+        &mut self,
+        id: &str,
+        status: DialbackStatus,
+        at: Timestamp,
+        request: Option<&NewCallback>,
+    ) -> Result<Option<i64>, StoreError> {
+        self.q_finish(id, status, at, request)
+    }
+
+    fn save_agent_interval(&mut self, i: &AgentInterval) -> Result<(), StoreError> {
+        self.q_save_agent(i)
+    }
+
+    fn agent_intervals_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<AgentInterval>, StoreError> {
+        self.q_agents_between(from, to)
+    }
+
+    fn open_agent_intervals(&self) -> Result<Vec<AgentInterval>, StoreError> {
+        self.q_agents_open()
     }
 
     /// One `BEGIN IMMEDIATE … COMMIT` for the whole batch (one WAL append instead of one

@@ -316,7 +316,9 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::store::model::{NewCallback, RingAttempt};
+    use crate::store::model::{
+        AgentInterval, DialbackAttempt, DialbackStatus, NewCallback, QueuedCallback, RingAttempt,
+    };
 
     /// Records the size of each batch it is given; nothing else is expected to be called.
     struct BatchRecorder(Arc<Mutex<Vec<usize>>>);
@@ -410,6 +412,49 @@ mod tests {
             unimplemented!()
         }
         fn reschedule_webhook(&mut self, _: i64, _: Timestamp, _: u32) -> Result<(), StoreError> {
+            unimplemented!()
+        }
+        fn save_queued_callback(&mut self, _: &QueuedCallback) -> Result<(), StoreError> {
+            unimplemented!()
+        }
+        fn queued_callbacks(&self) -> Result<Vec<QueuedCallback>, StoreError> {
+            unimplemented!()
+        }
+        fn get_queued_callback(&self, _: &str) -> Result<Option<QueuedCallback>, StoreError> {
+            unimplemented!()
+        }
+        fn queued_callback_for_request(
+            &self,
+            _: i64,
+        ) -> Result<Option<QueuedCallback>, StoreError> {
+            unimplemented!()
+        }
+        fn add_dialback_attempt(&mut self, _: &DialbackAttempt) -> Result<(), StoreError> {
+            unimplemented!()
+        }
+        fn dialback_attempts(&self, _: &str) -> Result<Vec<DialbackAttempt>, StoreError> {
+            unimplemented!()
+        }
+        fn finish_queued_callback(
+            &mut self,
+            _: &str,
+            _: DialbackStatus,
+            _: Timestamp,
+            _: Option<&NewCallback>,
+        ) -> Result<Option<i64>, StoreError> {
+            unimplemented!()
+        }
+        fn save_agent_interval(&mut self, _: &AgentInterval) -> Result<(), StoreError> {
+            unimplemented!()
+        }
+        fn agent_intervals_between(
+            &self,
+            _: Timestamp,
+            _: Timestamp,
+        ) -> Result<Vec<AgentInterval>, StoreError> {
+            unimplemented!()
+        }
+        fn open_agent_intervals(&self) -> Result<Vec<AgentInterval>, StoreError> {
             unimplemented!()
         }
     }

@@ -46,6 +46,8 @@ pub struct H {
     pub attempts: Vec<(String, RingOutcome)>,
     pub callbacks: Vec<NewCallback>,
     pub caller_tag: String,
+    /// Every store write, in order.
+    pub writes: Vec<StoreWrite>,
     /// How CRM lookups (`[lookup]`) are answered.
     pub crm: Crm,
     /// The CRM lookups the calls asked for, in order.
@@ -83,11 +85,12 @@ impl H {
         };
         let cfg = EndpointConfig::from_server(&server, "127.0.0.1:5060".parse().unwrap());
         let plan_for_test = plan.clone();
-        let ep = Endpoint::new(
+        let mut ep = Endpoint::new(
             cfg,
             Box::new(move |_| Box::new(PlanProgram::new(plan.clone(), Box::new(|_| false)))),
             11,
         );
+        ep.set_plan(plan_for_test.clone());
         H {
             plan: plan_for_test,
             ep,
@@ -99,6 +102,7 @@ impl H {
             attempts: vec![],
             callbacks: vec![],
             caller_tag: String::new(),
+            writes: vec![],
             crm: Crm::Answer(Default::default()),
             crm_asked: vec![],
         }
@@ -121,11 +125,14 @@ impl H {
                 )),
                 Output::Media(m) => self.media.push(m),
                 Output::Event(e) => self.events.push(e),
-                Output::Store(w) => match *w {
-                    StoreWrite::RingAttempt(a) => self.attempts.push((a.manager, a.outcome)),
-                    StoreWrite::Callback { request, .. } => self.callbacks.push(request),
-                    _ => {}
-                },
+                Output::Store(w) => {
+                    self.writes.push((*w).clone());
+                    match *w {
+                        StoreWrite::RingAttempt(a) => self.attempts.push((a.manager, a.outcome)),
+                        StoreWrite::Callback { request, .. } => self.callbacks.push(request),
+                        _ => {}
+                    }
+                }
                 Output::Claim(c) => panic!("a single instance claims nothing: {c:?}"),
             }
         }

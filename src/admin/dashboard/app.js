@@ -330,7 +330,7 @@ function renderRecordings(d) {
 function renderCallbacks(d) {
   const tbody = $("callback-rows");
   tbody.replaceChildren();
-  if (d.callbacks.length === 0) return emptyRow(tbody, 7, "the queue is empty");
+  if (d.callbacks.length === 0) return emptyRow(tbody, 8, "the queue is empty");
   for (const c of d.callbacks) {
     const id = "callback-" + c.id;
     const tr = el("tr", null, id);
@@ -343,8 +343,231 @@ function renderCallbacks(d) {
       figure("td", c.age_s, fmtAge(c.age_s), id + "-age"),
       el("td", status, id + "-status"),
       recordingCell(c, id),
+      callbackActions(c, id),
     );
     tbody.appendChild(tr);
+  }
+}
+
+// ---- acting on the data (issue 13) --------------------------------------------------
+
+const ACTING_KEY = "switchboard.acting";
+// Outcomes being typed, kept across refreshes (the table is redrawn every few seconds).
+const editing = {};
+
+function actingAs() {
+  return $("acting-as").value;
+}
+
+// POST JSON with the token; on success refresh at once, else show why.
+async function act(path, body) {
+  try {
+    const headers = Object.assign({ "Content-Type": "application/json" }, authHeaders());
+    const r = await fetch(path, { method: "POST", headers, body: JSON.stringify(body || {}) });
+    if (!r.ok) {
+      let msg = "HTTP " + r.status;
+      try {
+        msg = (await r.json()).error || msg;
+      } catch (e) {}
+      throw new Error(msg);
+    }
+    setStatus("ok", "done");
+  } catch (e) {
+    setStatus("error", e.message);
+  }
+  refresh();
+}
+
+function button(text, testid, onClick) {
+  const b = el("button", text, testid);
+  b.type = "button";
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function needManager() {
+  const m = actingAs();
+  if (!m) setStatus("error", "choose who you are (acting as) first");
+  return m;
+}
+
+function callbackActions(c, id) {
+  const td = el("td");
+  td.className = "actions";
+  if (c.status === "open") {
+    td.appendChild(button("claim", id + "-claim", () => {
+      const m = needManager();
+      if (m) act("/api/callbacks/" + c.id + "/claim", { manager: m });
+    }));
+  }
+  const input = el("input", null, id + "-outcome");
+  input.placeholder = "outcome";
+  input.value = editing[c.id] || "";
+  input.addEventListener("input", () => { editing[c.id] = input.value; });
+  td.appendChild(input);
+  td.appendChild(button("close", id + "-close", () => {
+    const m = needManager();
+    const outcome = input.value.trim();
+    if (!m) return;
+    if (!outcome) return setStatus("error", "write what happened (outcome) first");
+    delete editing[c.id];
+    act("/api/callbacks/" + c.id + "/done", { manager: m, outcome: outcome });
+  }));
+  return td;
+}
+
+function renderActing(d) {
+  const sel = $("acting-as");
+  const managers = Array.isArray(d.managers) ? d.managers : [];
+  const want = sel.value || sessionGet(ACTING_KEY);
+  sel.replaceChildren(el("option", "(choose)"));
+  sel.firstChild.value = "";
+  for (const m of managers) {
+    const o = el("option", m.display_name || m.name);
+    o.value = m.name;
+    sel.appendChild(o);
+  }
+  sel.value = managers.some((m) => m.name === want) ? want : "";
+  $("acting").hidden = managers.length === 0;
+}
+
+function sessionGet(key) {
+  try {
+    return sessionStorage.getItem(key) || "";
+  } catch (e) {
+    return "";
+  }
+}
+
+const AGENT_TEXT = {
+  free: "free", ringing: "ringing", talking: "talking", wrap_up: "wrap-up",
+  paused: "paused", dnd: "do not disturb", offline: "offline",
+};
+
+function renderAgents(d) {
+  const tbody = $("agent-rows");
+  tbody.replaceChildren();
+  const managers = Array.isArray(d.managers) ? d.managers : [];
+  if (managers.length === 0) return emptyRow(tbody, 5, "no managers");
+  for (const m of managers) {
+    const id = "agent-" + m.name;
+    const tr = el("tr", null, id);
+    tr.className = "agent-" + m.state;
+    const since = m.paused ? m.paused.reason + " since " + localTime(m.paused.since) : "—";
+    const td = el("td");
+    td.className = "actions";
+    if (m.paused) {
+      td.appendChild(button("unpause", id + "-unpause", () =>
+        act("/api/managers/" + encodeURIComponent(m.name) + "/unpause")));
+    } else {
+      const reason = el("input", null, id + "-reason");
+      reason.placeholder = "reason";
+      reason.value = editing["agent:" + m.name] || "break";
+      reason.addEventListener("input", () => { editing["agent:" + m.name] = reason.value; });
+      td.appendChild(reason);
+      td.appendChild(button("pause", id + "-pause", () => {
+        const r = reason.value.trim() || "break";
+        act("/api/managers/" + encodeURIComponent(m.name) + "/pause", { reason: r });
+      }));
+    }
+    td.appendChild(button(m.dnd ? "DND off" : "DND on", id + "-dnd", () =>
+      act("/api/managers/" + encodeURIComponent(m.name) + "/dnd", { on: !m.dnd })));
+    tr.append(
+      el("td", m.display_name || m.name, id + "-name"),
+      el("td", AGENT_TEXT[m.state] || m.state, id + "-state"),
+      el("td", since, id + "-reason-since"),
+      el("td", (m.signed_out_of || []).join(", ") || "—", id + "-signed-out"),
+      td,
+    );
+    tbody.appendChild(tr);
+  }
+}
+
+function fmtEstimate(s) {
+  if (s === null || s === undefined) return "—";
+  if (s < 60) return "< 1 min";
+  return "~" + Math.round(s / 60) + " min";
+}
+
+function renderQueues(d) {
+  const box = $("queues");
+  box.replaceChildren();
+  const levels = (d.report && d.report.service_level) || [];
+  const queues = d.queues || [];
+  if (queues.length === 0) {
+    const p = el("p", "no departments");
+    p.className = "caption";
+    box.appendChild(p);
+  }
+  for (const q of queues) {
+    const id = "queue-" + q.department;
+    const card = el("div", null, id);
+    card.className = "queue";
+    card.appendChild(el("h4", q.department));
+    const sl = levels.find((l) => l.department === q.department && l.date === d.date);
+    const facts = el("div");
+    facts.className = "facts";
+    facts.append(
+      figure("span", q.waiting.length, q.waiting.length + " waiting", id + "-waiting"),
+      document.createTextNode(" · "),
+      figure("span", q.signed_in, q.signed_in + " signed in", id + "-signed-in"),
+      document.createTextNode(" · service level "),
+    );
+    const slText = sl && sl.share !== null
+      ? Math.round(sl.share * 100) + "% ≤ " + sl.threshold_secs + " s (" + sl.answered_within + "/" + sl.offered + ")"
+      : "—";
+    const slEl = figure("span", sl && sl.share !== null ? sl.share : "", slText, id + "-service-level");
+    slEl.className = "sl";
+    facts.appendChild(slEl);
+    card.appendChild(facts);
+    const table = el("table");
+    const tbody = el("tbody", null, id + "-rows");
+    if (q.waiting.length === 0) emptyRow(tbody, 5, "nobody waiting");
+    for (const w of q.waiting) {
+      const wid = "queued-" + w.call_id;
+      const tr = el("tr", null, wid);
+      const who = el("td", w.caller, wid + "-caller");
+      if (w.callback) {
+        const tag = el("span", "callback", wid + "-callback");
+        tag.className = "tag";
+        who.append(" ", tag);
+      }
+      tr.append(
+        figure("td", w.position, "#" + w.position, wid + "-position"),
+        who,
+        figure("td", w.waited_s, fmtDuration(w.waited_s), wid + "-waited"),
+        figure("td", w.estimate_s, fmtEstimate(w.estimate_s), wid + "-estimate"),
+        el("td", w.priority > 0 ? "priority " + w.priority : ""),
+      );
+      tbody.appendChild(tr);
+    }
+    table.appendChild(tbody);
+    card.appendChild(table);
+    box.appendChild(card);
+  }
+  const rows = $("dialback-rows");
+  rows.replaceChildren();
+  const dialbacks = d.dialbacks || [];
+  if (dialbacks.length === 0) return emptyRow(rows, 7, "nobody waits for a callback");
+  for (const c of dialbacks) {
+    const id = "dialback-" + c.id;
+    const tr = el("tr", null, id);
+    const td = el("td");
+    td.className = "actions";
+    if (c.status === "waiting") {
+      td.appendChild(button("take out", id + "-cancel", () =>
+        act("/api/queue/callbacks/" + encodeURIComponent(c.id) + "/cancel")));
+    }
+    tr.append(
+      el("td", c.caller, id + "-caller"),
+      el("td", c.number, id + "-number"),
+      el("td", c.department, id + "-department"),
+      el("td", localTime(c.queued_at), id + "-since"),
+      el("td", c.status, id + "-status"),
+      figure("td", c.attempts, String(c.attempts), id + "-attempts"),
+      td,
+    );
+    rows.appendChild(tr);
   }
 }
 
@@ -387,6 +610,9 @@ async function refresh() {
     renderCallbacks(d);
     renderRecordings(d);
     renderAlerts(d);
+    renderActing(d);
+    renderQueues(d);
+    renderAgents(d);
     $("auth").hidden = true;
     $("data").hidden = false;
     $("forget").hidden = !token();
@@ -410,6 +636,11 @@ function start() {
     }
     $("token-input").value = "";
     refresh();
+  });
+  $("acting-as").addEventListener("change", () => {
+    try {
+      sessionStorage.setItem(ACTING_KEY, $("acting-as").value);
+    } catch (e) {}
   });
   $("forget").addEventListener("click", () => {
     try {

@@ -160,6 +160,52 @@ const V6_CALL_RECORDING: &str = r"
 ALTER TABLE calls ADD COLUMN recording TEXT;
 ";
 
+/// v7 (issue 13): the virtual queue (callers waiting to be called back, kept across
+/// restarts), each dial-back attempt, and managers' state intervals for the
+/// per-manager report; the same tables as SQLite's v6.
+const V7_QUEUE: &str = r"
+CREATE TABLE queued_callbacks (
+    id            TEXT PRIMARY KEY NOT NULL,
+    department    TEXT NOT NULL,
+    caller        TEXT NOT NULL,
+    number        TEXT NOT NULL,
+    dialled       TEXT NOT NULL,
+    source        TEXT NOT NULL,
+    priority      INTEGER NOT NULL,
+    queued_at     BIGINT NOT NULL,
+    requested_at  BIGINT NOT NULL,
+    attempts      BIGINT NOT NULL DEFAULT 0,
+    not_before    BIGINT,
+    status        TEXT NOT NULL CHECK (status IN ('waiting', 'dialing', 'connected', 'gave_up', 'cancelled')),
+    updated_at    BIGINT NOT NULL,
+    callback_id   BIGINT REFERENCES callbacks(id) ON DELETE SET NULL
+);
+CREATE INDEX queued_callbacks_by_status ON queued_callbacks(status, queued_at);
+CREATE INDEX queued_callbacks_by_request ON queued_callbacks(callback_id);
+
+CREATE TABLE dialback_attempts (
+    id           BIGSERIAL PRIMARY KEY,
+    callback_id  TEXT NOT NULL REFERENCES queued_callbacks(id) ON DELETE CASCADE,
+    manager      TEXT NOT NULL,
+    started_at   BIGINT NOT NULL,
+    ended_at     BIGINT NOT NULL,
+    customer     TEXT NOT NULL,
+    status       INTEGER,
+    talk_ms      BIGINT
+);
+CREATE INDEX dialback_attempts_by_callback ON dialback_attempts(callback_id);
+
+CREATE TABLE agent_states (
+    manager     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    started_at  BIGINT NOT NULL,
+    ended_at    BIGINT,
+    PRIMARY KEY (manager, kind, detail, started_at)
+);
+CREATE INDEX agent_states_by_start ON agent_states(started_at);
+";
+
 /// Every migration, in order; script `i` takes the schema from version `i` to `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
     V1_CALLS,
@@ -168,6 +214,7 @@ pub const MIGRATIONS: &[&str] = &[
     V4_REGISTRATION_PATH,
     V5_SHARED_STATE,
     V6_CALL_RECORDING,
+    V7_QUEUE,
 ];
 
 /// The schema version this build writes (= number of migrations).

@@ -59,6 +59,19 @@ impl SqliteStore {
                 params![cutoff],
             )
             .map_err(sql_err("delete old webhook notifications"))?;
+        let dialbacks = tx
+            .execute(
+                "DELETE FROM queued_callbacks WHERE status NOT IN ('waiting', 'dialing') \
+                 AND updated_at < ?1",
+                params![cutoff],
+            )
+            .map_err(sql_err("delete old finished dial-backs"))?;
+        let agent_states = tx
+            .execute(
+                "DELETE FROM agent_states WHERE ended_at IS NOT NULL AND ended_at < ?1",
+                params![cutoff],
+            )
+            .map_err(sql_err("delete old managers' states"))?;
         tx.commit()
             .map_err(sql_err("commit the retention cleanup"))?;
         Ok(Purged {
@@ -66,6 +79,8 @@ impl SqliteStore {
             ring_attempts,
             callbacks,
             webhooks,
+            dialbacks,
+            agent_states,
         })
     }
 

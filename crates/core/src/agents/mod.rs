@@ -38,8 +38,13 @@ pub struct Pause {
 pub struct Agent {
     /// Their phone's registration is live until then (`None`: not registered).
     pub registered_until: Option<Timestamp>,
-    /// Signed out of every queue (the simulator's shifts).
+    /// Signed out of every queue (the simulator's shifts, or the manager's sign-out
+    /// code without a department).
     pub signed_out: bool,
+    /// Signed out of these departments' queues only.
+    pub signed_out_of: std::collections::BTreeSet<String>,
+    /// Do not disturb: not rung at all.
+    pub dnd: Option<Timestamp>,
     pub paused: Option<Pause>,
     /// Phones ringing for them now (a ringing phone counts against `max_calls`, so
     /// nobody is offered two callers at once beyond it).
@@ -80,6 +85,8 @@ impl Agent {
                 + self.elsewhere.talking,
             last_call_end: self.last_call_end.max(self.elsewhere.last_call_end),
             calls_today: self.calls_answered,
+            dnd: self.dnd.is_some(),
+            signed_out_of: self.signed_out_of.clone(),
         }
     }
 
@@ -166,7 +173,33 @@ impl Agents {
 
     /// Signed in (or out of) every queue.
     pub fn set_signed_in(&mut self, manager: &str, on: bool) {
-        self.entry(manager).signed_out = !on;
+        let a = self.entry(manager);
+        a.signed_out = !on;
+        if on {
+            a.signed_out_of.clear();
+        }
+    }
+
+    /// Signed in to (or out of) one department's queue. Returns whether it changed.
+    pub fn set_signed_in_to(&mut self, manager: &str, department: &str, on: bool) -> bool {
+        let a = self.entry(manager);
+        if on {
+            a.signed_out_of.remove(department)
+        } else {
+            a.signed_out_of.insert(department.to_string())
+        }
+    }
+
+    /// Do not disturb on (since `wall`) or off; returns when it had been turned on,
+    /// when it ends now.
+    pub fn set_dnd(&mut self, manager: &str, on: bool, wall: Timestamp) -> Option<Timestamp> {
+        let a = self.entry(manager);
+        if on {
+            a.dnd.get_or_insert(wall);
+            None
+        } else {
+            a.dnd.take()
+        }
     }
 
     pub fn pause(&mut self, manager: &str, reason: &str, wall: Timestamp) {
@@ -234,6 +267,8 @@ impl Agents {
                     "ringing"
                 } else if m.contact.is_none() && !registered {
                     "offline"
+                } else if a.dnd.is_some() {
+                    "dnd"
                 } else if a.is_paused() {
                     "paused"
                 } else if in_wrap_up {
@@ -253,6 +288,20 @@ impl Agents {
                     max_calls: m.max_calls,
                     last_call_end: last_end,
                     calls_answered: a.calls_answered,
+                    dnd: a.dnd.is_some(),
+                    signed_out_of: plan
+                        .departments
+                        .values()
+                        .filter(|d| d.members.contains(&m.name))
+                        .filter(|d| a.signed_out || a.signed_out_of.contains(&d.name))
+                        .map(|d| d.name.clone())
+                        .collect(),
+                    departments: plan
+                        .departments
+                        .values()
+                        .filter(|d| d.members.contains(&m.name))
+                        .map(|d| d.name.clone())
+                        .collect(),
                 }
             })
             .collect()
@@ -266,7 +315,7 @@ pub struct ManagerStatus {
     pub display_name: String,
     pub extension: Option<String>,
     /// `offline` (no phone registered, no static contact), `free`, `ringing`,
-    /// `talking`, `wrap_up` or `paused`.
+    /// `talking`, `wrap_up`, `dnd` or `paused`.
     pub state: &'static str,
     pub registered: bool,
     pub paused: Option<Pause>,
@@ -277,6 +326,12 @@ pub struct ManagerStatus {
     pub last_call_end: Option<Timestamp>,
     /// Calls answered since the router started.
     pub calls_answered: u32,
+    /// Do not disturb.
+    pub dnd: bool,
+    /// Their departments whose queue they are signed out of.
+    pub signed_out_of: Vec<String>,
+    /// Every department they are a member of.
+    pub departments: Vec<String>,
 }
 
 #[cfg(test)]

@@ -145,6 +145,19 @@ pub enum LookupResult {
 
 pub use crate::connect::ConnectInput;
 
+/// A machine a call asks the endpoint to start (it cannot insert into the endpoint's
+/// table while it runs).
+#[derive(Debug)]
+pub enum Spawn {
+    /// The caller hung up to be called back: their dial-back, waiting in the queue
+    /// under `key` (the connect policy's entry was re-keyed to it).
+    Dialback {
+        key: CallKey,
+        entry: crate::model::QueuedCallback,
+        plan: std::sync::Arc<crate::config::DialPlan>,
+    },
+}
+
 /// Where a manager's phones can be reached now.
 pub type Contacts<'a> = &'a dyn Fn(&str) -> Vec<Destination>;
 
@@ -169,6 +182,8 @@ pub struct Ctx<'a> {
     pub(crate) parting: &'a mut super::parting::Parting,
     pub(crate) out: &'a mut VecDeque<Output>,
     pub(crate) connect: &'a mut VecDeque<ConnectInput>,
+    /// Machines to start once the current one returns.
+    pub(crate) spawn: &'a mut VecDeque<Spawn>,
     pub(crate) contacts: Contacts<'a>,
     pub(crate) states: &'a dyn Fn() -> ManagerStates,
 }
@@ -307,6 +322,11 @@ impl Ctx<'_> {
 
     pub fn connect(&mut self, input: ConnectInput) {
         self.connect.push_back(input);
+    }
+
+    /// Start another machine after this input (a dial-back).
+    pub fn spawn(&mut self, s: Spawn) {
+        self.spawn.push_back(s);
     }
 
     /// Where `manager`'s phones are now.

@@ -48,6 +48,13 @@ pub enum CallEvent {
         department: String,
         position: usize,
     },
+    /// The queued caller confirmed a callback at `number` and leaves the line; their
+    /// place in `department`'s queue is kept.
+    CallbackQueued {
+        key: CallKey,
+        department: String,
+        number: String,
+    },
     /// The caller waits for one busy manager (a returning caller).
     WaitingFor {
         key: CallKey,
@@ -120,6 +127,7 @@ impl CallEvent {
             | CallEvent::Decision { key, .. }
             | CallEvent::Connecting { key, .. }
             | CallEvent::Queued { key, .. }
+            | CallEvent::CallbackQueued { key, .. }
             | CallEvent::Voicemail { key, .. }
             | CallEvent::RingEnded { key, .. }
             | CallEvent::Ringing { key, .. }

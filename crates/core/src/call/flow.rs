@@ -27,6 +27,7 @@ use super::event::CallEvent;
 use super::ivr::{IvrAction, IvrRunner};
 use super::outcome::{EndCause, Missed, Outcome, Stage, Story, classify};
 use super::program::{CallContextInfo, CallInfo, ConnectTarget, MenuResult, Program};
+use super::waiting::{QUEUE_PLAY_BASE, QueueWait, WaitAction};
 use crate::config::{Action, DialPlan};
 use crate::connect::{ConnectOutput, Wait};
 use crate::media::RecordEnd;
@@ -75,6 +76,15 @@ pub enum FlowAction {
     Event(CallEvent),
     /// File this callback request.
     Callback(NewCallback),
+    /// The queued caller hung up to be called back at `number`: their place in
+    /// `department`'s queue is kept (the connect policy's virtual entry, persisted).
+    VirtualQueue {
+        department: String,
+        number: String,
+        priority: u8,
+        /// When they joined the queue (their place).
+        queued_at: Timestamp,
+    },
 }
 
 /// A message being recorded.
@@ -90,9 +100,11 @@ enum State {
     /// Created, the IVR not started yet (ringing, waiting for the ACK).
     Idle,
     Ivr,
-    /// Waiting for people; `looping` is the prompt repeating for the caller.
+    /// Waiting for people; `looping` is the prompt repeating for the caller; `queue`
+    /// while they wait in a department's queue (announcements, the callback offer).
     Connecting {
         looping: Option<(String, u32)>,
+        queue: Option<Box<QueueWait>>,
     },
     Bridged {
         manager: String,
@@ -117,9 +129,13 @@ pub struct Flow {
     story: Story,
     callbacks: Callbacks,
     transferred_by: Option<String>,
+    /// The number a queued caller confirmed for their callback.
+    callback_number: Option<String>,
     next_id: u32,
     started: Instant,
     actions: VecDeque<FlowAction>,
+    /// Life events are reported (a customer call); off for a manager's feature code.
+    records: bool,
     /// Queue priority from the CRM (`[lookup]`); 0 = normal.
     priority: u8,
 }
@@ -141,13 +157,16 @@ impl Flow {
         program: Box<dyn Program>,
         now: Instant,
     ) -> Self {
+        let records = program.keeps_record();
         let mut flow = Flow {
             key,
+            records,
             ivr: IvrRunner::new(program),
             state: State::Idle,
             story: Story::default(),
             callbacks: Callbacks::default(),
             transferred_by: None,
+            callback_number: None,
             next_id: 0,
             started: now,
             actions: VecDeque::new(),
@@ -219,7 +238,19 @@ impl Flow {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Ended { pending } => pending.as_ref().map(|(_, _, at)| *at),
+            State::Connecting { queue: Some(q), .. } => [self.ivr.poll_timeout(), q.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min(),
             _ => self.ivr.poll_timeout(),
+        }
+    }
+
+    /// The queue the caller waits in now, with their place.
+    pub fn queue_wait(&self) -> Option<&QueueWait> {
+        match &self.state {
+            State::Connecting { queue: Some(q), .. } => Some(q),
+            _ => None,
         }
     }
 
@@ -282,17 +313,33 @@ impl Flow {
         states: &ManagerStates,
         digit: char,
     ) {
-        match &self.state {
+        match &mut self.state {
             State::Ivr | State::Voicemail { .. } => {
                 let info = self.info.clone();
                 self.ivr.handle_digit(now, wall, &info, states, digit);
                 self.drain_ivr(now, wall);
+            }
+            State::Connecting { queue: Some(q), .. } => {
+                let Some(plan) = self.ivr.program().plan() else {
+                    return;
+                };
+                let actions = q.handle_digit(now, digit, &plan, &self.info.caller);
+                self.queue_actions(now, actions);
             }
             _ => {}
         }
     }
 
     pub fn handle_playback_finished(&mut self, now: Instant, wall: Timestamp, play_id: u32) {
+        if play_id & QUEUE_PLAY_BASE != 0 {
+            if let State::Connecting { queue: Some(q), .. } = &mut self.state
+                && let Some(plan) = self.ivr.program().plan()
+            {
+                let actions = q.handle_playback_finished(now, play_id, &plan, &self.info.caller);
+                self.queue_actions(now, actions);
+            }
+            return;
+        }
         if play_id & WAIT_PLAY_BASE != 0 {
             // A looping prompt ended: play it again while it still applies.
             let again = match &self.state {
@@ -332,6 +379,12 @@ impl Flow {
             }
             return;
         }
+        if let State::Connecting { queue: Some(q), .. } = &mut self.state
+            && let Some(plan) = self.ivr.program().plan()
+        {
+            let actions = q.handle_timeout(now, &plan, &self.info.caller);
+            self.queue_actions(now, actions);
+        }
         let info = self.info.clone();
         self.ivr.handle_timeout(now, wall, &info, states);
         self.drain_ivr(now, wall);
@@ -353,6 +406,17 @@ impl Flow {
                     tracing::info!("{reason}");
                 }
                 tracing::debug!("ringing {}", managers.join(", "));
+                if let State::Connecting {
+                    queue: Some(q),
+                    looping,
+                } = &mut self.state
+                    && q.handle_ringing()
+                {
+                    // A queue prompt was cut: whatever loops next starts afresh.
+                    *looping = None;
+                }
+                // Connected live after all: no callback owed.
+                self.story.callback_queued = false;
                 // Like an Asterisk queue: the department's hold music while members
                 // ring, else a ringback tone.
                 let prompt = match (department.as_deref(), self.plan()) {
@@ -368,13 +432,23 @@ impl Flow {
                         department,
                         position,
                         hold_prompt,
+                        estimate,
                     } => {
                         self.event(CallEvent::Queued {
                             key: self.key,
-                            department,
+                            department: department.clone(),
                             position,
                         });
+                        self.enter_queue(now, wall, &department, position, estimate);
                         self.loop_prompt(&hold_prompt.unwrap_or_else(|| "hold_music".into()));
+                        // The announcement on entering (it replaces the hold music
+                        // until it ends).
+                        if let State::Connecting { queue: Some(q), .. } = &mut self.state
+                            && let Some(plan) = self.ivr.program().plan()
+                        {
+                            let actions = q.handle_timeout(now, &plan, &self.info.caller);
+                            self.queue_actions(now, actions);
+                        }
                     }
                     Wait::Manager { name } => {
                         self.event(CallEvent::WaitingFor {
@@ -383,6 +457,13 @@ impl Flow {
                         });
                         self.loop_prompt("hold_music");
                     }
+                }
+            }
+            ConnectOutput::Position {
+                position, estimate, ..
+            } => {
+                if let State::Connecting { queue: Some(q), .. } = &mut self.state {
+                    q.handle_position(position, estimate);
                 }
             }
             ConnectOutput::Failed { step, reason, .. } => {
@@ -543,8 +624,13 @@ impl Flow {
                     // Already ended: report the same outcome again, file nothing.
                     return classify(&self.story, &cause);
                 }
-                State::Connecting { .. } => {
-                    self.actions.push_back(FlowAction::LeaveConnect);
+                State::Connecting { queue, .. } => {
+                    match queue.filter(|_| self.story.callback_queued) {
+                        // Confirmed a callback and hung up (or we did, after the
+                        // goodbye): the place is kept.
+                        Some(q) => self.virtual_queue(&q),
+                        None => self.actions.push_back(FlowAction::LeaveConnect),
+                    }
                     None
                 }
                 State::Voicemail {
@@ -623,7 +709,14 @@ impl Flow {
     }
 
     fn event(&mut self, ev: CallEvent) {
-        self.actions.push_back(FlowAction::Event(ev));
+        if self.records {
+            self.actions.push_back(FlowAction::Event(ev));
+        }
+    }
+
+    /// Whether this call reports life events (a customer call).
+    pub fn keeps_record(&self) -> bool {
+        self.records
     }
 
     /// Carry out what the IVR asked for.
@@ -772,16 +865,127 @@ impl Flow {
                 .map_or_else(|| name.clone(), |d| d.name.clone()),
         });
         self.story.stage = Stage::Connecting;
-        self.state = State::Connecting { looping: None };
+        self.state = State::Connecting {
+            looping: None,
+            queue: None,
+        };
         self.event(CallEvent::Connecting {
             key: self.key,
             target: event_target,
             department,
         });
+        // The plan's priority (number, caller list) or the CRM's, whichever is higher.
+        let priority = plan
+            .priority_of(&self.info.caller, &self.info.dialled)
+            .max(self.priority);
         self.actions.push_back(FlowAction::Connect {
             target,
             plan,
-            priority: self.priority,
+            priority,
+        });
+    }
+
+    // ---- the queue (announcements, the callback offer) -------------------------------
+
+    /// The caller (re)joined a department's queue.
+    fn enter_queue(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        department: &str,
+        position: usize,
+        estimate: crate::connect::WaitEstimate,
+    ) {
+        let plan = self.ivr.program().plan();
+        let State::Connecting { queue, .. } = &mut self.state else {
+            return;
+        };
+        match queue {
+            Some(q) if q.department == department => q.handle_requeued(position, estimate),
+            _ => {
+                if let Some(plan) = plan {
+                    *queue = Some(Box::new(QueueWait::new(
+                        &plan, department, position, estimate, now, wall,
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Carry out what the queue logic asked for.
+    fn queue_actions(&mut self, _now: Instant, actions: Vec<WaitAction>) {
+        for a in actions {
+            match a {
+                WaitAction::Play { play_id, prompts } => {
+                    tracing::debug!("playing {prompts:?}");
+                    if let State::Connecting { looping, .. } = &mut self.state {
+                        *looping = None;
+                    }
+                    self.actions.push_back(FlowAction::Play {
+                        play_id,
+                        prompts,
+                        looping: false,
+                    });
+                }
+                WaitAction::StopPlayback => {
+                    if let State::Connecting { looping, .. } = &mut self.state {
+                        *looping = None;
+                    }
+                    self.actions.push_back(FlowAction::StopPlayback);
+                }
+                WaitAction::ResumeHold => {
+                    let hold = self
+                        .queue_wait()
+                        .map(|q| q.department.clone())
+                        .and_then(|d| {
+                            self.plan().and_then(|p| {
+                                p.departments.get(&d).and_then(|d| d.hold_prompt.clone())
+                            })
+                        });
+                    self.loop_prompt(&hold.unwrap_or_else(|| "hold_music".into()));
+                }
+                WaitAction::Virtualize { number } => {
+                    tracing::info!(
+                        "the caller asked to be called back at {number}; their place is kept"
+                    );
+                    self.story.callback_queued = true;
+                    self.callback_number = Some(number);
+                }
+                WaitAction::Hangup => {
+                    // The goodbye played: the place is kept, the call ends.
+                    if let State::Connecting { queue: Some(q), .. } =
+                        std::mem::replace(&mut self.state, State::Ivr)
+                    {
+                        self.virtual_queue(&q);
+                    }
+                    self.story.stage = Stage::Ivr;
+                    self.actions.push_back(FlowAction::Hangup {
+                        reason: "the caller will be called back".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Hand the caller's place over to the dial-back.
+    fn virtual_queue(&mut self, q: &QueueWait) {
+        let Some(number) = self.callback_number.take() else {
+            return;
+        };
+        let priority = self
+            .plan()
+            .map_or(0, |p| p.priority_of(&self.info.caller, &self.info.dialled))
+            .max(self.priority);
+        self.event(CallEvent::CallbackQueued {
+            key: self.key,
+            department: q.department.clone(),
+            number: number.clone(),
+        });
+        self.actions.push_back(FlowAction::VirtualQueue {
+            department: q.department.clone(),
+            number,
+            priority,
+            queued_at: q.queued_at,
         });
     }
 

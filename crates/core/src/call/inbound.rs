@@ -660,7 +660,9 @@ impl Call {
             "answered after {} ms",
             ctx.now.saturating_duration_since(self.created).as_millis()
         );
-        ctx.event(super::CallEvent::Answered { key: self.key });
+        if self.flow.keeps_record() {
+            ctx.event(super::CallEvent::Answered { key: self.key });
+        }
     }
 
     fn start_flow(&mut self, ctx: &mut Ctx<'_>) {
@@ -839,8 +841,53 @@ impl Call {
                     // webhook later must not flood it with old events.
                     notify: ctx.cfg.notify_callbacks,
                 }),
+                FlowAction::VirtualQueue {
+                    department,
+                    number,
+                    priority,
+                    queued_at,
+                } => self.virtual_queue(ctx, department, number, priority, queued_at),
             }
         }
+    }
+
+    /// The caller hung up to be called back: their place goes on as a dial-back
+    /// under a key of its own (this call's key ends with it).
+    fn virtual_queue(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        department: String,
+        number: String,
+        priority: u8,
+        queued_at: jiff::Timestamp,
+    ) {
+        let Some(plan) = self.flow.plan() else {
+            return;
+        };
+        let info = self.info().clone();
+        let entry = crate::model::QueuedCallback {
+            id: info.call_id.clone(),
+            department,
+            caller: info.caller.clone(),
+            number,
+            dialled: info.dialled.clone(),
+            source: self.flow.context().source,
+            priority,
+            queued_at,
+            requested_at: ctx.wall,
+            attempts: 0,
+            not_before: None,
+            status: crate::model::DialbackStatus::Waiting,
+            updated_at: ctx.wall,
+            callback_id: None,
+        };
+        let key = ctx.new_media_key();
+        ctx.store(StoreWrite::QueueCallback(entry.clone()));
+        ctx.connect(ConnectInput::Virtualize {
+            call: self.key,
+            new_key: key,
+        });
+        ctx.spawn(super::context::Spawn::Dialback { key, entry, plan });
     }
 
     /// `recordings/DAY/HHMMSS-TAG-N-MAILBOX.wav`: unique by construction (the call

@@ -188,6 +188,127 @@ impl Leg {
     }
 }
 
+/// What ringing one manager's phones needs.
+pub struct RingSpec<'a> {
+    /// The call (or dial-back) the legs belong to: their messages and media go there.
+    pub owner: CallKey,
+    pub plan: &'a crate::config::DialPlan,
+    pub manager: &'a str,
+    pub ring_timeout: std::time::Duration,
+    pub department: Option<&'a str>,
+    /// Whose call it is: the caller's number and name go to the phone.
+    pub info: &'a CallInfo,
+    pub context: &'a CallContextInfo,
+    /// Offered first (the caller's law, so the relay passes payloads through).
+    pub codec: Codec,
+}
+
+/// Send INVITEs to every contact of a manager (their static `contact`, else their
+/// registered phones); returns the legs started.
+pub fn ring_phones(ctx: &mut Ctx<'_>, r: &RingSpec<'_>) -> Vec<Leg> {
+    let manager = r.manager;
+    // Security: only managers defined in the plan are ever rung, at the contact the
+    // plan or their authenticated registration gives.
+    let Some(m) = r.plan.managers.get(manager) else {
+        return Vec::new();
+    };
+    let dests = match &m.contact {
+        Some(uri) => match uri_destination(uri) {
+            Some(d) => vec![d],
+            None => {
+                tracing::warn!(
+                    "manager {manager}: contact \"{uri}\" is not a sip: URI with an IP address"
+                );
+                Vec::new()
+            }
+        },
+        None => ctx.contacts(manager),
+    };
+    let mut legs = Vec::new();
+    for dest in dests {
+        let Some(port) = ctx.allocate_port() else {
+            tracing::warn!("no free RTP port to ring {manager} (raise rtp_ports)");
+            break;
+        };
+        let media_key = ctx.new_media_key();
+        let local_tag = ctx.new_tag();
+        let branch = ctx.new_branch();
+        let call_id = ctx.new_call_id();
+        let sdp_session = u64::from(ctx.random_u32());
+        let leg_local = sdp::LocalMedia {
+            ip: ctx.cfg.media_ip,
+            port,
+            session_id: sdp_session,
+            session_version: 1,
+        };
+        let srtp_policy = m.srtp.unwrap_or(ctx.cfg.srtp);
+        let security = OfferSecurity::for_leg(srtp_policy, dest.peer.transport.is_secure());
+        if security == OfferSecurity::Mandatory && !dest.peer.transport.is_secure() {
+            tracing::warn!(
+                "{manager}: SRTP is required but their phone is reached over {}: the keys \
+                 cross the network readable (register the phone over TLS)",
+                dest.peer.transport.via_token()
+            );
+        }
+        let crypto = sdp::crypto::offer_lines(security, |b| ctx.fill_key(b));
+        let (offer, offered) = leg_offer(ctx, &leg_local, r.codec, security, &crypto);
+        let to_uri = if m.contact.is_some() {
+            dest.uri.clone()
+        } else {
+            let user = m.login().unwrap_or(manager);
+            format!("sip:{}@{}", sanitize_number(user), ctx.cfg.sip_addr)
+        };
+        let spec = InviteSpec {
+            dest: &dest,
+            to_uri: &to_uri,
+            info: r.info,
+            ctx: r.context,
+            department: r.department,
+            manager_display: &m.display_name,
+            branch: &branch,
+            local_tag: &local_tag,
+            call_id: &call_id,
+            sdp: &offer,
+        };
+        let Some(invite) = build_invite(ctx, &spec) else {
+            ctx.release_port(port);
+            continue;
+        };
+        tracing::info!(
+            "ringing {manager} at {} for {} s",
+            dest.uri,
+            r.ring_timeout.as_secs()
+        );
+        let invite_key = ctx.send_request(invite.clone(), dest.peer);
+        ctx.index().bind_client(invite_key.clone(), r.owner);
+        ctx.index().bind_tag(&local_tag, r.owner);
+        ctx.bind_media(media_key, r.owner);
+        legs.push(Leg {
+            media_key,
+            manager: manager.to_string(),
+            port,
+            invite,
+            invite_key,
+            local_tag,
+            peer: dest.peer,
+            state: LegState::Trying {
+                cancel_pending: false,
+            },
+            started_wall: ctx.wall,
+            ring_until: ctx.now + r.ring_timeout,
+            offered,
+            srtp_policy,
+            security,
+            crypto,
+            media: None,
+            media_open: false,
+            sdp_session,
+            sdp_version: 1,
+        });
+    }
+    legs
+}
+
 /// Keeps only characters that are safe in a SIP URI user part: caller IDs come off the
 /// wire and go into our headers, so nothing may break out of them.
 pub fn sanitize_number(s: &str) -> String {

@@ -16,6 +16,7 @@
 mod callback;
 pub mod context;
 pub mod conversation;
+pub mod dialback;
 pub mod event;
 pub mod flow;
 pub mod heard;
@@ -23,6 +24,7 @@ mod inbound;
 pub mod ivr;
 pub mod leg;
 mod line;
+pub mod machine;
 pub mod outcome;
 pub mod parting;
 mod people;
@@ -30,16 +32,23 @@ pub mod plan;
 pub mod program;
 pub mod record;
 mod security;
+pub mod trunk;
+pub mod waiting;
 
-pub use context::{CallConfig, ConnectInput, Ctx, Lookup, LookupFailure, LookupResult, Output};
+pub use context::{
+    CallConfig, ConnectInput, Ctx, Lookup, LookupFailure, LookupResult, Output, Spawn,
+};
+pub use dialback::Dialback;
 pub use event::CallEvent;
 pub use flow::{Flow, FlowAction};
 pub use inbound::{Call, Refused};
 pub use ivr::{IvrAction, IvrRunner};
+pub use machine::Machine;
 pub use outcome::{EndCause, Outcome};
 pub use people::transfer_target;
 pub use program::{
-    CallContextInfo, CallInfo, CollectSpec, ConnectTarget, DemoIvr, MenuResult, Program, Step,
+    CallContextInfo, CallInfo, CollectSpec, ConnectTarget, DemoIvr, MenuResult, Program,
+    ServiceAnswer, Step,
 };
 
 pub use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams, RecordEnd};

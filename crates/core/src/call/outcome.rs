@@ -112,6 +112,9 @@ pub struct Story {
     /// Voicemail was the plan's choice for this caller (a number or menu option), not
     /// the result of a failed connect.
     pub chose_voicemail: bool,
+    /// The caller asked to be called back while queued and their place is kept: the
+    /// dial-back owes them the call, not a callback request.
+    pub callback_queued: bool,
 }
 
 /// The outcome of a call, decided at its end.
@@ -142,6 +145,9 @@ pub fn classify(story: &Story, cause: &EndCause) -> Outcome {
         side,
         callback,
     };
+    if story.callback_queued {
+        return outcome(CallOutcome::CallbackQueued, None);
+    }
     if story.answered_by.is_some() {
         // Answered, even if a transfer then went nowhere; that caller still gets a
         // call back (they are with nobody now).
@@ -287,6 +293,12 @@ mod tests {
         check(&s, plan, O::Answered, Some(R::NobodyAnswered));
         // Technical failures.
         check(&story(Stage::Ivr), EndCause::RtpTimeout, O::Failed, None);
+        // Asked to be called back while queued: the place is kept, no request filed,
+        // whoever hangs up.
+        let mut s = story(Stage::Ivr);
+        s.callback_queued = true;
+        check(&s, EndCause::CallerHungUp, O::CallbackQueued, None);
+        check(&s, EndCause::PlanEnded("x".into()), O::CallbackQueued, None);
         assert_eq!(
             classify(&story(Stage::Ivr), &EndCause::CallerHungUp).side,
             Side::Caller

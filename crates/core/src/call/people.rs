@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use super::context::{ConnectInput, Ctx, set_body};
 use super::inbound::{Call, respond_options};
-use super::leg::{InviteSpec, Leg, LegState, build_invite, leg_offer, ring_outcome};
+use super::leg::{Leg, LegState, ring_outcome};
 use super::line::People;
 use super::outcome::EndCause;
 use crate::config::{Action, DialPlan};
@@ -28,7 +28,7 @@ use crate::dialog::Dialog;
 use crate::media::feature_gate::{FeatureGate, GateOutput};
 use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
 use crate::model::{RingAttempt, RingOutcome, StoreWrite};
-use crate::sdp::{self, OfferSecurity};
+use crate::sdp;
 use crate::sip::response::Refusal;
 use crate::sip::rsip::{self, prelude::*};
 use crate::transaction::{ClientKey, ServerKey};
@@ -80,117 +80,25 @@ impl Call {
         ring_timeout: Duration,
         department: Option<&str>,
     ) -> usize {
-        // Security: only managers defined in the plan are ever rung, at the contact the
-        // plan or their authenticated registration gives.
-        let Some(m) = plan.managers.get(manager) else {
-            return 0;
-        };
-        let dests = match &m.contact {
-            Some(uri) => match super::leg::uri_destination(uri) {
-                Some(d) => vec![d],
-                None => {
-                    tracing::warn!(
-                        "manager {manager}: contact \"{uri}\" is not a sip: URI with an IP address"
-                    );
-                    Vec::new()
-                }
-            },
-            None => ctx.contacts(manager),
-        };
         let context = self.flow.context();
         let info = self.flow.info().clone();
-        let caller_codec = self.caller_codec();
-        let mut started = 0;
-        for dest in dests {
-            let Some(port) = ctx.allocate_port() else {
-                tracing::warn!("no free RTP port to ring {manager} (raise rtp_ports)");
-                break;
-            };
-            let media_key = ctx.new_media_key();
-            let local_tag = ctx.new_tag();
-            let branch = ctx.new_branch();
-            let call_id = ctx.new_call_id();
-            let sdp_session = u64::from(ctx.random_u32());
-            let leg_local = sdp::LocalMedia {
-                ip: ctx.cfg.media_ip,
-                port,
-                session_id: sdp_session,
-                session_version: 1,
-            };
-            let srtp_policy = m.srtp.unwrap_or(ctx.cfg.srtp);
-            let security = OfferSecurity::for_leg(srtp_policy, dest.peer.transport.is_secure());
-            if security == OfferSecurity::Mandatory && !dest.peer.transport.is_secure() {
-                tracing::warn!(
-                    "{manager}: SRTP is required but their phone is reached over {}: the keys \
-                     cross the network readable (register the phone over TLS)",
-                    dest.peer.transport.via_token()
-                );
-            }
-            let crypto = sdp::crypto::offer_lines(security, |b| ctx.fill_key(b));
-            let (offer, offered) = leg_offer(ctx, &leg_local, caller_codec, security, &crypto);
-            let to_uri = if m.contact.is_some() {
-                dest.uri.clone()
-            } else {
-                let user = m.login().unwrap_or(manager);
-                format!(
-                    "sip:{}@{}",
-                    super::leg::sanitize_number(user),
-                    ctx.cfg.sip_addr
-                )
-            };
-            let spec = InviteSpec {
-                dest: &dest,
-                to_uri: &to_uri,
-                info: &info,
-                ctx: &context,
-                department,
-                manager_display: &m.display_name,
-                branch: &branch,
-                local_tag: &local_tag,
-                call_id: &call_id,
-                sdp: &offer,
-            };
-            let Some(invite) = build_invite(ctx, &spec) else {
-                ctx.release_port(port);
-                continue;
-            };
-            tracing::info!(
-                "ringing {manager} at {} for {} s",
-                dest.uri,
-                ring_timeout.as_secs()
-            );
-            let invite_key = ctx.send_request(invite.clone(), dest.peer);
-            let key = self.key();
-            ctx.index().bind_client(invite_key.clone(), key);
-            ctx.index().bind_tag(&local_tag, key);
-            ctx.bind_media(media_key, key);
-            let leg = Leg {
-                media_key,
-                manager: manager.to_string(),
-                port,
-                invite,
-                invite_key,
-                local_tag,
-                peer: dest.peer,
-                state: LegState::Trying {
-                    cancel_pending: false,
-                },
-                started_wall: ctx.wall,
-                ring_until: ctx.now + ring_timeout,
-                offered,
-                srtp_policy,
-                security,
-                crypto,
-                media: None,
-                media_open: false,
-                sdp_session,
-                sdp_version: 1,
-            };
+        let ring = super::leg::RingSpec {
+            owner: self.key(),
+            plan,
+            manager,
+            ring_timeout,
+            department,
+            info: &info,
+            context: &context,
+            codec: self.caller_codec(),
+        };
+        let legs = super::leg::ring_phones(ctx, &ring);
+        let started = legs.len();
+        for leg in legs {
             match &mut self.people {
                 People::Ringing(legs) => legs.push(leg),
                 other => *other = People::Ringing(vec![leg]),
             }
-            started += 1;
         }
         started
     }

@@ -193,6 +193,48 @@ pub trait Program: Send {
     fn context(&self) -> CallContextInfo {
         CallContextInfo::default()
     }
+    /// Whether the call is a customer call that gets a record (and counts in
+    /// reports); a manager's feature-code call does not.
+    fn keeps_record(&self) -> bool {
+        true
+    }
+}
+
+/// Answers a manager's feature code (pause, sign in, …): one short prompt, then
+/// hang up. Not a customer call: no record.
+#[derive(Debug)]
+pub struct ServiceAnswer {
+    pub prompt: String,
+}
+
+impl Program for ServiceAnswer {
+    fn start(
+        &mut self,
+        _call: &CallInfo,
+        _wall: Timestamp,
+        _states: &ManagerStates,
+        _history: Option<PreviousInteraction>,
+    ) -> Step {
+        Step::play(
+            &[self.prompt.as_str()],
+            Step::hangup("feature code answered"),
+        )
+    }
+
+    fn on_menu_result(
+        &mut self,
+        _call: &CallInfo,
+        _wall: Timestamp,
+        _states: &ManagerStates,
+        _menu: &str,
+        _result: MenuResult,
+    ) -> Step {
+        Step::hangup("feature code answered")
+    }
+
+    fn keeps_record(&self) -> bool {
+        false
+    }
 }
 
 /// The built-in IVR used until a dial plan is configured: welcome, one digit, confirm

@@ -145,6 +145,7 @@ impl Recorder {
                 Some(rec.clone())
             }
             CallEvent::Queued { .. }
+            | CallEvent::CallbackQueued { .. }
             | CallEvent::WaitingFor { .. }
             | CallEvent::MenuEntered { .. } => None,
             CallEvent::Ended { key, outcome, .. } => {

@@ -40,6 +40,9 @@ pub(crate) struct Compiler<'a> {
     used_prompts: BTreeSet<String>,
     /// Where each menu is defined, for graph diagnostics.
     pub(crate) menu_spans: BTreeMap<String, Range<usize>>,
+    /// The config file's directory: relative paths in the plan (the priority file)
+    /// are relative to it.
+    pub(crate) base_dir: Option<std::path::PathBuf>,
 }
 
 impl<'a> Compiler<'a> {
@@ -66,6 +69,7 @@ impl<'a> Compiler<'a> {
             prompts_dir,
             used_prompts: BTreeSet::new(),
             menu_spans: BTreeMap::new(),
+            base_dir: None,
         }
     }
 
@@ -97,6 +101,8 @@ impl<'a> Compiler<'a> {
         self.departments(&raw, &mut plan);
         self.menus(&raw, &mut plan);
         self.numbers(&raw, &mut plan);
+        let base = self.base_dir.clone();
+        self.queueing(&raw, &mut plan, base.as_deref());
         if let Some(h) = &raw.history {
             let h = h.get_ref();
             let defaults = HistoryPolicy::default();
@@ -198,6 +204,7 @@ impl<'a> Compiler<'a> {
                 hours,
                 after_hours: after_hours.unwrap_or(Action::Hangup),
                 line,
+                priority: n.priority.unwrap_or(0),
                 record: n.record.unwrap_or(false),
             });
         }
@@ -340,6 +347,7 @@ impl<'a> Compiler<'a> {
                 None => None,
             }
             .unwrap_or_else(|| overflow.clone());
+            let queue = self.queue_settings(&ctx, d);
             plan.departments.insert(
                 name.clone(),
                 Department {
@@ -356,6 +364,7 @@ impl<'a> Compiler<'a> {
                     after_hours,
                     wrap_up: Duration::from_secs(d.wrap_up_secs.unwrap_or(0)),
                     history: d.history,
+                    queue,
                     record: d.record.unwrap_or(false),
                     email: self.recipients(&d.email, &ctx),
                 },

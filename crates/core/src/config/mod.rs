@@ -14,6 +14,8 @@ mod compile;
 pub mod diagnostic;
 pub mod integrations;
 pub mod plan;
+pub mod queueing;
+mod queueing_compile;
 mod raw;
 pub mod reload;
 mod transfer;
@@ -160,7 +162,8 @@ fn load_inner(
     let store = raw.store.clone();
     let available = prompts(&server, &mut sink);
     let dir_display = server.prompts_dir.display().to_string();
-    let compiler = compile::Compiler::new(&mut sink, &raw, available.as_ref(), dir_display);
+    let mut compiler = compile::Compiler::new(&mut sink, &raw, available.as_ref(), dir_display);
+    compiler.base_dir = path.parent().map(Path::to_path_buf);
     let (plan, menu_spans) = compiler.compile(raw);
     check::check_menus(&plan, &menu_spans, &mut sink);
     server.prompts_dir = resolve_path(path, &server.prompts_dir);

@@ -215,6 +215,8 @@ pub struct NumberRoute {
     pub after_hours: Action,
     /// Line in the config file, for explanations.
     pub line: usize,
+    /// Queue priority of calls to this number (higher is served first).
+    pub priority: u8,
     /// Conversations of calls to this number are recorded (`[recording]`).
     pub record: bool,
 }
@@ -315,6 +317,8 @@ pub struct Department {
     /// After a call ends a member gets this long before the next one.
     pub wrap_up: Duration,
     pub history: Option<bool>,
+    /// Position/wait announcements, the callback key, the service-level target.
+    pub queue: super::queueing::QueueAnnouncements,
     /// Conversations with this department's members are recorded (`[recording]`).
     pub record: bool,
     /// Who is mailed about this department's voicemails and callback requests
@@ -522,9 +526,32 @@ pub struct DialPlan {
     pub integrations: super::integrations::Integrations,
     /// Every prompt name the plan uses, for the prompt loader.
     pub prompts: BTreeSet<String>,
+    /// `[outbound.NAME]` trunks for dial-back calls.
+    pub outbound: BTreeMap<String, super::queueing::OutboundTrunk>,
+    /// `[callbacks]`: how queued callers are called back.
+    pub callbacks: super::queueing::CallbackPolicy,
+    /// `[priority]`: callers served first.
+    pub priority: super::queueing::PriorityPolicy,
+    /// `[features]`: the managers' feature codes.
+    pub features: super::queueing::FeatureCodes,
 }
 
 impl DialPlan {
+    /// A call's queue priority: the highest of its dialled number's `priority` and
+    /// its caller's `[priority]` entry (0 = ordinary).
+    pub fn priority_of(&self, caller: &str, dialled: &str) -> u8 {
+        let by_number = self.number_route(dialled).map_or(0, |r| r.priority);
+        by_number.max(self.priority.of_caller(caller))
+    }
+
+    /// The outbound trunk dial-backs use, when callbacks are set up.
+    pub fn callback_trunk(&self) -> Option<&super::queueing::OutboundTrunk> {
+        self.callbacks
+            .trunk
+            .as_deref()
+            .and_then(|t| self.outbound.get(t))
+    }
+
     /// The route for a dialled number: an exact match, else the longest matching
     /// prefix, else the catch-all.
     pub fn number_route(&self, dialled: &str) -> Option<&NumberRoute> {

@@ -35,9 +35,81 @@ pub(crate) struct RawConfig {
     pub history: Option<Spanned<RawHistory>>,
     pub transfer: Option<Spanned<RawTransfer>>,
     pub alerts: Option<Spanned<RawAlerts>>,
+    // ---- issue 13: queues, callbacks, outbound trunks, managers' states ----
+    #[serde(default)]
+    pub outbound: Named<RawOutbound>,
+    pub callbacks: Option<Spanned<RawCallbacks>>,
+    pub priority: Option<Spanned<RawPriority>>,
+    pub features: Option<Spanned<RawFeatures>>,
+    // ---- issue 14: integrations ----
     pub lookup: Option<Spanned<super::integrations::RawLookup>>,
     pub recording: Option<Spanned<super::integrations::RawRecording>>,
     pub email: Option<Spanned<super::integrations::RawEmail>>,
+}
+
+/// `[outbound.NAME]`: a PBX or carrier that dial-back calls go out through.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOutbound {
+    pub address: Text,
+    pub transport: Option<Text>,
+    pub username: Option<Text>,
+    pub password: Option<Text>,
+    pub caller_id: Text,
+    pub caller_name: Option<String>,
+    #[serde(default)]
+    pub rewrite: Vec<Spanned<RawRewrite>>,
+    #[serde(default)]
+    pub allowed_prefixes: Vec<Text>,
+    #[serde(default)]
+    pub denied_prefixes: Vec<Text>,
+    pub ring_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRewrite {
+    pub from: String,
+    pub to: String,
+}
+
+/// `[callbacks]`: the dial-back policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCallbacks {
+    pub trunk: Option<Text>,
+    pub attempts: Option<Spanned<u32>>,
+    pub retry_secs: Option<Spanned<u64>>,
+    pub keyed_numbers: Option<bool>,
+    pub country_code: Option<Text>,
+    pub whisper: Option<bool>,
+}
+
+/// `[priority]`: callers served first.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPriority {
+    #[serde(default)]
+    pub callers: BTreeMap<Text, Spanned<u8>>,
+    pub file: Option<Text>,
+    pub file_priority: Option<u8>,
+}
+
+/// `[features]`: codes managers dial from their phones.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFeatures {
+    pub pause: Option<Text>,
+    pub unpause: Option<Text>,
+    pub sign_in: Option<Text>,
+    pub sign_out: Option<Text>,
+    pub dnd_on: Option<Text>,
+    pub dnd_off: Option<Text>,
+    #[serde(default)]
+    pub pause_reasons: BTreeMap<Text, Text>,
+    pub default_reason: Option<Text>,
+    #[serde(default)]
+    pub departments: BTreeMap<Text, Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,6 +140,7 @@ pub(crate) struct RawNumber {
     pub history: Option<bool>,
     pub hours: Option<Text>,
     pub after_hours: Option<Text>,
+    pub priority: Option<u8>,
     /// Record the conversations of calls to this number (`[recording]`).
     pub record: Option<bool>,
 }
@@ -103,6 +176,12 @@ pub(crate) struct RawDepartment {
     pub after_hours: Option<Text>,
     pub wrap_up_secs: Option<u64>,
     pub history: Option<bool>,
+    pub announce_secs: Option<Spanned<u64>>,
+    pub announce_wait: Option<bool>,
+    pub announce_max_minutes: Option<u32>,
+    pub callback_key: Option<Text>,
+    pub service_level_secs: Option<u64>,
+    pub name_prompt: Option<Text>,
     /// Record the conversations this department's members have (`[recording]`).
     pub record: Option<bool>,
     /// Who is mailed about this department's voicemails and callback requests.

@@ -31,16 +31,30 @@
 //!  handle_left (caller hung up) removes the call from wherever it is.
 //! ```
 //!
+//! Queued callers are told their place: whenever a queue changes, each waiting caller
+//! whose position moved gets a [`ConnectOutput::Position`] with a fresh
+//! [`WaitEstimate`] ([`estimate`]). A caller who asks to be called back instead of
+//! waiting keeps their place as a *virtual* entry ([`ConnectInput::Virtualize`], see
+//! `virtual_queue.rs`): when it reaches the head and a manager is free, the same
+//! `Ring` output starts the dial-back.
+//!
 //! With several instances sharing managers ([`Connector::set_shared`]), a ring goes
 //! through a claim first (`Ring{round}` becomes [`Claim::Ring`] answered by
 //! [`ConnectInput::Claimed`]); see [`shared`].
 
+pub mod estimate;
+mod managers;
+mod messages;
 mod queue;
 pub mod shared;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_shared;
+#[cfg(test)]
+mod tests_waiting;
+mod virtual_queue;
+mod waiting;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -48,10 +62,13 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+pub use estimate::{DepartmentStats, WaitEstimate};
+pub use messages::{ConnectInput, ConnectOutput, ConnectTarget, Wait};
 pub use queue::{Entry, Queue};
 pub use shared::{CLAIM_TIMEOUT, Claim, ClaimManager, SharedSnapshot};
+pub use waiting::{QueueView, QueuedCall};
 
-use crate::agents::{Agents, Pause};
+use crate::agents::Agents;
 use crate::config::DialPlan;
 use crate::media::CallKey;
 use crate::model::RingOutcome;
@@ -62,109 +79,6 @@ use crate::routing::{
 /// A wrap-up wake fires this much after the wrap-up ends, so the wall clock read when
 /// it fires is past the end even if it and the monotonic clock disagree a little.
 const WAKE_MARGIN: Duration = Duration::from_millis(10);
-
-/// Whom a call asks to be connected to (the dial plan's `department:` and `manager:`
-/// targets, and returning callers).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectTarget {
-    /// A department: its strategy picks the members, round after round.
-    Department(String),
-    /// One manager (a direct `manager:NAME` action or a returning caller): ring for
-    /// `ring_timeout`; while they are busy wait up to `wait`; then `fallback`.
-    Manager {
-        name: String,
-        ring_timeout: Duration,
-        wait: Duration,
-        fallback: Box<Step>,
-    },
-}
-
-/// What a call (or the simulator on its behalf) tells the connect policy, applied
-/// with [`Connector::handle`].
-#[derive(Debug, Clone)]
-pub enum ConnectInput {
-    Request {
-        call: CallKey,
-        plan: Arc<DialPlan>,
-        target: ConnectTarget,
-        priority: u8,
-    },
-    RingEnded {
-        call: CallKey,
-        manager: String,
-        outcome: RingOutcome,
-    },
-    Answered {
-        call: CallKey,
-        manager: String,
-    },
-    Left {
-        call: CallKey,
-    },
-    TalkEnded {
-        manager: String,
-        plan: Arc<DialPlan>,
-    },
-    /// The answer to [`Claim::Ring`] `id` (shared mode): whom the call may ring.
-    Claimed {
-        id: u64,
-        call: CallKey,
-        granted: Vec<String>,
-        refused: Vec<String>,
-    },
-}
-
-/// Work for whoever carries the calls out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectOutput {
-    /// Ring these managers now (one round: one manager, or all of them for ring-all)
-    /// for up to `ring_timeout`; report each with [`Connector::handle_ring_ended`] or
-    /// [`Connector::handle_answered`].
-    Ring {
-        call: CallKey,
-        managers: Vec<String>,
-        ring_timeout: Duration,
-        /// The department ringing them, `None` for a direct connect to one manager.
-        department: Option<String>,
-        reason: Reason,
-    },
-    /// Nobody can be rung right now: the caller waits (hold music).
-    Wait {
-        call: CallKey,
-        wait: Wait,
-        reason: Reason,
-    },
-    /// Nobody will take this call: its program continues with `step` (overflow,
-    /// after hours, a manager's fallback).
-    Failed {
-        call: CallKey,
-        step: Step,
-        reason: Reason,
-    },
-}
-
-impl ConnectOutput {
-    pub fn call(&self) -> CallKey {
-        match self {
-            ConnectOutput::Ring { call, .. }
-            | ConnectOutput::Wait { call, .. }
-            | ConnectOutput::Failed { call, .. } => *call,
-        }
-    }
-}
-
-/// What a caller waits for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Wait {
-    /// In a department's queue at `position` (1 = next).
-    Queue {
-        department: String,
-        position: usize,
-        hold_prompt: Option<String>,
-    },
-    /// For one manager (a returning caller) to be free.
-    Manager { name: String },
-}
 
 /// One call being connected.
 #[derive(Debug)]
@@ -182,6 +96,15 @@ struct Attempt {
     queue_deadline: Option<Instant>,
     /// How long a caller waits for one busy manager, from the first time they waited.
     wait_deadline: Option<Instant>,
+    /// The queue position last reported to the call (0: none).
+    position: usize,
+    /// When the call asked to be connected (or joined the queue, for a restored
+    /// virtual entry): the dashboard's "waiting since".
+    since: Timestamp,
+    /// The caller hung up to be called back: a place in the queue without a caller.
+    is_virtual: bool,
+    /// When the current round started ringing (the answer-time sample).
+    ring_started: Option<Instant>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +115,13 @@ enum Phase {
     Ringing(BTreeSet<String>),
     Queued(String),
     WaitingFor(String),
+    /// A virtual entry whose dial-back is running (a manager answered).
+    Dialing,
+    /// A virtual entry nobody can take now (`Failed` was output): out of the queue,
+    /// keeping its place, until parked or left.
+    Held,
+    /// A virtual entry waiting for its retry time.
+    Parked,
     /// Shared mode: waiting for the answer to ring claim `id` (the round to ring once
     /// granted). A department call keeps its queue place meanwhile.
     Claiming {
@@ -209,6 +139,8 @@ enum Timer {
     WaitDeadline(CallKey),
     /// A manager's wrap-up ends.
     Wake(String),
+    /// A parked virtual entry's back-off is over.
+    Retry(CallKey),
     /// A ring claim was not answered in time.
     ClaimDeadline(CallKey, u64),
 }
@@ -225,6 +157,11 @@ pub struct Connector {
     timers: BTreeSet<(Instant, u64, Timer)>,
     outputs: VecDeque<ConnectOutput>,
     next_seq: u64,
+    /// Each department's recent answered calls, for wait estimates.
+    stats: BTreeMap<String, DepartmentStats>,
+    /// Conversations in progress per manager: (department, answered at, ring-to-answer),
+    /// oldest first; a talk's end makes a sample.
+    talking: BTreeMap<String, VecDeque<(String, Instant, Duration)>>,
     /// Several instances share the managers: claims before rings, notices after.
     shared: bool,
     claims: VecDeque<Claim>,
@@ -242,6 +179,8 @@ impl Connector {
             timers: BTreeSet::new(),
             outputs: VecDeque::new(),
             next_seq: 0,
+            stats: BTreeMap::new(),
+            talking: BTreeMap::new(),
             shared: false,
             claims: VecDeque::new(),
         }
@@ -334,6 +273,27 @@ impl Connector {
             ConnectInput::TalkEnded { manager, plan } => {
                 self.handle_talk_ended(now, wall, &manager, &plan)
             }
+            ConnectInput::Virtualize { call, new_key } => {
+                self.handle_virtualize(now, wall, call, new_key)
+            }
+            ConnectInput::Restore {
+                call,
+                plan,
+                department,
+                priority,
+                since,
+                not_before,
+            } => self.handle_restore(
+                now,
+                wall,
+                call,
+                plan,
+                &department,
+                priority,
+                since,
+                not_before,
+            ),
+            ConnectInput::Park { call, until } => self.handle_park(now, wall, call, until),
             ConnectInput::Claimed {
                 id,
                 call,
@@ -370,6 +330,10 @@ impl Connector {
                 phase: Phase::Deciding,
                 queue_deadline: None,
                 wait_deadline: None,
+                position: 0,
+                since: wall,
+                is_virtual: false,
+                ring_started: None,
             },
         );
         // Those already waiting go first: a caller arriving just as a manager frees up
@@ -380,6 +344,7 @@ impl Connector {
             self.offer_department(now, wall, &d);
         }
         self.decide(now, wall, call);
+        self.refresh_positions(wall);
     }
 
     /// A manager's phone stopped ringing for `call` without a conversation.
@@ -411,29 +376,33 @@ impl Connector {
             self.round_failed(now, wall, call, outcome);
         }
         self.wake(now, wall, manager);
+        self.refresh_positions(wall);
     }
 
     /// `manager` answered `call`: the call is connected and leaves this machine. The
     /// other phones of its round are reported as `Cancelled` when they stop.
-    pub fn handle_answered(
-        &mut self,
-        _now: Instant,
-        _wall: Timestamp,
-        call: CallKey,
-        manager: &str,
-    ) {
+    pub fn handle_answered(&mut self, now: Instant, wall: Timestamp, call: CallKey, manager: &str) {
         self.agents.answered(manager);
         self.notice(Claim::Answered {
             call,
             manager: manager.to_string(),
         });
-        self.forget(call);
+        self.note_answer(now, call, manager);
+        if self.calls.get(&call).is_some_and(|a| a.is_virtual) {
+            // The dial-back goes on: the entry leaves the queue but is kept until the
+            // attempt's outcome (a retry keeps its place).
+            self.hold(call, Phase::Dialing);
+        } else {
+            self.forget(call);
+        }
+        self.refresh_positions(wall);
     }
 
     /// The caller hung up (or the call moved on): out of every queue and wait. Ringing
     /// phones are reported separately as `Cancelled`.
-    pub fn handle_left(&mut self, _now: Instant, _wall: Timestamp, call: CallKey) {
+    pub fn handle_left(&mut self, _now: Instant, wall: Timestamp, call: CallKey) {
         self.forget(call);
+        self.refresh_positions(wall);
     }
 
     /// A manager's conversation ended (hang-up or transfer): wrap-up starts now, per
@@ -446,6 +415,7 @@ impl Connector {
         plan: &DialPlan,
     ) {
         self.agents.talk_ended(manager, wall);
+        self.note_talk_ended(now, manager);
         self.notice(Claim::TalkEnded {
             manager: manager.to_string(),
         });
@@ -459,55 +429,7 @@ impl Connector {
             self.arm(now + w + WAKE_MARGIN, Timer::Wake(manager.to_string()));
         }
         self.wake(now, wall, manager);
-    }
-
-    // ---- inputs: managers ----------------------------------------------------------
-
-    /// A manager's registrations now last until `until` (`None`: none left).
-    pub fn handle_registered(
-        &mut self,
-        now: Instant,
-        wall: Timestamp,
-        manager: &str,
-        until: Option<Timestamp>,
-    ) {
-        let before = self.agents.get(manager).and_then(|a| a.registered_until);
-        self.agents.set_registered_until(manager, until);
-        if until.is_some() && before.is_none_or(|b| b <= wall) {
-            self.wake(now, wall, manager);
-        }
-    }
-
-    pub fn handle_pause(&mut self, _now: Instant, wall: Timestamp, manager: &str, reason: &str) {
-        self.agents.pause(manager, reason, wall);
-        self.notice(Claim::Pause {
-            manager: manager.to_string(),
-            reason: Some(reason.to_string()),
-        });
-    }
-
-    /// Returns the pause that ended.
-    pub fn handle_unpause(
-        &mut self,
-        now: Instant,
-        wall: Timestamp,
-        manager: &str,
-    ) -> Option<Pause> {
-        let pause = self.agents.unpause(manager);
-        self.notice(Claim::Pause {
-            manager: manager.to_string(),
-            reason: None,
-        });
-        self.wake(now, wall, manager);
-        pause
-    }
-
-    /// Signed in to (or out of) every queue.
-    pub fn handle_signed_in(&mut self, now: Instant, wall: Timestamp, manager: &str, on: bool) {
-        self.agents.set_signed_in(manager, on);
-        if on {
-            self.wake(now, wall, manager);
-        }
+        self.refresh_positions(wall);
     }
 
     pub fn handle_timeout(&mut self, now: Instant, wall: Timestamp) {
@@ -523,7 +445,7 @@ impl Connector {
                     if self
                         .calls
                         .get(&call)
-                        .is_some_and(|a| matches!(a.phase, Phase::Queued(_)))
+                        .is_some_and(|a| matches!(a.phase, Phase::Queued(_)) && !a.is_virtual)
                     {
                         self.decide(now, wall, call);
                     }
@@ -539,6 +461,7 @@ impl Connector {
                     }
                 }
                 Timer::Wake(manager) => self.wake(now, wall, &manager),
+                Timer::Retry(call) => self.retry(now, wall, call),
                 Timer::ClaimDeadline(call, id) => {
                     let pending = self.calls.get(&call).is_some_and(
                         |a| matches!(&a.phase, Phase::Claiming { id: i, .. } if *i == id),
@@ -553,6 +476,7 @@ impl Connector {
                 }
             }
         }
+        self.refresh_positions(wall);
     }
 
     // ---- the policy ----------------------------------------------------------------
@@ -614,16 +538,19 @@ impl Connector {
                 let Some(a) = self.calls.get_mut(&call) else {
                     return;
                 };
-                if a.queue_deadline.is_some_and(|t| t <= now) {
+                if !a.is_virtual && a.queue_deadline.is_some_and(|t| t <= now) {
                     let plan = a.plan.clone();
                     self.leave_queue(call, name);
                     let states = self.states(wall);
                     let dec = routing::on_queue_timeout(&plan, name, wall, &states);
                     return self.fail(call, dec.step, dec.reason);
                 }
-                let fresh_deadline = a.queue_deadline.is_none();
+                // A virtual entry has no caller on hold: no deadline, it waits for
+                // its turn however long that takes.
+                let fresh_deadline = a.queue_deadline.is_none() && !a.is_virtual;
                 let deadline = *a.queue_deadline.get_or_insert(now + queue_timeout);
                 a.phase = Phase::Queued(name.to_string());
+                let is_virtual = a.is_virtual;
                 let entry = Entry {
                     call,
                     priority: a.priority,
@@ -641,12 +568,22 @@ impl Connector {
                         department: name.to_string(),
                         priority: entry.priority,
                     });
+                }
+                if !already && !is_virtual {
+                    let estimate = match self.calls.get(&call).map(|a| a.plan.clone()) {
+                        Some(plan) => self.estimate_for(&plan, name, position, wall),
+                        None => WaitEstimate::Unknown,
+                    };
+                    if let Some(a) = self.calls.get_mut(&call) {
+                        a.position = position;
+                    }
                     self.outputs.push_back(ConnectOutput::Wait {
                         call,
                         wait: Wait::Queue {
                             department: name.to_string(),
                             position,
                             hold_prompt,
+                            estimate,
                         },
                         reason: d.reason,
                     });
@@ -764,6 +701,8 @@ impl Connector {
         let Some(a) = self.calls.get_mut(&call) else {
             return;
         };
+        a.ring_started = Some(now);
+        a.position = 0;
         for m in &managers {
             self.agents.ring_started(m);
         }
@@ -827,52 +766,14 @@ impl Connector {
     }
 
     fn fail(&mut self, call: CallKey, step: Step, reason: Reason) {
-        self.forget(call);
+        if self.calls.get(&call).is_some_and(|a| a.is_virtual) {
+            // The dial-back decides: park and retry later, or give up.
+            self.hold(call, Phase::Held);
+        } else {
+            self.forget(call);
+        }
         self.outputs
             .push_back(ConnectOutput::Failed { call, step, reason });
-    }
-
-    /// `manager` may be free: first the callers waiting for them by name, then the
-    /// queues of their departments, each in serving order.
-    fn wake(&mut self, now: Instant, wall: Timestamp, manager: &str) {
-        let waiters = self.waiting_for.get(manager).cloned().unwrap_or_default();
-        for call in waiters {
-            self.decide(now, wall, call);
-        }
-        let departments: Vec<String> = self
-            .queues
-            .iter()
-            .filter(|(_, q)| !q.is_empty())
-            .filter(|(d, q)| {
-                q.entries().first().is_some_and(|e| {
-                    self.calls.get(&e.call).is_some_and(|a| {
-                        a.plan
-                            .departments
-                            .get(*d)
-                            .is_some_and(|dept| dept.members.iter().any(|m| m == manager))
-                    })
-                })
-            })
-            .map(|(d, _)| d.clone())
-            .collect();
-        for d in departments {
-            self.offer_department(now, wall, &d);
-        }
-    }
-
-    /// Offer the department's free managers to its waiting callers, in order. A caller
-    /// who cannot use them (already tried them) keeps their place; the next one may.
-    fn offer_department(&mut self, now: Instant, wall: Timestamp, department: &str) {
-        let waiting = self.queue(department);
-        for call in waiting {
-            let still_queued = self
-                .calls
-                .get(&call)
-                .is_some_and(|a| a.phase == Phase::Queued(department.to_string()));
-            if still_queued {
-                self.decide(now, wall, call);
-            }
-        }
     }
 
     fn leave_queue(&mut self, call: CallKey, department: &str) {
@@ -907,7 +808,12 @@ impl Connector {
         match &a.phase {
             Phase::Queued(d) => self.leave_queue(call, d),
             Phase::WaitingFor(m) => self.stop_waiting_for(call, m),
-            Phase::Ringing(_) | Phase::Deciding | Phase::Claiming { .. } => {}
+            Phase::Ringing(_)
+            | Phase::Deciding
+            | Phase::Dialing
+            | Phase::Held
+            | Phase::Parked
+            | Phase::Claiming { .. } => {}
         }
         if let ConnectTarget::Department(d) = &a.target {
             self.leave_queue(call, d);

@@ -53,6 +53,15 @@ impl Queue {
         self.entries.iter().position(|e| e.call == call)
     }
 
+    /// The same place under another key.
+    pub fn rekey(&mut self, from: CallKey, to: CallKey) {
+        for e in &mut self.entries {
+            if e.call == from {
+                e.call = to;
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

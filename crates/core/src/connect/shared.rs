@@ -164,6 +164,8 @@ impl Connector {
         }
         if let Some(a) = self.calls.get_mut(&call) {
             a.phase = Phase::Ringing(ringing.iter().cloned().collect());
+            a.ring_started = Some(now);
+            a.position = 0;
         }
         self.outputs.push_back(ConnectOutput::Ring {
             call,

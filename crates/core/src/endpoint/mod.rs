@@ -9,6 +9,8 @@
 //! `tests/endpoint_flows.rs`).
 
 mod admission;
+mod agents;
+mod dialbacks;
 mod register;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -27,7 +29,8 @@ use crate::call::context::Orphan;
 use crate::call::leg::Destination;
 use crate::call::parting::{Parting, PartingAnswer};
 use crate::call::{
-    Call, CallConfig, CallInfo, CallKey, ConnectInput, Ctx, LookupResult, MediaEvent, Program,
+    Call, CallConfig, CallInfo, CallKey, ConnectInput, Ctx, LookupResult, Machine, MediaEvent,
+    Program, Spawn,
 };
 pub use crate::call::{CallEvent, EndCause, Output};
 use crate::config::{DialPlan, ServerConfig};
@@ -40,6 +43,8 @@ use crate::sip::response::Refusal;
 use crate::sip::rsip;
 use crate::sip::{Peer, Transmit, Transport};
 use crate::transaction::{ClientKey, ServerKey, TransactionLayer, TuEvent};
+pub use agents::{AgentCommand, AgentError};
+pub use dialbacks::{CancelError, QueueSnapshot, Queues, WaitingCaller};
 
 /// Methods we implement, advertised in Allow headers and 405/501 responses.
 pub use crate::sip::headers::ALLOW;
@@ -101,7 +106,10 @@ pub struct Endpoint {
     cfg: EndpointConfig,
     call_cfg: CallConfig,
     txn: TransactionLayer,
-    calls: HashMap<CallKey, Call>,
+    /// Inbound calls and dial-backs.
+    calls: HashMap<CallKey, Machine>,
+    /// Machines calls asked to start (dial-backs), started after each call's input.
+    spawn: VecDeque<Spawn>,
     /// Every call's next timeout, ordered: `(deadline, call)`, and what each call is
     /// filed under.
     deadlines: BTreeSet<(Instant, CallKey)>,
@@ -126,6 +134,12 @@ pub struct Endpoint {
     connect_queue: VecDeque<ConnectInput>,
     /// Who may send what: rate limits, bans, refusals (see [`crate::guard`]).
     guard: crate::guard::Guards,
+    /// The dial plan in force, for what the endpoint decides itself (feature codes,
+    /// restored callbacks); calls keep their own.
+    plan: Option<std::sync::Arc<DialPlan>>,
+    /// Managers' state intervals still open: (manager, kind, detail) → since.
+    agent_intervals:
+        std::collections::BTreeMap<(String, crate::model::AgentStateKind, String), Timestamp>,
 }
 
 impl Endpoint {
@@ -144,6 +158,7 @@ impl Endpoint {
             cfg,
             txn,
             calls: HashMap::new(),
+            spawn: VecDeque::new(),
             deadlines: BTreeSet::new(),
             armed: HashMap::new(),
             index: Index::default(),
@@ -159,7 +174,15 @@ impl Endpoint {
             registrar: None,
             connector: Connector::new(seed ^ 0x57a7),
             connect_queue: VecDeque::new(),
+            plan: None,
+            agent_intervals: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// The dial plan in force (at start and after each reload): feature codes and
+    /// restored callbacks follow it; calls keep the plan they started with.
+    pub fn set_plan(&mut self, plan: std::sync::Arc<DialPlan>) {
+        self.plan = Some(plan);
     }
 
     /// Seeds the SRTP key generator (a ChaCha CSPRNG) with 256 bits from the OS: the
@@ -191,9 +214,12 @@ impl Endpoint {
         self.call_cfg.recordings_dir = recordings;
     }
 
-    /// Calls in progress.
+    /// Calls in progress (inbound; dial-backs are counted by [`Self::dialbacks`]).
     pub fn active_calls(&self) -> usize {
-        self.calls.len()
+        self.calls
+            .values()
+            .filter(|m| matches!(m, Machine::Inbound(_)))
+            .count()
     }
 
     /// Open transactions (for leak checks).
@@ -521,8 +547,11 @@ impl Endpoint {
         }
         match req.method {
             Method::Invite => match self.admit_invite(now, wall, &req, peer) {
-                None => self.new_call(now, wall, key, req, peer),
-                Some(refusal) => self.txn.send_response(now, key, refusal),
+                Ok(Some(manager)) if self.is_feature_code(&req) => {
+                    self.feature_call(now, wall, key, req, peer, &manager)
+                }
+                Ok(_) => self.new_call(now, wall, key, req, peer),
+                Err(refusal) => self.txn.send_response(now, key, refusal),
             },
             Method::Options => {
                 let mut resp = crate::sip::response::make_response(&req, 200, None);
@@ -552,6 +581,19 @@ impl Endpoint {
         req: rsip::Request,
         peer: Peer,
     ) {
+        self.new_call_with(now, wall, invite_key, req, peer, None);
+    }
+
+    /// A call run by `program` (a feature code's answer), else by the plan.
+    fn new_call_with(
+        &mut self,
+        now: Instant,
+        wall: Timestamp,
+        invite_key: ServerKey,
+        req: rsip::Request,
+        peer: Peer,
+        program: Option<Box<dyn Program>>,
+    ) {
         self.next_key += 1;
         let key = CallKey(self.next_key);
         let refusal = {
@@ -563,11 +605,11 @@ impl Endpoint {
                 invite_key.clone(),
                 req.clone(),
                 peer,
-                |info| programs(info),
+                |info| program.unwrap_or_else(|| programs(info)),
             );
             match made {
                 Ok(call) => {
-                    self.calls.insert(key, call);
+                    self.calls.insert(key, Machine::Inbound(Box::new(call)));
                     None
                 }
                 Err(r) => Some(r),
@@ -575,7 +617,10 @@ impl Endpoint {
         };
         match refusal {
             Some(Refused(why)) => self.refuse(now, invite_key, &req, why),
-            None => self.settle(key),
+            None => {
+                self.start_spawned(now, wall);
+                self.settle(key)
+            }
         }
     }
 
@@ -586,7 +631,7 @@ impl Endpoint {
         now: Instant,
         wall: Timestamp,
         key: CallKey,
-        f: impl FnOnce(&mut Call, &mut Ctx<'_>),
+        f: impl FnOnce(&mut Machine, &mut Ctx<'_>),
     ) {
         let Some(mut call) = self.calls.remove(&key) else {
             return;
@@ -599,6 +644,7 @@ impl Endpoint {
         }
         self.calls.insert(key, call);
         self.settle(key);
+        self.start_spawned(now, wall);
     }
 
     /// File the call's next deadline (O(log n) to find the next timer), or release it.
@@ -627,14 +673,16 @@ impl Endpoint {
         }
     }
 
-    fn release(&mut self, call: Call) {
+    fn release(&mut self, call: Machine) {
         let key = call.key();
         if let Some(old) = self.armed.remove(&key) {
             self.deadlines.remove(&(old, key));
         }
         self.index.unbind_all(key);
         self.media.retain(|_, c| *c != key);
-        self.ports.release(call.port());
+        if let Some(port) = call.port() {
+            self.ports.release(port);
+        }
     }
 
     /// Carry requests from calls to the connect policy and its decisions back to the
@@ -743,6 +791,7 @@ macro_rules! ctx_parts {
             parting: &mut $ep.parting,
             out: &mut $ep.outputs,
             connect: &mut $ep.connect_queue,
+            spawn: &mut $ep.spawn,
             contacts: &contacts,
             states: &states,
         };

@@ -121,17 +121,18 @@ impl Endpoint {
 
     /// INVITEs are accepted from the configured trunks, or from a manager's registered
     /// phone that authenticates; everyone else gets 403, so nobody on the network can
-    /// use Switchboard to place calls. Returns the response to send when the INVITE is
-    /// refused (403, or the 401 digest challenge).
+    /// use Switchboard to place calls. `Ok(Some(manager))` for a manager's phone,
+    /// `Ok(None)` for a trunk; `Err` is the response to send when the INVITE is refused
+    /// (403, or the 401 digest challenge).
     pub(super) fn admit_invite(
         &mut self,
         now: Instant,
         wall: Timestamp,
         req: &rsip::Request,
         peer: Peer,
-    ) -> Option<rsip::Response> {
+    ) -> Result<Option<String>, rsip::Response> {
         if self.cfg.server.is_trunk(peer.addr.ip()) {
-            return None;
+            return Ok(None);
         }
         if let Some(registrar) = self.registrar.as_mut()
             && registrar.has_binding_from(peer.addr.ip(), wall)
@@ -139,9 +140,9 @@ impl Endpoint {
             return match registrar.authenticate_request(wall, req, peer.addr.ip()) {
                 Ok(manager) => {
                     tracing::info!("INVITE from {manager}'s phone at {}", peer.addr);
-                    None
+                    Ok(Some(manager))
                 }
-                Err(resp) => Some(resp),
+                Err(resp) => Err(resp),
             };
         }
         // Normally refused statelessly before this (see `admission`); this is the
@@ -152,7 +153,7 @@ impl Endpoint {
             peer.addr.ip(),
             "INVITE",
         );
-        Some(crate::sip::response::refuse(
+        Err(crate::sip::response::refuse(
             req,
             crate::sip::response::Refusal::Forbidden,
             None,

@@ -55,6 +55,9 @@ pub enum CallOutcome {
     /// Cut off by a crash or power loss: still in progress when the process died,
     /// closed at its last known time on the next start.
     Interrupted,
+    /// The caller chose to be called back while queued and hung up: their place in
+    /// the queue is kept (see [`QueuedCallback`]).
+    CallbackQueued,
 }
 
 /// Who ended a call.
@@ -158,6 +161,9 @@ pub enum CallbackReason {
     Overflow,
     /// The caller chose to leave a message (voicemail straight from a number or menu).
     Voicemail,
+    /// The caller asked to be called back while queued, and the automatic dial-back
+    /// gave up (customer busy or not answering on every attempt).
+    DialbackFailed,
 }
 
 /// Where a callback request is in its life.
@@ -319,6 +325,7 @@ text_enum!(CallOutcome {
     Missed => "missed",
     Failed => "failed",
     Interrupted => "interrupted",
+    CallbackQueued => "callback_queued",
 });
 
 text_enum!(Side {
@@ -343,6 +350,31 @@ text_enum!(CallbackReason {
     Missed => "missed",
     Overflow => "overflow",
     Voicemail => "voicemail",
+    DialbackFailed => "dialback_failed",
+});
+
+text_enum!(DialbackStatus {
+    Waiting => "waiting",
+    Dialing => "dialing",
+    Connected => "connected",
+    GaveUp => "gave_up",
+    Cancelled => "cancelled",
+});
+
+text_enum!(CustomerOutcome {
+    Answered => "answered",
+    Busy => "busy",
+    NoAnswer => "no_answer",
+    Voicemail => "voicemail",
+    Declined => "declined",
+    Failed => "failed",
+    NotDialled => "not_dialled",
+});
+
+text_enum!(AgentStateKind {
+    Paused => "paused",
+    DoNotDisturb => "do_not_disturb",
+    SignedOut => "signed_out",
 });
 
 text_enum!(CallbackStatus {
@@ -350,6 +382,105 @@ text_enum!(CallbackStatus {
     Claimed => "claimed",
     Done => "done",
 });
+
+/// Where a queued callback (the virtual queue) is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DialbackStatus {
+    /// Keeps its place in the department's queue.
+    Waiting,
+    /// A manager is rung or talking to the customer now.
+    Dialing,
+    /// The manager and the customer were connected.
+    Connected,
+    /// Every attempt failed: an open callback request was filed for a person.
+    GaveUp,
+    /// Taken out of the queue by an admin (claimed or closed by hand).
+    Cancelled,
+}
+
+/// A caller who asked to be called back instead of waiting: their place in a
+/// department's queue, kept across restarts until a manager is free for them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedCallback {
+    /// Stable id: the Call-ID of the call that asked for it.
+    pub id: String,
+    pub department: String,
+    /// The caller ID of that call.
+    pub caller: String,
+    /// The number to dial (the caller ID or a keyed-in number, checked against the
+    /// trunk's allowed prefixes).
+    pub number: String,
+    pub dialled: String,
+    pub source: String,
+    /// Queue priority (higher is served first).
+    pub priority: u8,
+    /// When the caller joined the queue: their place (first come, first served).
+    pub queued_at: Timestamp,
+    /// When they pressed the callback key.
+    pub requested_at: Timestamp,
+    /// Dial-outs to the customer so far.
+    pub attempts: u32,
+    /// Not dialled again before this (the back-off after a failed attempt).
+    pub not_before: Option<Timestamp>,
+    pub status: DialbackStatus,
+    pub updated_at: Timestamp,
+    /// The open callback request filed when the dial-back gave up.
+    #[serde(default)]
+    pub callback_id: Option<i64>,
+}
+
+/// How the customer's end of one dial-back attempt went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerOutcome {
+    Answered,
+    Busy,
+    NoAnswer,
+    /// The manager marked it as the customer's voicemail.
+    Voicemail,
+    Declined,
+    /// The trunk refused or failed the call (or the number was refused).
+    Failed,
+    /// The manager's phone was not answered; the customer was never dialled.
+    NotDialled,
+}
+
+/// One dial-back attempt: the manager rung first, then the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DialbackAttempt {
+    /// The [`QueuedCallback`] id.
+    pub callback_id: String,
+    pub manager: String,
+    pub started_at: Timestamp,
+    pub ended_at: Timestamp,
+    pub customer: CustomerOutcome,
+    /// The SIP status the trunk answered, when it refused.
+    pub status: Option<u16>,
+    /// Talk time, when connected.
+    pub talk_ms: Option<u64>,
+}
+
+/// A state a manager is in for a while (paused with a reason, do-not-disturb, signed
+/// out of one department's queue or all), for the per-manager report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStateKind {
+    Paused,
+    DoNotDisturb,
+    SignedOut,
+}
+
+/// One interval of an [`AgentStateKind`]; `ended_at` is `None` while it lasts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentInterval {
+    pub manager: String,
+    pub kind: AgentStateKind,
+    /// The pause reason, or the department signed out of (empty: all).
+    pub detail: String,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+}
 
 /// A write the core hands to the store thread without waiting for it.
 ///
@@ -385,6 +516,21 @@ pub enum StoreWrite {
         next_at: Timestamp,
         attempts: u32,
     },
+    /// Save (insert or replace) a queued callback: its place in the virtual queue.
+    QueueCallback(QueuedCallback),
+    /// Record one dial-back attempt.
+    DialbackAttempt(DialbackAttempt),
+    /// The dial-back is over (`Connected`, `GaveUp`, `Cancelled`); with `request`, a
+    /// callback request for a person is filed in the same transaction (given up).
+    DialbackFinished {
+        id: String,
+        status: DialbackStatus,
+        at: Timestamp,
+        request: Option<NewCallback>,
+    },
+    /// A manager's state interval started (open) or ended (closed): upserted by
+    /// `(manager, kind, detail, started_at)`.
+    AgentState(AgentInterval),
 }
 
 #[cfg(test)]

@@ -250,6 +250,90 @@ fn parse_params(mut rest: &str) -> Result<Vec<(String, String)>, CredentialsErro
     }
 }
 
+/// A challenge a server sent us (`WWW-Authenticate` in a 401, `Proxy-Authenticate` in
+/// a 407), for answering it on an outbound INVITE (the client side of RFC 3261 §22).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub realm: String,
+    pub nonce: String,
+    pub algorithm: Algorithm,
+    /// The server offered `qop=auth`.
+    pub qop_auth: bool,
+    pub opaque: Option<String>,
+}
+
+impl Challenge {
+    /// Parses `Digest realm="…", nonce="…", …`; `None` for another scheme, a missing
+    /// realm or nonce, or an algorithm we cannot compute.
+    pub fn parse(value: &str) -> Option<Challenge> {
+        let value = value.trim();
+        let (scheme, rest) = value.split_once(char::is_whitespace)?;
+        if !scheme.eq_ignore_ascii_case("Digest") {
+            return None;
+        }
+        let params = parse_params(rest).ok()?;
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let algorithm = match get("algorithm") {
+            None => Algorithm::Md5,
+            Some(a) => Algorithm::from_token(&a)?,
+        };
+        Some(Challenge {
+            realm: get("realm")?,
+            nonce: get("nonce")?,
+            algorithm,
+            qop_auth: get("qop")
+                .is_some_and(|q| q.split(',').any(|t| t.trim().eq_ignore_ascii_case("auth"))),
+            opaque: get("opaque"),
+        })
+    }
+
+    /// The `Authorization`/`Proxy-Authorization` value answering this challenge for
+    /// `method uri` (nonce count 1: every challenge is answered once).
+    pub fn answer(
+        &self,
+        username: &str,
+        password: &str,
+        method: &str,
+        uri: &str,
+        cnonce: &str,
+    ) -> String {
+        let nc = "00000001";
+        let response = response(&DigestInput {
+            algorithm: self.algorithm,
+            username,
+            realm: &self.realm,
+            password,
+            method,
+            uri,
+            nonce: &self.nonce,
+            qop_auth: self.qop_auth.then_some((nc, cnonce)),
+        });
+        let mut v = format!(
+            "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\", response=\"{response}\", algorithm={}",
+            escape(username),
+            escape(&self.realm),
+            escape(&self.nonce),
+            escape(uri),
+            self.algorithm.token()
+        );
+        if self.qop_auth {
+            v.push_str(&format!(
+                ", qop=auth, nc={nc}, cnonce=\"{}\"",
+                escape(cnonce)
+            ));
+        }
+        if let Some(o) = &self.opaque {
+            v.push_str(&format!(", opaque=\"{}\"", escape(o)));
+        }
+        v
+    }
+}
+
 /// A `WWW-Authenticate` challenge value (RFC 7616 §3.3). `qop="auth"` is always
 /// offered; RFC 8760 §2.4 has one header per algorithm, preferred first.
 pub fn challenge(realm: &str, nonce: &str, algorithm: Algorithm, stale: bool) -> String {
@@ -526,5 +610,32 @@ mod tests {
         );
         assert_eq!(unhex("0aFF"), Some(vec![10, 255]));
         assert_eq!(unhex("0"), None);
+    }
+
+    #[test]
+    fn a_client_answer_verifies_as_the_server_computes_it() {
+        let ch = Challenge::parse(
+            "Digest realm=\"pbx\", nonce=\"abc\", algorithm=MD5, qop=\"auth,auth-int\", opaque=\"xyz\"",
+        )
+        .unwrap();
+        assert!(ch.qop_auth);
+        let value = ch.answer("trunk", "s3cret", "INVITE", "sip:+4930@10.0.0.1", "cn1");
+        let creds = Credentials::parse(&value).unwrap();
+        assert_eq!(creds.username, "trunk");
+        assert!(value.contains("opaque=\"xyz\""));
+        let qop = creds.qop_auth.as_ref().unwrap();
+        let want = response(&DigestInput {
+            algorithm: Algorithm::Md5,
+            username: "trunk",
+            realm: "pbx",
+            password: "s3cret",
+            method: "INVITE",
+            uri: "sip:+4930@10.0.0.1",
+            nonce: "abc",
+            qop_auth: Some((&qop.nc, &qop.cnonce)),
+        });
+        assert_eq!(creds.response, want);
+        assert!(Challenge::parse("Basic realm=\"x\"").is_none());
+        assert!(Challenge::parse("Digest realm=\"x\"").is_none(), "no nonce");
     }
 }

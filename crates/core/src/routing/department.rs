@@ -93,7 +93,12 @@ pub fn select_department(
             continue;
         }
         let state = states.get(name);
-        match env.availability(manager, &state, dept.wrap_up) {
+        let availability = if state.signed_out_of.contains(department) {
+            Availability::SignedOut
+        } else {
+            env.availability(manager, &state, dept.wrap_up)
+        };
+        match availability {
             Availability::Free => free.push(Candidate {
                 index,
                 manager,

@@ -159,11 +159,20 @@ impl MenuSession {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Availability {
     Free,
-    Busy { active: u32, max: u32 },
-    WrapUp { secs_left: i64 },
+    Busy {
+        active: u32,
+        max: u32,
+    },
+    WrapUp {
+        secs_left: i64,
+    },
     Paused,
     Offline,
     OffHours,
+    /// Do not disturb (not even direct calls).
+    DoNotDisturb,
+    /// Signed out of this department's queue.
+    SignedOut,
 }
 
 impl Availability {
@@ -183,6 +192,8 @@ impl fmt::Display for Availability {
             Availability::Busy { active, max } => write!(f, "busy ({active} of {max} calls)"),
             Availability::WrapUp { secs_left } => write!(f, "in wrap-up for {secs_left} s more"),
             Availability::Paused => f.write_str("paused"),
+            Availability::DoNotDisturb => f.write_str("on do-not-disturb"),
+            Availability::SignedOut => f.write_str("signed out of this queue"),
             Availability::Offline => f.write_str("not signed in (no phone registered)"),
             Availability::OffHours => f.write_str("off hours"),
         }
@@ -217,6 +228,9 @@ impl Env<'_> {
         }
         if m.contact.is_none() && !st.registered {
             return Availability::Offline;
+        }
+        if st.dnd {
+            return Availability::DoNotDisturb;
         }
         if st.paused {
             return Availability::Paused;

@@ -20,6 +20,12 @@ pub struct ManagerState {
     pub last_call_end: Option<Timestamp>,
     /// Calls answered today; drives fewest-calls.
     pub calls_today: u32,
+    /// Do not disturb: not rung at all, not even for direct calls and returning
+    /// callers (a pause only keeps department calls away).
+    pub dnd: bool,
+    /// Departments whose queue they signed out of (their other departments still
+    /// ring them).
+    pub signed_out_of: std::collections::BTreeSet<String>,
 }
 
 /// Everyone's state plus queue lengths, keyed by name. A manager missing from the map

@@ -27,6 +27,11 @@ use crate::routing::PreviousInteraction;
 
 /// Width of a bin of the queue-length curve.
 pub const QUEUE_BIN_SECS: u64 = 300;
+/// Salts the per-call stream that decides whether a caller takes the callback offer.
+const CALLBACK_STREAM: u64 = 0x4341_4c4c_4241_434b;
+/// How long after the traffic window a run may go on for dial-backs alone.
+pub const LINGER_MS: u64 = 2 * 3600 * 1000;
+
 /// A caller stuck in menu loops gives up after this many menus.
 const MAX_MENU_STEPS: u32 = 50;
 
@@ -45,6 +50,8 @@ enum Ev {
     PhoneRejects(RingId, RejectKind),
     ManagerHangsUp(usize),
     Shift(usize, bool),
+    /// The queued caller presses the callback key.
+    CallbackKey(usize, char),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,6 +75,8 @@ struct Caller {
     waiting: bool,
     /// Waiting for people (patience applies).
     connecting: bool,
+    /// Decided already whether to take the callback offer.
+    offer_decided: bool,
     done: bool,
     result: CallResult,
 }
@@ -98,9 +107,11 @@ pub fn simulate(
     traffic: &Traffic,
     progress: &mut dyn FnMut(usize, usize),
 ) -> SimResult {
-    let mut switch = CoreSwitch::new(Arc::new(plan.clone()), traffic.seed);
+    let mut switch = CoreSwitch::new(Arc::new(plan.clone()), traffic.seed)
+        .with_callbacks(traffic.callbacks.clone());
     let mut r = run(plan, traffic, &mut switch, progress);
     r.callbacks = switch.callbacks;
+    r.dialbacks = switch.dialback_totals;
     r
 }
 
@@ -164,6 +175,10 @@ pub fn run<S: Switch>(
         let next_sw = switch.poll_timeout().map(|t| w.ms_of(t));
         match (next_ev, next_sw) {
             (None, None) => break,
+            // Every caller is gone and the day is long over: what is left are
+            // dial-backs waiting for a manager (they would be served the next
+            // morning); the run ends and reports them as still waiting.
+            (None, Some(sw)) if sw > traffic.window_ms.saturating_add(LINGER_MS) => break,
             (ev, Some(sw)) if ev.is_none_or(|ev| sw <= ev) => {
                 w.advance(sw);
                 let (now, wall) = (w.instant(), w.wall());
@@ -195,6 +210,7 @@ pub fn run<S: Switch>(
         rings: w.rings_made,
         events,
         callbacks: 0,
+        dialbacks: Default::default(),
     }
 }
 
@@ -211,6 +227,7 @@ impl Caller {
             menu_prompt_next: false,
             waiting: false,
             connecting: false,
+            offer_decided: false,
             done: false,
             result: CallResult {
                 dialled: a.dialled.clone(),
@@ -225,6 +242,7 @@ impl Caller {
                 menus: Vec::new(),
                 previous: None,
                 overflowed: false,
+                callback: false,
                 record: a.record.clone(),
                 trace: Vec::new(),
             },
@@ -393,6 +411,11 @@ impl World<'_> {
                     sw.signed_in(now, wall, &name, on);
                 }
             }
+            Ev::CallbackKey(c, key) => {
+                if self.live(c) && self.calls.get(c).is_some_and(|x| x.connecting && x.waiting) {
+                    sw.digit(now, wall, c, key);
+                }
+            }
         }
     }
 
@@ -559,7 +582,13 @@ impl World<'_> {
                 ..
             } => {
                 self.set_waiting(c, true);
+                self.callback_offer(c, &department);
                 self.trace(c, Trace::Queued(department, position));
+            }
+            CallEvent::CallbackQueued { .. } => {
+                if let Some(x) = self.calls.get_mut(c) {
+                    x.result.callback = true;
+                }
             }
             CallEvent::WaitingFor { manager, .. } => {
                 self.set_waiting(c, true);
@@ -599,6 +628,37 @@ impl World<'_> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A queue that offers a callback: does this caller take it (the traffic's
+    /// `[callbacks] share`), and when? Drawn from a stream of its own, so the caller's
+    /// other draws stay the same whether or not the plan offers callbacks.
+    fn callback_offer(&mut self, c: usize, department: &str) {
+        let model = &self.traffic.callbacks;
+        if model.share <= 0.0 {
+            return;
+        }
+        let key = self
+            .plan
+            .departments
+            .get(department)
+            .and_then(|d| d.queue.callback_key)
+            .filter(|_| self.plan.callback_trunk().is_some());
+        let Some(key) = key else {
+            return;
+        };
+        let seed = self.traffic.seed;
+        let Some(x) = self.calls.get_mut(c) else {
+            return;
+        };
+        if std::mem::replace(&mut x.offer_decided, true) {
+            return;
+        }
+        let mut rng = SimRng::stream(seed ^ CALLBACK_STREAM, c as u64);
+        if rng.chance(model.share) {
+            let at = self.now + secs_to_ms(model.after_secs);
+            self.schedule(at, Ev::CallbackKey(c, key));
         }
     }
 

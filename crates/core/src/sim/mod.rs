@@ -26,10 +26,12 @@ use std::path::PathBuf;
 
 pub use engine::{CallResult, ManagerTotals, SimResult, Trace, run, simulate};
 pub use model::{
-    Arrival, ManagerModel, MenuChoice, PriorManager, Reaction, RecordedRoute, Script, Traffic,
+    Arrival, CallbackModel, ManagerModel, MenuChoice, PriorManager, Reaction, RecordedRoute,
+    Script, Traffic,
 };
+pub use result::ServiceLevel;
 pub use rng::{Dist, SimRng};
-pub use switch::{CoreSwitch, Observed, RingId, Switch};
+pub use switch::{CoreSwitch, DialbackTotals, Observed, RingId, Switch};
 pub use traffic::TrafficFile;
 
 /// Why a traffic file cannot be used. Each says what to fix.

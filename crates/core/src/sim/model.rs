@@ -124,6 +124,34 @@ pub enum PriorManager {
     Pick(u64),
 }
 
+/// How queued callers use the callback offer, and how dial-backs go (the traffic
+/// file's `[callbacks]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackModel {
+    /// Share of callers who press the callback key when a queue offers it.
+    pub share: f64,
+    /// Seconds in the queue before they press it (they hear the offer first).
+    pub after_secs: f64,
+    /// Chance that the customer answers a dial-back.
+    pub reach: f64,
+    /// Seconds the customer's phone rings before they answer (or the attempt fails).
+    pub answer_secs: f64,
+    /// Length of a dial-back conversation.
+    pub talk_time: Dist,
+}
+
+impl Default for CallbackModel {
+    fn default() -> Self {
+        CallbackModel {
+            share: 0.0,
+            after_secs: 20.0,
+            reach: 0.8,
+            answer_secs: 10.0,
+            talk_time: Dist::Exponential { mean: 180.0 },
+        }
+    }
+}
+
 /// Everything a run needs besides the plan.
 #[derive(Debug, Clone)]
 pub struct Traffic {
@@ -149,6 +177,8 @@ pub struct Traffic {
     pub patience: Dist,
     /// Caller → whom they spoke with before the period, and when.
     pub prior: BTreeMap<String, (PriorManager, Timestamp)>,
+    /// The callback offer and dial-backs.
+    pub callbacks: CallbackModel,
 }
 
 impl Traffic {

@@ -41,6 +41,8 @@ pub struct CallResult {
     pub previous: Option<String>,
     /// Whether the call reached a department's overflow action.
     pub overflowed: bool,
+    /// The caller hung up to be called back (the queue's callback offer).
+    pub callback: bool,
     pub record: Option<RecordedRoute>,
     /// What happened, with the milliseconds since the start of the run.
     pub trace: Vec<(u64, Trace)>,
@@ -50,6 +52,56 @@ impl CallResult {
     /// Seconds from reaching a department/manager to being answered.
     pub fn answer_secs(&self) -> Option<f64> {
         Some((self.answered_ms? - self.wait_start_ms?) as f64 / 1000.0)
+    }
+}
+
+/// Service level of one department in a run: the share of the calls offered to its
+/// people that were answered within its `service_level_secs` (callers who took the
+/// callback offer are not offered calls: their dial-backs are counted apart).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceLevel {
+    pub department: String,
+    pub threshold_secs: u64,
+    /// Calls that waited for the department's people.
+    pub offered: u64,
+    pub answered_within: u64,
+}
+
+impl ServiceLevel {
+    /// `answered_within / offered` (`None` without offered calls).
+    pub fn share(&self) -> Option<f64> {
+        (self.offered > 0).then(|| self.answered_within as f64 / self.offered as f64)
+    }
+}
+
+impl SimResult {
+    /// Service level per department of `plan`, from this run's calls.
+    pub fn service_levels(&self, plan: &crate::config::DialPlan) -> Vec<ServiceLevel> {
+        plan.departments
+            .values()
+            .map(|d| {
+                let t = d.queue.service_level.as_secs();
+                let mut sl = ServiceLevel {
+                    department: d.name.clone(),
+                    threshold_secs: t,
+                    offered: 0,
+                    answered_within: 0,
+                };
+                for c in &self.calls {
+                    if c.department.as_deref() != Some(d.name.as_str())
+                        || c.wait_start_ms.is_none()
+                        || c.callback
+                    {
+                        continue;
+                    }
+                    sl.offered += 1;
+                    if c.answer_secs().is_some_and(|s| s <= t as f64) {
+                        sl.answered_within += 1;
+                    }
+                }
+                sl
+            })
+            .collect()
     }
 }
 
@@ -76,4 +128,6 @@ pub struct SimResult {
     pub events: u64,
     /// Callback requests filed.
     pub callbacks: u64,
+    /// Callers who took the callback offer, and how their dial-backs went.
+    pub dialbacks: super::switch::DialbackTotals,
 }

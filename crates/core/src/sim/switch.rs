@@ -24,6 +24,10 @@ use crate::media::CallKey;
 use crate::model::RingOutcome;
 use crate::routing::PreviousInteraction;
 
+#[path = "switch_dialback.rs"]
+mod dialback;
+pub use dialback::DialbackTotals;
+
 /// Identifies one phone ringing for one call.
 pub type RingId = u64;
 
@@ -137,6 +141,12 @@ pub struct CoreSwitch {
     observed: VecDeque<Observed>,
     /// Callback requests filed.
     pub callbacks: u64,
+    seed: u64,
+    /// Callers waiting to be called back, by call.
+    dialbacks: HashMap<usize, dialback::SimDialback>,
+    callback_model: super::model::CallbackModel,
+    /// Dial-back figures.
+    pub dialback_totals: DialbackTotals,
 }
 
 impl CoreSwitch {
@@ -151,7 +161,17 @@ impl CoreSwitch {
             queue: VecDeque::new(),
             observed: VecDeque::new(),
             callbacks: 0,
+            seed,
+            dialbacks: HashMap::new(),
+            callback_model: super::model::CallbackModel::default(),
+            dialback_totals: DialbackTotals::default(),
         }
+    }
+
+    /// How customers answer dial-backs (the traffic's `[callbacks]`).
+    pub fn with_callbacks(mut self, model: super::model::CallbackModel) -> Self {
+        self.callback_model = model;
+        self
     }
 
     /// A call's own deadline: its flow's, and its phones' ring timeouts.
@@ -184,15 +204,19 @@ impl CoreSwitch {
     fn drain_flow(&mut self, now: Instant, wall: Timestamp, call: usize, c: &mut SimCall) {
         while let Some(action) = c.flow.poll_action() {
             match action {
+                // Announcements (the looping prompts' id bit) are not listened to,
+                // as on the router (the caller's model does not wait for them).
                 FlowAction::Play {
                     play_id,
                     prompts,
                     looping: false,
-                } => self.observed.push_back(Observed::Play {
-                    call,
-                    play_id,
-                    prompts: prompts.len(),
-                }),
+                } if play_id & crate::call::flow::WAIT_PLAY_BASE == 0 => {
+                    self.observed.push_back(Observed::Play {
+                        call,
+                        play_id,
+                        prompts: prompts.len(),
+                    })
+                }
                 FlowAction::Play { .. } | FlowAction::StopRecording => {}
                 FlowAction::StopPlayback => {
                     self.observed.push_back(Observed::StopPlayback { call })
@@ -220,6 +244,7 @@ impl CoreSwitch {
                     self.observed.push_back(Observed::Event { call, event })
                 }
                 FlowAction::Callback(_) => self.callbacks += 1,
+                FlowAction::VirtualQueue { .. } => self.start_dialback(now, call),
             }
         }
     }
@@ -248,6 +273,7 @@ impl CoreSwitch {
                     self.observed.push_back(Observed::Event { call, event })
                 }
                 FlowAction::Callback(_) => self.callbacks += 1,
+                FlowAction::VirtualQueue { .. } => self.start_dialback(now, call),
                 _ => {}
             }
         }
@@ -313,6 +339,10 @@ impl CoreSwitch {
                 continue;
             };
             let call = call_index(out.call());
+            if self.dialbacks.contains_key(&call) && !self.calls.contains_key(&call) {
+                self.dialback_output(now, call, out);
+                continue;
+            }
             self.with_call(now, wall, call, |sw, c| {
                 sw.connect_output(now, wall, call, c, out)
             });
@@ -439,6 +469,9 @@ impl Switch for CoreSwitch {
     }
 
     fn phone_answers(&mut self, now: Instant, wall: Timestamp, ring: RingId) {
+        if self.dialback_ring(now, ring, None) {
+            return self.pump(now, wall);
+        }
         let Some(call) = self.rings.get(&ring).map(|r| r.call) else {
             return;
         };
@@ -468,6 +501,9 @@ impl Switch for CoreSwitch {
     }
 
     fn phone_rejects(&mut self, now: Instant, wall: Timestamp, ring: RingId, outcome: RingOutcome) {
+        if self.dialback_ring(now, ring, Some(outcome)) {
+            return self.pump(now, wall);
+        }
         let Some(call) = self.rings.get(&ring).map(|r| r.call) else {
             return;
         };
@@ -491,6 +527,12 @@ impl Switch for CoreSwitch {
     }
 
     fn signed_in(&mut self, now: Instant, wall: Timestamp, manager: &str, on: bool) {
+        // A simulated manager's phone is registered while they work: plans whose
+        // managers have no static contact rely on registrations, and the simulator has
+        // no phones to send them (without this nobody was ever rung, see
+        // tests/sim_cli.rs).
+        let until = on.then_some(Timestamp::MAX);
+        self.connector.handle_registered(now, wall, manager, until);
         self.connector.handle_signed_in(now, wall, manager, on);
         self.pump(now, wall);
     }
@@ -519,6 +561,7 @@ impl Switch for CoreSwitch {
                 }
             });
         }
+        self.dialback_timeout(now, wall);
         self.connector.handle_timeout(now, wall);
         self.pump(now, wall);
     }
@@ -529,10 +572,14 @@ impl Switch for CoreSwitch {
             .values()
             .filter_map(|c| self.call_deadline(c))
             .min();
-        [calls, self.connector.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            calls,
+            self.connector.poll_timeout(),
+            self.dialback_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn poll(&mut self) -> Option<Observed> {

@@ -45,6 +45,19 @@ struct RawTraffic {
     manager_defaults: Spanned<RawManager>,
     #[serde(default)]
     managers: BTreeMap<Text, Spanned<RawManager>>,
+    #[serde(default)]
+    callbacks: RawCallbacks,
+}
+
+/// `[callbacks]`: how queued callers use the callback offer, how dial-backs go.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCallbacks {
+    share: Option<Spanned<f64>>,
+    after_secs: Option<f64>,
+    reach: Option<Spanned<f64>>,
+    answer_secs: Option<f64>,
+    talk_time: Option<Dist>,
 }
 
 fn no_defaults() -> Spanned<RawManager> {
@@ -287,6 +300,20 @@ impl TrafficFile {
                         "a share must be 0 or more".into(),
                     ));
                 }
+            }
+        }
+        for (value, key) in [
+            (&raw.callbacks.share, "callbacks.share"),
+            (&raw.callbacks.reach, "callbacks.reach"),
+        ] {
+            if let Some(v) = value
+                && !(0.0..=1.0).contains(v.get_ref())
+            {
+                return Err(err(
+                    Some(v.span()),
+                    key,
+                    format!("{} is not a share; use 0 to 1", v.get_ref()),
+                ));
             }
         }
         if let Some(r) = &raw.callers.returning_share
@@ -616,6 +643,17 @@ impl TrafficFile {
             message_secs: self.raw.ivr.message_secs.unwrap_or(20.0).max(0.0),
             patience,
             prior,
+            callbacks: {
+                let c = &self.raw.callbacks;
+                let d = super::model::CallbackModel::default();
+                super::model::CallbackModel {
+                    share: c.share.as_ref().map_or(d.share, |v| *v.get_ref()),
+                    after_secs: c.after_secs.unwrap_or(d.after_secs).max(0.0),
+                    reach: c.reach.as_ref().map_or(d.reach, |v| *v.get_ref()),
+                    answer_secs: c.answer_secs.unwrap_or(d.answer_secs).max(0.0),
+                    talk_time: c.talk_time.unwrap_or(d.talk_time),
+                }
+            },
         }
     }
 }
