@@ -18,6 +18,7 @@ use rand::RngExt;
 use rand::rngs::SmallRng;
 
 use super::event::CallEvent;
+pub use super::event::LookupFailure;
 use crate::dialog::{Dialog, Index};
 use crate::media::ports::PortPool;
 use crate::media::{CallKey, MediaCommand};
@@ -115,24 +116,6 @@ pub enum Lookup {
         dialled: String,
         timeout: Duration,
     },
-}
-
-/// Why a CRM lookup gave no answer (the call is routed normally).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LookupFailure {
-    /// No answer within `[lookup] timeout_ms`.
-    Timeout,
-    /// The request failed or the answer was not usable (logged by the driver).
-    Error,
-}
-
-impl LookupFailure {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LookupFailure::Timeout => "timeout",
-            LookupFailure::Error => "error",
-        }
-    }
 }
 
 /// The answer to a [`Lookup`].

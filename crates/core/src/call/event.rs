@@ -77,7 +77,7 @@ pub enum CallEvent {
         key: CallKey,
         answer: Option<crate::model::CrmAnswer>,
         /// Why there is no answer (`None` when the CRM answered).
-        failure: Option<super::context::LookupFailure>,
+        failure: Option<LookupFailure>,
     },
     /// The conversation is being recorded into `path` (`record = true`).
     RecordingStarted {
@@ -137,6 +137,24 @@ impl CallEvent {
             | CallEvent::Connected { key, .. }
             | CallEvent::Transferred { key, .. }
             | CallEvent::Ended { key, .. } => *key,
+        }
+    }
+}
+
+/// Why a CRM lookup gave no answer (the call is routed normally).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupFailure {
+    /// No answer within `[lookup] timeout_ms`.
+    Timeout,
+    /// The request failed or the answer was not usable (logged by the driver).
+    Error,
+}
+
+impl LookupFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LookupFailure::Timeout => "timeout",
+            LookupFailure::Error => "error",
         }
     }
 }

@@ -27,6 +27,7 @@ use super::event::CallEvent;
 use super::ivr::{IvrAction, IvrRunner};
 use super::outcome::{EndCause, Missed, Outcome, Stage, Story, classify};
 use super::program::{CallContextInfo, CallInfo, ConnectTarget, MenuResult, Program};
+pub use super::waiting::WAIT_PLAY_BASE;
 use super::waiting::{QUEUE_PLAY_BASE, QueueWait, WaitAction};
 use crate::config::{Action, DialPlan};
 use crate::connect::{ConnectOutput, Wait};
@@ -36,8 +37,6 @@ use crate::routing::{self, ManagerStates, PreviousInteraction, Reason, Why};
 
 mod steps;
 
-/// Play ids the flow uses for its own looping prompts (the IVR counts from 1).
-pub const WAIT_PLAY_BASE: u32 = 0x8000_0000;
 /// How long a call that ended mid-message waits for its recording to be closed before
 /// the callback request is filed without the message's length.
 pub const RECORDING_GRACE: Duration = Duration::from_secs(5);

@@ -32,6 +32,7 @@ use crate::sip::{Peer, headers};
 use crate::transaction::{ClientKey, ServerKey};
 
 mod events;
+mod taping;
 
 mod actions;
 

@@ -26,6 +26,9 @@ use crate::config::queueing::{QueueAnnouncements, digit_prompts, number_prompts,
 use crate::connect::WaitEstimate;
 use crate::connect::estimate::{SpokenWait, spoken};
 
+/// Play ids the flow uses for its own looping prompts (the IVR counts from 1). Kept
+/// here, beside the queue's bit below, so the two bits are chosen in one place.
+pub const WAIT_PLAY_BASE: u32 = 0x8000_0000;
 /// Play ids of the queue's own prompts carry this bit (below the looping prompts'
 /// bit): dialog prompts have only this one, announcements both.
 pub const QUEUE_PLAY_BASE: u32 = 0x4000_0000;
@@ -423,7 +426,7 @@ impl QueueWait {
         self.next_id = (self.next_id + 1) & 0x0fff_ffff;
         let id = QUEUE_PLAY_BASE | self.next_id;
         if announcement {
-            id | super::flow::WAIT_PLAY_BASE
+            id | WAIT_PLAY_BASE
         } else {
             id
         }

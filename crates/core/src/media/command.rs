@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::sdp::Codec;
+use crate::media::codec::Codec;
 
 /// Identifies a call inside one Switchboard process (cheap to copy and hash).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

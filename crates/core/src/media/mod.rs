@@ -15,6 +15,7 @@
 //! be a feature code are held back from the caller by [`feature_gate`].
 //! A recorded conversation puts both directions side by side in [`conversation`].
 
+pub mod codec;
 pub mod collector;
 pub mod command;
 pub mod conversation;

@@ -34,6 +34,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::media::codec::Codec;
 use crate::media::feature_gate::{Disposition, FeatureGate, GateOutput};
 use crate::media::g711::Law;
 use crate::media::inband::InbandDetector;
@@ -47,7 +48,6 @@ use crate::media::rfc4733::{DtmfReceiver, digit_to_event};
 use crate::media::rtp::{RtpSender, RtpView, parse_rtp};
 use crate::media::srtp::{Dropped, SrtpParams, SrtpStreams};
 use crate::media::{DigitSource, MediaEvent, MediaParams};
-use crate::sdp::Codec;
 
 /// 20 ms of G.711 at 8 kHz.
 pub const FRAME_SAMPLES: usize = 160;

@@ -11,82 +11,12 @@
 //! whatever the CRM says. Priority, display name and tags do not route; the call layer
 //! takes them to the queue and to the managers' phones.
 
-use std::fmt;
 use std::time::Duration;
 
 use super::engine::{Availability, Env, Step};
-use super::reason::{Reason, Why};
+use super::reason::{CrmWhy, Reason, Why};
 use crate::config::{Action, NumberRoute};
 use crate::model::CrmAnswer;
-
-/// What the CRM answer did to a call's routing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CrmWhy {
-    /// The CRM named a department of the plan: the call goes there.
-    Department { department: String },
-    /// The CRM named a department the plan does not have: ignored.
-    DepartmentUnknown { name: String },
-    /// The owner is rung first (waiting up to `wait_secs` while they are occupied).
-    Owner {
-        manager: String,
-        occupied: Option<String>,
-        wait_secs: u64,
-        fallback: Action,
-    },
-    /// The owner cannot take calls now: the normal route at once.
-    OwnerUnreachable {
-        manager: String,
-        availability: String,
-        fallback: Action,
-    },
-    /// The CRM named an owner who is not a manager of the plan: ignored.
-    OwnerUnknown { name: String },
-}
-
-impl fmt::Display for CrmWhy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CrmWhy::Department { department } => {
-                write!(
-                    f,
-                    "the CRM sends this caller to department \"{department}\""
-                )
-            }
-            CrmWhy::DepartmentUnknown { name } => write!(
-                f,
-                "the CRM named department \"{name}\", which is not in the dial plan; ignored"
-            ),
-            CrmWhy::Owner {
-                manager,
-                occupied,
-                wait_secs,
-                fallback,
-            } => {
-                write!(
-                    f,
-                    "the CRM says {manager} owns this caller: ringing them first"
-                )?;
-                if let Some(a) = occupied {
-                    write!(f, "; {manager} is {a}, waiting up to {wait_secs} s")?;
-                }
-                write!(f, ", then {fallback}")
-            }
-            CrmWhy::OwnerUnreachable {
-                manager,
-                availability,
-                fallback,
-            } => write!(
-                f,
-                "the CRM says {manager} owns this caller, but {manager} is {availability} → \
-                 {fallback}"
-            ),
-            CrmWhy::OwnerUnknown { name } => write!(
-                f,
-                "the CRM named owner \"{name}\", who is not a manager in the dial plan; ignored"
-            ),
-        }
-    }
-}
 
 impl Env<'_> {
     /// The action the number's calls take with the CRM's department applied.

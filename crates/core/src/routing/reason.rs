@@ -103,7 +103,7 @@ pub enum Why {
     /// A manager passed the call on.
     TransferredBy { manager: String },
     /// What the CRM's answer did (`[lookup]`).
-    Crm(super::crm::CrmWhy),
+    Crm(CrmWhy),
 }
 
 /// How a direct connect to one manager failed.
@@ -480,6 +480,75 @@ impl fmt::Display for MenuWhy {
                     None => write!(f, " (try {attempt} of {attempts}); playing the menu again"),
                 }
             }
+        }
+    }
+}
+
+/// What the CRM answer did to a call's routing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrmWhy {
+    /// The CRM named a department of the plan: the call goes there.
+    Department { department: String },
+    /// The CRM named a department the plan does not have: ignored.
+    DepartmentUnknown { name: String },
+    /// The owner is rung first (waiting up to `wait_secs` while they are occupied).
+    Owner {
+        manager: String,
+        occupied: Option<String>,
+        wait_secs: u64,
+        fallback: Action,
+    },
+    /// The owner cannot take calls now: the normal route at once.
+    OwnerUnreachable {
+        manager: String,
+        availability: String,
+        fallback: Action,
+    },
+    /// The CRM named an owner who is not a manager of the plan: ignored.
+    OwnerUnknown { name: String },
+}
+
+impl fmt::Display for CrmWhy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CrmWhy::Department { department } => {
+                write!(
+                    f,
+                    "the CRM sends this caller to department \"{department}\""
+                )
+            }
+            CrmWhy::DepartmentUnknown { name } => write!(
+                f,
+                "the CRM named department \"{name}\", which is not in the dial plan; ignored"
+            ),
+            CrmWhy::Owner {
+                manager,
+                occupied,
+                wait_secs,
+                fallback,
+            } => {
+                write!(
+                    f,
+                    "the CRM says {manager} owns this caller: ringing them first"
+                )?;
+                if let Some(a) = occupied {
+                    write!(f, "; {manager} is {a}, waiting up to {wait_secs} s")?;
+                }
+                write!(f, ", then {fallback}")
+            }
+            CrmWhy::OwnerUnreachable {
+                manager,
+                availability,
+                fallback,
+            } => write!(
+                f,
+                "the CRM says {manager} owns this caller, but {manager} is {availability} → \
+                 {fallback}"
+            ),
+            CrmWhy::OwnerUnknown { name } => write!(
+                f,
+                "the CRM named owner \"{name}\", who is not a manager in the dial plan; ignored"
+            ),
         }
     }
 }

@@ -20,7 +20,6 @@
 //! `m=audio PORT/1` and attributes we do not want, and the text form is short enough to
 //! check by eye. Tests parse every generated body back with webrtc-sdp.
 
-mod codec;
 pub mod crypto;
 mod negotiate;
 mod parse;
@@ -33,7 +32,7 @@ mod tests;
 use std::fmt;
 use std::net::IpAddr;
 
-pub use codec::{Codec, OfferedFormat, static_payload};
+pub use crate::media::codec::{Codec, OfferedFormat, static_payload};
 pub use crypto::{AnswerSecurity, CryptoAttr, OfferSecurity, RtpProfile};
 pub use negotiate::{Negotiated, negotiate, parse_answer, parse_answer_media};
 pub use parse::{RemoteMedia, parse, parse_preferring};

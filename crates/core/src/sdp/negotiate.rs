@@ -2,9 +2,9 @@
 
 use std::net::SocketAddr;
 
-use super::codec::Codec;
 use super::parse::{RemoteMedia, parse};
 use super::{Direction, PTIME_MS, SdpError};
+use crate::media::codec::Codec;
 
 /// The outcome of offer/answer for one audio stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

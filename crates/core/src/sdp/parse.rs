@@ -8,10 +8,10 @@ use webrtc_sdp::error::SdpParserError;
 use webrtc_sdp::media_type::{SdpFormatList, SdpMedia};
 use webrtc_sdp::{SdpConnection, SdpSession};
 
-use super::codec::{OfferedFormat, static_payload};
 use super::crypto::{CryptoAttr, RtpProfile, UnusableCrypto, crypto_lines};
 use super::scan::{self, Line, MediaLine, Scanned};
 use super::{Direction, SdpError};
+use crate::media::codec::{OfferedFormat, static_payload};
 
 impl MediaLine {
     /// The stream kinds we can use: audio over RTP (RFC 3551) or SRTP (RFC 3711).

@@ -7,11 +7,11 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use super::codec::Codec;
 use super::crypto::{CryptoAttr, RtpProfile, write_lines};
 use super::negotiate::{Negotiated, our_direction};
 use super::parse::RemoteMedia;
 use super::{Direction, LocalMedia, PTIME_MS};
+use crate::media::codec::Codec;
 
 /// DTMF events we accept and send: 0-9, *, #, A-D (0-15) and flash (16), RFC 4733 §3.2.
 const TELEPHONE_EVENTS: &str = "0-16";
