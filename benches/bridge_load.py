@@ -18,7 +18,13 @@ Measured on the router only (sipp's own CPU is reported separately):
 With --record every conversation is recorded (record = true, stereo), and the files are
 checked at the end (count, size, length against the bridged time).
 
-usage: benches/bridge_load.py [--rate 50] [--calls 500] [--hold 30] [--log warn] [--perf SECS] [--record]
+With --srtp the manager's leg of every call is SRTP (RFC 3711, SDES keys; manager
+`srtp = "required"`), the caller's stays plain RTP: the relay decrypts what the phone
+sends and encrypts what it forwards to it, per packet (issue 17). The phone side is then
+SIPp 3.7 (`sipp-tls`, installed by `.ci/sipp-tls`), the first SIPp with SRTP; SRTP drops
+counted by the router (`switchboard_srtp_dropped_total`) are reported.
+
+usage: benches/bridge_load.py [--rate 50] [--calls 500] [--hold 30] [--log warn] [--perf SECS] [--record] [--srtp]
 Needs sipp (apt-get install sip-tester), sox, and perf for --perf. Results: docs/performance.md.
 """
 import argparse, csv, os, signal, subprocess, sys, tempfile, time, urllib.request
@@ -136,15 +142,17 @@ def metrics(http):
         text = urllib.request.urlopen(f"http://{http}/metrics", timeout=2).read().decode()
     except OSError:
         return None
-    sent = recv = active = 0
+    sent = recv = active = srtp_dropped = 0
     for line in text.splitlines():
+        if line.startswith("switchboard_srtp_dropped_total"):
+            srtp_dropped += int(float(line.split()[-1]))
         if line.startswith('switchboard_rtp_packets_total{kind="sent"}'):
             sent = int(float(line.split()[-1]))
         elif line.startswith('switchboard_rtp_packets_total{kind="received"}'):
             recv = int(float(line.split()[-1]))
         elif line.startswith("switchboard_active_calls"):
             active = int(float(line.split()[-1]))
-    return sent, recv, active
+    return sent, recv, active, srtp_dropped
 
 
 def ulaw(src, dst):
@@ -185,6 +193,9 @@ def main():
     ap.add_argument("--record", action="store_true",
                     help="record every conversation (record = true, stereo WAV; issue 14) and "
                          "check the files at the end")
+    ap.add_argument("--srtp", action="store_true",
+                    help="the manager's leg SRTP (SDES), the caller's plain RTP; needs sipp-tls "
+                         "(bash .ci/sipp-tls)")
     a = ap.parse_args()
 
     if not a.no_build:
@@ -208,7 +219,7 @@ def main():
                 + ('record = true\n' if a.record else '') +
                 f'max_waiting = 0\nring_timeout_secs = 10\n\n'
                 f'[managers.andrew]\nextension = "101"\ncontact = "sip:101@127.0.0.1:{uas_port}"\n'
-                'max_calls = 100000\n')
+                'max_calls = 100000\n' + ('srtp = "required"\n' if a.srtp else ''))
     log_path = os.path.join(work, "router.log")
     log = open(log_path, "w")
     router = subprocess.Popen([binary, "run", "--config", cfg], stdout=log, stderr=log,
@@ -224,7 +235,8 @@ def main():
     common = ["-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin", "-timeout", timeout,
               "-trace_stat", "-fd", "1", "-l", "100000", "-max_socket", "60000"]
     uas_stat, uac_stat = os.path.join(work, "uas_stat.csv"), os.path.join(work, "uac_stat.csv")
-    uas_cmd = ["sipp", "-sf", os.path.join(REPO, "tests", "sipp", "uas_load_answer.xml"),
+    uas_sipp, uas_xml = ("sipp-tls", "uas_load_answer_srtp.xml") if a.srtp else ("sipp", "uas_load_answer.xml")
+    uas_cmd = [uas_sipp, "-sf", os.path.join(REPO, "tests", "sipp", uas_xml),
                "-p", str(uas_port), "-mp", str(uas_media), "-m", str(a.calls), "-stf", uas_stat,
                "-key", "phone_audio", f"{phone_audio},-1,0"] + common
     callers = os.path.join(work, "callers.csv")
@@ -301,7 +313,8 @@ def main():
     peak_bridged = max((s[3] for s in samples), default=0)
 
     print(f"load                 {a.rate:g} calls/s, {a.calls} calls, caller hangs up {a.hold:g} s after"
-          f" answer (~{a.hold - CONNECTING_S:.1f} s bridged); both sides stream PCMU")
+          f" answer (~{a.hold - CONNECTING_S:.1f} s bridged); both sides stream PCMU"
+          + ("; the manager's leg SRTP (AES_CM_128_HMAC_SHA1_80), the caller's plain" if a.srtp else ""))
     print(f"achieved             {succ / max(arrivals, 1e-9):.1f} calls/s; callers: {succ} ok, {fail} failed;"
           f" manager phone: {m_succ} ok, {m_fail} failed")
     print(f"peak concurrent      {peak_uac} caller legs, {peak_bridged} manager legs (bridged calls)")
@@ -351,7 +364,7 @@ def main():
         print("steady window        not reached (run ended early)")
     if end_metrics:
         print(f"after the run        /metrics active_calls {end_metrics[2]}, RTP sent {end_metrics[0]},"
-              f" received {end_metrics[1]}")
+              f" received {end_metrics[1]}, SRTP dropped {end_metrics[3]}")
     bad = [l.rstrip() for l in open(log_path) if " WARN " in l or " ERROR " in l]
     print(f"router log           {len(bad)} WARN/ERROR lines" + (":" if bad else ""))
     for l in bad[:10]:

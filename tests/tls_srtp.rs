@@ -2,12 +2,10 @@
 //!
 //! - baresip (Debian `baresip-core`) registers over TLS, trusting a CA the test makes
 //!   (rcgen), and is rung for a bridged call with SRTP (`RTP/SAVP`, SDES); the caller
-//!   is sipp with plain RTP, so the relay decrypts and encrypts; baresip's recording of
-//!   what it heard holds the caller's audio.
-//! - Debian's sipp is built without OpenSSL (`-t l1` says "you must compile SIPp with
-//!   OpenSSL"), so the caller's SIP goes through a small rustls forwarder in this test:
-//!   sipp speaks SIP over TCP to it, it speaks TLS (verifying the router's certificate)
-//!   to the router. The router sees a TLS caller.
+//!   is SIPp over TLS (`-t l1`, verifying the router's certificate) with plain RTP, so
+//!   the relay decrypts and encrypts; baresip's recording of what it heard holds the
+//!   caller's audio. Debian bookworm's SIPp has no TLS, so the caller is unstable's
+//!   SIPp 3.8, unpacked by `.ci/sipp-tls`.
 //! - Certificate problems (missing file, expired, wrong name) stop the start with a
 //!   clear error; a reload with a bad certificate is refused and the listener keeps
 //!   serving the old one; a good reload serves the new one at the next handshake.
@@ -131,35 +129,6 @@ fn tls_keys(leaf: &Leaf, port: u16) -> String {
         leaf.cert.display(),
         leaf.key.display()
     )
-}
-
-/// Listens on a local port for plain TCP and forwards each connection over TLS to `to`
-/// (verifying its certificate for `name`): sipp's SIP over TCP becomes SIP over TLS.
-fn tls_forwarder(pki: &Pki, to: SocketAddr, name: &str) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let config = pki.client_config();
-    let name = ServerName::try_from(name.to_string()).unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            while let Ok((mut plain, _)) = listener.accept().await {
-                let connector = tokio_rustls::TlsConnector::from(config.clone());
-                let name = name.clone();
-                tokio::spawn(async move {
-                    let tcp = tokio::net::TcpStream::connect(to).await.unwrap();
-                    let mut tls = connector.connect(name, tcp).await.unwrap();
-                    let _ = tokio::io::copy_bidirectional(&mut plain, &mut tls).await;
-                });
-            }
-        });
-    });
-    port
 }
 
 /// Runs `switchboard run` on `config`, which must fail to start: its output.
@@ -429,13 +398,8 @@ fn baresip_over_tls_hears_a_tls_caller_through_the_srtp_relay() {
 
     let tmp = tempfile::tempdir().unwrap();
     let caller_audio = ulaw_file(tmp.path(), "main_menu");
-    let forwarder = tls_forwarder(
-        &pki,
-        format!("127.0.0.1:{tls_port}").parse().unwrap(),
-        "switchboard.test",
-    );
-    let mut via_tls = p;
-    via_tls.sip = forwarder;
+    // The caller's own certificate (SIPp presents one even as a client).
+    let caller_leaf = pki.leaf("caller", &["caller.test"], 2020, 4000);
     // Garbage towards the phone's SRTP leg while the call is up: dropped and counted.
     let attacker = std::thread::spawn({
         let router_log = router.log_path.clone();
@@ -467,11 +431,17 @@ fn baresip_over_tls_hears_a_tls_caller_through_the_srtp_relay() {
             }
         }
     });
-    let res = sipp(
-        via_tls,
+    let ca = pki.ca_file().display().to_string();
+    let res = sipp_tls(
+        p,
+        tls_port,
         "uac_listen_rtp.xml",
-        "t1",
+        &caller_leaf.cert,
+        &caller_leaf.key,
         &[
+            // SIPp verifies the router's certificate against the test's CA.
+            "-tls_ca",
+            &ca,
             "-s",
             "2000",
             "-d",

@@ -343,14 +343,69 @@ pub fn sipp_as(
     transport: &str,
     extra: &[&str],
 ) -> SippResult {
-    let sipp = require("sipp", "sip-tester");
+    run_sipp(
+        &require("sipp", "sip-tester"),
+        ports,
+        ports.sip,
+        caller,
+        scenario,
+        transport,
+        extra,
+    )
+}
+
+/// Like [`sipp`], with a SIPp that speaks TLS (`-t l1`) to the router's TLS port
+/// `tls_port`, presenting `cert`/`key` as its own certificate. Debian bookworm's SIPp
+/// has no TLS, so this is unstable's 3.8, unpacked by `.ci/sipp-tls`.
+pub fn sipp_tls(
+    ports: Ports,
+    tls_port: u16,
+    scenario: &str,
+    cert: &Path,
+    key: &Path,
+    extra: &[&str],
+) -> SippResult {
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let mut args: Vec<&str> = vec!["-tls_cert", cert.as_str(), "-tls_key", key.as_str()];
+    args.extend(extra);
+    run_sipp(
+        &sipp_tls_program(),
+        ports,
+        tls_port,
+        "5551234",
+        scenario,
+        "l1",
+        &args,
+    )
+}
+
+/// The SIPp with TLS and SRTP, or a failure that says how to install it.
+pub fn sipp_tls_program() -> PathBuf {
+    let path = PathBuf::from("/usr/local/bin/sipp-tls");
+    assert!(
+        path.exists(),
+        "sipp-tls (SIPp 3.8 with TLS and SRTP) is required: run `bash .ci/sipp-tls` as root \
+         (the .ci/run script does this)"
+    );
+    path
+}
+
+fn run_sipp(
+    sipp: &Path,
+    ports: Ports,
+    to_port: u16,
+    caller: &str,
+    scenario: &str,
+    transport: &str,
+    extra: &[&str],
+) -> SippResult {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("callers.csv");
     std::fs::write(&csv, format!("SEQUENTIAL\n{caller};1\n")).unwrap();
     let out = Command::new("timeout")
         .arg("40")
         .arg(sipp)
-        .arg(format!("127.0.0.1:{}", ports.sip))
+        .arg(format!("127.0.0.1:{to_port}"))
         .arg("-sf")
         .arg(repo().join("tests/sipp").join(scenario))
         .args(["-t", transport, "-i", "127.0.0.1", "-p"])
