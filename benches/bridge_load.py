@@ -24,7 +24,9 @@ sends and encrypts what it forwards to it, per packet (issue 17). The phone side
 SIPp 3.7 (`sipp-tls`, installed by `.ci/sipp-tls`), the first SIPp with SRTP; SRTP drops
 counted by the router (`switchboard_srtp_dropped_total`) are reported.
 
-usage: benches/bridge_load.py [--rate 50] [--calls 500] [--hold 30] [--log warn] [--perf SECS] [--record] [--srtp]
+--pattern-phone is the baseline for --srtp: plain RTP with that same SIPp and stream.
+
+usage: benches/bridge_load.py [--rate 50] [--calls 500] [--hold 30] [--log warn] [--perf SECS] [--record] [--srtp | --pattern-phone]
 Needs sipp (apt-get install sip-tester), sox, and perf for --perf. Results: docs/performance.md.
 """
 import argparse, csv, os, signal, subprocess, sys, tempfile, time, urllib.request
@@ -193,6 +195,9 @@ def main():
     ap.add_argument("--record", action="store_true",
                     help="record every conversation (record = true, stereo WAV; issue 14) and "
                          "check the files at the end")
+    ap.add_argument("--pattern-phone", action="store_true",
+                    help="plain RTP, but the phone side is the same SIPp and stream as with --srtp "
+                         "(the baseline to compare --srtp against)")
     ap.add_argument("--srtp", action="store_true",
                     help="the manager's leg SRTP (SDES), the caller's plain RTP; needs sipp-tls "
                          "(bash .ci/sipp-tls)")
@@ -235,10 +240,19 @@ def main():
     common = ["-i", "127.0.0.1", "-mi", "127.0.0.1", "-nostdin", "-timeout", timeout,
               "-trace_stat", "-fd", "1", "-l", "100000", "-max_socket", "60000"]
     uas_stat, uac_stat = os.path.join(work, "uas_stat.csv"), os.path.join(work, "uac_stat.csv")
-    uas_sipp, uas_xml = ("sipp-tls", "uas_load_answer_srtp.xml") if a.srtp else ("sipp", "uas_load_answer.xml")
-    uas_cmd = [uas_sipp, "-sf", os.path.join(REPO, "tests", "sipp", uas_xml),
+    uas_sipp, uas_xml = "sipp", os.path.join(REPO, "tests", "sipp", "uas_load_answer.xml")
+    if a.srtp or a.pattern_phone:
+        uas_sipp, uas_xml = "sipp-tls", os.path.join(REPO, "tests", "sipp", "uas_load_answer_srtp.xml")
+    if a.pattern_phone:
+        # The SRTP phone's scenario with the answer made plain: same SIPp, same stream.
+        text = open(uas_xml).read().replace(" RTP/SAVP ", " RTP/AVP ")
+        text = "\n".join(l for l in text.split("\n") if "a=crypto:" not in l)
+        uas_xml = os.path.join(work, "uas_pattern_plain.xml")
+        open(uas_xml, "w").write(text)
+    uas_cmd = [uas_sipp, "-sf", uas_xml,
                "-p", str(uas_port), "-mp", str(uas_media), "-m", str(a.calls), "-stf", uas_stat,
-               "-key", "phone_audio", f"{phone_audio},-1,0"] + common
+               "-key", "phone_audio", f"{phone_audio},-1,0",
+               "-trace_err", "-error_file", os.path.join(work, "uas_err.log")] + common
     callers = os.path.join(work, "callers.csv")
     with open(callers, "w") as f:
         f.write("SEQUENTIAL\n5551234;1\n")
@@ -246,7 +260,8 @@ def main():
                "-p", str(uac_port), "-mp", str(uac_media), "-s", "2000", "-inf", callers,
                "-r", str(a.rate), "-m", str(a.calls), "-d", str(int(a.hold * 1000)), "-stf", uac_stat,
                "-key", "caller_audio", f"{caller_audio},-1,0"] + common
-    uas = subprocess.Popen(uas_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    uas_out = open(os.path.join(work, "uas.out"), "w")  # the phone side's complaints
+    uas = subprocess.Popen(uas_cmd, stdout=subprocess.DEVNULL, stderr=uas_out, cwd=work)
     time.sleep(0.5)
 
     # The steady window: every call that will be up at once has been answered by the
