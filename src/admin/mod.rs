@@ -376,10 +376,7 @@ async fn require_token(State(state): State<AdminState>, req: Request, next: Next
 /// Compares without an early exit, so response time does not reveal how much of a
 /// guessed token was right.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    switchboard_core::registrar::digest::constant_time_eq(a, b)
 }
 
 #[cfg(test)]
