@@ -60,7 +60,12 @@ fn main() {
     };
     let secs = Duration::from_secs(num("--secs", 20));
     match args.first().map(String::as_str) {
-        Some("ivr") => ivr_floor(num("--streams", 500) as usize, secs),
+        Some("ivr") => ivr_floor(
+            num("--streams", 500) as usize,
+            secs,
+            args.iter().any(|a| a == "--sendto"),
+            Duration::from_millis(num("--tick", 20).clamp(1, 20)),
+        ),
         Some("bridge") => bridge_floor(num("--calls", 500) as usize, secs),
         Some("receive") => {
             let listen = opt("--listen").unwrap_or_else(|| "127.0.0.1:41000".into());
@@ -69,7 +74,7 @@ fn main() {
         // `cargo test --all-targets` and a bare `cargo bench` run this binary too:
         // print the usage and succeed, so neither starts a 20-second benchmark.
         _ => eprintln!(
-            "usage: cargo bench --bench media_floor -- ivr --streams N --secs S\n\
+            "usage: cargo bench --bench media_floor -- ivr --streams N --secs S [--sendto] [--tick MS]\n\
              \x20      cargo bench --bench media_floor -- bridge --calls N --secs S\n\
              \x20      cargo bench --bench media_floor -- receive --listen ADDR --secs S"
         ),
@@ -153,7 +158,14 @@ fn sleep_until(t: Instant) {
 }
 
 /// IVR floor: N connected sockets, one packet each per 20 ms, one thread.
-fn ivr_floor(streams: usize, secs: Duration) {
+///
+/// Two diagnostic variants, to attribute the router's distance from the floor (they
+/// are not the floor): `sendto` leaves the sockets unconnected and names the peer in
+/// every `send_to`, as a socket that must still see every source does; a `tick` below
+/// 20 ms wakes that often and sends the streams whose slot falls in it (each stream
+/// keeps its own 20 ms grid), as the router's pacer does with calls that started at
+/// different moments.
+fn ivr_floor(streams: usize, secs: Duration, sendto: bool, tick: Duration) {
     let sink = udp("127.0.0.1:0");
     let sink_addr = sink.local_addr().expect("local address");
     let stop = Arc::new(AtomicBool::new(false));
@@ -161,30 +173,45 @@ fn ivr_floor(streams: usize, secs: Duration) {
     let socks: Vec<UdpSocket> = (0..streams)
         .map(|_| {
             let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-            s.connect(sink_addr).expect("connect");
+            if !sendto {
+                s.connect(sink_addr).expect("connect");
+            }
             s
         })
         .collect();
+    let phases = (PTIME.as_millis() / tick.as_millis()).max(1) as usize;
     let mut window = Window::new(secs);
     let start = Instant::now();
     let mut buf = [0u8; PACKET];
-    let mut n: u32 = 0;
+    let mut k: u32 = 0; // ticks so far
     let pct = loop {
-        for (i, s) in socks.iter().enumerate() {
+        let phase = k as usize % phases;
+        let n = k / phases as u32; // the frame number of this tick's streams
+        for (i, s) in socks.iter().enumerate().skip(phase).step_by(phases) {
             rtp(&mut buf, i as u32 + 1, n as u16, n.wrapping_mul(160));
-            let _ = s.send(&buf);
+            let _ = if sendto {
+                s.send_to(&buf, sink_addr)
+            } else {
+                s.send(&buf)
+            };
         }
-        n += 1;
+        k += 1;
         if let Some(pct) = window.tick(Instant::now()) {
             break pct;
         }
-        sleep_until(start + PTIME * n);
+        sleep_until(start + tick * k);
     };
     stop.store(true, Ordering::Relaxed);
     let stats = reader.join().expect("reader thread");
     println!(
-        "floor ivr: {streams} streams × 50 packets/s, sender {pct:.2} % of one core over {} s \
+        "floor ivr{}: {streams} streams × 50 packets/s, sender {pct:.2} % of one core over {} s \
          ({:.4} % per stream)",
+        match (sendto, phases) {
+            (false, 1) => String::new(),
+            (true, 1) => " (variant: send_to)".into(),
+            (false, _) => format!(" (variant: {} ms tick)", tick.as_millis()),
+            (true, _) => format!(" (variant: send_to, {} ms tick)", tick.as_millis()),
+        },
         secs.as_secs(),
         pct / streams as f64
     );
