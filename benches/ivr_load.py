@@ -63,6 +63,9 @@ def main():
                     help="also perf-record the router for SECS from the start of the steady window and print "
                          "the top symbols by self time (this perturbs the CPU figure: profile and measure "
                          "in separate runs)")
+    ap.add_argument("--binary", metavar="PATH",
+                    help="run this switchboard binary instead of the release build (A/B runs against "
+                         "another commit's build)")
     a = ap.parse_args()
     if a.read or a.floor:
         subprocess.run(["cargo", "bench", "--quiet", "--no-run", "--bench", "media_floor"], cwd=REPO, check=True)
@@ -73,7 +76,7 @@ def main():
     # A private copy: `cargo bench` (the receiver, the floor) may relink the release
     # binary while the router runs, and perf could then no longer name its symbols.
     binary = os.path.join(work, "switchboard")
-    shutil.copy2(os.path.join(target, "release", "switchboard"), binary)
+    shutil.copy2(a.binary or os.path.join(target, "release", "switchboard"), binary)
     cfg = os.path.join(work, "bench.toml")
     with open(cfg, "w") as f:
         f.write(f'[server]\nsip_listen = "127.0.0.1:{a.port}"\nhttp_listen = "off"\nrtp_ports = "20000-27999"\n'
