@@ -5,9 +5,10 @@ failed calls, peak concurrent calls, the router's CPU (% of one core: mean over 
 steady state and peak 1 s sample) and peak RSS.
 
 usage: benches/ivr_load.py [--rate 50] [--duration 10] [--calls 1000] [--caller-audio]
-Needs sipp (apt-get install sip-tester) and, for --caller-audio, sox.
+                          [--read] [--floor] [--perf SECS]
+Needs sipp (apt-get install sip-tester), for --caller-audio sox, for --perf perf.
 """
-import argparse, os, subprocess, sys, tempfile, time, csv, signal
+import argparse, os, shutil, subprocess, sys, tempfile, time, csv, signal
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK = os.sysconf("SC_CLK_TCK")
@@ -19,6 +20,24 @@ def cpu_split(pid):
 
 def cpu_ticks(pid):
     return sum(cpu_split(pid))
+
+def thread_ticks(pid):
+    """{thread name: utime+stime ticks}, threads of the same name summed."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        name = head.split("(", 1)[1]
+        fields = rest.split()
+        out[name] = out.get(name, 0) + int(fields[11]) + int(fields[12])
+    return out
 
 def rss_kib(pid, key="VmHWM"):
     with open(f"/proc/{pid}/status") as f:
@@ -40,14 +59,24 @@ def main():
     ap.add_argument("--floor", action="store_true",
                     help="afterwards, measure the floor (benches/media_floor.rs ivr) for the same number of "
                          "streams and print the router's CPU as a ratio to it")
+    ap.add_argument("--perf", type=float, default=0, metavar="SECS",
+                    help="also perf-record the router for SECS from the start of the steady window and print "
+                         "the top symbols by self time (this perturbs the CPU figure: profile and measure "
+                         "in separate runs)")
+    ap.add_argument("--binary", metavar="PATH",
+                    help="run this switchboard binary instead of the release build (A/B runs against "
+                         "another commit's build)")
     a = ap.parse_args()
     if a.read or a.floor:
         subprocess.run(["cargo", "bench", "--quiet", "--no-run", "--bench", "media_floor"], cwd=REPO, check=True)
 
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
-    binary = os.path.join(target, "release", "switchboard")
     work = tempfile.mkdtemp(prefix="sb-bench-")
+    # A private copy: `cargo bench` (the receiver, the floor) may relink the release
+    # binary while the router runs, and perf could then no longer name its symbols.
+    binary = os.path.join(work, "switchboard")
+    shutil.copy2(a.binary or os.path.join(target, "release", "switchboard"), binary)
     cfg = os.path.join(work, "bench.toml")
     with open(cfg, "w") as f:
         f.write(f'[server]\nsip_listen = "127.0.0.1:{a.port}"\nhttp_listen = "off"\nrtp_ports = "20000-27999"\n'
@@ -92,11 +121,23 @@ def main():
     sipp = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
     samples = []
     last_t, last_c = t0, c0
+    ramp_end = a.duration + 1
+    load_end = a.calls / a.rate
+    threads = {}  # steady window: (time, per-thread ticks) at its start and end
+    perf = None
     while sipp.poll() is None:
         time.sleep(1.0)
         now, c = time.time(), cpu_ticks(router.pid)
         samples.append((now - t0, (c - last_c) / CLK / (now - last_t) * 100.0, rss_kib(router.pid, "VmRSS")))
         last_t, last_c = now, c
+        if now - t0 >= ramp_end and "start" not in threads:
+            threads["start"] = (now, thread_ticks(router.pid))
+            if a.perf:
+                perf = subprocess.Popen(["perf", "record", "-q", "-g", "-F", "999", "-p", str(router.pid),
+                                         "-o", os.path.join(work, "perf.data"), "--", "sleep", str(a.perf)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if now - t0 <= load_end:
+            threads["end"] = (now, thread_ticks(router.pid))
     wall = time.time() - t0
     total_cpu = (cpu_ticks(router.pid) - c0) / CLK
     u1, s1 = cpu_split(router.pid)
@@ -109,8 +150,6 @@ def main():
     succ = int(last.get("SuccessfulCall(C)", 0)); fail = int(last.get("FailedCall(C)", 0))
     peak = max((int(r.get("CurrentCall", 0) or 0) for r in rows), default=0)
     # steady state: from full ramp (duration s) until the ramp down starts
-    ramp_end = a.duration + 1
-    load_end = a.calls / a.rate
     steady = [s for s in samples if ramp_end <= s[0] <= load_end] or samples
     mean = sum(s[1] for s in steady) / max(len(steady), 1)
     print(f"rate requested       {a.rate:.0f} calls/s, {a.calls} calls of {a.duration:.0f} s"
@@ -120,6 +159,11 @@ def main():
     print(f"router CPU           {mean:.1f}% of one core in steady state "
           f"(peak 1 s sample {max((s[1] for s in samples), default=0):.1f}%, whole run {total_cpu / wall * 100:.1f}%)")
     print(f"  user / kernel        {(u1 - u0) / CLK / wall * 100:.1f}% / {(s1 - s0) / CLK / wall * 100:.1f}% (whole run)")
+    if "start" in threads and "end" in threads and threads["end"][0] > threads["start"][0]:
+        (ts, th_s), (te, th_e) = threads["start"], threads["end"]
+        by = sorted(((v - th_s.get(k, 0), k) for k, v in th_e.items()), reverse=True)
+        print("  by thread          " + ", ".join(f"{k} {d / CLK / (te - ts) * 100:.1f}%" for d, k in by if d)
+              + " (steady window)")
     if peak:
         print(f"per concurrent call  {mean / peak:.4f}% of a core")
     print(f"router peak RSS      {peak_rss / 1024:.1f} MiB (RSS per second: "
@@ -136,6 +180,14 @@ def main():
         floor = float(line.split("sender ")[1].split(" %")[0])
         print(f"floor                {line}")
         print(f"router / floor       {mean / max(floor, 1e-9):.2f}x")
+    if perf is not None:
+        perf.wait()
+        for sort, limit in (("dso", "1"), ("sym", "1")):
+            rep = subprocess.run(["perf", "report", "-i", os.path.join(work, "perf.data"), "--no-children",
+                                  "--sort", sort, "--stdio", "-g", "none", "--percent-limit", limit],
+                                 capture_output=True, text=True).stdout
+            print(f"perf by {sort:<12} " + "\n                     ".join(
+                l.strip() for l in rep.splitlines() if l.strip() and not l.startswith("#")))
     print(f"work dir             {work}")
     sys.exit(1 if fail else 0)
 

@@ -60,7 +60,13 @@ fn main() {
     };
     let secs = Duration::from_secs(num("--secs", 20));
     match args.first().map(String::as_str) {
-        Some("ivr") => ivr_floor(num("--streams", 500) as usize, secs),
+        Some("ivr") => ivr_floor(
+            num("--streams", 500) as usize,
+            secs,
+            args.iter().any(|a| a == "--sendto"),
+            args.iter().any(|a| a == "--uring"),
+            Duration::from_millis(num("--tick", 20).clamp(1, 20)),
+        ),
         Some("bridge") => bridge_floor(num("--calls", 500) as usize, secs),
         Some("receive") => {
             let listen = opt("--listen").unwrap_or_else(|| "127.0.0.1:41000".into());
@@ -69,7 +75,7 @@ fn main() {
         // `cargo test --all-targets` and a bare `cargo bench` run this binary too:
         // print the usage and succeed, so neither starts a 20-second benchmark.
         _ => eprintln!(
-            "usage: cargo bench --bench media_floor -- ivr --streams N --secs S\n\
+            "usage: cargo bench --bench media_floor -- ivr --streams N --secs S [--sendto] [--uring] [--tick MS]\n\
              \x20      cargo bench --bench media_floor -- bridge --calls N --secs S\n\
              \x20      cargo bench --bench media_floor -- receive --listen ADDR --secs S"
         ),
@@ -153,7 +159,16 @@ fn sleep_until(t: Instant) {
 }
 
 /// IVR floor: N connected sockets, one packet each per 20 ms, one thread.
-fn ivr_floor(streams: usize, secs: Duration) {
+///
+/// Two diagnostic variants, to attribute the router's distance from the floor (they
+/// are not the floor): `sendto` leaves the sockets unconnected and names the peer in
+/// every `send_to`, as a socket that must still see every source does; a `tick` below
+/// 20 ms wakes that often and sends the streams whose slot falls in it (each stream
+/// keeps its own 20 ms grid), as the router's pacer does with calls that started at
+/// different moments; `uring` submits each tick's sends (unconnected, the peer named
+/// in each) to an io_uring in one `io_uring_enter`, to price batching across sockets.
+fn ivr_floor(streams: usize, secs: Duration, sendto: bool, uring: bool, tick: Duration) {
+    let sendto = sendto || uring;
     let sink = udp("127.0.0.1:0");
     let sink_addr = sink.local_addr().expect("local address");
     let stop = Arc::new(AtomicBool::new(false));
@@ -161,34 +176,123 @@ fn ivr_floor(streams: usize, secs: Duration) {
     let socks: Vec<UdpSocket> = (0..streams)
         .map(|_| {
             let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-            s.connect(sink_addr).expect("connect");
+            if !sendto {
+                s.connect(sink_addr).expect("connect");
+            }
             s
         })
         .collect();
+    let phases = (PTIME.as_millis() / tick.as_millis()).max(1) as usize;
+    let mut ring = uring.then(|| Ring::new(streams));
+    let sink_sa = sockaddr_in(sink_addr);
     let mut window = Window::new(secs);
     let start = Instant::now();
     let mut buf = [0u8; PACKET];
-    let mut n: u32 = 0;
+    let mut k: u32 = 0; // ticks so far
     let pct = loop {
-        for (i, s) in socks.iter().enumerate() {
-            rtp(&mut buf, i as u32 + 1, n as u16, n.wrapping_mul(160));
-            let _ = s.send(&buf);
+        let phase = k as usize % phases;
+        let n = k / phases as u32; // the frame number of this tick's streams
+        if let Some(ring) = ring.as_mut() {
+            ring.send_all(&socks, phase, phases, n, &sink_sa);
+        } else {
+            for (i, s) in socks.iter().enumerate().skip(phase).step_by(phases) {
+                rtp(&mut buf, i as u32 + 1, n as u16, n.wrapping_mul(160));
+                let _ = if sendto {
+                    s.send_to(&buf, sink_addr)
+                } else {
+                    s.send(&buf)
+                };
+            }
         }
-        n += 1;
+        k += 1;
         if let Some(pct) = window.tick(Instant::now()) {
             break pct;
         }
-        sleep_until(start + PTIME * n);
+        sleep_until(start + tick * k);
     };
     stop.store(true, Ordering::Relaxed);
     let stats = reader.join().expect("reader thread");
     println!(
-        "floor ivr: {streams} streams × 50 packets/s, sender {pct:.2} % of one core over {} s \
+        "floor ivr{}: {streams} streams × 50 packets/s, sender {pct:.2} % of one core over {} s \
          ({:.4} % per stream)",
+        match (sendto, phases) {
+            _ if uring => format!(" (variant: io_uring, {} ms tick)", tick.as_millis()),
+            (false, 1) => String::new(),
+            (true, 1) => " (variant: send_to)".into(),
+            (false, _) => format!(" (variant: {} ms tick)", tick.as_millis()),
+            (true, _) => format!(" (variant: send_to, {} ms tick)", tick.as_millis()),
+        },
         secs.as_secs(),
         pct / streams as f64
     );
     stats.print();
+}
+
+/// The peer's address as the kernel takes it (the floor is IPv4 loopback).
+fn sockaddr_in(addr: SocketAddr) -> libc::sockaddr_in {
+    let SocketAddr::V4(v4) = addr else {
+        panic!("the floor runs on IPv4 loopback")
+    };
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: v4.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*v4.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// One io_uring and a packet buffer per stream: a tick's sends go in one submission.
+struct Ring {
+    ring: io_uring::IoUring,
+    bufs: Vec<[u8; PACKET]>,
+}
+
+impl Ring {
+    fn new(streams: usize) -> Ring {
+        Ring {
+            ring: io_uring::IoUring::new(1024).expect("io_uring (kernel.io_uring_disabled?)"),
+            bufs: vec![[0u8; PACKET]; streams],
+        }
+    }
+
+    fn send_all(
+        &mut self,
+        socks: &[UdpSocket],
+        phase: usize,
+        phases: usize,
+        n: u32,
+        dest: &libc::sockaddr_in,
+    ) {
+        let idx: Vec<usize> = (phase..socks.len()).step_by(phases).collect();
+        for chunk in idx.chunks(1024) {
+            for &i in chunk {
+                rtp(
+                    &mut self.bufs[i],
+                    i as u32 + 1,
+                    n as u16,
+                    n.wrapping_mul(160),
+                );
+                let e = io_uring::opcode::Send::new(
+                    io_uring::types::Fd(socks[i].as_raw_fd()),
+                    self.bufs[i].as_ptr(),
+                    PACKET as u32,
+                )
+                .flags(libc::MSG_DONTWAIT)
+                .dest_addr(std::ptr::from_ref(dest).cast())
+                .dest_addr_len(std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
+                .build();
+                // SAFETY: the buffer and the address outlive the operation: we wait for
+                // every completion below before either is touched again.
+                unsafe { self.ring.submission().push(&e) }.expect("room in the ring");
+            }
+            self.ring
+                .submit_and_wait(chunk.len())
+                .expect("io_uring_enter");
+            self.ring.completion().for_each(drop);
+        }
+    }
 }
 
 /// Bridge floor: per call two peers send 50 packets/s each into the relay, which

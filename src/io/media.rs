@@ -1,8 +1,8 @@
 //! The media plane: RTP sockets, a receive task per call and one pacer thread for all
 //! calls.
 //!
-//! Why one pacer thread: a prompt stream is 50 packets/s per call. A timer per call
-//! would cost a task wake-up per packet; instead one thread wakes every
+//! Why one pacer thread ([`super::pacer`]): a prompt stream is 50 packets/s per call.
+//! A timer per call would cost a task wake-up per packet; instead one thread wakes every
 //! [`PACER_TICK`] and sends every frame that is due across all calls. The per-call
 //! deadline schedule (`start + n·20 ms`) lives in [`MediaSession`], so the tick only
 //! bounds jitter, never drift.
@@ -38,40 +38,35 @@ use crate::media::latch::LatchConfig;
 use crate::media::prompt::PromptSet;
 use crate::media::session::{Forward, MediaSession};
 
+pub use super::pacer::PACER_TICK;
+use super::pacer::pacer_loop;
 use super::recording::{RecordSink, start_writer};
 use super::tap::{Tap, Taped};
 use crate::media::conversation::Party;
 
-/// How often the pacer wakes. 5 ms keeps jitter well inside any jitter buffer while
-/// costing 200 wake-ups/s in total, whatever the number of calls.
-pub const PACER_TICK: Duration = Duration::from_millis(5);
-
 /// RTP packets received since the pacer last reported to the metrics registry:
 /// counted per packet with one relaxed atomic, published once per tick.
-static RTP_RECEIVED: AtomicU64 = AtomicU64::new(0);
+pub(super) static RTP_RECEIVED: AtomicU64 = AtomicU64::new(0);
 /// Incoming packets that arrived out of order / never arrived (sequence gaps).
-static RTP_LATE: AtomicU64 = AtomicU64::new(0);
-static RTP_LOST: AtomicU64 = AtomicU64::new(0);
+pub(super) static RTP_LATE: AtomicU64 = AtomicU64::new(0);
+pub(super) static RTP_LOST: AtomicU64 = AtomicU64::new(0);
 /// RTP packets relayed (sent out of a partner leg's socket) since the pacer last
 /// reported; published as sent packets.
-static RTP_RELAYED: AtomicU64 = AtomicU64::new(0);
+pub(super) static RTP_RELAYED: AtomicU64 = AtomicU64::new(0);
 /// Packets dropped because they came from someone other than the call's peer, and
 /// streams that followed their peer to a new address (strict latching,
 /// [`crate::media::latch`]).
-static RTP_FOREIGN: AtomicU64 = AtomicU64::new(0);
-static RTP_RELATCHED: AtomicU64 = AtomicU64::new(0);
+pub(super) static RTP_FOREIGN: AtomicU64 = AtomicU64::new(0);
+pub(super) static RTP_RELATCHED: AtomicU64 = AtomicU64::new(0);
 /// SRTP packets dropped by the legs: failed authentication (tampered, or another key),
 /// replayed, not SRTP at all. Summarised in the log like foreign packets.
-static SRTP_AUTH: AtomicU64 = AtomicU64::new(0);
-static SRTP_REPLAY: AtomicU64 = AtomicU64::new(0);
-static SRTP_MALFORMED: AtomicU64 = AtomicU64::new(0);
-/// How often foreign packets are summarised in the log (one WARN line, never one per
-/// packet: a port sweep is thousands).
-const FOREIGN_SUMMARY: Duration = Duration::from_secs(10);
+pub(super) static SRTP_AUTH: AtomicU64 = AtomicU64::new(0);
+pub(super) static SRTP_REPLAY: AtomicU64 = AtomicU64::new(0);
+pub(super) static SRTP_MALFORMED: AtomicU64 = AtomicU64::new(0);
 
-struct Slot {
-    session: Mutex<MediaSession>,
-    socket: std::net::UdpSocket,
+pub(super) struct Slot {
+    pub(super) session: Mutex<MediaSession>,
+    pub(super) socket: std::net::UdpSocket,
     closed: AtomicBool,
     /// The leg we relay to while bridged. Read lock-free once per received packet;
     /// written only by the core task (Bridge/Unbridge/Close), which also clears it
@@ -83,7 +78,7 @@ struct Slot {
 }
 
 /// What the core task tells the pacer thread.
-enum PacerMsg {
+pub(super) enum PacerMsg {
     Add(CallKey, Arc<Slot>),
     Remove(CallKey),
     /// The session's deadline moved earlier (it left bridged mode): visit it now
@@ -94,7 +89,7 @@ enum PacerMsg {
 /// Where a session's outputs go: events to the core task, recording work to the
 /// writer thread.
 #[derive(Clone)]
-struct Sinks {
+pub(super) struct Sinks {
     events: UnboundedSender<(CallKey, MediaEvent)>,
     records: RecordSink,
 }
@@ -462,7 +457,7 @@ fn bind_rtp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
 /// session locked, so each call's outputs leave in the order they were produced.
 /// Events go first: a stop digit reaches the core before the writer (on another
 /// thread) can report the recording it ended.
-fn flush(call: CallKey, s: &mut MediaSession, sinks: &Sinks) {
+pub(super) fn flush(call: CallKey, s: &mut MediaSession, sinks: &Sinks) {
     while let Some(ev) = s.poll_event() {
         let _ = sinks.events.send((call, ev));
     }
@@ -564,7 +559,7 @@ fn relay(slot: &Slot, forward: &Forward<'_>, out: &mut [u8]) {
 
 /// Regenerates `digits` (released by `slot`'s feature gate) out of the partner leg:
 /// per digit a start packet and three end packets (RFC 4733 §2.5.1.4).
-fn relay_digits(slot: &Slot, digits: &[char], out: &mut [u8]) {
+pub(super) fn relay_digits(slot: &Slot, digits: &[char], out: &mut [u8]) {
     let partner = slot.partner.load();
     let Some(partner) = partner.as_deref() else {
         return;
@@ -583,123 +578,6 @@ fn relay_digits(slot: &Slot, digits: &[char], out: &mut [u8]) {
             {
                 RTP_RELAYED.fetch_add(1, Ordering::Relaxed);
             }
-        }
-    }
-}
-
-/// One call in the pacer's list: its next deadline is cached here so a tick only
-/// locks the sessions that are actually due (a quarter of them at a 5 ms tick).
-struct Paced {
-    due: Instant,
-    call: CallKey,
-    slot: Arc<Slot>,
-}
-
-fn pacer_loop(inbox: std::sync::mpsc::Receiver<PacerMsg>, sinks: Sinks, stop: Arc<AtomicBool>) {
-    let mut buf = [0u8; 1500];
-    let mut list: Vec<Paced> = Vec::new();
-    let mut next_tick = Instant::now();
-    let mut foreign_window = (0u64, next_tick + FOREIGN_SUMMARY);
-    let mut srtp_window = [0u64; 3];
-    while !stop.load(Ordering::Relaxed) {
-        next_tick += PACER_TICK;
-        let now = Instant::now();
-        if next_tick > now {
-            std::thread::sleep(next_tick - now);
-        } else if now - next_tick > Duration::from_millis(100) {
-            next_tick = now; // we were descheduled for long: don't spin to catch up
-        }
-        while let Ok(msg) = inbox.try_recv() {
-            match msg {
-                PacerMsg::Add(call, slot) => list.push(Paced {
-                    due: now,
-                    call,
-                    slot,
-                }),
-                PacerMsg::Remove(call) => {
-                    if let Some(i) = list.iter().position(|p| p.call == call) {
-                        list.swap_remove(i);
-                    }
-                }
-                PacerMsg::Wake(call) => {
-                    if let Some(p) = list.iter_mut().find(|p| p.call == call) {
-                        p.due = now;
-                    }
-                }
-            }
-        }
-        // Send everything due within half a tick, so frames are on average on time.
-        let horizon = Instant::now() + PACER_TICK / 2;
-        let mut sent = 0u64;
-        for p in list.iter_mut().filter(|p| p.due <= horizon) {
-            let Ok(mut s) = p.slot.session.lock() else {
-                continue;
-            };
-            while let Some((dest, len)) = s.poll_transmit(horizon, &mut buf) {
-                if let Some(pkt) = buf.get(..len) {
-                    // A full socket buffer drops this frame; RTP tolerates loss, and
-                    // blocking here would delay every other call.
-                    if p.slot.socket.send_to(pkt, dest).is_ok() {
-                        sent += 1;
-                    }
-                }
-            }
-            p.due = s.next_deadline();
-            flush(p.call, &mut s, &sinks);
-            // Held digits whose time ran out: to the partner, with our lock released.
-            let released: Vec<char> = std::iter::from_fn(|| s.poll_released_digit()).collect();
-            drop(s);
-            if !released.is_empty() {
-                relay_digits(&p.slot, &released, &mut buf);
-            }
-        }
-        sent += RTP_RELAYED.swap(0, Ordering::Relaxed);
-        let received = RTP_RECEIVED.swap(0, Ordering::Relaxed);
-        let late = RTP_LATE.swap(0, Ordering::Relaxed);
-        let lost = RTP_LOST.swap(0, Ordering::Relaxed);
-        if sent > 0 || received > 0 || late > 0 || lost > 0 {
-            crate::admin::metrics::add_rtp_packets(sent, received, late, lost);
-        }
-        let foreign = RTP_FOREIGN.swap(0, Ordering::Relaxed);
-        let relatched = RTP_RELATCHED.swap(0, Ordering::Relaxed);
-        if foreign > 0 || relatched > 0 {
-            crate::admin::metrics::add_rtp_latch(foreign, relatched);
-        }
-        foreign_window.0 += foreign;
-        let srtp = [
-            SRTP_AUTH.swap(0, Ordering::Relaxed),
-            SRTP_REPLAY.swap(0, Ordering::Relaxed),
-            SRTP_MALFORMED.swap(0, Ordering::Relaxed),
-        ];
-        if srtp.iter().any(|n| *n > 0) {
-            crate::admin::metrics::add_srtp_dropped(srtp[0], srtp[1], srtp[2]);
-            for (w, n) in srtp_window.iter_mut().zip(srtp) {
-                *w += n;
-            }
-        }
-        if now >= foreign_window.1 {
-            if srtp_window.iter().any(|n| *n > 0) {
-                let [auth, replay, malformed] = srtp_window;
-                tracing::warn!(
-                    auth,
-                    replay,
-                    malformed,
-                    "dropped {} SRTP packets in the last {}s: failed authentication (tampered \
-                     with, or sent with another key), replayed, or not SRTP",
-                    auth + replay + malformed,
-                    FOREIGN_SUMMARY.as_secs()
-                );
-                srtp_window = [0; 3];
-            }
-            if foreign_window.0 > 0 {
-                tracing::warn!(
-                    "dropped {} RTP packets in the last {}s from addresses that are not \
-                     the calls' peers (strict latching: injected or stray media)",
-                    foreign_window.0,
-                    FOREIGN_SUMMARY.as_secs()
-                );
-            }
-            foreign_window = (0, now + FOREIGN_SUMMARY);
         }
     }
 }

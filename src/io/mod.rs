@@ -17,6 +17,7 @@ pub mod email;
 pub mod events;
 pub mod lookup;
 pub mod media;
+mod pacer;
 pub mod pidfile;
 pub mod queueing;
 mod recording;

@@ -1,0 +1,211 @@
+//! The pacer thread: every prompt frame of every call, on time, from one thread.
+//!
+//! It wakes every [`PACER_TICK`] and visits the calls whose next frame is due within
+//! half a tick. Each tick has two phases:
+//!
+//! ```text
+//!   wake ──► 1. write: lock each due session in turn, let it write its frames into
+//!               the outbox (one slot per frame, reused from tick to tick), unlock
+//!          ──► 2. send: every frame of the outbox, back to back, no lock held
+//!          ──► publish the tick's counters, sleep until the next tick
+//! ```
+//!
+//! Why two phases: on a machine where the peer's socket is local (loopback, the
+//! benchmarks, a PBX or SBC on the same host), each `send_to` that finds the reader
+//! asleep wakes it, and a wake-up across CPUs is costly (an IPI, a VM exit on a
+//! virtual machine). Interleaving sends with per-call work (lock, prompt frame, RTP
+//! header) paced the sends slowly enough for the reader to drain and sleep between
+//! them, so nearly every send paid a wake-up; sent back to back, a tick's frames wake
+//! it about once. Measured in `docs/performance.md` (issue 16). It also keeps every
+//! session lock out of the syscalls.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::call::CallKey;
+
+use super::media::{
+    PacerMsg, RTP_FOREIGN, RTP_LATE, RTP_LOST, RTP_RECEIVED, RTP_RELATCHED, RTP_RELAYED, SRTP_AUTH,
+    SRTP_MALFORMED, SRTP_REPLAY, Sinks, Slot, flush, relay_digits,
+};
+
+/// How often the pacer wakes. 5 ms keeps jitter well inside any jitter buffer while
+/// costing 200 wake-ups/s in total, whatever the number of calls.
+pub const PACER_TICK: Duration = Duration::from_millis(5);
+
+/// How often foreign packets are summarised in the log (one WARN line, never one per
+/// packet: a port sweep is thousands).
+const FOREIGN_SUMMARY: Duration = Duration::from_secs(10);
+
+/// Room for one frame in the outbox: an Ethernet MTU holds any packet we send (a
+/// 20 ms G.711 frame is 172 bytes, 182 with an SRTP tag).
+const FRAME_ROOM: usize = 1500;
+
+/// One call in the pacer's list: its next deadline is cached here so a tick only
+/// locks the sessions that are actually due (a quarter of them at a 5 ms tick).
+struct Paced {
+    due: Instant,
+    call: CallKey,
+    slot: Arc<Slot>,
+}
+
+/// The frames written in phase 1 of a tick, sent in phase 2. Its memory is kept
+/// from tick to tick, so a steady load allocates nothing.
+#[derive(Default)]
+struct Outbox {
+    /// Frame `i` is written at `i * FRAME_ROOM`.
+    bytes: Vec<u8>,
+    /// Per frame: the index of its call in the pacer's list, where it goes, its length.
+    frames: Vec<(usize, SocketAddr, usize)>,
+}
+
+impl Outbox {
+    /// Room for the next frame.
+    fn room(&mut self) -> &mut [u8] {
+        let start = self.frames.len() * FRAME_ROOM;
+        if self.bytes.len() < start + FRAME_ROOM {
+            self.bytes.resize(start + FRAME_ROOM, 0);
+        }
+        self.bytes
+            .get_mut(start..start + FRAME_ROOM)
+            .unwrap_or_default()
+    }
+
+    /// The frame just written into [`Outbox::room`] is to be sent.
+    fn push(&mut self, call_index: usize, dest: SocketAddr, len: usize) {
+        self.frames.push((call_index, dest, len.min(FRAME_ROOM)));
+    }
+
+    /// Sends every frame out of its call's socket and empties the outbox; returns how
+    /// many the kernel took.
+    fn send(&mut self, list: &[Paced]) -> u64 {
+        let mut sent = 0;
+        for (i, &(call_index, dest, len)) in self.frames.iter().enumerate() {
+            let start = i * FRAME_ROOM;
+            if let (Some(p), Some(pkt)) = (list.get(call_index), self.bytes.get(start..start + len))
+                // A full socket buffer drops this frame; RTP tolerates loss, and
+                // blocking here would delay every other call.
+                && p.slot.socket.send_to(pkt, dest).is_ok()
+            {
+                sent += 1;
+            }
+        }
+        self.frames.clear();
+        sent
+    }
+}
+
+pub(super) fn pacer_loop(
+    inbox: std::sync::mpsc::Receiver<PacerMsg>,
+    sinks: Sinks,
+    stop: Arc<AtomicBool>,
+) {
+    let mut digit_buf = [0u8; FRAME_ROOM];
+    let mut outbox = Outbox::default();
+    let mut list: Vec<Paced> = Vec::new();
+    let mut next_tick = Instant::now();
+    let mut foreign_window = (0u64, next_tick + FOREIGN_SUMMARY);
+    let mut srtp_window = [0u64; 3];
+    while !stop.load(Ordering::Relaxed) {
+        next_tick += PACER_TICK;
+        let now = Instant::now();
+        if next_tick > now {
+            std::thread::sleep(next_tick - now);
+        } else if now - next_tick > Duration::from_millis(100) {
+            next_tick = now; // we were descheduled for long: don't spin to catch up
+        }
+        while let Ok(msg) = inbox.try_recv() {
+            match msg {
+                PacerMsg::Add(call, slot) => list.push(Paced {
+                    due: now,
+                    call,
+                    slot,
+                }),
+                PacerMsg::Remove(call) => {
+                    if let Some(i) = list.iter().position(|p| p.call == call) {
+                        list.swap_remove(i);
+                    }
+                }
+                PacerMsg::Wake(call) => {
+                    if let Some(p) = list.iter_mut().find(|p| p.call == call) {
+                        p.due = now;
+                    }
+                }
+            }
+        }
+        // Phase 1: write everything due within half a tick, so frames are on average
+        // on time.
+        let horizon = Instant::now() + PACER_TICK / 2;
+        for (index, p) in list.iter_mut().enumerate() {
+            if p.due > horizon {
+                continue;
+            }
+            let Ok(mut s) = p.slot.session.lock() else {
+                continue;
+            };
+            while let Some((dest, len)) = s.poll_transmit(horizon, outbox.room()) {
+                outbox.push(index, dest, len);
+            }
+            p.due = s.next_deadline();
+            flush(p.call, &mut s, &sinks);
+            // Held digits whose time ran out: to the partner, with our lock released.
+            let released: Vec<char> = std::iter::from_fn(|| s.poll_released_digit()).collect();
+            drop(s);
+            if !released.is_empty() {
+                relay_digits(&p.slot, &released, &mut digit_buf);
+            }
+        }
+        // Phase 2: send them back to back.
+        let mut sent = outbox.send(&list);
+        sent += RTP_RELAYED.swap(0, Ordering::Relaxed);
+        let received = RTP_RECEIVED.swap(0, Ordering::Relaxed);
+        let late = RTP_LATE.swap(0, Ordering::Relaxed);
+        let lost = RTP_LOST.swap(0, Ordering::Relaxed);
+        if sent > 0 || received > 0 || late > 0 || lost > 0 {
+            crate::admin::metrics::add_rtp_packets(sent, received, late, lost);
+        }
+        let foreign = RTP_FOREIGN.swap(0, Ordering::Relaxed);
+        let relatched = RTP_RELATCHED.swap(0, Ordering::Relaxed);
+        if foreign > 0 || relatched > 0 {
+            crate::admin::metrics::add_rtp_latch(foreign, relatched);
+        }
+        foreign_window.0 += foreign;
+        let srtp = [
+            SRTP_AUTH.swap(0, Ordering::Relaxed),
+            SRTP_REPLAY.swap(0, Ordering::Relaxed),
+            SRTP_MALFORMED.swap(0, Ordering::Relaxed),
+        ];
+        if srtp.iter().any(|n| *n > 0) {
+            crate::admin::metrics::add_srtp_dropped(srtp[0], srtp[1], srtp[2]);
+            for (w, n) in srtp_window.iter_mut().zip(srtp) {
+                *w += n;
+            }
+        }
+        if now >= foreign_window.1 {
+            if srtp_window.iter().any(|n| *n > 0) {
+                let [auth, replay, malformed] = srtp_window;
+                tracing::warn!(
+                    auth,
+                    replay,
+                    malformed,
+                    "dropped {} SRTP packets in the last {}s: failed authentication (tampered \
+                     with, or sent with another key), replayed, or not SRTP",
+                    auth + replay + malformed,
+                    FOREIGN_SUMMARY.as_secs()
+                );
+                srtp_window = [0; 3];
+            }
+            if foreign_window.0 > 0 {
+                tracing::warn!(
+                    "dropped {} RTP packets in the last {}s from addresses that are not \
+                     the calls' peers (strict latching: injected or stray media)",
+                    foreign_window.0,
+                    FOREIGN_SUMMARY.as_secs()
+                );
+            }
+            foreign_window = (0, now + FOREIGN_SUMMARY);
+        }
+    }
+}
