@@ -466,71 +466,114 @@ pub(super) fn flush(call: CallKey, s: &mut MediaSession, sinks: &Sinks) {
     }
 }
 
+/// Packet buffers of one runtime thread. A receive task uses them only between two
+/// awaits (receive, handle, relay, all synchronous), so the tasks sharing a thread
+/// never use them at once; kept per thread rather than in each task's future, they cost
+/// 4 KiB per worker instead of 4 KiB per RTP socket (8 KiB per bridged call).
+struct Scratch {
+    buf: [u8; 2048],
+    /// Relayed packets are at most as long as received ones (the header shrinks to 12
+    /// bytes, G.711 transcoding keeps the length), plus an SRTP tag when the partner
+    /// leg encrypts.
+    out: [u8; 2048 + 64],
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = const {
+        std::cell::RefCell::new(Scratch { buf: [0; 2048], out: [0; 2048 + 64] })
+    };
+}
+
+/// What the receive task does after one readiness event.
+enum Next {
+    Wait,
+    Stop,
+}
+
 async fn recv_loop(
     call: CallKey,
     slot: Arc<Slot>,
     socket: AsyncFd<std::net::UdpSocket>,
     sinks: Sinks,
 ) {
-    let mut buf = [0u8; 2048];
-    // Relayed packets are at most as long as received ones (the header shrinks to 12
-    // bytes, G.711 transcoding keeps the length), plus an SRTP tag when the partner
-    // leg encrypts.
-    let mut out = [0u8; 2048 + 64];
     loop {
         let Ok(mut ready) = socket.readable().await else {
             return;
         };
-        let (n, from) = match ready.try_io(|s| s.get_ref().recv_from(&mut buf)) {
-            Ok(Ok(got)) => got,
-            Ok(Err(_)) => continue, // e.g. ICMP port unreachable surfacing as an error
-            Err(_would_block) => continue,
-        };
-        if slot.closed.load(Ordering::Relaxed) {
+        let next = SCRATCH.with(|scratch| {
+            // Never contended (see `Scratch`); a failed borrow would only mean a
+            // re-entrant call, and drops this wake-up rather than panicking.
+            let Ok(mut scratch) = scratch.try_borrow_mut() else {
+                return Next::Wait;
+            };
+            let Scratch { buf, out } = &mut *scratch;
+            let (n, from) = match ready.try_io(|s| s.get_ref().recv_from(buf)) {
+                Ok(Ok(got)) => got,
+                Ok(Err(_)) => return Next::Wait, // e.g. ICMP port unreachable as an error
+                Err(_would_block) => return Next::Wait,
+            };
+            if slot.closed.load(Ordering::Relaxed) {
+                return Next::Stop;
+            }
+            if let Some(packet) = buf.get_mut(..n) {
+                handle_packet(call, &slot, &sinks, from, packet, out);
+            }
+            Next::Wait
+        });
+        if let Next::Stop = next {
             return;
         }
-        RTP_RECEIVED.fetch_add(1, Ordering::Relaxed);
-        let Some(packet) = buf.get_mut(..n) else {
-            continue;
-        };
-        let (forward, released) = match slot.session.lock() {
-            Ok(mut s) => {
-                let forward = s.handle_rtp(Instant::now(), from, packet);
-                let (late, lost) = s.take_rx_stats();
-                if late + lost > 0 {
-                    RTP_LATE.fetch_add(late, Ordering::Relaxed);
-                    RTP_LOST.fetch_add(lost, Ordering::Relaxed);
-                }
-                let (foreign, relatched) = s.take_latch_stats();
-                if foreign + relatched > 0 {
-                    RTP_FOREIGN.fetch_add(foreign, Ordering::Relaxed);
-                    RTP_RELATCHED.fetch_add(relatched, Ordering::Relaxed);
-                }
-                let srtp = s.take_srtp_drops();
-                if srtp.total() > 0 {
-                    SRTP_AUTH.fetch_add(srtp.auth, Ordering::Relaxed);
-                    SRTP_REPLAY.fetch_add(srtp.replay, Ordering::Relaxed);
-                    SRTP_MALFORMED.fetch_add(srtp.malformed, Ordering::Relaxed);
-                }
-                flush(call, &mut s, &sinks);
-                // Empty (no allocation) unless the feature gate released digits.
-                let released: Vec<char> = std::iter::from_fn(|| s.poll_released_digit()).collect();
-                (forward, released)
+    }
+}
+
+/// One received packet: through the session (latching, SRTP, DTMF, recording), then
+/// relayed to the partner leg while bridged.
+fn handle_packet(
+    call: CallKey,
+    slot: &Slot,
+    sinks: &Sinks,
+    from: SocketAddr,
+    packet: &mut [u8],
+    out: &mut [u8],
+) {
+    RTP_RECEIVED.fetch_add(1, Ordering::Relaxed);
+    let (forward, released) = match slot.session.lock() {
+        Ok(mut s) => {
+            let forward = s.handle_rtp(Instant::now(), from, packet);
+            let (late, lost) = s.take_rx_stats();
+            if late + lost > 0 {
+                RTP_LATE.fetch_add(late, Ordering::Relaxed);
+                RTP_LOST.fetch_add(lost, Ordering::Relaxed);
             }
-            Err(_) => (None, Vec::new()),
-        };
-        // Our session lock is released here: the partner's task may be relaying the
-        // other way and holding its own lock while it waits for ours. Released digits
-        // go first: they were pressed before this packet.
-        if !released.is_empty() {
-            relay_digits(&slot, &released, &mut out);
+            let (foreign, relatched) = s.take_latch_stats();
+            if foreign + relatched > 0 {
+                RTP_FOREIGN.fetch_add(foreign, Ordering::Relaxed);
+                RTP_RELATCHED.fetch_add(relatched, Ordering::Relaxed);
+            }
+            let srtp = s.take_srtp_drops();
+            if srtp.total() > 0 {
+                SRTP_AUTH.fetch_add(srtp.auth, Ordering::Relaxed);
+                SRTP_REPLAY.fetch_add(srtp.replay, Ordering::Relaxed);
+                SRTP_MALFORMED.fetch_add(srtp.malformed, Ordering::Relaxed);
+            }
+            flush(call, &mut s, sinks);
+            // Empty (no allocation) unless the feature gate released digits.
+            let released: Vec<char> = std::iter::from_fn(|| s.poll_released_digit()).collect();
+            (forward, released)
         }
-        if let Some(forward) = forward {
-            relay(&slot, &forward, &mut out);
-            // Recording comes after the send: it never delays the relay.
-            if let Some(tap) = slot.tap.load().as_deref() {
-                tap.feed(&forward, Instant::now());
-            }
+        Err(_) => (None, Vec::new()),
+    };
+    // Our session lock is released here: the partner's task may be relaying the
+    // other way and holding its own lock while it waits for ours. Released digits
+    // go first: they were pressed before this packet.
+    if !released.is_empty() {
+        relay_digits(slot, &released, out);
+    }
+    if let Some(forward) = forward {
+        relay(slot, &forward, out);
+        // Recording comes after the send: it never delays the relay.
+        if let Some(tap) = slot.tap.load().as_deref() {
+            tap.feed(&forward, Instant::now());
         }
     }
 }
