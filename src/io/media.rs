@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,60 +39,14 @@ use crate::media::prompt::PromptSet;
 use crate::media::session::{Forward, MediaSession};
 
 pub use super::pacer::PACER_TICK;
-use super::pacer::pacer_loop;
-use super::recording::{RecordSink, start_writer};
+use super::pacer::{PacerMsg, pacer_loop};
+use super::recording::start_writer;
+use super::slot::{
+    RTP_FOREIGN, RTP_LATE, RTP_LOST, RTP_RECEIVED, RTP_RELATCHED, RTP_RELAYED, SRTP_AUTH,
+    SRTP_MALFORMED, SRTP_REPLAY, Sinks, Slot, flush, relay_digits,
+};
 use super::tap::{Tap, Taped};
 use crate::media::conversation::Party;
-
-/// RTP packets received since the pacer last reported to the metrics registry:
-/// counted per packet with one relaxed atomic, published once per tick.
-pub(super) static RTP_RECEIVED: AtomicU64 = AtomicU64::new(0);
-/// Incoming packets that arrived out of order / never arrived (sequence gaps).
-pub(super) static RTP_LATE: AtomicU64 = AtomicU64::new(0);
-pub(super) static RTP_LOST: AtomicU64 = AtomicU64::new(0);
-/// RTP packets relayed (sent out of a partner leg's socket) since the pacer last
-/// reported; published as sent packets.
-pub(super) static RTP_RELAYED: AtomicU64 = AtomicU64::new(0);
-/// Packets dropped because they came from someone other than the call's peer, and
-/// streams that followed their peer to a new address (strict latching,
-/// [`crate::media::latch`]).
-pub(super) static RTP_FOREIGN: AtomicU64 = AtomicU64::new(0);
-pub(super) static RTP_RELATCHED: AtomicU64 = AtomicU64::new(0);
-/// SRTP packets dropped by the legs: failed authentication (tampered, or another key),
-/// replayed, not SRTP at all. Summarised in the log like foreign packets.
-pub(super) static SRTP_AUTH: AtomicU64 = AtomicU64::new(0);
-pub(super) static SRTP_REPLAY: AtomicU64 = AtomicU64::new(0);
-pub(super) static SRTP_MALFORMED: AtomicU64 = AtomicU64::new(0);
-
-pub(super) struct Slot {
-    pub(super) session: Mutex<MediaSession>,
-    pub(super) socket: std::net::UdpSocket,
-    closed: AtomicBool,
-    /// The leg we relay to while bridged. Read lock-free once per received packet;
-    /// written only by the core task (Bridge/Unbridge/Close), which also clears it
-    /// on both legs so the reference cycle never outlives the bridge.
-    partner: ArcSwapOption<Slot>,
-    /// The conversation recording this leg feeds while bridged (`record = true`);
-    /// read once per relayed packet, written only by the core task.
-    tap: ArcSwapOption<Tap>,
-}
-
-/// What the core task tells the pacer thread.
-pub(super) enum PacerMsg {
-    Add(CallKey, Arc<Slot>),
-    Remove(CallKey),
-    /// The session's deadline moved earlier (it left bridged mode): visit it now
-    /// rather than at the cached, up to a second away, deadline.
-    Wake(CallKey),
-}
-
-/// Where a session's outputs go: events to the core task, recording work to the
-/// writer thread.
-#[derive(Clone)]
-pub(super) struct Sinks {
-    events: UnboundedSender<(CallKey, MediaEvent)>,
-    records: RecordSink,
-}
 
 /// Handle used by the core loop to run media commands.
 pub struct MediaPlane {
@@ -453,19 +407,6 @@ fn bind_rtp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(s)
 }
 
-/// Sends what the session has for the core and the recording writer. Called with the
-/// session locked, so each call's outputs leave in the order they were produced.
-/// Events go first: a stop digit reaches the core before the writer (on another
-/// thread) can report the recording it ended.
-pub(super) fn flush(call: CallKey, s: &mut MediaSession, sinks: &Sinks) {
-    while let Some(ev) = s.poll_event() {
-        let _ = sinks.events.send((call, ev));
-    }
-    while let Some(out) = s.poll_record() {
-        let _ = sinks.records.send((call, out));
-    }
-}
-
 /// Packet buffers of one runtime thread. A receive task uses them only between two
 /// awaits (receive, handle, relay, all synchronous), so the tasks sharing a thread
 /// never use them at once; kept per thread rather than in each task's future, they cost
@@ -597,31 +538,6 @@ fn relay(slot: &Slot, forward: &Forward<'_>, out: &mut [u8]) {
         && partner.socket.send_to(pkt, dest).is_ok()
     {
         RTP_RELAYED.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Regenerates `digits` (released by `slot`'s feature gate) out of the partner leg:
-/// per digit a start packet and three end packets (RFC 4733 §2.5.1.4).
-pub(super) fn relay_digits(slot: &Slot, digits: &[char], out: &mut [u8]) {
-    let partner = slot.partner.load();
-    let Some(partner) = partner.as_deref() else {
-        return;
-    };
-    if partner.closed.load(Ordering::Relaxed) {
-        return;
-    }
-    let Ok(mut s) = partner.session.lock() else {
-        return;
-    };
-    for &digit in digits {
-        for end in [false, true, true, true] {
-            if let Some((dest, len)) = s.relay_digit(digit, end, out)
-                && let Some(pkt) = out.get(..len)
-                && partner.socket.send_to(pkt, dest).is_ok()
-            {
-                RTP_RELAYED.fetch_add(1, Ordering::Relaxed);
-            }
-        }
     }
 }
 

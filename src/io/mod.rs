@@ -25,6 +25,7 @@ pub mod recovery;
 pub mod reload;
 pub mod retention;
 pub mod shared;
+mod slot;
 pub mod stream;
 mod tap;
 pub mod tcp;

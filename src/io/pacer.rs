@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use crate::call::CallKey;
 
-use super::media::{
-    PacerMsg, RTP_FOREIGN, RTP_LATE, RTP_LOST, RTP_RECEIVED, RTP_RELATCHED, RTP_RELAYED, SRTP_AUTH,
+use super::slot::{
+    RTP_FOREIGN, RTP_LATE, RTP_LOST, RTP_RECEIVED, RTP_RELATCHED, RTP_RELAYED, SRTP_AUTH,
     SRTP_MALFORMED, SRTP_REPLAY, Sinks, Slot, flush, relay_digits,
 };
 
@@ -38,6 +38,15 @@ pub const PACER_TICK: Duration = Duration::from_millis(5);
 /// How often foreign packets are summarised in the log (one WARN line, never one per
 /// packet: a port sweep is thousands).
 const FOREIGN_SUMMARY: Duration = Duration::from_secs(10);
+
+/// What the core task tells the pacer thread.
+pub(super) enum PacerMsg {
+    Add(CallKey, Arc<Slot>),
+    Remove(CallKey),
+    /// The session's deadline moved earlier (it left bridged mode): visit it now
+    /// rather than at the cached, up to a second away, deadline.
+    Wake(CallKey),
+}
 
 /// Room for one frame in the outbox: an Ethernet MTU holds any packet we send (a
 /// 20 ms G.711 frame is 172 bytes, 182 with an SRTP tag).
