@@ -20,7 +20,10 @@ growth), failed calls per kind, WARN/ERROR lines.
 usage: benches/soak.py [--minutes 30] [--rate 100] [--no-build]
 Needs sipp and sox. Results: docs/performance.md.
 """
-import argparse, csv, os, subprocess, sys, tempfile, time
+import argparse, os, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bridge_load import last_stat, rss_kib, stat_int, ulaw  # noqa: E402  (shared helpers)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK = os.sysconf("SC_CLK_TCK")
@@ -79,39 +82,11 @@ def proc_stat(pid):
     return int(fields[11]) + int(fields[12]), int(fields[17])  # cpu ticks, threads
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def fds(pid):
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return 0
-
-
-def last_stat(path):
-    try:
-        rows = list(csv.DictReader(open(path), delimiter=";"))
-    except OSError:
-        return {}
-    return rows[-1] if rows else {}
-
-
-def stat_int(row, key):
-    try:
-        return int(row.get(key, "0") or 0)
-    except ValueError:
-        return 0
-
-
-def ulaw(src, dst):
-    subprocess.run(["sox", src, "-t", "raw", "-r", "8000", "-e", "u-law", "-b", "8", "-c", "1", dst],
-                   check=True)
 
 
 def main():
