@@ -192,6 +192,8 @@ def main():
                     help="also perf-record the router for SECS at the start of the steady window "
                          "(perturbs that run's CPU figure: use a separate run)")
     ap.add_argument("--no-build", action="store_true", help="skip cargo build --release")
+    ap.add_argument("--binary", metavar="PATH",
+                    help="run this switchboard binary instead of the release build (A/B runs)")
     ap.add_argument("--record", action="store_true",
                     help="record every conversation (record = true, stereo WAV; issue 14) and "
                          "check the files at the end")
@@ -206,7 +208,7 @@ def main():
     if not a.no_build:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
-    binary = os.path.join(target, "release", "switchboard")
+    binary = a.binary or os.path.join(target, "release", "switchboard")
     work = tempfile.mkdtemp(prefix="sb-bridge-")
     caller_audio, phone_audio = os.path.join(work, "caller.ulaw"), os.path.join(work, "phone.ulaw")
     ulaw(os.path.join(REPO, "prompts", "main_menu.wav"), caller_audio)

@@ -17,10 +17,15 @@ RSS over the first and the last fifth of the steady part (from one minute in to 
 of arrivals; the target is flat within 5 %), the descriptor count at the same points (no
 growth), failed calls per kind, WARN/ERROR lines.
 
-usage: benches/soak.py [--minutes 30] [--rate 100] [--no-build]
+With the admin API on (--http-port), each sample also reads the allocator's live heap
+from `/metrics` (`switchboard_memory_bytes{kind="heap"}`), which tells a leak (the heap
+climbs) from an allocator keeping freed pages (RSS climbs, the heap does not).
+
+usage: benches/soak.py [--minutes 30] [--rate 100] [--no-build] [--binary PATH]
+                       [--env KEY=VALUE ...]
 Needs sipp and sox. Results: docs/performance.md.
 """
-import argparse, os, subprocess, sys, tempfile, time
+import argparse, os, subprocess, sys, tempfile, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bridge_load import last_stat, rss_kib, stat_int, ulaw  # noqa: E402  (shared helpers)
@@ -89,6 +94,18 @@ def fds(pid):
         return 0
 
 
+def heap_kib(port):
+    """The allocator's live heap from /metrics, or 0 when it cannot be read."""
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith('switchboard_memory_bytes{kind="heap"} '):
+            return int(float(line.split()[-1]) / 1024)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=30)
@@ -98,26 +115,33 @@ def main():
     ap.add_argument("--port", type=int, default=27060)
     ap.add_argument("--sample", type=float, default=10)
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--binary", metavar="PATH", help="this switchboard binary instead of the release build")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra environment for the router (e.g. MALLOC_ARENA_MAX=2)")
+    ap.add_argument("--http-port", type=int, default=27090,
+                    help="the router's admin API, for the heap figure (0: off)")
     a = ap.parse_args()
 
-    if not a.no_build:
+    if not a.no_build and not a.binary:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
-    binary = os.path.join(target, "release", "switchboard")
+    binary = a.binary or os.path.join(target, "release", "switchboard")
     work = tempfile.mkdtemp(prefix="sb-soak-")
     audio = os.path.join(work, "caller.ulaw")
     ulaw(os.path.join(REPO, "prompts", "main_menu.wav"), audio)
     ports = {"ivr": a.port + 10, "bridge": a.port + 12, "vm": a.port + 14, "uas": a.port + 20}
     cfg = os.path.join(work, "soak.toml")
     with open(cfg, "w") as f:
-        f.write(f'[server]\nsip_listen = "127.0.0.1:{a.port}"\nhttp_listen = "off"\n'
-                f'rtp_ports = "30000-39999"\nprompts_dir = "{REPO}/prompts"\n'
+        f.write(f'[server]\nsip_listen = "127.0.0.1:{a.port}"\n'
+                + (f'http_listen = "127.0.0.1:{a.http_port}"\n' if a.http_port else 'http_listen = "off"\n')
+                + f'rtp_ports = "30000-39999"\nprompts_dir = "{REPO}/prompts"\n'
                 f'data_dir = "{work}/data"\nrtp_timeout_secs = 60\nring_before_answer_ms = 0\n'
                 + PLAN.format(uas_port=ports["uas"]))
     log_path = os.path.join(work, "router.log")
     router = subprocess.Popen([binary, "run", "--config", cfg], stdout=open(log_path, "w"),
                               stderr=subprocess.STDOUT,
-                              env={**os.environ, "SWITCHBOARD_LOG": "warn", "NO_COLOR": "1"})
+                              env={**os.environ, "SWITCHBOARD_LOG": "warn", "NO_COLOR": "1",
+                                   **dict(kv.split("=", 1) for kv in a.env)})
     time.sleep(1.0)
     if router.poll() is not None:
         sys.exit("router failed to start: see " + log_path)
@@ -155,17 +179,19 @@ def main():
              "-key", "caller_audio", f"{audio},-1,0"] + extra + common,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
 
-    samples = []  # (t, rss KiB, fds, threads, cpu % since the last sample)
+    samples = []  # (t, rss KiB, fds, threads, cpu % since the last sample, heap KiB)
     last_t, last_c = t0, c0
     while any(procs[k].poll() is None for k in kinds):
         time.sleep(a.sample)
         now = time.time()
         c, threads = proc_stat(router.pid)
         samples.append((now - t0, rss_kib(router.pid), fds(router.pid), threads,
-                        (c - last_c) / CLK / (now - last_t) * 100))
+                        (c - last_c) / CLK / (now - last_t) * 100,
+                        heap_kib(a.http_port) if a.http_port else 0))
         last_t, last_c = now, c
         s = samples[-1]
-        print(f"t={s[0]:6.0f}s  RSS {s[1] / 1024:6.1f} MiB  fds {s[2]:5d}  threads {s[3]:3d}  CPU {s[4]:5.1f}%",
+        print(f"t={s[0]:6.0f}s  RSS {s[1] / 1024:6.1f} MiB  fds {s[2]:5d}  threads {s[3]:3d}  CPU {s[4]:5.1f}%"
+              + (f"  heap {s[5] / 1024:6.1f} MiB" if s[5] else ""),
               flush=True)
         if router.poll() is not None:
             print("router exited!")
@@ -193,6 +219,10 @@ def main():
     print(f"router RSS (steady)  first fifth {rss_first / 1024:.1f} MiB, last fifth {rss_last / 1024:.1f} MiB "
           f"({(rss_last / max(rss_first, 1) - 1) * 100:+.1f} %); peak {max(s[1] for s in samples) / 1024:.1f} MiB; "
           f"{idle[0] / 1024:.1f} MiB idle after the run")
+    heap_first, heap_last = mean([s[5] for s in first]), mean([s[5] for s in last])
+    if heap_first:
+        print(f"heap (steady)        first fifth {heap_first / 1024:.1f} MiB, last fifth {heap_last / 1024:.1f} MiB "
+              f"({(heap_last / heap_first - 1) * 100:+.1f} %)")
     print(f"descriptors (steady) first fifth {min(s[2] for s in first)}–{max(s[2] for s in first)}, "
           f"last fifth {min(s[2] for s in last)}–{max(s[2] for s in last)}; {idle[1]} idle after the run")
     print(f"threads              {min(s[3] for s in samples)}–{max(s[3] for s in samples)}")
