@@ -34,7 +34,9 @@ import argparse, csv, os, signal, subprocess, sys, tempfile, time, urllib.reques
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLK = os.sysconf("SC_CLK_TCK")
 CONNECTING_S = 2.72  # prompts/connecting.wav, played before the manager is rung
-RTP_LOW, RTP_HIGH = 20000, 27999
+# Clear of the SIP ports below (25060-25080): a SIP port inside the range fails the call
+# that draws it ("media failed: cannot use RTP port").
+RTP_LOW, RTP_HIGH = 30000, 37999
 
 
 def cpu_split(pid):

@@ -79,7 +79,7 @@ def main():
     shutil.copy2(a.binary or os.path.join(target, "release", "switchboard"), binary)
     cfg = os.path.join(work, "bench.toml")
     with open(cfg, "w") as f:
-        f.write(f'[server]\nsip_listen = "127.0.0.1:{a.port}"\nhttp_listen = "off"\nrtp_ports = "20000-27999"\n'
+        f.write(f'[server]\nsip_listen = "127.0.0.1:{a.port}"\nhttp_listen = "off"\nrtp_ports = "30000-37999"\n'
                 f'prompts_dir = "{REPO}/prompts"\ndata_dir = "{work}/data"\nrtp_timeout_secs = 120\n')
     log = open(os.path.join(work, "router.log"), "w")
     router = subprocess.Popen([binary, "run", "--config", cfg], stdout=log, stderr=log,
