@@ -18,17 +18,8 @@ Needs sipp. Results: docs/performance.md ("Memory per call, and across batches")
 import argparse, os, shutil, subprocess, sys, tempfile, threading, time, urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def rss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bridge_load import rss_kib  # noqa: E402  (shared helper)
 
 
 def allocator_kib(port):

@@ -25,9 +25,10 @@ usage: benches/soak.py [--minutes 30] [--rate 100] [--no-build] [--binary PATH]
                        [--env KEY=VALUE ...]
 Needs sipp and sox. Results: docs/performance.md.
 """
-import argparse, os, subprocess, sys, tempfile, time, urllib.request
+import argparse, os, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from batches import allocator_kib  # noqa: E402
 from bridge_load import last_stat, rss_kib, stat_int, ulaw  # noqa: E402  (shared helpers)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -92,18 +93,6 @@ def fds(pid):
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return 0
-
-
-def heap_kib(port):
-    """The allocator's live heap from /metrics, or 0 when it cannot be read."""
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    except OSError:
-        return 0
-    for line in text.splitlines():
-        if line.startswith('switchboard_memory_bytes{kind="heap"} '):
-            return int(float(line.split()[-1]) / 1024)
-    return 0
 
 
 def main():
@@ -187,7 +176,7 @@ def main():
         c, threads = proc_stat(router.pid)
         samples.append((now - t0, rss_kib(router.pid), fds(router.pid), threads,
                         (c - last_c) / CLK / (now - last_t) * 100,
-                        heap_kib(a.http_port) if a.http_port else 0))
+                        allocator_kib(a.http_port)[0] if a.http_port else 0))
         last_t, last_c = now, c
         s = samples[-1]
         print(f"t={s[0]:6.0f}s  RSS {s[1] / 1024:6.1f} MiB  fds {s[2]:5d}  threads {s[3]:3d}  CPU {s[4]:5.1f}%"
