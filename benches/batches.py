@@ -61,7 +61,7 @@ def main():
     with open(cfg, "w") as f:
         f.write(f'[server]\nsip_listen = "127.0.0.1:{a.port}"\n'
                 + (f'http_listen = "127.0.0.1:{a.http_port}"\n' if a.http_port else 'http_listen = "off"\n')
-                + f'rtp_ports = "20000-27999"\nprompts_dir = "{REPO}/prompts"\n'
+                + f'rtp_ports = "30000-37999"\nprompts_dir = "{REPO}/prompts"\n'
                 f'data_dir = "{work}/data"\nrtp_timeout_secs = 120\n')
     env = {**os.environ, "SWITCHBOARD_LOG": "warn", "NO_COLOR": "1"}
     env.update(kv.split("=", 1) for kv in a.env)

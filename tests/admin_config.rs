@@ -1,4 +1,5 @@
-//! The `[server]` keys of the admin API: `http_listen` and `admin_token`.
+//! `[server]` keys checked when the config loads: the admin API's `http_listen` and
+//! `admin_token`, and listeners against the RTP port range.
 
 use std::path::Path;
 
@@ -30,4 +31,22 @@ fn address_off_and_token() {
     );
     let e = server("[server]\nhttp_listen = \"localhost\"\n").unwrap_err();
     assert!(e.contains("must be an address like 127.0.0.1:8080"), "{e}");
+}
+
+#[test]
+fn sip_port_inside_rtp_ports_is_refused_with_line_and_fix() {
+    let text = "[server]\nsip_listen = \"127.0.0.1:25060\"\nrtp_ports = \"20000-27999\"\n";
+    let e = server(text).unwrap_err();
+    assert!(
+        e.contains("test.toml:3: rtp_ports 20000-27999 contains port 25060, which sip_listen uses"),
+        "{e}"
+    );
+    assert!(e.contains("(for example \"25062-33061\")"), "{e}");
+    // Next to the range is fine, and so are TCP listeners (TLS, HTTP) inside it.
+    server("[server]\nsip_listen = \"127.0.0.1:19998\"\nrtp_ports = \"20000-27999\"\n").unwrap();
+    server(
+        "[server]\nsip_listen = \"127.0.0.1:5060\"\nrtp_ports = \"20000-27999\"\n\
+         http_listen = \"127.0.0.1:21000\"\n",
+    )
+    .unwrap();
 }

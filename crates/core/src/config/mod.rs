@@ -188,6 +188,19 @@ fn load_inner(
                 .to_string(),
         );
     }
+    if let Some(port) = server.sip_port_in_rtp_range() {
+        let r = server.rtp_ports;
+        let clear = range_clear_of(r, port);
+        sink.error(
+            key_span(text, "rtp_ports").or_else(|| key_span(text, "sip_listen")),
+            format!(
+                "rtp_ports {}-{} contains port {port}, which sip_listen uses: calls given that \
+                 port for their audio would fail; move rtp_ports clear of it (for example \
+                 \"{}-{}\") or sip_listen out of the range",
+                r.low, r.high, clear.low, clear.high,
+            ),
+        );
+    }
     let prompts_dir = server.prompts_dir.clone();
     if sink.has_errors() {
         return Err(ConfigErrors {
@@ -201,6 +214,40 @@ fn load_inner(
         warnings: sink.finish(),
         prompts_dir,
     })
+}
+
+/// A range as wide as `r` that starts just past `port` (or ends just below it when
+/// there is no room above), for the fix in the overlap error.
+fn range_clear_of(r: crate::media::ports::PortRange, port: u16) -> crate::media::ports::PortRange {
+    let width = r.high.saturating_sub(r.low);
+    let low = port.saturating_add(2) & !1;
+    match low.checked_add(width) {
+        Some(high) => crate::media::ports::PortRange { low, high },
+        None => {
+            let high = port.saturating_sub(1);
+            crate::media::ports::PortRange {
+                low: high.saturating_sub(width),
+                high,
+            }
+        }
+    }
+}
+
+/// Where `key = …` starts at the beginning of a line, for settings that are read
+/// without spans (the `[server]` table).
+fn key_span(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            let start = offset + (line.len() - trimmed.len());
+            return Some(start..start + key.len());
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// Rewrites serde/TOML messages into the words an admin uses ("key", not "field") and

@@ -397,6 +397,17 @@ impl ServerConfig {
         }
     }
 
+    /// The SIP UDP port when it lies inside `rtp_ports`. RTP sockets bind on the SIP
+    /// listener's address, so every call that drew that port would fail with "cannot use
+    /// RTP port" (and the port would be retired); refused when the config loads instead.
+    /// TLS, TCP and HTTP listeners are TCP and share no port space with RTP.
+    pub fn sip_port_in_rtp_range(&self) -> Option<u16> {
+        let port = self.sip_listen.port();
+        (self.rtp_ports.low..=self.rtp_ports.high)
+            .contains(&port)
+            .then_some(port)
+    }
+
     /// Whether INVITEs from `ip` come from a trusted trunk.
     pub fn is_trunk(&self, ip: IpAddr) -> bool {
         let ip = match ip {
