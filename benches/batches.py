@@ -22,17 +22,28 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bridge_load import rss_kib  # noqa: E402  (shared helper)
 
 
-def allocator_kib(port):
-    """(heap, resident) from the router's /metrics, in KiB; (0, 0) when unreadable."""
+def gauges(port):
+    """Gauges from the router's /metrics: heap and resident (KiB, when the build exposes
+    the allocator's figures), live SIP transactions and active calls; {} when unreadable."""
     try:
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     except OSError:
-        return 0, 0
+        return {}
     got = {}
     for line in text.splitlines():
         if line.startswith("switchboard_memory_bytes{"):
             kind = line.split('kind="', 1)[1].split('"', 1)[0]
             got[kind] = int(float(line.split()[-1]) / 1024)
+        elif line.startswith("switchboard_sip_transactions "):
+            got["txns"] = int(float(line.split()[-1]))
+        elif line.startswith("switchboard_active_calls "):
+            got["calls"] = int(float(line.split()[-1]))
+    return got
+
+
+def allocator_kib(port):
+    """(heap, resident) from the router's /metrics, in KiB; (0, 0) when unreadable."""
+    got = gauges(port)
     return got.get("heap", 0), got.get("resident", 0)
 
 

@@ -28,7 +28,7 @@ Needs sipp and sox. Results: docs/performance.md.
 import argparse, os, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from batches import allocator_kib  # noqa: E402
+from batches import gauges  # noqa: E402
 from bridge_load import last_stat, rss_kib, stat_int, ulaw  # noqa: E402  (shared helpers)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -168,19 +168,22 @@ def main():
              "-key", "caller_audio", f"{audio},-1,0"] + extra + common,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
 
-    samples = []  # (t, rss KiB, fds, threads, cpu % since the last sample, heap KiB)
+    # (t, rss KiB, fds, threads, cpu % since the last sample, heap KiB, transactions, calls)
+    samples = []
     last_t, last_c = t0, c0
     while any(procs[k].poll() is None for k in kinds):
         time.sleep(a.sample)
         now = time.time()
         c, threads = proc_stat(router.pid)
+        g = gauges(a.http_port) if a.http_port else {}
         samples.append((now - t0, rss_kib(router.pid), fds(router.pid), threads,
                         (c - last_c) / CLK / (now - last_t) * 100,
-                        allocator_kib(a.http_port)[0] if a.http_port else 0))
+                        g.get("heap", 0), g.get("txns", 0), g.get("calls", 0)))
         last_t, last_c = now, c
         s = samples[-1]
         print(f"t={s[0]:6.0f}s  RSS {s[1] / 1024:6.1f} MiB  fds {s[2]:5d}  threads {s[3]:3d}  CPU {s[4]:5.1f}%"
-              + (f"  heap {s[5] / 1024:6.1f} MiB" if s[5] else ""),
+              + (f"  heap {s[5] / 1024:6.1f} MiB" if s[5] else "")
+              + (f"  calls {s[7]:5d}  transactions {s[6]:5d}" if a.http_port else ""),
               flush=True)
         if router.poll() is not None:
             print("router exited!")

@@ -20,6 +20,24 @@
 //! the outside world: [`io`] (tokio driver), [`store`] (SQLite), [`admin`] (HTTP API and
 //! dashboard), [`reports`], [`commands`] and the simulator's command line ([`sim`]).
 
+/// jemalloc instead of glibc's malloc, for every program built on this crate (the
+/// router, the tools, the tests, so that they all measure the same thing): it returns
+/// freed pages to the system a few seconds after a burst, so a long-running router's
+/// RSS follows its load, and its statistics are what `/metrics` reports as the router's
+/// memory. Why, and what was measured: `docs/decisions.md` ("The allocator").
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Lets jemalloc return freed pages from a thread of its own. Without it, pages freed
+/// after a burst go back only when the router next allocates, so an idle router kept
+/// the RSS of its busiest minute. Called once by the router at start; the tools and
+/// tests do without.
+pub fn start_allocator_upkeep() {
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::debug!("jemalloc background thread not started: {e}");
+    }
+}
+
 pub mod admin;
 pub mod commands;
 pub mod io;

@@ -411,6 +411,7 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
         eprintln!("{e}");
         return ExitCode::FAILURE;
     }
+    switchboard::start_allocator_upkeep();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
