@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!   wake ──► 1. write: lock each due session in turn, let it write its frames into
-//!               the outbox (one slot per frame, reused from tick to tick), unlock
+//!               the outbox (packed end to end, reused from tick to tick), unlock
 //!          ──► 2. send: every frame of the outbox, back to back, no lock held
 //!          ──► publish the tick's counters, sleep until the next tick
 //! ```
@@ -61,38 +61,50 @@ struct Paced {
 }
 
 /// The frames written in phase 1 of a tick, sent in phase 2. Its memory is kept
-/// from tick to tick, so a steady load allocates nothing.
+/// from tick to tick, so a steady load allocates nothing; frames are packed end to
+/// end (a G.711 frame takes its 172 bytes, not a whole [`FRAME_ROOM`]).
+///
+/// After a stall (the machine busy elsewhere for 100 ms) every session is behind and
+/// one tick writes several frames per call: thousands at once. The outbox then gives
+/// back what the ticks after it no longer use (see [`Outbox::trim`]), so such a moment
+/// does not keep megabytes for the rest of the router's life (it did: the soak's
+/// heap stepped by 3 MiB after each stall, found with a heap profile, issue 16).
 #[derive(Default)]
 struct Outbox {
-    /// Frame `i` is written at `i * FRAME_ROOM`.
+    /// The frames' bytes, end to end.
     bytes: Vec<u8>,
-    /// Per frame: the index of its call in the pacer's list, where it goes, its length.
-    frames: Vec<(usize, SocketAddr, usize)>,
+    /// Where the next frame goes in `bytes`.
+    used: usize,
+    /// Per frame: the index of its call in the pacer's list, where it goes, and where
+    /// it is in `bytes` (start, length).
+    frames: Vec<(usize, SocketAddr, usize, usize)>,
 }
+
+/// What the outbox keeps at least: a tick's frames for about 2,000 prompt streams.
+const OUTBOX_KEEP_BYTES: usize = 128 * 1024;
 
 impl Outbox {
     /// Room for the next frame.
     fn room(&mut self) -> &mut [u8] {
-        let start = self.frames.len() * FRAME_ROOM;
-        if self.bytes.len() < start + FRAME_ROOM {
-            self.bytes.resize(start + FRAME_ROOM, 0);
+        let end = self.used + FRAME_ROOM;
+        if self.bytes.len() < end {
+            self.bytes.resize(end, 0);
         }
-        self.bytes
-            .get_mut(start..start + FRAME_ROOM)
-            .unwrap_or_default()
+        self.bytes.get_mut(self.used..end).unwrap_or_default()
     }
 
     /// The frame just written into [`Outbox::room`] is to be sent.
     fn push(&mut self, call_index: usize, dest: SocketAddr, len: usize) {
-        self.frames.push((call_index, dest, len.min(FRAME_ROOM)));
+        let len = len.min(FRAME_ROOM);
+        self.frames.push((call_index, dest, self.used, len));
+        self.used += len;
     }
 
     /// Sends every frame out of its call's socket and empties the outbox; returns how
     /// many the kernel took.
     fn send(&mut self, list: &[Paced]) -> u64 {
         let mut sent = 0;
-        for (i, &(call_index, dest, len)) in self.frames.iter().enumerate() {
-            let start = i * FRAME_ROOM;
+        for &(call_index, dest, start, len) in &self.frames {
             if let (Some(p), Some(pkt)) = (list.get(call_index), self.bytes.get(start..start + len))
                 // A full socket buffer drops this frame; RTP tolerates loss, and
                 // blocking here would delay every other call.
@@ -101,8 +113,25 @@ impl Outbox {
                 sent += 1;
             }
         }
+        self.trim();
         self.frames.clear();
+        self.used = 0;
         sent
+    }
+
+    /// Gives memory back once a tick used less than a quarter of it: down to twice
+    /// what this tick used (never below [`OUTBOX_KEEP_BYTES`]). The hysteresis keeps a
+    /// steady load from shrinking and growing the outbox tick after tick.
+    fn trim(&mut self) {
+        let keep = (2 * (self.used + FRAME_ROOM)).max(OUTBOX_KEEP_BYTES);
+        if self.bytes.capacity() > 2 * keep {
+            self.bytes.truncate(keep);
+            self.bytes.shrink_to(keep);
+        }
+        let keep_frames = (2 * self.frames.len()).max(OUTBOX_KEEP_BYTES / 172);
+        if self.frames.capacity() > 2 * keep_frames {
+            self.frames.shrink_to(keep_frames);
+        }
     }
 }
 
@@ -215,6 +244,55 @@ pub(super) fn pacer_loop(
                 );
             }
             foreign_window = (0, now + FOREIGN_SUMMARY);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(outbox: &mut Outbox, frames: usize) {
+        let dest: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        for i in 0..frames {
+            let room = outbox.room();
+            room[..172].fill(i as u8);
+            outbox.push(i, dest, 172);
+        }
+    }
+
+    /// Frames are packed end to end, and a stall's burst of frames is not kept: the
+    /// first quiet tick gives the memory back, a steady load keeps what it uses.
+    #[test]
+    fn outbox_packs_frames_and_gives_back_a_bursts_memory() {
+        let mut outbox = Outbox::default();
+        write(&mut outbox, 3);
+        assert_eq!(outbox.frames[2].2, 2 * 172, "packed");
+        assert_eq!(&outbox.bytes[172..344], &[1u8; 172][..]);
+        outbox.send(&[]);
+
+        // A stall: 5 frames for each of 2,000 calls in one tick.
+        write(&mut outbox, 10_000);
+        assert!(outbox.bytes.capacity() >= 10_000 * 172);
+        outbox.send(&[]);
+        // The next tick is an ordinary one (500 streams at a 5 ms tick: 125 frames).
+        write(&mut outbox, 125);
+        outbox.send(&[]);
+        assert!(
+            outbox.bytes.capacity() <= 2 * OUTBOX_KEEP_BYTES,
+            "{}",
+            outbox.bytes.capacity()
+        );
+        assert!(outbox.frames.capacity() <= 2 * OUTBOX_KEEP_BYTES / 172);
+
+        // A steady load above the floor keeps its memory from tick to tick.
+        write(&mut outbox, 4_000);
+        outbox.send(&[]);
+        let kept = outbox.bytes.capacity();
+        for _ in 0..3 {
+            write(&mut outbox, 4_000);
+            outbox.send(&[]);
+            assert_eq!(outbox.bytes.capacity(), kept);
         }
     }
 }
