@@ -141,13 +141,18 @@ def udp_snmp():
 
 
 def metrics(http):
-    """(rtp sent, rtp received, active calls) from the router's /metrics, or None."""
+    """(rtp sent, rtp received, active calls, SRTP dropped, live heap KiB, SIP
+    transactions) from the router's /metrics, or None."""
     try:
         text = urllib.request.urlopen(f"http://{http}/metrics", timeout=2).read().decode()
     except OSError:
         return None
-    sent = recv = active = srtp_dropped = 0
+    sent = recv = active = srtp_dropped = heap = txns = 0
     for line in text.splitlines():
+        if line.startswith('switchboard_memory_bytes{kind="heap"}'):
+            heap = int(float(line.split()[-1]) / 1024)
+        if line.startswith("switchboard_sip_transactions "):
+            txns = int(float(line.split()[-1]))
         if line.startswith("switchboard_srtp_dropped_total"):
             srtp_dropped += int(float(line.split()[-1]))
         if line.startswith('switchboard_rtp_packets_total{kind="sent"}'):
@@ -156,7 +161,7 @@ def metrics(http):
             recv = int(float(line.split()[-1]))
         elif line.startswith("switchboard_active_calls"):
             active = int(float(line.split()[-1]))
-    return sent, recv, active, srtp_dropped
+    return sent, recv, active, srtp_dropped, heap, txns
 
 
 def ulaw(src, dst):
@@ -277,6 +282,7 @@ def main():
         print(f"warning: steady window only {win_end - win_start:.1f} s; raise --hold or --calls", file=sys.stderr)
 
     snmp0 = udp_snmp()
+    idle_metrics = metrics(a.http)
     t0 = time.time()
     c0 = cpu_ticks(router.pid)
     u0, s0 = cpu_split(router.pid)
@@ -356,6 +362,11 @@ def main():
         print(f"sipp CPU (both)      {sum(s[4] for s in win) / max(len(win), 1):.1f}% in the window")
         print(f"router RSS           {rs / 1024:.1f} → {re / 1024:.1f} MiB across the window; peak "
               f"{peak_rss / 1024:.1f} MiB; {rss_after / 1024:.1f} MiB after the calls ended")
+        if idle_metrics and me and me[4]:
+            heap0, heap1 = idle_metrics[4], me[4]
+            print(f"live heap            {heap0 / 1024:.1f} MiB before the calls, {heap1 / 1024:.1f} MiB at the"
+                  f" end of the window ({me[5]} SIP transactions) → {(heap1 - heap0) / max(bridged, 1):.1f} KiB"
+                  f" per bridged call (its two legs, its transactions, lingering ones included)")
         if ms and me:
             d_sent, d_recv = me[0] - ms[0], me[1] - ms[1]
             expect = 2 * 50 * bridged * dt

@@ -69,9 +69,10 @@ pub enum ClientInviteState {
 pub struct ClientInvite {
     state: ClientInviteState,
     transport: Transport,
-    /// Kept to build the ACK for a non-2xx final (§17.1.1.3).
-    request: rsip::Request,
-    request_bytes: Bytes,
+    /// The INVITE, until a final response: Timer A resends its bytes, and the ACK for
+    /// a non-2xx final is built from it (§17.1.1.3). Dropped at the final response: on
+    /// UDP an Accepted transaction lingers 64·T1 (Timer M, RFC 6026) and needs neither.
+    invite: Option<(rsip::Request, Bytes)>,
     ack_bytes: Option<Bytes>,
     a_interval: Duration,
     deadlines: Deadlines,
@@ -93,8 +94,7 @@ impl ClientInvite {
         Self {
             state: ClientInviteState::Calling,
             transport,
-            request,
-            request_bytes,
+            invite: Some((request, request_bytes)),
             ack_bytes: None,
             a_interval,
             deadlines,
@@ -111,11 +111,6 @@ impl ClientInvite {
 
     pub fn next_deadline(&self) -> Option<Instant> {
         self.deadlines.next()
-    }
-
-    /// The INVITE this transaction sends (e.g. to build its CANCEL).
-    pub fn request(&self) -> &rsip::Request {
-        &self.request
     }
 
     /// A CANCEL for this INVITE was sent: per §9.1, if no final response arrives
@@ -152,6 +147,7 @@ impl ClientInvite {
             }
             (ClientInviteState::Calling | ClientInviteState::Proceeding, 200..=299) => {
                 self.state = ClientInviteState::Accepted;
+                self.invite = None;
                 self.deadlines.clear();
                 if let Some(m) = cfg.initial(Timer::M, self.transport) {
                     self.deadlines.set(Timer::M, now + m);
@@ -160,9 +156,11 @@ impl ClientInvite {
             }
             (ClientInviteState::Calling | ClientInviteState::Proceeding, 300..) => {
                 // §17.1.1.3: the transaction itself ACKs a non-2xx final.
-                let ack = to_bytes(make_ack_for_non_2xx(&self.request, &resp));
-                out.push(Action::Transmit(ack.clone()));
-                self.ack_bytes = Some(ack);
+                if let Some((invite, _)) = self.invite.take() {
+                    let ack = to_bytes(make_ack_for_non_2xx(&invite, &resp));
+                    out.push(Action::Transmit(ack.clone()));
+                    self.ack_bytes = Some(ack);
+                }
                 self.state = ClientInviteState::Completed;
                 self.deadlines.clear();
                 match cfg.initial(Timer::D, self.transport) {
@@ -188,7 +186,9 @@ impl ClientInvite {
         while let Some(timer) = self.deadlines.pop_due(now) {
             match timer {
                 Timer::A if self.state == ClientInviteState::Calling => {
-                    out.push(Action::Transmit(self.request_bytes.clone()));
+                    if let Some((_, bytes)) = &self.invite {
+                        out.push(Action::Transmit(bytes.clone()));
+                    }
                     self.a_interval = cfg.next_interval(Timer::A, self.a_interval);
                     self.deadlines.set(Timer::A, now + self.a_interval);
                 }

@@ -116,8 +116,8 @@ impl ServerInvite {
     }
 
     /// A retransmission of the INVITE arrived: resend the last response (§17.2.1 for
-    /// Proceeding and Completed; in Accepted this re-sends the 2xx, which helps a peer
-    /// that lost it and costs nothing).
+    /// Proceeding and Completed; in Accepted this re-sends the 2xx until the ACK, which
+    /// helps a peer that lost it and costs nothing).
     pub fn handle_retransmit(&mut self, out: &mut Vec<Action>) {
         match self.state {
             ServerInviteState::Proceeding
@@ -202,6 +202,11 @@ impl ServerInvite {
             ServerInviteState::Accepted => {
                 self.acked = true;
                 self.deadlines.cancel(Timer::G);
+                // The 2xx arrived, so nothing will need it again: an INVITE
+                // retransmitted now is a late copy, absorbed (RFC 6026 §8.5). On UDP
+                // the transaction lingers 64·T1 (Timer L); without its 2xx (about a
+                // kilobyte with the SDP) that costs a few dozen bytes per call.
+                self.last_response = None;
                 if self.transport.is_reliable() {
                     self.state = ServerInviteState::Terminated;
                     self.deadlines.clear();
