@@ -75,10 +75,21 @@ struct Outbox {
     bytes: Vec<u8>,
     /// Where the next frame goes in `bytes`.
     used: usize,
-    /// Per frame: the index of its call in the pacer's list, where it goes, and where
-    /// it is in `bytes` (start, length).
-    frames: Vec<(usize, SocketAddr, usize, usize)>,
+    frames: Vec<Frame>,
 }
+
+/// One frame of the outbox.
+struct Frame {
+    /// Its call's index in the pacer's list (whose socket sends it).
+    call_index: usize,
+    dest: SocketAddr,
+    /// Where it is in [`Outbox::bytes`].
+    start: usize,
+    len: usize,
+}
+
+/// A 20 ms G.711 frame with its RTP header: what most outbox frames are.
+const G711_FRAME: usize = 172;
 
 /// What the outbox keeps at least: a tick's frames for about 2,000 prompt streams.
 const OUTBOX_KEEP_BYTES: usize = 128 * 1024;
@@ -96,7 +107,12 @@ impl Outbox {
     /// The frame just written into [`Outbox::room`] is to be sent.
     fn push(&mut self, call_index: usize, dest: SocketAddr, len: usize) {
         let len = len.min(FRAME_ROOM);
-        self.frames.push((call_index, dest, self.used, len));
+        self.frames.push(Frame {
+            call_index,
+            dest,
+            start: self.used,
+            len,
+        });
         self.used += len;
     }
 
@@ -104,11 +120,11 @@ impl Outbox {
     /// many the kernel took.
     fn send(&mut self, list: &[Paced]) -> u64 {
         let mut sent = 0;
-        for &(call_index, dest, start, len) in &self.frames {
-            if let (Some(p), Some(pkt)) = (list.get(call_index), self.bytes.get(start..start + len))
+        for f in &self.frames {
+            if let (Some(p), Some(pkt)) = (list.get(f.call_index), self.bytes.get(f.start..f.start + f.len))
                 // A full socket buffer drops this frame; RTP tolerates loss, and
                 // blocking here would delay every other call.
-                && p.slot.socket.send_to(pkt, dest).is_ok()
+                && p.slot.socket.send_to(pkt, f.dest).is_ok()
             {
                 sent += 1;
             }
@@ -128,7 +144,7 @@ impl Outbox {
             self.bytes.truncate(keep);
             self.bytes.shrink_to(keep);
         }
-        let keep_frames = (2 * self.frames.len()).max(OUTBOX_KEEP_BYTES / 172);
+        let keep_frames = (2 * self.frames.len()).max(OUTBOX_KEEP_BYTES / G711_FRAME);
         if self.frames.capacity() > 2 * keep_frames {
             self.frames.shrink_to(keep_frames);
         }
@@ -267,7 +283,7 @@ mod tests {
     fn outbox_packs_frames_and_gives_back_a_bursts_memory() {
         let mut outbox = Outbox::default();
         write(&mut outbox, 3);
-        assert_eq!(outbox.frames[2].2, 2 * 172, "packed");
+        assert_eq!(outbox.frames[2].start, 2 * 172, "packed");
         assert_eq!(&outbox.bytes[172..344], &[1u8; 172][..]);
         outbox.send(&[]);
 

@@ -143,12 +143,15 @@ fn load_inner(
     prompts: impl FnOnce(&ServerConfig, &mut Sink) -> Option<BTreeSet<String>>,
 ) -> Result<LoadedConfig, ConfigErrors> {
     let mut sink = Sink::new(path, text);
-    if let Err(e) = toml::de::DeTable::parse(text) {
-        sink.error(e.span(), format!("TOML syntax error: {}", e.message()));
-        return Err(ConfigErrors {
-            diagnostics: sink.finish(),
-        });
-    }
+    let doc = match toml::de::DeTable::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            sink.error(e.span(), format!("TOML syntax error: {}", e.message()));
+            return Err(ConfigErrors {
+                diagnostics: sink.finish(),
+            });
+        }
+    };
     let raw: raw::RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
@@ -192,7 +195,8 @@ fn load_inner(
         let r = server.rtp_ports;
         let clear = range_clear_of(r, port);
         sink.error(
-            key_span(text, "rtp_ports").or_else(|| key_span(text, "sip_listen")),
+            server_key_span(doc.get_ref(), "rtp_ports")
+                .or_else(|| server_key_span(doc.get_ref(), "sip_listen")),
             format!(
                 "rtp_ports {}-{} contains port {port}, which sip_listen uses: calls given that \
                  port for their audio would fail; move rtp_ports clear of it (for example \
@@ -233,21 +237,10 @@ fn range_clear_of(r: crate::media::ports::PortRange, port: u16) -> crate::media:
     }
 }
 
-/// Where `key = …` starts at the beginning of a line, for settings that are read
-/// without spans (the `[server]` table).
-fn key_span(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix(key)
-            && rest.trim_start().starts_with('=')
-        {
-            let start = offset + (line.len() - trimmed.len());
-            return Some(start..start + key.len());
-        }
-        offset += line.len();
-    }
-    None
+/// Where `[server]`'s `key` is written, for settings deserialized without spans.
+fn server_key_span(doc: &toml::de::DeTable<'_>, key: &str) -> Option<std::ops::Range<usize>> {
+    let server = doc.get("server")?.get_ref().as_table()?;
+    server.get_key_value(key).map(|(k, _)| k.span())
 }
 
 /// Rewrites serde/TOML messages into the words an admin uses ("key", not "field") and
