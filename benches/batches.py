@@ -15,11 +15,11 @@ usage: benches/batches.py [--batches 3] [--calls 3000] [--rate 200] [--hold 1] [
                           [--binary PATH] [--env KEY=VALUE ...]
 Needs sipp. Results: docs/performance.md ("Memory per call, and across batches").
 """
-import argparse, os, shutil, subprocess, sys, tempfile, threading, time, urllib.request
+import argparse, os, subprocess, sys, threading, time, urllib.request
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bridge_load import rss_kib  # noqa: E402  (shared helper)
+from common import REPO, start_router  # noqa: E402
 
 
 def gauges(port):
@@ -62,25 +62,7 @@ def main():
                     help="extra environment for the router (e.g. MALLOC_ARENA_MAX=2)")
     a = ap.parse_args()
 
-    if not a.binary:
-        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
-    work = tempfile.mkdtemp(prefix="sb-batches-")
-    binary = os.path.join(work, "switchboard")
-    shutil.copy2(a.binary or os.path.join(target, "release", "switchboard"), binary)
-    cfg = os.path.join(work, "bench.toml")
-    with open(cfg, "w") as f:
-        f.write(f'[server]\nsip_listen = "127.0.0.1:{a.port}"\n'
-                + (f'http_listen = "127.0.0.1:{a.http_port}"\n' if a.http_port else 'http_listen = "off"\n')
-                + f'rtp_ports = "30000-37999"\nprompts_dir = "{REPO}/prompts"\n'
-                f'data_dir = "{work}/data"\nrtp_timeout_secs = 120\n')
-    env = {**os.environ, "SWITCHBOARD_LOG": "warn", "NO_COLOR": "1"}
-    env.update(kv.split("=", 1) for kv in a.env)
-    log = open(os.path.join(work, "router.log"), "w")
-    router = subprocess.Popen([binary, "run", "--config", cfg], stdout=log, stderr=log, env=env)
-    time.sleep(1.0)
-    if router.poll() is not None:
-        sys.exit("router failed to start: see " + log.name)
+    router, work = start_router("sb-batches-", a.port, a.http_port, binary=a.binary, env=a.env)
     start_rss = rss_kib(router.pid)
 
     peak = [0]

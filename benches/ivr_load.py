@@ -8,9 +8,10 @@ usage: benches/ivr_load.py [--rate 50] [--duration 10] [--calls 1000] [--caller-
                           [--read] [--floor] [--perf SECS]
 Needs sipp (apt-get install sip-tester), for --caller-audio sox, for --perf perf.
 """
-import argparse, os, shutil, subprocess, sys, tempfile, time, csv, signal
+import argparse, os, subprocess, sys, time, csv, signal
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import REPO, start_router  # noqa: E402
 CLK = os.sysconf("SC_CLK_TCK")
 
 def cpu_split(pid):
@@ -70,23 +71,7 @@ def main():
     if a.read or a.floor:
         subprocess.run(["cargo", "bench", "--quiet", "--no-run", "--bench", "media_floor"], cwd=REPO, check=True)
 
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
-    work = tempfile.mkdtemp(prefix="sb-bench-")
-    # A private copy: `cargo bench` (the receiver, the floor) may relink the release
-    # binary while the router runs, and perf could then no longer name its symbols.
-    binary = os.path.join(work, "switchboard")
-    shutil.copy2(a.binary or os.path.join(target, "release", "switchboard"), binary)
-    cfg = os.path.join(work, "bench.toml")
-    with open(cfg, "w") as f:
-        f.write(f'[server]\nsip_listen = "127.0.0.1:{a.port}"\nhttp_listen = "off"\nrtp_ports = "30000-37999"\n'
-                f'prompts_dir = "{REPO}/prompts"\ndata_dir = "{work}/data"\nrtp_timeout_secs = 120\n')
-    log = open(os.path.join(work, "router.log"), "w")
-    router = subprocess.Popen([binary, "run", "--config", cfg], stdout=log, stderr=log,
-                              env={**os.environ, "SWITCHBOARD_LOG": "warn"})
-    time.sleep(1.0)
-    if router.poll() is not None:
-        sys.exit("router failed to start: see " + log.name)
+    router, work = start_router("sb-bench-", a.port, binary=a.binary)
 
     scenario = "uac_listen.xml"
     extra = []
