@@ -210,6 +210,9 @@ def main():
     ap.add_argument("--srtp", action="store_true",
                     help="the manager's leg SRTP (SDES), the caller's plain RTP; needs sipp-tls "
                          "(bash .ci/sipp-tls)")
+    ap.add_argument("--floor", action="store_true",
+                    help="afterwards, measure the floor (benches/media_floor.rs bridge) for the same "
+                         "number of bridged calls and print the router's CPU as a ratio to it")
     a = ap.parse_args()
 
     if not a.no_build:
@@ -424,6 +427,19 @@ def main():
         print(f"recordings           {len(files)} stereo WAV files, {size / 2**20:.1f} MiB; "
               f"{ok} within 1 s of the {want:.1f} s bridged"
               + (f" (min {min(lens):.1f} s, max {max(lens):.1f} s)" if lens else ""))
+    if a.floor and "end" in marks and bridged:
+        # The floor right after, for as many calls as were bridged: the same machine, the
+        # same minute, so the ratio is not at the mercy of the host's drift.
+        out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "bridge",
+                              "--calls", str(round(bridged)), "--secs", "10"],
+                             cwd=REPO, check=True, capture_output=True, text=True).stdout
+        line = next(l for l in out.splitlines() if l.startswith("floor bridge"))
+        floor = float(line.split("relay ")[1].split(" %")[0])
+        print(f"floor                {line}")
+        for l in out.splitlines():
+            if l != line and l.strip():
+                print(f"                     {l.strip()}")
+        print(f"router / floor       {mean / max(floor, 1e-9):.2f}x")
     print(f"work dir             {work}")
     sys.exit(1 if fail or m_fail else 0)
 

@@ -20,7 +20,10 @@
 //!   relay's two sockets; the relay thread waits in one `epoll_wait` over all of them,
 //!   drains each readable socket with `recvmmsg` and forwards the batch with one
 //!   `sendmmsg` on the paired, `connect()`ed socket — 100 packets/s in and 100 out per
-//!   call. The relay thread's CPU is the bridge floor.
+//!   call. The relay thread's CPU is the bridge floor. `--no-read`: the peers never read
+//!   what is relayed to them (their buffers fill and the kernel drops the rest), as sipp
+//!   does in `benches/bridge_load.py`; the floor to compare that benchmark with, since
+//!   waking a reader is part of what a relay's `sendmmsg` pays on loopback.
 //! * `receive`: only the reader, on one socket (the IVR benchmark points every caller's
 //!   SDP at it, so all of the router's prompt streams arrive there, told apart by SSRC).
 //!
@@ -67,7 +70,11 @@ fn main() {
             args.iter().any(|a| a == "--uring"),
             Duration::from_millis(num("--tick", 20).clamp(1, 20)),
         ),
-        Some("bridge") => bridge_floor(num("--calls", 500) as usize, secs),
+        Some("bridge") => bridge_floor(
+            num("--calls", 500) as usize,
+            secs,
+            !args.iter().any(|a| a == "--no-read"),
+        ),
         Some("receive") => {
             let listen = opt("--listen").unwrap_or_else(|| "127.0.0.1:41000".into());
             receive_only(&listen, secs);
@@ -76,7 +83,7 @@ fn main() {
         // print the usage and succeed, so neither starts a 20-second benchmark.
         _ => eprintln!(
             "usage: cargo bench --bench media_floor -- ivr --streams N --secs S [--sendto] [--uring] [--tick MS]\n\
-             \x20      cargo bench --bench media_floor -- bridge --calls N --secs S\n\
+             \x20      cargo bench --bench media_floor -- bridge --calls N --secs S [--no-read]\n\
              \x20      cargo bench --bench media_floor -- receive --listen ADDR --secs S"
         ),
     }
@@ -297,7 +304,7 @@ impl Ring {
 
 /// Bridge floor: per call two peers send 50 packets/s each into the relay, which
 /// forwards with recvmmsg + sendmmsg on connected sockets, driven by one epoll.
-fn bridge_floor(calls: usize, secs: Duration) {
+fn bridge_floor(calls: usize, secs: Duration, read: bool) {
     let mut peers = Vec::new(); // (caller, manager) sockets, both send and receive
     let mut relay = Vec::new(); // (toward caller, toward manager)
     for _ in 0..calls {
@@ -319,7 +326,7 @@ fn bridge_floor(calls: usize, secs: Duration) {
         .iter()
         .flat_map(|(c, m)| [c.try_clone().expect("dup"), m.try_clone().expect("dup")])
         .collect();
-    let reader = spawn_reader(reader_socks, stop.clone());
+    let reader = read.then(|| spawn_reader(reader_socks, stop.clone()));
     let relay_stop = stop.clone();
     let relay_thread = thread::spawn(move || relay_loop(relay, secs, relay_stop));
     let start = Instant::now();
@@ -337,14 +344,17 @@ fn bridge_floor(calls: usize, secs: Duration) {
     }
     let (pct, relayed) = relay_thread.join().expect("relay thread");
     stop.store(true, Ordering::Relaxed);
-    let stats = reader.join().expect("reader thread");
+    let stats = reader.map(|r| r.join().expect("reader thread"));
     println!(
         "floor bridge: {calls} calls × 200 packets/s through the relay, relay {pct:.2} % of one \
-         core over {} s ({:.4} % per call), {relayed} packets relayed",
+         core over {} s ({:.4} % per call), {relayed} packets relayed{}",
         secs.as_secs(),
-        pct / calls as f64
+        pct / calls as f64,
+        if read { "" } else { " (peers not reading)" }
     );
-    stats.print();
+    if let Some(stats) = stats {
+        stats.print();
+    }
 }
 
 fn relay_loop(

@@ -38,6 +38,26 @@ pub fn start_allocator_upkeep() {
     }
 }
 
+/// How many runtime worker threads to start: `TOKIO_WORKER_THREADS` when the admin set
+/// it (to keep the router to fewer cores on a shared machine), else one per CPU core.
+/// Bridged audio is relayed on these threads, so a larger machine relays on more cores.
+/// Read here rather than left to the runtime, which panics on a bad value.
+///
+/// # Errors
+/// The variable is set but is not a whole number from 1 up: the message says so.
+pub fn worker_threads(env: Option<&str>) -> Result<usize, String> {
+    match env {
+        None => Ok(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)),
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!(
+                "TOKIO_WORKER_THREADS={v:?} is not a number of threads: set it to a whole \
+                 number from 1 up (e.g. 2), or unset it to use one per CPU core"
+            )),
+        },
+    }
+}
+
 pub mod admin;
 pub mod commands;
 pub mod io;
@@ -50,3 +70,18 @@ pub use switchboard_core::{
     agents, call, config, connect, dialog, endpoint, guard, media, model, registrar, routing, sdp,
     sip, transaction,
 };
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn worker_threads_default_to_the_cores_and_refuse_nonsense() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        assert_eq!(super::worker_threads(None), Ok(cores));
+        assert_eq!(super::worker_threads(Some("3")), Ok(3));
+        assert_eq!(super::worker_threads(Some(" 1 ")), Ok(1));
+        for bad in ["0", "", "two", "-1", "1.5"] {
+            let e = super::worker_threads(Some(bad)).unwrap_err();
+            assert!(e.contains("TOKIO_WORKER_THREADS"), "{bad}: {e}");
+        }
+    }
+}

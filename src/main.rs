@@ -412,8 +412,16 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
         return ExitCode::FAILURE;
     }
     switchboard::start_allocator_upkeep();
+    let workers =
+        match switchboard::worker_threads(std::env::var("TOKIO_WORKER_THREADS").ok().as_deref()) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers)
         .enable_all()
         .build()
     {

@@ -457,9 +457,20 @@ async fn core_loop(mut core: Core, inputs: Inputs) {
     let mut publish = tokio::time::interval(std::time::Duration::from_secs(1));
     publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut trim = Trim::default();
+    // One timer for the core's next deadline, moved only when the deadline moves. A
+    // new `sleep_until` on every input registered and dropped a timer entry per SIP
+    // message and woke the runtime's timer driver for it (issue 16: 1,000 calls/s).
+    let timer = tokio::time::sleep(std::time::Duration::ZERO);
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
     loop {
         let deadline = core.endpoint.poll_timeout();
-        let sleep_until = deadline.map(tokio::time::Instant::from_std);
+        if deadline != armed {
+            if let Some(at) = deadline {
+                timer.as_mut().reset(tokio::time::Instant::from_std(at));
+            }
+            armed = deadline;
+        }
         tokio::select! {
             r = core.udp.recv_from(&mut buf) => {
                 if let Ok((n, from)) = r {
@@ -485,7 +496,9 @@ async fn core_loop(mut core: Core, inputs: Inputs) {
                 }
                 core.endpoint.sync_registrations(Instant::now(), jiff::Timestamp::now());
             }
-            _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+            () = &mut timer, if armed.is_some() => {
+                // Fired: re-armed on the next turn even if the deadline stays the same.
+                armed = None;
                 core.endpoint.handle_timeout(Instant::now(), jiff::Timestamp::now());
             }
             _ = publish.tick() => {
@@ -621,7 +634,8 @@ impl Core {
     /// when `webhook_events` selects it (docs/integrations.md).
     fn publish(&mut self, ev: &CallEvent, rec: Option<&crate::store::CallRecord>) {
         let now = jiff::Timestamp::now();
-        for p in self.events.handle(now, ev, rec) {
+        let bodies = self.webhooks.is_some() || self.events.listening();
+        for p in self.events.handle(now, ev, rec, bodies) {
             metrics::count_call_event(p.event);
             if let (Some(store), Some(w)) = (&self.store, &self.webhooks)
                 && w.selects(p.event)
