@@ -1,5 +1,5 @@
-//! The media plane: RTP sockets, a receive task per call and one pacer thread for all
-//! calls.
+//! The media plane: RTP sockets, receive threads shared by all calls and one pacer
+//! thread for all calls.
 //!
 //! Why one pacer thread ([`super::pacer`]): a prompt stream is 50 packets/s per call.
 //! A timer per call would cost a task wake-up per packet; instead one thread wakes every
@@ -7,12 +7,14 @@
 //! deadline schedule (`start + n·20 ms`) lives in [`MediaSession`], so the tick only
 //! bounds jitter, never drift.
 //!
-//! The relay (a bridged call): each leg's receive task relays what it receives out of
-//! the partner leg's socket, inline: one `recv_from`, one parse, one rewrite into a
-//! stack buffer, one `send_to`, no allocation and no channel hop. Each [`Slot`] links
-//! to its partner; the two directions run concurrently on the two legs' tasks, so a
-//! task never holds both session locks (it releases its own before locking the
-//! partner's), which rules out a lock-order deadlock.
+//! Receiving ([`super::receiver`]): a few threads (half the cores, at least one) each
+//! wait in one `epoll_wait` over their share of the calls' RTP sockets and read each
+//! readable socket dry with one `recvmmsg`. A bridged call's packets are relayed
+//! inline, out of the partner leg's socket: one parse, one rewrite into a buffer of the
+//! thread's, one `send_to`, no allocation and no channel hop. Each [`Slot`] links to
+//! its partner; a thread never holds both session locks (it releases its own before
+//! locking the partner's), so the two directions, possibly on two threads, cannot
+//! deadlock.
 //!
 //! Conversation recording (`record = true`): a tap on each bridged leg feeds the
 //! call's recording after the packet is relayed ([`super::tap`]).
@@ -29,22 +31,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::call::{CallKey, MediaCommand, MediaEvent, RecordEnd};
 use crate::media::latch::LatchConfig;
 use crate::media::prompt::PromptSet;
-use crate::media::session::{Forward, MediaSession};
+use crate::media::session::MediaSession;
 
 pub use super::pacer::PACER_TICK;
 use super::pacer::{PacerMsg, pacer_loop};
+use super::receiver::Receivers;
 use super::recording::start_writer;
-use super::slot::{
-    RTP_FOREIGN, RTP_LATE, RTP_LOST, RTP_RECEIVED, RTP_RELATCHED, RTP_RELAYED, SRTP_AUTH,
-    SRTP_MALFORMED, SRTP_REPLAY, Sinks, Slot, flush, relay_digits,
-};
+use super::slot::{Sinks, Slot, flush};
 use super::tap::{Tap, Taped};
 use crate::media::conversation::Party;
 
@@ -58,7 +56,7 @@ pub struct MediaPlane {
     rtp_timeout: Duration,
     latch: LatchConfig,
     sinks: Sinks,
-    recv_tasks: HashMap<CallKey, tokio::task::JoinHandle<()>>,
+    receivers: Receivers,
     /// Bridged pairs, both ways (`a → b` and `b → a`).
     bridges: HashMap<CallKey, CallKey>,
     /// Conversations being recorded, by the caller's key.
@@ -84,6 +82,7 @@ impl MediaPlane {
         std::thread::Builder::new()
             .name("rtp-pacer".into())
             .spawn(move || pacer_loop(pacer_rx, sinks2, stop2))?;
+        let receivers = Receivers::start(receive_threads(), &sinks)?;
         Ok(Self {
             slots: HashMap::new(),
             pacer,
@@ -92,7 +91,7 @@ impl MediaPlane {
             rtp_timeout,
             latch,
             sinks,
-            recv_tasks: HashMap::new(),
+            receivers,
             bridges: HashMap::new(),
             conversations: HashMap::new(),
             stop,
@@ -107,7 +106,7 @@ impl MediaPlane {
     }
 
     pub fn active(&self) -> usize {
-        self.recv_tasks.len()
+        self.slots.len()
     }
 
     pub fn handle_command(&mut self, now: Instant, cmd: MediaCommand) {
@@ -143,21 +142,6 @@ impl MediaPlane {
                     seq,
                     ts,
                 );
-                // Register for readability only: the pacer's sends free socket buffer
-                // space 50 times a second per call, and with write interest every one of
-                // those would wake the runtime for nothing.
-                let recv_socket = match socket.try_clone().and_then(register_readable) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = self.sinks.events.send((
-                            call,
-                            MediaEvent::Failed {
-                                reason: e.to_string(),
-                            },
-                        ));
-                        return;
-                    }
-                };
                 let slot = Arc::new(Slot {
                     session: Mutex::new(session),
                     socket,
@@ -165,11 +149,22 @@ impl MediaPlane {
                     partner: ArcSwapOption::empty(),
                     tap: ArcSwapOption::empty(),
                 });
+                // Opened again: the old socket is read no more.
+                if let Some(old) = self.slots.remove(&call) {
+                    old.closed.store(true, Ordering::Relaxed);
+                    self.receivers.remove(call, &old);
+                    let _ = self.pacer.send(PacerMsg::Remove(call));
+                }
+                if let Err(e) = self.receivers.add(call, slot.clone()) {
+                    let reason = format!("cannot read RTP port {port}: {e}");
+                    let _ = self
+                        .sinks
+                        .events
+                        .send((call, MediaEvent::Failed { reason }));
+                    return;
+                }
                 self.slots.insert(call, slot.clone());
-                let _ = self.pacer.send(PacerMsg::Add(call, slot.clone()));
-                let sinks = self.sinks.clone();
-                let task = tokio::spawn(recv_loop(call, slot, recv_socket, sinks));
-                self.recv_tasks.insert(call, task);
+                let _ = self.pacer.send(PacerMsg::Add(call, slot));
             }
             MediaCommand::Update { call, params } => self.with(call, |s, sinks| {
                 s.update(now, params);
@@ -241,10 +236,8 @@ impl MediaPlane {
                 self.unbridge(now, call);
                 if let Some(slot) = self.slots.remove(&call) {
                     slot.closed.store(true, Ordering::Relaxed);
+                    self.receivers.remove(call, &slot);
                     let _ = self.pacer.send(PacerMsg::Remove(call));
-                }
-                if let Some(task) = self.recv_tasks.remove(&call) {
-                    task.abort();
                 }
             }
         }
@@ -393,152 +386,18 @@ impl Drop for MediaPlane {
     }
 }
 
-/// Register a socket with the runtime for readability only.
-fn register_readable(socket: std::net::UdpSocket) -> std::io::Result<AsyncFd<std::net::UdpSocket>> {
-    // SAFETY: a std UdpSocket owns its file descriptor and keeps it open, unchanged,
-    // until it is dropped, which is exactly what the AsyncFd contract asks for.
-    unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
-        .map_err(std::io::Error::from)
-}
-
 fn bind_rtp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     let s = std::net::UdpSocket::bind(addr)?;
     s.set_nonblocking(true)?;
     Ok(s)
 }
 
-/// Packet buffers of one runtime thread. A receive task uses them only between two
-/// awaits (receive, handle, relay, all synchronous), so the tasks sharing a thread
-/// never use them at once; kept per thread rather than in each task's future, they cost
-/// 4 KiB per worker instead of 4 KiB per RTP socket (8 KiB per bridged call).
-struct Scratch {
-    buf: [u8; 2048],
-    /// Relayed packets are at most as long as received ones (the header shrinks to 12
-    /// bytes, G.711 transcoding keeps the length), plus an SRTP tag when the partner
-    /// leg encrypts.
-    out: [u8; 2048 + 64],
-}
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = const {
-        std::cell::RefCell::new(Scratch { buf: [0; 2048], out: [0; 2048 + 64] })
-    };
-}
-
-/// What the receive task does after one readiness event.
-enum Next {
-    Wait,
-    Stop,
-}
-
-async fn recv_loop(
-    call: CallKey,
-    slot: Arc<Slot>,
-    socket: AsyncFd<std::net::UdpSocket>,
-    sinks: Sinks,
-) {
-    loop {
-        let Ok(mut ready) = socket.readable().await else {
-            return;
-        };
-        let next = SCRATCH.with(|scratch| {
-            // Never contended (see `Scratch`); a failed borrow would only mean a
-            // re-entrant call, and drops this wake-up rather than panicking.
-            let Ok(mut scratch) = scratch.try_borrow_mut() else {
-                return Next::Wait;
-            };
-            let Scratch { buf, out } = &mut *scratch;
-            let (n, from) = match ready.try_io(|s| s.get_ref().recv_from(buf)) {
-                Ok(Ok(got)) => got,
-                Ok(Err(_)) => return Next::Wait, // e.g. ICMP port unreachable as an error
-                Err(_would_block) => return Next::Wait,
-            };
-            if slot.closed.load(Ordering::Relaxed) {
-                return Next::Stop;
-            }
-            if let Some(packet) = buf.get_mut(..n) {
-                handle_packet(call, &slot, &sinks, from, packet, out);
-            }
-            Next::Wait
-        });
-        if let Next::Stop = next {
-            return;
-        }
-    }
-}
-
-/// One received packet: through the session (latching, SRTP, DTMF, recording), then
-/// relayed to the partner leg while bridged.
-fn handle_packet(
-    call: CallKey,
-    slot: &Slot,
-    sinks: &Sinks,
-    from: SocketAddr,
-    packet: &mut [u8],
-    out: &mut [u8],
-) {
-    RTP_RECEIVED.fetch_add(1, Ordering::Relaxed);
-    let (forward, released) = match slot.session.lock() {
-        Ok(mut s) => {
-            let forward = s.handle_rtp(Instant::now(), from, packet);
-            let (late, lost) = s.take_rx_stats();
-            if late + lost > 0 {
-                RTP_LATE.fetch_add(late, Ordering::Relaxed);
-                RTP_LOST.fetch_add(lost, Ordering::Relaxed);
-            }
-            let (foreign, relatched) = s.take_latch_stats();
-            if foreign + relatched > 0 {
-                RTP_FOREIGN.fetch_add(foreign, Ordering::Relaxed);
-                RTP_RELATCHED.fetch_add(relatched, Ordering::Relaxed);
-            }
-            let srtp = s.take_srtp_drops();
-            if srtp.total() > 0 {
-                SRTP_AUTH.fetch_add(srtp.auth, Ordering::Relaxed);
-                SRTP_REPLAY.fetch_add(srtp.replay, Ordering::Relaxed);
-                SRTP_MALFORMED.fetch_add(srtp.malformed, Ordering::Relaxed);
-            }
-            flush(call, &mut s, sinks);
-            // Empty (no allocation) unless the feature gate released digits.
-            let released: Vec<char> = std::iter::from_fn(|| s.poll_released_digit()).collect();
-            (forward, released)
-        }
-        Err(_) => (None, Vec::new()),
-    };
-    // Our session lock is released here: the partner's task may be relaying the
-    // other way and holding its own lock while it waits for ours. Released digits
-    // go first: they were pressed before this packet.
-    if !released.is_empty() {
-        relay_digits(slot, &released, out);
-    }
-    if let Some(forward) = forward {
-        relay(slot, &forward, out);
-        // Recording comes after the send: it never delays the relay.
-        if let Some(tap) = slot.tap.load().as_deref() {
-            tap.feed(&forward, Instant::now());
-        }
-    }
-}
-
-/// Sends `forward` out of the partner leg, if there is one.
-fn relay(slot: &Slot, forward: &Forward<'_>, out: &mut [u8]) {
-    let partner = slot.partner.load();
-    let Some(partner) = partner.as_deref() else {
-        return; // unbridged while this packet was in flight
-    };
-    if partner.closed.load(Ordering::Relaxed) {
-        return;
-    }
-    let rewritten = match partner.session.lock() {
-        Ok(mut s) => s.relay_out(forward, out),
-        Err(_) => None,
-    };
-    if let Some((dest, len)) = rewritten
-        && let Some(pkt) = out.get(..len)
-        // As in the pacer: a full socket buffer drops the packet rather than waiting.
-        && partner.socket.send_to(pkt, dest).is_ok()
-    {
-        RTP_RELAYED.fetch_add(1, Ordering::Relaxed);
-    }
+/// Receive threads: half the cores, at least one. The runtime's workers (one per core)
+/// handle signalling and the pacer has a thread of its own; on a 2-core machine one
+/// receive thread relays 1,000 bridged calls in about 80 % of a core
+/// (`docs/performance.md`).
+fn receive_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The recording writer: one thread for every recording in progress, fed by a channel,
-//! so file I/O never happens on the packet path (the receive tasks and the pacer only
+//! so file I/O never happens on the packet path (the receive threads and the pacer only
 //! hand over the chunks their sessions produce, about one a second per recording).
 //!
 //! Files are 8 kHz mono 16-bit PCM WAV (hound). After every chunk the header is
@@ -467,7 +467,7 @@ mod tests {
         tone_until_hash(Codec::Pcma, 8, 96, Law::Alaw).await;
     }
 
-    /// Gives the receive task time to handle every packet sent so far (loopback
+    /// Gives the receive thread time to handle every packet sent so far (loopback
     /// delivery is immediate; the task only needs to be scheduled).
     async fn settle() {
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -1,5 +1,5 @@
 //! One call leg's media slot, shared by the two threads that touch it: the leg's
-//! receive task ([`super::media`]) and the pacer ([`super::pacer`]). Both lock the
+//! receive thread ([`super::receiver`]) and the pacer ([`super::pacer`]). Both lock the
 //! leg's session, flush its outputs, relay released digits to the partner leg, and
 //! count packets into the counters the pacer publishes once per tick. Kept apart from
 //! both so each looks down at it and neither at the other.

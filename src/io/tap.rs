@@ -1,7 +1,7 @@
 //! The conversation recording tap on the relay path (`record = true`).
 //!
 //! A recorded call's two legs each carry a [`Tap`]: the caller's leg feeds the left
-//! channel, the leg it is bridged to the right. A leg's receive task feeds its tap
+//! channel, the leg it is bridged to the right. A leg's receive thread feeds its tap
 //! **after** it has sent the relayed packet out of the partner leg, so recording never
 //! delays the relay: the work added per packet is a G.711 decode (a table lookup per
 //! sample) and a copy under the recording's own lock, which only the call's two receive
@@ -30,7 +30,7 @@ pub struct Taped {
     sink: RecordSink,
 }
 
-/// What a leg's receive task feeds: its party's channel of a recording.
+/// What a leg's receive thread feeds: its party's channel of a recording.
 pub struct Tap {
     pub party: Party,
     pub taped: std::sync::Arc<Taped>,

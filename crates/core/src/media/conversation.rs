@@ -4,8 +4,8 @@
 //! writer thread. No file I/O here.
 //!
 //! The two directions are independent RTP streams with their own clocks and losses,
-//! relayed by two receive tasks. Each channel places a packet by its RTP timestamp
-//! (so a stream stays sample-exact, lost packets become silence) anchored to the
+//! relayed by the receive threads (each direction possibly by another one). Each
+//! channel places a packet by its RTP timestamp (so a stream stays sample-exact, lost packets become silence) anchored to the
 //! packet's arrival time (so the two channels line up to within network jitter). A
 //! channel that falls more than [`LAG`] behind the other's arrival time — a muted or
 //! held phone sends nothing — is padded with silence so the recording keeps moving and

@@ -1,0 +1,162 @@
+//! `recvmmsg(2)`: every datagram a UDP socket has queued, in one system call.
+//!
+//! Why not `recv_from` in a loop: reading a socket dry with `recv_from` costs one call
+//! per packet plus one more that returns `EAGAIN`; in a bridge, where a socket mostly
+//! holds one packet when it turns readable, that is three system calls per relayed
+//! packet instead of two. `recvmmsg` returns as many packets as are queued (up to
+//! [`BATCH`]) and, by returning fewer, says the socket is empty. std does not offer it,
+//! and the maintained wrappers (`nix`) would add a crate for this one call; the
+//! `unsafe` is confined to this file (docs/decisions.md).
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::RawFd;
+
+/// Datagrams read per call. A bridged leg's socket rarely holds more than a few.
+pub(super) const BATCH: usize = 16;
+
+/// The largest datagram kept whole; anything longer is not RTP we handle (an Ethernet
+/// frame holds 1,500 bytes) and arrives truncated, to be rejected by the parser.
+pub(super) const PACKET_ROOM: usize = 2048;
+
+/// Buffers for one `recvmmsg` of up to [`BATCH`] datagrams, allocated once per thread.
+pub(super) struct RecvBatch {
+    bufs: Box<[[u8; PACKET_ROOM]; BATCH]>,
+    addrs: [libc::sockaddr_storage; BATCH],
+    lens: [usize; BATCH],
+}
+
+impl RecvBatch {
+    pub(super) fn new() -> RecvBatch {
+        // SAFETY: sockaddr_storage is plain old data; all zeroes is a valid value.
+        let empty: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        RecvBatch {
+            bufs: Box::new([[0; PACKET_ROOM]; BATCH]),
+            addrs: [empty; BATCH],
+            lens: [0; BATCH],
+        }
+    }
+
+    /// Reads what `fd` has queued without waiting; returns how many datagrams (at least
+    /// one), or `WouldBlock` when there are none.
+    pub(super) fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        let mut iovs: [libc::iovec; BATCH] = std::array::from_fn(|_| libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        });
+        // SAFETY: mmsghdr is plain old data; all zeroes is a valid (empty) value.
+        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+        for ((iov, hdr), (buf, addr)) in iovs
+            .iter_mut()
+            .zip(hdrs.iter_mut())
+            .zip(self.bufs.iter_mut().zip(self.addrs.iter_mut()))
+        {
+            iov.iov_base = buf.as_mut_ptr().cast();
+            iov.iov_len = buf.len();
+            hdr.msg_hdr.msg_name = std::ptr::from_mut(addr).cast();
+            hdr.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            hdr.msg_hdr.msg_iov = std::ptr::from_mut(iov);
+            hdr.msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: every header points at a buffer, an iovec and an address slot that
+        // live until this call returns (`self` and the local arrays), with their true
+        // lengths; the kernel writes at most that much into each.
+        let got = unsafe {
+            libc::recvmmsg(
+                fd,
+                hdrs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        let Ok(got) = usize::try_from(got) else {
+            return Err(io::Error::last_os_error());
+        };
+        for (len, hdr) in self.lens.iter_mut().zip(hdrs.iter()).take(got) {
+            *len = (hdr.msg_len as usize).min(PACKET_ROOM);
+        }
+        Ok(got.min(BATCH))
+    }
+
+    /// Datagram `i` of the last [`RecvBatch::recv`], with its sender; `None` past the
+    /// end or when the sender is not an IP address.
+    pub(super) fn packet(&mut self, i: usize) -> Option<(SocketAddr, &mut [u8])> {
+        let from = sockaddr(self.addrs.get(i)?)?;
+        let len = *self.lens.get(i)?;
+        let buf = self.bufs.get_mut(i)?.get_mut(..len)?;
+        Some((from, buf))
+    }
+}
+
+/// The sender's address as the kernel wrote it.
+fn sockaddr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match libc::c_int::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which it is
+            // large and aligned enough for.
+            let a: &libc::sockaddr_in = unsafe { &*std::ptr::from_ref(storage).cast() };
+            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(a.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let a: &libc::sockaddr_in6 = unsafe { &*std::ptr::from_ref(storage).cast() };
+            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    #[test]
+    fn reads_every_queued_datagram_with_its_sender_then_would_block() {
+        for bind in ["127.0.0.1:0", "[::1]:0"] {
+            let Ok(rx) = UdpSocket::bind(bind) else {
+                continue; // no IPv6 on this machine
+            };
+            let tx = UdpSocket::bind(bind).unwrap();
+            let to = rx.local_addr().unwrap();
+            for i in 0..(BATCH + 3) {
+                tx.send_to(&[i as u8; 10], to).unwrap();
+            }
+            let mut batch = RecvBatch::new();
+            let fd = rx.as_raw_fd();
+            assert_eq!(batch.recv(fd).unwrap(), BATCH, "{bind}: a full batch first");
+            let (from, pkt) = batch.packet(1).unwrap();
+            assert_eq!(from, tx.local_addr().unwrap());
+            assert_eq!(pkt, &[1u8; 10]);
+            assert!(batch.packet(BATCH).is_none());
+            assert_eq!(batch.recv(fd).unwrap(), 3, "{bind}: then the rest");
+            assert_eq!(batch.packet(2).unwrap().1, &[(BATCH + 2) as u8; 10]);
+            let dry = batch.recv(fd).unwrap_err();
+            assert_eq!(dry.kind(), io::ErrorKind::WouldBlock);
+        }
+    }
+
+    #[test]
+    fn an_oversized_datagram_is_cut_to_the_room() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.send_to(&[7u8; PACKET_ROOM + 500], rx.local_addr().unwrap())
+            .unwrap();
+        let mut batch = RecvBatch::new();
+        assert_eq!(batch.recv(rx.as_raw_fd()).unwrap(), 1);
+        assert_eq!(batch.packet(0).unwrap().1.len(), PACKET_ROOM);
+    }
+}
