@@ -191,8 +191,25 @@ fn run(mut poll: Poll, inbox: &mpsc::Receiver<Msg>, sinks: &Sinks, stop: &Atomic
             let Some((call, slot)) = legs.get(token) else {
                 continue; // removed since it turned readable
             };
-            if read_socket(*call, slot, sinks, &mut batch, &mut out) {
-                behind.push(*token);
+            // One thread serves hundreds of calls: a bug that panics on one call's
+            // packet must cost that call its media, not every call on the thread.
+            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                read_socket(*call, slot, sinks, &mut batch, &mut out)
+            }));
+            match read {
+                Ok(true) => behind.push(*token),
+                Ok(false) => {}
+                Err(_) => {
+                    tracing::error!(
+                        call = call.0,
+                        "RTP handling failed (a bug, reported above); this call's media \
+                         is no longer read"
+                    );
+                    let _ = poll
+                        .registry()
+                        .deregister(&mut SourceFd(&slot.socket.as_raw_fd()));
+                    legs.remove(token);
+                }
             }
         }
     }
