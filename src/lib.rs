@@ -40,7 +40,7 @@ pub fn start_allocator_upkeep() {
 
 /// How many runtime worker threads to start: `TOKIO_WORKER_THREADS` when the admin set
 /// it (to keep the router to fewer cores on a shared machine), else one per CPU core.
-/// Bridged audio is relayed on these threads, so a larger machine relays on more cores.
+/// SIP runs on these threads (RTP has receive threads of its own, `io::receiver`).
 /// Read here rather than left to the runtime, which panics on a bad value.
 ///
 /// # Errors

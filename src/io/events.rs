@@ -103,7 +103,6 @@ impl Publisher {
         self.calls.is_empty()
     }
 
-    /// The JSON events `ev` makes (also broadcast to the stream's listeners).
     /// Whether anyone reads the events' JSON now: an SSE client of `GET /api/events`.
     /// (Webhooks are the driver's to know.) Without readers the core still gets each
     /// event's type, for the metrics, but no document is built: at 1,000 calls/s the
@@ -377,6 +376,17 @@ mod tests {
             .collect()
     }
 
+    /// A call from "1" to "2" that started at the epoch.
+    fn short_call(call_id: &str) -> CallInfo {
+        CallInfo {
+            call_id: call_id.into(),
+            caller: "1".into(),
+            caller_name: None,
+            dialled: "2".into(),
+            started_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
     #[test]
     fn a_queued_call_leaves_the_queue_when_rung_and_ends() {
         let key = CallKey(1);
@@ -457,13 +467,7 @@ mod tests {
     #[test]
     fn a_queue_timeout_is_told_apart_from_moving_on() {
         let key = CallKey(2);
-        let info = CallInfo {
-            call_id: "q".into(),
-            caller: "1".into(),
-            caller_name: None,
-            dialled: "2".into(),
-            started_at: Timestamp::UNIX_EPOCH,
-        };
+        let info = short_call("q");
         let mut p = Publisher::new();
         let timeout = Reason::one(Why::QueueTimedOut {
             department: "sales".into(),
@@ -495,13 +499,7 @@ mod tests {
     #[test]
     fn without_readers_no_json_is_built_and_numbering_goes_on() {
         let key = CallKey(3);
-        let info = CallInfo {
-            call_id: "late".into(),
-            caller: "1".into(),
-            caller_name: None,
-            dialled: "2".into(),
-            started_at: Timestamp::UNIX_EPOCH,
-        };
+        let info = short_call("late");
         let wall = Timestamp::UNIX_EPOCH;
         let mut p = Publisher::new();
         assert!(!p.listening());

@@ -105,6 +105,23 @@ impl MediaPlane {
         self.rtp_timeout = rtp_timeout;
     }
 
+    /// The call's media could not start: the core hears why.
+    fn fail(&self, call: CallKey, reason: String) {
+        let _ = self
+            .sinks
+            .events
+            .send((call, MediaEvent::Failed { reason }));
+    }
+
+    /// Lets go of `call`'s slot: no thread handles its packets or frames any more.
+    fn forget(&mut self, call: CallKey) {
+        if let Some(slot) = self.slots.remove(&call) {
+            slot.closed.store(true, Ordering::Relaxed);
+            self.receivers.remove(call, &slot);
+            let _ = self.pacer.send(PacerMsg::Remove(call));
+        }
+    }
+
     pub fn active(&self) -> usize {
         self.slots.len()
     }
@@ -122,14 +139,7 @@ impl MediaPlane {
             } => {
                 let socket = match bind_rtp(SocketAddr::new(self.bind_ip, port)) {
                     Ok(s) => s,
-                    Err(e) => {
-                        let reason = format!("cannot use RTP port {port}: {e}");
-                        let _ = self
-                            .sinks
-                            .events
-                            .send((call, MediaEvent::Failed { reason }));
-                        return;
-                    }
+                    Err(e) => return self.fail(call, format!("cannot use RTP port {port}: {e}")),
                 };
                 let session = MediaSession::new(
                     now,
@@ -150,18 +160,9 @@ impl MediaPlane {
                     tap: ArcSwapOption::empty(),
                 });
                 // Opened again: the old socket is read no more.
-                if let Some(old) = self.slots.remove(&call) {
-                    old.closed.store(true, Ordering::Relaxed);
-                    self.receivers.remove(call, &old);
-                    let _ = self.pacer.send(PacerMsg::Remove(call));
-                }
+                self.forget(call);
                 if let Err(e) = self.receivers.add(call, slot.clone()) {
-                    let reason = format!("cannot read RTP port {port}: {e}");
-                    let _ = self
-                        .sinks
-                        .events
-                        .send((call, MediaEvent::Failed { reason }));
-                    return;
+                    return self.fail(call, format!("cannot read RTP port {port}: {e}"));
                 }
                 self.slots.insert(call, slot.clone());
                 let _ = self.pacer.send(PacerMsg::Add(call, slot));
@@ -234,11 +235,7 @@ impl MediaPlane {
                     flush(call, s, sinks);
                 });
                 self.unbridge(now, call);
-                if let Some(slot) = self.slots.remove(&call) {
-                    slot.closed.store(true, Ordering::Relaxed);
-                    self.receivers.remove(call, &slot);
-                    let _ = self.pacer.send(PacerMsg::Remove(call));
-                }
+                self.forget(call);
             }
         }
     }

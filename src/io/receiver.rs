@@ -47,6 +47,11 @@ use super::slot::{
 /// The waker's token; calls use their key's number.
 const WAKE: Token = Token(usize::MAX);
 
+/// A call's token in its shard's epoll: its key's number (never [`WAKE`]).
+fn token(call: CallKey) -> Token {
+    Token(usize::try_from(call.0).unwrap_or(usize::MAX - 1))
+}
+
 /// Batches read from one socket per wake-up before the others get their turn.
 const ROUNDS: usize = 4;
 
@@ -113,10 +118,10 @@ impl Receivers {
             .inbox
             .send(Msg::Add(call, slot))
             .map_err(|_| std::io::ErrorKind::BrokenPipe)?;
-        let token = Token(usize::try_from(call.0).unwrap_or(usize::MAX - 1));
-        let registered = shard
-            .registry
-            .register(&mut SourceFd(&fd), token, Interest::READABLE);
+        let registered =
+            shard
+                .registry
+                .register(&mut SourceFd(&fd), token(call), Interest::READABLE);
         if registered.is_err() {
             let _ = shard.inbox.send(Msg::Remove(call));
         }
@@ -170,12 +175,10 @@ fn run(mut poll: Poll, inbox: &mpsc::Receiver<Msg>, sinks: &Sinks, stop: &Atomic
         while let Ok(msg) = inbox.try_recv() {
             match msg {
                 Msg::Add(call, slot) => {
-                    let token = Token(usize::try_from(call.0).unwrap_or(usize::MAX - 1));
-                    legs.insert(token, (call, slot));
+                    legs.insert(token(call), (call, slot));
                 }
                 Msg::Remove(call) => {
-                    let token = Token(usize::try_from(call.0).unwrap_or(usize::MAX - 1));
-                    legs.remove(&token);
+                    legs.remove(&token(call));
                 }
             }
         }

@@ -468,7 +468,7 @@ mod tests {
     }
 
     /// Gives the receive thread time to handle every packet sent so far (loopback
-    /// delivery is immediate; the task only needs to be scheduled).
+    /// delivery is immediate; the thread only needs to wake).
     async fn settle() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }

@@ -4,8 +4,8 @@
 //! channel, the leg it is bridged to the right. A leg's receive thread feeds its tap
 //! **after** it has sent the relayed packet out of the partner leg, so recording never
 //! delays the relay: the work added per packet is a G.711 decode (a table lookup per
-//! sample) and a copy under the recording's own lock, which only the call's two receive
-//! tasks take. Chunks (one a second) go to the writer thread (`super::recording`),
+//! sample) and a copy under the recording's own lock, which only the receive threads
+//! reading the call's two legs take. Chunks (one a second) go to the writer thread (`super::recording`),
 //! which owns the file, as voicemail does.
 
 use std::path::PathBuf;
