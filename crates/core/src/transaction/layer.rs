@@ -26,7 +26,8 @@ use crate::transaction::SipTimers;
 #[derive(Debug, Clone, PartialEq)]
 pub enum TuEvent {
     /// A new request (never a retransmission). The TU must answer it through
-    /// [`TransactionLayer::send_response`] with `key` (INVITEs already got a 100).
+    /// [`TransactionLayer::send_response`] with `key`. An INVITE the TU does not answer while
+    /// handling this event gets its 100 Trying right after (§17.2.1).
     Request {
         key: ServerKey,
         req: rsip::Request,
@@ -139,6 +140,9 @@ pub struct TransactionLayer {
     acks: HashMap<AckKey, TxnId>,
     heap: BinaryHeap<Reverse<(Instant, TxnId)>>,
     transmits: VecDeque<Transmit>,
+    /// INVITE transactions created since the outputs were last polled, whose 100 Trying
+    /// waits to see whether the TU answers first (§17.2.1).
+    unanswered: Vec<TxnId>,
     events: VecDeque<TuEvent>,
     scratch: Vec<Action>,
 }
@@ -164,6 +168,7 @@ impl TransactionLayer {
             acks: HashMap::new(),
             heap: BinaryHeap::new(),
             transmits: VecDeque::new(),
+            unanswered: Vec::new(),
             events: VecDeque::new(),
             scratch: Vec::new(),
         }
@@ -207,8 +212,22 @@ impl TransactionLayer {
         }
     }
 
+    /// The next message to send. The first call after an input sends the 100 Trying
+    /// of each INVITE that input brought and the TU did not answer while handling it
+    /// ([`ServerInvite::poll_trying`]).
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if !self.unanswered.is_empty() {
+            let mut ids = std::mem::take(&mut self.unanswered);
+            for id in ids.drain(..) {
+                self.run(id, None, |m, _, out| {
+                    if let Machine::InviteServer(m) = m {
+                        m.poll_trying(out)
+                    }
+                });
+            }
+            self.unanswered = ids;
+        }
         self.transmits.pop_front()
     }
 
@@ -255,7 +274,7 @@ impl TransactionLayer {
         let mut out = std::mem::take(&mut self.scratch);
         let (machine, ack_key) = if req.method == Method::Invite {
             let trying = to_bytes(make_response(&req, 100, None));
-            let m = ServerInvite::new(peer.transport, trying, &mut out);
+            let m = ServerInvite::new(peer.transport, trying);
             (Machine::InviteServer(m), AckKey::from_request(&req).ok())
         } else {
             (
@@ -263,7 +282,11 @@ impl TransactionLayer {
                 None,
             )
         };
+        let is_invite = matches!(machine, Machine::InviteServer(_));
         let id = self.insert(TxnKey::Server(key.clone()), machine, peer, ack_key);
+        if is_invite {
+            self.unanswered.push(id);
+        }
         self.flush(id, None, &mut out);
         self.scratch = out;
         self.events.push_back(TuEvent::Request { key, req, peer });

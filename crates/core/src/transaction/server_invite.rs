@@ -28,7 +28,7 @@ pub enum ServerInviteState {
 /// ```text
 ///                               |INVITE
 ///                               |pass INV to TU
-///            INVITE             V send 100 Trying
+///            INVITE             V send 100 Trying (unless the TU answered at once)
 ///            send response+------------+
 ///                +--------|            |--------+ 101-199 from TU
 ///                |        |            |        | send response
@@ -67,6 +67,8 @@ pub enum ServerInviteState {
 pub struct ServerInvite {
     state: ServerInviteState,
     transport: Transport,
+    /// The 100 Trying is built but neither sent nor made needless by a TU response.
+    trying_unsent: bool,
     last_response: Option<Bytes>,
     /// The To tag the TU used, so the layer's answer to a CANCEL can carry the same
     /// one (§9.2).
@@ -78,13 +80,12 @@ pub struct ServerInvite {
 
 impl ServerInvite {
     /// A transaction for an INVITE just received. `trying` is the 100 Trying the layer
-    /// built for it; it is sent at once (§17.2.1 allows waiting 200 ms for the TU, but
-    /// answering immediately stops the peer's Timer A sooner).
-    pub fn new(transport: Transport, trying: Bytes, out: &mut Vec<Action>) -> Self {
-        out.push(Action::Transmit(trying.clone()));
+    /// built for it. It is not sent yet: see [`ServerInvite::poll_trying`].
+    pub fn new(transport: Transport, trying: Bytes) -> Self {
         Self {
             state: ServerInviteState::Proceeding,
             transport,
+            trying_unsent: true,
             last_response: Some(trying),
             to_tag: None,
             g_interval: Duration::ZERO,
@@ -95,6 +96,25 @@ impl ServerInvite {
 
     pub fn state(&self) -> ServerInviteState {
         self.state
+    }
+
+    /// Sends the 100 Trying unless the TU has answered already.
+    ///
+    /// §17.2.1: the server transaction MUST send 100 Trying "unless it knows that the TU
+    /// will generate a provisional or final response within 200 ms". The layer asks
+    /// this once the input that brought the INVITE has been handled in full: if the TU
+    /// answered in that same step (the IVR's 200 OK, a queue's 180), the 100 would
+    /// reach the peer microseconds before that answer and only cost both sides a
+    /// packet; if the TU is waiting for something (a CRM lookup, a shared-state
+    /// claim), the 100 goes out now, as early as before, and stops the peer's Timer A
+    /// retransmissions.
+    pub fn poll_trying(&mut self, out: &mut Vec<Action>) {
+        if std::mem::take(&mut self.trying_unsent)
+            && self.state == ServerInviteState::Proceeding
+            && let Some(bytes) = &self.last_response
+        {
+            out.push(Action::Transmit(bytes.clone()));
+        }
     }
 
     pub fn is_terminated(&self) -> bool {
@@ -123,6 +143,8 @@ impl ServerInvite {
             ServerInviteState::Proceeding
             | ServerInviteState::Completed
             | ServerInviteState::Accepted => {
+                // This is the 100 Trying if the TU has not answered: sent now, not again.
+                self.trying_unsent = false;
                 if let Some(bytes) = &self.last_response {
                     out.push(Action::Transmit(bytes.clone()));
                 }
@@ -143,6 +165,7 @@ impl ServerInvite {
     ) {
         match self.state {
             ServerInviteState::Proceeding => {
+                self.trying_unsent = false;
                 out.push(Action::Transmit(bytes.clone()));
                 self.last_response = Some(bytes);
                 if to_tag.is_some() {

@@ -27,6 +27,28 @@ fn receive_invite(
     (key, req)
 }
 
+/// §17.2.1: an INVITE the TU answers while its input is handled gets no 100 Trying
+/// (the answer is already on its way); one the TU leaves waiting gets it once, when the
+/// outputs are polled, and a retransmission before that poll does not send it twice.
+#[test]
+fn the_100_trying_goes_only_to_invites_the_tu_left_unanswered() {
+    let t0 = Instant::now();
+    let mut l = layer();
+    let invite = req("INVITE", "z9hG4bKinv1", 1);
+    l.handle_request(t0, invite.clone(), udp());
+    let Some(TuEvent::Request { key, .. }) = l.poll_event() else {
+        panic!("expected a Request event");
+    };
+    l.send_response(t0, key, make_response(&invite, 200, Some("ivr1")));
+    assert_eq!(lines(&transmits(&mut l)), vec!["SIP/2.0 200 OK"]);
+
+    let waiting = req("INVITE", "z9hG4bKinv2", 2);
+    l.handle_request(t0, waiting.clone(), udp());
+    l.handle_request(t0, waiting, udp());
+    assert_eq!(lines(&transmits(&mut l)), vec!["SIP/2.0 100 Trying"]);
+    assert!(transmits(&mut l).is_empty(), "the 100 is sent once");
+}
+
 #[test]
 fn invite_gets_100_and_retransmissions_are_absorbed() {
     let t0 = Instant::now();
