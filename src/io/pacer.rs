@@ -173,6 +173,8 @@ pub(super) fn pacer_loop(
     let mut digit_buf = [0u8; FRAME_ROOM];
     let mut outbox = Outbox::default();
     let mut list: Vec<Paced> = Vec::new();
+    // Indices into `list` of calls whose visit panicked this tick (almost always empty).
+    let mut broken: Vec<usize> = Vec::new();
     let mut next_tick = Instant::now();
     let mut foreign_window = (0u64, next_tick + FOREIGN_SUMMARY);
     let mut srtp_window = [0u64; 3];
@@ -210,23 +212,25 @@ pub(super) fn pacer_loop(
             if p.due > horizon {
                 continue;
             }
-            let Ok(mut s) = p.slot.session.lock() else {
-                continue;
-            };
-            while let Some((dest, len)) = s.poll_transmit(horizon, outbox.room()) {
-                outbox.push(index, dest, len);
-            }
-            p.due = s.next_deadline();
-            flush(p.call, &mut s, &sinks);
-            // Held digits whose time ran out: to the partner, with our lock released.
-            let released: Vec<char> = std::iter::from_fn(|| s.poll_released_digit()).collect();
-            drop(s);
-            if !released.is_empty() {
-                relay_digits(&p.slot, &released, &mut digit_buf);
+            // One thread paces every call: a bug that panics on one call's frame must
+            // cost that call its prompts, not every call its audio for the rest of the
+            // process's life. Frames already in the outbox are whole (a frame is pushed
+            // after it is written), so the tick's other calls still go out.
+            let visited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                visit(index, p, horizon, &mut outbox, &sinks, &mut digit_buf)
+            }));
+            if visited.is_err() {
+                tracing::error!(
+                    call = p.call.0,
+                    "prompt playback failed (a bug, reported above); this call's media \
+                     is no longer paced"
+                );
+                broken.push(index);
             }
         }
         // Phase 2: send them back to back.
         let mut sent = outbox.send(&list);
+        forget_broken(&mut list, &mut broken);
         sent += RTP_RELAYED.swap(0, Ordering::Relaxed);
         let received = RTP_RECEIVED.swap(0, Ordering::Relaxed);
         let late = RTP_LATE.swap(0, Ordering::Relaxed);
@@ -278,6 +282,43 @@ pub(super) fn pacer_loop(
     }
 }
 
+/// One due call in phase 1 of a tick: its frames into the outbox, its events to the
+/// core, its held digits that timed out to its partner.
+fn visit(
+    index: usize,
+    p: &mut Paced,
+    horizon: Instant,
+    outbox: &mut Outbox,
+    sinks: &Sinks,
+    digit_buf: &mut [u8],
+) {
+    let Ok(mut s) = p.slot.session.lock() else {
+        return;
+    };
+    while let Some((dest, len)) = s.poll_transmit(horizon, outbox.room()) {
+        outbox.push(index, dest, len);
+    }
+    p.due = s.next_deadline();
+    flush(p.call, &mut s, sinks);
+    // Held digits whose time ran out: to the partner, with our lock released.
+    let released: Vec<char> = std::iter::from_fn(|| s.poll_released_digit()).collect();
+    drop(s);
+    if !released.is_empty() {
+        relay_digits(&p.slot, &released, digit_buf);
+    }
+}
+
+/// Drops the calls whose visit panicked from the pacer's list. Highest index first, so
+/// each `swap_remove` only moves an entry that is not itself still to be removed.
+fn forget_broken<T>(list: &mut Vec<T>, broken: &mut Vec<usize>) {
+    broken.sort_unstable_by(|a, b| b.cmp(a));
+    for index in broken.drain(..) {
+        if index < list.len() {
+            list.swap_remove(index);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,6 +348,17 @@ mod tests {
                 "start +{start_us} µs: {gaps:?}"
             );
         }
+    }
+
+    /// The calls that panicked leave the list, whatever their positions; the rest stay.
+    #[test]
+    fn broken_calls_leave_the_list_and_the_others_stay() {
+        let mut list: Vec<u32> = (0..6).collect();
+        let mut broken = vec![1, 5, 4];
+        forget_broken(&mut list, &mut broken);
+        list.sort_unstable();
+        assert_eq!(list, vec![0, 2, 3]);
+        assert!(broken.is_empty());
     }
 
     fn write(outbox: &mut Outbox, frames: usize) {
