@@ -145,3 +145,52 @@ fn register_without_a_registrar_is_not_allowed() {
     ));
     assert_eq!(resp.status_code.code(), 405);
 }
+
+/// RFC 5626 §4.4.2: a STUN keepalive from a phone's address is answered once the phone
+/// is registered from there, and not before (no reflector for strangers).
+#[test]
+fn stun_keepalives_are_answered_for_registered_phones_only() {
+    let mut h = Harness::new(true);
+    let stun = |h: &mut Harness| -> Vec<Vec<u8>> {
+        let mut req = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+        req.extend_from_slice(b"phone-ka-001");
+        h.ep.handle_sip(h.now, h.wall, phone_peer(PHONE), &req);
+        std::iter::from_fn(|| h.ep.poll_output())
+            .map(|o| match o {
+                Output::Transmit(t) => {
+                    assert_eq!(t.peer, phone_peer(PHONE));
+                    t.payload.to_vec()
+                }
+                other => panic!("unexpected output {other:?}"),
+            })
+            .collect()
+    };
+    assert!(stun(&mut h).is_empty(), "not registered: no answer");
+
+    let contact = "<sip:101@192.168.1.20:5062;transport=udp>";
+    let resp = h.sip(&register_text("101", "ep1", 1, &[contact], Some(300), None));
+    let auth = authorization(&challenges(&resp)[1], "REGISTER", "101", "s3cret", 1);
+    let ok = h.sip(&register_text(
+        "101",
+        "ep1",
+        2,
+        &[contact],
+        Some(300),
+        Some(&auth),
+    ));
+    assert_eq!(ok.status_code.code(), 200, "{ok}");
+
+    let answers = stun(&mut h);
+    let [answer] = answers.as_slice() else {
+        panic!("{answers:?}")
+    };
+    assert_eq!(answer.len(), 32);
+    assert_eq!(&answer[..2], &[0x01, 0x01]);
+    assert_eq!(&answer[8..20], b"phone-ka-001");
+    // 192.168.1.20:5062 XORed with the magic cookie.
+    assert_eq!(&answer[26..28], &(5062u16 ^ 0x2112).to_be_bytes());
+    assert_eq!(
+        &answer[28..32],
+        &[192 ^ 0x21, 168 ^ 0x12, 1 ^ 0xa4, 20 ^ 0x42]
+    );
+}

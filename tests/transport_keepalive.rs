@@ -1,7 +1,8 @@
 //! Issue 19 item 3: CRLF keepalives (RFC 5626 §3.5.1) against the running binary.
 //! Over TCP each double-CRLF ping gets a single-CRLF pong (§4.4.1); over UDP nothing is
 //! answered (no response is defined there). Neither is logged above DEBUG, and the
-//! transport keeps working afterwards.
+//! transport keeps working afterwards. Over UDP the defined keepalive is STUN (§4.4.2):
+//! a Binding request from a trunk or a registered phone gets its Binding response.
 mod common;
 
 use std::io::{Read, Write};
@@ -97,4 +98,64 @@ fn tcp_double_crlf_gets_a_single_crlf_pong() {
     let head = read_exactly(&mut s, 11);
     assert_eq!(head, b"SIP/2.0 200");
     assert_quiet(&router);
+}
+
+/// A STUN Binding request (RFC 5389 §6), no attributes.
+fn binding_request(id: &[u8; 12]) -> Vec<u8> {
+    let mut r = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+    r.extend_from_slice(id);
+    r
+}
+
+#[test]
+fn udp_stun_keepalive_from_a_trunk_is_answered_with_its_address() {
+    let _g = serial();
+    let p = ports();
+    let router = Router::start(p, "", "");
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let id = *b"keepalive-01";
+    sock.send_to(&binding_request(&id), ("127.0.0.1", p.sip))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = sock.recv(&mut buf).unwrap();
+    let resp = &buf[..n];
+    assert_eq!(n, 32, "{resp:02x?}");
+    assert_eq!(&resp[..2], &[0x01, 0x01], "Binding success");
+    assert_eq!(&resp[8..20], &id, "same transaction");
+    // XOR-MAPPED-ADDRESS: our own port and 127.0.0.1, XORed with the magic cookie.
+    assert_eq!(&resp[20..26], &[0x00, 0x20, 0x00, 0x08, 0x00, 0x01]);
+    let port = u16::from_be_bytes([resp[26], resp[27]]) ^ 0x2112;
+    assert_eq!(port, sock.local_addr().unwrap().port());
+    let ip: Vec<u8> = resp[28..32]
+        .iter()
+        .zip([0x21, 0x12, 0xa4, 0x42])
+        .map(|(a, k)| a ^ k)
+        .collect();
+    assert_eq!(ip, [127, 0, 0, 1]);
+    let log = router.log();
+    assert!(
+        !log.to_ascii_lowercase().contains("malformed"),
+        "STUN is not SIP gone wrong:\n{log}"
+    );
+}
+
+#[test]
+fn udp_stun_from_an_unknown_address_gets_nothing() {
+    let _g = serial();
+    let p = ports();
+    // Loopback is no trunk here, and nothing is registered from it.
+    let router = Router::start(p, "trunks = [\"192.0.2.10\"]", "");
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    sock.send_to(&binding_request(b"stranger-001"), ("127.0.0.1", p.sip))
+        .unwrap();
+    let mut buf = [0u8; 512];
+    assert!(sock.recv(&mut buf).is_err(), "no reflector for strangers");
+    let log = router.log();
+    assert!(
+        !log.to_ascii_lowercase().contains("malformed"),
+        "dropped quietly:\n{log}"
+    );
 }

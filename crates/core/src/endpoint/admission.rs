@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use super::{Endpoint, Output};
 use crate::guard::{RefuseMode, Refused};
 use crate::sip::rsip;
+use crate::sip::stun::Stun;
 use crate::sip::{Peer, Transmit, headers};
 
 /// What to do with a request that passed the rate limits.
@@ -62,6 +63,32 @@ impl Endpoint {
             return Screen::Done;
         }
         Screen::Pass
+    }
+
+    /// RFC 5626 §4.4.2 / §8.4: a STUN Binding request on the SIP port is a phone's
+    /// keepalive; the answer tells it the flow is alive. Answered for trunks and for
+    /// addresses a phone is registered from, so the port is no reflector for anyone
+    /// else (the guard's per-source rate limit applies before this, as to SIP).
+    pub(super) fn handle_stun(&mut self, wall: Timestamp, peer: Peer, stun: Stun) {
+        let ip = peer.addr.ip();
+        let Stun::BindingRequest { transaction_id } = stun else {
+            tracing::debug!(from = %peer.addr, "STUN message other than a Binding request dropped");
+            return;
+        };
+        let known = self.cfg.server.is_trunk(ip)
+            || self
+                .registrar
+                .as_ref()
+                .is_some_and(|r| r.has_binding_from(ip, wall));
+        if !known {
+            tracing::debug!(from = %peer.addr, "STUN keepalive from an address with no registration dropped");
+            return;
+        }
+        tracing::trace!(from = %peer.addr, "STUN keepalive answered");
+        self.outputs.push_back(Output::Transmit(Transmit {
+            peer,
+            payload: crate::sip::stun::binding_success(&transaction_id, peer.addr),
+        }));
     }
 
     fn refuse_invite(&mut self, now: Instant, req: &rsip::Request, peer: Peer) {

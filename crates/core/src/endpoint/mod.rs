@@ -270,6 +270,12 @@ impl Endpoint {
         if !self.admit_message(now, peer.addr.ip()) {
             return;
         }
+        if peer.transport == Transport::Udp
+            && let Some(stun) = crate::sip::stun::classify(bytes)
+        {
+            self.handle_stun(wall, peer, stun);
+            return;
+        }
         match crate::sip::parse::parse_message(bytes) {
             Ok(rsip::SipMessage::Request(mut req)) => {
                 tracing::debug!(from = %peer.addr, "SIP in:\n{}", crate::sdp::crypto::redact_keys(&req.to_string()));

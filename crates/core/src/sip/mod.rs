@@ -81,6 +81,7 @@ pub mod frame;
 pub mod headers;
 pub mod normalize;
 pub mod parse;
+pub mod stun;
 pub mod uri;
 
 pub use frame::{FrameError, MAX_MESSAGE_SIZE, StreamFramer, frame_datagram};
