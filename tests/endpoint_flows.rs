@@ -453,3 +453,40 @@ fn udp_responses_follow_via_received_and_rport() {
         Some("192.0.2.9:40000")
     );
 }
+
+/// The caller's number and name of a call from `ep`'s trunk whose From hides the caller
+/// and whose P-Asserted-Identity (RFC 3325) names them.
+fn caller_of_asserted_invite(ep: Endpoint) -> String {
+    let mut h = Harness {
+        ep,
+        ..Harness::new(0)
+    };
+    let text = invite("pai1", "z9hG4bKpai1", SDP).replace(
+        "From: \"Alice\" <sip:5551234@10.0.0.1>;tag=t1\r\n",
+        "From: \"Anonymous\" <sip:anonymous@anonymous.invalid>;tag=t1\r\n\
+         P-Asserted-Identity: \"Bob\" <sip:+4930123456@10.0.0.1>, <tel:+4930123456>\r\n\
+         Privacy: id\r\n",
+    );
+    h.sip(&text);
+    let Some(info) = h.events.iter().find_map(|e| match e {
+        CallEvent::Started { info, .. } => Some(info),
+        _ => None,
+    }) else {
+        panic!("{:?}", h.events);
+    };
+    let name = info.caller_name.as_deref().unwrap_or_default();
+    format!("{} {name}", info.caller)
+}
+
+#[test]
+fn a_trunks_asserted_identity_is_the_caller_unless_the_admin_turns_it_off() {
+    assert_eq!(caller_of_asserted_invite(endpoint(0)), "+4930123456 Bob");
+    let server = ServerConfig {
+        trunks: vec!["10.0.0.0/8".parse().unwrap()],
+        trust_asserted_identity: false,
+        ..ServerConfig::default()
+    };
+    let cfg = EndpointConfig::from_server(&server, "127.0.0.1:5060".parse().unwrap());
+    let untrusting = Endpoint::new(cfg, Box::new(|_| Box::new(DemoIvr::default())), 7);
+    assert_eq!(caller_of_asserted_invite(untrusting), "anonymous Anonymous");
+}

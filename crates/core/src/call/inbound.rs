@@ -147,7 +147,16 @@ impl Call {
         program: impl FnOnce(&CallInfo) -> Box<dyn Program>,
     ) -> Result<Call, Refused> {
         let call_id = headers::call_id(&req).unwrap_or_default().to_string();
-        let caller = headers::from_user(&req).unwrap_or_else(|| "anonymous".into());
+        // The endpoint left a P-Asserted-Identity only on a trusted trunk's request
+        // (RFC 3325 §5): the caller's real number when From is the trunk's own, or
+        // `anonymous` for a caller who withheld theirs from the called party.
+        let (caller, caller_name) = match headers::asserted_user(&req) {
+            Some(number) => (number, headers::asserted_display_name(&req)),
+            None => (
+                headers::from_user(&req).unwrap_or_else(|| "anonymous".into()),
+                headers::from_display_name(&req),
+            ),
+        };
         let dialled = headers::request_uri_user(&req)
             .or_else(|| headers::to_user(&req))
             .unwrap_or_default();
@@ -172,7 +181,7 @@ impl Call {
         let info = CallInfo {
             call_id,
             caller,
-            caller_name: headers::from_display_name(&req),
+            caller_name,
             dialled,
             started_at: ctx.wall,
         };

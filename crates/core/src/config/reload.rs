@@ -8,7 +8,7 @@
 //!
 //! | setting | on reload |
 //! |---|---|
-//! | `trunks`, `realm`, `digest_algorithms`, `sip_timers`, `rtp_timeout_secs`, `inband_dtmf`, `ring_before_answer_ms` | run time |
+//! | `trunks`, `trust_asserted_identity`, `realm`, `digest_algorithms`, `sip_timers`, `rtp_timeout_secs`, `inband_dtmf`, `ring_before_answer_ms` | run time |
 //! | `webhook_url`, `webhook_secret`, `webhook_timeout_secs`, `webhook_retry_base_secs`, `webhook_events`, `webhook_format` | run time |
 //! | `prompts_dir` (and every prompt file in it) | run time |
 //! | `retention_days` | run time |
@@ -80,6 +80,7 @@ pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig,
         http_listen,
         admin_token,
         trunks,
+        trust_asserted_identity,
         webhook_url,
         webhook_secret,
         webhook_timeout_secs,
@@ -129,6 +130,7 @@ pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig,
     }
     run_time!(
         trunks,
+        trust_asserted_identity,
         realm,
         digest_algorithms,
         sip_timers,

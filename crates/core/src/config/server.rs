@@ -101,6 +101,10 @@ pub struct ServerConfig {
     /// else gets 403 (no open relay, no toll fraud). Default: loopback only.
     #[serde(deserialize_with = "networks")]
     pub trunks: Vec<ipnet::IpNet>,
+    /// Take the caller's number from P-Asserted-Identity (RFC 3325) when a trunk sends
+    /// one, From otherwise. Trunks are the trust domain (§2.3); anyone else's
+    /// P-Asserted-Identity is removed on arrival whatever this says (§5).
+    pub trust_asserted_identity: bool,
     /// Messages per second one non-trunk address may send on average (REGISTER,
     /// INVITE, OPTIONS…); over `rate_burst` at once it is ignored for `ban_secs`.
     /// 0 turns rate limits off. See docs/security.md.
@@ -474,6 +478,7 @@ impl Default for ServerConfig {
             ban_secs: 60,
             trunk_rate_limit: 0,
             refused_invites: crate::guard::RefuseMode::Answer,
+            trust_asserted_identity: true,
             max_transactions: 20_000,
             auth_max_failures: 5,
             auth_lockout_secs: 60,

@@ -65,6 +65,13 @@ impl Endpoint {
         Screen::Pass
     }
 
+    /// Whether a request from `ip` may say who the caller is with P-Asserted-Identity
+    /// (RFC 3325): only trunks, our trust domain, and only while the admin lets them
+    /// (`trust_asserted_identity`). Everyone else's is removed on arrival.
+    pub(super) fn trusts_asserted_identity(&self, ip: IpAddr) -> bool {
+        self.cfg.server.trust_asserted_identity && self.cfg.server.is_trunk(ip)
+    }
+
     /// RFC 5626 §4.4.2 / §8.4: a STUN Binding request on the SIP port is a phone's
     /// keepalive; the answer tells it the flow is alive. Answered for trunks and for
     /// addresses a phone is registered from, so the port is no reflector for anyone

@@ -280,6 +280,9 @@ impl Endpoint {
             Ok(rsip::SipMessage::Request(mut req)) => {
                 tracing::debug!(from = %peer.addr, "SIP in:\n{}", crate::sdp::crypto::redact_keys(&req.to_string()));
                 crate::sip::headers::stamp_received(&mut req, peer.addr);
+                if !self.trusts_asserted_identity(peer.addr.ip()) {
+                    crate::sip::headers::remove_asserted_identity(&mut req);
+                }
                 // RFC 3261 §18.2.2 / RFC 3581: over UDP, answer to `received` plus
                 // `rport` when the client asked for it, else to the Via's sent-by port.
                 // Over TCP the answer goes back on the connection it came in on.

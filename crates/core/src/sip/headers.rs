@@ -77,14 +77,34 @@ pub fn from_user<M: HeadersExt>(msg: &M) -> Option<String> {
 
 /// The user of the P-Asserted-Identity (RFC 3325) URI, read the same way as From.
 pub fn asserted_user(req: &Request) -> Option<String> {
+    asserted_value(req).and_then(identity_user)
+}
+
+/// The display name of the P-Asserted-Identity, read the same way as From's.
+pub fn asserted_display_name(req: &Request) -> Option<String> {
+    asserted_value(req).and_then(display_name)
+}
+
+/// The first P-Asserted-Identity header's value. Several identities may be listed (a
+/// sip: and a tel: one, §9.1): readers take the first.
+fn asserted_value(req: &Request) -> Option<&str> {
     req.headers.iter().find_map(|h| match h {
-        // Several identities may be listed (a sip: and a tel: one): the first.
-        Header::PAssertedIdentity(v) => identity_user(v.value()),
+        Header::PAssertedIdentity(v) => Some(v.value()),
         Header::Other(name, value) if name.eq_ignore_ascii_case("P-Asserted-Identity") => {
-            identity_user(value)
+            Some(value.as_str())
         }
         _ => None,
     })
+}
+
+/// Removes every P-Asserted-Identity: RFC 3325 §5 has an element drop the header from
+/// a request that comes from outside its trust domain, so nothing later can believe it.
+pub fn remove_asserted_identity(req: &mut Request) {
+    req.headers.retain(|h| match h {
+        Header::PAssertedIdentity(_) => false,
+        Header::Other(name, _) => !name.eq_ignore_ascii_case("P-Asserted-Identity"),
+        _ => true,
+    });
 }
 
 /// The user part of the URI of a `name-addr` or `addr-spec` value.
