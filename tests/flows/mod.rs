@@ -2,6 +2,8 @@
 //! caller on a trunk, managers' phones, every SIP message checked as text.
 #![allow(dead_code)]
 
+pub mod queue;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -282,9 +282,16 @@ impl Flow {
                     );
                     self.story.callback_queued = true;
                     self.callback_number = Some(number);
+                    // The place moves to the dial-back now, not after the goodbye: the
+                    // caller was just told they will be called back, so a manager who
+                    // frees up during the goodbye must not be rung for this live call.
+                    if let Some(q) = self.queue_wait().cloned() {
+                        self.virtual_queue(&q);
+                    }
                 }
                 WaitAction::Hangup => {
-                    // The goodbye played: the place is kept, the call ends.
+                    // The goodbye played: the place was kept at the confirmation (a
+                    // no-op here then), the call ends.
                     if let State::Connecting { queue: Some(q), .. } =
                         std::mem::replace(&mut self.state, State::Ivr)
                     {
