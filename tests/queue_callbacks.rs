@@ -431,7 +431,11 @@ fn a_manager_freed_during_the_callback_goodbye_rings_for_the_dial_back() {
     press(&mut h, c2.key, '1');
     let (goodbye, p) = last_play(&h, c2.key);
     assert_eq!(p, ["callback_queued"]);
-    assert_eq!(h.ep.dialbacks(), 1, "the place is the dial-back's from the confirmation");
+    assert_eq!(
+        h.ep.dialbacks(),
+        1,
+        "the place is the dial-back's from the confirmation"
+    );
 
     // Sofia frees up while the goodbye plays.
     sofia_hangs_up(&mut h, &leg1, "s1", 5);

@@ -153,6 +153,23 @@ impl Latch {
         }
     }
 
+    /// Whether a packet from `from` could belong to this stream at all: anyone while
+    /// learning (in `"sdp"` mode only the SDP address), else the latched peer or the SDP
+    /// address. Does not judge the packet. Used to tell an SRTP packet that fails
+    /// authentication from a stranger (injection, counted as foreign) from one that
+    /// fails from the peer's own address (a key mismatch or tampering on the path).
+    #[must_use]
+    pub fn expects(&self, from: SocketAddr) -> bool {
+        match (self.cfg.mode, self.state) {
+            (LatchMode::Any, _) => true,
+            (LatchMode::Sdp, _) => Some(from) == self.sdp,
+            (LatchMode::Learn, State::Learning(_)) => true,
+            (LatchMode::Learn, State::Latched { from: peer, .. }) => {
+                peer == from || Some(from) == self.sdp
+            }
+        }
+    }
+
     /// Judges one packet of the stream's payload types from `from`.
     pub fn handle_packet(
         &mut self,

@@ -451,8 +451,9 @@ impl MediaSession {
     }
 
     /// A datagram arrived on our RTP port. On an SRTP leg it is first authenticated
-    /// and decrypted in place (a packet that fails is dropped and counted, see
-    /// [`Self::take_srtp_drops`]). Then its source is checked against the latch (a
+    /// and decrypted in place (a packet that fails is dropped and counted: as an SRTP
+    /// drop, [`Self::take_srtp_drops`], when it came from where the stream may come
+    /// from, else as foreign, [`Self::take_latch_stats`]). Then its source is checked against the latch (a
     /// packet from anyone but the peer is dropped before it is looked at: no digits,
     /// no recording, no relay, no redirect), digits are detected and, while bridged,
     /// the plain packet to relay to the partner leg is returned (audio and
@@ -474,6 +475,12 @@ impl MediaSession {
             Protection::Plain => packet.len(),
             Protection::Srtp(s) => match s.unprotect(now, packet) {
                 Ok(len) => len,
+                // From an address the stream cannot come from: a stranger's packet
+                // (strict latching would drop it anyway), not a key problem.
+                Err(_) if !self.latch.expects(from) => {
+                    self.foreign_dropped += 1;
+                    return None;
+                }
                 Err(why) => {
                     match why {
                         Dropped::Auth => self.srtp_drops.auth += 1,

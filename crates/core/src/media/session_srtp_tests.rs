@@ -200,6 +200,16 @@ fn tampered_replayed_and_wrongly_keyed_packets_never_reach_the_other_leg() {
     assert_eq!(drops.replay, 1, "{drops:?}");
     assert_eq!(drops.malformed, 1, "{drops:?}");
     assert_eq!(a.take_srtp_drops(), SrtpDrops::default(), "taken once");
+    // The same forgeries from an address the stream cannot come from are a stranger's:
+    // counted as foreign packets, not as failed SRTP (no key problem to look for).
+    let _ = a.take_latch_stats();
+    let elsewhere: SocketAddr = "203.0.113.66:40000".parse().unwrap();
+    for i in 0..5u16 {
+        let mut pkt = srtp(&mut stranger, 0, 30 + i, &speech(i));
+        assert!(a.handle_rtp(t0, elsewhere, &mut pkt).is_none());
+    }
+    assert_eq!(a.take_srtp_drops(), SrtpDrops::default());
+    assert_eq!(a.take_latch_stats().0, 5);
     // The real phone still gets through afterwards.
     let mut next = srtp(&mut phone_a, 0, 3, &speech(3));
     let fwd = a
