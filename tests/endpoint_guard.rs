@@ -297,3 +297,43 @@ fn an_escaped_quote_in_the_display_name_does_not_fake_the_caller() {
         Some("Evil %22\"<sip:x@127.0.0.9>")
     );
 }
+
+/// `switchboard reload` under attack: tighter limits and silent refusals apply from the
+/// next message, without a restart (which would drop the calls in progress).
+#[test]
+fn reloaded_guard_settings_apply_to_the_next_message() {
+    let mut h = H::new(|_| {});
+    for i in 0..30 {
+        h.sip(
+            STRANGER,
+            &invite(STRANGER, &format!("a{i}"), &format!("z9hG4bKa{i}")),
+        );
+    }
+    assert_eq!(
+        h.statuses().len(),
+        30,
+        "the defaults let 30 refusals through"
+    );
+    let tighter = ServerConfig {
+        trunks: vec!["10.0.0.0/8".parse().unwrap()],
+        rate_limit: 1,
+        rate_burst: 2,
+        ban_secs: 60,
+        refused_invites: RefuseMode::Silent,
+        ..ServerConfig::default()
+    };
+    h.ep.set_server_config(tighter);
+    h.advance(Duration::from_secs(5));
+    for i in 0..10 {
+        h.sip(
+            STRANGER,
+            &invite(STRANGER, &format!("b{i}"), &format!("z9hG4bKb{i}")),
+        );
+    }
+    assert!(h.statuses().is_empty(), "refused silently now");
+    let stats = h.ep.take_guard_stats();
+    assert_eq!(stats.bans, 1, "{stats:?}");
+    assert_eq!(h.ep.banned_sources(), 1);
+    // The trunk is not affected.
+    let _ = trunk_call(&mut h, "after-reload");
+}

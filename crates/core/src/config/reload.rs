@@ -14,6 +14,8 @@
 //! | `retention_days` | run time |
 //! | `tls_certificate`, `tls_private_key` (and the files, re-read on every reload), `tls_server_name`, `tls_ca_file`, `tls_verify_peers`, `tls_peer_names`, `tls_handshake_secs` | run time |
 //! | `srtp` | run time (calls that start afterwards) |
+//! | `rate_limit`, `rate_burst`, `ban_secs`, `trunk_rate_limit`, `refused_invites`, `max_transactions`, `auth_max_failures`, `auth_lockout_secs`, `allow_legacy_digest` | run time (from the next message; bans and lockouts in force are kept, `rate_limit = 0` lifts the bans) |
+//! | `rtp_latch`, `rtp_relatch_after_ms`, the `tcp_*` keys, `sip_max_message_bytes`, `admin_hosts`, `report_max_days` | restart |
 //! | `sip_tls_listen`, `sip_listen`, `advertised_address`, `rtp_ports`, `data_dir`, `http_listen`, `admin_token` | restart |
 
 use std::fmt::Debug;
@@ -152,7 +154,17 @@ pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig,
         tls_verify_peers,
         tls_peer_names,
         tls_handshake_secs,
-        srtp
+        srtp,
+        // The guards take new limits at once (bans and lockouts in force are kept).
+        rate_limit,
+        rate_burst,
+        ban_secs,
+        trunk_rate_limit,
+        refused_invites,
+        max_transactions,
+        auth_max_failures,
+        auth_lockout_secs,
+        allow_legacy_digest
     );
     restart!(
         sip_listen => display,
@@ -162,19 +174,10 @@ pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig,
         data_dir => |d: &std::path::PathBuf| d.display().to_string(),
         http_listen => |a: &Option<std::net::SocketAddr>| a.map_or("off".to_string(), |a| a.to_string()),
         admin_token => |t: &Option<String>| if t.is_some() { "(a token)".to_string() } else { "(none)".to_string() },
-        // The guards, the media plane's latching, the TCP listener and the admin API
-        // are built with these at start.
+        // The media plane's latching, the TCP listener and the admin API are built
+        // with these at start.
         rtp_latch => |m: &crate::media::latch::LatchMode| format!("{m:?}"),
         rtp_relatch_after_ms => display,
-        rate_limit => display,
-        rate_burst => display,
-        ban_secs => display,
-        trunk_rate_limit => display,
-        refused_invites => |m: &crate::guard::RefuseMode| format!("{m:?}"),
-        max_transactions => display,
-        auth_max_failures => display,
-        auth_lockout_secs => display,
-        allow_legacy_digest => display,
         tcp_idle_secs => display,
         tcp_keepalive_secs => display,
         tcp_message_secs => display,
@@ -203,10 +206,21 @@ mod tests {
             digest_algorithms: vec![crate::registrar::digest::Algorithm::Md5],
             sip_listen: "0.0.0.0:5070".parse().unwrap(),
             admin_token: Some("secret".into()),
+            rate_limit: 5,
+            refused_invites: crate::guard::RefuseMode::Silent,
             ..ServerConfig::default()
         };
         let (merged, report) = merge_reload(&running, new);
-        assert_eq!(report.applied, vec!["trunks", "digest_algorithms"]);
+        assert_eq!(
+            report.applied,
+            vec![
+                "trunks",
+                "digest_algorithms",
+                "rate_limit",
+                "refused_invites"
+            ]
+        );
+        assert_eq!(merged.rate_limit, 5);
         assert_eq!(merged.trunks, vec!["192.0.2.0/24".parse().unwrap()]);
         assert_eq!(merged.sip_listen, running.sip_listen, "kept until restart");
         assert_eq!(merged.admin_token, None);

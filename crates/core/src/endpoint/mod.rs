@@ -209,7 +209,13 @@ impl Endpoint {
         self.cfg.ring_before_answer = Duration::from_millis(server.ring_before_answer_ms);
         if let Some(reg) = self.registrar.as_mut() {
             reg.set_auth(server.realm.clone(), server.digest_algorithms.clone());
+            reg.set_policy(server.allow_legacy_digest, server.lockout());
         }
+        self.guard.reconfigure(
+            server.rate(),
+            server.refused_invites,
+            server.max_transactions,
+        );
         self.cfg.server = server;
         let recordings = std::mem::take(&mut self.call_cfg.recordings_dir);
         self.call_cfg = self.cfg.call_config();

@@ -90,6 +90,12 @@ impl AuthLockout {
         }
     }
 
+    /// New limits (`switchboard reload`); the failures counted and the lockouts given
+    /// so far are kept, so a reload never hands a guessing attacker fresh tries.
+    pub fn set_config(&mut self, cfg: LockoutConfig) {
+        self.cfg = cfg;
+    }
+
     /// Refuses (`Err`) when `source` or `user` is locked out at `now`.
     pub fn check(&self, now: i64, source: IpAddr, user: Option<&str>) -> Result<(), Locked> {
         if self.cfg.max_failures == 0 {

@@ -124,6 +124,19 @@ impl Guards {
         }
     }
 
+    /// New limits from a reload (`rate_*`, `ban_secs`, `trunk_rate_limit`,
+    /// `refused_invites`, `max_transactions`): in force from the next message.
+    pub fn reconfigure(
+        &mut self,
+        rate: RateConfig,
+        refuse_invites: RefuseMode,
+        max_transactions: usize,
+    ) {
+        self.rate.set_config(rate);
+        self.refuse_invites = refuse_invites;
+        self.max_transactions = max_transactions;
+    }
+
     /// The first check on every message, before parsing: `false` drops it.
     pub fn admit_message(&mut self, now: Instant, ip: IpAddr, trunk: bool) -> bool {
         match self.rate.check(now, canonical(ip), trunk) {

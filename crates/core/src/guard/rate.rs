@@ -91,6 +91,16 @@ impl RateGuard {
         }
     }
 
+    /// New limits (`switchboard reload`). Each source's bucket refills at the new rate
+    /// up to the new burst from its next message on; bans already given run their
+    /// course, unless limits are now off (`rate_limit = 0`), which lifts them.
+    pub fn set_config(&mut self, cfg: RateConfig) {
+        if cfg.rate <= 0.0 {
+            self.bans.clear();
+        }
+        self.cfg = cfg;
+    }
+
     /// Judges one message from `ip` (a trunk address when `trunk`).
     pub fn check(&mut self, now: Instant, ip: IpAddr, trunk: bool) -> Admission {
         if self.next_sweep.is_none_or(|t| now >= t) {
@@ -166,6 +176,36 @@ impl RateGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reload's tighter limit applies from the next message; turning limits off lifts
+    /// the bans given so far.
+    #[test]
+    fn new_limits_apply_at_once_and_turning_them_off_lifts_bans() {
+        let t0 = Instant::now();
+        let a = ip("192.0.2.1");
+        let mut g = RateGuard::new(RateConfig::default());
+        for _ in 0..5 {
+            assert_eq!(g.check(t0, a, false), Admission::Admit);
+        }
+        g.set_config(RateConfig {
+            rate: 1.0,
+            burst: 2.0,
+            ..RateConfig::default()
+        });
+        assert_eq!(g.check(t0, ip("192.0.2.2"), false), Admission::Admit);
+        assert_eq!(g.check(t0, ip("192.0.2.2"), false), Admission::Admit);
+        assert!(matches!(
+            g.check(t0, ip("192.0.2.2"), false),
+            Admission::NewlyBanned { .. }
+        ));
+        assert!(g.is_banned(t0, ip("192.0.2.2")));
+        g.set_config(RateConfig {
+            rate: 0.0,
+            ..RateConfig::default()
+        });
+        assert!(!g.is_banned(t0, ip("192.0.2.2")));
+        assert_eq!(g.check(t0, ip("192.0.2.2"), false), Admission::Admit);
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

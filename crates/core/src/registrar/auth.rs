@@ -98,6 +98,13 @@ impl Authenticator {
         self.lockout = AuthLockout::new(lockout);
     }
 
+    /// Like [`Self::set_policy`] for a running registrar (`switchboard reload`): the
+    /// failures and lockouts counted so far are kept.
+    pub fn update_policy(&mut self, allow_legacy: bool, lockout: LockoutConfig) {
+        self.allow_legacy = allow_legacy;
+        self.lockout.set_config(lockout);
+    }
+
     /// Counters since the last call (auth fields only).
     pub fn take_stats(&mut self) -> GuardStats {
         std::mem::take(&mut self.stats)
