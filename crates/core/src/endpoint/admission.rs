@@ -47,15 +47,9 @@ impl Endpoint {
             return Screen::Pass;
         }
         let initial = headers::to_tag(req).is_none();
-        if initial && req.method == rsip::Method::Invite {
-            let phone = self
-                .registrar
-                .as_ref()
-                .is_some_and(|r| r.has_binding_from(ip, wall));
-            if !phone {
-                self.refuse_invite(now, req, peer);
-                return Screen::Done;
-            }
+        if initial && req.method == rsip::Method::Invite && !self.registered_phone_at(ip, wall) {
+            self.refuse_invite(now, req, peer);
+            return Screen::Done;
         }
         if self.txn.len() >= self.guard.max_transactions {
             let what = req.method.to_string();
@@ -63,6 +57,14 @@ impl Endpoint {
             return Screen::Done;
         }
         Screen::Pass
+    }
+
+    /// Whether a manager's phone is registered from `ip` now: besides trunks, the only
+    /// sources that may call in or have their STUN keepalives answered.
+    fn registered_phone_at(&self, ip: IpAddr, wall: Timestamp) -> bool {
+        self.registrar
+            .as_ref()
+            .is_some_and(|r| r.has_binding_from(ip, wall))
     }
 
     /// Whether a request from `ip` may say who the caller is with P-Asserted-Identity
@@ -82,12 +84,7 @@ impl Endpoint {
             tracing::debug!(from = %peer.addr, "STUN message other than a Binding request dropped");
             return;
         };
-        let known = self.cfg.server.is_trunk(ip)
-            || self
-                .registrar
-                .as_ref()
-                .is_some_and(|r| r.has_binding_from(ip, wall));
-        if !known {
+        if !self.cfg.server.is_trunk(ip) && !self.registered_phone_at(ip, wall) {
             tracing::debug!(from = %peer.addr, "STUN keepalive from an address with no registration dropped");
             return;
         }

@@ -453,12 +453,12 @@ impl MediaSession {
     /// A datagram arrived on our RTP port. On an SRTP leg it is first authenticated
     /// and decrypted in place (a packet that fails is dropped and counted: as an SRTP
     /// drop, [`Self::take_srtp_drops`], when it came from where the stream may come
-    /// from, else as foreign, [`Self::take_latch_stats`]). Then its source is checked against the latch (a
-    /// packet from anyone but the peer is dropped before it is looked at: no digits,
-    /// no recording, no relay, no redirect), digits are detected and, while bridged,
-    /// the plain packet to relay to the partner leg is returned (audio and
-    /// telephone-events of the negotiated payload types only; not the events the
-    /// feature gate holds back). Digits the gate releases wait in
+    /// from, else as foreign, [`Self::take_latch_stats`]). Then its source is checked
+    /// against the latch (a packet from anyone but the peer is dropped before it is
+    /// looked at: no digits, no recording, no relay, no redirect), digits are detected
+    /// and, while bridged, the plain packet to relay to the partner leg is returned
+    /// (audio and telephone-events of the negotiated payload types only; not the
+    /// events the feature gate holds back). Digits the gate releases wait in
     /// [`Self::poll_released_digit`]; relay them first.
     pub fn handle_rtp<'a>(
         &mut self,

@@ -93,14 +93,9 @@ impl Authenticator {
     }
 
     /// `[server] allow_legacy_digest` and the lockout limits.
+    /// At start and on `switchboard reload`: the failures and lockouts counted so far
+    /// are kept, so a reload never hands a guessing attacker fresh tries.
     pub fn set_policy(&mut self, allow_legacy: bool, lockout: LockoutConfig) {
-        self.allow_legacy = allow_legacy;
-        self.lockout = AuthLockout::new(lockout);
-    }
-
-    /// Like [`Self::set_policy`] for a running registrar (`switchboard reload`): the
-    /// failures and lockouts counted so far are kept.
-    pub fn update_policy(&mut self, allow_legacy: bool, lockout: LockoutConfig) {
         self.allow_legacy = allow_legacy;
         self.lockout.set_config(lockout);
     }

@@ -177,16 +177,16 @@ impl Registrar {
         self.auth.set_users(users);
     }
 
-    /// New realm and algorithms after a configuration reload: challenges from now on
-    /// use them; bindings stay.
     /// `[server] allow_legacy_digest` and the lockout limits, from a reload; lockouts
     /// in force stay.
     pub fn set_policy(&mut self, allow_legacy_digest: bool, lockout: crate::guard::LockoutConfig) {
         self.cfg.allow_legacy_digest = allow_legacy_digest;
         self.cfg.lockout = lockout;
-        self.auth.update_policy(allow_legacy_digest, lockout);
+        self.auth.set_policy(allow_legacy_digest, lockout);
     }
 
+    /// New realm and algorithms after a configuration reload: challenges from now on
+    /// use them; bindings stay.
     pub fn set_auth(&mut self, realm: String, algorithms: Vec<digest::Algorithm>) {
         let mut algorithms = dedup_algorithms(algorithms);
         if algorithms.is_empty() {
