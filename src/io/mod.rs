@@ -32,6 +32,7 @@ pub mod stream;
 mod tap;
 pub mod tcp;
 pub mod tls;
+mod uring;
 pub mod webhook;
 pub mod webhook_format;
 

@@ -17,9 +17,11 @@
 //! header) paced the sends slowly enough for the reader to drain and sleep between
 //! them, so nearly every send paid a wake-up; sent back to back, a tick's frames wake
 //! it about once. Measured in `docs/performance.md` (issue 16). It also keeps every
-//! session lock out of the syscalls.
+//! session lock out of the syscalls, and hands phase 2 a whole tick's frames, which
+//! [`super::uring`] submits to the kernel in one call where io_uring is available.
 
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -30,6 +32,7 @@ use super::slot::{
     RTP_FOREIGN, RTP_LATE, RTP_LOST, RTP_RECEIVED, RTP_RELATCHED, RTP_RELAYED, SRTP_AUTH,
     SRTP_MALFORMED, SRTP_REPLAY, Sinks, Slot, flush, relay_digits,
 };
+use super::uring::Uring;
 
 /// How often the pacer wakes. 5 ms keeps jitter well inside any jitter buffer while
 /// costing 200 wake-ups/s in total, whatever the number of calls.
@@ -76,6 +79,8 @@ struct Outbox {
     /// Where the next frame goes in `bytes`.
     used: usize,
     frames: Vec<Frame>,
+    /// One submission per tick where the kernel allows io_uring; `send_to` otherwise.
+    uring: Option<Uring>,
 }
 
 /// One frame of the outbox.
@@ -116,19 +121,62 @@ impl Outbox {
         self.used += len;
     }
 
-    /// Sends every frame out of its call's socket and empties the outbox; returns how
-    /// many the kernel took.
-    fn send(&mut self, list: &[Paced]) -> u64 {
-        let mut sent = 0;
-        for f in &self.frames {
-            if let (Some(p), Some(pkt)) = (list.get(f.call_index), self.bytes.get(f.start..f.start + f.len))
-                // A full socket buffer drops this frame; RTP tolerates loss, and
-                // blocking here would delay every other call.
-                && p.slot.socket.send_to(pkt, f.dest).is_ok()
-            {
-                sent += 1;
+    /// An outbox that sends through io_uring where the kernel allows it.
+    fn new() -> Outbox {
+        let uring = Uring::new();
+        match uring {
+            Some(_) => {
+                tracing::debug!("prompt frames are sent with one io_uring submission per tick")
             }
+            None => tracing::info!(
+                "io_uring is not available (kernel.io_uring_disabled, or a seccomp profile): \
+                 prompt frames are sent with one send_to each"
+            ),
         }
+        Outbox {
+            uring,
+            ..Outbox::default()
+        }
+    }
+
+    /// Sends every frame out of its call's socket and empties the outbox; returns how
+    /// many the kernel took. A full socket buffer drops a frame: RTP tolerates loss,
+    /// and blocking here would delay every other call.
+    fn send(&mut self, list: &[Paced]) -> u64 {
+        let Outbox {
+            bytes,
+            frames,
+            uring,
+            ..
+        } = self;
+        let outgoing = frames.iter().filter_map(|f| {
+            let p = list.get(f.call_index)?;
+            let pkt = bytes.get(f.start..f.start + f.len)?;
+            Some((p, pkt, f.dest))
+        });
+        let sent = match uring.as_mut() {
+            Some(ring) => {
+                let result = ring
+                    .send(outgoing.map(|(p, pkt, dest)| (p.slot.socket.as_raw_fd(), pkt, dest)));
+                match result {
+                    Ok(sent) => sent,
+                    Err(e) => {
+                        // Sends may still be in flight: leak what they read rather than
+                        // free or reuse it, and use send_to from now on (super::uring).
+                        tracing::warn!(
+                            error = %e,
+                            "io_uring failed: prompt frames are sent with send_to from now on"
+                        );
+                        std::mem::forget(uring.take());
+                        std::mem::forget(std::mem::take(bytes));
+                        0
+                    }
+                }
+            }
+            None => outgoing
+                .filter(|(p, pkt, dest)| p.slot.socket.send_to(pkt, *dest).is_ok())
+                .count() as u64,
+        };
         self.trim();
         self.frames.clear();
         self.used = 0;
@@ -171,7 +219,7 @@ pub(super) fn pacer_loop(
     stop: Arc<AtomicBool>,
 ) {
     let mut digit_buf = [0u8; FRAME_ROOM];
-    let mut outbox = Outbox::default();
+    let mut outbox = Outbox::new();
     let mut list: Vec<Paced> = Vec::new();
     // Indices into `list` of calls whose visit panicked this tick (almost always empty).
     let mut broken: Vec<usize> = Vec::new();
