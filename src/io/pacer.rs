@@ -20,7 +20,7 @@
 //! session lock out of the syscalls, and hands phase 2 a whole tick's frames, which
 //! [`super::uring`] submits to the kernel in one call where io_uring is available.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -152,12 +152,12 @@ impl Outbox {
         let outgoing = frames.iter().filter_map(|f| {
             let p = list.get(f.call_index)?;
             let pkt = bytes.get(f.start..f.start + f.len)?;
-            Some((p, pkt, f.dest))
+            Some((&p.slot.socket, pkt, f.dest))
         });
         let sent = match uring.as_mut() {
             Some(ring) => {
-                let result = ring
-                    .send(outgoing.map(|(p, pkt, dest)| (p.slot.socket.as_raw_fd(), pkt, dest)));
+                let result =
+                    ring.send(outgoing.map(|(socket, pkt, dest)| (socket.as_raw_fd(), pkt, dest)));
                 match result {
                     Ok(sent) => sent,
                     Err(e) => {
@@ -173,9 +173,7 @@ impl Outbox {
                     }
                 }
             }
-            None => outgoing
-                .filter(|(p, pkt, dest)| p.slot.socket.send_to(pkt, *dest).is_ok())
-                .count() as u64,
+            None => send_each(outgoing),
         };
         self.trim();
         self.frames.clear();
@@ -197,6 +195,14 @@ impl Outbox {
             self.frames.shrink_to(keep_frames);
         }
     }
+}
+
+/// One `send_to` per frame, where the kernel refuses io_uring; returns how many the
+/// kernel took.
+fn send_each<'a>(frames: impl Iterator<Item = (&'a UdpSocket, &'a [u8], SocketAddr)>) -> u64 {
+    frames
+        .filter(|(socket, pkt, dest)| socket.send_to(pkt, *dest).is_ok())
+        .count() as u64
 }
 
 /// The latest deadline a tick sends: half a tick past the tick's *scheduled* instant.
@@ -407,6 +413,29 @@ mod tests {
         list.sort_unstable();
         assert_eq!(list, vec![0, 2, 3]);
         assert!(broken.is_empty());
+    }
+
+    /// Without io_uring each frame goes out of its own socket with send_to; a frame the
+    /// kernel refuses (here: to an IPv6 peer from an IPv4 socket) is not counted.
+    #[test]
+    fn without_io_uring_each_frame_leaves_its_own_socket() {
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = peer.local_addr().unwrap();
+        let socks: Vec<UdpSocket> = (0..3)
+            .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let v6: SocketAddr = "[::1]:9".parse().unwrap();
+        let frames = [
+            (&socks[0], &b"zero"[..], to),
+            (&socks[1], &b"one"[..], v6),
+            (&socks[2], &b"two"[..], to),
+        ];
+        assert_eq!(send_each(frames.into_iter()), 2);
+        let mut buf = [0u8; 8];
+        for (sock, want) in [(&socks[0], &b"zero"[..]), (&socks[2], &b"two"[..])] {
+            let (len, from) = peer.recv_from(&mut buf).unwrap();
+            assert_eq!((&buf[..len], from), (want, sock.local_addr().unwrap()));
+        }
     }
 
     fn write(outbox: &mut Outbox, frames: usize) {
