@@ -117,6 +117,51 @@ fn sockaddr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
     }
 }
 
+/// An address as the kernel takes it, for a send that names its destination (the
+/// inverse of [`sockaddr`]).
+pub(super) fn raw_sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain old data; all zeroes is a valid value.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let v4 = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*a.ip()).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is large and aligned enough for any sockaddr.
+            unsafe {
+                std::ptr::from_mut(&mut storage)
+                    .cast::<libc::sockaddr_in>()
+                    .write(v4)
+            };
+            size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let v6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: as above.
+            unsafe {
+                std::ptr::from_mut(&mut storage)
+                    .cast::<libc::sockaddr_in6>()
+                    .write(v6)
+            };
+            size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::UdpSocket;
@@ -146,6 +191,23 @@ mod tests {
             assert_eq!(batch.packet(2).unwrap().1, &[(BATCH + 2) as u8; 10]);
             let dry = batch.recv(fd).unwrap_err();
             assert_eq!(dry.kind(), io::ErrorKind::WouldBlock);
+        }
+    }
+
+    /// What we hand the kernel reads back as the same address.
+    #[test]
+    fn addresses_survive_the_round_trip_through_the_kernels_format() {
+        for a in [
+            "127.0.0.1:5004",
+            "203.0.113.9:65535",
+            "[::1]:40000",
+            "[fe80::1%3]:9",
+        ] {
+            let addr: SocketAddr = a.parse().unwrap();
+            let (raw, len) = raw_sockaddr(addr);
+            assert_eq!(sockaddr(&raw), Some(addr), "{a}");
+            let want = if addr.is_ipv4() { 16 } else { 28 };
+            assert_eq!(len, want, "{a}");
         }
     }
 

@@ -22,48 +22,10 @@ use std::os::fd::RawFd;
 
 use io_uring::{IoUring, opcode, types};
 
+use super::mmsg::raw_sockaddr;
+
 /// Submission queue size: a tick with more frames goes in several submissions.
 const ENTRIES: u32 = 256;
-
-/// A destination as the kernel takes it.
-#[repr(C)]
-#[derive(Clone, Copy)]
-union RawAddr {
-    v4: libc::sockaddr_in,
-    v6: libc::sockaddr_in6,
-}
-
-fn raw_addr(addr: SocketAddr) -> (RawAddr, libc::socklen_t) {
-    match addr {
-        SocketAddr::V4(a) => (
-            RawAddr {
-                v4: libc::sockaddr_in {
-                    sin_family: libc::AF_INET as libc::sa_family_t,
-                    sin_port: a.port().to_be(),
-                    sin_addr: libc::in_addr {
-                        s_addr: u32::from(*a.ip()).to_be(),
-                    },
-                    sin_zero: [0; 8],
-                },
-            },
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        ),
-        SocketAddr::V6(a) => (
-            RawAddr {
-                v6: libc::sockaddr_in6 {
-                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                    sin6_port: a.port().to_be(),
-                    sin6_flowinfo: a.flowinfo(),
-                    sin6_addr: libc::in6_addr {
-                        s6_addr: a.ip().octets(),
-                    },
-                    sin6_scope_id: a.scope_id(),
-                },
-            },
-            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-        ),
-    }
-}
 
 /// One frame to send: out of which socket, its bytes, to whom.
 pub(super) type Outgoing<'a> = (RawFd, &'a [u8], SocketAddr);
@@ -74,7 +36,7 @@ pub(super) struct Uring {
     /// The addresses of the sends in flight. Its capacity is [`ENTRIES`] from the start
     /// and a submission holds at most that many, so it never moves while the kernel
     /// reads it.
-    addrs: Vec<(RawAddr, libc::socklen_t)>,
+    addrs: Vec<(libc::sockaddr_storage, libc::socklen_t)>,
 }
 
 impl Uring {
@@ -103,7 +65,7 @@ impl Uring {
                 let Some((fd, frame, dest)) = frames.next() else {
                     break;
                 };
-                self.addrs.push(raw_addr(dest));
+                self.addrs.push(raw_sockaddr(dest));
                 let Some((addr, addr_len)) = self.addrs.last() else {
                     break;
                 };
