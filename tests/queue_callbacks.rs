@@ -24,8 +24,7 @@ fn callback_keeps_the_place_then_the_manager_is_rung_first_and_the_customer_dial
     let mut h = H::new("10.0.0.0/24", &plan(""));
     let (c1, leg1) = sofia_busy(&mut h);
     let c2 = call_in(&mut h, 2);
-    let (id, _) = last_play(&h, c2.key);
-    finish(&mut h, c2.key, id);
+    skip_play(&mut h, c2.key);
     // The callback key: the number read back, confirm or another number.
     press(&mut h, c2.key, '5');
     let (id, p) = last_play(&h, c2.key);
@@ -46,9 +45,7 @@ fn callback_keeps_the_place_then_the_manager_is_rung_first_and_the_customer_dial
     assert_eq!(id & 0x8000_0000, 0, "dialog prompts are listened to");
     finish(&mut h, c2.key, id);
     press(&mut h, c2.key, '1');
-    let (id, p) = last_play(&h, c2.key);
-    assert_eq!(p, ["callback_queued"]);
-    finish(&mut h, c2.key, id);
+    hear(&mut h, c2.key, &["callback_queued"]);
     // We hang up after the goodbye; the place is kept under the dial-back.
     trunk_answers_bye(&mut h);
     let ended = h.events.iter().find_map(|e| match e {
@@ -98,21 +95,8 @@ fn callback_keeps_the_place_then_the_manager_is_rung_first_and_the_customer_dial
     );
     answer(&mut h, SOFIA, &inv, "s2");
     // The whisper on Sofia's leg.
-    let (leg_key, whisper_id, whisper) = h
-        .media
-        .iter()
-        .rev()
-        .find_map(|m| match m {
-            MediaCommand::Play {
-                call,
-                play_id,
-                prompts,
-            } if prompts.first().map(String::as_str) == Some("whisper_callback_for") => {
-                Some((*call, *play_id, prompts.clone()))
-            }
-            _ => None,
-        })
-        .expect("whisper");
+    let (leg_key, whisper_id, whisper) =
+        latest_play_starting(&h, "whisper_callback_for").expect("whisper");
     assert_eq!(
         whisper,
         [
@@ -209,19 +193,9 @@ fn a_busy_customer_is_retried_after_the_back_off_then_left_as_an_open_request() 
     // Attempt 1: busy. Sofia hears why, then is released.
     let (leg, cust) = manager_takes_callback(&mut h, "s2");
     h.sip_from(PBX, &reply(&cust, "486 Busy Here", "b1", None));
-    let (tell_key, tell_id) = h
-        .media
-        .iter()
-        .rev()
-        .find_map(|m| match m {
-            MediaCommand::Play {
-                call,
-                play_id,
-                prompts,
-            } if prompts == &["dialback_unreachable"] => Some((*call, *play_id)),
-            _ => None,
-        })
-        .expect("the manager is told");
+    let (tell_key, tell_id, told) =
+        latest_play_starting(&h, "dialback_unreachable").expect("the manager is told");
+    assert_eq!(told, ["dialback_unreachable"]);
     finish(&mut h, tell_key, tell_id);
     let bye = h.request_to(SOFIA, "BYE");
     h.sip_from(SOFIA, &reply(&bye, "200 OK", "s2", None));
@@ -329,49 +303,39 @@ fn a_restart_keeps_every_callback_in_its_place() {
     assert_eq!(h2.ep.dialbacks(), 2);
 }
 
-#[test]
-fn numbers_outside_the_allowed_prefixes_are_never_dialled() {
-    // Caller numbers 555000n are not allowed here; keyed numbers become +49….
+/// Sofia is busy and a caller waits; the plan allows callbacks to `allowed` (a TOML
+/// line) only. The caller hears the greeting and presses 5 for a callback.
+fn callback_offered(allowed: &str) -> (H, Caller) {
     let mut h = H::new(
         "10.0.0.0/24",
-        &plan("").replace(
-            r#"allowed_prefixes = ["5550", "+49"]"#,
-            r#"allowed_prefixes = ["+49"]"#,
-        ),
+        &plan("").replace(r#"allowed_prefixes = ["5550", "+49"]"#, allowed),
     );
     let _ = sofia_busy(&mut h);
     let c2 = call_in(&mut h, 2);
-    let (id, _) = last_play(&h, c2.key);
-    finish(&mut h, c2.key, id);
+    skip_play(&mut h, c2.key);
     press(&mut h, c2.key, '5');
+    (h, c2)
+}
+
+#[test]
+fn numbers_outside_the_allowed_prefixes_are_never_dialled() {
+    // Caller numbers 555000n are not allowed here; keyed numbers become +49….
+    let (mut h, c2) = callback_offered(r#"allowed_prefixes = ["+49"]"#);
     // Their caller ID is refused: they are told, then asked for a number.
-    let (id, p) = last_play(&h, c2.key);
-    assert_eq!(p, ["callback_number_refused"]);
-    finish(&mut h, c2.key, id);
-    let (id, p) = last_play(&h, c2.key);
-    assert_eq!(p, ["callback_enter_number"]);
-    finish(&mut h, c2.key, id);
+    hear(&mut h, c2.key, &["callback_number_refused"]);
+    hear(&mut h, c2.key, &["callback_enter_number"]);
     // A premium-rate number (+49900…, denied): refused again.
-    for d in "0900123456#".chars() {
-        press(&mut h, c2.key, d);
-    }
-    let (id, p) = last_play(&h, c2.key);
-    assert_eq!(p, ["callback_number_refused"]);
-    finish(&mut h, c2.key, id);
-    let (id, _) = last_play(&h, c2.key);
-    finish(&mut h, c2.key, id);
+    dial(&mut h, c2.key, "0900123456#");
+    hear(&mut h, c2.key, &["callback_number_refused"]);
+    skip_play(&mut h, c2.key);
     // A Berlin number: read back as +49…, confirmed.
-    for d in "030123456#".chars() {
-        press(&mut h, c2.key, d);
-    }
+    dial(&mut h, c2.key, "030123456#");
     let (id, p) = last_play(&h, c2.key);
     assert_eq!(p.first().map(String::as_str), Some("callback_will_call"));
     assert_eq!(p[1], "digit_plus");
     finish(&mut h, c2.key, id);
     press(&mut h, c2.key, '1');
-    let (id, p) = last_play(&h, c2.key);
-    assert_eq!(p, ["callback_queued"]);
-    finish(&mut h, c2.key, id);
+    hear(&mut h, c2.key, &["callback_queued"]);
     let queued = h.writes.iter().find_map(|w| match w {
         StoreWrite::QueueCallback(q) => Some(q.number.clone()),
         _ => None,
@@ -380,32 +344,13 @@ fn numbers_outside_the_allowed_prefixes_are_never_dialled() {
     assert!(h.take_to(PBX).is_empty(), "nothing was dialled");
 
     // A third try with another bad number ends the offer: back on hold, no callback.
-    let mut h = H::new(
-        "10.0.0.0/24",
-        &plan("").replace(
-            r#"allowed_prefixes = ["5550", "+49"]"#,
-            r#"allowed_prefixes = ["+44"]"#,
-        ),
-    );
-    let _ = sofia_busy(&mut h);
-    let c2 = call_in(&mut h, 2);
-    let (id, _) = last_play(&h, c2.key);
-    finish(&mut h, c2.key, id);
-    press(&mut h, c2.key, '5');
+    let (mut h, c2) = callback_offered(r#"allowed_prefixes = ["+44"]"#);
     for _ in 0..2 {
-        let (id, p) = last_play(&h, c2.key);
-        assert_eq!(p, ["callback_number_refused"]);
-        finish(&mut h, c2.key, id);
-        let (id, p) = last_play(&h, c2.key);
-        assert_eq!(p, ["callback_enter_number"]);
-        finish(&mut h, c2.key, id);
-        for d in "0301234#".chars() {
-            press(&mut h, c2.key, d);
-        }
+        hear(&mut h, c2.key, &["callback_number_refused"]);
+        hear(&mut h, c2.key, &["callback_enter_number"]);
+        dial(&mut h, c2.key, "0301234#");
     }
-    let (id, p) = last_play(&h, c2.key);
-    assert_eq!(p, ["callback_number_refused"]);
-    finish(&mut h, c2.key, id);
+    hear(&mut h, c2.key, &["callback_number_refused"]);
     let (_, p) = last_play(&h, c2.key);
     assert_eq!(p, ["hold_music"], "back to waiting");
     assert!(
@@ -423,11 +368,9 @@ fn a_manager_freed_during_the_callback_goodbye_rings_for_the_dial_back() {
     let mut h = H::new("10.0.0.0/24", &plan(""));
     let (_c1, leg1) = sofia_busy(&mut h);
     let c2 = call_in(&mut h, 2);
-    let (id, _) = last_play(&h, c2.key);
-    finish(&mut h, c2.key, id);
+    skip_play(&mut h, c2.key);
     press(&mut h, c2.key, '5');
-    let (id, _) = last_play(&h, c2.key);
-    finish(&mut h, c2.key, id);
+    skip_play(&mut h, c2.key);
     press(&mut h, c2.key, '1');
     let (goodbye, p) = last_play(&h, c2.key);
     assert_eq!(p, ["callback_queued"]);

@@ -139,6 +139,40 @@ pub fn finish(h: &mut H, key: CallKey, play_id: u32) {
     h.drain();
 }
 
+/// The call's latest play is `want`, and it is played to its end.
+pub fn hear(h: &mut H, key: CallKey, want: &[&str]) {
+    let (id, p) = last_play(h, key);
+    assert_eq!(p, want);
+    finish(h, key, id);
+}
+
+/// The call's latest play is played to its end, whatever it was.
+pub fn skip_play(h: &mut H, key: CallKey) {
+    let (id, _) = last_play(h, key);
+    finish(h, key, id);
+}
+
+/// The latest play on any call whose first prompt is `first`: its call, id and prompts.
+pub fn latest_play_starting(h: &H, first: &str) -> Option<(CallKey, u32, Vec<String>)> {
+    h.media.iter().rev().find_map(|m| match m {
+        MediaCommand::Play {
+            call,
+            play_id,
+            prompts,
+        } if prompts.first().map(String::as_str) == Some(first) => {
+            Some((*call, *play_id, prompts.clone()))
+        }
+        _ => None,
+    })
+}
+
+/// The caller keys in `digits`, one by one.
+pub fn dial(h: &mut H, key: CallKey, digits: &str) {
+    for d in digits.chars() {
+        press(h, key, d);
+    }
+}
+
 pub fn press(h: &mut H, key: CallKey, digit: char) {
     h.ep.handle_media_event(
         h.now,
@@ -204,21 +238,7 @@ pub fn take_callback(h: &mut H, c: &Caller) {
 pub fn manager_takes_callback(h: &mut H, tag: &str) -> (String, String) {
     let inv = h.request_to(SOFIA, "INVITE");
     answer(h, SOFIA, &inv, tag);
-    let (leg, id) = h
-        .media
-        .iter()
-        .rev()
-        .find_map(|m| match m {
-            MediaCommand::Play {
-                call,
-                play_id,
-                prompts,
-            } if prompts.first().map(String::as_str) == Some("whisper_callback_for") => {
-                Some((*call, *play_id))
-            }
-            _ => None,
-        })
-        .unwrap();
+    let (leg, id, _) = latest_play_starting(h, "whisper_callback_for").unwrap();
     finish(h, leg, id);
     (inv, h.request_to(PBX, "INVITE"))
 }
