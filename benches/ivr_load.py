@@ -2,7 +2,14 @@
 """IVR load benchmark: sipp callers at RATE calls/s each listen to the prompt for
 DURATION seconds, against a release build of switchboard. Prints achieved calls/s,
 failed calls, peak concurrent calls, the router's CPU (% of one core: mean over the
-steady state and peak 1 s sample) and peak RSS.
+steady window and peak 1 s sample) and peak RSS.
+
+The steady window: when CALLS/RATE < DURATION, every call is up and listening from the
+last call's start until the first hang-up, and nothing arrives or leaves: the window is
+that stretch, media alone, which is what the floor does (e.g. --rate 50 --duration 40
+--calls 500: 500 streams for about 28 s). Otherwise calls keep arriving and leaving at
+RATE and the window is from full ramp (DURATION) until the arrivals stop: media plus the
+signalling and records of RATE calls/s.
 
 usage: benches/ivr_load.py [--rate 50] [--duration 10] [--calls 1000] [--caller-audio]
                           [--read] [--floor] [--perf SECS]
@@ -106,8 +113,10 @@ def main():
     sipp = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
     samples = []
     last_t, last_c = t0, c0
-    ramp_end = a.duration + 1
-    load_end = a.calls / a.rate
+    last_start = a.calls / a.rate
+    held = last_start + 2 < a.duration - 2
+    # See the module's docs: all calls held, or arrivals and departures at RATE.
+    win_start, win_end = (last_start + 2, a.duration - 2) if held else (a.duration + 1, last_start)
     threads = {}  # steady window: (time, per-thread ticks) at its start and end
     perf = None
     while sipp.poll() is None:
@@ -115,13 +124,13 @@ def main():
         now, c = time.time(), cpu_ticks(router.pid)
         samples.append((now - t0, (c - last_c) / CLK / (now - last_t) * 100.0, rss_kib(router.pid, "VmRSS")))
         last_t, last_c = now, c
-        if now - t0 >= ramp_end and "start" not in threads:
+        if now - t0 >= win_start and "start" not in threads:
             threads["start"] = (now, thread_ticks(router.pid))
             if a.perf:
                 perf = subprocess.Popen(["perf", "record", "-q", "-g", "-F", "999", "-p", str(router.pid),
                                          "-o", os.path.join(work, "perf.data"), "--", "sleep", str(a.perf)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if now - t0 <= load_end:
+        if now - t0 <= win_end:
             threads["end"] = (now, thread_ticks(router.pid))
     wall = time.time() - t0
     total_cpu = (cpu_ticks(router.pid) - c0) / CLK
@@ -134,14 +143,15 @@ def main():
     last = rows[-1] if rows else {}
     succ = int(last.get("SuccessfulCall(C)", 0)); fail = int(last.get("FailedCall(C)", 0))
     peak = max((int(r.get("CurrentCall", 0) or 0) for r in rows), default=0)
-    # steady state: from full ramp (duration s) until the ramp down starts
-    steady = [s for s in samples if ramp_end <= s[0] <= load_end] or samples
+    steady = [s for s in samples if win_start <= s[0] <= win_end] or samples
     mean = sum(s[1] for s in steady) / max(len(steady), 1)
     print(f"rate requested       {a.rate:.0f} calls/s, {a.calls} calls of {a.duration:.0f} s"
           f"{' (callers stream audio)' if a.caller_audio else ''}")
-    print(f"achieved             {succ / max(load_end, 1e-9):.1f} calls/s (successful {succ}, failed {fail})")
+    print(f"achieved             {succ / max(last_start, 1e-9):.1f} calls/s (successful {succ}, failed {fail})")
     print(f"peak concurrent      {peak} calls")
-    print(f"router CPU           {mean:.1f}% of one core in steady state "
+    window = "all calls held, none arriving" if held else f"{a.rate:.0f} calls/s arriving and leaving"
+    print(f"steady window        {win_start:.0f}-{win_end:.0f} s: {window}")
+    print(f"router CPU           {mean:.1f}% of one core in the steady window "
           f"(peak 1 s sample {max((s[1] for s in samples), default=0):.1f}%, whole run {total_cpu / wall * 100:.1f}%)")
     print(f"  user / kernel        {(u1 - u0) / CLK / wall * 100:.1f}% / {(s1 - s0) / CLK / wall * 100:.1f}% (whole run)")
     if "start" in threads and "end" in threads and threads["end"][0] > threads["start"][0]:
@@ -157,7 +167,7 @@ def main():
         out, _ = receiver.communicate(timeout=60)
         print("delivery             " + out.strip().splitlines()[-1])
     if a.floor and peak:
-        secs = max(int(load_end - ramp_end), 5)
+        secs = max(int(win_end - win_start), 5)
         out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "ivr",
                               "--streams", str(peak), "--secs", str(secs)],
                              cwd=REPO, capture_output=True, text=True, check=True).stdout

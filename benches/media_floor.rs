@@ -8,14 +8,21 @@
 //!
 //! ```text
 //! cargo bench --bench media_floor -- ivr     --streams 500 --secs 20
+//! cargo bench --bench media_floor -- ivr     --streams 500 --secs 20 --tick 5 --epoll
 //! cargo bench --bench media_floor -- bridge  --calls 500   --secs 20
 //! cargo bench --bench media_floor -- receive --listen 127.0.0.1:41000 --secs 30
 //! ```
 //!
 //! * `ivr`: one thread sends 50 packets/s of 172-byte RTP (12-byte header + 160 bytes of
-//!   PCMU) on each of N sockets, each `connect()`ed to its peer, deadline-scheduled
-//!   (`start + n·20 ms`) like the router's pacer; a second thread reads everything. The
-//!   sender thread's CPU (its own `CLOCK_THREAD_CPUTIME_ID`) is the IVR floor.
+//!   PCMU) on each of N sockets, deadline-scheduled (`start + n·20 ms`) like the
+//!   router's pacer: every 20 ms it hands all N sends to the kernel in one io_uring
+//!   submission (the cheapest strategy measured, `docs/performance.md`; where io_uring
+//!   is refused, one `send` per packet on `connect()`ed sockets). A second thread reads
+//!   everything. The sender thread's CPU (its own `CLOCK_THREAD_CPUTIME_ID`) is the IVR
+//!   floor. Diagnostic variants: `--plain` (one `send` per packet on connected sockets,
+//!   the floor until 2026-12-05), `--sendto` (one `send_to` per packet on unconnected
+//!   sockets), `--tick MS` (wake every MS ms and send the streams due then), `--epoll`
+//!   (every sending socket also in an epoll set a thread waits in, as the router's).
 //! * `bridge`: per call a "caller" and a "manager" socket each send 50 packets/s to the
 //!   relay's two sockets; the relay thread waits in one `epoll_wait` over all of them,
 //!   drains each readable socket with `recvmmsg` and forwards the batch with one
@@ -67,8 +74,11 @@ fn main() {
             num("--streams", 500) as usize,
             secs,
             args.iter().any(|a| a == "--sendto"),
-            args.iter().any(|a| a == "--uring"),
+            // `--plain`/`--sendto`: one system call per packet (the floor until
+            // 2026-12-05). `--uring`, the default since, is still accepted.
+            !args.iter().any(|a| a == "--plain" || a == "--sendto"),
             Duration::from_millis(num("--tick", 20).clamp(1, 20)),
+            args.iter().any(|a| a == "--epoll"),
         ),
         Some("bridge") => bridge_floor(
             num("--calls", 500) as usize,
@@ -174,7 +184,16 @@ fn sleep_until(t: Instant) {
 /// keeps its own 20 ms grid), as the router's pacer does with calls that started at
 /// different moments; `uring` submits each tick's sends (unconnected, the peer named
 /// in each) to an io_uring in one `io_uring_enter`, to price batching across sockets.
-fn ivr_floor(streams: usize, secs: Duration, sendto: bool, uring: bool, tick: Duration) {
+fn ivr_floor(
+    streams: usize,
+    secs: Duration,
+    sendto: bool,
+    uring: bool,
+    tick: Duration,
+    watched: bool,
+) {
+    let mut ring = if uring { Ring::new(streams) } else { None };
+    let uring = ring.is_some();
     let sendto = sendto || uring;
     let sink = udp("127.0.0.1:0");
     let sink_addr = sink.local_addr().expect("local address");
@@ -189,8 +208,20 @@ fn ivr_floor(streams: usize, secs: Duration, sendto: bool, uring: bool, tick: Du
             s
         })
         .collect();
+    // `--epoll`: every sending socket also sits in an epoll set that a thread waits in,
+    // as the router's RTP sockets sit in its receive threads' sets (a diagnostic
+    // variant: what that costs each send).
+    let watcher = watched.then(|| {
+        let fds: Vec<RawFd> = socks.iter().map(AsRawFd::as_raw_fd).collect();
+        let mut epoll = Epoll::new(&fds);
+        let stop = stop.clone();
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                epoll.wait(100);
+            }
+        })
+    });
     let phases = (PTIME.as_millis() / tick.as_millis()).max(1) as usize;
-    let mut ring = uring.then(|| Ring::new(streams));
     let sink_sa = sockaddr_in(sink_addr);
     let mut window = Window::new(secs);
     let start = Instant::now();
@@ -219,15 +250,27 @@ fn ivr_floor(streams: usize, secs: Duration, sendto: bool, uring: bool, tick: Du
     };
     stop.store(true, Ordering::Relaxed);
     let stats = reader.join().expect("reader thread");
+    if let Some(w) = watcher {
+        w.join().expect("epoll thread");
+    }
     println!(
-        "floor ivr{}: {streams} streams × 50 packets/s, sender {pct:.2} % of one core over {} s \
+        "floor ivr{}{}: {streams} streams × 50 packets/s, sender {pct:.2} % of one core over {} s \
          ({:.4} % per stream)",
-        match (sendto, phases) {
-            _ if uring => format!(" (variant: io_uring, {} ms tick)", tick.as_millis()),
-            (false, 1) => String::new(),
-            (true, 1) => " (variant: send_to)".into(),
-            (false, _) => format!(" (variant: {} ms tick)", tick.as_millis()),
-            (true, _) => format!(" (variant: send_to, {} ms tick)", tick.as_millis()),
+        match (uring, sendto, phases) {
+            (true, _, 1) => String::new(),
+            (true, _, _) => format!(" (variant: {} ms tick)", tick.as_millis()),
+            (false, false, 1) => " (variant: one send per packet)".into(),
+            (false, true, 1) => " (variant: send_to)".into(),
+            (false, false, _) => format!(
+                " (variant: one send per packet, {} ms tick)",
+                tick.as_millis()
+            ),
+            (false, true, _) => format!(" (variant: send_to, {} ms tick)", tick.as_millis()),
+        },
+        if watched {
+            " (sockets in an epoll set)"
+        } else {
+            ""
         },
         secs.as_secs(),
         pct / streams as f64
@@ -257,10 +300,18 @@ struct Ring {
 }
 
 impl Ring {
-    fn new(streams: usize) -> Ring {
-        Ring {
-            ring: io_uring::IoUring::new(1024).expect("io_uring (kernel.io_uring_disabled?)"),
-            bufs: vec![[0u8; PACKET]; streams],
+    /// `None` where the kernel refuses io_uring: the floor then sends one packet per
+    /// system call, and says so.
+    fn new(streams: usize) -> Option<Ring> {
+        match io_uring::IoUring::new(1024) {
+            Ok(ring) => Some(Ring {
+                ring,
+                bufs: vec![[0u8; PACKET]; streams],
+            }),
+            Err(e) => {
+                eprintln!("io_uring refused ({e}): the floor sends one packet per system call");
+                None
+            }
         }
     }
 
