@@ -21,7 +21,7 @@
 //! [`super::uring`] submits to the kernel in one call where io_uring is available.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -60,6 +60,9 @@ const FRAME_ROOM: usize = 1500;
 struct Paced {
     due: Instant,
     call: CallKey,
+    /// The slot's socket, kept here so phase 2 does not touch the slot again (`slot`
+    /// keeps the socket open as long as this entry lives).
+    fd: RawFd,
     slot: Arc<Slot>,
 }
 
@@ -152,12 +155,11 @@ impl Outbox {
         let outgoing = frames.iter().filter_map(|f| {
             let p = list.get(f.call_index)?;
             let pkt = bytes.get(f.start..f.start + f.len)?;
-            Some((&p.slot.socket, pkt, f.dest))
+            Some((p, pkt, f.dest))
         });
         let sent = match uring.as_mut() {
             Some(ring) => {
-                let result =
-                    ring.send(outgoing.map(|(socket, pkt, dest)| (socket.as_raw_fd(), pkt, dest)));
+                let result = ring.send(outgoing.map(|(p, pkt, dest)| (p.fd, pkt, dest)));
                 match result {
                     Ok(sent) => sent,
                     Err(e) => {
@@ -173,7 +175,7 @@ impl Outbox {
                     }
                 }
             }
-            None => send_each(outgoing),
+            None => send_each(outgoing.map(|(p, pkt, dest)| (&p.slot.socket, pkt, dest))),
         };
         self.trim();
         self.frames.clear();
@@ -245,6 +247,7 @@ pub(super) fn pacer_loop(
                 PacerMsg::Add(call, slot) => list.push(Paced {
                     due: now,
                     call,
+                    fd: slot.socket.as_raw_fd(),
                     slot,
                 }),
                 PacerMsg::Remove(call) => {

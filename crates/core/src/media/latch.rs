@@ -118,12 +118,17 @@ enum State {
 }
 
 /// One stream's latch: see the module docs.
+///
+/// `repr(C)` with the state first: a latched session's destination, read for every
+/// frame the pacer sends, is then in the latch's first cache line (see
+/// [`crate::media::MediaSession`]'s layout).
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub struct Latch {
+    state: State,
     cfg: LatchConfig,
     /// The address the SDP names (None: none, or `0.0.0.0` hold).
     sdp: Option<SocketAddr>,
-    state: State,
 }
 
 impl Latch {

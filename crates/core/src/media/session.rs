@@ -98,11 +98,16 @@ impl HeldEvents {
 }
 
 /// Bridged-mode state: our outgoing stream is the partner's relayed packets.
+///
+/// `repr(C)` with `check_at` first, so that whether the session is bridged (read for
+/// every paced frame; `Option` keeps it in the niche of `check_at`) sits next to the
+/// session's per-frame fields.
 #[derive(Debug)]
+#[repr(C)]
 struct Relay {
-    rewriter: StreamRewriter,
     /// When the pacer should next visit (for the RTP timeout only).
     check_at: Instant,
+    rewriter: StreamRewriter,
 }
 
 /// How the leg's packets are protected.
@@ -155,6 +160,15 @@ impl SrtpDrops {
     }
 }
 
+/// The leg's payload format as negotiated.
+fn format_of(params: &MediaParams) -> LegFormat {
+    LegFormat {
+        law: law_of(params.codec),
+        pt: params.pt,
+        te_pt: params.te_pt,
+    }
+}
+
 pub fn law_of(codec: Codec) -> Law {
     match codec {
         Codec::Pcmu => Law::Ulaw,
@@ -162,43 +176,66 @@ pub fn law_of(codec: Codec) -> Law {
     }
 }
 
+/// One leg's media.
+///
+/// The field order is the memory layout (`repr(C)`), and it is chosen for the pacer:
+/// it visits every prompt-playing session every 20 ms, and between two visits the
+/// kernel's and every other call's work has pushed the session out of the CPU's cache,
+/// so each cache line a visit touches costs a trip to memory. The fields a paced frame
+/// reads or writes come first, together (the first 416 bytes, seven 64-byte lines);
+/// what only received packets, a bridge or a recording need comes after them; the big
+/// optional parts (the in-band detector, a recording, a feature gate) live behind a
+/// pointer, so an idle one costs a word. Before this order the session was 1,792 bytes
+/// (632 now) with a frame's fields spread over some fourteen lines, and the session
+/// work was 22 % of the router's samples in the held-window profile (13.5 % after;
+/// `docs/performance.md`, issue 16). The test
+/// `a_paced_frames_fields_stay_in_the_sessions_first_lines` keeps it so.
 #[derive(Debug)]
+#[repr(C)]
 pub struct MediaSession {
-    params: MediaParams,
-    /// Loss and reordering of what the peer sends, for the metrics.
-    rx_stats: crate::media::rtp::RxStats,
-    law: Law,
+    // ---- every paced frame ----
+    pacer: Pacer,
+    sender: RtpSender,
+    /// The negotiated payload format (law, audio and telephone-event payload types).
+    format: LegFormat,
+    /// On hold (sendonly/inactive/0.0.0.0 offer): keep the stream's timeline but send
+    /// nothing, and stop the inactivity timer, since a held peer legitimately sends
+    /// nothing.
+    hold: bool,
+    timed_out: bool,
+    player: PromptPlayer,
+    current_play: Option<u32>,
+    last_rx: Instant,
+    rtp_timeout: Duration,
+    recording: Option<Box<Recording>>,
+    /// Holds back the peer's digits that could be a feature code (a manager's leg).
+    gate: Option<Box<FeatureGate>>,
+    protection: Protection,
+    events: VecDeque<MediaEvent>,
+    record_out: VecDeque<RecordOutput>,
+    /// Digits the gate released, to regenerate out of the partner leg.
+    released: VecDeque<char>,
     /// Where we send and whom we accept RTP from: the SDP address until the peer is
     /// learnt, then its source (symmetric RTP, RFC 4961 — trunks behind NAT advertise
     /// unreachable addresses), and nobody else (see [`crate::media::latch`]).
     latch: Latch,
+    // ---- bridged: every relayed packet ----
+    /// `Some` while bridged to another leg.
+    relay: Option<Relay>,
+    held: HeldEvents,
+    // ---- every received packet ----
+    /// Loss and reordering of what the peer sends, for the metrics.
+    rx_stats: crate::media::rtp::RxStats,
+    dtmf: DtmfReceiver,
     /// Packets from sources other than the peer, dropped; and re-latches (NAT
     /// rebinding), since the driver last took them.
     foreign_dropped: u64,
     relatched: u64,
-    sender: RtpSender,
-    pacer: Pacer,
-    player: PromptPlayer,
-    current_play: Option<u32>,
-    prompts: Arc<PromptSet>,
-    dtmf: DtmfReceiver,
-    inband: Option<InbandDetector>,
-    pcm_scratch: Vec<i16>,
-    last_rx: Instant,
-    rtp_timeout: Duration,
-    timed_out: bool,
-    events: VecDeque<MediaEvent>,
-    /// `Some` while bridged to another leg.
-    relay: Option<Relay>,
-    recording: Option<Recording>,
-    record_out: VecDeque<RecordOutput>,
-    /// Holds back the peer's digits that could be a feature code (a manager's leg).
-    gate: Option<FeatureGate>,
-    held: HeldEvents,
-    /// Digits the gate released, to regenerate out of the partner leg.
-    released: VecDeque<char>,
-    protection: Protection,
     srtp_drops: SrtpDrops,
+    inband: Option<Box<InbandDetector>>,
+    pcm_scratch: Vec<i16>,
+    // ---- commands ----
+    prompts: Arc<PromptSet>,
 }
 
 impl MediaSession {
@@ -214,7 +251,6 @@ impl MediaSession {
         seq: u16,
         ts: u32,
     ) -> Self {
-        let law = law_of(params.codec);
         Self {
             latch: Latch::new(latch, params.remote),
             foreign_dropped: 0,
@@ -225,7 +261,7 @@ impl MediaSession {
             current_play: None,
             prompts,
             dtmf: DtmfReceiver::new(),
-            inband: inband.then(InbandDetector::new),
+            inband: inband.then(|| Box::new(InbandDetector::new())),
             pcm_scratch: vec![0; FRAME_SAMPLES],
             last_rx: now,
             rtp_timeout,
@@ -240,8 +276,8 @@ impl MediaSession {
             released: VecDeque::new(),
             protection: Protection::new(params.srtp.as_ref()),
             srtp_drops: SrtpDrops::default(),
-            law,
-            params,
+            format: format_of(&params),
+            hold: params.hold,
         }
     }
 
@@ -249,7 +285,8 @@ impl MediaSession {
     pub fn update(&mut self, now: Instant, params: MediaParams) {
         // A new address in SDP: follow it, and learn again from what arrives.
         self.latch.update_sdp(params.remote);
-        self.law = law_of(params.codec);
+        self.format = format_of(&params);
+        self.hold = params.hold;
         self.sender.pt = params.pt;
         self.last_rx = now;
         // New keys (RFC 4568 §7.1.4: a re-offer may change them) renew the side that
@@ -264,7 +301,6 @@ impl MediaSession {
             }
             _ => self.protection = Protection::new(params.srtp.as_ref()),
         }
-        self.params = params;
     }
 
     /// Whether the leg's media is SRTP.
@@ -316,11 +352,7 @@ impl MediaSession {
     /// This leg's negotiated payload format.
     #[must_use]
     pub fn format(&self) -> LegFormat {
-        LegFormat {
-            law: self.law,
-            pt: self.params.pt,
-            te_pt: self.params.te_pt,
-        }
+        self.format
     }
 
     /// Enters bridged mode: playback stops (no PlaybackFinished, as with
@@ -359,7 +391,7 @@ impl MediaSession {
     /// not bridged (any more), on hold (a held peer receives nothing), with no known
     /// address, or when the rewriter drops the packet (see [`StreamRewriter::rewrite`]).
     pub fn relay_out(&mut self, fwd: &Forward<'_>, out: &mut [u8]) -> Option<(SocketAddr, usize)> {
-        if self.params.hold {
+        if self.hold {
             return None;
         }
         let dest = self.latch.destination()?;
@@ -383,7 +415,7 @@ impl MediaSession {
         end: bool,
         out: &mut [u8],
     ) -> Option<(SocketAddr, usize)> {
-        if self.params.hold {
+        if self.hold {
             return None;
         }
         let dest = self.latch.destination()?;
@@ -401,7 +433,7 @@ impl MediaSession {
     /// Hold back this peer's telephone-events that could start one of `codes` (see
     /// [`crate::media::MediaCommand::FeatureCodes`]).
     pub fn set_feature_codes(&mut self, codes: Vec<String>, timeout: Duration) {
-        self.gate = Some(FeatureGate::new(codes, timeout));
+        self.gate = Some(Box::new(FeatureGate::new(codes, timeout)));
     }
 
     /// The next digit the feature gate released, to regenerate out of the partner leg
@@ -495,7 +527,7 @@ impl MediaSession {
         let packet: &'a [u8] = packet;
         let rtp = parse_rtp(packet.get(..len)?).ok()?;
         let pt = rtp.payload_type;
-        let ours = pt == self.params.pt || Some(pt) == self.params.te_pt;
+        let ours = pt == self.format.pt || Some(pt) == self.format.te_pt;
         if !ours {
             return None; // stray or comfort-noise payloads: not worth latching on
         }
@@ -516,7 +548,7 @@ impl MediaSession {
         self.rx_stats.observe(rtp.ssrc, rtp.seq);
         self.gate_timeout(now);
         let mut held_back = false;
-        if Some(pt) == self.params.te_pt {
+        if Some(pt) == self.format.te_pt {
             if let Some(digit) = self.dtmf.handle_packet(&rtp) {
                 self.events.push_back(MediaEvent::Digit {
                     digit,
@@ -564,7 +596,7 @@ impl MediaSession {
             }
         }
         for piece in rtp.payload.chunks(FRAME_SAMPLES) {
-            let n = crate::media::g711::decode(self.law, piece, &mut self.pcm_scratch);
+            let n = crate::media::g711::decode(self.format.law, piece, &mut self.pcm_scratch);
             let pcm = self.pcm_scratch.get(..n).unwrap_or_default();
             if let Some(det) = &mut self.inband
                 && let Some(digit) = det.handle_samples(pcm)
@@ -601,12 +633,12 @@ impl MediaSession {
             record_id,
             path: path.clone(),
         });
-        self.recording = Some(Recording {
+        self.recording = Some(Box::new(Recording {
             id: record_id,
             path,
             recorder: Recorder::new(now, max, silence, stop_digits),
             cursor: StreamCursor::default(),
-        });
+        }));
         self.drain_recording();
     }
 
@@ -658,7 +690,7 @@ impl MediaSession {
     pub fn next_deadline(&self) -> Instant {
         match &self.relay {
             Some(relay) => {
-                let release = self.gate.as_ref().and_then(FeatureGate::poll_timeout);
+                let release = self.gate.as_ref().and_then(|g| g.poll_timeout());
                 release.map_or(relay.check_at, |at| at.min(relay.check_at))
             }
             None => self.pacer.next_deadline(),
@@ -691,10 +723,10 @@ impl MediaSession {
                 u32::try_from(skipped.saturating_mul(FRAME_SAMPLES as u64)).unwrap_or(u32::MAX);
             self.sender.skip(samples);
         }
-        let (payload, ev) = self.player.next_frame(self.law);
+        let (payload, ev) = self.player.next_frame(self.format.law);
         let prompt_ended = matches!(ev, PlayerEvent::Finished(_));
         // On hold the peer only sends (or nothing): stay quiet, but keep the timeline.
-        let sent = match (self.params.hold, self.latch.destination()) {
+        let sent = match (self.hold, self.latch.destination()) {
             (false, Some(dest)) => self
                 .sender
                 .write_packet(payload, FRAME_SAMPLES as u32, buf)
@@ -716,7 +748,7 @@ impl MediaSession {
     }
 
     fn check_timeout(&mut self, now: Instant) {
-        if self.timed_out || self.params.hold || self.rtp_timeout.is_zero() {
+        if self.timed_out || self.hold || self.rtp_timeout.is_zero() {
             return;
         }
         if now.saturating_duration_since(self.last_rx) >= self.rtp_timeout {

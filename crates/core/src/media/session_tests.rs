@@ -3,21 +3,25 @@
 use super::*;
 use crate::media::Prompt;
 
-fn session(t0: Instant, timeout: Duration) -> MediaSession {
-    let mut set = PromptSet::new();
-    set.insert(Prompt::from_pcm("a", vec![1000; 160 * 3]));
-    set.insert(Prompt::from_pcm("b", vec![1000; 160 * 2]));
-    let params = MediaParams {
+/// What [`session`] is made with.
+fn pcmu_params() -> MediaParams {
+    MediaParams {
         remote: Some("127.0.0.1:4000".parse().unwrap()),
         codec: Codec::Pcmu,
         pt: 0,
         te_pt: Some(101),
         hold: false,
         srtp: None,
-    };
+    }
+}
+
+fn session(t0: Instant, timeout: Duration) -> MediaSession {
+    let mut set = PromptSet::new();
+    set.insert(Prompt::from_pcm("a", vec![1000; 160 * 3]));
+    set.insert(Prompt::from_pcm("b", vec![1000; 160 * 2]));
     MediaSession::new(
         t0,
-        params,
+        pcmu_params(),
         Arc::new(set),
         timeout,
         LatchConfig::default(),
@@ -109,26 +113,30 @@ fn silence_from_the_caller_times_out_once_but_not_on_hold() {
     assert_eq!(s.poll_event(), None);
 
     let mut s = session(t0, Duration::from_secs(30));
-    let mut held = s.params.clone();
+    let mut held = pcmu_params();
     held.hold = true;
     s.update(t0, held);
     frames(&mut s, t0 + Duration::from_secs(60), 1);
     assert_eq!(s.poll_event(), None);
 }
 
-fn pcma_session(t0: Instant) -> MediaSession {
-    let params = MediaParams {
+/// What [`pcma_session`] is made with.
+fn pcma_params() -> MediaParams {
+    MediaParams {
         remote: Some("127.0.0.1:5000".parse().unwrap()),
         codec: Codec::Pcma,
         pt: 8,
         te_pt: Some(96),
         hold: false,
         srtp: None,
-    };
+    }
+}
+
+fn pcma_session(t0: Instant) -> MediaSession {
     let prompts = Arc::new(PromptSet::new());
     MediaSession::new(
         t0,
-        params,
+        pcma_params(),
         prompts,
         Duration::ZERO,
         LatchConfig::default(),
@@ -413,7 +421,7 @@ fn bridged_leg_on_hold_receives_nothing_and_silence_still_times_out() {
     frames(&mut b, t0 + Duration::from_secs(31), 1);
     assert_eq!(b.poll_event(), Some(MediaEvent::RtpTimeout));
 
-    let mut held = b.params.clone();
+    let mut held = pcmu_params();
     held.hold = true;
     b.update(t0, held);
     let mut pkt = rtp(8, 1, 1, 3, &[0xD5; 160]);
@@ -572,7 +580,7 @@ fn held_keys_are_released_when_the_manager_stops_pressing() {
         t0,
         MediaParams {
             hold: true,
-            ..c.params.clone()
+            ..pcma_params()
         },
     );
     assert_eq!(c.relay_digit('*', false, &mut buf), None);
@@ -627,5 +635,42 @@ fn a_bridged_leg_relays_nothing_from_a_stranger() {
     assert!(
         a.handle_rtp(t0, peer, &mut rtp(0, 2, 160, 42, &[0x55; 160]))
             .is_some()
+    );
+}
+
+/// The fields a paced frame reads or writes stay together at the front of the session,
+/// and the big, rarely used parts stay behind pointers: the pacer's own time is mostly
+/// cache misses on these (see [`MediaSession`]'s doc comment). A field added in the
+/// wrong place, or an optional part stored inline, fails here rather than quietly
+/// costing every call a trip to memory every 20 ms.
+#[test]
+fn a_paced_frames_fields_stay_in_the_sessions_first_lines() {
+    use std::mem::{offset_of, size_of};
+    // The relay's first 16 bytes hold whether the session is bridged (see `Relay`).
+    let hot_end = offset_of!(MediaSession, relay) + 16;
+    assert!(hot_end <= 7 * 64, "per-frame fields end at byte {hot_end}");
+    for (name, offset) in [
+        ("pacer", offset_of!(MediaSession, pacer)),
+        ("sender", offset_of!(MediaSession, sender)),
+        ("player", offset_of!(MediaSession, player)),
+        ("latch", offset_of!(MediaSession, latch)),
+        ("events", offset_of!(MediaSession, events)),
+    ] {
+        assert!(offset < hot_end, "{name} at {offset}");
+    }
+    for (name, offset) in [
+        ("dtmf", offset_of!(MediaSession, dtmf)),
+        ("rx_stats", offset_of!(MediaSession, rx_stats)),
+        ("pcm_scratch", offset_of!(MediaSession, pcm_scratch)),
+    ] {
+        assert!(
+            offset >= hot_end,
+            "{name} at {offset}, among the per-frame fields"
+        );
+    }
+    assert!(
+        size_of::<MediaSession>() <= 768,
+        "{} bytes",
+        size_of::<MediaSession>()
     );
 }
