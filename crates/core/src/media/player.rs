@@ -66,9 +66,9 @@ impl PromptPlayer {
 
     /// Appends `prompt` to play after the current and queued ones ("A then B").
     pub fn enqueue(&mut self, prompt: Arc<Prompt>) {
+        // With nothing playing `pos` is already 0 (`stop` and a prompt's end reset it).
         if self.current.is_none() {
             self.current = Some(prompt);
-            self.pos = 0;
         } else {
             self.queue.push_back(prompt);
         }

@@ -99,9 +99,10 @@ impl HeldEvents {
 
 /// Bridged-mode state: our outgoing stream is the partner's relayed packets.
 ///
-/// `repr(C)` with `check_at` first, so that whether the session is bridged (read for
-/// every paced frame; `Option` keeps it in the niche of `check_at`) sits next to the
-/// session's per-frame fields.
+/// `repr(C)` with `check_at` first, right after the session's per-frame fields: whether
+/// the session is bridged is read for every paced frame, and `Option<Relay>` keeps that
+/// in a niche of one of the relay's fields (the compiler's choice, not guaranteed; an
+/// `Instant`'s nanoseconds offer one), at best in the line the per-frame fields end in.
 #[derive(Debug)]
 #[repr(C)]
 struct Relay {

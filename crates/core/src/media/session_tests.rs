@@ -646,7 +646,8 @@ fn a_bridged_leg_relays_nothing_from_a_stranger() {
 #[test]
 fn a_paced_frames_fields_stay_in_the_sessions_first_lines() {
     use std::mem::{offset_of, size_of};
-    // The relay's first 16 bytes hold whether the session is bridged (see `Relay`).
+    // The per-frame fields end where the relay begins; its first 16 bytes (`check_at`)
+    // are counted with them, as whether the session is bridged is read every frame.
     let hot_end = offset_of!(MediaSession, relay) + 16;
     assert!(hot_end <= 7 * 64, "per-frame fields end at byte {hot_end}");
     for (name, offset) in [
