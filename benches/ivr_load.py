@@ -12,8 +12,12 @@ RATE and the window is from full ramp (DURATION) until the arrivals stop: media 
 signalling and records of RATE calls/s.
 
 usage: benches/ivr_load.py [--rate 50] [--duration 10] [--calls 1000] [--caller-audio]
-                          [--read] [--floor] [--perf SECS]
-Needs sipp (apt-get install sip-tester), for --caller-audio sox, for --perf perf.
+                          [--read] [--floor] [--place free|apart|beside] [--perf SECS]
+--floor runs the floor against a reader of its own, the same program as the router's,
+and --place pins the sender, the reader and sipp alike for both runs (the sender pays
+the reader's wake-ups on loopback, and their price depends on the reader's CPU).
+Needs sipp (apt-get install sip-tester), for --caller-audio sox, for --perf perf,
+for --place taskset (util-linux).
 """
 import argparse, os, subprocess, sys, time, csv, signal
 
@@ -67,6 +71,12 @@ def main():
     ap.add_argument("--floor", action="store_true",
                     help="afterwards, measure the floor (benches/media_floor.rs ivr) for the same number of "
                          "streams and print the router's CPU as a ratio to it")
+    ap.add_argument("--place", choices=("free", "apart", "beside"), default="free",
+                    help="CPU placement, the same for the router's run and the floor's: free (the scheduler "
+                         "chooses), apart (router or floor sender on CPU 0; the reader and sipp on CPU 1), "
+                         "beside (router or floor sender and the reader on CPU 0; sipp on CPU 1). A loopback "
+                         "sender pays for waking the reader, and waking it on another CPU costs far more "
+                         "(docs/performance.md)")
     ap.add_argument("--perf", type=float, default=0, metavar="SECS",
                     help="also perf-record the router for SECS from the start of the steady window and print "
                          "the top symbols by self time (this perturbs the CPU figure: profile and measure "
@@ -78,7 +88,15 @@ def main():
     if a.read or a.floor:
         subprocess.run(["cargo", "bench", "--quiet", "--no-run", "--bench", "media_floor"], cwd=REPO, check=True)
 
+    # CPUs for (the sender: router or floor, the reader, sipp); None: the scheduler's choice.
+    cpus = {"free": (None, None, None), "apart": ("0", "1", "1"), "beside": ("0", "0", "1")}[a.place]
+    pin = lambda cpu: ["taskset", "-c", cpu] if cpu else []  # noqa: E731
+
     router, work = start_router("sb-bench-", a.port, binary=a.binary)
+    if cpus[0]:
+        # -a: every thread the router has now; threads it starts later inherit the mask.
+        subprocess.run(["taskset", "-a", "-p", "-c", cpus[0], str(router.pid)], check=True,
+                       stdout=subprocess.DEVNULL)
 
     scenario = "uac_listen.xml"
     extra = []
@@ -100,11 +118,11 @@ def main():
         scenario_path = os.path.join(work, "listen_read.xml")
         open(scenario_path, "w").write(text)
         receiver = subprocess.Popen(
-            ["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "receive",
+            pin(cpus[1]) + ["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "receive",
              "--listen", "127.0.0.1:41000", "--secs", str(int(a.calls / a.rate + a.duration + 30))],
             cwd=REPO, stdout=subprocess.PIPE, text=True)
         time.sleep(1.0)
-    cmd = ["sipp", f"127.0.0.1:{a.port}", "-sf", scenario_path,
+    cmd = pin(cpus[2]) + ["sipp", f"127.0.0.1:{a.port}", "-sf", scenario_path,
            "-i", "127.0.0.1", "-p", "25070", "-mi", "127.0.0.1", "-mp", "40000",
            "-r", str(a.rate), "-m", str(a.calls), "-d", str(int(a.duration * 1000)), "-s", "1000",
            "-inf", callers, "-nostdin", "-timeout", str(int(a.calls / a.rate + a.duration + 60)) + "s",
@@ -150,6 +168,8 @@ def main():
     print(f"achieved             {succ / max(last_start, 1e-9):.1f} calls/s (successful {succ}, failed {fail})")
     print(f"peak concurrent      {peak} calls")
     window = "all calls held, none arriving" if held else f"{a.rate:.0f} calls/s arriving and leaving"
+    print(f"placement            {a.place}" + (f" (sender CPU {cpus[0]}, reader CPU {cpus[1]}, sipp CPU {cpus[2]})"
+                                                 if cpus[0] else " (the scheduler's choice)"))
     print(f"steady window        {win_start:.0f}-{win_end:.0f} s: {window}")
     print(f"router CPU           {mean:.1f}% of one core in the steady window "
           f"(peak 1 s sample {max((s[1] for s in samples), default=0):.1f}%, whole run {total_cpu / wall * 100:.1f}%)")
@@ -168,12 +188,22 @@ def main():
         print("delivery             " + out.strip().splitlines()[-1])
     if a.floor and peak:
         secs = max(int(win_end - win_start), 5)
-        out = subprocess.run(["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "ivr",
-                              "--streams", str(peak), "--secs", str(secs)],
+        # The floor sends to a reader of the same program as the router's, placed as it was.
+        floor_reader = subprocess.Popen(
+            pin(cpus[1]) + ["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "receive",
+                            "--listen", "127.0.0.1:41001", "--secs", str(secs + 5)],
+            cwd=REPO, stdout=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        out = subprocess.run(pin(cpus[0]) + ["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "ivr",
+                                             "--streams", str(peak), "--secs", str(secs),
+                                             "--to", "127.0.0.1:41001"],
                              cwd=REPO, capture_output=True, text=True, check=True).stdout
+        floor_delivery = floor_reader.communicate(timeout=60)[0].strip().splitlines()
         line = next(l for l in out.splitlines() if l.startswith("floor ivr"))
         floor = float(line.split("sender ")[1].split(" %")[0])
         print(f"floor                {line}")
+        if floor_delivery and floor_delivery[-1].startswith("receiver:"):
+            print(f"floor's delivery     {floor_delivery[-1]}")
         print(f"router / floor       {mean / max(floor, 1e-9):.2f}x")
     if perf is not None:
         perf.wait()

@@ -9,6 +9,7 @@
 //! ```text
 //! cargo bench --bench media_floor -- ivr     --streams 500 --secs 20
 //! cargo bench --bench media_floor -- ivr     --streams 500 --secs 20 --tick 5 --epoll
+//! cargo bench --bench media_floor -- ivr     --streams 500 --secs 20 --to 127.0.0.1:41001
 //! cargo bench --bench media_floor -- bridge  --calls 500   --secs 20
 //! cargo bench --bench media_floor -- receive --listen 127.0.0.1:41000 --secs 30
 //! ```
@@ -23,6 +24,10 @@
 //!   the floor until 2026-12-05), `--sendto` (one `send_to` per packet on unconnected
 //!   sockets), `--tick MS` (wake every MS ms and send the streams due then), `--epoll`
 //!   (every sending socket also in an epoll set a thread waits in, as the router's).
+//!   `--to ADDR`: send to a `receive` process at ADDR instead of the reader thread, so
+//!   the floor's reader is the router's and can be placed on the same CPU (a loopback
+//!   sender pays the reader's wake-ups, and a reader sleeping on another CPU costs the
+//!   sender twice as much: `docs/performance.md`, "Where the reader sleeps").
 //! * `bridge`: per call a "caller" and a "manager" socket each send 50 packets/s to the
 //!   relay's two sockets; the relay thread waits in one `epoll_wait` over all of them,
 //!   drains each readable socket with `recvmmsg` and forwards the batch with one
@@ -37,7 +42,7 @@
 //! The reader records each packet's arrival (taken right after the `recvmmsg` that
 //! returned it) per SSRC and reports loss (gaps in the sequence numbers), reordering
 //! (a sequence number below the highest seen) and the p50/p99/max gap between
-//! consecutive packets of the same stream.
+//! consecutive packets of the same stream, and how often it woke to packets.
 //!
 //! Loopback caveat, the same for the floor and the router: the sender's `send` also pays
 //! for delivering the packet into the receiving socket (the loopback "softirq" runs in
@@ -79,6 +84,7 @@ fn main() {
             !args.iter().any(|a| a == "--plain" || a == "--sendto"),
             Duration::from_millis(num("--tick", 20).clamp(1, 20)),
             args.iter().any(|a| a == "--epoll"),
+            opt("--to").map(|a| a.parse().expect("--to ADDR:PORT")),
         ),
         Some("bridge") => bridge_floor(
             num("--calls", 500) as usize,
@@ -92,7 +98,7 @@ fn main() {
         // `cargo test --all-targets` and a bare `cargo bench` run this binary too:
         // print the usage and succeed, so neither starts a 20-second benchmark.
         _ => eprintln!(
-            "usage: cargo bench --bench media_floor -- ivr --streams N --secs S [--sendto] [--uring] [--tick MS]\n\
+            "usage: cargo bench --bench media_floor -- ivr --streams N --secs S [--plain|--sendto] [--tick MS] [--epoll] [--to ADDR]\n\
              \x20      cargo bench --bench media_floor -- bridge --calls N --secs S [--no-read]\n\
              \x20      cargo bench --bench media_floor -- receive --listen ADDR --secs S"
         ),
@@ -191,14 +197,22 @@ fn ivr_floor(
     uring: bool,
     tick: Duration,
     watched: bool,
+    to: Option<SocketAddr>,
 ) {
     let mut ring = if uring { Ring::new(streams) } else { None };
     let uring = ring.is_some();
     let sendto = sendto || uring;
-    let sink = udp("127.0.0.1:0");
-    let sink_addr = sink.local_addr().expect("local address");
     let stop = Arc::new(AtomicBool::new(false));
-    let reader = spawn_reader(vec![sink], stop.clone());
+    // `--to`: a `receive` process of its own reads (the router's benchmarks' reader, with
+    // the same placement on the CPUs); otherwise a thread of this process does.
+    let (sink_addr, reader) = match to {
+        Some(addr) => (addr, None),
+        None => {
+            let sink = udp("127.0.0.1:0");
+            let addr = sink.local_addr().expect("local address");
+            (addr, Some(spawn_reader(vec![sink], stop.clone())))
+        }
+    };
     let socks: Vec<UdpSocket> = (0..streams)
         .map(|_| {
             let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
@@ -249,7 +263,7 @@ fn ivr_floor(
         sleep_until(start + tick * k);
     };
     stop.store(true, Ordering::Relaxed);
-    let stats = reader.join().expect("reader thread");
+    let stats = reader.map(|r| r.join().expect("reader thread"));
     if let Some(w) = watcher {
         w.join().expect("epoll thread");
     }
@@ -275,7 +289,9 @@ fn ivr_floor(
         secs.as_secs(),
         pct / streams as f64
     );
-    stats.print();
+    if let Some(stats) = stats {
+        stats.print();
+    }
 }
 
 /// The peer's address as the kernel takes it (the floor is IPv4 loopback).
@@ -584,6 +600,11 @@ struct Stats {
     /// Gaps between consecutive packets of one stream, in microseconds.
     gaps_us: Vec<u32>,
     packets: u64,
+    /// Times the reader woke to packets (an `epoll_wait` that returned some), and the
+    /// first and last packet's arrival: a loopback sender pays each of these wake-ups
+    /// (an inter-processor interrupt when the reader sleeps on another CPU).
+    wakes: u64,
+    span: Option<(Instant, Instant)>,
 }
 
 impl Stats {
@@ -592,6 +613,8 @@ impl Stats {
             return;
         }
         self.packets += 1;
+        let span = self.span.get_or_insert((at, at));
+        span.1 = at;
         let seq = u16::from_be_bytes([pkt[2], pkt[3]]);
         let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
         match self.streams.get_mut(&ssrc) {
@@ -645,7 +668,8 @@ impl Stats {
         let late = self.gaps_us.iter().filter(|&&g| g > 40_000).count();
         println!(
             "receiver: {} streams, {} packets, lost {} ({:.4} %), reordered {}, \
-             inter-packet gap p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, gaps over 40 ms {}",
+             inter-packet gap p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, gaps over 40 ms {}, \
+             woken {:.0} times/s",
             self.streams.len(),
             self.packets,
             lost,
@@ -654,7 +678,10 @@ impl Stats {
             pct(0.5),
             pct(0.99),
             pct(1.0),
-            late
+            late,
+            self.span.map_or(0.0, |(a, b)| {
+                self.wakes as f64 / (b - a).as_secs_f64().max(1e-3)
+            }),
         );
     }
 }
@@ -667,6 +694,9 @@ fn spawn_reader(socks: Vec<UdpSocket>, stop: Arc<AtomicBool>) -> thread::JoinHan
         let mut stats = Stats::default();
         while !stop.load(Ordering::Relaxed) {
             let ready = ep.wait(100);
+            if ready > 0 {
+                stats.wakes += 1;
+            }
             for r in 0..ready {
                 let idx = ep.ready(r);
                 loop {
@@ -700,7 +730,11 @@ fn receive_only(listen: &str, secs: Duration) {
     let mut last = Instant::now();
     println!("receiver listening on {addr}");
     loop {
-        for _ in 0..ep.wait(200) {
+        let ready = ep.wait(200);
+        if ready > 0 {
+            stats.wakes += 1;
+        }
+        for _ in 0..ready {
             loop {
                 let got = rx.recv(fd);
                 let at = Instant::now();
