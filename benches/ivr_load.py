@@ -58,6 +58,19 @@ def rss_kib(pid, key="VmHWM"):
                 return int(line.split()[1])
     return 0
 
+def pin(cpu):
+    """The command prefix that keeps a process on `cpu` (none: the scheduler's choice)."""
+    return ["taskset", "-c", cpu] if cpu else []
+
+def start_reader(port, secs, cpu):
+    """benches/media_floor.rs's reader on 127.0.0.1:PORT for SECS, pinned to `cpu`."""
+    reader = subprocess.Popen(
+        pin(cpu) + ["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "receive",
+                    "--listen", f"127.0.0.1:{port}", "--secs", str(secs)],
+        cwd=REPO, stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    return reader
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=float, default=50)
@@ -90,7 +103,6 @@ def main():
 
     # CPUs for (the sender: router or floor, the reader, sipp); None: the scheduler's choice.
     cpus = {"free": (None, None, None), "apart": ("0", "1", "1"), "beside": ("0", "0", "1")}[a.place]
-    pin = lambda cpu: ["taskset", "-c", cpu] if cpu else []  # noqa: E731
 
     router, work = start_router("sb-bench-", a.port, binary=a.binary)
     if cpus[0]:
@@ -117,11 +129,7 @@ def main():
         text = open(scenario_path).read().replace("m=audio [media_port]", "m=audio 41000")
         scenario_path = os.path.join(work, "listen_read.xml")
         open(scenario_path, "w").write(text)
-        receiver = subprocess.Popen(
-            pin(cpus[1]) + ["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "receive",
-             "--listen", "127.0.0.1:41000", "--secs", str(int(a.calls / a.rate + a.duration + 30))],
-            cwd=REPO, stdout=subprocess.PIPE, text=True)
-        time.sleep(1.0)
+        receiver = start_reader(41000, int(a.calls / a.rate + a.duration + 30), cpus[1])
     cmd = pin(cpus[2]) + ["sipp", f"127.0.0.1:{a.port}", "-sf", scenario_path,
            "-i", "127.0.0.1", "-p", "25070", "-mi", "127.0.0.1", "-mp", "40000",
            "-r", str(a.rate), "-m", str(a.calls), "-d", str(int(a.duration * 1000)), "-s", "1000",
@@ -189,11 +197,7 @@ def main():
     if a.floor and peak:
         secs = max(int(win_end - win_start), 5)
         # The floor sends to a reader of the same program as the router's, placed as it was.
-        floor_reader = subprocess.Popen(
-            pin(cpus[1]) + ["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "receive",
-                            "--listen", "127.0.0.1:41001", "--secs", str(secs + 5)],
-            cwd=REPO, stdout=subprocess.PIPE, text=True)
-        time.sleep(1.0)
+        floor_reader = start_reader(41001, secs + 5, cpus[1])
         out = subprocess.run(pin(cpus[0]) + ["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "ivr",
                                              "--streams", str(peak), "--secs", str(secs),
                                              "--to", "127.0.0.1:41001"],

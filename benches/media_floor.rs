@@ -608,6 +608,14 @@ struct Stats {
 }
 
 impl Stats {
+    /// Counts a return of the reader's `epoll_wait` with `ready` sockets; passes `ready` on.
+    fn woke(&mut self, ready: usize) -> usize {
+        if ready > 0 {
+            self.wakes += 1;
+        }
+        ready
+    }
+
     fn add(&mut self, pkt: &[u8], at: Instant) {
         if pkt.len() < 12 || pkt[0] >> 6 != 2 {
             return;
@@ -693,10 +701,7 @@ fn spawn_reader(socks: Vec<UdpSocket>, stop: Arc<AtomicBool>) -> thread::JoinHan
         let mut rx = Batch::new();
         let mut stats = Stats::default();
         while !stop.load(Ordering::Relaxed) {
-            let ready = ep.wait(100);
-            if ready > 0 {
-                stats.wakes += 1;
-            }
+            let ready = stats.woke(ep.wait(100));
             for r in 0..ready {
                 let idx = ep.ready(r);
                 loop {
@@ -726,14 +731,9 @@ fn receive_only(listen: &str, secs: Duration) {
     let mut ep = Epoll::new(&[fd]);
     let mut rx = Batch::new();
     let mut stats = Stats::default();
-    let mut first: Option<Instant> = None;
-    let mut last = Instant::now();
     println!("receiver listening on {addr}");
     loop {
-        let ready = ep.wait(200);
-        if ready > 0 {
-            stats.wakes += 1;
-        }
+        let ready = stats.woke(ep.wait(200));
         for _ in 0..ready {
             loop {
                 let got = rx.recv(fd);
@@ -741,18 +741,16 @@ fn receive_only(listen: &str, secs: Duration) {
                 for i in 0..got {
                     stats.add(rx.packet(i), at);
                 }
-                if got > 0 {
-                    first.get_or_insert(at);
-                    last = at;
-                }
                 if got < BATCH {
                     break;
                 }
             }
         }
         let now = Instant::now();
-        match first {
-            Some(f) if now - f >= secs || now - last >= Duration::from_secs(3) => break,
+        match stats.span {
+            Some((first, last)) if now - first >= secs || now - last >= Duration::from_secs(3) => {
+                break;
+            }
             _ => {}
         }
     }
