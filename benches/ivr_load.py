@@ -12,14 +12,18 @@ RATE and the window is from full ramp (DURATION) until the arrivals stop: media 
 signalling and records of RATE calls/s.
 
 usage: benches/ivr_load.py [--rate 50] [--duration 10] [--calls 1000] [--caller-audio]
-                          [--read] [--floor] [--place free|apart|beside] [--perf SECS]
+                          [--read] [--floor [--together]] [--place free|apart|beside]
+                          [--perf SECS]
 --floor runs the floor against a reader of its own, the same program as the router's,
 and --place pins the sender, the reader and sipp alike for both runs (the sender pays
 the reader's wake-ups on loopback, and their price depends on the reader's CPU).
+--together runs the floor during the router's steady window instead of after it, so
+both are measured over the same seconds of the host (whose speed drifts by tens of
+percent from one minute to the next: docs/performance.md).
 Needs sipp (apt-get install sip-tester), for --caller-audio sox, for --perf perf,
 for --place taskset (util-linux).
 """
-import argparse, os, subprocess, sys, time, csv, signal
+import argparse, os, subprocess, sys, time, csv, signal, json
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import REPO, start_router  # noqa: E402
@@ -62,14 +66,43 @@ def pin(cpu):
     """The command prefix that keeps a process on `cpu` (none: the scheduler's choice)."""
     return ["taskset", "-c", cpu] if cpu else []
 
-def start_reader(port, secs, cpu):
+def floor_binary():
+    """Builds benches/media_floor.rs and returns its executable's path: run directly, not
+    through cargo, so no cargo process shares a measured CPU."""
+    out = subprocess.run(["cargo", "bench", "--quiet", "--no-run", "--bench", "media_floor",
+                          "--message-format", "json"], cwd=REPO, check=True, capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "media_floor" \
+                and msg.get("executable"):
+            return msg["executable"]
+    sys.exit("cargo did not name the media_floor bench's executable")
+
+def start_reader(floor, port, secs, cpu):
     """benches/media_floor.rs's reader on 127.0.0.1:PORT for SECS, pinned to `cpu`."""
     reader = subprocess.Popen(
-        pin(cpu) + ["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "receive",
-                    "--listen", f"127.0.0.1:{port}", "--secs", str(secs)],
+        pin(cpu) + [floor, "receive", "--listen", f"127.0.0.1:{port}", "--secs", str(secs)],
         cwd=REPO, stdout=subprocess.PIPE, text=True)
     time.sleep(1.0)
     return reader
+
+def start_floor(floor, streams, secs, cpu):
+    """The floor's sender: STREAMS prompt streams for SECS to the reader on port 41001."""
+    return subprocess.Popen(pin(cpu) + [floor, "ivr", "--streams", str(streams), "--secs", str(secs),
+                                        "--to", "127.0.0.1:41001"],
+                            cwd=REPO, stdout=subprocess.PIPE, text=True)
+
+def report_floor(sender, reader, router_mean):
+    """Prints the floor's figures and the router's ratio to it."""
+    out = sender.communicate(timeout=120)[0]
+    floor_delivery = reader.communicate(timeout=60)[0].strip().splitlines()
+    line = next(l for l in out.splitlines() if l.startswith("floor ivr"))
+    floor = float(line.split("sender ")[1].split(" %")[0])
+    print(f"floor                {line}")
+    if floor_delivery and floor_delivery[-1].startswith("receiver:"):
+        print(f"floor's delivery     {floor_delivery[-1]}")
+    print(f"router / floor       {router_mean / max(floor, 1e-9):.2f}x")
 
 def main():
     ap = argparse.ArgumentParser()
@@ -84,6 +117,9 @@ def main():
     ap.add_argument("--floor", action="store_true",
                     help="afterwards, measure the floor (benches/media_floor.rs ivr) for the same number of "
                          "streams and print the router's CPU as a ratio to it")
+    ap.add_argument("--together", action="store_true",
+                    help="with --floor: run the floor during the router's steady window (all calls held), "
+                         "not after it, so both see the same seconds of the host")
     ap.add_argument("--place", choices=("free", "apart", "beside"), default="free",
                     help="CPU placement, the same for the router's run and the floor's: free (the scheduler "
                          "chooses), apart (router or floor sender on CPU 0; the reader and sipp on CPU 1), "
@@ -98,8 +134,7 @@ def main():
                     help="run this switchboard binary instead of the release build (A/B runs against "
                          "another commit's build)")
     a = ap.parse_args()
-    if a.read or a.floor:
-        subprocess.run(["cargo", "bench", "--quiet", "--no-run", "--bench", "media_floor"], cwd=REPO, check=True)
+    floor_bin = floor_binary() if a.read or a.floor else None
 
     # CPUs for (the sender: router or floor, the reader, sipp); None: the scheduler's choice.
     cpus = {"free": (None, None, None), "apart": ("0", "1", "1"), "beside": ("0", "0", "1")}[a.place]
@@ -129,7 +164,7 @@ def main():
         text = open(scenario_path).read().replace("m=audio [media_port]", "m=audio 41000")
         scenario_path = os.path.join(work, "listen_read.xml")
         open(scenario_path, "w").write(text)
-        receiver = start_reader(41000, int(a.calls / a.rate + a.duration + 30), cpus[1])
+        receiver = start_reader(floor_bin, 41000, int(a.calls / a.rate + a.duration + 30), cpus[1])
     cmd = pin(cpus[2]) + ["sipp", f"127.0.0.1:{a.port}", "-sf", scenario_path,
            "-i", "127.0.0.1", "-p", "25070", "-mi", "127.0.0.1", "-mp", "40000",
            "-r", str(a.rate), "-m", str(a.calls), "-d", str(int(a.duration * 1000)), "-s", "1000",
@@ -145,6 +180,12 @@ def main():
     win_start, win_end = (last_start + 2, a.duration - 2) if held else (a.duration + 1, last_start)
     threads = {}  # steady window: (time, per-thread ticks) at its start and end
     perf = None
+    if a.together and not held:
+        sys.exit("--together needs a held window: --calls / --rate + 4 < --duration")
+    together = None  # (the floor's sender, its reader) while they run beside the router
+    if a.floor and a.together:
+        # Its reader waits from now; the sender starts with the steady window.
+        together_reader = start_reader(floor_bin, 41001, int(win_end + 10), cpus[1])
     while sipp.poll() is None:
         time.sleep(1.0)
         now, c = time.time(), cpu_ticks(router.pid)
@@ -152,6 +193,9 @@ def main():
         last_t, last_c = now, c
         if now - t0 >= win_start and "start" not in threads:
             threads["start"] = (now, thread_ticks(router.pid))
+            if a.floor and a.together:
+                secs = max(int(win_end - (now - t0)), 5)
+                together = (start_floor(floor_bin, a.calls, secs, cpus[0]), together_reader)
             if a.perf:
                 perf = subprocess.Popen(["perf", "record", "-q", "-g", "-F", "999", "-p", str(router.pid),
                                          "-o", os.path.join(work, "perf.data"), "--", "sleep", str(a.perf)],
@@ -194,21 +238,14 @@ def main():
     if receiver is not None:
         out, _ = receiver.communicate(timeout=60)
         print("delivery             " + out.strip().splitlines()[-1])
-    if a.floor and peak:
+    if together is not None:
+        print("floor run            together with the router's steady window")
+        report_floor(*together, mean)
+    elif a.floor and peak:
         secs = max(int(win_end - win_start), 5)
         # The floor sends to a reader of the same program as the router's, placed as it was.
-        floor_reader = start_reader(41001, secs + 5, cpus[1])
-        out = subprocess.run(pin(cpus[0]) + ["cargo", "bench", "--quiet", "--bench", "media_floor", "--", "ivr",
-                                             "--streams", str(peak), "--secs", str(secs),
-                                             "--to", "127.0.0.1:41001"],
-                             cwd=REPO, capture_output=True, text=True, check=True).stdout
-        floor_delivery = floor_reader.communicate(timeout=60)[0].strip().splitlines()
-        line = next(l for l in out.splitlines() if l.startswith("floor ivr"))
-        floor = float(line.split("sender ")[1].split(" %")[0])
-        print(f"floor                {line}")
-        if floor_delivery and floor_delivery[-1].startswith("receiver:"):
-            print(f"floor's delivery     {floor_delivery[-1]}")
-        print(f"router / floor       {mean / max(floor, 1e-9):.2f}x")
+        floor_reader = start_reader(floor_bin, 41001, secs + 5, cpus[1])
+        report_floor(start_floor(floor_bin, peak, secs, cpus[0]), floor_reader, mean)
     if perf is not None:
         perf.wait()
         for sort, limit in (("dso", "1"), ("sym", "1")):
