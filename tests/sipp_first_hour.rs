@@ -166,7 +166,7 @@ fn a_key_pressed_during_the_welcome_is_kept_for_the_menu() {
     res.assert_ok(&router);
     let log = router.log();
     assert!(
-        log.contains("key 1 pressed during the prompt: kept for menu main (type-ahead)"),
+        log.contains("key 1 pressed during the prompt: kept for menu main"),
         "{log}"
     );
     assert!(log.contains("menu main: caller chose 1"), "{log}");

@@ -104,6 +104,38 @@ fn leads_to_type_ahead_menu(step: &Step) -> bool {
     }
 }
 
+/// `prompts`, then `then`'s (a type-ahead menu, possibly after more prompts), as the
+/// menu with every prompt in order.
+fn into_menu(mut prompts: Vec<String>, mut then: Step) -> Step {
+    while let Step::Play {
+        prompts: more,
+        then: next,
+    } = then
+    {
+        prompts.extend(more);
+        then = *next;
+    }
+    match then {
+        Step::Menu {
+            id,
+            prompts: own,
+            collect,
+        } => {
+            prompts.extend(own);
+            Step::Menu {
+                id,
+                prompts,
+                collect,
+            }
+        }
+        // Not a menu after all (leads_to_type_ahead_menu said otherwise): play, then go on.
+        other => Step::Play {
+            prompts,
+            then: Box::new(other),
+        },
+    }
+}
+
 fn collector_config(spec: &CollectSpec) -> CollectorConfig {
     CollectorConfig {
         max_digits: spec.max_digits,
@@ -199,20 +231,18 @@ impl IvrRunner {
         states: &ManagerStates,
         digit: char,
     ) {
-        if matches!(&self.state, State::Playing { then, .. } if leads_to_type_ahead_menu(then)) {
-            if let State::Playing { then, .. } = std::mem::replace(&mut self.state, State::Idle) {
-                self.type_ahead(now, wall, call, states, then, digit);
-            }
-            return;
-        }
         let State::Menu {
-            play_id, collector, ..
+            id,
+            play_id,
+            collector,
         } = &mut self.state
         else {
             return; // other digits outside menus are ignored
         };
         if play_id.take().is_some() {
-            // Barge-in: the first digit cuts the prompt at once.
+            // Barge-in: the first digit cuts the prompts at once, those played before
+            // the menu's own included (type-ahead: see `into_menu`).
+            tracing::info!("key {digit} pressed during the prompt: kept for menu {id}");
             self.actions.push_back(IvrAction::StopPlayback);
         }
         if let Some(done) = collector.handle_digit(now, digit) {
@@ -298,44 +328,6 @@ impl IvrRunner {
         }
     }
 
-    /// Type-ahead (Asterisk's `Background()`): a key pressed while a prompt leading
-    /// into a menu plays stops the prompt, skips what would have played before the
-    /// menu (its own prompt included: the caller already chose) and counts as the
-    /// menu's first key.
-    fn type_ahead(
-        &mut self,
-        now: Instant,
-        wall: Timestamp,
-        call: &CallInfo,
-        states: &ManagerStates,
-        mut step: Step,
-        digit: char,
-    ) {
-        self.actions.push_back(IvrAction::StopPlayback);
-        while let Step::Play { then, .. } = step {
-            step = *then;
-        }
-        let Step::Menu { id, collect, .. } = step else {
-            // leads_to_type_ahead_menu() said otherwise; carry on without the key.
-            self.execute(now, step);
-            return;
-        };
-        tracing::info!("key {digit} pressed during the prompt: kept for menu {id} (type-ahead)");
-        self.actions
-            .push_back(IvrAction::MenuEntered { menu: id.clone() });
-        let mut collector = DigitCollector::new(collector_config(&collect));
-        collector.start(now);
-        let done = collector.handle_digit(now, digit);
-        self.state = State::Menu {
-            id,
-            play_id: None,
-            collector,
-        };
-        if let Some(done) = done {
-            self.finish_menu(now, wall, call, states, done);
-        }
-    }
-
     fn finish_menu(
         &mut self,
         now: Instant,
@@ -368,6 +360,15 @@ impl IvrRunner {
         loop {
             match step {
                 Step::Play { prompts, then } if prompts.is_empty() => step = *then,
+                // Prompts that lead straight into a type-ahead menu play as one list with
+                // the menu's own (Asterisk's `Background(timeout&menu)`): a key pressed
+                // anywhere in it is the menu's first, as type-ahead would have it, and
+                // the media plane reports one end instead of one per step, with no gap
+                // between them. A silent caller's menu replay (timeout prompt, menu
+                // prompt) is then one wake-up chain, not two (issue 16).
+                Step::Play { prompts, then } if leads_to_type_ahead_menu(&then) => {
+                    step = into_menu(prompts, *then);
+                }
                 Step::Play { prompts, then } => {
                     let play_id = self.play(prompts);
                     self.state = State::Playing {
@@ -538,13 +539,9 @@ mod tests {
                 panic!("{a:?}")
             };
             if attempt < 2 {
-                assert_eq!(prompts, &vec!["timeout".to_string()]);
-                r.handle_playback_finished(now, w, &ci, *play_id);
-                let IvrAction::Play { play_id, .. } = drain(&mut r).remove(0) else {
-                    panic!()
-                };
-                play = play_id;
-                // put the action back in view for the next loop's drain
+                // The timeout prompt and the menu's replay play as one list.
+                assert_eq!(prompts, &vec!["timeout".to_string(), "welcome".to_string()]);
+                play = *play_id;
             } else {
                 assert_eq!(prompts, &vec!["timeout".to_string(), "goodbye".to_string()]);
                 r.handle_playback_finished(now, w, &ci, *play_id);
@@ -663,20 +660,42 @@ mod tests {
         drain(&mut r);
         r.handle_digit(t0, w, &ci, &ManagerStates::default(), '*');
         let a = drain(&mut r);
+        // "Invalid", then the menu again, as one list: no gap, one end to report.
         assert_eq!(
             a.last(),
             Some(&IvrAction::Play {
                 play_id: 2,
-                prompts: vec!["invalid".into()]
+                prompts: vec!["invalid".into(), "welcome".into()]
             })
         );
+        assert_eq!(r.poll_timeout(), None, "no timer while the prompts play");
         r.handle_playback_finished(t0, w, &ci, 2);
-        assert_eq!(
-            drain(&mut r),
-            vec![IvrAction::Play {
-                play_id: 3,
-                prompts: vec!["welcome".into()]
-            }]
+        assert_eq!(drain(&mut r), vec![]);
+        assert!(r.poll_timeout().is_some(), "the menu listens");
+    }
+
+    /// A key pressed during the prompt before a type-ahead menu (here "invalid") cuts
+    /// the list and is the menu's first key, as type-ahead has it.
+    #[test]
+    fn a_key_during_the_replays_first_prompt_is_the_menus() {
+        let t0 = Instant::now();
+        let w = Timestamp::UNIX_EPOCH;
+        let ci = info();
+        let states = ManagerStates::default();
+        let mut r = IvrRunner::new(Box::new(DemoIvr::default()));
+        r.start(t0, w, &ci, &states, None);
+        drain(&mut r);
+        r.handle_digit(t0, w, &ci, &states, '*');
+        drain(&mut r);
+        r.handle_digit(t0, w, &ci, &states, '1');
+        let a = drain(&mut r);
+        assert_eq!(a.first(), Some(&IvrAction::StopPlayback), "{a:?}");
+        assert!(
+            a.iter().any(|x| matches!(
+                x,
+                IvrAction::MenuDone { result: MenuResult::Digits(d), .. } if d == "1"
+            )),
+            "{a:?}"
         );
     }
 }

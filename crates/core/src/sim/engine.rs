@@ -68,9 +68,10 @@ struct Caller {
     key_pos: usize,
     script_ring: usize,
     playing: Option<u32>,
-    /// The next prompt is a menu's: it lasts `menu_secs` (the caller listens to it,
-    /// then presses their key).
-    menu_prompt_next: bool,
+    /// A menu was just entered, and what the caller will do in it: the next prompt list
+    /// is the menu's (any prompts before it, then its own; a plan's menu always has a
+    /// prompt), and the caller acts after hearing it.
+    menu_next: Option<(MenuChoice, u32)>,
     /// Counted in the queue-length curve.
     waiting: bool,
     /// Waiting for people (patience applies).
@@ -224,7 +225,7 @@ impl Caller {
             key_pos: 0,
             script_ring: 0,
             playing: None,
-            menu_prompt_next: false,
+            menu_next: None,
             waiting: false,
             connecting: false,
             offer_decided: false,
@@ -456,15 +457,32 @@ impl World<'_> {
                 play_id,
                 prompts,
             } => {
-                let mut menu = false;
+                let mut menu = None;
                 if let Some(x) = self.calls.get_mut(call) {
                     x.playing = Some(play_id);
-                    menu = std::mem::take(&mut x.menu_prompt_next);
+                    menu = x.menu_next.take();
                 }
-                let len = if menu {
-                    secs_to_ms(self.traffic.menu_secs)
-                } else {
-                    secs_to_ms(self.traffic.play_secs) * prompts.max(1) as u64
+                let play_ms = secs_to_ms(self.traffic.play_secs);
+                let len = match menu {
+                    Some((choice, n)) => {
+                        // The prompts before a type-ahead menu play in one list with the
+                        // menu's own, which comes last (call::ivr).
+                        let before = play_ms * u64::try_from(prompts.max(1) - 1).unwrap_or(0);
+                        let listen = secs_to_ms(self.traffic.menu_secs);
+                        let heard = self.now + before;
+                        match choice {
+                            MenuChoice::Key(k) => {
+                                self.schedule(heard + listen, Ev::Digit(call, k, n));
+                            }
+                            // Silence: the menu's own timer decides.
+                            MenuChoice::Timeout => {}
+                            MenuChoice::Hangup => {
+                                self.schedule(heard + listen / 2, Ev::MenuHangup(call, n));
+                            }
+                        }
+                        before + listen
+                    }
+                    None => play_ms * prompts.max(1) as u64,
                 };
                 self.schedule(self.now + len, Ev::PromptDone(call, play_id));
             }
@@ -687,7 +705,6 @@ impl World<'_> {
             return;
         };
         x.menus_entered += 1;
-        x.menu_prompt_next = true;
         let n = x.menus_entered;
         let choice = if x.menus_entered > MAX_MENU_STEPS {
             MenuChoice::Hangup
@@ -707,13 +724,7 @@ impl World<'_> {
                     .map_or(MenuChoice::Timeout, |k| MenuChoice::Key(*k)),
             }
         };
-        let listen = secs_to_ms(traffic.menu_secs);
-        match choice {
-            MenuChoice::Key(k) => self.schedule(self.now + listen, Ev::Digit(c, k, n)),
-            // Silence: the menu's own timer decides.
-            MenuChoice::Timeout => {}
-            MenuChoice::Hangup => self.schedule(self.now + listen / 2, Ev::MenuHangup(c, n)),
-        }
+        x.menu_next = Some((choice, n));
     }
 
     /// How a phone reacts: the recorded reaction when replaying the same ring, else
