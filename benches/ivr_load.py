@@ -28,6 +28,8 @@ import argparse, os, subprocess, sys, time, csv, signal, json
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import REPO, start_router  # noqa: E402
 CLK = os.sysconf("SC_CLK_TCK")
+# The readers' ports: the router's prompt streams (every caller's SDP names it), the floor's.
+ROUTER_READER_PORT, FLOOR_PORT = 41000, 41001
 
 def cpu_split(pid):
     with open(f"/proc/{pid}/stat") as f:
@@ -87,10 +89,10 @@ def start_reader(floor, port, secs, cpu):
     time.sleep(1.0)
     return reader
 
-def start_floor(floor, streams, secs, cpu):
-    """The floor's sender: STREAMS prompt streams for SECS to the reader on port 41001."""
+def start_floor(floor, port, streams, secs, cpu):
+    """The floor's sender: STREAMS prompt streams for SECS to the reader on 127.0.0.1:PORT."""
     return subprocess.Popen(pin(cpu) + [floor, "ivr", "--streams", str(streams), "--secs", str(secs),
-                                        "--to", "127.0.0.1:41001"],
+                                        "--to", f"127.0.0.1:{port}"],
                             cwd=REPO, stdout=subprocess.PIPE, text=True)
 
 def report_floor(sender, reader, router_mean):
@@ -161,10 +163,10 @@ def main():
     receiver = None
     if a.read:
         # Every caller's SDP names the receiver's port, so all prompt streams go there.
-        text = open(scenario_path).read().replace("m=audio [media_port]", "m=audio 41000")
+        text = open(scenario_path).read().replace("m=audio [media_port]", f"m=audio {ROUTER_READER_PORT}")
         scenario_path = os.path.join(work, "listen_read.xml")
         open(scenario_path, "w").write(text)
-        receiver = start_reader(floor_bin, 41000, int(a.calls / a.rate + a.duration + 30), cpus[1])
+        receiver = start_reader(floor_bin, ROUTER_READER_PORT, int(a.calls / a.rate + a.duration + 30), cpus[1])
     cmd = pin(cpus[2]) + ["sipp", f"127.0.0.1:{a.port}", "-sf", scenario_path,
            "-i", "127.0.0.1", "-p", "25070", "-mi", "127.0.0.1", "-mp", "40000",
            "-r", str(a.rate), "-m", str(a.calls), "-d", str(int(a.duration * 1000)), "-s", "1000",
@@ -185,7 +187,7 @@ def main():
     together = None  # (the floor's sender, its reader) while they run beside the router
     if a.floor and a.together:
         # Its reader waits from now; the sender starts with the steady window.
-        together_reader = start_reader(floor_bin, 41001, int(win_end + 10), cpus[1])
+        together_reader = start_reader(floor_bin, FLOOR_PORT, int(win_end + 10), cpus[1])
     while sipp.poll() is None:
         time.sleep(1.0)
         now, c = time.time(), cpu_ticks(router.pid)
@@ -195,7 +197,7 @@ def main():
             threads["start"] = (now, thread_ticks(router.pid))
             if a.floor and a.together:
                 secs = max(int(win_end - (now - t0)), 5)
-                together = (start_floor(floor_bin, a.calls, secs, cpus[0]), together_reader)
+                together = (start_floor(floor_bin, FLOOR_PORT, a.calls, secs, cpus[0]), together_reader)
             if a.perf:
                 perf = subprocess.Popen(["perf", "record", "-q", "-g", "-F", "999", "-p", str(router.pid),
                                          "-o", os.path.join(work, "perf.data"), "--", "sleep", str(a.perf)],
@@ -244,8 +246,8 @@ def main():
     elif a.floor and peak:
         secs = max(int(win_end - win_start), 5)
         # The floor sends to a reader of the same program as the router's, placed as it was.
-        floor_reader = start_reader(floor_bin, 41001, secs + 5, cpus[1])
-        report_floor(start_floor(floor_bin, peak, secs, cpus[0]), floor_reader, mean)
+        floor_reader = start_reader(floor_bin, FLOOR_PORT, secs + 5, cpus[1])
+        report_floor(start_floor(floor_bin, FLOOR_PORT, peak, secs, cpus[0]), floor_reader, mean)
     if perf is not None:
         perf.wait()
         for sort, limit in (("dso", "1"), ("sym", "1")):

@@ -467,7 +467,7 @@ impl World<'_> {
                     Some((choice, n)) => {
                         // The prompts before a type-ahead menu play in one list with the
                         // menu's own, which comes last (call::ivr).
-                        let before = play_ms * u64::try_from(prompts.max(1) - 1).unwrap_or(0);
+                        let before = play_ms * prompts.saturating_sub(1) as u64;
                         let listen = secs_to_ms(self.traffic.menu_secs);
                         let heard = self.now + before;
                         match choice {
