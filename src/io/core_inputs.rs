@@ -236,7 +236,21 @@ impl Core {
                     }
                     self.publish(&ev, rec.as_ref());
                     if let (Some(rec), Some(store)) = (rec, &self.store) {
-                        store.write(StoreWrite::UpsertCall(rec));
+                        // A call's start, its answer by a manager, a transfer and its end
+                        // are committed at once; the steps between (menus, decisions) may
+                        // wait a second for company (store::worker, "lazy writes").
+                        let milestone = rec.ended_at.is_some()
+                            || matches!(
+                                ev,
+                                CallEvent::Started { .. }
+                                    | CallEvent::Connected { .. }
+                                    | CallEvent::Transferred { .. }
+                            );
+                        if milestone {
+                            store.write(StoreWrite::UpsertCall(rec));
+                        } else {
+                            store.write_later(StoreWrite::UpsertCall(rec));
+                        }
                     }
                 }
             }

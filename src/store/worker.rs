@@ -1,19 +1,22 @@
 //! The store thread: keeps the database off the signalling path.
 //!
 //! One dedicated OS thread owns the [`Store`]; [`StoreHandle`]s (cheap to clone, `Send`
-//! and `Sync`) talk to it over an unbounded `std::sync::mpsc` channel:
+//! and `Sync`) talk to it through one queue, handled strictly in order:
 //!
 //! - [`StoreHandle::write`] queues a [`StoreWrite`] and returns at once. It never blocks
 //!   and never fails loudly: if the thread is gone the write is logged and dropped.
+//! - [`StoreHandle::write_later`] queues a write that may wait up to [`LAZY_FLUSH`] for
+//!   company: a call's progress in the middle of the call (a menu step, a routing
+//!   decision). It does not wake the thread.
 //! - Queries carry a reply channel: [`StoreHandle::query`] blocks the calling thread (for
 //!   the CLI and tests), [`StoreHandle::query_async`] awaits a `tokio::sync::oneshot` (for
 //!   the tokio driver), and typed helpers cover the common queries.
 //!
 //! Messages are handled strictly in order, so a query sees every write sent before it
-//! through any handle on the same thread of control (read-your-writes).
+//! through any handle on the same thread of control (read-your-writes), lazy or not.
 //!
-//! Throughput: when writes pile up, the thread drains everything already queued (up to
-//! [`MAX_BATCH`]) and applies it with [`Store::apply_batch`], which SQLite runs as one
+//! Throughput: when writes pile up, the thread takes everything queued and applies it
+//! in runs of up to [`MAX_BATCH`] with [`Store::apply_batch`], which SQLite runs as one
 //! transaction: one WAL commit for hundreds of call-record updates instead of one each.
 //!
 //! Group commit: at a moderate rate the thread is idle when a write arrives, so each
@@ -22,10 +25,26 @@
 //! arrived meanwhile goes into the same commit, as PostgreSQL's `commit_delay` does.
 //! The senders pay no wake-up while the thread sleeps, and a query that arrives in the
 //! window waits at most that long, behind the writes sent before it.
+//!
+//! Lazy writes: 500 callers listening to an IVR whose menus replay write a record
+//! every replay, some 50 a second; each was a wake-up of this thread and a commit of
+//! its own (the group-commit window rarely caught two), about 0.7 % of a core in the
+//! benchmark (`docs/performance.md`, issue 16). A call's start, answer by a manager,
+//! transfer and end stay immediate; what happens in between is committed with the next
+//! of those or within [`LAZY_FLUSH`]. A crash loses at most that last second of a
+//! call's progress, never the call (recovery closes its record at the next start).
+//!
+//! ```text
+//!   sender ──push──► queue ──(an immediate message, and the thread asleep: wake it)
+//!   thread: asleep until an immediate message, or LAZY_FLUSH with anything queued
+//!           ──► woken from idle: sleep GROUP_COMMIT ──► take the whole queue
+//!           ──► writes in runs of MAX_BATCH, queries and shutdown in their place
+//! ```
 
-use std::sync::mpsc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
@@ -43,6 +62,10 @@ pub const MAX_BATCH: usize = 512;
 /// written by anyone but the router itself, whose reads queue behind its writes.
 pub const GROUP_COMMIT: Duration = Duration::from_millis(10);
 
+/// The longest a [`StoreHandle::write_later`] waits for the thread (see the module
+/// docs): also how often an idle thread looks at its queue.
+pub const LAZY_FLUSH: Duration = Duration::from_secs(1);
+
 type Job = Box<dyn FnOnce(&mut dyn Store) + Send>;
 
 // Writes dominate the traffic; boxing them would add an allocation per write just to
@@ -54,6 +77,74 @@ enum Msg {
     Shutdown,
 }
 
+/// The queue between the handles and the thread.
+#[derive(Default)]
+struct Queue {
+    msgs: VecDeque<Msg>,
+    /// A message that wants the thread now (anything but a lazy write) is queued.
+    wanted: bool,
+    /// The thread waits on [`Channel::wake`]; a wanted message must notify it.
+    asleep: bool,
+    /// The thread has stopped: nothing will read the queue again.
+    closed: bool,
+}
+
+/// A queue and the condition variable its thread sleeps on. `std::sync::mpsc` wakes a
+/// sleeping receiver on every send; lazy writes need a send that does not.
+#[derive(Default)]
+struct Channel {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+impl Channel {
+    /// The queue, even if a thread panicked holding it: every critical section below
+    /// leaves it consistent (a push, a flag, a swap).
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `msg`, waking the thread if `now` and it sleeps. Gives the message back
+    /// if the thread has stopped.
+    #[expect(
+        clippy::result_large_err,
+        reason = "as mpsc::SendError: the message comes back only once the thread is gone"
+    )]
+    fn send(&self, msg: Msg, now: bool) -> Result<(), Msg> {
+        let mut q = self.lock();
+        if q.closed {
+            return Err(msg);
+        }
+        q.msgs.push_back(msg);
+        if now {
+            q.wanted = true;
+            if q.asleep {
+                q.asleep = false;
+                self.wake.notify_one();
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks the thread stopped and hands back what is still queued.
+    fn close(&self) -> VecDeque<Msg> {
+        let mut q = self.lock();
+        q.closed = true;
+        std::mem::take(&mut q.msgs)
+    }
+}
+
+/// Closes the channel however the thread ends (a panicking store included), so
+/// senders see it gone and queued queries' askers get [`StoreError::WorkerGone`]
+/// instead of waiting forever.
+struct CloseOnExit<'a>(&'a Channel);
+
+impl Drop for CloseOnExit<'_> {
+    fn drop(&mut self) {
+        drop(self.0.close());
+    }
+}
+
 /// Owns the store thread. Dropping it (or calling [`StoreWorker::shutdown`]) commits
 /// every write queued so far and joins the thread.
 #[derive(Debug)]
@@ -63,9 +154,15 @@ pub struct StoreWorker {
 }
 
 /// A cheap, cloneable way to reach the store thread from anywhere.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreHandle {
-    tx: mpsc::Sender<Msg>,
+    chan: Arc<Channel>,
+}
+
+impl std::fmt::Debug for StoreHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreHandle")
+    }
 }
 
 impl std::fmt::Debug for Msg {
@@ -81,18 +178,23 @@ impl std::fmt::Debug for Msg {
 impl StoreWorker {
     /// Moves `store` onto a new thread named `store`.
     pub fn spawn(store: Box<dyn Store>) -> Result<Self, StoreError> {
-        Self::spawn_grouping(store, GROUP_COMMIT)
+        Self::spawn_grouping(store, GROUP_COMMIT, LAZY_FLUSH)
     }
 
-    /// [`StoreWorker::spawn`] with another group-commit window (tests).
-    fn spawn_grouping(store: Box<dyn Store>, window: Duration) -> Result<Self, StoreError> {
-        let (tx, rx) = mpsc::channel();
+    /// [`StoreWorker::spawn`] with other group-commit and lazy windows (tests).
+    fn spawn_grouping(
+        store: Box<dyn Store>,
+        window: Duration,
+        lazy: Duration,
+    ) -> Result<Self, StoreError> {
+        let chan = Arc::new(Channel::default());
+        let thread_chan = Arc::clone(&chan);
         let thread = std::thread::Builder::new()
             .name("store".into())
-            .spawn(move || run(store, &rx, window))
+            .spawn(move || run(store, &thread_chan, window, lazy))
             .map_err(|source| StoreError::Spawn { source })?;
         Ok(Self {
-            handle: StoreHandle { tx },
+            handle: StoreHandle { chan },
             thread: Some(thread),
         })
     }
@@ -115,7 +217,7 @@ impl StoreWorker {
             return Ok(());
         };
         // If the thread already died, the send fails and join reports it.
-        let _ = self.handle.tx.send(Msg::Shutdown);
+        let _ = self.handle.chan.send(Msg::Shutdown, true);
         thread.join().map_err(|_| StoreError::WorkerGone)
     }
 }
@@ -128,68 +230,104 @@ impl Drop for StoreWorker {
     }
 }
 
-/// The thread body: handle messages in order, batching consecutive writes.
-fn run(mut store: Box<dyn Store>, rx: &mpsc::Receiver<Msg>, window: Duration) {
-    let mut pending: Option<Msg> = None;
+/// The thread body: sleep until wanted (or a lazy write's time is up), then handle the
+/// whole queue in order, batching consecutive writes.
+fn run(mut store: Box<dyn Store>, chan: &Channel, window: Duration, lazy: Duration) {
+    let _close = CloseOnExit(chan);
+    let mut taken: VecDeque<Msg> = VecDeque::new();
     let mut batch: Vec<StoreWrite> = Vec::with_capacity(MAX_BATCH);
+    let mut last_taken = Instant::now();
     loop {
-        let msg = match pending.take() {
-            Some(msg) => msg,
-            None => match rx.try_recv() {
-                // Busy: batches form by themselves.
-                Ok(msg) => msg,
-                Err(mpsc::TryRecvError::Disconnected) => break,
-                Err(mpsc::TryRecvError::Empty) => match rx.recv() {
-                    Ok(Msg::Write(w)) => {
-                        // Idle, woken by a write: let the moment's other writes join it.
-                        std::thread::sleep(window);
-                        Msg::Write(w)
-                    }
-                    Ok(msg) => msg,
-                    // Every handle is gone: nothing more can arrive.
-                    Err(mpsc::RecvError) => break,
-                },
-            },
-        };
-        match msg {
-            Msg::Write(first) => {
-                batch.push(first);
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(Msg::Write(w)) => batch.push(w),
-                        Ok(other) => {
-                            pending = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
+        take(chan, &mut taken, &mut last_taken, window, lazy);
+        let mut stop = false;
+        for msg in taken.drain(..) {
+            match msg {
+                Msg::Write(w) => {
+                    batch.push(w);
+                    if batch.len() >= MAX_BATCH {
+                        apply(store.as_mut(), &mut batch);
                     }
                 }
-                apply(store.as_mut(), &mut batch);
-            }
-            Msg::Run(job) => {
-                // A panicking query (a bug in its closure) must not take the thread, and
-                // with it every later write, down. Its asker sees WorkerGone.
-                let outcome =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(store.as_mut())));
-                if outcome.is_err() {
-                    tracing::error!("a store query panicked; the store thread carries on");
+                // A query after shutdown is dropped: its asker sees WorkerGone.
+                Msg::Run(_) if stop => {}
+                Msg::Run(job) => {
+                    if !batch.is_empty() {
+                        apply(store.as_mut(), &mut batch);
+                    }
+                    // A panicking query (a bug in its closure) must not take the thread,
+                    // and with it every later write, down. Its asker sees WorkerGone.
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        job(store.as_mut())
+                    }));
+                    if outcome.is_err() {
+                        tracing::error!("a store query panicked; the store thread carries on");
+                    }
                 }
+                Msg::Shutdown => stop = true,
             }
-            Msg::Shutdown => {
-                // Writes racing with shutdown from other handles are still committed;
-                // queries get WorkerGone when their reply sender is dropped here.
-                batch.extend(rx.try_iter().filter_map(|m| match m {
-                    Msg::Write(w) => Some(w),
-                    Msg::Run(_) | Msg::Shutdown => None,
-                }));
-                if !batch.is_empty() {
-                    apply(store.as_mut(), &mut batch);
-                }
-                break;
-            }
+        }
+        if stop {
+            // Writes racing with shutdown from other handles are still committed;
+            // queries get WorkerGone when their reply sender is dropped here.
+            batch.extend(chan.close().into_iter().filter_map(|m| match m {
+                Msg::Write(w) => Some(w),
+                Msg::Run(_) | Msg::Shutdown => None,
+            }));
+        }
+        if !batch.is_empty() {
+            apply(store.as_mut(), &mut batch);
+        }
+        if stop {
+            break;
         }
     }
     tracing::debug!("store thread stopped");
+}
+
+/// Waits until the queue wants the thread (or holds lazy writes `lazy` after the last
+/// take), then swaps its messages into `taken` (whose memory the queue reuses).
+fn take(
+    chan: &Channel,
+    taken: &mut VecDeque<Msg>,
+    last_taken: &mut Instant,
+    window: Duration,
+    lazy: Duration,
+) {
+    let mut q = chan.lock();
+    let mut slept = false;
+    loop {
+        if q.wanted {
+            break;
+        }
+        let due = *last_taken + lazy;
+        let now = Instant::now();
+        if !q.msgs.is_empty() && now >= due {
+            break;
+        }
+        // Empty: look again after `lazy` anyway (a lazy write does not wake us).
+        let wait = if q.msgs.is_empty() {
+            lazy
+        } else {
+            due.saturating_duration_since(now)
+        };
+        q.asleep = true;
+        q = chan
+            .wake
+            .wait_timeout(q, wait)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+        q.asleep = false;
+        slept = true;
+    }
+    if slept && q.wanted && !window.is_zero() {
+        // Idle, woken: let the moment's other writes join this one.
+        drop(q);
+        std::thread::sleep(window);
+        q = chan.lock();
+    }
+    q.wanted = false;
+    std::mem::swap(&mut q.msgs, taken);
+    *last_taken = Instant::now();
 }
 
 fn apply(store: &mut dyn Store, batch: &mut Vec<StoreWrite>) {
@@ -201,9 +339,19 @@ fn apply(store: &mut dyn Store, batch: &mut Vec<StoreWrite>) {
 }
 
 impl StoreHandle {
-    /// Queues a write and returns immediately.
+    /// Queues a write and returns immediately; it is committed within
+    /// [`GROUP_COMMIT`].
     pub fn write(&self, write: StoreWrite) {
-        if let Err(mpsc::SendError(msg)) = self.tx.send(Msg::Write(write)) {
+        if let Err(msg) = self.chan.send(Msg::Write(write), true) {
+            tracing::error!(?msg, "store thread is gone; write dropped");
+        }
+    }
+
+    /// Queues a write that may wait up to [`LAZY_FLUSH`] (or until the next
+    /// [`Self::write`] or query, which it precedes) without waking the thread: a call's
+    /// progress between its start and its end (see the module docs).
+    pub fn write_later(&self, write: StoreWrite) {
+        if let Err(msg) = self.chan.send(Msg::Write(write), false) {
             tracing::error!(?msg, "store thread is gone; write dropped");
         }
     }
@@ -220,8 +368,8 @@ impl StoreHandle {
             // The asker may have given up; nothing to do then.
             let _ = reply_tx.send(f(store));
         });
-        self.tx
-            .send(Msg::Run(job))
+        self.chan
+            .send(Msg::Run(job), true)
             .map_err(|_| StoreError::WorkerGone)?;
         reply_rx.recv().map_err(|_| StoreError::WorkerGone)?
     }
@@ -236,8 +384,8 @@ impl StoreHandle {
         let job: Job = Box::new(move |store| {
             let _ = reply_tx.send(f(store));
         });
-        self.tx
-            .send(Msg::Run(job))
+        self.chan
+            .send(Msg::Run(job), true)
             .map_err(|_| StoreError::WorkerGone)?;
         reply_rx.await.map_err(|_| StoreError::WorkerGone)?
     }
@@ -341,8 +489,6 @@ impl StoreHandle {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
     use crate::store::model::{
         AgentInterval, DialbackAttempt, DialbackStatus, NewCallback, QueuedCallback, RingAttempt,
@@ -353,6 +499,9 @@ mod tests {
 
     impl Store for BatchRecorder {
         fn apply_batch(&mut self, writes: &[StoreWrite]) -> Vec<StoreError> {
+            if let Some(StoreWrite::WebhookDelivered { id: PANIC_ID }) = writes.first() {
+                panic!("a store bug");
+            }
             self.0.lock().unwrap().push(writes.len());
             Vec::new()
         }
@@ -487,6 +636,9 @@ mod tests {
         }
     }
 
+    /// A write [`BatchRecorder`] panics on.
+    const PANIC_ID: i64 = -1;
+
     fn delivered(id: i64) -> StoreWrite {
         StoreWrite::WebhookDelivered { id }
     }
@@ -521,7 +673,7 @@ mod tests {
         let probe: Job = Box::new(move |_| {
             probe_tx.send(sizes_probe.lock().unwrap().clone()).unwrap();
         });
-        handle.tx.send(Msg::Run(probe)).unwrap();
+        handle.chan.send(Msg::Run(probe), true).unwrap();
         for id in 0..10 {
             handle.write(delivered(id));
         }
@@ -545,6 +697,7 @@ mod tests {
         let worker = StoreWorker::spawn_grouping(
             Box::new(BatchRecorder(Arc::clone(&sizes))),
             Duration::from_millis(300),
+            LAZY_FLUSH,
         )
         .unwrap();
         let handle = worker.handle();
@@ -559,5 +712,70 @@ mod tests {
         assert_eq!(before_query.unwrap(), [3]);
         worker.shutdown().unwrap();
         assert_eq!(*sizes.lock().unwrap(), [3]);
+    }
+
+    /// A lazy write does not wake the idle thread: it waits for the lazy window, or
+    /// goes in front of the next write or query that does, in the order sent.
+    #[test]
+    fn lazy_writes_wait_for_company_or_their_window() {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let worker = StoreWorker::spawn_grouping(
+            Box::new(BatchRecorder(Arc::clone(&sizes))),
+            Duration::ZERO,
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let handle = worker.handle();
+        handle.flush().unwrap();
+        handle.write_later(delivered(1));
+        handle.write_later(delivered(2));
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            sizes.lock().unwrap().is_empty(),
+            "a lazy write woke the thread"
+        );
+        // Nothing else comes: the window commits them.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sizes.lock().unwrap().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(*sizes.lock().unwrap(), [2]);
+
+        // An immediate write takes the lazy ones queued before it into its commit.
+        handle.write_later(delivered(3));
+        handle.write(delivered(4));
+        handle.flush().unwrap();
+        assert_eq!(*sizes.lock().unwrap(), [2, 2]);
+
+        // A query sees a lazy write sent before it; shutdown commits the rest.
+        handle.write_later(delivered(5));
+        let seen = Arc::clone(&sizes);
+        assert_eq!(
+            handle
+                .query(move |_| Ok(seen.lock().unwrap().clone()))
+                .unwrap(),
+            [2, 2, 1]
+        );
+        handle.write_later(delivered(6));
+        worker.shutdown().unwrap();
+        assert_eq!(*sizes.lock().unwrap(), [2, 2, 1, 1]);
+        assert!(matches!(
+            handle.query(|_| Ok(())),
+            Err(StoreError::WorkerGone)
+        ));
+    }
+
+    /// A store that panics takes its thread down; later queries fail with
+    /// WorkerGone instead of waiting for an answer that never comes.
+    #[test]
+    fn a_dead_thread_answers_queries_with_worker_gone() {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let worker = StoreWorker::spawn(Box::new(BatchRecorder(Arc::clone(&sizes)))).unwrap();
+        let handle = worker.handle();
+        handle.write(delivered(PANIC_ID));
+        assert!(matches!(handle.flush(), Err(StoreError::WorkerGone)));
+        handle.write(delivered(1));
+        assert!(matches!(handle.flush(), Err(StoreError::WorkerGone)));
+        assert!(worker.shutdown().is_err(), "the join reports the panic");
     }
 }
