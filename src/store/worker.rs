@@ -266,6 +266,11 @@ fn run(mut store: Box<dyn Store>, chan: &Channel, window: Duration, lazy: Durati
                 Msg::Shutdown => stop = true,
             }
         }
+        // A burst (a stall, a flood of calls) must not keep its queue's memory for the
+        // rest of the router's life; the two queues trade places, so both get here.
+        if taken.capacity() > 4 * MAX_BATCH {
+            taken.shrink_to(MAX_BATCH);
+        }
         if stop {
             // Writes racing with shutdown from other handles are still committed;
             // queries get WorkerGone when their reply sender is dropped here.
