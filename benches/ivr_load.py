@@ -13,17 +13,21 @@ signalling and records of RATE calls/s.
 
 usage: benches/ivr_load.py [--rate 50] [--duration 10] [--calls 1000] [--caller-audio]
                           [--read] [--floor [--together]] [--place free|apart|beside]
-                          [--perf SECS]
+                          [--perf SECS] [--repeat N [--against PATH]]
 --floor runs the floor against a reader of its own, the same program as the router's,
 and --place pins the sender, the reader and sipp alike for both runs (the sender pays
 the reader's wake-ups on loopback, and their price depends on the reader's CPU).
 --together runs the floor during the router's steady window instead of after it, so
 both are measured over the same seconds of the host (whose speed drifts by tens of
 percent from one minute to the next: docs/performance.md).
+--repeat N runs the whole benchmark N times, each once the 1-minute load is below 0.40,
+alternating with the build at PATH when --against is given, and prints the medians:
+where the sender shares its CPU (--place beside) one run's ratio to the floor means
+little, the median of many does.
 Needs sipp (apt-get install sip-tester), for --caller-audio sox, for --perf perf,
 for --place taskset (util-linux).
 """
-import argparse, os, subprocess, sys, time, csv, signal, json
+import argparse, os, re, statistics, subprocess, sys, time, csv, signal, json
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import REPO, start_router  # noqa: E402
@@ -106,6 +110,56 @@ def report_floor(sender, reader, router_mean):
         print(f"floor's delivery     {floor_delivery[-1]}")
     print(f"router / floor       {router_mean / max(floor, 1e-9):.2f}x")
 
+QUIET_LOAD = 0.40
+
+def wait_for_quiet():
+    """Blocks until the 1-minute load average is below QUIET_LOAD."""
+    while float(open("/proc/loadavg").read().split()[0]) >= QUIET_LOAD:
+        time.sleep(5)
+
+# What --repeat keeps of each run's output: a label and how to read its figure.
+FIGURES = (("router", r"^router CPU\s+([\d.]+)%"), ("pacer", r"rtp-pacer ([\d.]+)%"),
+           ("tokio", r"tokio-rt-worker ([\d.]+)%"), ("store", r"store ([\d.]+)%"),
+           ("floor", r"^floor\s+floor ivr: .*sender ([\d.]+) %"), ("ratio", r"^router / floor\s+([\d.]+)x"))
+
+def repeat(a):
+    """Runs this script N times (alternating two builds with --against) and prints medians."""
+    child = []
+    skip = False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg in ("--repeat", "--against", "--binary"):
+            skip = True
+        elif not arg.startswith(("--repeat=", "--against=", "--binary=")):
+            child.append(arg)
+    builds = [("A", a.binary)] + ([("B", a.against)] if a.against else [])
+    runs = {label: [] for label, _ in builds}
+    for n in range(1, a.repeat + 1):
+        for label, binary in builds:
+            wait_for_quiet()
+            load = open("/proc/loadavg").read().split()[0]
+            print(f"== run {n} build {label} ({binary or 'release build'}) "
+                  f"{time.strftime('%H:%M:%S')}, load {load}", flush=True)
+            cmd = [sys.executable, os.path.abspath(__file__)] + child + (["--binary", binary] if binary else [])
+            out = subprocess.run(cmd, capture_output=True, text=True).stdout
+            figures = {}
+            for line in out.splitlines():
+                if line.startswith(("router CPU", "  by thread", "delivery", "floor", "router /")):
+                    print("   " + line)
+                for name, pattern in FIGURES:
+                    m = re.search(pattern, line)
+                    if m and name not in figures:
+                        figures[name] = float(m.group(1))
+            runs[label].append(figures)
+    for label, binary in builds:
+        print(f"medians, build {label} ({binary or 'release build'}), {len(runs[label])} runs:")
+        for name, _ in FIGURES:
+            values = [r[name] for r in runs[label] if name in r]
+            if values:
+                print(f"   {name:<7} {statistics.median(values):.2f}  (runs: "
+                      + ", ".join(f"{v:g}" for v in values) + ")")
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=float, default=50)
@@ -135,7 +189,15 @@ def main():
     ap.add_argument("--binary", metavar="PATH",
                     help="run this switchboard binary instead of the release build (A/B runs against "
                          "another commit's build)")
+    ap.add_argument("--repeat", type=int, default=0, metavar="N",
+                    help="run the benchmark N times, each once the 1-minute load is below 0.40, and print "
+                         "the medians (the figures of one run spread widely where the sender shares its CPU)")
+    ap.add_argument("--against", metavar="PATH",
+                    help="with --repeat: alternate each run with this switchboard binary (an A/B)")
     a = ap.parse_args()
+    if a.repeat:
+        repeat(a)
+        return
     floor_bin = floor_binary() if a.read or a.floor else None
 
     # CPUs for (the sender: router or floor, the reader, sipp); None: the scheduler's choice.
