@@ -113,8 +113,13 @@ def report_floor(sender, reader, router_mean):
 QUIET_LOAD = 0.40
 
 def wait_for_quiet():
-    """Blocks until the 1-minute load average is below QUIET_LOAD."""
+    """Blocks until the 1-minute load average is below QUIET_LOAD (saying so once: on a
+    machine that never quiets down, the wait is the finding)."""
+    said = False
     while float(open("/proc/loadavg").read().split()[0]) >= QUIET_LOAD:
+        if not said:
+            print(f"   waiting for the 1-minute load to fall below {QUIET_LOAD}", flush=True)
+            said = True
         time.sleep(5)
 
 # What --repeat keeps of each run's output: a label and how to read its figure.
@@ -142,7 +147,11 @@ def repeat(a):
             print(f"== run {n} build {label} ({binary or 'release build'}) "
                   f"{time.strftime('%H:%M:%S')}, load {load}", flush=True)
             cmd = [sys.executable, os.path.abspath(__file__)] + child + (["--binary", binary] if binary else [])
-            out = subprocess.run(cmd, capture_output=True, text=True).stdout
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            out = done.stdout
+            if done.returncode != 0:
+                # A run with failed calls still reports its figures; say so beside them.
+                print(f"   (this run exited {done.returncode}: see its output above or rerun it alone)")
             figures = {}
             for line in out.splitlines():
                 if line.startswith(("router CPU", "  by thread", "delivery", "floor", "router /")):
