@@ -63,7 +63,7 @@ fn sessions(streams: usize, t0: Instant) -> Vec<Arc<Mutex<MediaSession>>> {
                 0,
                 0,
             );
-            s.play(1, &["menu".to_string()]);
+            s.play(t0, 1, &["menu".to_string()], Duration::ZERO);
             // Each call at its own place in the prompt, as in the router.
             for n in 0..(i % 1400) as u32 {
                 let _ = s.poll_transmit(t0 + PTIME * n, &mut buf);

@@ -338,7 +338,10 @@ fn refer_transfers_the_caller_to_another_department_with_context() {
         h.now,
         h.wall,
         key,
-        MediaEvent::PlaybackFinished { play_id: play.0 },
+        MediaEvent::PlaybackFinished {
+            play_id: play.0,
+            ended: h.now,
+        },
     );
     h.drain();
     let to_sofia = h.request_to(SOFIA, "INVITE");

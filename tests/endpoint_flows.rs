@@ -191,7 +191,11 @@ fn full_ivr_call_digit_by_rfc4733_then_bye_from_us() {
     );
     let (play, prompts) = h.last_play().unwrap();
     assert_eq!(prompts, vec!["you_pressed", "digit_4", "goodbye"]);
-    h.media_event(MediaEvent::PlaybackFinished { play_id: play });
+    let ended = h.now;
+    h.media_event(MediaEvent::PlaybackFinished {
+        play_id: play,
+        ended,
+    });
     let sent = h.take_sent();
     assert!(
         sent[0].starts_with("BYE sip:alice@10.0.0.1:5070 SIP/2.0"),

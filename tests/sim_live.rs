@@ -174,6 +174,22 @@ struct LiveSwitch {
     recorder: Recorder,
     store: MemoryStore,
     plan: Arc<DialPlan>,
+    /// The media plane's first-key wait, as `MediaSession` keeps it: a list played with
+    /// a `first_key_wait` (a menu's) is reported once that wait is over, or at the
+    /// caller's first key, carrying when it really ended; the simulator reports every
+    /// end at once. Both must decide alike.
+    waits: HashMap<(CallKey, u32), Duration>,
+    held: Vec<HeldEnd>,
+    /// Held ends to report at once: a new list started on their leg.
+    late: Vec<HeldEnd>,
+}
+
+#[derive(Clone, Copy)]
+struct HeldEnd {
+    key: CallKey,
+    play_id: u32,
+    ended: Instant,
+    report_at: Instant,
 }
 
 fn udp(addr: &str) -> Peer {
@@ -217,6 +233,9 @@ impl LiveSwitch {
             recorder: Recorder::new(),
             store: MemoryStore::new(),
             plan,
+            waits: HashMap::new(),
+            held: Vec::new(),
+            late: Vec::new(),
         }
     }
 
@@ -268,6 +287,10 @@ impl LiveSwitch {
                 self.ep
                     .handle_lookup(self.now, self.wall, call, LookupResult::History(h));
             }
+            for h in std::mem::take(&mut self.late) {
+                work = true;
+                self.report(h);
+            }
             for (key, id) in std::mem::take(&mut self.stop_recording) {
                 work = true;
                 self.ep.handle_media_event(
@@ -287,6 +310,25 @@ impl LiveSwitch {
         }
     }
 
+    /// A held end, reported now (without draining: the callers drain).
+    fn report(&mut self, h: HeldEnd) {
+        self.ep.handle_media_event(
+            self.now,
+            self.wall,
+            h.key,
+            MediaEvent::PlaybackFinished {
+                play_id: h.play_id,
+                ended: h.ended,
+            },
+        );
+    }
+
+    /// Takes `key`'s held end, if any.
+    fn take_held(&mut self, key: CallKey) -> Option<HeldEnd> {
+        let i = self.held.iter().position(|h| h.key == key)?;
+        Some(self.held.swap_remove(i))
+    }
+
     fn store_write(&mut self, w: StoreWrite) {
         if let StoreWrite::RingAttempt(a) = &w {
             let _ = self.store.add_ring_attempt(a);
@@ -299,7 +341,13 @@ impl LiveSwitch {
                 call,
                 play_id,
                 prompts,
+                first_key_wait,
             } if play_id & LOOPING == 0 => {
+                let held = self.take_held(call);
+                self.late.extend(held);
+                if !first_key_wait.is_zero() {
+                    self.waits.insert((call, play_id), first_key_wait);
+                }
                 if let Some(c) = self.calls_by_key.get(&call).copied() {
                     self.observed.push_back(Observed::Play {
                         call: c,
@@ -309,6 +357,8 @@ impl LiveSwitch {
                 }
             }
             MediaCommand::StopPlayback { call } => {
+                // As the media plane: no end follows a stop, held or not.
+                let _ = self.take_held(call);
                 if let Some(c) = self.calls_by_key.get(&call).copied() {
                     self.observed.push_back(Observed::StopPlayback { call: c });
                 }
@@ -477,6 +527,11 @@ impl Switch for LiveSwitch {
     fn digit(&mut self, now: Instant, wall: Timestamp, call: usize, digit: char) {
         self.at(now, wall);
         if let Some(k) = self.key(call) {
+            // The media plane reports a held end before the key that ends its wait.
+            if let Some(h) = self.take_held(k) {
+                self.report(h);
+                self.drain();
+            }
             self.media(
                 k,
                 MediaEvent::Digit {
@@ -490,7 +545,21 @@ impl Switch for LiveSwitch {
     fn prompt_finished(&mut self, now: Instant, wall: Timestamp, call: usize, play_id: u32) {
         self.at(now, wall);
         if let Some(k) = self.key(call) {
-            self.media(k, MediaEvent::PlaybackFinished { play_id });
+            match self.waits.remove(&(k, play_id)) {
+                Some(wait) => self.held.push(HeldEnd {
+                    key: k,
+                    play_id,
+                    ended: now,
+                    report_at: now + wait,
+                }),
+                None => self.media(
+                    k,
+                    MediaEvent::PlaybackFinished {
+                        play_id,
+                        ended: now,
+                    },
+                ),
+            }
         }
     }
 
@@ -521,6 +590,9 @@ impl Switch for LiveSwitch {
 
     fn caller_hangs_up(&mut self, now: Instant, wall: Timestamp, call: usize) {
         self.at(now, wall);
+        if let Some(k) = self.key(call) {
+            let _ = self.take_held(k);
+        }
         let bye = self.caller_request(call, "BYE", 2);
         self.sip(TRUNK, &bye);
     }
@@ -581,12 +653,22 @@ impl Switch for LiveSwitch {
 
     fn timeout(&mut self, now: Instant, wall: Timestamp) {
         self.at(now, wall);
+        let (due, held): (Vec<HeldEnd>, Vec<HeldEnd>) =
+            self.held.iter().partition(|h| h.report_at <= now);
+        self.held = held;
+        for h in due {
+            self.report(h);
+        }
         self.ep.handle_timeout(now, wall);
         self.drain();
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.ep.poll_timeout()
+        let held = self.held.iter().map(|h| h.report_at).min();
+        match (self.ep.poll_timeout(), held) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn poll(&mut self) -> Option<Observed> {

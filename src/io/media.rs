@@ -175,8 +175,9 @@ impl MediaPlane {
                 call,
                 play_id,
                 prompts,
+                first_key_wait,
             } => self.with(call, |s, sinks| {
-                s.play(play_id, &prompts);
+                s.play(now, play_id, &prompts, first_key_wait);
                 flush(call, s, sinks)
             }),
             MediaCommand::StopPlayback { call } => self.with(call, |s, _| s.stop_playback()),

@@ -467,7 +467,19 @@ async fn core_loop(mut core: Core, inputs: Inputs) {
     tokio::pin!(timer);
     let mut armed: Option<Instant> = None;
     loop {
-        let deadline = core.endpoint.poll_timeout();
+        let mut deadline = core.endpoint.poll_timeout();
+        // A deadline already due is handled here, in this activation, not through the
+        // runtime's timer (which can wake another worker to fire it): a menu whose end
+        // the media plane reported once its first-digit wait was over arrives with its
+        // timer due (`MediaCommand::Play`, issue 16). Once per turn, so a deadline that
+        // stays due cannot keep the inputs below from being read.
+        if let Some(at) = deadline {
+            let now = Instant::now();
+            if at <= now {
+                core.endpoint.handle_timeout(now, jiff::Timestamp::now());
+                deadline = core.endpoint.poll_timeout();
+            }
+        }
         if deadline != armed {
             if let Some(at) = deadline {
                 timer.as_mut().reset(tokio::time::Instant::from_std(at));

@@ -252,7 +252,10 @@ impl H {
             self.now,
             self.wall,
             key,
-            MediaEvent::PlaybackFinished { play_id: play },
+            MediaEvent::PlaybackFinished {
+                play_id: play,
+                ended: self.now,
+            },
         );
         self.drain();
         key
@@ -264,7 +267,10 @@ impl H {
             self.now,
             self.wall,
             key,
-            MediaEvent::PlaybackFinished { play_id },
+            MediaEvent::PlaybackFinished {
+                play_id,
+                ended: self.now,
+            },
         );
         self.drain();
     }

@@ -124,6 +124,7 @@ pub fn plays(h: &H, key: CallKey) -> Vec<(u32, Vec<String>)> {
                 call,
                 play_id,
                 prompts,
+                ..
             } if *call == key => Some((*play_id, prompts.clone())),
             _ => None,
         })
@@ -135,7 +136,15 @@ pub fn last_play(h: &H, key: CallKey) -> (u32, Vec<String>) {
 }
 
 pub fn finish(h: &mut H, key: CallKey, play_id: u32) {
-    h.ep.handle_media_event(h.now, h.wall, key, MediaEvent::PlaybackFinished { play_id });
+    h.ep.handle_media_event(
+        h.now,
+        h.wall,
+        key,
+        MediaEvent::PlaybackFinished {
+            play_id,
+            ended: h.now,
+        },
+    );
     h.drain();
 }
 
@@ -159,6 +168,7 @@ pub fn latest_play_starting(h: &H, first: &str) -> Option<(CallKey, u32, Vec<Str
             call,
             play_id,
             prompts,
+            ..
         } if prompts.first().map(String::as_str) == Some(first) => {
             Some((*call, *play_id, prompts.clone()))
         }

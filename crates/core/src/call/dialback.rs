@@ -434,7 +434,7 @@ impl Dialback {
         };
         let from_manager = manager_key == Some(media);
         match ev {
-            MediaEvent::PlaybackFinished { play_id } if from_manager => match play_id {
+            MediaEvent::PlaybackFinished { play_id, .. } if from_manager => match play_id {
                 WHISPER_ID if matches!(self.state, State::Whisper { .. }) => {
                     self.dial_customer(ctx)
                 }
@@ -443,6 +443,7 @@ impl Dialback {
                         call: media,
                         play_id: RINGBACK_ID,
                         prompts: vec!["ringback".into()],
+                        first_key_wait: Duration::ZERO,
                     });
                 }
                 TELL_ID => self.release_manager(ctx),
@@ -549,6 +550,7 @@ impl Dialback {
                 call: leg.media_key,
                 play_id: WHISPER_ID,
                 prompts,
+                first_key_wait: Duration::ZERO,
             });
             self.state = State::Whisper {
                 manager: Box::new(leg),
@@ -593,6 +595,7 @@ impl Dialback {
             call: manager.media_key,
             play_id: RINGBACK_ID,
             prompts: vec!["ringback".into()],
+            first_key_wait: Duration::ZERO,
         });
         self.state = State::DialingCustomer {
             manager,

@@ -50,6 +50,9 @@ pub enum FlowAction {
         play_id: u32,
         prompts: Vec<String>,
         looping: bool,
+        /// See [`crate::media::command::MediaCommand::Play`]: a menu's first-digit
+        /// timeout, zero for every other list.
+        first_key_wait: Duration,
     },
     StopPlayback,
     /// Ask the connect policy to connect the caller to `target`.
@@ -358,6 +361,7 @@ impl Flow {
                     play_id,
                     prompts: vec![prompt],
                     looping: true,
+                    first_key_wait: Duration::ZERO,
                 });
             }
             return;
@@ -513,6 +517,7 @@ impl Flow {
                     play_id: next,
                     prompts: vec!["hold_music".into()],
                     looping: true,
+                    first_key_wait: Duration::ZERO,
                 });
             } else if !on {
                 *hold = None;

@@ -4,7 +4,7 @@
 //! commands and the hang-up request go out through [`IvrRunner::poll_action`].
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
@@ -20,6 +20,10 @@ pub enum IvrAction {
     Play {
         play_id: u32,
         prompts: Vec<String>,
+        /// A menu's first-digit timeout, for the media plane to wait out before it
+        /// reports the end ([`crate::media::command::MediaCommand::Play`]); zero
+        /// otherwise.
+        first_key_wait: Duration,
     },
     StopPlayback,
     /// A menu starts (its prompts play and its keys are collected).
@@ -242,6 +246,8 @@ impl IvrRunner {
         if play_id.take().is_some() {
             // Barge-in: the first digit cuts the prompts at once, those played before
             // the menu's own included (type-ahead: see `into_menu`).
+            // (An INFO key can also land here after the prompts ended, while the media
+            // plane still waits for a first key before reporting their end.)
             tracing::info!("key {digit} pressed during the prompt: kept for menu {id}");
             self.actions.push_back(IvrAction::StopPlayback);
         }
@@ -370,7 +376,7 @@ impl IvrRunner {
                     step = into_menu(prompts, *then);
                 }
                 Step::Play { prompts, then } => {
-                    let play_id = self.play(prompts);
+                    let play_id = self.play(prompts, Duration::ZERO);
                     self.state = State::Playing {
                         play_id,
                         then: *then,
@@ -385,10 +391,13 @@ impl IvrRunner {
                     self.actions
                         .push_back(IvrAction::MenuEntered { menu: id.clone() });
                     let collector = DigitCollector::new(collector_config(&collect));
+                    // The media plane waits out the first-digit timeout itself
+                    // after the prompts, so a caller who presses nothing costs the
+                    // call one activation per replay, not two (issue 16).
                     let play_id = if prompts.is_empty() {
                         None
                     } else {
-                        Some(self.play(prompts))
+                        Some(self.play(prompts, collect.first_digit_timeout))
                     };
                     let mut state = State::Menu {
                         id,
@@ -423,7 +432,7 @@ impl IvrRunner {
                     silence,
                     then,
                 } => {
-                    let play_id = self.play(prompts);
+                    let play_id = self.play(prompts, Duration::ZERO);
                     self.state = State::Greeting {
                         play_id,
                         mailbox,
@@ -437,10 +446,14 @@ impl IvrRunner {
         }
     }
 
-    fn play(&mut self, prompts: Vec<String>) -> u32 {
+    fn play(&mut self, prompts: Vec<String>, first_key_wait: Duration) -> u32 {
         self.next_play_id = self.next_play_id.wrapping_add(1);
         let play_id = self.next_play_id;
-        self.actions.push_back(IvrAction::Play { play_id, prompts });
+        self.actions.push_back(IvrAction::Play {
+            play_id,
+            prompts,
+            first_key_wait,
+        });
         play_id
     }
 }
@@ -479,7 +492,9 @@ mod tests {
             drain(&mut r),
             vec![IvrAction::Play {
                 play_id: 1,
-                prompts: vec!["welcome".into()]
+                prompts: vec!["welcome".into()],
+                // A menu: the media plane waits out its first-digit timeout.
+                first_key_wait: Duration::from_secs(5),
             }]
         );
         // digit during the welcome prompt: prompt stops at once, digit confirmed
@@ -499,7 +514,8 @@ mod tests {
             a[2],
             IvrAction::Play {
                 play_id: 2,
-                prompts: vec!["you_pressed".into(), "digit_3".into(), "goodbye".into()]
+                prompts: vec!["you_pressed".into(), "digit_3".into(), "goodbye".into()],
+                first_key_wait: Duration::ZERO,
             }
         );
         // a stale completion of the stopped welcome prompt is ignored
@@ -535,7 +551,10 @@ mod tests {
                     ..
                 }
             ));
-            let IvrAction::Play { play_id, prompts } = &a[1] else {
+            let IvrAction::Play {
+                play_id, prompts, ..
+            } = &a[1]
+            else {
                 panic!("{a:?}")
             };
             if attempt < 2 {
@@ -645,7 +664,8 @@ mod tests {
             drain(&mut r),
             vec![IvrAction::Play {
                 play_id: 2,
-                prompts: vec!["main_menu".into()]
+                prompts: vec!["main_menu".into()],
+                first_key_wait: CollectSpec::default().first_digit_timeout,
             }]
         );
     }
@@ -665,7 +685,8 @@ mod tests {
             a.last(),
             Some(&IvrAction::Play {
                 play_id: 2,
-                prompts: vec!["invalid".into(), "welcome".into()]
+                prompts: vec!["invalid".into(), "welcome".into()],
+                first_key_wait: Duration::from_secs(5),
             })
         );
         assert_eq!(r.poll_timeout(), None, "no timer while the prompts play");

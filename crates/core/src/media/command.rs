@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::media::codec::Codec;
 
@@ -61,6 +61,16 @@ pub enum MediaCommand {
         call: CallKey,
         play_id: u32,
         prompts: Vec<String>,
+        /// A menu's first-digit timeout: report the end of the list only once the
+        /// caller has pressed no key for this long after it, or at their first key,
+        /// whichever comes first (zero: at once). The report carries when the list
+        /// really ended, so the call's timer runs from there as before.
+        ///
+        /// Why: a silent caller's menu used to cost the call logic two activations per
+        /// replay (the prompt's end, then its own timer); the media plane already
+        /// visits the leg every 20 ms, so it watches the quiet and the call logic is
+        /// woken once, at the key or the timeout (issue 16, `docs/performance.md`).
+        first_key_wait: Duration,
     },
     /// Stop what is playing at once (barge-in); no PlaybackFinished follows.
     StopPlayback { call: CallKey },
@@ -143,8 +153,11 @@ pub enum MediaEvent {
         digit: char,
         source: DigitSource,
     },
+    /// The prompts of a [`MediaCommand::Play`] ended (at `ended`: earlier than the
+    /// report by up to the play's `first_key_wait`).
     PlaybackFinished {
         play_id: u32,
+        ended: Instant,
     },
     /// The peer dialled one of the codes of [`MediaCommand::FeatureCodes`] by RFC 4733
     /// (its digits were reported as [`MediaEvent::Digit`] too, and not relayed).

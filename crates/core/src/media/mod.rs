@@ -24,6 +24,7 @@ pub mod g711;
 pub mod inband;
 pub mod info;
 pub mod latch;
+pub mod listing;
 pub mod pacer;
 pub mod player;
 pub mod ports;

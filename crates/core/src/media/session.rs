@@ -39,6 +39,7 @@ use crate::media::feature_gate::{Disposition, FeatureGate, GateOutput};
 use crate::media::g711::Law;
 use crate::media::inband::InbandDetector;
 use crate::media::latch::{Latch, LatchConfig, LatchDecision};
+use crate::media::listing::Listing;
 use crate::media::pacer::{Pacer, PacerStep};
 use crate::media::player::{PlayerEvent, PromptPlayer};
 use crate::media::prompt::PromptSet;
@@ -205,7 +206,7 @@ pub struct MediaSession {
     hold: bool,
     timed_out: bool,
     player: PromptPlayer,
-    current_play: Option<u32>,
+    listing: Listing,
     last_rx: Instant,
     rtp_timeout: Duration,
     recording: Option<Box<Recording>>,
@@ -259,7 +260,7 @@ impl MediaSession {
             sender: RtpSender::new(ssrc, seq, ts, params.pt),
             pacer: Pacer::new(now, PTIME),
             player: PromptPlayer::new(),
-            current_play: None,
+            listing: Listing::Idle,
             prompts,
             dtmf: DtmfReceiver::new(),
             inband: inband.then(|| Box::new(InbandDetector::new())),
@@ -314,16 +315,24 @@ impl MediaSession {
     /// leaves the caller in silence forever. A bridged leg plays nothing (its stream
     /// is the partner's audio): the list finishes at once so the call never waits for
     /// a prompt nobody hears.
-    pub fn play(&mut self, play_id: u32, names: &[String]) {
+    ///
+    /// `first_key_wait`: see [`MediaCommand::Play`]. A list still waiting for its first
+    /// key is reported before the new one starts.
+    ///
+    /// [`MediaCommand::Play`]: crate::media::command::MediaCommand::Play
+    pub fn play(&mut self, now: Instant, play_id: u32, names: &[String], first_key_wait: Duration) {
         self.player.stop();
         if self.relay.is_some() {
             tracing::warn!(
                 play_id,
                 "leg is bridged: not playing prompts (unbridge first)"
             );
-            self.current_play = None;
-            self.events
-                .push_back(MediaEvent::PlaybackFinished { play_id });
+            self.report_end();
+            self.listing.stop();
+            self.events.push_back(MediaEvent::PlaybackFinished {
+                play_id,
+                ended: now,
+            });
             return;
         }
         let mut any = false;
@@ -337,17 +346,30 @@ impl MediaSession {
             }
         }
         if any {
-            self.current_play = Some(play_id);
+            self.listing
+                .start(play_id, first_key_wait, &mut self.events);
         } else {
-            self.current_play = None;
-            self.events
-                .push_back(MediaEvent::PlaybackFinished { play_id });
+            self.report_end();
+            self.listing.stop();
+            self.events.push_back(MediaEvent::PlaybackFinished {
+                play_id,
+                ended: now,
+            });
         }
     }
 
+    /// Stops the list at once (barge-in): no PlaybackFinished follows, not even for a
+    /// list that ended and waits for its first key (the call stopped it because a key
+    /// reached it another way, SIP INFO).
     pub fn stop_playback(&mut self) {
         self.player.stop();
-        self.current_play = None;
+        self.listing.stop();
+    }
+
+    /// Reports a list that ended and waits for its first key, now: a key came, or
+    /// something else needs the call's attention first.
+    fn report_end(&mut self) {
+        self.listing.report_end(&mut self.events);
     }
 
     /// This leg's negotiated payload format.
@@ -551,6 +573,7 @@ impl MediaSession {
         let mut held_back = false;
         if Some(pt) == self.format.te_pt {
             if let Some(digit) = self.dtmf.handle_packet(&rtp) {
+                self.report_end();
                 self.events.push_back(MediaEvent::Digit {
                     digit,
                     source: DigitSource::Rfc4733,
@@ -602,6 +625,7 @@ impl MediaSession {
             if let Some(det) = &mut self.inband
                 && let Some(digit) = det.handle_samples(pcm)
             {
+                self.listing.report_end(&mut self.events);
                 self.events.push_back(MediaEvent::Digit {
                     digit,
                     source: DigitSource::Inband,
@@ -701,6 +725,7 @@ impl MediaSession {
     /// If a frame is due at `now`, write the RTP packet into `buf` and return where to
     /// send it and its length. Returns None when nothing is due or there is nowhere to send.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
+        self.listing.handle_timeout(now, &mut self.events);
         self.check_timeout(now);
         self.gate_timeout(now);
         if let Some(rec) = &mut self.recording {
@@ -738,12 +763,8 @@ impl MediaSession {
         };
         // The player reports the end of each prompt; the call cares about the end of
         // the whole list it asked for.
-        if prompt_ended
-            && !self.player.is_playing()
-            && let Some(play_id) = self.current_play.take()
-        {
-            self.events
-                .push_back(MediaEvent::PlaybackFinished { play_id });
+        if prompt_ended && !self.player.is_playing() {
+            self.listing.handle_end(now, &mut self.events);
         }
         sent
     }
@@ -754,6 +775,7 @@ impl MediaSession {
         }
         if now.saturating_duration_since(self.last_rx) >= self.rtp_timeout {
             self.timed_out = true;
+            self.report_end();
             self.events.push_back(MediaEvent::RtpTimeout);
         }
     }

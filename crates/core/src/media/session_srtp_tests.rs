@@ -226,7 +226,7 @@ fn prompts_digits_and_recordings_work_on_an_srtp_leg() {
     let mut a = leg(t0, PEER_A, Some((suite, 0x11, 0x22)), 1);
     let mut phone_a = phone(suite, 0x11, 0x22);
     // A prompt goes out as SRTP the phone can read.
-    a.play(1, &["hello".into()]);
+    a.play(t0, 1, &["hello".into()], Duration::ZERO);
     let mut buf = [0u8; 400];
     let mut heard = 0;
     for i in 0..3u32 {

@@ -47,7 +47,7 @@ fn frames(s: &mut MediaSession, from: Instant, n: u32) -> Vec<(SocketAddr, Vec<u
 fn a_prompt_list_finishes_once_at_its_end() {
     let t0 = Instant::now();
     let mut s = session(t0, Duration::ZERO);
-    s.play(7, &["a".into(), "b".into()]);
+    s.play(t0, 7, &["a".into(), "b".into()], Duration::ZERO);
     let sent = frames(&mut s, t0, 4);
     assert_eq!(sent.len(), 4);
     assert_eq!(
@@ -58,20 +58,74 @@ fn a_prompt_list_finishes_once_at_its_end() {
     frames(&mut s, t0 + PTIME * 4, 1);
     assert_eq!(
         s.poll_event(),
-        Some(MediaEvent::PlaybackFinished { play_id: 7 })
+        Some(MediaEvent::PlaybackFinished {
+            play_id: 7,
+            ended: t0 + PTIME * 4
+        })
     );
     frames(&mut s, t0 + PTIME * 5, 3);
     assert_eq!(s.poll_event(), None);
+}
+
+/// A menu's list (played with a first-key wait) reports its end only when the caller's
+/// first key arrives, and before it; with no key, when the wait is over. Either way the
+/// report says when the prompts really ended (`listing.rs`).
+#[test]
+fn a_menus_end_waits_for_the_first_key_and_comes_before_it() {
+    let t0 = Instant::now();
+    let wait = Duration::from_secs(5);
+    let from: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+    let mut s = session(t0, Duration::ZERO);
+    s.play(t0, 7, &["a".into(), "b".into()], wait);
+    frames(&mut s, t0, 5 + 100);
+    assert_eq!(
+        s.poll_event(),
+        None,
+        "two seconds after the end: still waiting"
+    );
+    let mut key = rtp(101, 1, 9_000, 5, &[1, 0x0A, 0, 160]);
+    let _ = s.handle_rtp(t0 + PTIME * 105, from, &mut key);
+    assert_eq!(
+        s.poll_event(),
+        Some(MediaEvent::PlaybackFinished {
+            play_id: 7,
+            ended: t0 + PTIME * 4
+        })
+    );
+    assert!(matches!(
+        s.poll_event(),
+        Some(MediaEvent::Digit { digit: '1', .. })
+    ));
+
+    // No key: reported once the wait is over, not before.
+    s.play(t0 + PTIME * 110, 8, &["b".into()], wait);
+    frames(&mut s, t0 + PTIME * 110, 2);
+    let last = t0 + PTIME * 111;
+    frames(&mut s, t0 + PTIME * 112, 250); // five seconds after the end
+    assert_eq!(s.poll_event(), None, "the margin is not over yet");
+    frames(&mut s, t0 + PTIME * 362, 1);
+    let mut events = std::iter::from_fn(|| s.poll_event());
+    assert_eq!(
+        events.next(),
+        Some(MediaEvent::PlaybackFinished {
+            play_id: 8,
+            ended: last
+        })
+    );
+    assert_eq!(events.next(), None);
 }
 
 #[test]
 fn missing_prompt_is_skipped_not_waited_for() {
     let t0 = Instant::now();
     let mut s = session(t0, Duration::ZERO);
-    s.play(3, &["nope".into()]);
+    s.play(t0, 3, &["nope".into()], Duration::ZERO);
     assert_eq!(
         s.poll_event(),
-        Some(MediaEvent::PlaybackFinished { play_id: 3 })
+        Some(MediaEvent::PlaybackFinished {
+            play_id: 3,
+            ended: t0
+        })
     );
 }
 
@@ -259,7 +313,7 @@ fn records(s: &mut MediaSession) -> Vec<RecordOutput> {
 fn records_decoded_audio_fills_lost_packets_and_ends_on_a_stop_digit() {
     let t0 = Instant::now();
     let mut s = session(t0, Duration::ZERO);
-    s.play(1, &["a".into()]); // the beep plays while recording starts
+    s.play(t0, 1, &["a".into()], Duration::ZERO); // the beep plays while recording starts
     let path = PathBuf::from("/tmp/vm/1.wav");
     s.start_recording(
         t0,
@@ -290,7 +344,11 @@ fn records_decoded_audio_fills_lost_packets_and_ends_on_a_stop_digit() {
         digit: '#',
         source: DigitSource::Rfc4733
     }));
-    assert!(events.contains(&MediaEvent::PlaybackFinished { play_id: 1 }));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, MediaEvent::PlaybackFinished { play_id: 1, .. }))
+    );
     let out = records(&mut s);
     assert_eq!(
         out.first(),
@@ -401,7 +459,7 @@ fn bridged_leg_on_hold_receives_nothing_and_silence_still_times_out() {
     let t0 = Instant::now();
     let mut a = pcma_session(t0);
     let mut b = session(t0, Duration::from_secs(30));
-    b.play(4, &["a".into()]);
+    b.play(t0, 4, &["a".into()], Duration::ZERO);
     a.bridge(t0);
     b.bridge(t0);
     assert_eq!(
@@ -409,10 +467,13 @@ fn bridged_leg_on_hold_receives_nothing_and_silence_still_times_out() {
         None,
         "bridging stops playback without a finish event"
     );
-    b.play(5, &["a".into()]);
+    b.play(t0, 5, &["a".into()], Duration::ZERO);
     assert_eq!(
         b.poll_event(),
-        Some(MediaEvent::PlaybackFinished { play_id: 5 }),
+        Some(MediaEvent::PlaybackFinished {
+            play_id: 5,
+            ended: t0
+        }),
         "nothing plays on a bridged leg, so the list finishes at once"
     );
     // The pacer only visits a bridged session once per BRIDGED_CHECK.

@@ -210,6 +210,7 @@ impl CoreSwitch {
                     play_id,
                     prompts,
                     looping: false,
+                    ..
                 } if play_id & crate::call::flow::WAIT_PLAY_BASE == 0 => {
                     self.observed.push_back(Observed::Play {
                         call,

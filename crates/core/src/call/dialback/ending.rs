@@ -49,6 +49,7 @@ impl Dialback {
             call: manager.media_key,
             play_id: TELL_ID,
             prompts: vec![p::CUSTOMER_UNREACHABLE.into()],
+            first_key_wait: Duration::ZERO,
         });
         self.state = State::Telling {
             manager,
@@ -310,6 +311,7 @@ impl Dialback {
             call: manager.media_key,
             play_id: TELL_ID,
             prompts: vec![p::CUSTOMER_UNREACHABLE.into()],
+            first_key_wait: Duration::ZERO,
         });
         self.state = State::Telling {
             manager,

@@ -36,6 +36,7 @@ impl Flow {
                 play_id,
                 prompts: vec![prompt.to_string()],
                 looping: true,
+                first_key_wait: Duration::ZERO,
             });
         }
     }
@@ -55,12 +56,17 @@ impl Flow {
     pub(super) fn drain_ivr(&mut self, now: Instant, wall: Timestamp) {
         while let Some(action) = self.ivr.poll_action() {
             match action {
-                IvrAction::Play { play_id, prompts } => {
+                IvrAction::Play {
+                    play_id,
+                    prompts,
+                    first_key_wait,
+                } => {
                     tracing::debug!("playing {prompts:?}");
                     self.actions.push_back(FlowAction::Play {
                         play_id,
                         prompts,
                         looping: false,
+                        first_key_wait,
                     });
                 }
                 IvrAction::StopPlayback => self.actions.push_back(FlowAction::StopPlayback),
@@ -257,6 +263,7 @@ impl Flow {
                         play_id,
                         prompts,
                         looping: false,
+                        first_key_wait: Duration::ZERO,
                     });
                 }
                 WaitAction::StopPlayback => {

@@ -8,11 +8,15 @@ impl Call {
         while let Some(action) = self.flow.poll_action() {
             match action {
                 FlowAction::Play {
-                    play_id, prompts, ..
+                    play_id,
+                    prompts,
+                    first_key_wait,
+                    ..
                 } => ctx.media_cmd(MediaCommand::Play {
                     call: self.key,
                     play_id,
                     prompts,
+                    first_key_wait,
                 }),
                 FlowAction::StopPlayback => {
                     ctx.media_cmd(MediaCommand::StopPlayback { call: self.key })

@@ -30,9 +30,17 @@ impl Call {
                 let states = ctx.states();
                 self.flow.handle_digit(ctx.now, ctx.wall, &states, digit);
             }
-            MediaEvent::PlaybackFinished { play_id } => {
-                self.flow
-                    .handle_playback_finished(ctx.now, ctx.wall, play_id);
+            MediaEvent::PlaybackFinished { play_id, ended } => {
+                // A menu's end is reported once its first-digit wait is over (or at
+                // the first key: `MediaCommand::Play`); the menu's timer runs from when
+                // the prompts really ended, so it is due now and fires in this same
+                // activation of the driver.
+                let ended = ended.min(ctx.now);
+                let wall = jiff::SignedDuration::try_from(ctx.now - ended)
+                    .ok()
+                    .and_then(|late| ctx.wall.checked_sub(late).ok())
+                    .unwrap_or(ctx.wall);
+                self.flow.handle_playback_finished(ended, wall, play_id);
             }
             MediaEvent::RtpTimeout => {
                 tracing::info!(
