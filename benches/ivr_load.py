@@ -13,7 +13,7 @@ signalling and records of RATE calls/s.
 
 usage: benches/ivr_load.py [--rate 50] [--duration 10] [--calls 1000] [--caller-audio]
                           [--read] [--floor [--together]] [--place free|apart|beside]
-                          [--perf SECS] [--repeat N [--against PATH]]
+                          [--perf SECS] [--repeat N [--against PATH]] [--floor-binary PATH]
 --floor runs the floor against a reader of its own, the same program as the router's,
 and --place pins the sender, the reader and sipp alike for both runs (the sender pays
 the reader's wake-ups on loopback, and their price depends on the reader's CPU).
@@ -134,10 +134,14 @@ def repeat(a):
     for arg in sys.argv[1:]:
         if skip:
             skip = False
-        elif arg in ("--repeat", "--against", "--binary"):
+        elif arg in ("--repeat", "--against", "--binary", "--floor-binary"):
             skip = True
-        elif not arg.startswith(("--repeat=", "--against=", "--binary=")):
+        elif not arg.startswith(("--repeat=", "--against=", "--binary=", "--floor-binary=")):
             child.append(arg)
+    # Built once, before the first run: a build that starts during a run (the sources
+    # changed since) would share the measured CPUs.
+    if a.floor_binary or a.read or a.floor:
+        child += ["--floor-binary", a.floor_binary or floor_binary()]
     builds = [("A", a.binary)] + ([("B", a.against)] if a.against else [])
     runs = {label: [] for label, _ in builds}
     for n in range(1, a.repeat + 1):
@@ -179,6 +183,9 @@ def main():
     ap.add_argument("--read", action="store_true",
                     help="point every caller's SDP at benches/media_floor.rs's receiver, which reads the "
                          "router's RTP and reports loss, reordering and inter-packet gaps")
+    ap.add_argument("--floor-binary", metavar="PATH",
+                    help="the media_floor executable to run (--repeat passes the one it built, so no "
+                         "run starts a build)")
     ap.add_argument("--floor", action="store_true",
                     help="afterwards, measure the floor (benches/media_floor.rs ivr) for the same number of "
                          "streams and print the router's CPU as a ratio to it")
@@ -207,7 +214,7 @@ def main():
     if a.repeat:
         repeat(a)
         return
-    floor_bin = floor_binary() if a.read or a.floor else None
+    floor_bin = a.floor_binary or (floor_binary() if a.read or a.floor else None)
 
     # CPUs for (the sender: router or floor, the reader, sipp); None: the scheduler's choice.
     cpus = {"free": (None, None, None), "apart": ("0", "1", "1"), "beside": ("0", "0", "1")}[a.place]
