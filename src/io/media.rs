@@ -42,6 +42,7 @@ pub use super::pacer::PACER_TICK;
 use super::pacer::{PacerMsg, pacer_loop};
 use super::receiver::Receivers;
 use super::recording::start_writer;
+use super::rtp_socket::RtpSocket;
 use super::slot::{Sinks, Slot, flush};
 use super::tap::{Tap, Taped};
 use crate::media::conversation::Party;
@@ -137,7 +138,7 @@ impl MediaPlane {
                 seq,
                 ts,
             } => {
-                let socket = match bind_rtp(SocketAddr::new(self.bind_ip, port)) {
+                let socket = match RtpSocket::bind(SocketAddr::new(self.bind_ip, port)) {
                     Ok(s) => s,
                     Err(e) => return self.fail(call, format!("cannot use RTP port {port}: {e}")),
                 };
@@ -382,12 +383,6 @@ impl Drop for MediaPlane {
             slot.partner.store(None);
         }
     }
-}
-
-fn bind_rtp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
-    let s = std::net::UdpSocket::bind(addr)?;
-    s.set_nonblocking(true)?;
-    Ok(s)
 }
 
 /// Receive threads: half the cores, at least one. The runtime's workers (one per core)

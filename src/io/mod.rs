@@ -26,6 +26,7 @@ mod recording;
 pub mod recovery;
 pub mod reload;
 pub mod retention;
+mod rtp_socket;
 pub mod shared;
 mod slot;
 pub mod stream;
@@ -195,10 +196,11 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     };
     let (stream_tx, stream_rx) = mpsc::unbounded_channel();
     let mut limits = StreamLimits::from_server(&opts.server);
-    // One descriptor per call leg's RTP socket, plus room for the database, WAV files,
-    // the admin API and webhooks.
+    // Two descriptors per call leg's RTP port (its receive socket and its send-only
+    // twin, `rtp_socket.rs`), plus room for the database, WAV files, the admin API and
+    // webhooks.
     let ports = &opts.server.rtp_ports;
-    let rtp_sockets = usize::from(ports.high - ports.low) / 2 + 1;
+    let rtp_sockets = 2 * (usize::from(ports.high - ports.low) / 2 + 1);
     limits.max_total = tcp::descriptor_budget(rtp_sockets + 256, limits.max_total);
     let counts = Arc::new(Counts::default());
     tokio::spawn(tcp::accept_loop(

@@ -21,7 +21,7 @@
 //! [`super::uring`] submits to the kernel in one call where io_uring is available.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -175,7 +175,7 @@ impl Outbox {
                     }
                 }
             }
-            None => send_each(outgoing.map(|(p, pkt, dest)| (&p.slot.socket, pkt, dest))),
+            None => send_each(outgoing.map(|(p, pkt, dest)| (p.slot.socket.sender(), pkt, dest))),
         };
         self.trim();
         self.frames.clear();
@@ -247,7 +247,7 @@ pub(super) fn pacer_loop(
                 PacerMsg::Add(call, slot) => list.push(Paced {
                     due: now,
                     call,
-                    fd: slot.socket.as_raw_fd(),
+                    fd: slot.socket.send_fd(),
                     slot,
                 }),
                 PacerMsg::Remove(call) => {

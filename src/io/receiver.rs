@@ -26,7 +26,6 @@
 //! will not report it again, so the shard remembers it).
 
 use std::collections::HashMap;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -111,7 +110,7 @@ impl Receivers {
     /// From now on `slot`'s packets are read and handled (and relayed while bridged).
     pub(super) fn add(&self, call: CallKey, slot: Arc<Slot>) -> std::io::Result<()> {
         let shard = self.shard(call).ok_or(std::io::ErrorKind::NotFound)?;
-        let fd = slot.socket.as_raw_fd();
+        let fd = slot.socket.recv_fd();
         // Queued first: the shard may see the socket readable the moment it is
         // registered, and must know whose it is by then.
         shard
@@ -136,7 +135,7 @@ impl Receivers {
         };
         let _ = shard
             .registry
-            .deregister(&mut SourceFd(&slot.socket.as_raw_fd()));
+            .deregister(&mut SourceFd(&slot.socket.recv_fd()));
         let _ = shard.inbox.send(Msg::Remove(call));
     }
 }
@@ -210,7 +209,7 @@ fn run(mut poll: Poll, inbox: &mpsc::Receiver<Msg>, sinks: &Sinks, stop: &Atomic
                     );
                     let _ = poll
                         .registry()
-                        .deregister(&mut SourceFd(&slot.socket.as_raw_fd()));
+                        .deregister(&mut SourceFd(&slot.socket.recv_fd()));
                     legs.remove(token);
                 }
             }
@@ -227,7 +226,7 @@ fn read_socket(
     batch: &mut RecvBatch,
     out: &mut [u8],
 ) -> bool {
-    let fd = slot.socket.as_raw_fd();
+    let fd = slot.socket.recv_fd();
     let mut errors = 0;
     for _ in 0..ROUNDS {
         if slot.closed.load(Ordering::Relaxed) {
@@ -328,7 +327,7 @@ fn relay(slot: &Slot, forward: &Forward<'_>, out: &mut [u8]) {
     if let Some((dest, len)) = rewritten
         && let Some(pkt) = out.get(..len)
         // As in the pacer: a full socket buffer drops the packet rather than waiting.
-        && partner.socket.send_to(pkt, dest).is_ok()
+        && partner.socket.sender().send_to(pkt, dest).is_ok()
     {
         RTP_RELAYED.fetch_add(1, Ordering::Relaxed);
     }

@@ -14,6 +14,7 @@ use crate::call::{CallKey, MediaEvent};
 use crate::media::session::MediaSession;
 
 use super::recording::RecordSink;
+use super::rtp_socket::RtpSocket;
 use super::tap::Tap;
 
 /// RTP packets received since the pacer last reported to the metrics registry:
@@ -38,7 +39,8 @@ pub(super) static SRTP_MALFORMED: AtomicU64 = AtomicU64::new(0);
 
 pub(super) struct Slot {
     pub(super) session: Mutex<MediaSession>,
-    pub(super) socket: std::net::UdpSocket,
+    /// The leg's RTP port: read through `recv_fd`, sent from through `sender`.
+    pub(super) socket: RtpSocket,
     pub(super) closed: AtomicBool,
     /// The leg we relay to while bridged. Read lock-free once per received packet;
     /// written only by the core task (Bridge/Unbridge/Close), which also clears it
@@ -87,7 +89,7 @@ pub(super) fn relay_digits(slot: &Slot, digits: &[char], out: &mut [u8]) {
         for end in [false, true, true, true] {
             if let Some((dest, len)) = s.relay_digit(digit, end, out)
                 && let Some(pkt) = out.get(..len)
-                && partner.socket.send_to(pkt, dest).is_ok()
+                && partner.socket.sender().send_to(pkt, dest).is_ok()
             {
                 RTP_RELAYED.fetch_add(1, Ordering::Relaxed);
             }
