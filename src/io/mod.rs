@@ -469,19 +469,7 @@ async fn core_loop(mut core: Core, inputs: Inputs) {
     tokio::pin!(timer);
     let mut armed: Option<Instant> = None;
     loop {
-        let mut deadline = core.endpoint.poll_timeout();
-        // A deadline already due is handled here, in this activation, not through the
-        // runtime's timer (which can wake another worker to fire it): a menu whose end
-        // the media plane reported once its first-digit wait was over arrives with its
-        // timer due (`MediaCommand::Play`, issue 16). Once per turn, so a deadline that
-        // stays due cannot keep the inputs below from being read.
-        if let Some(at) = deadline {
-            let now = Instant::now();
-            if at <= now {
-                core.endpoint.handle_timeout(now, jiff::Timestamp::now());
-                deadline = core.endpoint.poll_timeout();
-            }
-        }
+        let deadline = core.endpoint.poll_timeout();
         if deadline != armed {
             if let Some(at) = deadline {
                 timer.as_mut().reset(tokio::time::Instant::from_std(at));
@@ -500,7 +488,15 @@ async fn core_loop(mut core: Core, inputs: Inputs) {
             }
             Some(ev) = stream_rx.recv() => core.stream_event(ev),
             Some((call, ev)) = media_rx.recv() => {
-                core.endpoint.handle_media_event(Instant::now(), jiff::Timestamp::now(), call, ev);
+                let (now, wall) = (Instant::now(), jiff::Timestamp::now());
+                core.endpoint.handle_media_event(now, wall, call, ev);
+                // A menu whose end the media plane held until its first-digit wait was
+                // over arrives with the menu's timer already due (`MediaCommand::Play`,
+                // issue 16): fire it in this activation, not through the runtime's
+                // timer, which can wake another worker to do it.
+                if core.endpoint.poll_timeout().is_some_and(|at| at <= now) {
+                    core.endpoint.handle_timeout(now, wall);
+                }
             }
             Some((call, result)) = lookup_rx.recv() => {
                 core.endpoint.handle_lookup(Instant::now(), jiff::Timestamp::now(), call, result);

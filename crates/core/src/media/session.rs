@@ -327,12 +327,7 @@ impl MediaSession {
                 play_id,
                 "leg is bridged: not playing prompts (unbridge first)"
             );
-            self.report_end();
-            self.listing.stop();
-            self.events.push_back(MediaEvent::PlaybackFinished {
-                play_id,
-                ended: now,
-            });
+            self.end_at_once(play_id, now);
             return;
         }
         let mut any = false;
@@ -349,13 +344,20 @@ impl MediaSession {
             self.listing
                 .start(play_id, first_key_wait, &mut self.events);
         } else {
-            self.report_end();
-            self.listing.stop();
-            self.events.push_back(MediaEvent::PlaybackFinished {
-                play_id,
-                ended: now,
-            });
+            self.end_at_once(play_id, now);
         }
+    }
+
+    /// A list with nothing to play (a bridged leg, no prompt loaded) ends at once. A
+    /// previous list's held end is reported before it, and the stop also ends a list
+    /// still playing (its player was just stopped).
+    fn end_at_once(&mut self, play_id: u32, now: Instant) {
+        self.report_end();
+        self.listing.stop();
+        self.events.push_back(MediaEvent::PlaybackFinished {
+            play_id,
+            ended: now,
+        });
     }
 
     /// Stops the list at once (barge-in): no PlaybackFinished follows, not even for a
