@@ -36,7 +36,7 @@ CLK = os.sysconf("SC_CLK_TCK")
 CONNECTING_S = 2.72  # prompts/connecting.wav, played before the manager is rung
 # Clear of the SIP ports below (25060-25080): a SIP port inside the range fails the call
 # that draws it ("media failed: cannot use RTP port").
-RTP_LOW, RTP_HIGH = 30000, 37999
+RTP_LOW, RTP_HIGH = 10000, 17999
 
 
 def cpu_split(pid):

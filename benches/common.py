@@ -8,7 +8,7 @@ import os, shutil, subprocess, sys, tempfile, time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def start_router(prefix, port, http_port=0, rtp="30000-37999", binary=None, env=(), extra=""):
+def start_router(prefix, port, http_port=0, rtp="10000-17999", binary=None, env=(), extra=""):
     """Build the release router (unless `binary` is given), copy it into a new work
     directory, write its config there and start it with SWITCHBOARD_LOG=warn, its log in
     `router.log`. Returns (the router's Popen, the work directory); exits when it does

@@ -123,7 +123,7 @@ def main():
     with open(cfg, "w") as f:
         f.write(f'[server]\nsip_listen = "127.0.0.1:{a.port}"\n'
                 + (f'http_listen = "127.0.0.1:{a.http_port}"\n' if a.http_port else 'http_listen = "off"\n')
-                + f'rtp_ports = "30000-39999"\nprompts_dir = "{REPO}/prompts"\n'
+                + f'rtp_ports = "10000-19999"\nprompts_dir = "{REPO}/prompts"\n'
                 f'data_dir = "{work}/data"\nrtp_timeout_secs = 60\nring_before_answer_ms = 0\n'
                 + PLAN.format(uas_port=ports["uas"]))
     log_path = os.path.join(work, "router.log")

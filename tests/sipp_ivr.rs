@@ -136,3 +136,31 @@ fn g729_only_offer_gets_488() {
     res.assert_ok(&router);
     assert!(router.log().contains("488"), "{}", router.log());
 }
+
+/// An RTP port another program holds when the router starts is never given to a
+/// call: the first call, which would have drawn it, is answered on another port.
+#[test]
+fn a_port_held_at_start_is_never_given_to_a_call() {
+    let _g = serial();
+    let p = ports();
+    // The first port the router's pool hands out.
+    let held = std::net::UdpSocket::bind(("127.0.0.1", p.rtp_low)).unwrap();
+    let router = Router::start(p, "", "");
+    router.wait_for_log("held by another program", Duration::from_secs(2));
+    assert!(
+        router
+            .log()
+            .contains(&format!("will not be given to calls: {}", p.rtp_low)),
+        "{}",
+        router.log()
+    );
+    let cap = Capture::start(p.sipp_media);
+    let res = sipp(p, "uac_info.xml", "u1", &[]);
+    let pkts = cap.finish();
+    res.assert_ok(&router);
+    let log = router.log();
+    assert!(!log.contains("media failed"), "{log}");
+    assert!(log.contains("menu demo: caller chose 1"), "{log}");
+    assert_paced_stream(&pkts, 0);
+    drop(held);
+}

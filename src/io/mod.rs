@@ -26,6 +26,7 @@ mod recording;
 pub mod recovery;
 pub mod reload;
 pub mod retention;
+mod rtp_range;
 mod rtp_socket;
 pub mod shared;
 mod slot;
@@ -236,6 +237,8 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     cfg.tls_addr = tls_bound.map(|b| SocketAddr::new(cfg.sip_addr.ip(), b.port()));
     let seed = rand::random::<u64>();
     let mut endpoint = Endpoint::new(cfg, opts.programs, seed);
+    // Ports another program holds now are never given to a call (`rtp_range.rs`).
+    endpoint.retire_rtp_ports(&rtp_range::check(bound.ip(), opts.server.rtp_ports));
     // SRTP keys from 256 bits of OS randomness, not from the 64-bit seed above.
     endpoint.seed_keys(rand::random::<[u8; 32]>());
     if let Some(dir) = opts.recordings_dir.clone() {

@@ -194,6 +194,14 @@ impl Endpoint {
         self.keys = rand::rngs::StdRng::from_seed(seed);
     }
 
+    /// RTP ports another program holds (found by the driver's probe at start): no
+    /// call is given them, so none fails for want of its port.
+    pub fn retire_rtp_ports(&mut self, ports: &[u16]) {
+        for port in ports {
+            self.ports.retire(*port);
+        }
+    }
+
     /// Where voicemail recordings go (a run-time setting: the data directory).
     pub fn set_recordings_dir(&mut self, dir: PathBuf) {
         self.call_cfg.recordings_dir = dir;

@@ -38,9 +38,12 @@ impl PortPool {
         }
     }
 
-    /// Take a port out of circulation (another process holds it).
+    /// Take a port out of circulation (another process holds it): one a call drew
+    /// and could not bind, or a free one found held before any call drew it.
     pub fn retire(&mut self, port: u16) {
-        self.in_use.remove(&port);
+        if !self.in_use.remove(&port) {
+            self.free.retain(|p| *p != port);
+        }
     }
 
     pub fn available(&self) -> usize {
@@ -103,5 +106,20 @@ mod tests {
         let order: Vec<u16> = std::iter::from_fn(|| p.allocate()).collect();
         assert_eq!(order, vec![10004, 10006, 10008, 10002]);
         assert_eq!(p.allocate(), None);
+    }
+
+    /// A port retired while in use, or while free, is never handed out again.
+    #[test]
+    fn retired_ports_are_never_drawn() {
+        let mut p = PortPool::new(PortRange {
+            low: 10000,
+            high: 10006,
+        });
+        p.retire(10004); // free: held by another program at start
+        let a = p.allocate().unwrap();
+        p.retire(a); // drawn, and its bind failed
+        p.release(a); // a late release changes nothing
+        let order: Vec<u16> = std::iter::from_fn(|| p.allocate()).collect();
+        assert_eq!((a, order), (10000, vec![10002, 10006]));
     }
 }
