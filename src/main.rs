@@ -374,6 +374,12 @@ fn check(path: &Path) -> ExitCode {
         eprintln!("{e}");
         return ExitCode::FAILURE;
     }
+    // What no file can show: this machine's own ports (the router says it at start too).
+    let host = switchboard::io::rtp_range::ephemeral_warning(loaded.server.rtp_ports);
+    if let Some(w) = &host {
+        eprintln!("{}: warning: {w}", path.display());
+    }
+    let warnings = loaded.warnings.len() + usize::from(host.is_some());
     let p = &loaded.plan;
     println!(
         "{}: OK — {} numbers, {} menus, {} departments, {} managers, {} prompts loaded{}",
@@ -383,10 +389,10 @@ fn check(path: &Path) -> ExitCode {
         p.departments.len(),
         p.managers.len(),
         prompts.len(),
-        if loaded.warnings.is_empty() {
+        if warnings == 0 {
             String::new()
         } else {
-            format!(", {} warning(s)", loaded.warnings.len())
+            format!(", {warnings} warning(s)")
         }
     );
     ExitCode::SUCCESS

@@ -598,3 +598,47 @@ fn retention_deletes_old_records_and_recordings_but_keeps_open_requests() {
     assert!(!old_talk.join("100000-0123456789abcdef.wav").exists());
     assert!(new_talk.join("100000-0123456789abcdef.wav").exists());
 }
+
+/// `switchboard check` says when rtp_ports overlaps this machine's ephemeral ports (a
+/// call given a port some program took would fail), and is silent for a range below.
+#[test]
+fn check_warns_when_rtp_ports_overlap_the_ephemeral_ports() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    let check = |range: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nhttp_listen = \"off\"\nrtp_ports = \"{range}\"\nprompts_dir = {:?}\n{PLAN}",
+                repo().join("prompts").display().to_string()
+            ),
+        )
+        .unwrap();
+        let (ok, out, err) = switchboard(&["check", "--config", config.to_str().unwrap()]);
+        assert!(ok, "a warning does not fail the check: {err}");
+        (out, err)
+    };
+    // How many warnings the summary line counts (the plan has its own).
+    let counted = |out: &str| -> usize {
+        out.split(", ")
+            .find_map(|part| part.trim().strip_suffix(" warning(s)")?.parse().ok())
+            .unwrap_or(0)
+    };
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let eph: Vec<u16> = text
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let (low, high) = (eph[0], eph[1]);
+    assert!(low > 2000, "an unusual ephemeral range: {text}");
+    let (below, err) = check(&format!("{}-{}", low - 1000, low - 2));
+    assert!(!err.contains("ephemeral"), "{err}");
+    let (out, err) = check(&format!("{low}-{}", low.saturating_add(98).min(high)));
+    assert!(
+        err.contains(&format!(
+            "overlaps the kernel's ephemeral ports {low}-{high}"
+        )),
+        "{err}"
+    );
+    assert_eq!(counted(&out), counted(&below) + 1, "{below}\n{out}");
+}

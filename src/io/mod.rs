@@ -26,7 +26,7 @@ mod recording;
 pub mod recovery;
 pub mod reload;
 pub mod retention;
-mod rtp_range;
+pub mod rtp_range;
 mod rtp_socket;
 pub mod shared;
 mod slot;

@@ -49,23 +49,25 @@ pub(super) fn overlap(a: PortRange, b: PortRange) -> Option<PortRange> {
     (low <= high).then_some(PortRange { low, high })
 }
 
+/// What the router says at start (and `switchboard check` prints) when `range`
+/// overlaps this machine's ephemeral ports; `None` when it does not, or where the
+/// kernel does not say.
+pub fn ephemeral_warning(range: PortRange) -> Option<String> {
+    let eph = ephemeral_ports()?;
+    let shared = overlap(range, eph)?;
+    Some(format!(
+        "rtp_ports {}-{} overlaps the kernel's ephemeral ports {}-{} (ports {}-{}): any \
+         program's outgoing connection may take one of them, and the call given it then \
+         fails. Use a range outside it (e.g. 20000-29999), or narrow \
+         net.ipv4.ip_local_port_range",
+        range.low, range.high, eph.low, eph.high, shared.low, shared.high
+    ))
+}
+
 /// Both checks, logged for the admin; returns the ports no call may be given.
 pub(super) fn check(ip: IpAddr, range: PortRange) -> Vec<u16> {
-    if let Some(eph) = ephemeral_ports()
-        && let Some(shared) = overlap(range, eph)
-    {
-        tracing::warn!(
-            "rtp_ports {}-{} overlaps the kernel's ephemeral ports {}-{} (ports {}-{}): \
-             any program's outgoing connection may take one of them, and the call given \
-             it then fails. Use a range outside it (e.g. 20000-29999), or narrow \
-             net.ipv4.ip_local_port_range",
-            range.low,
-            range.high,
-            eph.low,
-            eph.high,
-            shared.low,
-            shared.high
-        );
+    if let Some(warning) = ephemeral_warning(range) {
+        tracing::warn!("{warning}");
     }
     let held = held_ports(ip, range);
     if !held.is_empty() {
