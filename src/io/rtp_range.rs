@@ -58,9 +58,9 @@ pub fn ephemeral_warning(range: PortRange) -> Option<String> {
     Some(format!(
         "rtp_ports {}-{} overlaps the kernel's ephemeral ports {}-{} (ports {}-{}): any \
          program's outgoing connection may take one of them, and the call given it then \
-         fails. Use a range outside it (e.g. 20000-29999), or narrow \
+         fails. Use a range below {} (or above {}), or narrow \
          net.ipv4.ip_local_port_range",
-        range.low, range.high, eph.low, eph.high, shared.low, shared.high
+        range.low, range.high, eph.low, eph.high, shared.low, shared.high, eph.low, eph.high
     ))
 }
 
