@@ -154,6 +154,13 @@ fn a_port_held_at_start_is_never_given_to_a_call() {
         "{}",
         router.log()
     );
+    // The range's 20 even ports, less the held one (the gauge is published each second).
+    std::thread::sleep(Duration::from_millis(1200));
+    let metrics = http_get(p, "/metrics");
+    assert!(
+        metrics.contains("switchboard_rtp_ports_free 19\n"),
+        "{metrics}"
+    );
     let cap = Capture::start(p.sipp_media);
     let res = sipp(p, "uac_info.xml", "u1", &[]);
     let pkts = cap.finish();

@@ -200,6 +200,13 @@ pub fn set_guard_gauges(banned: usize, transactions: usize) {
     metrics::gauge!("switchboard_sip_transactions").set(transactions as f64);
 }
 
+/// RTP ports no call holds now and that may be given to the next (retired ports, held
+/// by another program, are not counted). At 0 a new call is refused with 503.
+pub fn set_rtp_ports_free(n: usize) {
+    handle();
+    metrics::gauge!("switchboard_rtp_ports_free").set(n as f64);
+}
+
 /// SIP/TCP connections open now.
 pub fn set_tcp_connections(n: usize) {
     handle();

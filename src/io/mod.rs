@@ -520,6 +520,7 @@ async fn core_loop(mut core: Core, inputs: Inputs) {
             _ = publish.tick() => {
                 metrics::add_guard_stats(&core.endpoint.take_guard_stats());
                 metrics::set_guard_gauges(core.endpoint.banned_sources(), core.endpoint.transactions());
+                metrics::set_rtp_ports_free(core.endpoint.rtp_ports_free());
                 if trim.tick(core.endpoint.transactions()) {
                     core.endpoint.shrink();
                 }

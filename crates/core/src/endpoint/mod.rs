@@ -202,6 +202,12 @@ impl Endpoint {
         }
     }
 
+    /// RTP ports free to give to the next call legs (two per bridged call).
+    #[must_use]
+    pub fn rtp_ports_free(&self) -> usize {
+        self.ports.available()
+    }
+
     /// Where voicemail recordings go (a run-time setting: the data directory).
     pub fn set_recordings_dir(&mut self, dir: PathBuf) {
         self.call_cfg.recordings_dir = dir;
