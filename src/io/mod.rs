@@ -201,7 +201,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
     // twin, `rtp_socket.rs`), plus room for the database, WAV files, the admin API and
     // webhooks.
     let ports = &opts.server.rtp_ports;
-    let rtp_sockets = 2 * (usize::from(ports.high - ports.low) / 2 + 1);
+    let rtp_sockets = 2 * ports.even_ports().count();
     limits.max_total = tcp::descriptor_budget(rtp_sockets + 256, limits.max_total);
     let counts = Arc::new(Counts::default());
     tokio::spawn(tcp::accept_loop(

@@ -19,12 +19,11 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 
 use crate::media::ports::PortRange;
 
-/// The even ports of `range` (the ones the pool hands out, RFC 3550 §11) that cannot
-/// be bound on `ip` right now, as a call leg would bind them.
+/// The ports of `range` the pool hands out ([`PortRange::even_ports`]) that cannot be
+/// bound on `ip` right now, as a call leg would bind them.
 pub(super) fn held_ports(ip: IpAddr, range: PortRange) -> Vec<u16> {
-    let first = range.low + (range.low % 2);
-    (first..=range.high)
-        .step_by(2)
+    range
+        .even_ports()
         .filter(|port| UdpSocket::bind(SocketAddr::new(ip, *port)).is_err())
         .collect()
 }

@@ -120,13 +120,19 @@ mod tests {
         MediaEvent::PlaybackFinished { play_id, ended: at }
     }
 
+    /// A list `play_id` that started with `wait` and whose last frame went out at `at`.
+    fn played(play_id: u32, wait: Duration, at: Instant) -> (Listing, VecDeque<MediaEvent>) {
+        let mut ev = VecDeque::new();
+        let mut l = Listing::Idle;
+        l.start(play_id, wait, &mut ev);
+        l.handle_end(at, &mut ev);
+        (l, ev)
+    }
+
     #[test]
     fn without_a_wait_the_end_is_reported_at_once() {
         let t0 = Instant::now();
-        let mut ev = VecDeque::new();
-        let mut l = Listing::Idle;
-        l.start(1, Duration::ZERO, &mut ev);
-        l.handle_end(t0, &mut ev);
+        let (l, mut ev) = played(1, Duration::ZERO, t0);
         assert_eq!(ev.pop_front(), Some(ended(1, t0)));
         assert_eq!(l, Listing::Idle);
     }
@@ -136,10 +142,7 @@ mod tests {
     #[test]
     fn a_menus_end_is_reported_when_its_wait_is_over() {
         let t0 = Instant::now();
-        let mut ev = VecDeque::new();
-        let mut l = Listing::Idle;
-        l.start(2, WAIT, &mut ev);
-        l.handle_end(t0, &mut ev);
+        let (mut l, mut ev) = played(2, WAIT, t0);
         l.handle_timeout(t0 + WAIT, &mut ev);
         assert!(ev.is_empty(), "{ev:?}");
         l.handle_timeout(t0 + WAIT + HELD_END_MARGIN, &mut ev);
@@ -152,10 +155,7 @@ mod tests {
     #[test]
     fn a_key_or_a_new_list_reports_a_waiting_end_and_a_stop_drops_it() {
         let t0 = Instant::now();
-        let mut ev = VecDeque::new();
-        let mut l = Listing::Idle;
-        l.start(3, WAIT, &mut ev);
-        l.handle_end(t0, &mut ev);
+        let (mut l, mut ev) = played(3, WAIT, t0);
         l.report_end(&mut ev); // a key
         assert_eq!(ev.pop_front(), Some(ended(3, t0)));
 

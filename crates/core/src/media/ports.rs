@@ -16,8 +16,7 @@ pub struct PortPool {
 
 impl PortPool {
     pub fn new(range: PortRange) -> Self {
-        let first = range.low + (range.low % 2);
-        let free: VecDeque<u16> = (first..=range.high).step_by(2).collect();
+        let free: VecDeque<u16> = range.even_ports().collect();
         Self {
             in_use: HashSet::with_capacity(free.len()),
             free,
@@ -56,6 +55,15 @@ impl PortPool {
 pub struct PortRange {
     pub low: u16,
     pub high: u16,
+}
+
+impl PortRange {
+    /// The range's even ports, the ones a call leg is given (RFC 3550 §11: RTP on an
+    /// even port, RTCP on the next odd one).
+    pub fn even_ports(self) -> impl Iterator<Item = u16> {
+        let first = self.low + (self.low % 2);
+        (first..=self.high).step_by(2)
+    }
 }
 
 impl std::str::FromStr for PortRange {
