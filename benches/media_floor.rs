@@ -11,6 +11,7 @@
 //! cargo bench --bench media_floor -- ivr     --streams 500 --secs 20 --tick 5 --epoll
 //! cargo bench --bench media_floor -- ivr     --streams 500 --secs 20 --to 127.0.0.1:41001
 //! cargo bench --bench media_floor -- bridge  --calls 500   --secs 20
+//! cargo bench --bench media_floor -- bridge  --calls 500   --secs 20 --no-read --spread --uring
 //! cargo bench --bench media_floor -- receive --listen 127.0.0.1:41000 --secs 30
 //! ```
 //!
@@ -36,6 +37,13 @@
 //!   what is relayed to them (their buffers fill and the kernel drops the rest), as sipp
 //!   does in `benches/bridge_load.py`; the floor to compare that benchmark with, since
 //!   waking a reader is part of what a relay's `sendmmsg` pays on loopback.
+//!   Diagnostic variants (`media_floor/bridge.rs`, priced in `docs/performance.md`;
+//!   none beat the floor): `--spread` (each call's peers send at their own phase of
+//!   the 20 ms, as sipp's calls do, instead of all in one burst), `--relay-tick MS`
+//!   (the relay wakes on a fixed grid instead of at each arrival), `--uring` (a
+//!   multishot `recvmsg` per socket and the sends in one io_uring: no `epoll`, no
+//!   read or send system call per socket), `--uring-send` (a wake-up's sends in one
+//!   io_uring submission).
 //! * `receive`: only the reader, on one socket (the IVR benchmark points every caller's
 //!   SDP at it, so all of the router's prompt streams arrive there, told apart by SSRC).
 //!
@@ -50,6 +58,11 @@
 //!
 //! `unsafe` is confined to the raw `recvmmsg`/`sendmmsg`/`epoll` calls, which std does
 //! not offer; this is a benchmark, not part of the router.
+
+#[path = "media_floor/bridge.rs"]
+mod bridge;
+#[path = "media_floor/uring_relay.rs"]
+mod uring_relay;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -86,11 +99,21 @@ fn main() {
             args.iter().any(|a| a == "--epoll"),
             opt("--to").map(|a| a.parse().expect("--to ADDR:PORT")),
         ),
-        Some("bridge") => bridge_floor(
-            num("--calls", 500) as usize,
+        Some("bridge") => bridge::bridge_floor(&bridge::Options {
+            calls: num("--calls", 500) as usize,
             secs,
-            !args.iter().any(|a| a == "--no-read"),
-        ),
+            read: !args.iter().any(|a| a == "--no-read"),
+            relay: if args.iter().any(|a| a == "--uring") {
+                bridge::Relay::Multishot
+            } else if args.iter().any(|a| a == "--uring-send") {
+                bridge::Relay::UringSend
+            } else if let Some(ms) = opt("--relay-tick").and_then(|v| v.parse().ok()) {
+                bridge::Relay::Tick(ms)
+            } else {
+                bridge::Relay::Epoll
+            },
+            spread: args.iter().any(|a| a == "--spread"),
+        }),
         Some("receive") => {
             let listen = opt("--listen").unwrap_or_else(|| "127.0.0.1:41000".into());
             receive_only(&listen, secs);
@@ -99,7 +122,7 @@ fn main() {
         // print the usage and succeed, so neither starts a 20-second benchmark.
         _ => eprintln!(
             "usage: cargo bench --bench media_floor -- ivr --streams N --secs S [--plain|--sendto] [--tick MS] [--epoll] [--to ADDR]\n\
-             \x20      cargo bench --bench media_floor -- bridge --calls N --secs S [--no-read]\n\
+             \x20      cargo bench --bench media_floor -- bridge --calls N --secs S [--no-read] [--spread] [--relay-tick MS|--uring|--uring-send]\n\
              \x20      cargo bench --bench media_floor -- receive --listen ADDR --secs S"
         ),
     }
@@ -365,104 +388,6 @@ impl Ring {
                 .submit_and_wait(chunk.len())
                 .expect("io_uring_enter");
             self.ring.completion().for_each(drop);
-        }
-    }
-}
-
-/// Bridge floor: per call two peers send 50 packets/s each into the relay, which
-/// forwards with recvmmsg + sendmmsg on connected sockets, driven by one epoll.
-fn bridge_floor(calls: usize, secs: Duration, read: bool) {
-    let mut peers = Vec::new(); // (caller, manager) sockets, both send and receive
-    let mut relay = Vec::new(); // (toward caller, toward manager)
-    for _ in 0..calls {
-        let c = udp("127.0.0.1:0");
-        let m = udp("127.0.0.1:0");
-        let rc = udp("127.0.0.1:0");
-        let rm = udp("127.0.0.1:0");
-        let addr = |s: &UdpSocket| s.local_addr().expect("local address");
-        // As a latched leg in the router: each relay socket is connected to its peer.
-        rc.connect(addr(&c)).expect("connect");
-        rm.connect(addr(&m)).expect("connect");
-        c.connect(addr(&rc)).expect("connect");
-        m.connect(addr(&rm)).expect("connect");
-        peers.push((c, m));
-        relay.push((rc, rm));
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let reader_socks = peers
-        .iter()
-        .flat_map(|(c, m)| [c.try_clone().expect("dup"), m.try_clone().expect("dup")])
-        .collect();
-    let reader = read.then(|| spawn_reader(reader_socks, stop.clone()));
-    let relay_stop = stop.clone();
-    let relay_thread = thread::spawn(move || relay_loop(relay, secs, relay_stop));
-    let start = Instant::now();
-    let mut buf = [0u8; PACKET];
-    let mut n: u32 = 0;
-    while !stop.load(Ordering::Relaxed) && start.elapsed() < secs + Duration::from_secs(2) {
-        for (i, (c, m)) in peers.iter().enumerate() {
-            rtp(&mut buf, 2 * i as u32 + 1, n as u16, n.wrapping_mul(160));
-            let _ = c.send(&buf);
-            rtp(&mut buf, 2 * i as u32 + 2, n as u16, n.wrapping_mul(160));
-            let _ = m.send(&buf);
-        }
-        n += 1;
-        sleep_until(start + PTIME * n);
-    }
-    let (pct, relayed) = relay_thread.join().expect("relay thread");
-    stop.store(true, Ordering::Relaxed);
-    let stats = reader.map(|r| r.join().expect("reader thread"));
-    println!(
-        "floor bridge: {calls} calls × 200 packets/s through the relay, relay {pct:.2} % of one \
-         core over {} s ({:.4} % per call), {relayed} packets relayed{}",
-        secs.as_secs(),
-        pct / calls as f64,
-        if read { "" } else { " (peers not reading)" }
-    );
-    if let Some(stats) = stats {
-        stats.print();
-    }
-}
-
-fn relay_loop(
-    pairs: Vec<(UdpSocket, UdpSocket)>,
-    secs: Duration,
-    stop: Arc<AtomicBool>,
-) -> (f64, u64) {
-    // fds[2i] = toward caller i, fds[2i+1] = toward manager i; a packet read on one is
-    // sent on the other.
-    let fds: Vec<RawFd> = pairs
-        .iter()
-        .flat_map(|(a, b)| [a.as_raw_fd(), b.as_raw_fd()])
-        .collect();
-    let mut ep = Epoll::new(&fds);
-    let mut rx = Batch::new();
-    let mut window = Window::new(secs);
-    let mut relayed = 0u64;
-    loop {
-        let ready = ep.wait(100);
-        for r in 0..ready {
-            let idx = ep.ready(r);
-            let from = fds[idx];
-            let to = fds[idx ^ 1];
-            loop {
-                let got = rx.recv(from);
-                if got == 0 {
-                    break;
-                }
-                relayed += rx.send(to, got) as u64;
-                if got < BATCH {
-                    break;
-                }
-            }
-        }
-        if let Some(pct) = window.tick(Instant::now()) {
-            stop.store(true, Ordering::Relaxed);
-            drop(pairs);
-            return (pct, relayed);
-        }
-        if stop.load(Ordering::Relaxed) {
-            return (0.0, relayed);
         }
     }
 }
