@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use super::context::{ConnectInput, Ctx};
 use super::inbound::respond_options;
-use super::leg::{Leg, LegState, RingSpec, ring_outcome, ring_phones};
+use super::leg::{Leg, LegState, RingSpec, handle_provisional, ring_outcome, ring_phones};
 use super::program::{CallContextInfo, CallInfo};
 use super::trunk::{answer_challenge, start_customer_leg};
 use crate::config::DialPlan;
@@ -248,17 +248,7 @@ impl Dialback {
                 };
                 match code {
                     100 => {}
-                    101..=199 => {
-                        if let Some(leg) = legs.get_mut(i)
-                            && let LegState::Trying { cancel_pending } = leg.state
-                        {
-                            leg.state = LegState::Ringing;
-                            if cancel_pending {
-                                let leg = legs.remove(i);
-                                leg.abandon(ctx);
-                            }
-                        }
-                    }
+                    101..=199 => handle_provisional(legs, i, ctx),
                     200..=299 => self.manager_answered(ctx, i, &resp),
                     _ => {
                         let leg = legs.remove(i);

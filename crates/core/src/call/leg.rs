@@ -44,6 +44,21 @@ pub enum LegState {
     Up { dialog: Box<Dialog> },
 }
 
+/// A provisional response (101–199) to `legs[i]`'s INVITE: the leg rings. One given
+/// up while still Trying gets its CANCEL now (RFC 3261 §9.1: not before a provisional)
+/// and leaves the list.
+pub fn handle_provisional(legs: &mut Vec<Leg>, i: usize, ctx: &mut Ctx<'_>) {
+    if let Some(leg) = legs.get_mut(i)
+        && let LegState::Trying { cancel_pending } = leg.state
+    {
+        leg.state = LegState::Ringing;
+        if cancel_pending {
+            let leg = legs.remove(i);
+            leg.abandon(ctx);
+        }
+    }
+}
+
 /// One outbound call leg.
 #[derive(Debug)]
 pub struct Leg {

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use super::context::{ConnectInput, Ctx, set_body};
 use super::inbound::{Call, respond_options};
-use super::leg::{Leg, LegState, ring_outcome};
+use super::leg::{Leg, LegState, handle_provisional, ring_outcome};
 use super::line::People;
 use super::outcome::EndCause;
 use crate::config::{Action, DialPlan};
@@ -208,17 +208,7 @@ impl Call {
         };
         match code {
             100 => {}
-            101..=199 => {
-                if let Some(leg) = legs.get_mut(i)
-                    && let LegState::Trying { cancel_pending } = leg.state
-                {
-                    leg.state = LegState::Ringing;
-                    if cancel_pending {
-                        let leg = legs.remove(i);
-                        leg.abandon(ctx);
-                    }
-                }
-            }
+            101..=199 => handle_provisional(legs, i, ctx),
             200..=299 => self.leg_answered(ctx, i, &resp),
             _ => {
                 let outcome = ring_outcome(code);
