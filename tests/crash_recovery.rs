@@ -11,30 +11,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use switchboard::store::{CallOutcome, CallbackRequest, SqliteStore, Store};
 
-/// Every call is after hours: confirmation + greeting (~9.4 s), then the message.
-const PLAN: &str = r#"
-[[numbers]]
-number = "3000"
-source = "night-line"
-action = "department:sales"
-
-[departments.sales]
-members = ["andrew"]
-hours = "never"
-after_hours = "voicemail:sales"
-
-[hours.never]
-timezone = "UTC"
-
-[managers.andrew]
-extension = "101"
-contact = "sip:101@127.0.0.1:5999"
-
-[voicemail.sales]
-greeting = "voicemail_greeting"
-max_secs = 60
-"#;
-
 fn wavs(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for day in std::fs::read_dir(dir.join("data/recordings"))
@@ -69,7 +45,7 @@ fn colliding_call_ids_leave_two_messages_in_two_files() {
     let p = ports();
     let tmp = tempfile::tempdir().unwrap();
     let audio = ulaw_file(tmp.path(), "main_menu");
-    let router = Router::start(p, "", PLAN);
+    let router = Router::start(p, "", VOICEMAIL_PLAN);
     for id in ["collide@x", "collide_x"] {
         // sipp's -cid_str sets the Call-ID (and still matches responses by it).
         let res = sipp(
@@ -114,7 +90,7 @@ fn kill_9_under_load_then_restart_leaves_nothing_in_progress_and_every_wav_filed
     let p = ports();
     let tmp = tempfile::tempdir().unwrap();
     let audio = ulaw_file(tmp.path(), "main_menu");
-    let mut router = Router::start(p, "", PLAN);
+    let mut router = Router::start(p, "", VOICEMAIL_PLAN);
     // 5 calls/s from distinct callers, each talking long after the greeting.
     let csv = tmp.path().join("callers.csv");
     let lines: String = (0..200).map(|i| format!("555{i:04};1\n")).collect();
@@ -182,7 +158,7 @@ fn kill_9_under_load_then_restart_leaves_nothing_in_progress_and_every_wav_filed
     // Restart on the same data directory.
     let dir = std::mem::replace(&mut router.dir, tempfile::tempdir().unwrap());
     drop(router);
-    let mut router = Router::start_in(dir, p, "", PLAN);
+    let mut router = Router::start_in(dir, p, "", VOICEMAIL_PLAN);
     router.wait_for_log("start-up recovery done", Duration::from_secs(10));
     router.stop();
     let store = SqliteStore::open(router.db()).unwrap();

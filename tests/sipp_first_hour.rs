@@ -7,30 +7,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Sales never opens: every call goes to voicemail.
-const VOICEMAIL_PLAN: &str = r#"
-[[numbers]]
-number = "3000"
-source = "night-line"
-action = "department:sales"
-
-[departments.sales]
-members = ["andrew"]
-hours = "never"
-after_hours = "voicemail:sales"
-
-[hours.never]
-timezone = "UTC"
-
-[managers.andrew]
-extension = "101"
-contact = "sip:101@127.0.0.1:5999"
-
-[voicemail.sales]
-greeting = "voicemail_greeting"
-max_secs = 60
-"#;
-
 /// The config as an admin writes it: every path relative to the config file. The
 /// router is started from another directory; the message it records must be where the
 /// database says, and downloadable through the admin API.

@@ -9,30 +9,6 @@ use std::time::Duration;
 use common::*;
 use switchboard::store::{CallbackReason, CallbackRequest, CallbackStatus, SqliteStore, Store};
 
-/// Sales has no opening hours at all: every call is after hours.
-const PLAN: &str = r#"
-[[numbers]]
-number = "3000"
-source = "night-line"
-action = "department:sales"
-
-[departments.sales]
-members = ["andrew"]
-hours = "never"
-after_hours = "voicemail:sales"
-
-[hours.never]
-timezone = "UTC"
-
-[managers.andrew]
-extension = "101"
-contact = "sip:101@127.0.0.1:5999"
-
-[voicemail.sales]
-greeting = "voicemail_greeting"
-max_secs = 60
-"#;
-
 fn callbacks(router: &Router) -> Vec<CallbackRequest> {
     SqliteStore::open(router.db())
         .unwrap()
@@ -74,7 +50,7 @@ fn after_hours_caller_leaves_a_message_that_is_stored_and_queued() {
     let p = ports();
     let tmp = tempfile::tempdir().unwrap();
     let (audio, level) = tone(tmp.path());
-    let mut router = Router::start(p, "", PLAN);
+    let mut router = Router::start(p, "", VOICEMAIL_PLAN);
     // Confirmation 4.85 s + greeting 4.18 s + beep 0.4 s, then ~4 s of message.
     let res = sipp(
         p,
@@ -143,7 +119,7 @@ fn after_hours_caller_leaves_a_message_that_is_stored_and_queued() {
 fn hanging_up_during_the_greeting_leaves_a_request_and_a_repeat_call_updates_it() {
     let _g = serial();
     let p = ports();
-    let mut router = Router::start(p, "", PLAN);
+    let mut router = Router::start(p, "", VOICEMAIL_PLAN);
     for _ in 0..2 {
         let res = sipp(p, "uac_listen.xml", "u1", &["-s", "3000", "-d", "2000"]);
         res.assert_ok(&router);

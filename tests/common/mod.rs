@@ -720,3 +720,29 @@ pub fn chromium(url: &str, extra: &[&str]) -> String {
     );
     stdout
 }
+
+/// A plan whose one department never opens: every call to 3000 is after hours, hears
+/// the confirmation and the greeting (~9.4 s), then leaves a message for sales (for
+/// the voicemail, crash-recovery and first-hour tests).
+pub const VOICEMAIL_PLAN: &str = r#"
+[[numbers]]
+number = "3000"
+source = "night-line"
+action = "department:sales"
+
+[departments.sales]
+members = ["andrew"]
+hours = "never"
+after_hours = "voicemail:sales"
+
+[hours.never]
+timezone = "UTC"
+
+[managers.andrew]
+extension = "101"
+contact = "sip:101@127.0.0.1:5999"
+
+[voicemail.sales]
+greeting = "voicemail_greeting"
+max_secs = 60
+"#;
