@@ -11,7 +11,10 @@
 //! - a range that overlaps the kernel's ephemeral ports (`net.ipv4.ip_local_port_range`,
 //!   the source ports of every program's outgoing UDP and TCP) is reported: a port
 //!   free at start can then be taken at any moment by a DNS lookup or an outgoing
-//!   connection, which no check at start can foresee.
+//!   connection, which no check at start can foresee. Ports the admin reserved
+//!   (`net.ipv4.ip_local_reserved_ports`) are never handed out as ephemeral ports, so
+//!   an overlap they cover is not reported: reserving the range is the fix where it
+//!   cannot be moved (it does not stop our own explicit binds).
 //!
 //! What is taken after the start still costs at most one call per port, as before.
 
@@ -48,18 +51,116 @@ pub(super) fn overlap(a: PortRange, b: PortRange) -> Option<PortRange> {
     (low <= high).then_some(PortRange { low, high })
 }
 
+/// The ports the kernel never hands out as ephemeral ports, where Linux tells it
+/// (`net.ipv4.ip_local_reserved_ports`: `""`, or `"8080,9148-9150"`).
+fn reserved_ports() -> (String, Vec<PortRange>) {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let parsed = parse_reserved(&text);
+    (text, parsed)
+}
+
+/// A reserved-ports list; an item that does not parse is left out (the kernel never
+/// writes one, and leaving it out can only make the check warn, never stay quiet).
+fn parse_reserved(text: &str) -> Vec<PortRange> {
+    text.split(',')
+        .filter_map(|item| {
+            let item = item.trim();
+            let (low, high) = item.split_once('-').unwrap_or((item, item));
+            let low = low.trim().parse().ok()?;
+            let high = high.trim().parse().ok()?;
+            (low <= high).then_some(PortRange { low, high })
+        })
+        .collect()
+}
+
+/// The parts of `shared` that no range of `reserved` covers, in order.
+fn unreserved(shared: PortRange, reserved: &[PortRange]) -> Vec<PortRange> {
+    let mut reserved: Vec<PortRange> = reserved.to_vec();
+    reserved.sort_by_key(|r| r.low);
+    let mut out = Vec::new();
+    // u32: the ports after a range ending at 65535 start at 65536.
+    let mut next = u32::from(shared.low);
+    let high = u32::from(shared.high);
+    for r in reserved {
+        if next > high {
+            break;
+        }
+        let (low, end) = (u32::from(r.low), u32::from(r.high));
+        if end < next || low > high {
+            continue;
+        }
+        if low > next {
+            out.push((next, low - 1));
+        }
+        next = next.max(end + 1);
+    }
+    if next <= high {
+        out.push((next, high));
+    }
+    out.into_iter()
+        .filter_map(|(low, high)| {
+            Some(PortRange {
+                low: u16::try_from(low).ok()?,
+                high: u16::try_from(high).ok()?,
+            })
+        })
+        .collect()
+}
+
 /// What the router says at start (and `switchboard check` prints) when `range`
-/// overlaps this machine's ephemeral ports; `None` when it does not, or where the
-/// kernel does not say.
+/// overlaps this machine's ephemeral ports where they are not reserved; `None` when it
+/// does not, or where the kernel does not say.
 pub fn ephemeral_warning(range: PortRange) -> Option<String> {
-    let eph = ephemeral_ports()?;
+    let (reserved_text, reserved) = reserved_ports();
+    overlap_warning(range, ephemeral_ports()?, &reserved_text, &reserved)
+}
+
+fn overlap_warning(
+    range: PortRange,
+    eph: PortRange,
+    reserved_text: &str,
+    reserved: &[PortRange],
+) -> Option<String> {
     let shared = overlap(range, eph)?;
+    let open = unreserved(shared, reserved);
+    let first = open.first()?;
+    let shown: Vec<String> = open
+        .iter()
+        .take(3)
+        .map(|r| format!("{}-{}", r.low, r.high))
+        .collect();
+    let more = if open.len() > shown.len() {
+        ", …"
+    } else {
+        ""
+    };
+    let partly = if open.len() == 1 && *first == shared {
+        ""
+    } else {
+        ", the rest reserved"
+    };
+    // Writing the setting replaces the list: keep what is reserved already.
+    let reserve = if reserved_text.is_empty() {
+        format!("{}-{}", range.low, range.high)
+    } else {
+        format!("{reserved_text},{}-{}", range.low, range.high)
+    };
     Some(format!(
-        "rtp_ports {}-{} overlaps the kernel's ephemeral ports {}-{} (ports {}-{}): any \
-         program's outgoing connection may take one of them, and the call given it then \
-         fails. Use a range below {} (or above {}), or narrow \
-         net.ipv4.ip_local_port_range",
-        range.low, range.high, eph.low, eph.high, shared.low, shared.high, eph.low, eph.high
+        "rtp_ports {}-{} overlaps the kernel's ephemeral ports {}-{} (ports {}{more} not \
+         reserved{partly}): any program's outgoing connection may take one of them, and \
+         the call given it then fails. Use a range below {} (or above {}), narrow \
+         net.ipv4.ip_local_port_range, or reserve the range: sysctl -w \
+         net.ipv4.ip_local_reserved_ports={reserve} (and in /etc/sysctl.d/ to keep it)",
+        range.low,
+        range.high,
+        eph.low,
+        eph.high,
+        shown.join(", "),
+        eph.low,
+        eph.high,
     ))
 }
 
@@ -145,5 +246,58 @@ mod tests {
         assert_eq!(overlap(rtp(20000, 29999), eph), None);
         assert_eq!(overlap(rtp(30000, 39999), eph), Some(rtp(32768, 39999)));
         assert_eq!(overlap(rtp(40000, 41000), eph), Some(rtp(40000, 41000)));
+    }
+
+    /// Reserved ephemeral ports are never taken by other programs: an overlap they
+    /// cover is not reported, one they cover in part names what is left.
+    #[test]
+    fn reserved_ports_quiet_the_overlap_they_cover() {
+        let rtp = |low, high| PortRange { low, high };
+        assert_eq!(parse_reserved(""), vec![]);
+        assert_eq!(
+            parse_reserved("8080,9148-9150, x,9-3\n"),
+            vec![rtp(8080, 8080), rtp(9148, 9150)]
+        );
+        let shared = rtp(40000, 40099);
+        assert_eq!(unreserved(shared, &[]), vec![shared]);
+        assert_eq!(unreserved(shared, &[rtp(39000, 41000)]), vec![]);
+        assert_eq!(
+            unreserved(shared, &[rtp(40050, 40059), rtp(40000, 40009), rtp(1, 2)]),
+            vec![rtp(40010, 40049), rtp(40060, 40099)]
+        );
+        assert_eq!(
+            unreserved(rtp(65530, 65535), &[rtp(65535, 65535)]),
+            vec![rtp(65530, 65534)]
+        );
+        let eph = rtp(32768, 60999);
+        let range = rtp(40000, 40099);
+        let whole = overlap_warning(range, eph, "", &[]).unwrap();
+        assert!(
+            whole.contains("(ports 40000-40099 not reserved)"),
+            "{whole}"
+        );
+        assert!(
+            whole.contains("net.ipv4.ip_local_reserved_ports=40000-40099 "),
+            "{whole}"
+        );
+        assert_eq!(
+            overlap_warning(range, eph, "40000-40099", &[rtp(40000, 40099)]),
+            None
+        );
+        let part = overlap_warning(
+            range,
+            eph,
+            "8080,40000-40049",
+            &[rtp(8080, 8080), rtp(40000, 40049)],
+        )
+        .unwrap();
+        assert!(
+            part.contains("(ports 40050-40099 not reserved, the rest reserved)"),
+            "{part}"
+        );
+        assert!(
+            part.contains("ip_local_reserved_ports=8080,40000-40049,40000-40099 "),
+            "{part}"
+        );
     }
 }
