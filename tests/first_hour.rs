@@ -599,45 +599,68 @@ fn retention_deletes_old_records_and_recordings_but_keeps_open_requests() {
     assert!(new_talk.join("100000-0123456789abcdef.wav").exists());
 }
 
+/// Writes a config with `rtp_ports = range` and runs `switchboard check` on it in a
+/// network namespace of its own whose ephemeral ports are 40000-40999 and whose
+/// reserved ports are `reserved` (`unshare -n`, as root like the other namespace
+/// tests): the port sysctls are the namespace's own, so the machine's are never read
+/// or written. Returns the check's stdout and stderr.
+fn check_in_netns(config: &Path, range: &str, reserved: &str) -> (String, String) {
+    std::fs::write(
+        config,
+        format!(
+            "[server]\nhttp_listen = \"off\"\nrtp_ports = \"{range}\"\nprompts_dir = {:?}\n{PLAN}",
+            repo().join("prompts").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("unshare")
+        .args([
+            "-n",
+            "sh",
+            "-c",
+            "echo '40000 40999' > /proc/sys/net/ipv4/ip_local_port_range && \
+             { [ -z \"$0\" ] || echo \"$0\" > /proc/sys/net/ipv4/ip_local_reserved_ports; } && \
+             exec \"$1\" check --config \"$2\"",
+            reserved,
+            env!("CARGO_BIN_EXE_switchboard"),
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .expect("unshare (util-linux)");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        out.status.success(),
+        "a warning does not fail the check (and unshare -n needs root): {stderr}"
+    );
+    (stdout, stderr)
+}
+
 /// `switchboard check` says when rtp_ports overlaps this machine's ephemeral ports (a
 /// call given a port some program took would fail), and is silent for a range below.
 #[test]
 fn check_warns_when_rtp_ports_overlap_the_ephemeral_ports() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("switchboard.toml");
-    let check = |range: &str| {
-        std::fs::write(
-            &config,
-            format!(
-                "[server]\nhttp_listen = \"off\"\nrtp_ports = \"{range}\"\nprompts_dir = {:?}\n{PLAN}",
-                repo().join("prompts").display().to_string()
-            ),
-        )
-        .unwrap();
-        let (ok, out, err) = switchboard(&["check", "--config", config.to_str().unwrap()]);
-        assert!(ok, "a warning does not fail the check: {err}");
-        (out, err)
-    };
     // How many warnings the summary line counts (the plan has its own).
     let counted = |out: &str| -> usize {
         out.split(", ")
             .find_map(|part| part.trim().strip_suffix(" warning(s)")?.parse().ok())
             .unwrap_or(0)
     };
-    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
-    let eph: Vec<u16> = text
-        .split_whitespace()
-        .map(|n| n.parse().unwrap())
-        .collect();
-    let (low, high) = (eph[0], eph[1]);
-    assert!(low > 2000, "an unusual ephemeral range: {text}");
-    let (below, err) = check(&format!("{}-{}", low - 1000, low - 2));
+    let (below, err) = check_in_netns(&config, "39000-39998", "");
     assert!(!err.contains("ephemeral"), "{err}");
-    let (out, err) = check(&format!("{low}-{}", low.saturating_add(98).min(high)));
+    let (out, err) = check_in_netns(&config, "40000-40098", "");
     assert!(
-        err.contains(&format!(
-            "overlaps the kernel's ephemeral ports {low}-{high}"
-        )),
+        err.contains(
+            "overlaps the kernel's ephemeral ports 40000-40999 (ports 40000-40098 not reserved)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("Use a range below 40000 (or above 40999)"),
         "{err}"
     );
     assert_eq!(counted(&out), counted(&below) + 1, "{below}\n{out}");
@@ -645,43 +668,14 @@ fn check_warns_when_rtp_ports_overlap_the_ephemeral_ports() {
 
 /// An overlap with the ephemeral ports that the admin reserved
 /// (`net.ipv4.ip_local_reserved_ports`) cannot lose a call, so `check` does not warn
-/// about it; one reserved in part names the ports left. Each run is in a network
-/// namespace of its own (`unshare -n`, as root like the other namespace tests), whose
-/// port sysctls are its own, so the machine's are never touched.
+/// about it; one reserved in part names the ports left.
 #[test]
 fn check_is_quiet_about_ephemeral_ports_the_admin_reserved() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("switchboard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nhttp_listen = \"off\"\nrtp_ports = \"40000-40099\"\nprompts_dir = {:?}\n{PLAN}",
-            repo().join("prompts").display().to_string()
-        ),
-    )
-    .unwrap();
-    let check = |reserved: &str| -> String {
-        let out = Command::new("unshare")
-            .args([
-                "-n",
-                "sh",
-                "-c",
-                "echo '40000 40999' > /proc/sys/net/ipv4/ip_local_port_range && \
-                 echo \"$0\" > /proc/sys/net/ipv4/ip_local_reserved_ports && \
-                 exec \"$1\" check --config \"$2\"",
-                reserved,
-                env!("CARGO_BIN_EXE_switchboard"),
-                config.to_str().unwrap(),
-            ])
-            .output()
-            .expect("unshare (util-linux)");
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "needs root for unshare -n: {err}");
-        err
-    };
-    let err = check("40000-40099");
+    let (_, err) = check_in_netns(&config, "40000-40099", "40000-40099");
     assert!(!err.contains("ephemeral"), "{err}");
-    let err = check("40000-40049");
+    let (_, err) = check_in_netns(&config, "40000-40099", "40000-40049");
     assert!(
         err.contains(
             "overlaps the kernel's ephemeral ports 40000-40999 (ports 40050-40099 not reserved, \
