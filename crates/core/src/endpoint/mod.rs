@@ -197,9 +197,7 @@ impl Endpoint {
     /// RTP ports another program holds (found by the driver's probe at start): no
     /// call is given them, so none fails for want of its port.
     pub fn retire_rtp_ports(&mut self, ports: &[u16]) {
-        for port in ports {
-            self.ports.retire(*port);
-        }
+        self.ports.retire_all(ports);
     }
 
     /// RTP ports free to give to the next call legs (two per bridged call).

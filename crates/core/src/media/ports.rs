@@ -40,8 +40,19 @@ impl PortPool {
     /// Take a port out of circulation (another process holds it): one a call drew
     /// and could not bind, or a free one found held before any call drew it.
     pub fn retire(&mut self, port: u16) {
-        if !self.in_use.remove(&port) {
-            self.free.retain(|p| *p != port);
+        self.retire_all(&[port]);
+    }
+
+    /// [`Self::retire`] for many ports at once (the ports found held at start): one
+    /// pass over the free queue, however many there are.
+    pub fn retire_all(&mut self, ports: &[u16]) {
+        let free: HashSet<u16> = ports
+            .iter()
+            .copied()
+            .filter(|p| !self.in_use.remove(p))
+            .collect();
+        if !free.is_empty() {
+            self.free.retain(|p| !free.contains(p));
         }
     }
 
@@ -129,5 +140,15 @@ mod tests {
         p.release(a); // a late release changes nothing
         let order: Vec<u16> = std::iter::from_fn(|| p.allocate()).collect();
         assert_eq!((a, order), (10000, vec![10002, 10006]));
+        // Many at once: free ones and a drawn one.
+        let mut p = PortPool::new(PortRange {
+            low: 10000,
+            high: 10010,
+        });
+        let drawn = p.allocate().unwrap();
+        p.retire_all(&[10002, drawn, 10008]);
+        p.release(drawn);
+        let order: Vec<u16> = std::iter::from_fn(|| p.allocate()).collect();
+        assert_eq!(order, vec![10004, 10006, 10010]);
     }
 }
