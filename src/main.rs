@@ -473,7 +473,7 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
                 instance: store_cfg.instance.clone(),
             }),
         };
-        let running = match io::start(opts).await {
+        let mut running = match io::start(opts).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("{e}");
@@ -484,21 +484,21 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
             && let Err(e) = start_admin(addr, &server, &data_dir, &handle, &plan, &running).await
         {
             eprintln!("{e}");
-            running.stop();
+            running.stop_now();
             return ExitCode::FAILURE;
         }
         // Signal handlers before the pid file: a `reload` that finds the file must
         // never hit the default SIGHUP action (which would end the process).
-        let Ok(signals) = Signals::install() else {
+        let Ok(mut signals) = Signals::install() else {
             eprintln!("cannot install signal handlers");
-            running.stop();
+            running.stop_now();
             return ExitCode::FAILURE;
         };
         let pid_file = match PidFile::create(&data_dir) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("{e}");
-                running.stop();
+                running.stop_now();
                 return ExitCode::FAILURE;
             }
         };
@@ -514,8 +514,18 @@ fn run(config: PathBuf, overrides: ServerOverrides) -> ExitCode {
                 reloading::publish(&outcome, &current.data_dir, sequence);
             })
             .await;
+        // Calls in progress drain (`[server] drain_secs`), then are hung up; a second
+        // signal hangs up at once.
         running.stop();
-        let _ = running.task.await;
+        tokio::select! {
+            _ = &mut running.task => {}
+            () = signals.next_stop() => {
+                tracing::info!("second stop signal: hanging up every call now");
+                running.stop_now();
+                let _ = (&mut running.task).await;
+            }
+        }
+        running.close();
         drop(pid_file);
         ExitCode::SUCCESS
     });
@@ -631,7 +641,7 @@ impl Signals {
     }
 
     /// Until a stop signal: `on_hup(n)` for the n-th SIGHUP.
-    async fn wait(mut self, mut on_hup: impl FnMut(u64)) {
+    async fn wait(&mut self, mut on_hup: impl FnMut(u64)) {
         let mut sequence = 0u64;
         loop {
             tokio::select! {
@@ -644,6 +654,14 @@ impl Signals {
             }
         }
         tracing::info!("stop requested");
+    }
+
+    /// The next SIGINT or SIGTERM (during a drain: stop waiting for the calls).
+    async fn next_stop(&mut self) {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = self.term.recv() => {}
+        }
     }
 }
 

@@ -207,6 +207,38 @@ fn hanging_up_mid_message_keeps_the_message() {
 }
 
 #[test]
+fn a_stop_mid_message_keeps_the_message_and_waits_for_the_file() {
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    let (id, path) = into_voicemail(&mut h);
+    let key = h.caller_key();
+    h.take_to(TRUNK);
+    h.ep.handle_stop(h.now, h.wall, switchboard::endpoint::StopMode::Drain);
+    h.drain();
+    let bye = h.request_to(TRUNK, "BYE");
+    h.sip_from(TRUNK, &reply(&bye, "200 OK", "t1", None));
+    assert!(h.media.contains(&MediaCommand::StopRecording { call: key }));
+    assert!(!h.ep.is_stopped(), "waits for the file to be closed");
+    h.ep.handle_media_event(
+        h.now,
+        h.wall,
+        key,
+        MediaEvent::RecordingFinished {
+            record_id: id,
+            path,
+            duration: Duration::from_secs(4),
+            ended_by: RecordEnd::Stopped,
+            silent: false,
+            error: None,
+        },
+    );
+    h.drain();
+    assert_eq!(h.callbacks.len(), 1);
+    assert_eq!(h.callbacks[0].recording_secs, Some(4.0));
+    assert_eq!(h.callbacks[0].reason, CallbackReason::AfterHours);
+    assert!(h.ep.is_stopped());
+}
+
+#[test]
 fn a_recording_that_never_reports_back_still_files_the_request() {
     let mut h = H::new("10.0.0.0/8", PLAN);
     let _ = into_voicemail(&mut h);

@@ -395,3 +395,65 @@ fn a_manager_freed_during_the_callback_goodbye_rings_for_the_dial_back() {
     });
     assert_eq!(ended, Some(CallOutcome::CallbackQueued));
 }
+
+/// A stop sets waiting dial-backs aside (they stay stored for the next start) and
+/// hangs up one in progress without counting it: the next start dials it again.
+#[test]
+fn a_stop_leaves_callbacks_queued_for_the_next_start() {
+    use switchboard::config::ServerConfig;
+    use switchboard::endpoint::StopMode;
+    let mut h = H::new("10.0.0.0/24", &plan(""));
+    h.ep.set_server_config(ServerConfig {
+        trunks: vec!["10.0.0.0/24".parse().unwrap()],
+        drain_secs: 30,
+        ..ServerConfig::default()
+    });
+    let (_, leg1) = sofia_busy(&mut h);
+    let c2 = call_in(&mut h, 2);
+    take_callback(&mut h, &c2);
+    assert_eq!(h.ep.dialbacks(), 1);
+    let writes = h.writes.len();
+
+    // The drain: the waiting callback is set aside, Sofia's call goes on.
+    h.ep.handle_stop(h.now, h.wall, StopMode::Drain);
+    h.drain();
+    assert_eq!(h.ep.dialbacks(), 0);
+    assert!(!h.ep.is_stopped());
+    // Sofia hangs up: free, but not rung for the callback; nothing is left.
+    sofia_hangs_up(&mut h, &leg1, "s1", 5);
+    trunk_answers_bye(&mut h);
+    assert!(h.take_to(SOFIA).iter().all(|m| !m.starts_with("INVITE ")));
+    assert!(h.ep.is_stopped());
+    assert!(
+        h.writes[writes..].iter().all(|w| !matches!(
+            w,
+            StoreWrite::DialbackFinished { .. } | StoreWrite::DialbackAttempt(_)
+        )),
+        "the stored callback is left as it was: {:#?}",
+        &h.writes[writes..]
+    );
+
+    // A callback being dialled when the stop comes: both legs stopped, not counted.
+    let mut h = H::new("10.0.0.0/24", &plan(""));
+    let (_, leg1) = sofia_busy(&mut h);
+    let c2 = call_in(&mut h, 2);
+    take_callback(&mut h, &c2);
+    sofia_hangs_up(&mut h, &leg1, "s1", 5);
+    trunk_answers_bye(&mut h);
+    let (_, customer) = manager_takes_callback(&mut h, "s2");
+    h.sip_from(PBX, &reply(&customer, "180 Ringing", "c1", None));
+    let writes = h.writes.len();
+    h.ep.handle_stop(h.now, h.wall, StopMode::Now);
+    h.drain();
+    h.request_to(SOFIA, "BYE");
+    h.request_to(PBX, "CANCEL");
+    assert_eq!(h.ep.dialbacks(), 0);
+    assert!(
+        h.writes[writes..].iter().all(|w| !matches!(
+            w,
+            StoreWrite::DialbackFinished { .. } | StoreWrite::DialbackAttempt(_)
+        )),
+        "{:#?}",
+        &h.writes[writes..]
+    );
+}

@@ -146,8 +146,8 @@ overflow = "voicemail:sales"
     p
 }
 
-/// One Switchboard instance: config and data in `dir`.
-fn instance(n: usize, port: u16, url: &str, dir: &std::path::Path) -> Proc {
+/// One Switchboard instance: config and data in `dir`, `extra` more `[server]` keys.
+fn instance(n: usize, port: u16, url: &str, dir: &std::path::Path, extra: &str) -> Proc {
     let ip = INSTANCES[n];
     let data = dir.join(format!("sb{n}"));
     std::fs::create_dir_all(&data).unwrap();
@@ -158,7 +158,7 @@ fn instance(n: usize, port: u16, url: &str, dir: &std::path::Path) -> Proc {
             format!(
                 "[server]\nsip_listen = \"{ip}:{port}\"\nhttp_listen = \"off\"\n\
                  rtp_ports = \"30000-31998\"\nprompts_dir = \"{}\"\ndata_dir = \"{}\"\n\
-                 trunks = [\"{KAMAILIO}\"]\nrtp_timeout_secs = 60\n\n\
+                 trunks = [\"{KAMAILIO}\"]\nrtp_timeout_secs = 60\n{extra}\n\n\
                  [store]\nurl = \"{url}\"\ninstance = \"sb{n}\"\n{}",
                 repo().join("prompts").display(),
                 data.join("data").display(),
@@ -184,11 +184,12 @@ fn instance(n: usize, port: u16, url: &str, dir: &std::path::Path) -> Proc {
     )
 }
 
-fn kamailio(port: u16, dir: &std::path::Path) -> (Proc, std::path::PathBuf) {
+/// Kamailio with `instances` in its dispatcher set.
+fn kamailio(port: u16, dir: &std::path::Path, instances: &[&str]) -> (Proc, std::path::PathBuf) {
     let kam = common::netns::require_tools().1;
     let list = dir.join("dispatcher.list");
     let mut f = std::fs::File::create(&list).unwrap();
-    for ip in INSTANCES {
+    for ip in instances {
         writeln!(f, "1 sip:{ip}:{port}").unwrap();
     }
     let cfg = read(&repo().join("deploy/kamailio/kamailio.cfg"))
@@ -288,7 +289,7 @@ fn three_instances_behind_kamailio_survive_a_sigkill_without_double_ringing() {
     drop(PostgresStore::connect(&url).unwrap());
 
     let mut sbs: Vec<Proc> = (0..3)
-        .map(|n| instance(n, port, &url, dir.path()))
+        .map(|n| instance(n, port, &url, dir.path(), ""))
         .collect();
     for n in 0..3 {
         wait_for(
@@ -297,7 +298,7 @@ fn three_instances_behind_kamailio_survive_a_sigkill_without_double_ringing() {
             Duration::from_secs(15),
         );
     }
-    let (_kam, kam_log) = kamailio(port, dir.path());
+    let (_kam, kam_log) = kamailio(port, dir.path(), &INSTANCES);
     let _phones: Vec<Proc> = (1..=MANAGERS).map(|i| phone(i, port, dir.path())).collect();
     // Every instance learns every phone from the shared registrations (≤ 1 s).
     std::thread::sleep(Duration::from_secs(3));
@@ -381,7 +382,7 @@ fn three_instances_behind_kamailio_survive_a_sigkill_without_double_ringing() {
     // Two thirds in: restart it; Kamailio must take it back.
     let restart_at = Duration::from_secs(2 * secs / 3);
     std::thread::sleep(restart_at.saturating_sub(t0.elapsed()));
-    sbs[1] = instance(1, port, &url, dir.path());
+    sbs[1] = instance(1, port, &url, dir.path(), "");
     let back = Instant::now();
     let up = format!("instance back up (ru=sip:{}:{port})", INSTANCES[1]);
     while !read(&kam_log).contains(&up) {
@@ -586,4 +587,103 @@ fn three_instances_behind_kamailio_survive_a_sigkill_without_double_ringing() {
         (stats1.1 - stats0.1) as f64 / total as f64,
     );
     assert!(after_restart > 0, "the restarted instance took no calls");
+}
+
+/// A rolling restart's first half: one of two instances behind Kamailio is stopped
+/// with `drain_secs` while trunk calls keep coming. It refuses new calls with 503
+/// (Kamailio fails them over and its OPTIONS probe takes the instance out), its calls
+/// in progress end normally, and it exits on its own as soon as the last one has:
+/// the trunk sees no failed call and no record is `interrupted`.
+#[test]
+fn an_instance_drained_behind_kamailio_loses_no_call() {
+    let _g = common::serial();
+    let port = common::ports().sip;
+    let dir = tempfile::tempdir().unwrap();
+    let pg = PgServer::start();
+    let url = pg.fresh_database();
+    drop(PostgresStore::connect(&url).unwrap());
+    let pair = &INSTANCES[..2];
+    let mut sbs: Vec<Proc> = (0..2)
+        .map(|n| instance(n, port, &url, dir.path(), "drain_secs = 30"))
+        .collect();
+    for n in 0..2 {
+        wait_for(
+            &dir.path().join(format!("sb{n}/router.log")),
+            "Switchboard ready",
+            Duration::from_secs(15),
+        );
+    }
+    let (_kam, kam_log) = kamailio(port, dir.path(), pair);
+
+    // 10 calls/s for 12 s, each held 3 s by the trunk (no phone: queue, then
+    // voicemail, then the trunk's BYE).
+    let total = 120;
+    let csv = dir.path().join("callers.csv");
+    let mut f = std::fs::File::create(&csv).unwrap();
+    writeln!(f, "SEQUENTIAL").unwrap();
+    for n in 0..total {
+        writeln!(f, "+1556{n:07};").unwrap();
+    }
+    drop(f);
+    let sipp = require("sipp", "sip-tester");
+    let mut trunk = Command::new(&sipp);
+    trunk
+        .arg(format!("{KAMAILIO}:{port}"))
+        .arg("-sf")
+        .arg(repo().join("tests/sipp/uac_trunk_via_proxy.xml"))
+        .args(["-t", "u1", "-i", TRUNK, "-p", &port.to_string()])
+        .args(["-mi", TRUNK, "-mp", &(port + 2).to_string()])
+        .args(["-s", "2000", "-inf"])
+        .arg(&csv)
+        .args(["-r", "10", "-m", &total.to_string(), "-d", "3000"])
+        .args(["-recv_timeout", "20000", "-nostdin", "-timeout", "60s"])
+        .stdin(Stdio::null());
+    let trunk = std::thread::spawn(move || trunk.output().unwrap());
+
+    std::thread::sleep(Duration::from_secs(4));
+    let sb0 = sbs[0].child.as_ref().unwrap().id();
+    let asked = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &sb0.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Its calls last 3 s: it is gone well before the 30 s drain ends.
+    assert!(
+        sbs[0].wait_timeout(Duration::from_secs(15)),
+        "the drained instance did not exit"
+    );
+    let exited = asked.elapsed();
+    let out = trunk.join().unwrap();
+    let log0 = read(&dir.path().join("sb0/router.log"));
+    assert!(
+        out.status.success(),
+        "a trunk call failed during the drain:\n{}{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        read(&kam_log)
+    );
+    assert!(exited < Duration::from_secs(10), "exited after {exited:?}");
+    assert!(log0.contains("new calls are refused (503)"), "{log0}");
+    assert!(log0.contains("stopped: every call has ended"), "{log0}");
+    assert!(
+        !log0.contains("stopping: hanging up"),
+        "no call was cut off:\n{log0}"
+    );
+
+    // Every call has its final record, none interrupted; both instances took calls.
+    std::thread::sleep(Duration::from_secs(2));
+    let store = PostgresStore::connect(&url).unwrap();
+    let since = Timestamp::now() - jiff::SignedDuration::from_secs(3600);
+    let calls = store.calls_between(since, Timestamp::now()).unwrap();
+    assert_eq!(calls.len(), total, "one record per trunk call");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.ended_at.is_some() && c.outcome != CallOutcome::Interrupted),
+        "{calls:#?}"
+    );
+    drop(sbs);
 }

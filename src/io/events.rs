@@ -356,6 +356,7 @@ pub fn cause_name(cause: &EndCause) -> &'static str {
         EndCause::NoAck => "no_ack",
         EndCause::Rejected(_) => "rejected",
         EndCause::MediaFailed(_) => "media_failed",
+        EndCause::Stopped => "stopped",
     }
 }
 

@@ -57,7 +57,7 @@ use crate::call::{CallKey, MediaEvent};
 use crate::call::{Lookup, LookupResult};
 use crate::config::DialPlan;
 use crate::config::ServerConfig;
-use crate::endpoint::{CallEvent, Endpoint, EndpointConfig, Output, ProgramFactory};
+use crate::endpoint::{CallEvent, Endpoint, EndpointConfig, Output, ProgramFactory, StopMode};
 use crate::media::prompt::{PromptError, PromptSet};
 use crate::sip::{Peer, Transport};
 use crate::store::{CallbackStatus, StoreHandle, StoreWrite};
@@ -123,7 +123,10 @@ pub struct Running {
     pub commands: mpsc::UnboundedSender<queueing::AdminCommand>,
     /// Call events as they happen (the admin API's `GET /api/events`).
     pub events: tokio::sync::broadcast::Sender<Arc<events::Published>>,
+    /// Tells the tasks around the core (webhooks, retention, alerts) to end.
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// Tells the core to stop (drain, then hang up: `endpoint::stopping`).
+    stopping: tokio::sync::watch::Sender<Option<StopMode>>,
     reload: mpsc::UnboundedSender<Reload>,
     retention: tokio::sync::watch::Sender<Option<u32>>,
     pub task: tokio::task::JoinHandle<()>,
@@ -142,7 +145,19 @@ pub struct Reload {
 }
 
 impl Running {
+    /// SIGTERM: new calls are refused while calls in progress finish for up to
+    /// `[server] drain_secs`; then the rest are hung up and the core task ends.
     pub fn stop(&self) {
+        let _ = self.stopping.send(Some(StopMode::Drain));
+    }
+
+    /// A second SIGTERM, or a failed start: hang up every call now.
+    pub fn stop_now(&self) {
+        let _ = self.stopping.send(Some(StopMode::Now));
+    }
+
+    /// Once the core task has ended: the tasks around it end too.
+    pub fn close(&self) {
         let _ = self.shutdown.send(true);
     }
 
@@ -346,6 +361,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         webhooks,
     };
     let (reload, reload_rx) = mpsc::unbounded_channel();
+    let (stopping, stopping_rx) = tokio::sync::watch::channel(None);
     let task = tokio::spawn(core_loop(
         core,
         Inputs {
@@ -354,7 +370,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
             lookup_rx,
             shared_rx,
             regs_rx,
-            shutdown: shutdown_rx,
+            stopping: stopping_rx,
             reload_rx,
             commands_rx,
         },
@@ -368,6 +384,7 @@ pub async fn start(opts: RunOptions) -> Result<Running, RunError> {
         commands,
         events: events_stream,
         shutdown,
+        stopping,
         reload,
         retention,
         task,
@@ -440,7 +457,7 @@ struct Inputs {
     lookup_rx: mpsc::UnboundedReceiver<(CallKey, LookupResult)>,
     shared_rx: mpsc::UnboundedReceiver<shared::SharedEvent>,
     regs_rx: mpsc::UnboundedReceiver<Vec<crate::store::Registration>>,
-    shutdown: tokio::sync::watch::Receiver<bool>,
+    stopping: tokio::sync::watch::Receiver<Option<StopMode>>,
     reload_rx: mpsc::UnboundedReceiver<Reload>,
     commands_rx: mpsc::UnboundedReceiver<queueing::AdminCommand>,
 }
@@ -455,7 +472,7 @@ async fn core_loop(mut core: Core, inputs: Inputs) {
         mut lookup_rx,
         mut shared_rx,
         mut regs_rx,
-        mut shutdown,
+        mut stopping,
         mut reload_rx,
         mut commands_rx,
     } = inputs;
@@ -540,12 +557,26 @@ async fn core_loop(mut core: Core, inputs: Inputs) {
                 core.queues.store(Arc::new(core.endpoint.queues(now)));
             }
             Some(reload) = reload_rx.recv() => core.reload(reload),
-            _ = shutdown.changed() => {
-                tracing::info!("shutting down with {} calls in progress", core.endpoint.active_calls());
-                return;
+            changed = stopping.changed() => {
+                // The owner gone (`Running` dropped) is a stop without a drain.
+                let mode = match changed {
+                    Ok(()) => *stopping.borrow_and_update(),
+                    Err(_) => Some(StopMode::Now),
+                };
+                if let Some(mode) = mode {
+                    core.endpoint.handle_stop(Instant::now(), jiff::Timestamp::now(), mode);
+                }
+                if changed.is_err() && !core.endpoint.is_stopped() {
+                    // Nobody can ask again: finish what the hang-up sent, then leave.
+                    core.drain();
+                    return;
+                }
             }
         }
         core.drain();
+        if core.endpoint.is_stopped() {
+            return;
+        }
     }
 }
 

@@ -462,6 +462,12 @@ impl Call {
         }
     }
 
+    /// Switchboard is stopping and the drain is over: BYE (or 503 before the answer),
+    /// and the call ends as [`EndCause::Stopped`].
+    pub fn handle_stop(&mut self, ctx: &mut Ctx<'_>) {
+        self.hangup(ctx, EndCause::Stopped);
+    }
+
     /// Our 200 was never acknowledged (Timer H).
     pub fn handle_ack_timeout(&mut self, ctx: &mut Ctx<'_>) {
         tracing::warn!("no ACK for our 200 OK: ending the call");
@@ -612,11 +618,14 @@ impl Call {
                     invite_key, invite, ..
                 } = std::mem::replace(&mut self.state, State::Finished)
                 {
-                    let resp = crate::sip::response::refuse(
-                        &invite,
-                        Refusal::Unavailable,
-                        Some(&self.dialog.id.local_tag),
-                    );
+                    // A stop answers 503, which sends a proxy in front to another
+                    // instance (RFC 3263 §4.3); anything else, 480.
+                    let why = match cause {
+                        EndCause::Stopped => Refusal::NoCapacity,
+                        _ => Refusal::Unavailable,
+                    };
+                    let resp =
+                        crate::sip::response::refuse(&invite, why, Some(&self.dialog.id.local_tag));
                     ctx.send_response(invite_key, resp);
                 }
                 self.end(ctx, cause);

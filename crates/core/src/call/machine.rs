@@ -123,6 +123,14 @@ impl Machine {
         }
     }
 
+    /// Switchboard is stopping: hang up from our side (see `endpoint::stopping`).
+    pub fn handle_stop(&mut self, ctx: &mut Ctx<'_>) {
+        match self {
+            Machine::Inbound(c) => c.handle_stop(ctx),
+            Machine::Dialback(d) => d.handle_stop(ctx),
+        }
+    }
+
     pub fn handle_media_event(&mut self, ctx: &mut Ctx<'_>, leg: Option<CallKey>, ev: MediaEvent) {
         match self {
             Machine::Inbound(c) => c.handle_media_event(ctx, leg, ev),

@@ -27,6 +27,9 @@ pub enum EndCause {
     /// Refused before answering with this status.
     Rejected(u16),
     MediaFailed(String),
+    /// Switchboard was stopped (SIGTERM) with the call still up: it was hung up from
+    /// our side after the drain (`[server] drain_secs`), see `endpoint::stopping`.
+    Stopped,
 }
 
 impl std::fmt::Display for EndCause {
@@ -40,6 +43,7 @@ impl std::fmt::Display for EndCause {
             EndCause::NoAck => f.write_str("no ACK for our answer"),
             EndCause::Rejected(code) => write!(f, "refused with {code}"),
             EndCause::MediaFailed(why) => write!(f, "media failed ({why})"),
+            EndCause::Stopped => f.write_str("Switchboard was stopped"),
         }
     }
 }
@@ -182,6 +186,21 @@ pub fn classify(story: &Story, cause: &EndCause) -> Outcome {
                 _ => outcome(CallOutcome::AbandonedInIvr, None),
             }
         }
+        // Cut off by our own stop: interrupted, as after a crash, but the caller who was
+        // trying to reach someone is owed a call back (a caller still in the menus had
+        // not asked for anyone yet).
+        EndCause::Stopped => {
+            let callback = match story.stage {
+                Stage::Ivr => story.missed.map(Missed::callback_reason),
+                Stage::Connecting => Some(
+                    story
+                        .missed
+                        .map_or(CallbackReason::NobodyAnswered, Missed::callback_reason),
+                ),
+                _ => owed(story),
+            };
+            outcome(CallOutcome::Interrupted, callback)
+        }
         EndCause::PlanEnded(_) => {
             if story.missed.is_some() || story.voicemail {
                 // The plan gave up on reaching a person (after hours, overflow, a
@@ -303,5 +322,37 @@ mod tests {
             classify(&story(Stage::Ivr), &EndCause::CallerHungUp).side,
             Side::Caller
         );
+    }
+
+    #[test]
+    fn a_call_cut_off_by_a_stop_is_interrupted_and_the_waiting_caller_called_back() {
+        use CallOutcome as O;
+        use CallbackReason as R;
+        let stop = EndCause::Stopped;
+        // Still in the menus: nobody asked for yet, nothing owed.
+        check(&story(Stage::Ivr), stop.clone(), O::Interrupted, None);
+        // Waiting in a queue or ringing managers: called back.
+        check(
+            &story(Stage::Connecting),
+            stop.clone(),
+            O::Interrupted,
+            Some(R::NobodyAnswered),
+        );
+        // Told it is after hours: called back for that.
+        let mut s = story(Stage::Ivr);
+        s.missed = Some(Missed::AfterHours);
+        check(&s, stop.clone(), O::Interrupted, Some(R::AfterHours));
+        // Mid-message: the message is kept.
+        let mut s = story(Stage::Recording);
+        s.chose_voicemail = true;
+        s.voicemail = true;
+        s.message = true;
+        check(&s, stop.clone(), O::Voicemail, Some(R::Voicemail));
+        // Talking to a manager: answered, as it was.
+        let mut s = story(Stage::Bridged);
+        s.answered_by = Some("andrew".into());
+        s.with_someone = true;
+        check(&s, stop.clone(), O::Answered, None);
+        assert_eq!(classify(&s, &stop).side, Side::System);
     }
 }

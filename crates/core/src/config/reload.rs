@@ -8,7 +8,7 @@
 //!
 //! | setting | on reload |
 //! |---|---|
-//! | `trunks`, `trust_asserted_identity`, `realm`, `digest_algorithms`, `sip_timers`, `rtp_timeout_secs`, `inband_dtmf`, `ring_before_answer_ms` | run time |
+//! | `trunks`, `trust_asserted_identity`, `realm`, `digest_algorithms`, `sip_timers`, `rtp_timeout_secs`, `inband_dtmf`, `ring_before_answer_ms`, `drain_secs` | run time |
 //! | `webhook_url`, `webhook_secret`, `webhook_timeout_secs`, `webhook_retry_base_secs`, `webhook_events`, `webhook_format` | run time |
 //! | `prompts_dir` (and every prompt file in it) | run time |
 //! | `retention_days` | run time |
@@ -108,6 +108,7 @@ pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig,
         sip_max_message_bytes,
         admin_hosts,
         report_max_days,
+        drain_secs,
     } = new;
     let mut out = running.clone();
     let mut report = ServerReload::default();
@@ -131,6 +132,7 @@ pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig,
         )*};
     }
     run_time!(
+        drain_secs,
         trunks,
         trust_asserted_identity,
         realm,

@@ -146,6 +146,11 @@ pub struct ServerConfig {
     pub admin_hosts: Vec<String>,
     /// The longest period one report request may cover, in days.
     pub report_max_days: u32,
+    /// On a stop (SIGTERM), how many seconds calls in progress may go on while new
+    /// calls are refused with 503 (a proxy in front sends them elsewhere); the calls
+    /// still up then are hung up. 0 (the default) hangs up at once. See
+    /// docs/deploy.md, "Stopping and restarting".
+    pub drain_secs: u64,
     /// Where to POST a JSON notification for every new callback request (`http://` or
     /// `https://`; see docs/admin.md "Webhook notifications"). None: no notifications
     /// are sent; they still wait in the database's outbox.
@@ -491,6 +496,7 @@ impl Default for ServerConfig {
             sip_max_message_bytes: crate::sip::frame::MAX_MESSAGE_SIZE,
             admin_hosts: Vec::new(),
             report_max_days: 366,
+            drain_secs: 0,
             webhook_url: None,
             webhook_secret: None,
             webhook_timeout_secs: 10,

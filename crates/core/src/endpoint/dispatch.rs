@@ -102,6 +102,11 @@ impl Endpoint {
                 _ => self.refuse(now, key, &req, Refusal::NoSuchDialog),
             };
         }
+        if matches!(req.method, Method::Invite | Method::Options)
+            && let Some(resp) = self.stopping_refusal(now, &req)
+        {
+            return self.txn.send_response(now, key, resp);
+        }
         match req.method {
             Method::Invite => match self.admit_invite(now, wall, &req, peer) {
                 Ok(Some(manager)) if self.is_feature_code(&req) => {
@@ -245,6 +250,16 @@ impl Endpoint {
     /// Carry requests from calls to the connect policy and its decisions back to the
     /// calls, until both are quiet.
     pub(super) fn pump(&mut self, now: Instant, wall: Timestamp) {
+        loop {
+            self.pump_connect(now, wall);
+            // A stop sets aside waiting dial-backs (their leaving is connect input).
+            if !self.settle_stop() {
+                break;
+            }
+        }
+    }
+
+    fn pump_connect(&mut self, now: Instant, wall: Timestamp) {
         loop {
             while let Some(input) = self.connect_queue.pop_front() {
                 self.connector.handle(now, wall, input);

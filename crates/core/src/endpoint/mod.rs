@@ -12,6 +12,7 @@ mod admission;
 mod agents;
 mod dialbacks;
 mod register;
+mod stopping;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -45,6 +46,7 @@ use crate::sip::{Peer, Transmit, Transport};
 use crate::transaction::{ClientKey, ServerKey, TransactionLayer, TuEvent};
 pub use agents::{AgentCommand, AgentError};
 pub use dialbacks::{CancelError, QueueSnapshot, Queues, WaitingCaller};
+pub use stopping::{HANG_UP_WAIT, StopMode};
 
 /// Methods we implement, advertised in Allow headers and 405/501 responses.
 pub use crate::sip::headers::ALLOW;
@@ -142,6 +144,8 @@ pub struct Endpoint {
     /// Managers' state intervals still open: (manager, kind, detail) → since.
     agent_intervals:
         std::collections::BTreeMap<(String, crate::model::AgentStateKind, String), Timestamp>,
+    /// Running, or where a stop is (see [`stopping`]).
+    life: stopping::Life,
 }
 
 impl Endpoint {
@@ -178,6 +182,7 @@ impl Endpoint {
             connect_queue: VecDeque::new(),
             plan: None,
             agent_intervals: std::collections::BTreeMap::new(),
+            life: stopping::Life::Running,
         }
     }
 
@@ -394,6 +399,7 @@ impl Endpoint {
             self.with_call(now, wall, key, |c, ctx| c.handle_timeout(ctx));
         }
         self.parting_timeout(now, wall);
+        self.stop_timeout(now, wall);
         self.connector.handle_timeout(now, wall);
         self.process_txn_events(now, wall);
         self.pump(now, wall);
@@ -469,6 +475,7 @@ impl Endpoint {
             self.connector.poll_timeout(),
             self.parting.poll_timeout(),
             self.guard.poll_timeout(),
+            self.life.deadline(),
         ]
         .into_iter()
         .flatten()

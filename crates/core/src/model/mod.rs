@@ -52,8 +52,9 @@ pub enum CallOutcome {
     Missed,
     /// Technical failure (no media, SIP error, …).
     Failed,
-    /// Cut off by a crash or power loss: still in progress when the process died,
-    /// closed at its last known time on the next start.
+    /// Cut off by Switchboard itself: hung up when it was stopped (at the moment of
+    /// the hang-up), or, after a crash or power loss, still in progress when the
+    /// process died and closed at its last known time on the next start.
     Interrupted,
     /// The caller chose to be called back while queued and hung up: their place in
     /// the queue is kept (see [`QueuedCallback`]).

@@ -258,6 +258,51 @@ impl Dialback {
         self.state = State::Finished;
     }
 
+    /// Switchboard is stopping: hang up every leg. A conversation under way counts as
+    /// the customer reached (the callback is done); any other state leaves the stored
+    /// entry as it is, so the next start takes the callback up again in its place.
+    pub fn handle_stop(&mut self, ctx: &mut Ctx<'_>) {
+        let legs = match std::mem::replace(&mut self.state, State::Finished) {
+            State::Bridged {
+                manager,
+                customer,
+                since,
+                ..
+            } => {
+                let name = manager.manager.clone();
+                manager.abandon(ctx);
+                customer.abandon(ctx);
+                self.talk_ended(ctx, &name);
+                let talk = ctx.now.saturating_duration_since(since);
+                let ms = u64::try_from(talk.as_millis()).unwrap_or(u64::MAX);
+                tracing::info!(
+                    "the callback conversation was cut off after {:.0} s: Switchboard is stopping",
+                    talk.as_secs_f64()
+                );
+                self.finish_attempt(ctx, CustomerOutcome::Answered, None, Some(ms));
+                self.state = State::Finished;
+                return;
+            }
+            State::Waiting | State::Finished => Vec::new(),
+            State::RingingManagers(legs) => legs,
+            State::Whisper { manager } | State::Telling { manager, .. } => vec![*manager],
+            State::DialingCustomer {
+                manager, customer, ..
+            } => vec![*manager, *customer],
+        };
+        if !legs.is_empty() {
+            tracing::info!("the callback attempt was stopped: it stays queued for the next start");
+        }
+        for leg in legs {
+            let manager = leg.is_up().then(|| leg.manager.clone());
+            leg.abandon(ctx);
+            if let Some(name) = manager.filter(|m| !m.is_empty()) {
+                self.talk_ended(ctx, &name);
+            }
+        }
+        ctx.connect(ConnectInput::Left { call: self.key });
+    }
+
     /// Taken out of the queue by an admin. Only while waiting: a dial-back in
     /// progress is not cut off. Returns whether it was cancelled.
     pub fn cancel(&mut self, ctx: &mut Ctx<'_>) -> bool {
