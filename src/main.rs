@@ -587,6 +587,7 @@ async fn start_admin(
             serde_json::to_value(queues.load().as_ref()).unwrap_or_default()
         }))
         .with_events(running.events.clone())
+        .with_stopping(Arc::new(running.stop_requested()))
         .with_token(server.admin_token.clone())
         .with_hosts(server.admin_hosts.clone())
         .with_max_days(server.report_max_days)

@@ -82,10 +82,16 @@ fn a_drain_refuses_new_calls_with_503_and_a_second_sigterm_hangs_up() {
     let _serial = serial();
     let p = ports();
     let mut router = Router::start(p, "drain_secs = 60", PLAN);
+    assert_eq!(http(p, "GET", "/healthz", None), (200, "ok\n".to_string()));
     let caller = caller_waiting_for_bye(p);
     router.wait_for_log("answered after", Duration::from_secs(10));
     sigterm(&router);
     router.wait_for_log("new calls are refused (503)", Duration::from_secs(5));
+    // Monitors see it going before it is gone.
+    assert_eq!(
+        http(p, "GET", "/healthz", None),
+        (503, "stopping\n".to_string())
+    );
 
     // A second caller (its own sipp ports within this test's slot) is refused.
     let late = Ports {

@@ -84,6 +84,9 @@ pub struct AdminState {
     pub events: Option<tokio::sync::broadcast::Sender<Arc<crate::io::events::Published>>>,
     /// Permits for open event streams ([`events::MAX_STREAMS`]).
     pub streams: Arc<tokio::sync::Semaphore>,
+    /// Whether the router is stopping (draining or hanging up): `/healthz` then
+    /// answers 503, so a load balancer or monitor sees it going before it is gone.
+    pub stopping: Arc<dyn Fn() -> bool + Send + Sync>,
 }
 
 impl fmt::Debug for AdminState {
@@ -111,6 +114,7 @@ impl AdminState {
             max_days: 366,
             hosts: Arc::new(Vec::new()),
             heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY_AT_ONCE)),
+            stopping: Arc::new(|| false),
             queues: Arc::new(|| serde_json::json!({"departments": [], "callbacks": []})),
             commands: None,
             events: None,
@@ -142,6 +146,13 @@ impl AdminState {
         events: tokio::sync::broadcast::Sender<Arc<crate::io::events::Published>>,
     ) -> Self {
         self.events = Some(events);
+        self
+    }
+
+    /// Whether the router is stopping (see [`AdminState::stopping`]).
+    #[must_use]
+    pub fn with_stopping(mut self, stopping: Arc<dyn Fn() -> bool + Send + Sync>) -> Self {
+        self.stopping = stopping;
         self
     }
 
@@ -267,12 +278,21 @@ pub fn router(state: AdminState) -> Router {
         .route("/metrics", get(handlers::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         // The dashboard page holds no data (its script fetches /api/dashboard).
         .merge(dashboard::pages())
         .merge(protected)
         .layer(middleware::from_fn_with_state(state.clone(), check_host))
         .with_state(state)
+}
+
+/// `ok`, or 503 `stopping` once a stop has begun (SIGTERM: new calls are refused).
+async fn healthz(State(state): State<AdminState>) -> Response {
+    if (state.stopping)() {
+        (StatusCode::SERVICE_UNAVAILABLE, "stopping\n").into_response()
+    } else {
+        "ok\n".into_response()
+    }
 }
 
 /// Without a token, only requests addressed to a loopback name (or a configured

@@ -156,6 +156,12 @@ impl Running {
         let _ = self.stopping.send(Some(StopMode::Now));
     }
 
+    /// Whether a stop has been asked for (for `/healthz`).
+    pub fn stop_requested(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let asked = self.stopping.subscribe();
+        move || asked.borrow().is_some()
+    }
+
     /// Once the core task has ended: the tasks around it end too.
     pub fn close(&self) {
         let _ = self.shutdown.send(true);
