@@ -55,6 +55,15 @@ fn stop(h: &mut H, mode: StopMode) {
     h.drain();
 }
 
+/// A caller waits in the menu when the router is stopped (SIGTERM).
+fn in_the_menu_when_stopped(drain_secs: u64) -> H {
+    let mut h = harness(drain_secs);
+    h.caller_answered("2000");
+    h.take_to(TRUNK);
+    stop(&mut h, StopMode::Drain);
+    h
+}
+
 /// How the caller's call ended, as its record will say.
 fn outcome(h: &H) -> Outcome {
     h.events
@@ -75,10 +84,7 @@ fn new_invite(call_id: &str, branch: &str) -> String {
 
 #[test]
 fn a_stop_without_a_drain_hangs_up_with_bye_and_records_the_call_interrupted() {
-    let mut h = harness(0);
-    h.caller_answered("2000");
-    h.take_to(TRUNK);
-    stop(&mut h, StopMode::Drain);
+    let mut h = in_the_menu_when_stopped(0);
     let bye = h.request_to(TRUNK, "BYE");
     assert!(header(&bye, "CSeq").ends_with("BYE"), "{bye}");
     assert_eq!(h.ended(), Some(EndCause::Stopped));
@@ -92,10 +98,7 @@ fn a_stop_without_a_drain_hangs_up_with_bye_and_records_the_call_interrupted() {
 
 #[test]
 fn a_drain_refuses_new_calls_and_pings_with_503_and_lets_calls_in_progress_finish() {
-    let mut h = harness(30);
-    h.caller_answered("2000");
-    h.take_to(TRUNK);
-    stop(&mut h, StopMode::Drain);
+    let mut h = in_the_menu_when_stopped(30);
     assert!(h.take_to(TRUNK).is_empty(), "the call goes on");
 
     // A new call: 503 with Retry-After (RFC 3261 §21.5.4), never answered.
@@ -132,10 +135,7 @@ fn a_drain_refuses_new_calls_and_pings_with_503_and_lets_calls_in_progress_finis
 
 #[test]
 fn a_drain_that_runs_out_hangs_up_and_a_second_stop_does_not_wait_for_it() {
-    let mut h = harness(30);
-    h.caller_answered("2000");
-    h.take_to(TRUNK);
-    stop(&mut h, StopMode::Drain);
+    let mut h = in_the_menu_when_stopped(30);
     h.advance(Duration::from_secs(29));
     assert!(h.take_to(TRUNK).is_empty());
     h.advance(Duration::from_secs(1));
@@ -143,10 +143,7 @@ fn a_drain_that_runs_out_hangs_up_and_a_second_stop_does_not_wait_for_it() {
     assert_eq!(h.ended(), Some(EndCause::Stopped));
 
     // Another call, and a second SIGTERM during the drain: hung up at once.
-    let mut h = harness(30);
-    h.caller_answered("2000");
-    h.take_to(TRUNK);
-    stop(&mut h, StopMode::Drain);
+    let mut h = in_the_menu_when_stopped(30);
     stop(&mut h, StopMode::Now);
     h.request_to(TRUNK, "BYE");
     // Nobody answers our BYE: stopped anyway once the wait is over.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use flows::*;
-use switchboard::call::{MediaCommand, MediaEvent, RecordEnd};
+use switchboard::call::{CallKey, MediaCommand, MediaEvent, RecordEnd};
 use switchboard::store::CallbackReason;
 
 /// The harness clock reads Monday 2026-11-23 10:00 UTC: sales is closed (Tuesdays
@@ -60,6 +60,28 @@ fn record_command(h: &H) -> (u32, PathBuf, Duration, String) {
         .expect("a Record command")
 }
 
+/// The media plane reports message `id` of `key` closed (`MediaEvent::RecordingFinished`).
+fn message_closed(
+    h: &mut H,
+    key: CallKey,
+    id: u32,
+    path: PathBuf,
+    duration: Duration,
+    ended_by: RecordEnd,
+    silent: bool,
+) {
+    let closed = MediaEvent::RecordingFinished {
+        record_id: id,
+        path,
+        duration,
+        ended_by,
+        silent,
+        error: None,
+    };
+    h.ep.handle_media_event(h.now, h.wall, key, closed);
+    h.drain();
+}
+
 /// After hours: confirmation, greeting, beep, recording started.
 fn into_voicemail(h: &mut H) -> (u32, PathBuf) {
     h.caller_answered("3000");
@@ -100,20 +122,15 @@ fn after_hours_the_caller_leaves_a_message_and_lands_in_the_callback_queue() {
     let (id, path) = into_voicemail(&mut h);
     assert!(h.callbacks.is_empty(), "filed once, with the message");
     let key = h.caller_key();
-    h.ep.handle_media_event(
-        h.now,
-        h.wall,
+    message_closed(
+        &mut h,
         key,
-        MediaEvent::RecordingFinished {
-            record_id: id,
-            path: path.clone(),
-            duration: Duration::from_millis(3200),
-            ended_by: RecordEnd::Digit('#'),
-            silent: false,
-            error: None,
-        },
+        id,
+        path.clone(),
+        Duration::from_millis(3200),
+        RecordEnd::Digit('#'),
+        false,
     );
-    h.drain();
     assert_eq!(h.callbacks.len(), 1);
     let cb = &h.callbacks[0];
     assert_eq!(cb.department, "sales");
@@ -139,20 +156,15 @@ fn a_silent_or_very_short_message_is_kept_but_flagged() {
     let mut h = H::new("10.0.0.0/8", PLAN);
     let (id, path) = into_voicemail(&mut h);
     let key = h.caller_key();
-    h.ep.handle_media_event(
-        h.now,
-        h.wall,
+    message_closed(
+        &mut h,
         key,
-        MediaEvent::RecordingFinished {
-            record_id: id,
-            path,
-            duration: Duration::from_millis(900),
-            ended_by: RecordEnd::Silence,
-            silent: true,
-            error: None,
-        },
+        id,
+        path,
+        Duration::from_millis(900),
+        RecordEnd::Silence,
+        true,
     );
-    h.drain();
     assert_eq!(h.callbacks[0].recording_flag.as_deref(), Some("silent"));
 }
 
@@ -186,20 +198,15 @@ fn hanging_up_mid_message_keeps_the_message() {
     assert!(h.media.contains(&MediaCommand::StopRecording { call: key }));
     assert!(h.callbacks.is_empty(), "waits for the file to be closed");
     // The media plane closes the file after the call is gone.
-    h.ep.handle_media_event(
-        h.now,
-        h.wall,
+    message_closed(
+        &mut h,
         key,
-        MediaEvent::RecordingFinished {
-            record_id: id,
-            path,
-            duration: Duration::from_secs(7),
-            ended_by: RecordEnd::Stopped,
-            silent: false,
-            error: None,
-        },
+        id,
+        path,
+        Duration::from_secs(7),
+        RecordEnd::Stopped,
+        false,
     );
-    h.drain();
     assert_eq!(h.callbacks.len(), 1);
     assert_eq!(h.callbacks[0].recording_secs, Some(7.0));
     assert_eq!(h.callbacks[0].reason, CallbackReason::AfterHours);
@@ -218,20 +225,15 @@ fn a_stop_mid_message_keeps_the_message_and_waits_for_the_file() {
     h.sip_from(TRUNK, &reply(&bye, "200 OK", "t1", None));
     assert!(h.media.contains(&MediaCommand::StopRecording { call: key }));
     assert!(!h.ep.is_stopped(), "waits for the file to be closed");
-    h.ep.handle_media_event(
-        h.now,
-        h.wall,
+    message_closed(
+        &mut h,
         key,
-        MediaEvent::RecordingFinished {
-            record_id: id,
-            path,
-            duration: Duration::from_secs(4),
-            ended_by: RecordEnd::Stopped,
-            silent: false,
-            error: None,
-        },
+        id,
+        path,
+        Duration::from_secs(4),
+        RecordEnd::Stopped,
+        false,
     );
-    h.drain();
     assert_eq!(h.callbacks.len(), 1);
     assert_eq!(h.callbacks[0].recording_secs, Some(4.0));
     assert_eq!(h.callbacks[0].reason, CallbackReason::AfterHours);
@@ -281,20 +283,15 @@ fn explain_lists_exactly_the_prompts_an_after_hours_call_plays() {
     let mut h = H::new("10.0.0.0/8", PLAN);
     let (id, path) = into_voicemail(&mut h);
     let key = h.caller_key();
-    h.ep.handle_media_event(
-        h.now,
-        h.wall,
+    message_closed(
+        &mut h,
         key,
-        MediaEvent::RecordingFinished {
-            record_id: id,
-            path,
-            duration: Duration::from_millis(3200),
-            ended_by: RecordEnd::Digit('#'),
-            silent: false,
-            error: None,
-        },
+        id,
+        path,
+        Duration::from_millis(3200),
+        RecordEnd::Digit('#'),
+        false,
     );
-    h.drain();
     let live = heard_live(&h);
 
     let ctx = switchboard::routing::CallContext::new("3000", "5551234", h.wall);

@@ -184,11 +184,7 @@ fn callback_keeps_the_place_then_the_manager_is_rung_first_and_the_customer_dial
 #[test]
 fn a_busy_customer_is_retried_after_the_back_off_then_left_as_an_open_request() {
     let mut h = H::new("10.0.0.0/24", &plan(""));
-    let (_, leg1) = sofia_busy(&mut h);
-    let c2 = call_in(&mut h, 2);
-    take_callback(&mut h, &c2);
-    sofia_hangs_up(&mut h, &leg1, "s1", 5);
-    trunk_answers_bye(&mut h);
+    callback_waiting_for_sofia(&mut h);
 
     // Attempt 1: busy. Sofia hears why, then is released.
     let (leg, cust) = manager_takes_callback(&mut h, "s2");
@@ -424,22 +420,11 @@ fn a_stop_leaves_callbacks_queued_for_the_next_start() {
     trunk_answers_bye(&mut h);
     assert!(h.take_to(SOFIA).iter().all(|m| !m.starts_with("INVITE ")));
     assert!(h.ep.is_stopped());
-    assert!(
-        h.writes[writes..].iter().all(|w| !matches!(
-            w,
-            StoreWrite::DialbackFinished { .. } | StoreWrite::DialbackAttempt(_)
-        )),
-        "the stored callback is left as it was: {:#?}",
-        &h.writes[writes..]
-    );
+    stored_callback_untouched(&h, writes);
 
     // A callback being dialled when the stop comes: both legs stopped, not counted.
     let mut h = H::new("10.0.0.0/24", &plan(""));
-    let (_, leg1) = sofia_busy(&mut h);
-    let c2 = call_in(&mut h, 2);
-    take_callback(&mut h, &c2);
-    sofia_hangs_up(&mut h, &leg1, "s1", 5);
-    trunk_answers_bye(&mut h);
+    callback_waiting_for_sofia(&mut h);
     let (_, customer) = manager_takes_callback(&mut h, "s2");
     h.sip_from(PBX, &reply(&customer, "180 Ringing", "c1", None));
     let writes = h.writes.len();
@@ -448,12 +433,18 @@ fn a_stop_leaves_callbacks_queued_for_the_next_start() {
     h.request_to(SOFIA, "BYE");
     h.request_to(PBX, "CANCEL");
     assert_eq!(h.ep.dialbacks(), 0);
+    stored_callback_untouched(&h, writes);
+}
+
+/// No attempt counted and no dial-back finished among the writes from `since` on: the
+/// stored callback is as it was, for the next start.
+fn stored_callback_untouched(h: &H, since: usize) {
+    let later = h.writes.get(since..).unwrap_or_default();
     assert!(
-        h.writes[writes..].iter().all(|w| !matches!(
+        later.iter().all(|w| !matches!(
             w,
             StoreWrite::DialbackFinished { .. } | StoreWrite::DialbackAttempt(_)
         )),
-        "{:#?}",
-        &h.writes[writes..]
+        "the stored callback is left as it was: {later:#?}"
     );
 }

@@ -184,6 +184,32 @@ fn instance(n: usize, port: u16, url: &str, dir: &std::path::Path, extra: &str) 
     )
 }
 
+/// sipp's injection file of `total` distinct caller numbers starting with `prefix`.
+fn callers(dir: &std::path::Path, prefix: &str, total: u64) -> std::path::PathBuf {
+    let csv = dir.join("callers.csv");
+    let mut f = std::fs::File::create(&csv).unwrap();
+    writeln!(f, "SEQUENTIAL").unwrap();
+    for n in 0..total {
+        writeln!(f, "{prefix}{n:07};").unwrap();
+    }
+    csv
+}
+
+/// The first `count` instances, each ready to take calls.
+fn instances(count: usize, port: u16, url: &str, dir: &std::path::Path, extra: &str) -> Vec<Proc> {
+    let sbs: Vec<Proc> = (0..count)
+        .map(|n| instance(n, port, url, dir, extra))
+        .collect();
+    for n in 0..count {
+        wait_for(
+            &dir.join(format!("sb{n}/router.log")),
+            "Switchboard ready",
+            Duration::from_secs(15),
+        );
+    }
+    sbs
+}
+
 /// Kamailio with `instances` in its dispatcher set.
 fn kamailio(port: u16, dir: &std::path::Path, instances: &[&str]) -> (Proc, std::path::PathBuf) {
     let kam = common::netns::require_tools().1;
@@ -288,16 +314,7 @@ fn three_instances_behind_kamailio_survive_a_sigkill_without_double_ringing() {
     let url = pg.fresh_database();
     drop(PostgresStore::connect(&url).unwrap());
 
-    let mut sbs: Vec<Proc> = (0..3)
-        .map(|n| instance(n, port, &url, dir.path(), ""))
-        .collect();
-    for n in 0..3 {
-        wait_for(
-            &dir.path().join(format!("sb{n}/router.log")),
-            "Switchboard ready",
-            Duration::from_secs(15),
-        );
-    }
+    let mut sbs = instances(3, port, &url, dir.path(), "");
     let (_kam, kam_log) = kamailio(port, dir.path(), &INSTANCES);
     let _phones: Vec<Proc> = (1..=MANAGERS).map(|i| phone(i, port, dir.path())).collect();
     // Every instance learns every phone from the shared registrations (≤ 1 s).
@@ -305,13 +322,7 @@ fn three_instances_behind_kamailio_survive_a_sigkill_without_double_ringing() {
 
     // The trunk: distinct caller numbers, RATE calls/s for `secs`.
     let total = RATE as u64 * secs;
-    let csv = dir.path().join("callers.csv");
-    let mut f = std::fs::File::create(&csv).unwrap();
-    writeln!(f, "SEQUENTIAL").unwrap();
-    for n in 0..total {
-        writeln!(f, "+1555{n:07};").unwrap();
-    }
-    drop(f);
+    let csv = callers(dir.path(), "+1555", total);
     let db_stats = |url: &str| -> (i64, i64) {
         let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
         let r = c
@@ -603,28 +614,13 @@ fn an_instance_drained_behind_kamailio_loses_no_call() {
     let url = pg.fresh_database();
     drop(PostgresStore::connect(&url).unwrap());
     let pair = &INSTANCES[..2];
-    let mut sbs: Vec<Proc> = (0..2)
-        .map(|n| instance(n, port, &url, dir.path(), "drain_secs = 30"))
-        .collect();
-    for n in 0..2 {
-        wait_for(
-            &dir.path().join(format!("sb{n}/router.log")),
-            "Switchboard ready",
-            Duration::from_secs(15),
-        );
-    }
+    let mut sbs = instances(2, port, &url, dir.path(), "drain_secs = 30");
     let (_kam, kam_log) = kamailio(port, dir.path(), pair);
 
     // 10 calls/s for 12 s, each held 3 s by the trunk (no phone: queue, then
     // voicemail, then the trunk's BYE).
     let total = 120;
-    let csv = dir.path().join("callers.csv");
-    let mut f = std::fs::File::create(&csv).unwrap();
-    writeln!(f, "SEQUENTIAL").unwrap();
-    for n in 0..total {
-        writeln!(f, "+1556{n:07};").unwrap();
-    }
-    drop(f);
+    let csv = callers(dir.path(), "+1556", total);
     let sipp = require("sipp", "sip-tester");
     let mut trunk = Command::new(&sipp);
     trunk
@@ -678,7 +674,7 @@ fn an_instance_drained_behind_kamailio_loses_no_call() {
     let store = PostgresStore::connect(&url).unwrap();
     let since = Timestamp::now() - jiff::SignedDuration::from_secs(3600);
     let calls = store.calls_between(since, Timestamp::now()).unwrap();
-    assert_eq!(calls.len(), total, "one record per trunk call");
+    assert_eq!(calls.len() as u64, total, "one record per trunk call");
     assert!(
         calls
             .iter()

@@ -243,6 +243,16 @@ pub fn take_callback(h: &mut H, c: &Caller) {
     trunk_answers_bye(h);
 }
 
+/// Sofia is busy with caller 1, caller 2 takes the callback offer, then Sofia hangs
+/// up: the dial-back's turn comes next.
+pub fn callback_waiting_for_sofia(h: &mut H) {
+    let (_, leg1) = sofia_busy(h);
+    let c2 = call_in(h, 2);
+    take_callback(h, &c2);
+    sofia_hangs_up(h, &leg1, "s1", 5);
+    trunk_answers_bye(h);
+}
+
 /// Sofia answers the callback's ring and hears the whisper to its end; returns her
 /// leg's INVITE and the trunk's INVITE for the customer.
 pub fn manager_takes_callback(h: &mut H, tag: &str) -> (String, String) {
