@@ -1,6 +1,7 @@
 //! PostgreSQL-specific behaviour: several instances on one database. Migrations run
 //! once when instances start together, callback claims are atomic across connections,
-//! a batch survives a failing write, and a reopened database keeps its data.
+//! a batch survives a failing write, a reopened database keeps its data, and a server
+//! restart under a running store loses no write.
 //!
 //! Starts its own throwaway server (`tests/common/pg.rs`); fails without PostgreSQL.
 
@@ -172,6 +173,29 @@ fn the_store_thread_keeps_writes_through_a_restart_and_a_failing_write() {
     assert!(s.get_call("kept").unwrap().is_some());
     assert_eq!(s.list_callbacks(None, None).unwrap().len(), 1);
     assert_eq!(s.due_webhooks(t(10), 10).unwrap().len(), 1);
+}
+
+/// PostgreSQL restarted under a running store (a minor upgrade, a failover): the
+/// store reconnects, and neither the first write after it nor the first read is lost.
+#[test]
+fn writes_and_reads_go_on_after_postgresql_restarts() {
+    let server = common::pg::PgServer::start();
+    let url = server.fresh_database();
+    let worker = StoreWorker::spawn(Box::new(PostgresStore::connect(&url).unwrap())).unwrap();
+    let h = worker.handle();
+    let stored = |id: &'static str| h.query(move |s| s.get_call(id)).unwrap().is_some();
+    h.write(StoreWrite::UpsertCall(call("before")));
+    assert!(stored("before"));
+
+    server.restart();
+    // The first batch finds the old connection closed: written on a new one.
+    h.write(StoreWrite::UpsertCall(call("after")));
+    assert!(stored("after"), "the first write after the restart");
+
+    server.restart();
+    // The first read, too.
+    assert!(stored("before"), "the first read after the restart");
+    worker.shutdown().unwrap();
 }
 
 #[test]

@@ -18,21 +18,20 @@
 //! store owns one connection and the thread blocks on it, never the signalling path.
 //! Statements are prepared once per connection and cached.
 
+mod connection;
 pub mod migrations;
 mod queueing;
 mod rows;
 
 use rows::*;
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 
 use jiff::Timestamp;
 use postgres::error::SqlState;
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row, Statement};
+use postgres::{Client, Row, Statement};
 use serde::de::DeserializeOwned;
 
 use super::model::{
@@ -44,8 +43,8 @@ use super::{Purged, Store, StoreError, StoreWrite, apply_write};
 
 /// A connection to a PostgreSQL database holding Switchboard's tables.
 pub struct PostgresStore {
-    client: RefCell<Client>,
-    statements: RefCell<HashMap<String, Statement>>,
+    /// Reconnects after the server restarted (see [`connection`]).
+    conn: connection::Connection,
     /// The URL without its password, for messages.
     url: String,
 }
@@ -89,16 +88,9 @@ impl PostgresStore {
     /// (see docs/scale-out.md).
     pub fn connect(url: &str) -> Result<Self, StoreError> {
         let shown = redact_url(url);
-        let mut client = Client::connect(url, NoTls).map_err(|source| StoreError::Connect {
-            url: shown.clone(),
-            source,
-        })?;
-        migrations::migrate(&mut client, &shown)?;
-        Ok(Self {
-            client: RefCell::new(client),
-            statements: RefCell::new(HashMap::new()),
-            url: shown,
-        })
+        let conn = connection::Connection::open(url, &shown)?;
+        migrations::migrate(&mut conn.client(), &shown)?;
+        Ok(Self { conn, url: shown })
     }
 
     /// The database URL without its password.
@@ -112,21 +104,9 @@ impl PostgresStore {
         &self,
         op: &'static str,
         sql: &str,
-        f: impl FnOnce(&mut Client, &Statement) -> Result<T, postgres::Error>,
+        f: impl Fn(&mut Client, &Statement) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
-        let mut client = self.client.borrow_mut();
-        let mut cache = self.statements.borrow_mut();
-        let stmt = match cache.get(sql) {
-            Some(s) => s.clone(),
-            None => {
-                let s = client
-                    .prepare(sql)
-                    .map_err(|source| StoreError::Postgres { op, source })?;
-                cache.insert(sql.to_string(), s.clone());
-                s
-            }
-        };
-        f(&mut client, &stmt).map_err(|source| StoreError::Postgres { op, source })
+        self.conn.with_stmt(op, sql, f)
     }
 
     fn query_vec<T>(
@@ -161,10 +141,7 @@ impl PostgresStore {
     }
 
     fn batch(&self, op: &'static str, sql: &str) -> Result<(), StoreError> {
-        self.client
-            .borrow_mut()
-            .batch_execute(sql)
-            .map_err(|source| StoreError::Postgres { op, source })
+        self.conn.batch(op, sql)
     }
 
     fn claim_or_complete_failure(&self, id: i64, manager: &str) -> StoreError {
@@ -188,7 +165,7 @@ impl PostgresStore {
     fn purge(&mut self, cutoff: Timestamp) -> Result<Purged, StoreError> {
         let cutoff = ms(cutoff);
         let pg = |op| move |source| StoreError::Postgres { op, source };
-        let mut client = self.client.borrow_mut();
+        let mut client = self.conn.client();
         let mut tx = client
             .transaction()
             .map_err(pg("start the retention cleanup"))?;
@@ -238,6 +215,45 @@ impl PostgresStore {
             dialbacks: n(dialbacks),
             agent_states: n(agent_states),
         })
+    }
+}
+
+impl PostgresStore {
+    /// The batch's transaction; returns its errors and whether the COMMIT went out on
+    /// an open connection (from then on, whether it was applied is unknown).
+    fn one_batch(&mut self, writes: &[StoreWrite]) -> (Vec<StoreError>, bool) {
+        let mut errors = Vec::new();
+        if let Err(e) = self.batch("start a write transaction", "BEGIN") {
+            errors.push(e);
+            return (errors, false);
+        }
+        self.conn.set_in_batch(true);
+        for write in writes {
+            let result = self
+                .batch("start a write", "SAVEPOINT write")
+                .and_then(|()| apply_write(self, write));
+            let end = match result {
+                Ok(()) => "RELEASE SAVEPOINT write",
+                Err(e) => {
+                    errors.push(e);
+                    "ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write"
+                }
+            };
+            if let Err(e) = self.batch("finish a write", end) {
+                errors.push(e);
+            }
+        }
+        self.conn.set_in_batch(false);
+        if self.conn.is_closed() {
+            // Broken before the COMMIT: the server rolled the transaction back.
+            return (errors, false);
+        }
+        if let Err(e) = self.batch("commit a batch of writes", "COMMIT") {
+            errors.push(e);
+            // Leave the connection usable for the next batch.
+            let _ = self.batch("roll back a failed batch", "ROLLBACK");
+        }
+        (errors, true)
     }
 }
 
@@ -651,33 +667,19 @@ impl Store for PostgresStore {
     /// One transaction for the whole batch (one commit, one WAL flush on the server),
     /// with a savepoint per write so a failing write leaves nothing behind and does not
     /// take the others down with it.
+    /// A connection that broke before the COMMIT is replaced and the batch written
+    /// again once (see [`connection`]).
     fn apply_batch(&mut self, writes: &[StoreWrite]) -> Vec<StoreError> {
-        let mut errors = Vec::new();
-        if let Err(e) = self.batch("start a write transaction", "BEGIN") {
-            errors.push(e);
+        self.conn.heal();
+        let (errors, committed) = self.one_batch(writes);
+        if errors.is_empty() || committed || !self.conn.is_closed() || !self.conn.heal() {
             return errors;
         }
-        for write in writes {
-            let result = self
-                .batch("start a write", "SAVEPOINT write")
-                .and_then(|()| apply_write(self, write));
-            let end = match result {
-                Ok(()) => "RELEASE SAVEPOINT write",
-                Err(e) => {
-                    errors.push(e);
-                    "ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write"
-                }
-            };
-            if let Err(e) = self.batch("finish a write", end) {
-                errors.push(e);
-            }
-        }
-        if let Err(e) = self.batch("commit a batch of writes", "COMMIT") {
-            errors.push(e);
-            // Leave the connection usable for the next batch.
-            let _ = self.batch("roll back a failed batch", "ROLLBACK");
-        }
-        errors
+        tracing::info!(
+            "the connection broke before the commit: writing the batch of {} again",
+            writes.len()
+        );
+        self.one_batch(writes).0
     }
 }
 

@@ -155,6 +155,37 @@ impl PgServer {
         }
     }
 
+    /// Restarts the server (`pg_ctl restart -m fast`: every connection is closed, as
+    /// in a minor-version upgrade), on the same port and data.
+    pub fn restart(&self) {
+        let out = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            // The server's output to its log: a pipe it held open would keep
+            // `output()` waiting for ever.
+            .arg("-l")
+            .arg(self.data.parent().unwrap().join("postgres.log"))
+            .args(["-m", "fast", "-w", "-t", "30", "restart"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl restart failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "PostgreSQL did not come back"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The URL of database `db` on this server.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://switchboard@127.0.0.1:{}/{db}", self.port)
