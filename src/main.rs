@@ -657,11 +657,15 @@ impl Signals {
         tracing::info!("stop requested");
     }
 
-    /// The next SIGINT or SIGTERM (during a drain: stop waiting for the calls).
+    /// The next SIGINT or SIGTERM (during a drain: stop waiting for the calls). A
+    /// SIGHUP meanwhile is not a reload: the router is on its way out.
     async fn next_stop(&mut self) {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = self.term.recv() => {}
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return,
+                _ = self.term.recv() => return,
+                _ = self.hup.recv() => tracing::warn!("reload ignored: Switchboard is stopping"),
+            }
         }
     }
 }
