@@ -18,7 +18,7 @@
 //! store owns one connection and the thread blocks on it, never the signalling path.
 //! Statements are prepared once per connection and cached.
 
-mod connection;
+pub mod connection;
 pub mod migrations;
 mod queueing;
 mod rows;

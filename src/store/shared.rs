@@ -77,6 +77,17 @@ fn call_ref(call: CallKey) -> i64 {
     i64::try_from(call.0).unwrap_or(i64::MAX)
 }
 
+/// A connection with the records store's timeouts (a vanished server breaks it within
+/// seconds: `postgres::connection::config`).
+fn connect(url: &str) -> Result<Client, StoreError> {
+    super::postgres::connection::config(url)
+        .and_then(|c| c.connect(NoTls))
+        .map_err(|source| StoreError::Connect {
+            url: redact_url(url),
+            source,
+        })
+}
+
 fn lease_ms() -> i64 {
     i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX)
 }
@@ -86,10 +97,7 @@ impl SharedState {
     /// [`super::PostgresStore`] on the same URL first), forgets what an earlier run of
     /// this instance left behind, and takes the lease.
     pub fn start(url: &str, instance: &str) -> Result<Self, StoreError> {
-        let client = Client::connect(url, NoTls).map_err(|source| StoreError::Connect {
-            url: redact_url(url),
-            source,
-        })?;
+        let client = connect(url)?;
         let mut s = SharedState {
             client,
             instance: instance.to_string(),
@@ -116,10 +124,7 @@ impl SharedState {
     /// Connects again after the connection broke, keeping this instance's rows (its
     /// calls go on).
     pub fn reconnect(url: &str, instance: &str) -> Result<Self, StoreError> {
-        let client = Client::connect(url, NoTls).map_err(|source| StoreError::Connect {
-            url: redact_url(url),
-            source,
-        })?;
+        let client = connect(url)?;
         let mut s = SharedState {
             client,
             instance: instance.to_string(),

@@ -12,6 +12,10 @@
 //!   └───────────── connected (statements re-prepared) ◄─┘  second, 5 s connect timeout)
 //! ```
 //!
+//! A server that vanishes without closing the connection is noticed too: data it does
+//! not acknowledge within 10 s breaks the connection (TCP_USER_TIMEOUT), and an idle
+//! connection is probed after 30 s (keepalives), unless the URL sets its own values.
+//!
 //! An operation that failed because the connection was already closed never reached
 //! the server, and a batch whose transaction broke before its COMMIT was rolled back by
 //! the server, so both are run again once on the new connection. A COMMIT that broke
@@ -27,8 +31,34 @@ use postgres::{Client, Config, NoTls, Statement};
 
 use crate::store::StoreError;
 
-/// How long a reconnection may take before it is given up until the next try.
+/// How long a (re)connection may take before it is given up until the next try.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long data sent to the server may stay unacknowledged before the connection
+/// counts as broken (TCP_USER_TIMEOUT): a server that vanished without closing the
+/// connection (power, a partition) would otherwise hold the store thread for the
+/// kernel's retransmission limit, some 15 minutes, while writes pile up behind it.
+const USER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Idle time before TCP keepalives probe the server (PostgreSQL's default is 2 hours).
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+
+/// `url` as a client configuration, with the timeouts above wherever the URL does not
+/// set its own (`connect_timeout`, `tcp_user_timeout`, `keepalives_idle`). Used by the
+/// records store and by the shared-state link alike.
+pub fn config(url: &str) -> Result<Config, postgres::Error> {
+    let mut config: Config = url.parse()?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(USER_TIMEOUT);
+    }
+    if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+        config.keepalives_idle(KEEPALIVE_IDLE);
+    }
+    Ok(config)
+}
 
 /// How often a lost server is tried again (each failed try logs one line).
 const RETRY_EVERY: Duration = Duration::from_secs(1);
@@ -47,15 +77,12 @@ pub(super) struct Connection {
 }
 
 impl Connection {
-    /// Connects to `url`; a connect timeout of 5 s applies unless the URL sets one.
+    /// Connects to `url` (with [`config`]'s timeouts).
     pub(super) fn open(url: &str, shown: &str) -> Result<Connection, StoreError> {
-        let mut config: Config = url.parse().map_err(|source| StoreError::Connect {
+        let config = config(url).map_err(|source| StoreError::Connect {
             url: shown.to_string(),
             source,
         })?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
         let client = config
             .connect(NoTls)
             .map_err(|source| StoreError::Connect {
@@ -164,5 +191,25 @@ impl Connection {
     /// between (see the module docs).
     pub(super) fn set_in_batch(&self, on: bool) {
         self.in_batch.set(on);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vanished_server_is_noticed_in_seconds_unless_the_url_says_otherwise() {
+        let c = config("postgres://sb@db.example/switchboard").unwrap();
+        assert_eq!(c.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        assert_eq!(c.get_tcp_user_timeout(), Some(&USER_TIMEOUT));
+        assert_eq!(c.get_keepalives_idle(), KEEPALIVE_IDLE);
+        let c = config(
+            "postgres://sb@db.example/switchboard?connect_timeout=2&tcp_user_timeout=3&keepalives_idle=4",
+        )
+        .unwrap();
+        assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(2)));
+        assert_eq!(c.get_tcp_user_timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(c.get_keepalives_idle(), Duration::from_secs(4));
     }
 }
