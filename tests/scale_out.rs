@@ -184,6 +184,20 @@ fn instance(n: usize, port: u16, url: &str, dir: &std::path::Path, extra: &str) 
     )
 }
 
+/// The trunk: sipp calling number 2000 through Kamailio from the callers in `csv`
+/// (rate, count and hold are the caller's to add).
+fn trunk_calls(port: u16, csv: &std::path::Path) -> Command {
+    let mut c = Command::new(require("sipp", "sip-tester"));
+    c.arg(format!("{KAMAILIO}:{port}"))
+        .arg("-sf")
+        .arg(repo().join("tests/sipp/uac_trunk_via_proxy.xml"))
+        .args(["-t", "u1", "-i", TRUNK, "-p", &port.to_string()])
+        .args(["-mi", TRUNK, "-mp", &(port + 2).to_string()])
+        .args(["-s", "2000", "-inf"])
+        .arg(csv);
+    c
+}
+
 /// sipp's injection file of `total` distinct caller numbers starting with `prefix`.
 fn callers(dir: &std::path::Path, prefix: &str, total: u64) -> std::path::PathBuf {
     let csv = dir.join("callers.csv");
@@ -336,19 +350,11 @@ fn three_instances_behind_kamailio_survive_a_sigkill_without_double_ringing() {
     };
     let stats0 = db_stats(&url);
     let trunk_log = dir.path().join("trunk.log");
-    let sipp = require("sipp", "sip-tester");
     let t0 = Instant::now();
     let wall0 = Timestamp::now();
     let mut trunk = Proc::spawn(
         "trunk",
-        Command::new(&sipp)
-            .arg(format!("{KAMAILIO}:{port}"))
-            .arg("-sf")
-            .arg(repo().join("tests/sipp/uac_trunk_via_proxy.xml"))
-            .args(["-t", "u1", "-i", TRUNK, "-p", &port.to_string()])
-            .args(["-mi", TRUNK, "-mp", &(port + 2).to_string()])
-            .args(["-s", "2000", "-inf"])
-            .arg(&csv)
+        trunk_calls(port, &csv)
             .args([
                 "-r",
                 &RATE.to_string(),
@@ -621,16 +627,8 @@ fn an_instance_drained_behind_kamailio_loses_no_call() {
     // voicemail, then the trunk's BYE).
     let total = 120;
     let csv = callers(dir.path(), "+1556", total);
-    let sipp = require("sipp", "sip-tester");
-    let mut trunk = Command::new(&sipp);
+    let mut trunk = trunk_calls(port, &csv);
     trunk
-        .arg(format!("{KAMAILIO}:{port}"))
-        .arg("-sf")
-        .arg(repo().join("tests/sipp/uac_trunk_via_proxy.xml"))
-        .args(["-t", "u1", "-i", TRUNK, "-p", &port.to_string()])
-        .args(["-mi", TRUNK, "-mp", &(port + 2).to_string()])
-        .args(["-s", "2000", "-inf"])
-        .arg(&csv)
         .args(["-r", "10", "-m", &total.to_string(), "-d", "3000"])
         .args(["-recv_timeout", "20000", "-nostdin", "-timeout", "60s"])
         .stdin(Stdio::null());

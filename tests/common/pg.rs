@@ -108,40 +108,47 @@ impl PgServer {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let log = server.data.parent().unwrap().join("postgres.log");
         let opts = format!(
             "-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={} \
              -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
              -c max_connections=200",
             server.data.parent().unwrap().display()
         );
-        let out = server
+        server.pg_ctl(&["-o", &opts, "-w", "-t", "30", "start"]);
+        server
+    }
+
+    /// Runs `pg_ctl -D DATA -l LOG ARGS` and waits until the server listens on TCP.
+    /// The server's output goes to its log: a pipe it held open would keep `output()`
+    /// waiting for ever.
+    fn pg_ctl(&self, args: &[&str]) {
+        let log = self.data.parent().unwrap().join("postgres.log");
+        let out = self
             .command("pg_ctl")
             .arg("-D")
-            .arg(&server.data)
+            .arg(&self.data)
             .arg("-l")
             .arg(&log)
-            .args(["-o", &opts, "-w", "-t", "30", "start"])
+            .args(args)
             .stdin(Stdio::null())
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "pg_ctl start failed: {}{}\n{}",
+            "pg_ctl {args:?} failed: {}{}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
             std::fs::read_to_string(&log).unwrap_or_default()
         );
-        // Ready to accept connections on TCP.
         let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 start.elapsed() < Duration::from_secs(20),
-                "PostgreSQL did not listen on 127.0.0.1:{port}"
+                "PostgreSQL did not listen on 127.0.0.1:{}",
+                self.port
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        server
     }
 
     fn command(&self, tool: &str) -> Command {
@@ -158,32 +165,7 @@ impl PgServer {
     /// Restarts the server (`pg_ctl restart -m fast`: every connection is closed, as
     /// in a minor-version upgrade), on the same port and data.
     pub fn restart(&self) {
-        let out = self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(&self.data)
-            // The server's output to its log: a pipe it held open would keep
-            // `output()` waiting for ever.
-            .arg("-l")
-            .arg(self.data.parent().unwrap().join("postgres.log"))
-            .args(["-m", "fast", "-w", "-t", "30", "restart"])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pg_ctl restart failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "PostgreSQL did not come back"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.pg_ctl(&["-m", "fast", "-w", "-t", "30", "restart"]);
     }
 
     /// The URL of database `db` on this server.
