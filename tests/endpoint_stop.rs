@@ -193,3 +193,23 @@ fn a_stop_hangs_up_both_sides_of_a_bridged_call_and_cancels_a_ringing_phone() {
     h.sip_from(TRUNK, &new_invite("new-2", "z9hG4bKnew2"));
     assert!(h.take_to(TRUNK)[0].starts_with("SIP/2.0 503"));
 }
+
+#[test]
+fn a_call_answered_but_not_yet_acknowledged_gets_its_bye_after_the_ack() {
+    let mut h = harness(0);
+    h.caller_invites("2000");
+    // Our 200 is on its way, the caller's ACK is not here yet: no BYE before it
+    // (RFC 3261 §15), and the stop waits.
+    stop(&mut h, StopMode::Now);
+    assert!(
+        h.take_to(TRUNK).iter().all(|m| !m.starts_with("BYE ")),
+        "no BYE before the ACK"
+    );
+    assert!(!h.ep.is_stopped());
+    let ack = h.caller_request("ACK", 1, "");
+    h.sip_from(TRUNK, &ack);
+    let bye = h.request_to(TRUNK, "BYE");
+    assert_eq!(h.ended(), Some(EndCause::Stopped));
+    h.sip_from(TRUNK, &reply(&bye, "200 OK", "t1", None));
+    assert!(h.ep.is_stopped());
+}

@@ -196,6 +196,14 @@ impl H {
 
     /// The caller dials `number`, we answer and the caller ACKs (the IVR starts).
     pub fn caller_answered(&mut self, number: &str) {
+        self.caller_invites(number);
+        let ack = self.caller_request("ACK", 1, "");
+        self.sip_from(TRUNK, &ack);
+    }
+
+    /// The caller dials `number` and we answer (200 OK, the caller's tag noted); no
+    /// ACK yet.
+    pub fn caller_invites(&mut self, number: &str) {
         let invite = format!(
             "INVITE sip:{number}@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKc1\r\nFrom: \"Alice\" <sip:5551234@10.0.0.1>;tag=t1\r\nTo: <sip:{number}@127.0.0.1>\r\nCall-ID: caller-1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{TRUNK}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{CALLER_SDP}",
             CALLER_SDP.len()
@@ -207,8 +215,6 @@ impl H {
             .find(|m| m.starts_with("SIP/2.0 200"))
             .unwrap();
         self.caller_tag = header(&ok, "To").split("tag=").nth(1).unwrap().to_string();
-        let ack = self.caller_request("ACK", 1, "");
-        self.sip_from(TRUNK, &ack);
     }
 
     /// Caller `n` (Call-ID `caller-n`, tag `tn`) dials `number`, is answered, ACKs and

@@ -114,6 +114,9 @@ pub struct Call {
     created: Instant,
     /// The conversation recording (`record = true`).
     pub(super) taping: super::conversation::Taping,
+    /// Switchboard is stopping and our 200 is not acknowledged yet: hang up at the ACK
+    /// (RFC 3261 §15: no BYE on a dialog before its ACK).
+    stop_at_ack: bool,
 }
 
 /// Why an INVITE was not taken as a call (the endpoint refuses it).
@@ -258,6 +261,7 @@ impl Call {
             people: People::None,
             created: ctx.now,
             taping: Default::default(),
+            stop_at_ack: false,
         };
         let _enter = call.span.clone().entered();
         if ctx.cfg.ring_before_answer.is_zero() {
@@ -438,6 +442,9 @@ impl Call {
         if let State::Answering { invite_key } = &self.state {
             ctx.index().unbind_invite(&invite_key.clone());
             self.state = State::Active;
+            if self.stop_at_ack {
+                return self.hangup(ctx, EndCause::Stopped);
+            }
             tracing::debug!("ACK received, starting the IVR");
             self.start_flow(ctx);
         }
@@ -463,8 +470,13 @@ impl Call {
     }
 
     /// Switchboard is stopping and the drain is over: BYE (or 503 before the answer),
-    /// and the call ends as [`EndCause::Stopped`].
+    /// and the call ends as [`EndCause::Stopped`]. Answered but not yet acknowledged:
+    /// the BYE waits for the ACK (RFC 3261 §15); the stop waits for it too.
     pub fn handle_stop(&mut self, ctx: &mut Ctx<'_>) {
+        if matches!(self.state, State::Answering { .. }) {
+            self.stop_at_ack = true;
+            return;
+        }
         self.hangup(ctx, EndCause::Stopped);
     }
 
