@@ -114,9 +114,9 @@ pub struct Call {
     created: Instant,
     /// The conversation recording (`record = true`).
     pub(super) taping: super::conversation::Taping,
-    /// Switchboard is stopping and our 200 is not acknowledged yet: hang up at the ACK
-    /// (RFC 3261 §15: no BYE on a dialog before its ACK).
-    stop_at_ack: bool,
+    /// A hang-up asked for between our 200 and the caller's ACK: done at the ACK
+    /// (RFC 3261 §15: no BYE on a dialog before its ACK), or at Timer H.
+    hang_up_at_ack: Option<EndCause>,
 }
 
 /// Why an INVITE was not taken as a call (the endpoint refuses it).
@@ -261,7 +261,7 @@ impl Call {
             people: People::None,
             created: ctx.now,
             taping: Default::default(),
-            stop_at_ack: false,
+            hang_up_at_ack: None,
         };
         let _enter = call.span.clone().entered();
         if ctx.cfg.ring_before_answer.is_zero() {
@@ -442,8 +442,8 @@ impl Call {
         if let State::Answering { invite_key } = &self.state {
             ctx.index().unbind_invite(&invite_key.clone());
             self.state = State::Active;
-            if self.stop_at_ack {
-                return self.hangup(ctx, EndCause::Stopped);
+            if let Some(cause) = self.hang_up_at_ack.take() {
+                return self.hangup(ctx, cause);
             }
             tracing::debug!("ACK received, starting the IVR");
             self.start_flow(ctx);
@@ -470,19 +470,20 @@ impl Call {
     }
 
     /// Switchboard is stopping and the drain is over: BYE (or 503 before the answer),
-    /// and the call ends as [`EndCause::Stopped`]. Answered but not yet acknowledged:
-    /// the BYE waits for the ACK (RFC 3261 §15); the stop waits for it too.
+    /// and the call ends as [`EndCause::Stopped`].
     pub fn handle_stop(&mut self, ctx: &mut Ctx<'_>) {
-        if matches!(self.state, State::Answering { .. }) {
-            self.stop_at_ack = true;
-            return;
-        }
         self.hangup(ctx, EndCause::Stopped);
     }
 
     /// Our 200 was never acknowledged (Timer H).
     pub fn handle_ack_timeout(&mut self, ctx: &mut Ctx<'_>) {
         tracing::warn!("no ACK for our 200 OK: ending the call");
+        // The server transaction is over: a BYE may go now (RFC 3261 §15).
+        if let State::Answering { invite_key } = &self.state {
+            ctx.index().unbind_invite(&invite_key.clone());
+            self.state = State::Active;
+        }
+        self.hang_up_at_ack = None;
         self.hangup(ctx, EndCause::NoAck);
     }
 
@@ -642,7 +643,11 @@ impl Call {
                 }
                 self.end(ctx, cause);
             }
-            State::Answering { .. } | State::Active => {
+            State::Answering { .. } => {
+                // RFC 3261 §15: no BYE before the ACK; the first cause is kept.
+                self.hang_up_at_ack.get_or_insert(cause);
+            }
+            State::Active => {
                 let branch = ctx.new_branch();
                 let bye = self.dialog.build_request(
                     rsip::Method::Bye,
