@@ -1,5 +1,5 @@
 //! `[server]` keys checked when the config loads: the admin API's `http_listen` and
-//! `admin_token`, and listeners against the RTP port range.
+//! `admin_token`, listeners against the RTP port range, `session_expires_secs`.
 
 use std::path::Path;
 
@@ -49,4 +49,21 @@ fn sip_port_inside_rtp_ports_is_refused_with_line_and_fix() {
          http_listen = \"127.0.0.1:21000\"\n",
     )
     .unwrap();
+}
+
+#[test]
+fn session_expires_secs_is_off_or_at_least_rfc_4028s_minimum() {
+    assert_eq!(server("[server]\n").unwrap().session_expires_secs, 1800);
+    assert_eq!(
+        server("[server]\nsession_expires_secs = 0\n")
+            .unwrap()
+            .session_expires_secs,
+        0
+    );
+    let e = server("[server]\nsession_expires_secs = 60\n").unwrap_err();
+    assert!(e.contains("test.toml:2"), "{e}");
+    assert!(
+        e.contains("session_expires_secs = 60 must be 0 (no session timers) or between 90"),
+        "{e}"
+    );
 }

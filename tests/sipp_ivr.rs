@@ -171,3 +171,27 @@ fn a_port_held_at_start_is_never_given_to_a_call() {
     assert_paced_stream(&pkts, 0);
     drop(held);
 }
+
+/// A trunk with a delayed offer (no SDP in the INVITE): our 200 carries the offer, the
+/// caller answers PCMA in the ACK, and the prompts are heard in PCMA at its address.
+#[test]
+fn udp_caller_with_a_delayed_offer_answers_in_the_ack_and_hears_pcma() {
+    let _g = serial();
+    let p = ports();
+    let router = Router::start(p, "", "");
+    let cap = Capture::start(p.sipp_media);
+    let res = sipp(p, "uac_late_offer.xml", "u1", &[]);
+    let pkts = cap.finish();
+    res.assert_ok(&router);
+    let log = router.log();
+    assert!(
+        log.contains("without an SDP offer: ours goes in the 200"),
+        "{log}"
+    );
+    assert!(
+        log.contains("the caller answered our offer in the ACK"),
+        "{log}"
+    );
+    assert!(log.contains("menu demo: caller chose 1"), "{log}");
+    assert_paced_stream(&pkts, 8);
+}

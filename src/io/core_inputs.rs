@@ -1,4 +1,6 @@
-//! The core task's handlers for what is not SIP: shared-state events, history and CRM\nlookups, reloads, stream (TCP/TLS) events, and draining the endpoint's outputs to\nsockets, the store and the media plane.
+//! The core task's handlers for what is not SIP: shared-state events, history and CRM
+//! lookups, reloads, stream (TCP/TLS) events, and draining the endpoint's outputs to
+//! sockets, the store and the media plane.
 
 use super::*;
 

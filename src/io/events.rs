@@ -354,6 +354,7 @@ pub fn cause_name(cause: &EndCause) -> &'static str {
         EndCause::PlanEnded(_) => "plan_ended",
         EndCause::RtpTimeout => "rtp_timeout",
         EndCause::NoAck => "no_ack",
+        EndCause::SessionExpired => "session_expired",
         EndCause::Rejected(_) => "rejected",
         EndCause::MediaFailed(_) => "media_failed",
         EndCause::Stopped => "stopped",

@@ -97,8 +97,15 @@ fn run_sipp(
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("callers.csv");
     std::fs::write(&csv, format!("SEQUENTIAL\n{caller};1\n")).unwrap();
+    // A scenario that must last longer says so with its own `-timeout NNs`.
+    let limit = extra
+        .iter()
+        .position(|a| *a == "-timeout")
+        .and_then(|i| extra.get(i + 1))
+        .and_then(|t| t.trim_end_matches('s').parse::<u64>().ok())
+        .unwrap_or(35);
     let out = Command::new("timeout")
-        .arg("40")
+        .arg((limit + 5).to_string())
         .arg(sipp)
         .arg(format!("127.0.0.1:{to_port}"))
         .arg("-sf")

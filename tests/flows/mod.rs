@@ -204,17 +204,26 @@ impl H {
     /// The caller dials `number` and we answer (200 OK, the caller's tag noted); no
     /// ACK yet.
     pub fn caller_invites(&mut self, number: &str) {
+        let answers = self.caller_invites_with(number, "");
+        assert!(
+            answers.iter().any(|m| m.starts_with("SIP/2.0 200")),
+            "{answers:#?}"
+        );
+    }
+
+    /// The caller's INVITE with `extra` header lines (each ending in CRLF); returns
+    /// what the trunk received, and notes the caller's tag if we answered.
+    pub fn caller_invites_with(&mut self, number: &str, extra: &str) -> Vec<String> {
         let invite = format!(
-            "INVITE sip:{number}@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKc1\r\nFrom: \"Alice\" <sip:5551234@10.0.0.1>;tag=t1\r\nTo: <sip:{number}@127.0.0.1>\r\nCall-ID: caller-1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{TRUNK}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{CALLER_SDP}",
+            "INVITE sip:{number}@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKc1\r\nFrom: \"Alice\" <sip:5551234@10.0.0.1>;tag=t1\r\nTo: <sip:{number}@127.0.0.1>\r\nCall-ID: caller-1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{TRUNK}>\r\nMax-Forwards: 70\r\n{extra}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{CALLER_SDP}",
             CALLER_SDP.len()
         );
         self.sip_from(TRUNK, &invite);
-        let ok = self
-            .take_to(TRUNK)
-            .into_iter()
-            .find(|m| m.starts_with("SIP/2.0 200"))
-            .unwrap();
-        self.caller_tag = header(&ok, "To").split("tag=").nth(1).unwrap().to_string();
+        let answers = self.take_to(TRUNK);
+        if let Some(ok) = answers.iter().find(|m| m.starts_with("SIP/2.0 200")) {
+            self.caller_tag = header(ok, "To").split("tag=").nth(1).unwrap().to_string();
+        }
+        answers
     }
 
     /// Caller `n` (Call-ID `caller-n`, tag `tn`) dials `number`, is answered, ACKs and

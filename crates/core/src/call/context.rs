@@ -48,6 +48,8 @@ pub struct CallConfig {
     pub inband_dtmf: bool,
     /// For the log line when a peer goes silent.
     pub rtp_timeout_secs: u64,
+    /// `[server] session_expires_secs`: RFC 4028 timers on callers' dialogs (0: off).
+    pub session_expires_secs: u32,
     /// Voicemail recordings go below this folder.
     pub recordings_dir: PathBuf,
     /// Whether callback requests should also fill the webhook outbox.
@@ -334,7 +336,7 @@ impl Ctx<'_> {
     pub fn add_uas_headers(&self, headers: &mut rsip::Headers, transport: Transport) {
         headers.push(rsip::Header::Contact(self.contact(transport).into()));
         headers.push(rsip::Header::Allow(crate::sip::headers::ALLOW.into()));
-        headers.push(rsip::Header::Other("Supported".into(), "replaces".into()));
+        crate::sip::extensions::add_supported(headers, self.cfg.session_expires_secs != 0);
         headers.push(rsip::Header::Other("Server".into(), "Switchboard".into()));
     }
 }

@@ -11,7 +11,9 @@
 //!           Finished ◀──────────────────── Ending (our BYE out) ◀─────────┘
 //! ```
 //! While `Active`, the flow runs once the call is acknowledged and its history lookup
-//! (returning callers) is answered or timed out.
+//! (returning callers) is answered or timed out. An INVITE without SDP gets our offer
+//! in the 200 and its media opens with the answer in the ACK ([`late_offer`]); a
+//! session timer the trunk asked for runs from the 200 ([`session`]).
 
 use std::time::Instant;
 
@@ -22,6 +24,7 @@ use super::outcome::EndCause;
 use super::program::{CallInfo, Program};
 use super::security::{protection_text, read_offer};
 use crate::dialog::Dialog;
+use crate::dialog::session_timer::{self, Negotiation, SessionTimer};
 use crate::media::{CallKey, DigitSource, MediaCommand, MediaEvent, MediaParams};
 use crate::model::StoreWrite;
 use crate::routing::PreviousInteraction;
@@ -32,6 +35,8 @@ use crate::sip::{Peer, headers};
 use crate::transaction::{ClientKey, ServerKey};
 
 mod events;
+mod late_offer;
+mod session;
 mod taping;
 
 mod actions;
@@ -98,6 +103,8 @@ struct CallerMedia {
     sdp_session: u64,
     sdp_version: u64,
     open: bool,
+    /// Our offer in the 200 to an INVITE that had none, until the ACK answers it.
+    late_offer: Option<Box<late_offer::LateOffer>>,
 }
 
 /// One inbound call and its outbound legs.
@@ -117,6 +124,20 @@ pub struct Call {
     /// A hang-up asked for between our 200 and the caller's ACK: done at the ACK
     /// (RFC 3261 §15: no BYE on a dialog before its ACK), or at Timer H.
     hang_up_at_ack: Option<EndCause>,
+    /// RFC 4028: the caller's side refreshes the call before this runs out, or we
+    /// hang up (`dialog::session_timer`). Negotiated on the INVITE, started at our 200.
+    session_timer: SessionTiming,
+}
+
+/// The session timer of the caller's dialog: asked for, then running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SessionTiming {
+    Off,
+    /// Negotiated on the INVITE, starts with our 200.
+    Agreed {
+        interval: u32,
+    },
+    Running(SessionTimer),
 }
 
 /// Why an INVITE was not taken as a call (the endpoint refuses it).
@@ -165,16 +186,49 @@ impl Call {
             .unwrap_or_default();
         let span = tracing::info_span!("call", id = %call_id, from = %caller, to = %dialled);
         let _enter = span.enter();
+        let session_timer = match session_timer::negotiate(&req, ctx.cfg.session_expires_secs) {
+            Negotiation::Off => SessionTiming::Off,
+            Negotiation::Timer { interval } => SessionTiming::Agreed { interval },
+            Negotiation::TooSmall => {
+                tracing::info!(
+                    "rejected with 422: session timer below {} s",
+                    session_timer::MIN_SE
+                );
+                return Err(Refused(Refusal::SessionIntervalTooSmall));
+            }
+        };
         let srtp_key = ctx.new_master_key();
-        let (offer, neg, security) = read_offer(&req.body, &ctx.cfg.codecs, ctx.cfg.srtp, srtp_key)
-            .map_err(|e| {
-                tracing::info!("rejected with 488: {e}");
-                Refused(Refusal::NotAcceptableHere)
-            })?;
+        let sdp_session = u64::from(ctx.random_u32());
+        // RFC 3261 §13.2.1: an INVITE without an offer gets ours in the 200.
+        let described = (!req.body.is_empty())
+            .then(|| read_offer(&req.body, &ctx.cfg.codecs, ctx.cfg.srtp, srtp_key));
+        if let Some(Err(e)) = &described {
+            tracing::info!("rejected with 488: {e}");
+            return Err(Refused(Refusal::NotAcceptableHere));
+        }
         let port = ctx.allocate_port().ok_or_else(|| {
             tracing::warn!("rejected with 503: no free RTP port (raise rtp_ports)");
             Refused(Refusal::NoCapacity)
         })?;
+        let ((offer, neg, security), late) = match described {
+            Some(Ok(d)) => (d, None),
+            _ => {
+                let local = LocalMedia {
+                    ip: ctx.cfg.media_ip,
+                    port,
+                    session_id: sdp_session,
+                    session_version: 1,
+                };
+                match late_offer::LateOffer::new(ctx, &local, peer.transport.is_secure()) {
+                    Ok((late, d)) => (d, Some(Box::new(late))),
+                    Err(e) => {
+                        ctx.release_port(port);
+                        tracing::warn!("rejected with 500: our own offer is unusable ({e})");
+                        return Err(Refused(Refusal::ServerError));
+                    }
+                }
+            }
+        };
         let local_tag = ctx.new_tag();
         let dialog = Dialog::new_uas(&req, peer, &local_tag).map_err(|e| {
             ctx.release_port(port);
@@ -196,14 +250,23 @@ impl Call {
             tracing::info!("rejected with 404: {reason}");
             return Err(Refused(Refusal::NotFound));
         }
-        tracing::info!(
-            codec = ?neg.codec,
-            media = %protection_text(&security, peer.transport),
-            "incoming call from {} via {} ({})",
-            info.caller,
-            peer.addr,
-            peer.transport.via_token()
-        );
+        match &late {
+            None => tracing::info!(
+                codec = ?neg.codec,
+                media = %protection_text(&security, peer.transport),
+                "incoming call from {} via {} ({})",
+                info.caller,
+                peer.addr,
+                peer.transport.via_token()
+            ),
+            Some(_) => tracing::info!(
+                "incoming call from {} via {} ({}) without an SDP offer: ours goes in the \
+                 200, the answer is due in the ACK",
+                info.caller,
+                peer.addr,
+                peer.transport.via_token()
+            ),
+        }
         let flow = Flow::new(key, info.clone(), program, ctx.now);
         let history = match flow.wants_history() {
             Some(since) => {
@@ -241,9 +304,10 @@ impl Call {
             offer,
             neg,
             security,
-            sdp_session: u64::from(ctx.random_u32()),
+            sdp_session,
             sdp_version: 1,
             open: false,
+            late_offer: late,
         };
         drop(_enter);
         let mut call = Call {
@@ -262,6 +326,7 @@ impl Call {
             created: ctx.now,
             taping: Default::default(),
             hang_up_at_ack: None,
+            session_timer,
         };
         let _enter = call.span.clone().entered();
         if ctx.cfg.ring_before_answer.is_zero() {
@@ -353,6 +418,7 @@ impl Call {
         match &self.state {
             State::Offered { answer_at, .. } => Some(*answer_at),
             State::Active => [
+                self.session_deadline(),
                 self.flow.poll_timeout(),
                 self.people.poll_timeout(),
                 self.prerouting.history.pending_until(),
@@ -373,6 +439,9 @@ impl Call {
         self.taping_timeout(ctx);
         match &self.state {
             State::Offered { answer_at, .. } if *answer_at <= ctx.now => self.answer(ctx),
+            State::Active if self.session_deadline().is_some_and(|t| t <= ctx.now) => {
+                self.session_expired(ctx)
+            }
             State::Active => {
                 if self.prerouting.history.is_due(ctx.now) {
                     tracing::warn!(
@@ -438,12 +507,15 @@ impl Call {
         self.drain_flow(ctx);
     }
 
-    pub fn handle_ack(&mut self, ctx: &mut Ctx<'_>, _ack: &rsip::Request) {
+    pub fn handle_ack(&mut self, ctx: &mut Ctx<'_>, ack: &rsip::Request) {
         if let State::Answering { invite_key } = &self.state {
             ctx.index().unbind_invite(&invite_key.clone());
             self.state = State::Active;
             if let Some(cause) = self.hang_up_at_ack.take() {
                 return self.hangup(ctx, cause);
+            }
+            if !self.take_late_answer(ctx, ack) {
+                return self.drain_flow(ctx);
             }
             tracing::debug!("ACK received, starting the IVR");
             self.start_flow(ctx);
@@ -521,21 +593,47 @@ impl Call {
         else {
             return;
         };
-        let answer = sdp::build_answer(
-            &self.media.offer,
-            &self.media.neg,
-            &self.local_media(ctx),
-            self.media.security.line(),
-        );
+        let answer = match &self.media.late_offer {
+            Some(late) => late.sdp.clone(),
+            None => sdp::build_answer(
+                &self.media.offer,
+                &self.media.neg,
+                &self.local_media(ctx),
+                self.media.security.line(),
+            ),
+        };
         let mut resp =
             crate::sip::response::make_response(&invite, 200, Some(&self.dialog.id.local_tag));
         ctx.add_uas_headers(&mut resp.headers, self.dialog.transport());
+        if let SessionTiming::Agreed { interval } = self.session_timer {
+            let timer = SessionTimer::start(ctx.now, interval);
+            timer.add_headers(&mut resp.headers);
+            tracing::info!("session timer: the caller's side refreshes every {interval} s at most");
+            self.session_timer = SessionTiming::Running(timer);
+        }
         set_body(
             &mut resp.headers,
             &mut resp.body,
             "application/sdp",
             answer.into_bytes(),
         );
+        // With our offer in the 200, the stream opens with the answer in the ACK.
+        if self.media.late_offer.is_none() {
+            self.open_media(ctx);
+        }
+        ctx.send_response(invite_key.clone(), resp);
+        self.state = State::Answering { invite_key };
+        tracing::info!(
+            "answered after {} ms",
+            ctx.now.saturating_duration_since(self.created).as_millis()
+        );
+        if self.flow.keeps_record() {
+            ctx.event(super::CallEvent::Answered { key: self.key });
+        }
+    }
+
+    /// Open the caller's stream with the negotiated media.
+    fn open_media(&mut self, ctx: &mut Ctx<'_>) {
         let (ssrc, seq, ts) = (ctx.random_u32(), ctx.random_u16(), ctx.random_u32());
         ctx.media_cmd(MediaCommand::Open {
             call: self.key,
@@ -547,15 +645,6 @@ impl Call {
             ts,
         });
         self.media.open = true;
-        ctx.send_response(invite_key.clone(), resp);
-        self.state = State::Answering { invite_key };
-        tracing::info!(
-            "answered after {} ms",
-            ctx.now.saturating_duration_since(self.created).as_millis()
-        );
-        if self.flow.keeps_record() {
-            ctx.event(super::CallEvent::Answered { key: self.key });
-        }
     }
 
     fn start_flow(&mut self, ctx: &mut Ctx<'_>) {
@@ -571,54 +660,6 @@ impl Call {
         let states = ctx.states();
         self.flow
             .start_with(ctx.now, ctx.wall, &states, history, crm);
-    }
-
-    /// RFC 3261 §14.2: a re-INVITE (hold/unhold, new address or codec) keeps the call.
-    fn reinvite(&mut self, ctx: &mut Ctx<'_>, key: ServerKey, req: rsip::Request) {
-        if !matches!(self.state, State::Active) {
-            // §14.2: a re-INVITE while our own transaction is pending gets 491.
-            return ctx.refuse(key, &req, Refusal::RequestPending);
-        }
-        if !req.body.is_empty() {
-            // RFC 4568 §7.1.4: our key stays unless SRTP starts now.
-            let srtp_key = match self.media.security.params() {
-                Some(p) => p.local.clone(),
-                None => ctx.new_master_key(),
-            };
-            match read_offer(&req.body, &ctx.cfg.codecs, ctx.cfg.srtp, srtp_key) {
-                Ok((offer, neg, security)) => {
-                    self.media.params = media_params(&offer, &neg, &security);
-                    self.media.offer = offer;
-                    self.media.neg = neg;
-                    self.media.security = security;
-                    tracing::info!(hold = self.media.params.hold, "re-INVITE: media updated");
-                    ctx.media_cmd(MediaCommand::Update {
-                        call: self.key,
-                        params: self.media.params.clone(),
-                    });
-                }
-                Err(e) => {
-                    tracing::info!("re-INVITE rejected with 488 ({e}); the call continues");
-                    return ctx.refuse(key, &req, Refusal::NotAcceptableHere);
-                }
-            }
-        }
-        self.media.sdp_version += 1;
-        let answer = sdp::build_answer(
-            &self.media.offer,
-            &self.media.neg,
-            &self.local_media(ctx),
-            self.media.security.line(),
-        );
-        let mut resp = crate::sip::response::make_response(&req, 200, None);
-        ctx.add_uas_headers(&mut resp.headers, self.dialog.transport());
-        set_body(
-            &mut resp.headers,
-            &mut resp.body,
-            "application/sdp",
-            answer.into_bytes(),
-        );
-        ctx.send_response(key, resp);
     }
 
     /// End the call from our side (BYE, or a final response before we answered).
@@ -719,35 +760,6 @@ pub fn respond_options(ctx: &mut Ctx<'_>, key: ServerKey, req: &rsip::Request) {
         .push(rsip::Header::Allow(crate::sip::headers::ALLOW.into()));
     resp.headers
         .push(rsip::Header::Accept("application/sdp".into()));
-    resp.headers
-        .push(rsip::Header::Other("Supported".into(), "replaces".into()));
+    crate::sip::extensions::add_supported(&mut resp.headers, ctx.cfg.session_expires_secs != 0);
     ctx.send_response(key, resp);
-}
-
-/// `a84b@10.0.0.1` → `a84b_10.0.0.1`: Call-IDs come off the wire, file names must not
-/// climb out of the recordings folder.
-fn file_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(80)
-        .collect::<String>()
-        .trim_start_matches('.')
-        .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn call_ids_become_safe_file_names() {
-        assert_eq!(file_safe("a84b@10.0.0.1"), "a84b_10.0.0.1");
-        assert_eq!(file_safe("../../etc/passwd"), "_.._etc_passwd");
-    }
 }

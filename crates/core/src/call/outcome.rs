@@ -24,6 +24,9 @@ pub enum EndCause {
     PlanEnded(String),
     RtpTimeout,
     NoAck,
+    /// The caller's side stopped refreshing the session (RFC 4028 session timer): it
+    /// is gone, though the call may have been silent (on hold) all along.
+    SessionExpired,
     /// Refused before answering with this status.
     Rejected(u16),
     MediaFailed(String),
@@ -41,6 +44,9 @@ impl std::fmt::Display for EndCause {
             EndCause::PlanEnded(why) => write!(f, "the dial plan ended the call ({why})"),
             EndCause::RtpTimeout => f.write_str("no audio from the other side"),
             EndCause::NoAck => f.write_str("no ACK for our answer"),
+            EndCause::SessionExpired => {
+                f.write_str("the caller's side stopped refreshing the session")
+            }
             EndCause::Rejected(code) => write!(f, "refused with {code}"),
             EndCause::MediaFailed(why) => write!(f, "media failed ({why})"),
             EndCause::Stopped => f.write_str("Switchboard was stopped"),
@@ -170,6 +176,7 @@ pub fn classify(story: &Story, cause: &EndCause) -> Outcome {
     match cause {
         EndCause::RtpTimeout
         | EndCause::NoAck
+        | EndCause::SessionExpired
         | EndCause::MediaFailed(_)
         | EndCause::Rejected(_) => outcome(CallOutcome::Failed, None),
         EndCause::CallerHungUp | EndCause::CallerCancelled | EndCause::ManagerHungUp => {

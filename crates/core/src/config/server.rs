@@ -68,6 +68,13 @@ pub struct ServerConfig {
     pub retention_days: Option<u32>,
     /// Seconds without RTP from the caller after which a call is ended with BYE.
     pub rtp_timeout_secs: u64,
+    /// RFC 4028 session timers on callers' calls: the interval offered to a trunk that
+    /// supports them, and the longest accepted (a longer request is reduced to it). The
+    /// trunk refreshes the call with a re-INVITE; a call it stops refreshing is hung up
+    /// (a dead trunk's call on hold sends no audio, so only this ends it). 0 turns
+    /// timers off. See docs/interop.md, "Session timers".
+    #[serde(deserialize_with = "session_expires_secs")]
+    pub session_expires_secs: u32,
     /// How a call's RTP stream picks the one address it accepts media from (strict
     /// latching, see docs/security.md): `"learn"` (default) takes the SDP address or
     /// the first run of consecutive packets of one source, `"sdp"` only the SDP
@@ -323,6 +330,18 @@ fn webhook_retry_base_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64
     Ok(secs)
 }
 
+fn session_expires_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let secs = u32::deserialize(d)?;
+    let min = crate::dialog::session_timer::MIN_SE;
+    if secs != 0 && !(min..=86_400).contains(&secs) {
+        return Err(serde::de::Error::custom(format!(
+            "session_expires_secs = {secs} must be 0 (no session timers) or between {min} \
+             (RFC 4028's smallest) and 86400; 1800 is what most trunks use"
+        )));
+    }
+    Ok(secs)
+}
+
 fn retention_days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     let days = u32::deserialize(d)?;
     if days == 0 {
@@ -462,6 +481,7 @@ impl Default for ServerConfig {
             prompts_dir: PathBuf::from("prompts"),
             retention_days: None,
             rtp_timeout_secs: 30,
+            session_expires_secs: 1800,
             rtp_latch: crate::media::latch::LatchMode::Learn,
             rtp_relatch_after_ms: 1000,
             inband_dtmf: false,

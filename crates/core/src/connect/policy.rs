@@ -1,4 +1,5 @@
-//! The policy itself: for a call, ring a department's next round, wait for a returning\ncaller's manager, queue, or give up; and the bookkeeping that follows a ring.
+//! The policy itself: for a call, ring a department's next round, wait for a returning
+//! caller's manager, queue, or give up; and the bookkeeping that follows a ring.
 
 use super::*;
 

@@ -22,6 +22,7 @@ use crate::sip::{Peer, Transport, headers};
 
 pub mod route;
 pub use route::RouteSet;
+pub mod session_timer;
 
 /// Identifies a dialog: Call-ID plus both tags (RFC 3261 §12).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

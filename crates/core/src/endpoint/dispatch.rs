@@ -1,4 +1,5 @@
-//! Dispatch: SIP transaction events to the call, registrar or refusal they belong to,\nnew calls, and the bookkeeping when a call settles or ends.
+//! Dispatch: SIP transaction events to the call, registrar or refusal they belong to,
+//! new calls, and the bookkeeping when a call settles or ends.
 
 use super::*;
 
@@ -95,6 +96,7 @@ impl Endpoint {
                 Some(call) if same_call_id && !self.in_dialog_source_ok(now, call, &req, peer) => {
                     self.refuse(now, key, &req, Refusal::Forbidden)
                 }
+                Some(_) if same_call_id && self.refuse_required_extensions(now, &key, &req) => {}
                 Some(call) if same_call_id => {
                     self.with_call(now, wall, call, |c, ctx| c.handle_in_dialog(ctx, key, req))
                 }
@@ -109,19 +111,23 @@ impl Endpoint {
         }
         match req.method {
             Method::Invite => match self.admit_invite(now, wall, &req, peer) {
+                Ok(_) if self.refuse_required_extensions(now, &key, &req) => {}
                 Ok(Some(manager)) if self.is_feature_code(&req) => {
                     self.feature_call(now, wall, key, req, peer, &manager)
                 }
                 Ok(_) => self.new_call(now, wall, key, req, peer),
                 Err(refusal) => self.txn.send_response(now, key, refusal),
             },
+            Method::Options if self.refuse_required_extensions(now, &key, &req) => {}
             Method::Options => {
                 let mut resp = crate::sip::response::make_response(&req, 200, None);
                 resp.headers.push(rsip::Header::Allow(ALLOW.into()));
                 resp.headers
                     .push(rsip::Header::Accept("application/sdp".into()));
-                resp.headers
-                    .push(rsip::Header::Other("Supported".into(), "replaces".into()));
+                crate::sip::extensions::add_supported(
+                    &mut resp.headers,
+                    self.call_cfg.session_expires_secs != 0,
+                );
                 self.txn.send_response(now, key, resp);
             }
             Method::Register => self.on_register(now, wall, key, req, peer),
@@ -323,6 +329,32 @@ impl Endpoint {
     }
 
     /// Refuse `req` for `why` (the status code is chosen in `sip::response`).
+    /// RFC 3261 §8.2.2.3: a request that requires an extension we do not support gets
+    /// `420 Bad Extension` naming it (checked after admission: a stranger learns
+    /// nothing). True if it was refused.
+    fn refuse_required_extensions(
+        &mut self,
+        now: Instant,
+        key: &ServerKey,
+        req: &rsip::Request,
+    ) -> bool {
+        let missing = crate::sip::extensions::unsupported_required(
+            req,
+            self.call_cfg.session_expires_secs != 0,
+        );
+        if missing.is_empty() {
+            return false;
+        }
+        tracing::info!(
+            "{} refused with 420: it requires {} (not supported)",
+            req.method,
+            missing.join(", ")
+        );
+        let resp = crate::sip::extensions::bad_extension(req, &missing);
+        self.txn.send_response(now, key.clone(), resp);
+        true
+    }
+
     pub(super) fn refuse(
         &mut self,
         now: Instant,

@@ -94,6 +94,7 @@ impl EndpointConfig {
             ring_before_answer: self.ring_before_answer,
             inband_dtmf: self.server.inband_dtmf,
             rtp_timeout_secs: self.server.rtp_timeout_secs,
+            session_expires_secs: self.server.session_expires_secs,
             recordings_dir: self.server.data_dir.join("recordings"),
             notify_callbacks: self.server.webhook_url.is_some()
                 && crate::config::server::selects(&self.server.webhook_events, "callback.created"),

@@ -189,4 +189,9 @@ pub enum SdpError {
     /// The answerer set our audio stream's port to 0 (RFC 3264 §6).
     #[error("the answer rejected our audio stream (port 0); the peer does not accept our media")]
     AudioRejected,
+
+    /// No SDP where the answer to our offer was due: the ACK after an INVITE without
+    /// an offer (RFC 3261 §13.2.1).
+    #[error("no SDP answer where one was due (the ACK to a 200 that carried our offer)")]
+    NoAnswer,
 }

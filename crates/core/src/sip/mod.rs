@@ -77,6 +77,7 @@ pub struct Transmit {
     pub payload: Bytes,
 }
 
+pub mod extensions;
 pub mod frame;
 pub mod headers;
 pub mod normalize;

@@ -240,6 +240,8 @@ pub enum Refusal {
     MethodNotAllowed,
     /// An INFO package we do not support (RFC 6086 §4.2.2): 415.
     UnsupportedMediaType,
+    /// A session timer shorter than we accept (RFC 4028 §9): 422 with `Min-SE`.
+    SessionIntervalTooSmall,
     /// A registration shorter than Min-Expires: 423.
     IntervalTooBrief,
     /// We give up on a call we never answered: 480.
@@ -270,6 +272,7 @@ impl Refusal {
             Refusal::NotFound => 404,
             Refusal::MethodNotAllowed => 405,
             Refusal::UnsupportedMediaType => 415,
+            Refusal::SessionIntervalTooSmall => 422,
             Refusal::IntervalTooBrief => 423,
             Refusal::Unavailable => 480,
             Refusal::NoSuchDialog => 481,
@@ -283,12 +286,18 @@ impl Refusal {
     }
 }
 
-/// The response refusing `req` for `why` (405 carries our Allow).
+/// The response refusing `req` for `why` (405 carries our Allow, 422 our Min-SE).
 pub fn refuse(req: &rsip::Request, why: Refusal, to_tag: Option<&str>) -> rsip::Response {
     let mut resp = make_response(req, why.code(), to_tag);
-    if why == Refusal::MethodNotAllowed {
-        resp.headers
-            .push(rsip::Header::Allow(crate::sip::headers::ALLOW.into()));
+    match why {
+        Refusal::MethodNotAllowed => resp
+            .headers
+            .push(rsip::Header::Allow(crate::sip::headers::ALLOW.into())),
+        Refusal::SessionIntervalTooSmall => resp.headers.push(rsip::Header::Other(
+            "Min-SE".into(),
+            crate::dialog::session_timer::MIN_SE.to_string(),
+        )),
+        _ => {}
     }
     resp
 }

@@ -1,4 +1,6 @@
-//! The flow's own steps: walking the IVR, menus, connecting, entering and waiting in the\nqueue, and filing callback requests. The `handle_*` entry points in the parent call\nthese.
+//! The flow's own steps: walking the IVR, menus, connecting, entering and waiting in the
+//! queue, and filing callback requests. The `handle_*` entry points in the parent call
+//! these.
 
 use super::*;
 

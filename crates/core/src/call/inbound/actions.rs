@@ -1,4 +1,5 @@
-//! Carrying out what the call's [`Flow`](super::super::flow::Flow) asks for: prompts, rings,\nthe queue, voicemail recordings, callback requests and the record, in the order asked.
+//! Carrying out what the call's [`Flow`](super::super::flow::Flow) asks for: prompts, rings,
+//! the queue, voicemail recordings, callback requests and the record, in the order asked.
 
 use super::*;
 
@@ -130,5 +131,33 @@ impl Call {
                 record_id,
                 &file_safe(mailbox),
             ))
+    }
+}
+
+/// `a84b@10.0.0.1` → `a84b_10.0.0.1`: Call-IDs come off the wire, file names must not
+/// climb out of the recordings folder.
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_ids_become_safe_file_names() {
+        assert_eq!(file_safe("a84b@10.0.0.1"), "a84b_10.0.0.1");
+        assert_eq!(file_safe("../../etc/passwd"), "_.._etc_passwd");
     }
 }

@@ -1,4 +1,6 @@
-//! What reaches an established call: media events of the caller's stream or a leg's,\nin-dialog requests (BYE, re-INVITE, INFO, REFER), and the answers and timeouts of\nrequests the call sent.
+//! What reaches an established call: media events of the caller's stream or a leg's,
+//! in-dialog requests (BYE, re-INVITE, INFO, REFER), and the answers and timeouts of
+//! requests the call sent.
 
 use super::*;
 
@@ -95,7 +97,7 @@ impl Call {
                 tracing::info!("caller hung up");
                 self.end(ctx, EndCause::CallerHungUp);
             }
-            rsip::Method::Invite => self.reinvite(ctx, key, req),
+            rsip::Method::Invite | rsip::Method::Update => self.reinvite(ctx, key, req),
             rsip::Method::Info => {
                 let ctype = req.header_value("Content-Type").unwrap_or_default();
                 match crate::media::info::parse_info_dtmf(&ctype, &req.body) {

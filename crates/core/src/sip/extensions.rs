@@ -1,0 +1,134 @@
+//! SIP extensions by option tag (RFC 3261 §19.2): what we say we support, and the
+//! `420 Bad Extension` for a request that requires one we do not (§8.2.2.3).
+//!
+//! Before this check, a trunk that required reliable provisional responses
+//! (`Require: 100rel`, RFC 3262) got a call answered as if it had not asked, and our
+//! answers listed `Supported: replaces` although we never handled a `Replaces`
+//! header (RFC 3891). Now what `Supported` lists is exactly what we do, and a
+//! requirement we cannot meet is refused so that the other side can retry without it
+//! (or send the call elsewhere).
+
+use crate::sip::rsip;
+
+use super::response::make_response;
+
+/// The option tags we support: `timer` (RFC 4028 session timers, as the UAS of a
+/// caller's dialog) when `[server] session_expires_secs` is not 0; nothing else.
+#[must_use]
+pub fn supported(session_timers: bool) -> &'static [&'static str] {
+    if session_timers {
+        &[crate::dialog::session_timer::OPTION_TAG]
+    } else {
+        &[]
+    }
+}
+
+/// The `Supported` header for our answers, if we support anything.
+#[must_use]
+pub fn supported_header(session_timers: bool) -> Option<rsip::Header> {
+    let tags = supported(session_timers);
+    (!tags.is_empty()).then(|| rsip::Header::Other("Supported".into(), tags.join(", ")))
+}
+
+/// Adds our `Supported` header to an answer, if we support anything.
+pub fn add_supported(headers: &mut rsip::Headers, session_timers: bool) {
+    if let Some(h) = supported_header(session_timers) {
+        headers.push(h);
+    }
+}
+
+/// The option tags `req` requires that we do not support, in its order, deduplicated.
+/// Empty for ACK and CANCEL, which §8.2.2.3 exempts (their `Require` repeats the
+/// INVITE's, already checked).
+#[must_use]
+pub fn unsupported_required(req: &rsip::Request, session_timers: bool) -> Vec<String> {
+    if matches!(req.method, rsip::Method::Ack | rsip::Method::Cancel) {
+        return Vec::new();
+    }
+    let ours = supported(session_timers);
+    let mut missing: Vec<String> = Vec::new();
+    for h in req.headers.iter() {
+        if !h.name().eq_ignore_ascii_case("Require") {
+            continue;
+        }
+        for tag in h
+            .value()
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            let known = ours.iter().any(|o| o.eq_ignore_ascii_case(tag));
+            if !known && !missing.iter().any(|m| m.eq_ignore_ascii_case(tag)) {
+                missing.push(tag.to_string());
+            }
+        }
+    }
+    missing
+}
+
+/// `420 Bad Extension` listing the `missing` tags in `Unsupported` (§8.2.2.3).
+#[must_use]
+pub fn bad_extension(req: &rsip::Request, missing: &[String]) -> rsip::Response {
+    let mut resp = make_response(req, 420, None);
+    resp.headers.push(rsip::Header::Other(
+        "Unsupported".into(),
+        missing.join(", "),
+    ));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, extra: &str) -> rsip::Request {
+        let text = format!(
+            "{method} sip:ivr@sb.test SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1\r\n\
+             From: <sip:alice@example.com>;tag=a\r\n\
+             To: <sip:ivr@sb.test>\r\n\
+             Call-ID: ext-1\r\n\
+             CSeq: 1 {method}\r\n\
+             {extra}\
+             Content-Length: 0\r\n\r\n"
+        );
+        rsip::Request::try_from(text.as_str()).unwrap()
+    }
+
+    #[test]
+    fn required_tags_we_lack_are_listed_once_in_order() {
+        let req = request(
+            "INVITE",
+            "Require: 100rel, timer\r\nRequire: replaces, 100rel\r\n",
+        );
+        assert_eq!(unsupported_required(&req, true), ["100rel", "replaces"]);
+        assert_eq!(
+            unsupported_required(&req, false),
+            ["100rel", "timer", "replaces"]
+        );
+        let resp = bad_extension(&req, &unsupported_required(&req, true));
+        let text = resp.to_string();
+        assert!(text.starts_with("SIP/2.0 420 Bad Extension\r\n"), "{text}");
+        assert!(text.contains("Unsupported: 100rel, replaces\r\n"), "{text}");
+    }
+
+    #[test]
+    fn nothing_required_or_only_what_we_support_passes() {
+        assert!(unsupported_required(&request("INVITE", ""), true).is_empty());
+        let req = request("INVITE", "Require: Timer\r\nSupported: 100rel\r\n");
+        assert!(unsupported_required(&req, true).is_empty());
+    }
+
+    #[test]
+    fn ack_and_cancel_are_exempt() {
+        assert!(unsupported_required(&request("ACK", "Require: 100rel\r\n"), true).is_empty());
+        assert!(unsupported_required(&request("CANCEL", "Require: 100rel\r\n"), true).is_empty());
+    }
+
+    #[test]
+    fn supported_lists_what_we_do() {
+        let h = supported_header(true).map(|h| h.to_string());
+        assert_eq!(h.as_deref(), Some("Supported: timer"));
+        assert!(supported_header(false).is_none());
+    }
+}

@@ -1,0 +1,117 @@
+//! A caller's INVITE without SDP (a "delayed offer", RFC 3261 §13.2.1) through the
+//! sans-IO endpoint: our 200 carries the offer, the caller's ACK the answer, and the
+//! stream opens with what the answer chose; an ACK without a usable answer ends the
+//! call with BYE.
+
+mod flows;
+
+use flows::*;
+use switchboard::call::{MediaCommand, Outcome};
+use switchboard::endpoint::{CallEvent, EndCause};
+use switchboard::model::CallOutcome;
+
+const PLAN: &str = r#"
+[[numbers]]
+number = "2000"
+source = "main"
+action = "menu:main"
+
+[menus.main]
+prompt = "main_menu"
+options = { "1" = "hangup" }
+timeout_secs = 60
+"#;
+
+/// The trunk's INVITE with no body; our 200 to it.
+fn invite_without_offer(h: &mut H) -> String {
+    let invite = format!(
+        "INVITE sip:2000@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {TRUNK};branch=z9hG4bKlo1\r\nFrom: <sip:5551234@10.0.0.1>;tag=t1\r\nTo: <sip:2000@127.0.0.1>\r\nCall-ID: caller-1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{TRUNK}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    h.sip_from(TRUNK, &invite);
+    let ok = h
+        .take_to(TRUNK)
+        .into_iter()
+        .find(|m| m.starts_with("SIP/2.0 200"))
+        .expect("answered, with our offer");
+    h.caller_tag = header(&ok, "To").split("tag=").nth(1).unwrap().to_string();
+    ok
+}
+
+fn ack_with(h: &mut H, sdp: &str) {
+    let ack = h.caller_request("ACK", 1, "").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ),
+    );
+    h.sip_from(TRUNK, &ack);
+}
+
+fn opened(h: &H) -> Vec<&MediaCommand> {
+    h.media
+        .iter()
+        .filter(|m| matches!(m, MediaCommand::Open { .. }))
+        .collect()
+}
+
+fn outcome(h: &H) -> Option<Outcome> {
+    h.events.iter().find_map(|e| match e {
+        CallEvent::Ended { outcome, .. } => Some(outcome.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn our_offer_goes_in_the_200_and_the_acks_answer_opens_the_stream() {
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    let ok = invite_without_offer(&mut h);
+    assert!(ok.contains("Content-Type: application/sdp"), "{ok}");
+    assert!(ok.contains("m=audio "), "{ok}");
+    assert!(
+        ok.contains(" RTP/AVP 0 8 101\r\n"),
+        "every codec we speak: {ok}"
+    );
+    assert!(ok.contains("a=rtpmap:101 telephone-event/8000"), "{ok}");
+    assert!(opened(&h).is_empty(), "nowhere to send before the answer");
+
+    // The caller picks PCMA and gives its address in the ACK.
+    let answer = "v=0\r\no=trunk 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.44\r\nt=0 0\r\nm=audio 4400 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+    ack_with(&mut h, answer);
+    let open = opened(&h);
+    assert_eq!(open.len(), 1);
+    let MediaCommand::Open { params, .. } = open[0] else {
+        unreachable!()
+    };
+    assert_eq!(params.remote, Some("10.0.0.44:4400".parse().unwrap()));
+    assert_eq!(params.pt, 8);
+    assert_eq!(params.te_pt, Some(101));
+    // The IVR runs: the menu's prompt plays.
+    assert_eq!(
+        h.last_play().map(|p| p.1),
+        Some(vec!["main_menu".to_string()])
+    );
+}
+
+#[test]
+fn an_ack_without_an_answer_ends_the_call_with_bye() {
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    invite_without_offer(&mut h);
+    let ack = h.caller_request("ACK", 1, "");
+    h.sip_from(TRUNK, &ack);
+    assert!(opened(&h).is_empty());
+    let sent = h.take_to(TRUNK);
+    assert!(sent.iter().any(|m| m.starts_with("BYE ")), "{sent:#?}");
+    assert!(matches!(h.ended(), Some(EndCause::MediaFailed(_))));
+    assert_eq!(outcome(&h).map(|o| o.outcome), Some(CallOutcome::Failed));
+}
+
+#[test]
+fn an_answer_with_no_codec_of_ours_ends_the_call_too() {
+    let mut h = H::new("10.0.0.0/8", PLAN);
+    invite_without_offer(&mut h);
+    let g729 = "v=0\r\no=trunk 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.44\r\nt=0 0\r\nm=audio 4400 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+    ack_with(&mut h, g729);
+    assert!(opened(&h).is_empty());
+    assert!(h.take_to(TRUNK).iter().any(|m| m.starts_with("BYE ")));
+}
