@@ -1,5 +1,6 @@
 //! `[server]` keys checked when the config loads: the admin API's `http_listen` and
-//! `admin_token`, listeners against the RTP port range, `session_expires_secs`.
+//! `admin_token`, listeners against the RTP port range, `session_expires_secs`,
+//! `dialled_number`.
 
 use std::path::Path;
 
@@ -66,4 +67,22 @@ fn session_expires_secs_is_off_or_at_least_rfc_4028s_minimum() {
         e.contains("session_expires_secs = 60 must be 0 (no session timers) or between 90"),
         "{e}"
     );
+}
+
+#[test]
+fn dialled_number_is_the_request_uri_or_the_original() {
+    use switchboard::sip::redirect::DialledNumber;
+    assert_eq!(
+        server("[server]\n").unwrap().dialled_number,
+        DialledNumber::RequestUri
+    );
+    assert_eq!(
+        server("[server]\ndialled_number = \"original\"\n")
+            .unwrap()
+            .dialled_number,
+        DialledNumber::Original
+    );
+    let e = server("[server]\ndialled_number = \"diversion\"\n").unwrap_err();
+    assert!(e.contains("test.toml:2"), "{e}");
+    assert!(e.contains("request_uri") && e.contains("original"), "{e}");
 }

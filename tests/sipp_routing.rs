@@ -121,6 +121,33 @@ fn campaign_number_goes_straight_to_its_department() {
     assert_eq!(r.outcome, CallOutcome::Missed);
 }
 
+/// A PBX forwarded the call (Diversion): with `dialled_number = "original"` it is
+/// routed, and recorded, by the campaign number first dialled, not the forward's target.
+#[test]
+fn a_forwarded_call_is_routed_by_the_number_first_dialled() {
+    let _g = serial();
+    let p = ports();
+    let mut router = Router::start(p, "dialled_number = \"original\"", PLAN);
+    let res = sipp(p, "uac_forwarded.xml", "u1", &["-s", "ivr"]);
+    res.assert_ok(&router);
+    router.wait_for_log(
+        "connecting the caller to department:sales",
+        Duration::from_secs(10),
+    );
+    router.stop();
+    assert!(
+        router
+            .log()
+            .contains("forwarded call: first sent to 2000 (Diversion)"),
+        "{}",
+        router.log()
+    );
+    let recs = records(&router);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0].dialled, "2000");
+    assert_eq!(recs[0].source, "google-ads");
+}
+
 #[test]
 fn main_number_walks_a_two_level_menu_by_dtmf() {
     let _g = serial();

@@ -50,6 +50,9 @@ pub struct CallConfig {
     pub rtp_timeout_secs: u64,
     /// `[server] session_expires_secs`: RFC 4028 timers on callers' dialogs (0: off).
     pub session_expires_secs: u32,
+    /// `[server] dialled_number`: the Request-URI's number, or a forwarded call's
+    /// original one.
+    pub dialled_number: crate::sip::redirect::DialledNumber,
     /// Voicemail recordings go below this folder.
     pub recordings_dir: PathBuf,
     /// Whether callback requests should also fill the webhook outbox.

@@ -181,11 +181,19 @@ impl Call {
                 headers::from_display_name(&req),
             ),
         };
-        let dialled = headers::request_uri_user(&req)
+        let original = crate::sip::redirect::original_called(&req);
+        let dialled = original
+            .as_ref()
+            .filter(|_| ctx.cfg.dialled_number == crate::sip::redirect::DialledNumber::Original)
+            .map(|(number, _)| number.clone())
+            .or_else(|| headers::request_uri_user(&req))
             .or_else(|| headers::to_user(&req))
             .unwrap_or_default();
         let span = tracing::info_span!("call", id = %call_id, from = %caller, to = %dialled);
         let _enter = span.enter();
+        if let Some((number, by)) = &original {
+            tracing::info!("forwarded call: first sent to {number} ({})", by.header());
+        }
         let session_timer = match session_timer::negotiate(&req, ctx.cfg.session_expires_secs) {
             Negotiation::Off => SessionTiming::Off,
             Negotiation::Timer { interval } => SessionTiming::Agreed { interval },

@@ -8,7 +8,7 @@
 //!
 //! | setting | on reload |
 //! |---|---|
-//! | `trunks`, `trust_asserted_identity`, `realm`, `digest_algorithms`, `sip_timers`, `rtp_timeout_secs`, `session_expires_secs`, `inband_dtmf`, `ring_before_answer_ms`, `drain_secs` | run time |
+//! | `trunks`, `trust_asserted_identity`, `dialled_number`, `realm`, `digest_algorithms`, `sip_timers`, `rtp_timeout_secs`, `session_expires_secs`, `inband_dtmf`, `ring_before_answer_ms`, `drain_secs` | run time |
 //! | `webhook_url`, `webhook_secret`, `webhook_timeout_secs`, `webhook_retry_base_secs`, `webhook_events`, `webhook_format` | run time |
 //! | `prompts_dir` (and every prompt file in it) | run time |
 //! | `retention_days` | run time |
@@ -84,6 +84,7 @@ pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig,
         admin_token,
         trunks,
         trust_asserted_identity,
+        dialled_number,
         webhook_url,
         webhook_secret,
         webhook_timeout_secs,
@@ -136,6 +137,7 @@ pub fn merge_reload(running: &ServerConfig, new: ServerConfig) -> (ServerConfig,
         drain_secs,
         trunks,
         trust_asserted_identity,
+        dialled_number,
         realm,
         digest_algorithms,
         sip_timers,

@@ -108,6 +108,11 @@ pub struct ServerConfig {
     /// else gets 403 (no open relay, no toll fraud). Default: loopback only.
     #[serde(deserialize_with = "networks")]
     pub trunks: Vec<ipnet::IpNet>,
+    /// Which number of a trunk's INVITE the dial plan's `[[numbers]]` match:
+    /// `"request_uri"` (default), or `"original"`: the number a forwarded call was
+    /// first sent to, from `History-Info` (RFC 7044) or `Diversion` (RFC 5806), so a
+    /// campaign number survives a PBX's or carrier's forward. See docs/dialplan.md.
+    pub dialled_number: crate::sip::redirect::DialledNumber,
     /// Take the caller's number from P-Asserted-Identity (RFC 3325) when a trunk sends
     /// one, From otherwise. Trunks are the trust domain (§2.3); anyone else's
     /// P-Asserted-Identity is removed on arrival whatever this says (§5).
@@ -504,6 +509,7 @@ impl Default for ServerConfig {
             trunk_rate_limit: 0,
             refused_invites: crate::guard::RefuseMode::Answer,
             trust_asserted_identity: true,
+            dialled_number: crate::sip::redirect::DialledNumber::RequestUri,
             max_transactions: 20_000,
             auth_max_failures: 5,
             auth_lockout_secs: 60,

@@ -95,6 +95,7 @@ impl EndpointConfig {
             inband_dtmf: self.server.inband_dtmf,
             rtp_timeout_secs: self.server.rtp_timeout_secs,
             session_expires_secs: self.server.session_expires_secs,
+            dialled_number: self.server.dialled_number,
             recordings_dir: self.server.data_dir.join("recordings"),
             notify_callbacks: self.server.webhook_url.is_some()
                 && crate::config::server::selects(&self.server.webhook_events, "callback.created"),
@@ -306,6 +307,10 @@ impl Endpoint {
                 crate::sip::headers::stamp_received(&mut req, peer.addr);
                 if !self.trusts_asserted_identity(peer.addr.ip()) {
                     crate::sip::headers::remove_asserted_identity(&mut req);
+                }
+                // Only a trunk says where a call was first sent (`dialled_number`).
+                if req.method == rsip::Method::Invite && !self.cfg.server.is_trunk(peer.addr.ip()) {
+                    crate::sip::redirect::remove_redirection(&mut req);
                 }
                 // RFC 3261 §18.2.2 / RFC 3581: over UDP, answer to `received` plus
                 // `rport` when the client asked for it, else to the Via's sent-by port.

@@ -108,7 +108,7 @@ pub fn remove_asserted_identity(req: &mut Request) {
 }
 
 /// The user part of the URI of a `name-addr` or `addr-spec` value.
-fn identity_user(value: &str) -> Option<String> {
+pub(crate) fn identity_user(value: &str) -> Option<String> {
     let uri = Uri::try_from(name_addr_uri(value)?).ok()?;
     uri_user(&uri)
 }

@@ -82,6 +82,7 @@ pub mod frame;
 pub mod headers;
 pub mod normalize;
 pub mod parse;
+pub mod redirect;
 pub mod stun;
 pub mod uri;
 
