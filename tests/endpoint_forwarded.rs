@@ -10,7 +10,7 @@ use switchboard::config::ServerConfig;
 use switchboard::endpoint::CallEvent;
 use switchboard::sip::redirect::DialledNumber;
 
-const PLAN: &str = r#"
+const NUMBERS: &str = r#"
 [[numbers]]
 number = "5550100"
 source = "spring-ads"
@@ -20,24 +20,12 @@ action = "department:sales"
 number = "*"
 source = "main"
 action = "menu:main"
-
-[menus.main]
-prompt = "main_menu"
-options = { "1" = "department:sales" }
-timeout_secs = 60
-
-[departments.sales]
-members = ["andrew"]
-
-[managers.andrew]
-extension = "101"
-contact = "sip:101@10.0.0.5:5060"
 "#;
 
 const FORWARDED: &str = "Diversion: <sip:201@10.0.0.1>;reason=no-answer\r\nDiversion: <sip:5550100@10.0.0.1;user=phone>;reason=unconditional\r\n";
 
 fn harness(dialled_number: DialledNumber) -> H {
-    let mut h = H::new("10.0.0.0/8", PLAN);
+    let mut h = H::new("10.0.0.0/8", &format!("{NUMBERS}{WAITING_MENU}"));
     h.ep.set_server_config(ServerConfig {
         trunks: vec!["10.0.0.0/8".parse().unwrap()],
         dialled_number,

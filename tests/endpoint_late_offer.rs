@@ -10,17 +10,9 @@ use switchboard::call::{MediaCommand, Outcome};
 use switchboard::endpoint::{CallEvent, EndCause};
 use switchboard::model::CallOutcome;
 
-const PLAN: &str = r#"
-[[numbers]]
-number = "2000"
-source = "main"
-action = "menu:main"
-
-[menus.main]
-prompt = "main_menu"
-options = { "1" = "hangup" }
-timeout_secs = 60
-"#;
+fn harness() -> H {
+    H::new("10.0.0.0/8", WAITING_MENU)
+}
 
 /// The trunk's INVITE with no body; our 200 to it.
 fn invite_without_offer(h: &mut H) -> String {
@@ -64,7 +56,7 @@ fn outcome(h: &H) -> Option<Outcome> {
 
 #[test]
 fn our_offer_goes_in_the_200_and_the_acks_answer_opens_the_stream() {
-    let mut h = H::new("10.0.0.0/8", PLAN);
+    let mut h = harness();
     let ok = invite_without_offer(&mut h);
     assert!(ok.contains("Content-Type: application/sdp"), "{ok}");
     assert!(ok.contains("m=audio "), "{ok}");
@@ -95,7 +87,7 @@ fn our_offer_goes_in_the_200_and_the_acks_answer_opens_the_stream() {
 
 #[test]
 fn an_ack_without_an_answer_ends_the_call_with_bye() {
-    let mut h = H::new("10.0.0.0/8", PLAN);
+    let mut h = harness();
     invite_without_offer(&mut h);
     let ack = h.caller_request("ACK", 1, "");
     h.sip_from(TRUNK, &ack);
@@ -108,7 +100,7 @@ fn an_ack_without_an_answer_ends_the_call_with_bye() {
 
 #[test]
 fn an_answer_with_no_codec_of_ours_ends_the_call_too() {
-    let mut h = H::new("10.0.0.0/8", PLAN);
+    let mut h = harness();
     invite_without_offer(&mut h);
     let g729 = "v=0\r\no=trunk 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.44\r\nt=0 0\r\nm=audio 4400 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
     ack_with(&mut h, g729);

@@ -13,29 +13,10 @@ use switchboard::config::ServerConfig;
 use switchboard::endpoint::{CallEvent, EndCause};
 use switchboard::model::CallOutcome;
 
-const PLAN: &str = r#"
-[[numbers]]
-number = "2000"
-source = "main"
-action = "menu:main"
-
-[menus.main]
-prompt = "main_menu"
-options = { "1" = "department:sales" }
-timeout_secs = 60
-
-[departments.sales]
-members = ["andrew"]
-
-[managers.andrew]
-extension = "101"
-contact = "sip:101@10.0.0.5:5060"
-"#;
-
 const TIMER: &str = "Supported: timer\r\nSession-Expires: 120;refresher=uac\r\nMin-SE: 90\r\n";
 
 fn harness(session_expires_secs: u32) -> H {
-    let mut h = H::new("10.0.0.0/8", PLAN);
+    let mut h = H::new("10.0.0.0/8", WAITING_MENU);
     h.ep.set_server_config(ServerConfig {
         trunks: vec!["10.0.0.0/8".parse().unwrap()],
         session_expires_secs,

@@ -10,24 +10,11 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Every call waits in a menu: only the caller, or the session timer, ends it.
-const PLAN: &str = r#"
-[[numbers]]
-number = "*"
-source = "main"
-action = "menu:main"
-
-[menus.main]
-prompt = "main_menu"
-options = { "1" = "hangup" }
-timeout_secs = 600
-"#;
-
 #[test]
 fn a_call_on_hold_the_trunk_stops_refreshing_is_hung_up_at_the_session_expiry() {
     let _serial = serial();
     let p = ports();
-    let router = Router::start(p, "", PLAN);
+    let router = Router::start(p, "", WAITING_PLAN);
     let started = Instant::now();
     sipp(
         p,
@@ -78,7 +65,7 @@ fn a_call_on_hold_the_trunk_stops_refreshing_is_hung_up_at_the_session_expiry() 
 fn a_trunk_requiring_100rel_gets_420_naming_it() {
     let _serial = serial();
     let p = ports();
-    let router = Router::start(p, "", PLAN);
+    let router = Router::start(p, "", WAITING_PLAN);
     sipp(p, "uac_expect_420.xml", "u1", &["-s", "2000"]).assert_ok(&router);
     let log = router.log();
     assert!(

@@ -9,19 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Every call waits in a menu for a minute: it only ends when someone ends it.
-const PLAN: &str = r#"
-[[numbers]]
-number = "*"
-source = "main"
-action = "menu:main"
-
-[menus.main]
-prompt = "main_menu"
-options = { "1" = "hangup" }
-timeout_secs = 60
-"#;
-
 /// `(outcome, hangup_side, ended_at is set)` of every call, from the database.
 fn calls(router: &Router) -> Vec<(String, Option<String>, bool)> {
     let db = rusqlite::Connection::open(router.db()).unwrap();
@@ -52,7 +39,7 @@ fn caller_waiting_for_bye(ports: Ports) -> std::thread::JoinHandle<SippResult> {
 fn sigterm_hangs_up_a_call_in_progress_with_bye_and_closes_its_record() {
     let _serial = serial();
     let p = ports();
-    let mut router = Router::start(p, "", PLAN);
+    let mut router = Router::start(p, "", WAITING_PLAN);
     let caller = caller_waiting_for_bye(p);
     router.wait_for_log("answered after", Duration::from_secs(10));
     let asked = Instant::now();
@@ -81,7 +68,7 @@ fn sigterm_hangs_up_a_call_in_progress_with_bye_and_closes_its_record() {
 fn a_drain_refuses_new_calls_with_503_and_a_second_sigterm_hangs_up() {
     let _serial = serial();
     let p = ports();
-    let mut router = Router::start(p, "drain_secs = 60", PLAN);
+    let mut router = Router::start(p, "drain_secs = 60", WAITING_PLAN);
     assert_eq!(http(p, "GET", "/healthz", None), (200, "ok\n".to_string()));
     let caller = caller_waiting_for_bye(p);
     router.wait_for_log("answered after", Duration::from_secs(10));

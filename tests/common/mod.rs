@@ -18,6 +18,20 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// Every call waits in a menu for ten minutes: only the caller, a stop or a timer
+/// ends it (the prompt does not matter).
+pub const WAITING_PLAN: &str = r#"
+[[numbers]]
+number = "*"
+source = "main"
+action = "menu:main"
+
+[menus.main]
+prompt = "main_menu"
+options = { "1" = "hangup" }
+timeout_secs = 600
+"#;
+
 /// Real-peer tests run one at a time: they measure packet rates and share 2 cores.
 static SERIAL: Mutex<()> = Mutex::new(());
 static NEXT_SLOT: AtomicU16 = AtomicU16::new(0);

@@ -16,6 +16,27 @@ use switchboard::endpoint::{CallEvent, EndCause, Endpoint, EndpointConfig, Outpu
 use switchboard::sip::{Peer, Transport};
 use switchboard::store::{NewCallback, RingOutcome, StoreWrite};
 
+/// Number 2000 leads to a menu that waits a minute for a key (its prompt never ends
+/// unless a test says so); a sales department of one. Plans may add `[[numbers]]`.
+pub const WAITING_MENU: &str = r#"
+[[numbers]]
+number = "2000"
+source = "main"
+action = "menu:main"
+
+[menus.main]
+prompt = "main_menu"
+options = { "1" = "department:sales" }
+timeout_secs = 60
+
+[departments.sales]
+members = ["andrew"]
+
+[managers.andrew]
+extension = "101"
+contact = "sip:101@10.0.0.5:5060"
+"#;
+
 pub const ANDREW: &str = "10.0.0.5:5060";
 pub const ELENA: &str = "10.0.0.6:5060";
 pub const SOFIA: &str = "10.0.0.7:5060";
