@@ -29,12 +29,7 @@ use std::time::{Duration, Instant};
 
 use crate::sip::rsip::{self, prelude::*};
 
-/// The smallest session interval we accept, and the one RFC 4028 §5 sets as the
-/// floor for everyone (a `Min-SE` below it is not allowed).
-pub const MIN_SE: u32 = 90;
-
-/// The option tag of the extension (RFC 4028 §3).
-pub const OPTION_TAG: &str = "timer";
+pub use crate::sip::extensions::{MIN_SE, TIMER as OPTION_TAG};
 
 /// What a request asks of us, and what we answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,15 +12,19 @@ use crate::sip::rsip;
 
 use super::response::make_response;
 
+/// RFC 4028's option tag (§3): session timers.
+pub const TIMER: &str = "timer";
+
+/// RFC 4028 §5: the smallest session interval anyone may ask for, and the one we
+/// accept (our `Min-SE`). Here rather than with the timer (`dialog::session_timer`)
+/// because the 422 that names it is built at this level.
+pub const MIN_SE: u32 = 90;
+
 /// The option tags we support: `timer` (RFC 4028 session timers, as the UAS of a
 /// caller's dialog) when `[server] session_expires_secs` is not 0; nothing else.
 #[must_use]
 pub fn supported(session_timers: bool) -> &'static [&'static str] {
-    if session_timers {
-        &[crate::dialog::session_timer::OPTION_TAG]
-    } else {
-        &[]
-    }
+    if session_timers { &[TIMER] } else { &[] }
 }
 
 /// The `Supported` header for our answers, if we support anything.

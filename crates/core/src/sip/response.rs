@@ -295,7 +295,7 @@ pub fn refuse(req: &rsip::Request, why: Refusal, to_tag: Option<&str>) -> rsip::
             .push(rsip::Header::Allow(crate::sip::headers::ALLOW.into())),
         Refusal::SessionIntervalTooSmall => resp.headers.push(rsip::Header::Other(
             "Min-SE".into(),
-            crate::dialog::session_timer::MIN_SE.to_string(),
+            super::extensions::MIN_SE.to_string(),
         )),
         _ => {}
     }
