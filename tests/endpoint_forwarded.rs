@@ -71,7 +71,7 @@ fn history_info_names_the_original_too() {
     let mut h = harness(DialledNumber::Original);
     h.caller_invites_with(
         "ivr",
-        "History-Info: <sip:5550100@10.0.0.1>;index=1\r\nHistory-Info: <sip:ivr@127.0.0.1?Reason=SIP%3Bcause%3D302>;index=1.1\r\n",
+        "History-Info: <sip:5550100@10.0.0.1>;index=1\r\nHistory-Info: <sip:ivr@127.0.0.1?Reason=SIP%3Bcause%3D302>;index=1.1;mp=1\r\n",
     );
     let ack = h.caller_request("ACK", 1, "");
     h.sip_from(TRUNK, &ack);

@@ -83,6 +83,30 @@ fn our_offer_goes_in_the_200_and_the_acks_answer_opens_the_stream() {
         h.last_play().map(|p| p.1),
         Some(vec!["main_menu".to_string()])
     );
+
+    // A re-INVITE later gets an answer, which is not the offer the 200 carried: its
+    // o= version moves on (RFC 3264 §8).
+    let reinvite = h.caller_request("INVITE", 2, "").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{answer}",
+            answer.len()
+        ),
+    );
+    h.sip_from(TRUNK, &reinvite);
+    let ok2 = h
+        .take_to(TRUNK)
+        .into_iter()
+        .find(|m| m.starts_with("SIP/2.0 200"))
+        .expect("200 to the re-INVITE");
+    let version = |m: &str| {
+        m.lines()
+            .find(|l| l.starts_with("o="))
+            .and_then(|l| l.split(' ').nth(2))
+            .map(str::to_string)
+    };
+    assert_eq!(version(&ok).as_deref(), Some("1"));
+    assert_eq!(version(&ok2).as_deref(), Some("2"), "{ok2}");
 }
 
 #[test]
@@ -106,4 +130,39 @@ fn an_answer_with_no_codec_of_ours_ends_the_call_too() {
     ack_with(&mut h, g729);
     assert!(opened(&h).is_empty());
     assert!(h.take_to(TRUNK).iter().any(|m| m.starts_with("BYE ")));
+}
+
+#[test]
+fn the_answer_to_our_re_offer_in_the_ack_moves_the_media() {
+    // A delayed-offer trunk moves the call (a transfer on its side): an offerless
+    // re-INVITE, our current SDP as the offer, its answer with a new address in the ACK.
+    let mut h = harness();
+    invite_without_offer(&mut h);
+    let answer = "v=0\r\no=trunk 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.44\r\nt=0 0\r\nm=audio 4400 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+    ack_with(&mut h, answer);
+    let reinvite = h.caller_request("INVITE", 2, "");
+    h.sip_from(TRUNK, &reinvite);
+    let ok = h
+        .take_to(TRUNK)
+        .into_iter()
+        .find(|m| m.starts_with("SIP/2.0 200"))
+        .expect("200 to the re-INVITE");
+    assert!(ok.contains("m=audio "), "our offer: {ok}");
+    let moved = "v=0\r\no=trunk 1 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.77\r\nt=0 0\r\nm=audio 7700 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+    let ack = h.caller_request("ACK", 2, "").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{moved}",
+            moved.len()
+        ),
+    );
+    h.sip_from(TRUNK, &ack);
+    let update = h.media.iter().rev().find_map(|m| match m {
+        MediaCommand::Update { params, .. } => Some(params.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        update.and_then(|p| p.remote),
+        Some("10.0.0.77:7700".parse().unwrap())
+    );
 }

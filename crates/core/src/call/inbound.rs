@@ -105,6 +105,8 @@ struct CallerMedia {
     open: bool,
     /// Our offer in the 200 to an INVITE that had none, until the ACK answers it.
     late_offer: Option<Box<late_offer::LateOffer>>,
+    /// Our 200 to an offerless re-INVITE carried an offer: its answer is in the ACK.
+    reoffer_pending: bool,
 }
 
 /// One inbound call and its outbound legs.
@@ -316,6 +318,7 @@ impl Call {
             sdp_version: 1,
             open: false,
             late_offer: late,
+            reoffer_pending: false,
         };
         drop(_enter);
         let mut call = Call {
@@ -527,9 +530,9 @@ impl Call {
             }
             tracing::debug!("ACK received, starting the IVR");
             self.start_flow(ctx);
+        } else {
+            self.take_reoffer_answer(ctx, ack);
         }
-        // An ACK may carry the SDP answer to an offerless re-INVITE; ignored (we
-        // re-offered the same media).
         self.drain_flow(ctx);
     }
 

@@ -68,11 +68,11 @@ pub struct ServerConfig {
     pub retention_days: Option<u32>,
     /// Seconds without RTP from the caller after which a call is ended with BYE.
     pub rtp_timeout_secs: u64,
-    /// RFC 4028 session timers on callers' calls: the interval offered to a trunk that
-    /// supports them, and the longest accepted (a longer request is reduced to it). The
-    /// trunk refreshes the call with a re-INVITE; a call it stops refreshing is hung up
-    /// (a dead trunk's call on hold sends no audio, so only this ends it). 0 turns
-    /// timers off. See docs/interop.md, "Session timers".
+    /// RFC 4028 session timers a caller's trunk asks for: the longest interval
+    /// accepted (a longer request is reduced to it). The trunk refreshes the call with
+    /// a re-INVITE; a call it stops refreshing is hung up (a dead trunk's call on hold
+    /// sends no audio, so only this ends it). 0 turns timers off. See
+    /// docs/interop.md, "Session timers".
     #[serde(deserialize_with = "session_expires_secs")]
     pub session_expires_secs: u32,
     /// How a call's RTP stream picks the one address it accepts media from (strict

@@ -15,7 +15,7 @@
 //! see that from a 2xx without `Session-Expires`).
 //!
 //! ```text
-//!  INVITE ──negotiate──▶ Off        (no timer on this dialog)
+//!  INVITE ──negotiate──▶ Off        (none asked for, or none we would keep)
 //!     │             └──▶ TooSmall   (422 + Min-SE, §9)
 //!     ▼
 //!  Running{interval, refreshed_at} ──re-INVITE answered 2xx──▶ Running (restarted)
@@ -42,10 +42,11 @@ pub enum Negotiation {
     Timer { interval: u32 },
 }
 
-/// Reads a dialog-creating or refreshing request (§9). `ours` is the interval we
-/// ask for when the caller supports timers but asks for none, and the most we
-/// accept (a longer request is reduced to it, never below the request's `Min-SE`);
-/// 0 turns timers off.
+/// Reads a dialog-creating or refreshing request (§9). `ours` is the most we accept
+/// (a longer request is reduced to it, never below the request's `Min-SE`); 0 turns
+/// timers off. A caller that supports timers but asks for none gets none: §9 would
+/// let us impose one, but a gateway that only refreshes the timers it asked for
+/// would then lose every long call at the interval.
 #[must_use]
 pub fn negotiate(req: &rsip::Request, ours: u32) -> Negotiation {
     if ours == 0 || (!has_tag(req, "Supported") && !has_tag(req, "Require")) {
@@ -59,16 +60,16 @@ pub fn negotiate(req: &rsip::Request, ours: u32) -> Negotiation {
         .and_then(|v| leading_number(&v))
         .unwrap_or(MIN_SE);
     match asked {
+        None => Negotiation::Off,
         Some((secs, _)) if secs < MIN_SE => Negotiation::TooSmall,
         // We do not refresh: no timer rather than one nobody keeps.
         Some((_, Some(Refresher::Uas))) => Negotiation::Off,
-        // §9: the UAS may reduce the interval, never below Min-SE, never raise it.
+        // A floor above our longest: a timer that long guards nothing; decline it.
+        Some(_) if min_se > ours => Negotiation::Off,
+        // §9: the UAS may reduce the interval (to ours, which is at least Min-SE
+        // here), never raise it.
         Some((secs, _)) => Negotiation::Timer {
-            interval: secs.min(ours.max(min_se)),
-        },
-        // §9: a UAC that supports timers but asks for none may be given one.
-        None => Negotiation::Timer {
-            interval: ours.max(min_se),
+            interval: secs.min(ours),
         },
     }
 }
@@ -184,16 +185,21 @@ mod tests {
     fn a_long_interval_is_reduced_to_ours_but_never_below_min_se() {
         let req = invite("Supported: timer\r\nSession-Expires: 7200\r\n");
         assert_eq!(negotiate(&req, 1800), Negotiation::Timer { interval: 1800 });
+        let req = invite("Supported: timer\r\nSession-Expires: 7200\r\nMin-SE: 1700\r\n");
+        assert_eq!(negotiate(&req, 1800), Negotiation::Timer { interval: 1800 });
         let req = invite("Supported: timer\r\nSession-Expires: 7200\r\nMin-SE: 3600\r\n");
-        assert_eq!(negotiate(&req, 1800), Negotiation::Timer { interval: 3600 });
+        assert_eq!(negotiate(&req, 5000), Negotiation::Timer { interval: 5000 });
+        // A floor above the longest we accept: no timer.
+        let req = invite("Supported: timer\r\nSession-Expires: 7200\r\nMin-SE: 4294967295\r\n");
+        assert_eq!(negotiate(&req, 1800), Negotiation::Off);
     }
 
     #[test]
-    fn a_caller_that_asks_for_no_interval_is_given_ours() {
+    fn a_caller_that_asks_for_no_interval_gets_none() {
         let req = invite("Supported: timer\r\n");
-        assert_eq!(negotiate(&req, 1800), Negotiation::Timer { interval: 1800 });
+        assert_eq!(negotiate(&req, 1800), Negotiation::Off);
         let req = invite("Supported: timer\r\nMin-SE: 2000\r\n");
-        assert_eq!(negotiate(&req, 1800), Negotiation::Timer { interval: 2000 });
+        assert_eq!(negotiate(&req, 1800), Negotiation::Off);
     }
 
     #[test]
@@ -219,7 +225,9 @@ mod tests {
     fn compact_form_and_garbage() {
         // The parser's normalizer expands `x:` and `k:`; here the long names.
         let req = invite("Require: timer\r\nSession-Expires: banana\r\n");
-        assert_eq!(negotiate(&req, 1800), Negotiation::Timer { interval: 1800 });
+        assert_eq!(negotiate(&req, 1800), Negotiation::Off);
+        let req = invite("Require: timer\r\nSession-Expires: 600 ; refresher = UAC\r\n");
+        assert_eq!(negotiate(&req, 1800), Negotiation::Timer { interval: 600 });
     }
 
     #[test]

@@ -328,7 +328,6 @@ impl Endpoint {
         self.txn.send_response(now, key, resp);
     }
 
-    /// Refuse `req` for `why` (the status code is chosen in `sip::response`).
     /// RFC 3261 §8.2.2.3: a request that requires an extension we do not support gets
     /// `420 Bad Extension` naming it (checked after admission: a stranger learns
     /// nothing). True if it was refused.
@@ -355,6 +354,7 @@ impl Endpoint {
         true
     }
 
+    /// Refuse `req` for `why` (the status code is chosen in `sip::response`).
     pub(super) fn refuse(
         &mut self,
         now: Instant,

@@ -40,25 +40,41 @@ impl Source {
     }
 }
 
-/// The number `req` was first sent to, if a trunk forwarded it: `History-Info`'s
-/// entry of index 1 (the original Request-URI, RFC 7044 §9.1; the first entry if
-/// none is indexed), else the oldest `Diversion` entry (the last one: RFC 5806 §4
-/// lists the most recent first).
+/// The number `req` was first sent to, if a trunk forwarded it: the oldest
+/// `Diversion` entry (the last one: RFC 5806 §4 lists the most recent first), else
+/// `History-Info`'s entry of index 1 (the original Request-URI, RFC 7044 §9.1; the
+/// first entry if none is indexed) when the header shows the call was retargeted
+/// (an entry tagged `rc` or `mp`, §4.2, or a URI with a `cause`, RFC 4458).
+///
+/// Diversion first: carriers that follow RFC 7044 put History-Info on every call,
+/// starting from the target *they* received, so behind a PBX's forward their index 1
+/// is the forward's target and only the PBX's Diversion still names the number
+/// dialled; and a History-Info that records no retargeting is no forward at all.
 #[must_use]
 pub fn original_called(req: &Request) -> Option<(String, Source)> {
+    let diversion = entries(req, "Diversion");
+    if let Some(user) = diversion.last().and_then(|e| entry_user(e)) {
+        return Some((user, Source::Diversion));
+    }
     let history = entries(req, "History-Info");
-    let first = history
+    let retargeted = history.iter().any(|e| {
+        param(e, "rc").is_some()
+            || param(e, "mp").is_some()
+            || super::headers::name_addr_uri(e).is_some_and(|u| {
+                u.split('?')
+                    .next()
+                    .is_some_and(|u| u.to_ascii_lowercase().contains(";cause="))
+            })
+    });
+    if !retargeted {
+        return None;
+    }
+    history
         .iter()
         .find(|e| param(e, "index") == Some("1"))
-        .or_else(|| history.first());
-    if let Some(user) = first.and_then(|e| entry_user(e)) {
-        return Some((user, Source::HistoryInfo));
-    }
-    let diversion = entries(req, "Diversion");
-    diversion
-        .last()
+        .or_else(|| history.first())
         .and_then(|e| entry_user(e))
-        .map(|u| (u, Source::Diversion))
+        .map(|u| (u, Source::HistoryInfo))
 }
 
 /// Removes both headers: a request from outside the trust domain must not choose
@@ -159,16 +175,38 @@ mod tests {
     }
 
     #[test]
-    fn history_infos_index_1_wins_and_its_escaped_headers_are_skipped() {
+    fn history_info_names_the_original_when_it_shows_a_retarget() {
         let req = invite(
             "History-Info: <sip:ivr@sb.test>;index=1.1;rc=1\r\n\
-             History-Info: <sip:5550100@pbx.example.com?Reason=SIP%3Bcause%3D302%3Btext%3D%22a,b%22>;index=1\r\n\
-             Diversion: <sip:201@pbx>;reason=unconditional\r\n",
+             History-Info: <sip:5550100@pbx.example.com?Reason=SIP%3Bcause%3D302%3Btext%3D%22a,b%22>;index=1\r\n",
         );
         assert_eq!(
             original_called(&req),
             Some(("5550100".to_string(), Source::HistoryInfo))
         );
+        let req = invite(
+            "History-Info: <sip:5550100@pbx>;index=1, <sip:ivr@sb.test;cause=302>;index=1.1\r\n",
+        );
+        assert_eq!(
+            original_called(&req),
+            Some(("5550100".to_string(), Source::HistoryInfo))
+        );
+    }
+
+    #[test]
+    fn diversion_wins_and_history_info_without_a_retarget_is_no_forward() {
+        // A carrier's History-Info starting from the PBX's forward target.
+        let req = invite(
+            "History-Info: <sip:ivr@carrier>;index=1, <sip:ivr@sb.test>;index=1.1;mp=1\r\n\
+             Diversion: <sip:5550100@pbx>;reason=unconditional\r\n",
+        );
+        assert_eq!(
+            original_called(&req),
+            Some(("5550100".to_string(), Source::Diversion))
+        );
+        // A carrier that records every call, forwarded or not.
+        let req = invite("History-Info: <sip:+15550100@carrier>;index=1\r\n");
+        assert_eq!(original_called(&req), None);
     }
 
     #[test]

@@ -10,9 +10,16 @@ impl Call {
     /// anyway gets its refresh rather than a 405 that would end the call; one without
     /// SDP is answered without SDP.
     pub(super) fn reinvite(&mut self, ctx: &mut Ctx<'_>, key: ServerKey, req: rsip::Request) {
-        if !matches!(self.state, State::Active) {
+        match self.state {
+            State::Active => {}
+            // Our BYE is out: the dialog is going (RFC 3261 §15.1.2, §12.2.2).
+            State::Ending { .. } | State::Finished => {
+                return ctx.refuse(key, &req, Refusal::NoSuchDialog);
+            }
             // §14.2: a re-INVITE while our own transaction is pending gets 491.
-            return ctx.refuse(key, &req, Refusal::RequestPending);
+            State::Offered { .. } | State::Answering { .. } => {
+                return ctx.refuse(key, &req, Refusal::RequestPending);
+            }
         }
         let update = req.method == rsip::Method::Update;
         let what = if update { "UPDATE" } else { "re-INVITE" };
@@ -73,6 +80,8 @@ impl Call {
             }
             None => SessionTiming::Off,
         };
+        // An offerless re-INVITE made our SDP an offer: its answer comes in the ACK.
+        self.media.reoffer_pending = !update && req.body.is_empty();
         if !(update && req.body.is_empty()) {
             set_body(
                 &mut resp.headers,
@@ -82,6 +91,43 @@ impl Call {
             );
         }
         ctx.send_response(key, resp);
+    }
+
+    /// The ACK to our 200 for an offerless re-INVITE carries the caller's answer to
+    /// the SDP we offered in it (RFC 3261 §14.2, RFC 3264 §8). Delayed-offer trunks
+    /// (Cisco) send such re-INVITEs when they move the call (a transfer, music on
+    /// hold, a resume), and the answer may name a new address or direction.
+    pub(super) fn take_reoffer_answer(&mut self, ctx: &mut Ctx<'_>, ack: &rsip::Request) {
+        if !std::mem::take(&mut self.media.reoffer_pending) {
+            return;
+        }
+        if ack.body.is_empty() {
+            tracing::warn!("the ACK to our re-offer carries no SDP answer; media unchanged");
+            return;
+        }
+        let srtp_key = match self.media.security.params() {
+            Some(p) => p.local.clone(),
+            None => ctx.new_master_key(),
+        };
+        match read_offer(&ack.body, &ctx.cfg.codecs, ctx.cfg.srtp, srtp_key) {
+            Ok((offer, neg, security)) => {
+                self.media.params = media_params(&offer, &neg, &security);
+                self.media.offer = offer;
+                self.media.neg = neg;
+                self.media.security = security;
+                tracing::info!(
+                    hold = self.media.params.hold,
+                    "the answer in the ACK updated the media"
+                );
+                ctx.media_cmd(MediaCommand::Update {
+                    call: self.key,
+                    params: self.media.params.clone(),
+                });
+            }
+            Err(e) => {
+                tracing::warn!("the ACK's SDP answer is unusable ({e}); media unchanged")
+            }
+        }
     }
 
     fn answer_sdp(&self, ctx: &Ctx<'_>) -> String {
