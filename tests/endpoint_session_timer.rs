@@ -152,13 +152,19 @@ fn too_short_a_timer_is_refused_with_422_and_min_se() {
 #[test]
 fn a_required_extension_we_lack_is_refused_with_420() {
     let mut h = harness(1800);
-    let answers = h.caller_invites_with("2000", "Require: 100rel, timer\r\nSupported: timer\r\n");
+    let answers = h.caller_invites_with(
+        "2000",
+        "Require: precondition, timer\r\nSupported: timer\r\n",
+    );
     let refusal = answers
         .iter()
         .find(|m| m.starts_with("SIP/2.0 4"))
         .expect("a refusal");
     assert!(refusal.starts_with("SIP/2.0 420 "), "{refusal}");
-    assert!(refusal.contains("Unsupported: 100rel\r\n"), "{refusal}");
+    assert!(
+        refusal.contains("Unsupported: precondition\r\n"),
+        "{refusal}"
+    );
     assert_eq!(h.ep.active_calls(), 0);
 
     // `Require: timer` alone is fine: we support it.
@@ -169,8 +175,8 @@ fn a_required_extension_we_lack_is_refused_with_420() {
         "{ok}"
     );
 
-    // In a dialog too (a re-INVITE requiring 100rel): 420, and the call goes on.
-    let refused = reinvite(&mut h, 2, "Require: 100rel\r\n", CALLER_SDP);
+    // In a dialog too (a re-INVITE requiring preconditions): 420, and the call goes on.
+    let refused = reinvite(&mut h, 2, "Require: precondition\r\n", CALLER_SDP);
     assert!(refused.starts_with("SIP/2.0 420 "), "{refused}");
     assert_eq!(h.ep.active_calls(), 1);
 }
@@ -245,4 +251,42 @@ fn a_refresh_by_update_is_taken_too_though_update_is_not_in_our_allow() {
     assert!(!bye_to_trunk(&mut h));
     h.advance(Duration::from_secs(2));
     assert!(bye_to_trunk(&mut h));
+}
+
+#[test]
+fn a_trunk_requiring_100rel_is_answered_with_no_provisional_but_100() {
+    // RFC 3262 §3 asks that every provisional response but 100 be reliable: we send
+    // none, so the ring before the answer is silent and the call goes ahead.
+    let mut h = H::new("10.0.0.0/8", WAITING_MENU);
+    h.ep.set_server_config(ServerConfig {
+        trunks: vec!["10.0.0.0/8".parse().unwrap()],
+        ring_before_answer_ms: 2000,
+        ..ServerConfig::default()
+    });
+    let answers = h.caller_invites_with("2000", "Require: 100rel\r\nSupported: 100rel\r\n");
+    assert!(
+        answers
+            .iter()
+            .all(|m| !m.starts_with("SIP/2.0 18") && !m.starts_with("SIP/2.0 4")),
+        "{answers:#?}"
+    );
+    h.advance(Duration::from_secs(2));
+    assert!(
+        h.take_to(TRUNK)
+            .iter()
+            .any(|m| m.starts_with("SIP/2.0 200")),
+        "answered after the ring"
+    );
+    // Without the requirement the ring is a 180, as before.
+    let mut h = H::new("10.0.0.0/8", WAITING_MENU);
+    h.ep.set_server_config(ServerConfig {
+        trunks: vec!["10.0.0.0/8".parse().unwrap()],
+        ring_before_answer_ms: 2000,
+        ..ServerConfig::default()
+    });
+    let answers = h.caller_invites_with("2000", "Supported: 100rel\r\n");
+    assert!(
+        answers.iter().any(|m| m.starts_with("SIP/2.0 180")),
+        "{answers:#?}"
+    );
 }

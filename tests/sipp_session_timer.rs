@@ -1,8 +1,8 @@
 //! RFC 4028 session timers and RFC 3261 §8.2.2.3 option tags against sipp as the
 //! trunk: a 90 s timer is agreed and refreshed, and once the trunk stops refreshing
 //! a call it put on hold (no audio to time out) the router hangs up 60 s after the
-//! last refresh and records the call as failed; a trunk that requires reliable
-//! provisional responses (`Require: 100rel`) gets 420 naming it.
+//! last refresh and records the call as failed; a trunk that requires preconditions
+//! (`Require: precondition`, RFC 3312) gets 420 naming it.
 
 mod common;
 
@@ -62,14 +62,14 @@ fn a_call_on_hold_the_trunk_stops_refreshing_is_hung_up_at_the_session_expiry() 
 }
 
 #[test]
-fn a_trunk_requiring_100rel_gets_420_naming_it() {
+fn a_trunk_requiring_preconditions_gets_420_naming_it() {
     let _serial = serial();
     let p = ports();
     let router = Router::start(p, "", WAITING_PLAN);
     sipp(p, "uac_expect_420.xml", "u1", &["-s", "2000"]).assert_ok(&router);
     let log = router.log();
     assert!(
-        log.contains("INVITE refused with 420: it requires 100rel (not supported)"),
+        log.contains("INVITE refused with 420: it requires precondition (not supported)"),
         "{log}"
     );
     let db = rusqlite::Connection::open(router.db()).unwrap();

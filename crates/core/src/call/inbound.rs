@@ -320,6 +320,10 @@ impl Call {
             late_offer: late,
             reoffer_pending: false,
         };
+        // RFC 3262 §3: a caller that requires reliable provisional responses gets none
+        // but 100 (we send none reliably): the ring before the answer is silent.
+        let ring =
+            !crate::sip::extensions::requires(&req, crate::sip::extensions::RELIABLE_PROVISIONALS);
         drop(_enter);
         let mut call = Call {
             key,
@@ -342,7 +346,7 @@ impl Call {
         let _enter = call.span.clone().entered();
         if ctx.cfg.ring_before_answer.is_zero() {
             call.answer(ctx);
-        } else {
+        } else if ring {
             call.send_provisional(ctx, 180);
         }
         call.drain_flow(ctx);

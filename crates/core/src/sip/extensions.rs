@@ -1,12 +1,11 @@
 //! SIP extensions by option tag (RFC 3261 §19.2): what we say we support, and the
 //! `420 Bad Extension` for a request that requires one we do not (§8.2.2.3).
 //!
-//! Before this check, a trunk that required reliable provisional responses
-//! (`Require: 100rel`, RFC 3262) got a call answered as if it had not asked, and our
-//! answers listed `Supported: replaces` although we never handled a `Replaces`
-//! header (RFC 3891). Now what `Supported` lists is exactly what we do, and a
-//! requirement we cannot meet is refused so that the other side can retry without it
-//! (or send the call elsewhere).
+//! Before this check, a request requiring an extension we lack (preconditions, RFC
+//! 3312; `Replaces`, RFC 3891) was taken as if it had not asked, and our answers
+//! listed `Supported: replaces` although we never handled a `Replaces` header. Now
+//! what `Supported` lists is exactly what we do, and a requirement we cannot meet is
+//! refused so that the other side can retry without it (or send the call elsewhere).
 
 use crate::sip::rsip;
 
@@ -14,6 +13,23 @@ use super::response::make_response;
 
 /// RFC 4028's option tag (§3): session timers.
 pub const TIMER: &str = "timer";
+
+/// RFC 3262's option tag: reliable provisional responses. We send none, but an
+/// INVITE that requires them is still met: §3 asks that every provisional response
+/// other than 100 be sent reliably, and a call that requires it gets no provisional
+/// but 100 (the ring before the answer is silent: `Call::new`).
+pub const RELIABLE_PROVISIONALS: &str = "100rel";
+
+/// Whether `req` lists `tag` in a `Require` header.
+#[must_use]
+pub fn requires(req: &rsip::Request, tag: &str) -> bool {
+    req.headers.iter().any(|h| {
+        h.name().eq_ignore_ascii_case("Require")
+            && h.value()
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case(tag))
+    })
+}
 
 /// RFC 4028 §5: the smallest session interval anyone may ask for, and the one we
 /// accept (our `Min-SE`). Here rather than with the timer (`dialog::session_timer`)
@@ -61,7 +77,9 @@ pub fn unsupported_required(req: &rsip::Request, session_timers: bool) -> Vec<St
             .map(str::trim)
             .filter(|t| !t.is_empty())
         {
-            let known = ours.iter().any(|o| o.eq_ignore_ascii_case(tag));
+            let known = ours.iter().any(|o| o.eq_ignore_ascii_case(tag))
+                || (req.method == rsip::Method::Invite
+                    && tag.eq_ignore_ascii_case(RELIABLE_PROVISIONALS));
             if !known && !missing.iter().any(|m| m.eq_ignore_ascii_case(tag)) {
                 missing.push(tag.to_string());
             }
@@ -103,17 +121,27 @@ mod tests {
     fn required_tags_we_lack_are_listed_once_in_order() {
         let req = request(
             "INVITE",
-            "Require: 100rel, timer\r\nRequire: replaces, 100rel\r\n",
+            "Require: precondition, timer\r\nRequire: replaces, precondition, 100rel\r\n",
         );
-        assert_eq!(unsupported_required(&req, true), ["100rel", "replaces"]);
+        assert_eq!(
+            unsupported_required(&req, true),
+            ["precondition", "replaces"]
+        );
         assert_eq!(
             unsupported_required(&req, false),
-            ["100rel", "timer", "replaces"]
+            ["precondition", "timer", "replaces"]
         );
         let resp = bad_extension(&req, &unsupported_required(&req, true));
         let text = resp.to_string();
         assert!(text.starts_with("SIP/2.0 420 Bad Extension\r\n"), "{text}");
-        assert!(text.contains("Unsupported: 100rel, replaces\r\n"), "{text}");
+        assert!(
+            text.contains("Unsupported: precondition, replaces\r\n"),
+            "{text}"
+        );
+        // 100rel means something for an INVITE only.
+        let info = request("INFO", "Require: 100rel\r\n");
+        assert_eq!(unsupported_required(&info, true), ["100rel"]);
+        assert!(requires(&req, "100REL"));
     }
 
     #[test]
