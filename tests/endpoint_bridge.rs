@@ -210,6 +210,11 @@ fn ring_all_bridges_the_first_to_answer_and_cancels_the_others() {
     );
     assert_eq!(h.connected().as_deref(), Some("elena"));
     let cancel = h.request_to(ANDREW, "CANCEL");
+    // RFC 3326: Andrew's phone is told a colleague took it, and files no missed call.
+    assert_eq!(
+        header(&cancel, "Reason"),
+        "SIP;cause=200;text=\"Call completed elsewhere\""
+    );
     h.sip_from(ANDREW, &reply(&cancel, "200 OK", "a1", None));
     h.sip_from(
         ANDREW,
@@ -273,6 +278,8 @@ fn caller_hanging_up_while_managers_ring_cancels_them() {
     h.sip_from(TRUNK, &bye);
     let c1 = h.request_to(ANDREW, "CANCEL");
     let c2 = h.request_to(ELENA, "CANCEL");
+    // Nobody answered: a missed call on both phones, as it should be.
+    assert!(!c1.contains("Reason:") && !c2.contains("Reason:"), "{c1}");
     h.sip_from(ANDREW, &reply(&c1, "200 OK", "a1", None));
     h.sip_from(ELENA, &reply(&c2, "200 OK", "e1", None));
     h.sip_from(

@@ -218,7 +218,8 @@ fn no_answer_busy_and_decline_fail_over_to_the_next_manager() {
 fn ring_all_cancels_the_phones_that_lost() {
     let _g = serial();
     let p = ports();
-    let slow = Phone::start(p, 0, "uas_noanswer.xml", &[]);
+    // The phone that loses checks its CANCEL says "Call completed elsewhere".
+    let slow = Phone::start(p, 0, "uas_answered_elsewhere.xml", &[]);
     let fast = Phone::start(p, 1, "uas_answer.xml", &["-d", "1000"]);
     let plan = format!(
         "[[numbers]]\nnumber = \"2000\"\naction = \"department:team\"\n\

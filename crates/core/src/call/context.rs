@@ -29,7 +29,7 @@ use crate::sip::response::Refusal;
 use crate::sip::rsip;
 use crate::sip::uri::Destination;
 use crate::sip::{Peer, Transmit, Transport};
-use crate::transaction::{ClientKey, ServerKey, TransactionLayer, make_cancel};
+use crate::transaction::{ClientKey, ServerKey, TransactionLayer};
 
 /// What calls need from the configuration.
 #[derive(Debug, Clone)]
@@ -373,6 +373,8 @@ pub struct Orphan {
     pub port: u16,
     /// Abandoned before any provisional: CANCEL when one arrives (§9.1).
     pub cancel_pending: bool,
+    /// The CANCEL's RFC 3326 `Reason`, if any (another phone answered).
+    pub reason: Option<&'static str>,
 }
 
 impl Orphan {
@@ -383,7 +385,8 @@ impl Orphan {
         if code < 200 {
             if self.cancel_pending && code > 100 {
                 self.cancel_pending = false;
-                let _ = ctx.send_request(make_cancel(&self.invite), self.peer);
+                let cancel = super::leg::cancel_of(&self.invite, self.reason);
+                let _ = ctx.send_request(cancel, self.peer);
             }
             return false;
         }

@@ -501,7 +501,7 @@ impl Dialback {
         }
         for other in others {
             let manager = other.manager.clone();
-            other.abandon(ctx);
+            other.answered_elsewhere(ctx);
             ctx.connect(ConnectInput::RingEnded {
                 call: self.key,
                 manager,

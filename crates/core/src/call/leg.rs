@@ -28,6 +28,21 @@ use crate::sip::Peer;
 use crate::sip::rsip;
 use crate::transaction::{ClientKey, make_cancel};
 
+/// RFC 3326 `Reason` of a CANCEL to a phone whose call another phone answered: SIP
+/// cause 200, the text phones show (and the one Asterisk and FreeSWITCH send).
+pub const ANSWERED_ELSEWHERE: &str = "SIP;cause=200;text=\"Call completed elsewhere\"";
+
+/// The CANCEL of `invite` (RFC 3261 §9.1), with a `Reason` header when there is one.
+pub fn cancel_of(invite: &rsip::Request, reason: Option<&str>) -> rsip::Request {
+    let mut cancel = make_cancel(invite);
+    if let Some(reason) = reason {
+        cancel
+            .headers
+            .push(rsip::Header::Other("Reason".into(), reason.to_string()));
+    }
+    cancel
+}
+
 pub use crate::sip::uri::{Destination, uri_destination};
 
 /// The payload type we offer telephone-event at on outbound legs.
@@ -142,13 +157,25 @@ impl Leg {
     /// Stop the leg from our side: BYE when up, CANCEL when ringing (the INVITE's
     /// transaction goes on as an orphan so a crossing 2xx is cleaned up).
     pub fn abandon(self, ctx: &mut Ctx<'_>) {
-        self.leave(ctx, false);
+        self.leave_with(ctx, false, None);
+    }
+
+    /// Another phone took the call (ring-all): the CANCEL says so (RFC 3326 `Reason`,
+    /// cause 200), and the phone files no missed call, as behind Asterisk or
+    /// FreeSWITCH. Without it every member of a ring-all group saw a missed call for
+    /// each call a colleague answered.
+    pub fn answered_elsewhere(self, ctx: &mut Ctx<'_>) {
+        self.leave_with(ctx, false, Some(ANSWERED_ELSEWHERE));
     }
 
     /// Like [`Self::abandon`]; with `phone_hangs_up` (the phone was told its REFER
     /// succeeded) an answered leg gets our BYE only if the phone has not hung up
     /// itself within [`super::parting::PHONE_BYE_GRACE`].
     pub fn leave(self, ctx: &mut Ctx<'_>, phone_hangs_up: bool) {
+        self.leave_with(ctx, phone_hangs_up, None);
+    }
+
+    fn leave_with(self, ctx: &mut Ctx<'_>, phone_hangs_up: bool, reason: Option<&'static str>) {
         match self.state {
             LegState::Up { dialog } => {
                 if phone_hangs_up {
@@ -161,7 +188,7 @@ impl Leg {
             LegState::Ringing | LegState::Trying { .. } => {
                 let ringing = matches!(self.state, LegState::Ringing);
                 if ringing {
-                    let _ = ctx.send_request(make_cancel(&self.invite), self.peer);
+                    let _ = ctx.send_request(cancel_of(&self.invite, reason), self.peer);
                 }
                 // Trying: the CANCEL goes out when the first provisional arrives (or
                 // Timer B ends the transaction).
@@ -173,6 +200,7 @@ impl Leg {
                         local_tag: self.local_tag.clone(),
                         port: self.port,
                         cancel_pending: !ringing,
+                        reason,
                     },
                 );
             }

@@ -295,7 +295,7 @@ impl Call {
         // Ring-all: everyone else stops ringing.
         for other in std::mem::take(legs) {
             self.ring_ended(ctx, &other, RingOutcome::Cancelled);
-            other.abandon(ctx);
+            other.answered_elsewhere(ctx);
         }
         self.ring_ended(ctx, &leg, RingOutcome::Answered);
         leg.open_media(ctx);
