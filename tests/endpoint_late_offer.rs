@@ -166,3 +166,60 @@ fn the_answer_to_our_re_offer_in_the_ack_moves_the_media() {
         Some("10.0.0.77:7700".parse().unwrap())
     );
 }
+
+/// The caller's in-dialog request `method` with CSeq `cseq` and an SDP body.
+fn with_sdp(h: &H, method: &str, cseq: u32, sdp: &str) -> String {
+    h.caller_request(method, cseq, "").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ),
+    )
+}
+
+fn answer_to(h: &mut H) -> String {
+    h.take_to(TRUNK)
+        .into_iter()
+        .find(|m| m.starts_with("SIP/2.0 "))
+        .expect("an answer")
+}
+
+fn origin_version(m: &str) -> u64 {
+    m.lines()
+        .find(|l| l.starts_with("o="))
+        .and_then(|l| l.split(' ').nth(2))
+        .and_then(|v| v.parse().ok())
+        .expect("an o= line")
+}
+
+#[test]
+fn a_resume_without_sdp_after_hold_is_offered_sendrecv_and_its_ack_alone_counts() {
+    let mut h = harness();
+    h.caller_answered("2000");
+    // The trunk holds the call...
+    let hold = CALLER_SDP.replace("o=trunk 1 1", "o=trunk 1 2") + "a=sendonly\r\n";
+    h.sip_from(TRUNK, &with_sdp(&h, "INVITE", 2, &hold));
+    let held = answer_to(&mut h);
+    assert!(held.contains("a=recvonly"), "{held}");
+    h.sip_from(TRUNK, &h.caller_request("ACK", 2, ""));
+    // ...and resumes with a re-INVITE without SDP: our offer must let it.
+    h.sip_from(TRUNK, &h.caller_request("INVITE", 3, ""));
+    let offer = answer_to(&mut h);
+    assert!(offer.contains("a=sendrecv"), "RFC 6337 §5: {offer}");
+    assert!(origin_version(&offer) > origin_version(&held), "{offer}");
+    // While our offer waits for its answer, a new offer gets 491 (RFC 3264 §4).
+    h.sip_from(TRUNK, &with_sdp(&h, "UPDATE", 4, CALLER_SDP));
+    assert!(answer_to(&mut h).starts_with("SIP/2.0 491"));
+    // A late copy of the hold's ACK changes nothing; the resume's ACK does.
+    let before = h.media.len();
+    let late = with_sdp(&h, "ACK", 2, &hold);
+    h.sip_from(TRUNK, &late);
+    let resume = CALLER_SDP.replace("o=trunk 1 1", "o=trunk 1 3");
+    h.sip_from(TRUNK, &with_sdp(&h, "ACK", 3, &resume));
+    let update = h.media[before..].iter().find_map(|m| match m {
+        MediaCommand::Update { params, .. } => Some(params.clone()),
+        _ => None,
+    });
+    assert_eq!(update.map(|p| p.hold), Some(false), "off hold");
+}

@@ -105,8 +105,11 @@ struct CallerMedia {
     open: bool,
     /// Our offer in the 200 to an INVITE that had none, until the ACK answers it.
     late_offer: Option<Box<late_offer::LateOffer>>,
-    /// Our 200 to an offerless re-INVITE carried an offer: its answer is in the ACK.
-    reoffer_pending: bool,
+    /// Our 200 to an offerless re-INVITE (this CSeq) carried an offer: its answer is
+    /// in that re-INVITE's ACK.
+    reoffer_pending: Option<u32>,
+    /// The last SDP we sent the caller, its `o=` version blanked (RFC 3264 §8).
+    last_sent: Option<String>,
 }
 
 /// One inbound call and its outbound legs.
@@ -318,7 +321,8 @@ impl Call {
             sdp_version: 1,
             open: false,
             late_offer: late,
-            reoffer_pending: false,
+            reoffer_pending: None,
+            last_sent: None,
         };
         // RFC 3262 §3: a caller that requires reliable provisional responses gets none
         // but 100 (we send none reliably): the ring before the answer is silent.
@@ -610,13 +614,9 @@ impl Call {
         };
         let answer = match &self.media.late_offer {
             Some(late) => late.sdp.clone(),
-            None => sdp::build_answer(
-                &self.media.offer,
-                &self.media.neg,
-                &self.local_media(ctx),
-                self.media.security.line(),
-            ),
+            None => self.answer_sdp(ctx),
         };
+        self.media.last_sent = Some(session::without_version(&answer));
         let mut resp =
             crate::sip::response::make_response(&invite, 200, Some(&self.dialog.id.local_tag));
         ctx.add_uas_headers(&mut resp.headers, self.dialog.transport());

@@ -44,7 +44,7 @@ impl Source {
 /// `Diversion` entry (the last one: RFC 5806 §4 lists the most recent first), else
 /// `History-Info`'s entry of index 1 (the original Request-URI, RFC 7044 §9.1; the
 /// first entry if none is indexed) when the header shows the call was retargeted
-/// (an entry tagged `rc` or `mp`, §4.2, or a URI with a `cause`, RFC 4458).
+/// to another user (an entry tagged `mp`, §4.2, or a URI with a `cause`, RFC 4458).
 ///
 /// Diversion first: carriers that follow RFC 7044 put History-Info on every call,
 /// starting from the target *they* received, so behind a PBX's forward their index 1
@@ -57,9 +57,10 @@ pub fn original_called(req: &Request) -> Option<(String, Source)> {
         return Some((user, Source::Diversion));
     }
     let history = entries(req, "History-Info");
+    // `mp` marks a retarget to another user (RFC 7044 §4.2); `rc` only a lookup of the
+    // same user's contact, which ordinary routed calls have too.
     let retargeted = history.iter().any(|e| {
-        param(e, "rc").is_some()
-            || param(e, "mp").is_some()
+        param(e, "mp").is_some()
             || super::headers::name_addr_uri(e).is_some_and(|u| {
                 u.split('?')
                     .next()
@@ -177,7 +178,7 @@ mod tests {
     #[test]
     fn history_info_names_the_original_when_it_shows_a_retarget() {
         let req = invite(
-            "History-Info: <sip:ivr@sb.test>;index=1.1;rc=1\r\n\
+            "History-Info: <sip:ivr@sb.test>;index=1.1;mp=1\r\n\
              History-Info: <sip:5550100@pbx.example.com?Reason=SIP%3Bcause%3D302%3Btext%3D%22a,b%22>;index=1\r\n",
         );
         assert_eq!(
@@ -204,8 +205,13 @@ mod tests {
             original_called(&req),
             Some(("5550100".to_string(), Source::Diversion))
         );
-        // A carrier that records every call, forwarded or not.
+        // A carrier that records every call, forwarded or not; `rc` is a lookup of the
+        // same user's contact, not a forward.
         let req = invite("History-Info: <sip:+15550100@carrier>;index=1\r\n");
+        assert_eq!(original_called(&req), None);
+        let req = invite(
+            "History-Info: <sip:+15550100@carrier>;index=1, <sip:5550100@sb.test>;index=1.1;rc=1\r\n",
+        );
         assert_eq!(original_called(&req), None);
     }
 

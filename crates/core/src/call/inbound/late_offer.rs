@@ -103,9 +103,6 @@ impl Call {
                 self.media.offer = offer;
                 self.media.neg = neg;
                 self.media.security = security;
-                // RFC 3264 §8: what we send next is an answer to their answer, not
-                // the offer the 200 carried: a new version.
-                self.media.sdp_version += 1;
                 self.open_media(ctx);
                 true
             }

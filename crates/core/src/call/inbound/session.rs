@@ -8,7 +8,9 @@ impl Call {
     /// session refresh) keeps the call. An UPDATE (RFC 3311) is taken the same way:
     /// it is not in our `Allow`, but a trunk that refreshes its session timer with one
     /// anyway gets its refresh rather than a 405 that would end the call; one without
-    /// SDP is answered without SDP.
+    /// SDP is answered without SDP. A re-INVITE without SDP asks us to offer (RFC 3261
+    /// §14.2): we offer our media `sendrecv` (RFC 6337 §5: so a resume can take the
+    /// call off hold) and the caller's answer comes in the ACK.
     pub(super) fn reinvite(&mut self, ctx: &mut Ctx<'_>, key: ServerKey, req: rsip::Request) {
         match self.state {
             State::Active => {}
@@ -16,13 +18,19 @@ impl Call {
             State::Ending { .. } | State::Finished => {
                 return ctx.refuse(key, &req, Refusal::NoSuchDialog);
             }
-            // §14.2: a re-INVITE while our own transaction is pending gets 491.
-            State::Offered { .. } | State::Answering { .. } => {
-                return ctx.refuse(key, &req, Refusal::RequestPending);
-            }
+            // §14.2: an INVITE before we answered the first one gets 500.
+            State::Offered { .. } => return ctx.refuse(key, &req, Refusal::ServerError),
+            // Our 200 is out and its ACK (with the answer, after a delayed offer) is not
+            // in: the offer/answer exchange is still open (RFC 3264 §4).
+            State::Answering { .. } => return ctx.refuse(key, &req, Refusal::RequestPending),
         }
         let update = req.method == rsip::Method::Update;
         let what = if update { "UPDATE" } else { "re-INVITE" };
+        let offers = !req.body.is_empty();
+        // RFC 3264 §4, RFC 3311 §5.2: no new offer while ours waits for its answer.
+        if self.media.reoffer_pending.is_some() && (offers || !update) {
+            return ctx.refuse(key, &req, Refusal::RequestPending);
+        }
         // RFC 4028 §9: a refresh is negotiated like the INVITE; one asking for too
         // short an interval changes nothing (its media included).
         let timing = match session_timer::negotiate(&req, ctx.cfg.session_expires_secs) {
@@ -33,8 +41,7 @@ impl Call {
             Negotiation::Off => None,
             Negotiation::Timer { interval } => Some(SessionTimer::start(ctx.now, interval)),
         };
-        let before = self.answer_sdp(ctx);
-        if !req.body.is_empty() {
+        if offers {
             // RFC 4568 §7.1.4: our key stays unless SRTP starts now.
             let srtp_key = match self.media.security.params() {
                 Some(p) => p.local.clone(),
@@ -58,13 +65,6 @@ impl Call {
                 }
             }
         }
-        // RFC 3264 §8: the version moves only when our SDP does (a session refresh
-        // every few minutes must not look like a change to the trunk).
-        let mut answer = self.answer_sdp(ctx);
-        if answer != before {
-            self.media.sdp_version += 1;
-            answer = self.answer_sdp(ctx);
-        }
         let mut resp = crate::sip::response::make_response(&req, 200, None);
         ctx.add_uas_headers(&mut resp.headers, self.dialog.transport());
         self.session_timer = match timing {
@@ -80,14 +80,21 @@ impl Call {
             }
             None => SessionTiming::Off,
         };
-        // An offerless re-INVITE made our SDP an offer: its answer comes in the ACK.
-        self.media.reoffer_pending = !update && req.body.is_empty();
-        if !(update && req.body.is_empty()) {
+        let sdp = match (offers, update) {
+            (true, _) => Some(self.versioned_sdp(ctx, Self::answer_sdp)),
+            // An offerless UPDATE is a refresh: no SDP either way.
+            (false, true) => None,
+            (false, false) => {
+                self.media.reoffer_pending = headers::cseq(&req).map(|(n, _)| n);
+                Some(self.versioned_sdp(ctx, Self::reoffer_sdp))
+            }
+        };
+        if let Some(sdp) = sdp {
             set_body(
                 &mut resp.headers,
                 &mut resp.body,
                 "application/sdp",
-                answer.into_bytes(),
+                sdp.into_bytes(),
             );
         }
         ctx.send_response(key, resp);
@@ -96,11 +103,17 @@ impl Call {
     /// The ACK to our 200 for an offerless re-INVITE carries the caller's answer to
     /// the SDP we offered in it (RFC 3261 §14.2, RFC 3264 §8). Delayed-offer trunks
     /// (Cisco) send such re-INVITEs when they move the call (a transfer, music on
-    /// hold, a resume), and the answer may name a new address or direction.
+    /// hold, a resume), and the answer may name a new address or direction. Only the
+    /// ACK of that re-INVITE (its CSeq) counts: a late copy of an earlier one does not.
     pub(super) fn take_reoffer_answer(&mut self, ctx: &mut Ctx<'_>, ack: &rsip::Request) {
-        if !std::mem::take(&mut self.media.reoffer_pending) {
+        let Some(cseq) = self.media.reoffer_pending else {
+            return;
+        };
+        if !matches!(self.state, State::Active) || headers::cseq(ack).map(|(n, _)| n) != Some(cseq)
+        {
             return;
         }
+        self.media.reoffer_pending = None;
         if ack.body.is_empty() {
             tracing::warn!("the ACK to our re-offer carries no SDP answer; media unchanged");
             return;
@@ -130,7 +143,45 @@ impl Call {
         }
     }
 
-    fn answer_sdp(&self, ctx: &Ctx<'_>) -> String {
+    /// Our SDP from `build`, at a version that moved on if it differs from the last
+    /// SDP we sent the caller (RFC 3264 §8: a refresh every few minutes must not look
+    /// like a change, and a change must never keep the old version).
+    pub(super) fn versioned_sdp(
+        &mut self,
+        ctx: &Ctx<'_>,
+        build: fn(&Self, &Ctx<'_>) -> String,
+    ) -> String {
+        let mut sdp = build(self, ctx);
+        let shape = without_version(&sdp);
+        match &self.media.last_sent {
+            Some(last) if *last == shape => {}
+            Some(_) => {
+                self.media.sdp_version += 1;
+                sdp = build(self, ctx);
+            }
+            None => {}
+        }
+        self.media.last_sent = Some(shape);
+        sdp
+    }
+
+    /// Our offer for an offerless re-INVITE: the current codec and key, `sendrecv`.
+    fn reoffer_sdp(&self, ctx: &Ctx<'_>) -> String {
+        sdp::build_offer(
+            &self.local_media(ctx),
+            &[self.media.neg.codec],
+            self.media.neg.telephone_event_pt.unwrap_or(101),
+            sdp::Direction::SendRecv,
+            self.media.offer.profile,
+            self.media
+                .security
+                .line()
+                .map(std::slice::from_ref)
+                .unwrap_or_default(),
+        )
+    }
+
+    pub(super) fn answer_sdp(&self, ctx: &Ctx<'_>) -> String {
         sdp::build_answer(
             &self.media.offer,
             &self.media.neg,
@@ -160,4 +211,21 @@ impl Call {
         self.session_timer = SessionTiming::Off;
         self.hangup(ctx, EndCause::SessionExpired);
     }
+}
+
+/// An SDP body with its `o=` version blanked: what tells two of our SDPs apart.
+pub(super) fn without_version(sdp: &str) -> String {
+    sdp.lines()
+        .map(|line| match line.strip_prefix("o=") {
+            Some(origin) => {
+                let mut parts: Vec<&str> = origin.split(' ').collect();
+                if let Some(v) = parts.get_mut(2) {
+                    *v = "-";
+                }
+                format!("o={}", parts.join(" "))
+            }
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
