@@ -29,7 +29,7 @@ use crate::sip::response::Refusal;
 use crate::sip::rsip;
 use crate::sip::uri::Destination;
 use crate::sip::{Peer, Transmit, Transport};
-use crate::transaction::{ClientKey, ServerKey, TransactionLayer};
+use crate::transaction::{ClientKey, ServerKey, TransactionLayer, make_cancel};
 
 /// What calls need from the configuration.
 #[derive(Debug, Clone)]
@@ -362,6 +362,21 @@ pub fn set_body(
     *body = new_body;
 }
 
+/// RFC 3326 `Reason` of a CANCEL to a phone whose call another phone answered: SIP
+/// cause 200, the text phones show (and the one Asterisk and FreeSWITCH send).
+pub const ANSWERED_ELSEWHERE: &str = "SIP;cause=200;text=\"Call completed elsewhere\"";
+
+/// The CANCEL of `invite` (RFC 3261 §9.1), with a `Reason` header when there is one.
+pub fn cancel_of(invite: &rsip::Request, reason: Option<&str>) -> rsip::Request {
+    let mut cancel = make_cancel(invite);
+    if let Some(reason) = reason {
+        cancel
+            .headers
+            .push(rsip::Header::Other("Reason".into(), reason.to_string()));
+    }
+    cancel
+}
+
 /// A leg we gave up on (cancelled, or the call ended) whose INVITE transaction is
 /// still open: if a 2xx still arrives (the CANCEL crossed it, §9.1), it is ACKed and
 /// hung up at once so the manager's phone never sits in a dead call.
@@ -385,7 +400,7 @@ impl Orphan {
         if code < 200 {
             if self.cancel_pending && code > 100 {
                 self.cancel_pending = false;
-                let cancel = super::leg::cancel_of(&self.invite, self.reason);
+                let cancel = cancel_of(&self.invite, self.reason);
                 let _ = ctx.send_request(cancel, self.peer);
             }
             return false;

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use jiff::Timestamp;
 
-use super::context::{Ctx, Orphan};
+use super::context::{ANSWERED_ELSEWHERE, Ctx, Orphan, cancel_of};
 use super::program::{CallContextInfo, CallInfo};
 use crate::dialog::Dialog;
 use crate::media::srtp::SrtpPolicy;
@@ -26,22 +26,7 @@ use crate::model::RingOutcome;
 use crate::sdp::{self, Codec, CryptoAttr, LocalMedia, OfferSecurity};
 use crate::sip::Peer;
 use crate::sip::rsip;
-use crate::transaction::{ClientKey, make_cancel};
-
-/// RFC 3326 `Reason` of a CANCEL to a phone whose call another phone answered: SIP
-/// cause 200, the text phones show (and the one Asterisk and FreeSWITCH send).
-pub const ANSWERED_ELSEWHERE: &str = "SIP;cause=200;text=\"Call completed elsewhere\"";
-
-/// The CANCEL of `invite` (RFC 3261 §9.1), with a `Reason` header when there is one.
-pub fn cancel_of(invite: &rsip::Request, reason: Option<&str>) -> rsip::Request {
-    let mut cancel = make_cancel(invite);
-    if let Some(reason) = reason {
-        cancel
-            .headers
-            .push(rsip::Header::Other("Reason".into(), reason.to_string()));
-    }
-    cancel
-}
+use crate::transaction::ClientKey;
 
 pub use crate::sip::uri::{Destination, uri_destination};
 

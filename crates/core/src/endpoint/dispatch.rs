@@ -349,7 +349,7 @@ impl Endpoint {
             req.method,
             missing.join(", ")
         );
-        let resp = crate::sip::extensions::bad_extension(req, &missing);
+        let resp = crate::sip::response::bad_extension(req, &missing);
         self.txn.send_response(now, key.clone(), resp);
         true
     }

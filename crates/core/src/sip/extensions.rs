@@ -9,8 +9,6 @@
 
 use crate::sip::rsip;
 
-use super::response::make_response;
-
 /// RFC 4028's option tag (§3): session timers.
 pub const TIMER: &str = "timer";
 
@@ -88,17 +86,6 @@ pub fn unsupported_required(req: &rsip::Request, session_timers: bool) -> Vec<St
     missing
 }
 
-/// `420 Bad Extension` listing the `missing` tags in `Unsupported` (§8.2.2.3).
-#[must_use]
-pub fn bad_extension(req: &rsip::Request, missing: &[String]) -> rsip::Response {
-    let mut resp = make_response(req, 420, None);
-    resp.headers.push(rsip::Header::Other(
-        "Unsupported".into(),
-        missing.join(", "),
-    ));
-    resp
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,13 +117,6 @@ mod tests {
         assert_eq!(
             unsupported_required(&req, false),
             ["precondition", "timer", "replaces"]
-        );
-        let resp = bad_extension(&req, &unsupported_required(&req, true));
-        let text = resp.to_string();
-        assert!(text.starts_with("SIP/2.0 420 Bad Extension\r\n"), "{text}");
-        assert!(
-            text.contains("Unsupported: precondition, replaces\r\n"),
-            "{text}"
         );
         // 100rel means something for an INVITE only.
         let info = request("INFO", "Require: 100rel\r\n");

@@ -286,6 +286,17 @@ impl Refusal {
     }
 }
 
+/// `420 Bad Extension` listing the `missing` tags in `Unsupported` (RFC 3261 §8.2.2.3).
+#[must_use]
+pub fn bad_extension(req: &rsip::Request, missing: &[String]) -> rsip::Response {
+    let mut resp = make_response(req, 420, None);
+    resp.headers.push(rsip::Header::Other(
+        "Unsupported".into(),
+        missing.join(", "),
+    ));
+    resp
+}
+
 /// The response refusing `req` for `why` (405 carries our Allow, 422 our Min-SE).
 pub fn refuse(req: &rsip::Request, why: Refusal, to_tag: Option<&str>) -> rsip::Response {
     let mut resp = make_response(req, why.code(), to_tag);
@@ -325,6 +336,20 @@ mod tests {
 
     fn invite() -> rsip::Request {
         rsip::Request::try_from(INVITE).unwrap()
+    }
+
+    #[test]
+    fn a_420_names_what_we_lack_in_unsupported() {
+        let req = rsip::Request::try_from(
+            INVITE
+                .replace("Timestamp: 54\r\n", "Require: precondition, timer\r\n")
+                .as_str(),
+        )
+        .unwrap();
+        let missing = crate::sip::extensions::unsupported_required(&req, true);
+        let text = bad_extension(&req, &missing).to_string();
+        assert!(text.starts_with("SIP/2.0 420 Bad Extension\r\n"), "{text}");
+        assert!(text.contains("Unsupported: precondition\r\n"), "{text}");
     }
 
     #[test]
