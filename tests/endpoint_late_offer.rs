@@ -30,13 +30,7 @@ fn invite_without_offer(h: &mut H) -> String {
 }
 
 fn ack_with(h: &mut H, sdp: &str) {
-    let ack = h.caller_request("ACK", 1, "").replace(
-        "Content-Length: 0\r\n\r\n",
-        &format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-            sdp.len()
-        ),
-    );
+    let ack = h.caller_request_with_sdp("ACK", 1, "", sdp);
     h.sip_from(TRUNK, &ack);
 }
 
@@ -86,13 +80,7 @@ fn our_offer_goes_in_the_200_and_the_acks_answer_opens_the_stream() {
 
     // A re-INVITE later gets an answer, which is not the offer the 200 carried: its
     // o= version moves on (RFC 3264 §8).
-    let reinvite = h.caller_request("INVITE", 2, "").replace(
-        "Content-Length: 0\r\n\r\n",
-        &format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{answer}",
-            answer.len()
-        ),
-    );
+    let reinvite = h.caller_request_with_sdp("INVITE", 2, "", answer);
     h.sip_from(TRUNK, &reinvite);
     let ok2 = h
         .take_to(TRUNK)
@@ -149,13 +137,7 @@ fn the_answer_to_our_re_offer_in_the_ack_moves_the_media() {
         .expect("200 to the re-INVITE");
     assert!(ok.contains("m=audio "), "our offer: {ok}");
     let moved = "v=0\r\no=trunk 1 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.77\r\nt=0 0\r\nm=audio 7700 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
-    let ack = h.caller_request("ACK", 2, "").replace(
-        "Content-Length: 0\r\n\r\n",
-        &format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{moved}",
-            moved.len()
-        ),
-    );
+    let ack = h.caller_request_with_sdp("ACK", 2, "", moved);
     h.sip_from(TRUNK, &ack);
     let update = h.media.iter().rev().find_map(|m| match m {
         MediaCommand::Update { params, .. } => Some(params.clone()),
@@ -165,17 +147,6 @@ fn the_answer_to_our_re_offer_in_the_ack_moves_the_media() {
         update.and_then(|p| p.remote),
         Some("10.0.0.77:7700".parse().unwrap())
     );
-}
-
-/// The caller's in-dialog request `method` with CSeq `cseq` and an SDP body.
-fn with_sdp(h: &H, method: &str, cseq: u32, sdp: &str) -> String {
-    h.caller_request(method, cseq, "").replace(
-        "Content-Length: 0\r\n\r\n",
-        &format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-            sdp.len()
-        ),
-    )
 }
 
 fn answer_to(h: &mut H) -> String {
@@ -199,7 +170,7 @@ fn a_resume_without_sdp_after_hold_is_offered_sendrecv_and_its_ack_alone_counts(
     h.caller_answered("2000");
     // The trunk holds the call...
     let hold = CALLER_SDP.replace("o=trunk 1 1", "o=trunk 1 2") + "a=sendonly\r\n";
-    h.sip_from(TRUNK, &with_sdp(&h, "INVITE", 2, &hold));
+    h.sip_from(TRUNK, &h.caller_request_with_sdp("INVITE", 2, "", &hold));
     let held = answer_to(&mut h);
     assert!(held.contains("a=recvonly"), "{held}");
     h.sip_from(TRUNK, &h.caller_request("ACK", 2, ""));
@@ -209,14 +180,17 @@ fn a_resume_without_sdp_after_hold_is_offered_sendrecv_and_its_ack_alone_counts(
     assert!(offer.contains("a=sendrecv"), "RFC 6337 §5: {offer}");
     assert!(origin_version(&offer) > origin_version(&held), "{offer}");
     // While our offer waits for its answer, a new offer gets 491 (RFC 3264 §4).
-    h.sip_from(TRUNK, &with_sdp(&h, "UPDATE", 4, CALLER_SDP));
+    h.sip_from(
+        TRUNK,
+        &h.caller_request_with_sdp("UPDATE", 4, "", CALLER_SDP),
+    );
     assert!(answer_to(&mut h).starts_with("SIP/2.0 491"));
     // A late copy of the hold's ACK changes nothing; the resume's ACK does.
     let before = h.media.len();
-    let late = with_sdp(&h, "ACK", 2, &hold);
+    let late = h.caller_request_with_sdp("ACK", 2, "", &hold);
     h.sip_from(TRUNK, &late);
     let resume = CALLER_SDP.replace("o=trunk 1 1", "o=trunk 1 3");
-    h.sip_from(TRUNK, &with_sdp(&h, "ACK", 3, &resume));
+    h.sip_from(TRUNK, &h.caller_request_with_sdp("ACK", 3, "", &resume));
     let update = h.media[before..].iter().find_map(|m| match m {
         MediaCommand::Update { params, .. } => Some(params.clone()),
         _ => None,

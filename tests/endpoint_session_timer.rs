@@ -40,13 +40,7 @@ fn answered(h: &mut H, extra: &str) -> String {
 
 /// A re-INVITE from the caller with `sdp` and `extra` headers; our answer to it.
 fn reinvite(h: &mut H, cseq: u32, extra: &str, sdp: &str) -> String {
-    let req = h.caller_request("INVITE", cseq, extra).replace(
-        "Content-Length: 0\r\n\r\n",
-        &format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-            sdp.len()
-        ),
-    );
+    let req = h.caller_request_with_sdp("INVITE", cseq, extra, sdp);
     h.sip_from(TRUNK, &req);
     let ok = h
         .take_to(TRUNK)

@@ -318,6 +318,23 @@ impl H {
         )
     }
 
+    /// Like [`Self::caller_request`], with `sdp` as its body.
+    pub fn caller_request_with_sdp(
+        &self,
+        method: &str,
+        cseq: u32,
+        extra: &str,
+        sdp: &str,
+    ) -> String {
+        self.caller_request(method, cseq, extra).replace(
+            "Content-Length: 0\r\n\r\n",
+            &format!(
+                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+                sdp.len()
+            ),
+        )
+    }
+
     pub fn last_play(&self) -> Option<(u32, Vec<String>)> {
         self.media.iter().rev().find_map(|m| match m {
             MediaCommand::Play {

@@ -770,11 +770,6 @@ fn describe_crm(a: &crate::model::CrmAnswer) -> String {
 
 /// Trunks send OPTIONS as a keepalive/health check: always 200 with our capabilities.
 pub fn respond_options(ctx: &mut Ctx<'_>, key: ServerKey, req: &rsip::Request) {
-    let mut resp = crate::sip::response::make_response(req, 200, None);
-    resp.headers
-        .push(rsip::Header::Allow(crate::sip::headers::ALLOW.into()));
-    resp.headers
-        .push(rsip::Header::Accept("application/sdp".into()));
-    crate::sip::extensions::add_supported(&mut resp.headers, ctx.cfg.session_expires_secs != 0);
-    ctx.send_response(key, resp);
+    let timers = ctx.cfg.session_expires_secs != 0;
+    ctx.send_response(key, crate::sip::response::options_ok(req, timers));
 }

@@ -49,7 +49,8 @@ pub enum Negotiation {
 /// would then lose every long call at the interval.
 #[must_use]
 pub fn negotiate(req: &rsip::Request, ours: u32) -> Negotiation {
-    if ours == 0 || (!has_tag(req, "Supported") && !has_tag(req, "Require")) {
+    let supports = |header| crate::sip::extensions::lists(req, header, OPTION_TAG);
+    if ours == 0 || (!supports("Supported") && !supports("Require")) {
         return Negotiation::Off;
     }
     let asked = req
@@ -100,16 +101,6 @@ fn parse_session_expires(value: &str) -> Option<(u32, Option<Refresher>)> {
 
 fn leading_number(value: &str) -> Option<u32> {
     value.split(';').next()?.trim().parse().ok()
-}
-
-/// Whether any `name` header (there may be several, each a comma list) lists `timer`.
-fn has_tag(req: &rsip::Request, name: &str) -> bool {
-    req.headers.iter().any(|h| {
-        h.name().eq_ignore_ascii_case(name)
-            && h.value()
-                .split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case(OPTION_TAG))
-    })
 }
 
 /// A running timer: the caller must refresh before [`SessionTimer::deadline`].

@@ -120,14 +120,8 @@ impl Endpoint {
             },
             Method::Options if self.refuse_required_extensions(now, &key, &req) => {}
             Method::Options => {
-                let mut resp = crate::sip::response::make_response(&req, 200, None);
-                resp.headers.push(rsip::Header::Allow(ALLOW.into()));
-                resp.headers
-                    .push(rsip::Header::Accept("application/sdp".into()));
-                crate::sip::extensions::add_supported(
-                    &mut resp.headers,
-                    self.call_cfg.session_expires_secs != 0,
-                );
+                let timers = self.call_cfg.session_expires_secs != 0;
+                let resp = crate::sip::response::options_ok(&req, timers);
                 self.txn.send_response(now, key, resp);
             }
             Method::Register => self.on_register(now, wall, key, req, peer),

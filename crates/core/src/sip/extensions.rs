@@ -21,8 +21,15 @@ pub const RELIABLE_PROVISIONALS: &str = "100rel";
 /// Whether `req` lists `tag` in a `Require` header.
 #[must_use]
 pub fn requires(req: &rsip::Request, tag: &str) -> bool {
+    lists(req, "Require", tag)
+}
+
+/// Whether any `header` of `req` (there may be several, each a comma list of option
+/// tags: `Require`, `Supported`) lists `tag`.
+#[must_use]
+pub fn lists(req: &rsip::Request, header: &str, tag: &str) -> bool {
     req.headers.iter().any(|h| {
-        h.name().eq_ignore_ascii_case("Require")
+        h.name().eq_ignore_ascii_case(header)
             && h.value()
                 .split(',')
                 .any(|t| t.trim().eq_ignore_ascii_case(tag))

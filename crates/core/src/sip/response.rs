@@ -297,6 +297,18 @@ pub fn bad_extension(req: &rsip::Request, missing: &[String]) -> rsip::Response 
     resp
 }
 
+/// `200 OK` to OPTIONS (a trunk's keepalive or health check, in or out of a dialog):
+/// what we allow, accept and support.
+pub fn options_ok(req: &rsip::Request, session_timers: bool) -> rsip::Response {
+    let mut resp = make_response(req, 200, None);
+    resp.headers
+        .push(rsip::Header::Allow(crate::sip::headers::ALLOW.into()));
+    resp.headers
+        .push(rsip::Header::Accept("application/sdp".into()));
+    super::extensions::add_supported(&mut resp.headers, session_timers);
+    resp
+}
+
 /// The response refusing `req` for `why` (405 carries our Allow, 422 our Min-SE).
 pub fn refuse(req: &rsip::Request, why: Refusal, to_tag: Option<&str>) -> rsip::Response {
     let mut resp = make_response(req, why.code(), to_tag);
